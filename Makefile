@@ -1,0 +1,113 @@
+# looplynx build.
+#
+#   make               release build: build/looplynx, build/liblooplynx.a, build/looplynx-tests
+#   make test          release build, then the whole suite (tests/run_all.sh)
+#   make MODE=asan     ASan+UBSan build in build/asan/
+#   make MODE=tsan     TSan build in build/tsan/
+#   make fuzz          libFuzzer binaries (clang) in build/fuzz/
+#   make bench         kernel micro-benchmarks in build/bench-kernels
+#
+# Every .c under src/ goes into the library; files named *_avx2.c alone get
+# -mavx2 -mfma (they are only entered after a run-time CPU check).
+
+MODE ?= release
+CC ?= cc
+ifeq ($(MODE),release)
+  B := build
+  OPT := -O2 -g
+else ifeq ($(MODE),asan)
+  B := build/asan
+  OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(MODE),tsan)
+  B := build/tsan
+  OPT := -O1 -g -fsanitize=thread
+else
+  $(error MODE must be release, asan or tsan)
+endif
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 \
+        -Wno-unused-parameter
+PKG_CFLAGS := $(shell pkg-config --cflags jansson libpcre2-8 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs jansson libpcre2-8 2>/dev/null)
+
+# Open MPI is optional at build time (the MPI link reports "not built with MPI"
+# without it); .ci/run installs it so CI always has it.  TSan and ASan builds
+# leave it out: the sanitizers do not understand Open MPI's internals.
+MPI ?= $(if $(filter release,$(MODE)),$(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0),0)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(shell mpicc --showme:compile) -DLLX_HAVE_MPI=1
+  MPI_LIBS := $(shell mpicc --showme:link)
+endif
+
+CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
+CFLAGS := -std=c11 $(OPT) $(WARN) -pthread $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(PKG_LIBS) $(MPI_LIBS) -lm -pthread
+
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c)) $(sort $(filter-out fuzz/libfuzzer_main.c,$(wildcard fuzz/*.c)))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/obj/%.o)
+
+LIB := $(B)/liblooplynx.a
+BIN := $(B)/looplynx
+TESTBIN := $(B)/looplynx-tests
+BENCHBIN := $(B)/bench-kernels
+
+.PHONY: all test clean fuzz bench asan tsan
+all: $(BIN) $(TESTBIN)
+
+$(B)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -mavx2 -mfma -MMD -MP -c $< -o $@
+
+$(B)/obj/src/ring/link_mpi.o: src/ring/link_mpi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(TESTBIN): $(TEST_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+$(BENCHBIN): $(BENCH_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
+
+bench: $(BENCHBIN)
+
+test: all
+	tests/run_all.sh
+
+asan:
+	$(MAKE) MODE=asan all
+tsan:
+	$(MAKE) MODE=tsan all
+
+# libFuzzer targets: one binary per fuzz/fuzz_*.c, built with clang.
+FUZZ_CC ?= clang
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -Iinclude -Isrc -D_GNU_SOURCE -pthread $(PKG_CFLAGS)
+fuzz: $(FUZZ_TARGETS)
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/libfuzzer_main.c $(LIB_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -mavx2 -mfma -DLLX_FUZZ_ENTRY=llx_fuzz_$* -o $@ \
+	    $< fuzz/libfuzzer_main.c $(LIB_SRC) $(PKG_LIBS) -lm
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

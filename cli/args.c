@@ -1,0 +1,146 @@
+/* cli/args.c - strict flag parsing and the error-line conventions. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "llx/status.h"
+
+static int verror(int code, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fputs("looplynx: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = verror(EXIT_USAGE, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int cli_runtime_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = verror(EXIT_RUNTIME, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int cli_lib_error(void)
+{
+    const char *m = llx_errmsg();
+    return cli_runtime_error("%s", m && *m ? m : "unknown failure");
+}
+
+int cli_parse_int(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno == ERANGE) {
+        cli_usage_error("%s expects an integer, got '%s'", flag, s);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        cli_usage_error("%s must be in [%ld, %ld], got %ld", flag, lo, hi, v);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || !isfinite(v)) {
+        cli_usage_error("%s expects a number, got '%s'", flag, s);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        cli_usage_error("%s must be in [%g, %g], got %g", flag, lo, hi, v);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_int_list(const char *flag, const char *s, long lo, long hi, long *out, int max)
+{
+    int n = 0;
+    const char *p = s;
+    char item[64];
+    while (1) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= sizeof item || n >= max) {
+            cli_usage_error("%s expects a comma-separated list of up to %d integers, got '%s'", flag, max, s);
+            return 0;
+        }
+        memcpy(item, p, len);
+        item[len] = 0;
+        if (!cli_parse_int(flag, item, lo, hi, &out[n])) return 0;
+        n++;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return n;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != 0) return 0;
+    if (*i + 1 >= argc) {
+        cli_usage_error("%s needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
+
+void cli_json_string(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* accept well-formed UTF-8 sequences as they are */
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && i + (size_t)len <= n;
+        for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
+        if (ok && len > 1) {
+            fwrite(s + i, 1, (size_t)len, f);
+            i += (size_t)len - 1;
+            continue;
+        }
+        switch (c) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (c < 0x20 || c >= 0x7f) fprintf(f, "\\u%04x", c);
+            else fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,63 @@
+/* model/config.c - presets and consistency checks for llx_config.
+ * Parsing config.json lives in config_json.c. */
+#include "llx/config.h"
+
+#include <string.h>
+
+#include "util/status.h"
+
+static const struct {
+    const char *name;
+    llx_config c;
+} presets[] = {
+    {"gpt2", {50257, 1024, 768, 12, 12, 3072, 1e-5f}},
+    {"gpt2-medium", {50257, 1024, 1024, 24, 16, 4096, 1e-5f}},
+    {"gpt2-large", {50257, 1024, 1280, 36, 20, 5120, 1e-5f}},
+    {"gpt2-xl", {50257, 1024, 1600, 48, 25, 6400, 1e-5f}},
+};
+
+llx_status llx_config_preset(const char *name, llx_config *c)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(presets[i].name, name) == 0) {
+            *c = presets[i].c;
+            return LLX_OK;
+        }
+    }
+    return llx_fail(LLX_ERR_ARG, "unknown model preset '%s' (known: gpt2, gpt2-medium, gpt2-large, gpt2-xl)",
+                    name);
+}
+
+/* Limits keep every derived size (V*C, F*C, L*n_ctx*C) far inside int64 and
+ * every per-matrix element count inside int32. */
+llx_status llx_config_check(const llx_config *c)
+{
+    if (c->n_vocab < 1 || c->n_vocab > 1000000)
+        return llx_fail(LLX_ERR_FORMAT, "vocab_size %d out of range [1, 1000000]", c->n_vocab);
+    if (c->n_ctx < 1 || c->n_ctx > 65536)
+        return llx_fail(LLX_ERR_FORMAT, "n_positions %d out of range [1, 65536]", c->n_ctx);
+    if (c->n_embd < 1 || c->n_embd > 16384)
+        return llx_fail(LLX_ERR_FORMAT, "n_embd %d out of range [1, 16384]", c->n_embd);
+    if (c->n_layer < 1 || c->n_layer > 256)
+        return llx_fail(LLX_ERR_FORMAT, "n_layer %d out of range [1, 256]", c->n_layer);
+    if (c->n_head < 1 || c->n_head > c->n_embd)
+        return llx_fail(LLX_ERR_FORMAT, "n_head %d out of range [1, n_embd=%d]", c->n_head, c->n_embd);
+    if (c->n_embd % c->n_head != 0)
+        return llx_fail(LLX_ERR_FORMAT, "n_embd %d is not a multiple of n_head %d", c->n_embd, c->n_head);
+    if (c->n_inner < 1 || c->n_inner > 65536)
+        return llx_fail(LLX_ERR_FORMAT, "n_inner %d out of range [1, 65536]", c->n_inner);
+    if (!(c->ln_eps > 0.0f) || c->ln_eps > 1.0f)
+        return llx_fail(LLX_ERR_FORMAT, "layer_norm_epsilon %g out of range (0, 1]", (double)c->ln_eps);
+    return LLX_OK;
+}
+
+long long llx_config_params(const llx_config *c)
+{
+    long long C = c->n_embd, F = c->n_inner;
+    long long per_layer = 4 * C                  /* ln_1, ln_2 */
+                          + C * 3 * C + 3 * C    /* c_attn */
+                          + C * C + C            /* attn c_proj */
+                          + C * F + F            /* c_fc */
+                          + F * C + C;           /* mlp c_proj */
+    return (long long)c->n_vocab * C + (long long)c->n_ctx * C + c->n_layer * per_layer + 2 * C;
+}

@@ -1,0 +1,28 @@
+/* util/pool.h - a fixed team of threads that run one function together.
+ *
+ * llx_pool_run(p, fn, ctx) calls fn(ctx, i, n) on every member i in [0, n)
+ * (member 0 is the calling thread) and returns when all have finished.
+ * Members wait by spinning briefly and then sleeping on a condition variable;
+ * set spin = 0 when there are more threads than cores.
+ * A pool is driven by one thread at a time. */
+#ifndef LLX_UTIL_POOL_H
+#define LLX_UTIL_POOL_H
+
+#include "llx/status.h"
+
+typedef struct llx_pool llx_pool;
+typedef void (*llx_pool_fn)(void *ctx, int ith, int nth);
+
+llx_status llx_pool_create(llx_pool **out, int nthreads, int spin);
+void llx_pool_free(llx_pool *p); /* accepts NULL */
+int llx_pool_size(const llx_pool *p);
+void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx);
+
+/* Split [0, n) into nth near-equal contiguous parts; part ith is [*b, *e).
+ * When align > 1 the cut points are multiples of align (except the end). */
+void llx_split_work(int n, int ith, int nth, int align, int *b, int *e);
+
+/* Number of online CPUs (at least 1). */
+int llx_cpu_count(void);
+
+#endif

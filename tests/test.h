@@ -1,0 +1,106 @@
+/* tests/test.h - the test runner's registration macro and checks.
+ *
+ *   TEST(name) { CHECK(x == 1); CHECK_CLOSE(y, 2.0, 1e-6, 0); }
+ *
+ * Tests register themselves in a linker section; the runner sorts them by
+ * name and runs those matching its filters.  A CHECK prints file:line and
+ * the expression and lets the test continue; SKIP() ends a test that cannot
+ * run here (missing shared data) and counts it as skipped, not passed. */
+#ifndef LLX_TEST_H
+#define LLX_TEST_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+typedef struct llx_test {
+    const char *name;
+    void (*fn)(void);
+    const char *file;
+} llx_test;
+
+#define TEST(name)                                                                       \
+    static void name(void);                                                              \
+    static const llx_test name##_reg_ __attribute__((used, section("llx_tests"),         \
+                                                     aligned(sizeof(void *)))) = {       \
+        #name, name, __FILE__};                                                          \
+    static void name(void)
+
+extern int llx_test_failures;
+extern int llx_test_skipped;
+extern int llx_test_verbose;
+
+void llx_test_fail_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void llx_test_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) llx_test_fail_at(__FILE__, __LINE__, "CHECK(%s)", #cond);           \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                             \
+    do {                                                                                 \
+        if (!(cond)) llx_test_fail_at(__FILE__, __LINE__, __VA_ARGS__);                  \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                               \
+    do {                                                                                 \
+        long long a_ = (long long)(a), b_ = (long long)(b);                              \
+        if (a_ != b_)                                                                    \
+            llx_test_fail_at(__FILE__, __LINE__, "%s == %s (%lld vs %lld)", #a, #b, a_, b_); \
+    } while (0)
+
+/* |got - want| <= atol + rtol * |want| */
+#define CHECK_CLOSE(got, want, atol, rtol)                                               \
+    do {                                                                                 \
+        double g_ = (double)(got), w_ = (double)(want);                                  \
+        double d_ = g_ > w_ ? g_ - w_ : w_ - g_;                                          \
+        double t_ = (atol) + (rtol) * (w_ < 0 ? -w_ : w_);                               \
+        if (!(d_ <= t_))                                                                 \
+            llx_test_fail_at(__FILE__, __LINE__, "%s ~ %s (%.9g vs %.9g, diff %.3g > %.3g)", \
+                             #got, #want, g_, w_, d_, t_);                               \
+    } while (0)
+
+#define SKIP(...)                                                                        \
+    do {                                                                                 \
+        llx_test_skipped = 1;                                                            \
+        llx_test_note("skipped: " __VA_ARGS__);                                          \
+        return;                                                                          \
+    } while (0)
+
+/* ---- helpers (tests/testutil.c) ---- */
+
+/* Path of a file in the shared data folder (env LLX_SHARED, else ../shared),
+ * or NULL when it does not exist.  Returned string is static per call site use. */
+const char *llx_test_shared(const char *rel);
+/* The shakespeare-gpt2 model folder, or NULL when absent. */
+const char *llx_test_model_dir(void);
+/* A fresh empty directory for this test run (removed at exit). */
+const char *llx_test_tmpdir(void);
+/* Path of a file inside the run's tmpdir (static buffer rotated over 8 calls). */
+const char *llx_test_tmpfile(const char *name);
+/* The CLI binary under test (env LLX_BIN, else build/looplynx). */
+const char *llx_test_bin(void);
+
+typedef struct llx_proc_result {
+    int status;   /* exit code, or 128+signal, or -1 when it timed out */
+    char *out;    /* captured stdout (NUL-terminated) */
+    size_t out_len;
+    char *err;    /* captured stderr */
+    size_t err_len;
+} llx_proc_result;
+
+/* Run argv (argv[0] is the program) with optional stdin text, capturing
+ * output; killed after timeout_s seconds.  Free with llx_proc_free. */
+int llx_run_proc(char *const argv[], const char *stdin_text, double timeout_s, llx_proc_result *r);
+void llx_proc_free(llx_proc_result *r);
+
+/* Run the CLI: llx_cli(&r, "generate", "-m", dir, NULL).  Timeout 600 s. */
+int llx_cli(llx_proc_result *r, ...);
+int llx_cli_stdin(llx_proc_result *r, const char *stdin_text, ...);
+
+/* Read a whole file (NULL on failure); *len gets its size. */
+char *llx_test_read(const char *path, size_t *len);
+
+#endif
