@@ -1,0 +1,18 @@
+/* fuzz/fuzz.h - fuzz entry points.
+ *
+ * Each fuzz/fuzz_<name>.c defines `int llx_fuzz_<name>(const uint8_t *, size_t)`.
+ * `make fuzz` links each with fuzz/libfuzzer_main.c into a libFuzzer binary
+ * (clang, ASan+UBSan); the test runner links them all (gcc) and replays every
+ * file under fuzz/corpus/<name>/ through them, so the corpora are regression
+ * tests.  An entry must never crash, leak or hang on any input. */
+#ifndef LLX_FUZZ_H
+#define LLX_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int llx_fuzz_config(const uint8_t *data, size_t size);
+int llx_fuzz_safetensors(const uint8_t *data, size_t size);
+int llx_fuzz_tokenizer(const uint8_t *data, size_t size);
+
+#endif
