@@ -150,6 +150,8 @@ llx_status llx_schedule_build(llx_schedule *s, const llx_config *cfg, const llx_
     int k = 0;
     llx_stage e = vec_stage(cfg, &o, LLX_OP_EMBED, LLX_KERNEL_HOST, -1, 0, 0);
     e.split = LLX_SPLIT_HOST;
+    e.gather = cfg->n_embd; /* the host hands every node the full embedding */
+    e.gather_bytes = 4;
     s->stages[k++] = e;
     for (int l = 0; l < cfg->n_layer; l++, k += STAGES_PER_LAYER) plan_layer(cfg, &o, l, s->stages + k);
     s->stages[k++] = vec_stage(cfg, &o, LLX_OP_LN_F, LLX_KERNEL_HOST, -1, 0, 1);

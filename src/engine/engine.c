@@ -1,0 +1,283 @@
+/* engine/engine.c - llx_engine: the ring of nodes and the forward pass.
+ *
+ * Threads backend: node i runs on member i of a team (member 0 is the
+ * caller's thread); every node owns an inner pool of `threads` workers, its
+ * weight slices (allocated and first touched on its own thread) and its KV
+ * heads; nodes talk through in-process links.  MPI backend (engine_mpi.c):
+ * this process is node `rank`; rank 0 is also the host. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_impl.h"
+#include "util/status.h"
+#include "util/timer.h"
+
+llx_engine_opts llx_engine_defaults(void)
+{
+    llx_engine_opts o;
+    memset(&o, 0, sizeof o);
+    o.nodes = 1;
+    o.threads = llx_cpu_count();
+    o.precision = LLX_PREC_FP32;
+    o.kernels = "auto";
+    o.backend = LLX_BACKEND_THREADS;
+    return o;
+}
+
+static void set_node_error(node *nd, llx_status st)
+{
+    nd->status = st;
+    if (st != LLX_OK) {
+        snprintf(nd->errmsg, sizeof nd->errmsg, "%s", llx_errmsg());
+        if (nd->ring) llx_ring_fail(nd->ring);
+    }
+}
+
+/* Everything a node sets up on its own thread. */
+llx_status llx_node_setup(llx_engine *e, node *nd, llx_link *link)
+{
+    const int total_threads = e->opt.threads * e->opt.nodes;
+    LLX_TRY(llx_pool_create(&nd->pool, e->opt.threads, total_threads <= llx_cpu_count()));
+    if (link) LLX_TRY(llx_ring_create(&nd->ring, link, e->opt.ring_timeout_s));
+    return nd->ops->load(nd);
+}
+
+void llx_node_teardown(node *nd)
+{
+    if (nd->ops && nd->impl) nd->ops->unload(nd);
+    llx_ring_free(nd->ring);
+    nd->ring = NULL;
+    llx_pool_free(nd->pool);
+    nd->pool = NULL;
+}
+
+typedef struct team_job {
+    llx_engine *e;
+    int what; /* 0 setup, 1 pass, 2 teardown */
+    const llx_schedule *s;
+    const int *tokens;
+} team_job;
+
+static void team_member(void *arg, int ith, int nth)
+{
+    team_job *j = arg;
+    llx_engine *e = j->e;
+    node *nd = &e->nd[ith];
+    switch (j->what) {
+    case 0:
+        set_node_error(nd, llx_node_setup(e, nd, e->fab ? llx_inproc_link(e->fab, ith) : NULL));
+        break;
+    case 1: set_node_error(nd, llx_node_pass(nd, j->s, j->tokens)); break;
+    default: llx_node_teardown(nd); break;
+    }
+}
+
+/* First failure among the nodes, with its message in this thread. */
+static llx_status collect(llx_engine *e)
+{
+    for (int i = 0; i < e->n_local; i++) {
+        if (e->nd[i].status != LLX_OK && e->nd[i].status != LLX_ERR_RING) {
+            llx_errmsg_set(e->nd[i].errmsg);
+            return e->nd[i].status;
+        }
+    }
+    for (int i = 0; i < e->n_local; i++) {
+        if (e->nd[i].status != LLX_OK) {
+            llx_errmsg_set(e->nd[i].errmsg);
+            return e->nd[i].status;
+        }
+    }
+    return LLX_OK;
+}
+
+llx_status llx_engine_run_local(llx_engine *e, int what, const llx_schedule *s, const int *tokens)
+{
+    team_job j = {e, what, s, tokens};
+    if (e->team) llx_pool_run(e->team, team_member, &j);
+    else team_member(&j, 0, 1);
+    return what == 2 ? LLX_OK : collect(e);
+}
+
+static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
+{
+    const llx_config *c = llx_model_config(m);
+    if (o->nodes < 1 || o->nodes > LLX_MAX_NODES)
+        return llx_fail(LLX_ERR_ARG, "--nodes must be in [1, %d] (got %d)", LLX_MAX_NODES, o->nodes);
+    if (o->threads < 1 || o->threads > 256)
+        return llx_fail(LLX_ERR_ARG, "--threads must be in [1, 256] (got %d)", o->threads);
+    if (o->max_ctx == 0 || o->max_ctx > c->n_ctx) o->max_ctx = c->n_ctx;
+    if (o->max_ctx < 1) return llx_fail(LLX_ERR_ARG, "context size must be positive (got %d)", o->max_ctx);
+    if (o->max_batch == 0) o->max_batch = 256;
+    if (o->max_batch < 1 || o->max_batch > 4096)
+        return llx_fail(LLX_ERR_ARG, "batch size must be in [1, 4096] (got %d)", o->max_batch);
+    if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block rows must be >= 0 (got %d)", o->block_rows);
+    if (o->block_rows == 0) o->block_rows = 256;
+    if (!o->kernels) o->kernels = "auto";
+    const int quantized = llx_model_kind_of(m) == LLX_MODEL_LLX;
+    if (o->precision == LLX_PREC_FP32 && quantized)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "'%s' is a W8A8 model; fp32 needs the HuggingFace folder", llx_model_path(m));
+    if (o->precision != LLX_PREC_FP32 && !quantized)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "w8a8 needs a quantized .llx model (make one with 'looplynx quantize')");
+    return LLX_OK;
+}
+
+static void init_nodes(llx_engine *e, int first, int count)
+{
+    const llx_config *c = llx_model_config(e->model);
+    for (int i = 0; i < count; i++) {
+        node *nd = &e->nd[i];
+        nd->id = first + i;
+        nd->model = e->model;
+        nd->cfg = c;
+        nd->opt = &e->opt;
+        nd->k = e->k;
+        nd->ops = e->ops;
+        nd->nodes = e->opt.nodes;
+        nd->max_batch = e->opt.max_batch;
+        nd->max_ctx = e->opt.max_ctx;
+        const llx_range h = llx_split_range(c->n_head, e->opt.nodes, nd->id);
+        nd->head0 = h.begin;
+        nd->heads = h.end - h.begin;
+    }
+}
+
+llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_engine_opts *o)
+{
+    *out = NULL;
+    llx_engine *e = calloc(1, sizeof *e);
+    if (!e) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    e->model = m;
+    e->opt = *o;
+    llx_status st = check_opts(m, &e->opt);
+    if (st != LLX_OK) {
+        free(e);
+        return st;
+    }
+    e->k = llx_kernels_select(e->opt.kernels);
+    if (!e->k) {
+        st = llx_fail(LLX_ERR_ARG, "kernels '%s' are unknown or not supported by this CPU", e->opt.kernels);
+        free(e);
+        return st;
+    }
+    e->ops = e->opt.precision == LLX_PREC_FP32 ? &llx_fp32_ops : &llx_w8a8_ops;
+    if (e->opt.backend == LLX_BACKEND_MPI) st = llx_engine_mpi_create(e);
+    else st = llx_engine_threads_create(e);
+    if (st != LLX_OK) {
+        llx_engine_free(e);
+        return st;
+    }
+    *out = e;
+    return LLX_OK;
+}
+
+llx_status llx_engine_threads_create(llx_engine *e)
+{
+    const int N = e->opt.nodes;
+    e->n_local = N;
+    e->nd = calloc((size_t)N, sizeof *e->nd);
+    if (!e->nd) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    init_nodes(e, 0, N);
+    if (N > 1) {
+        LLX_TRY(llx_inproc_fabric_create(&e->fab, N));
+        LLX_TRY(llx_pool_create(&e->team, N, e->opt.threads * N <= llx_cpu_count()));
+    }
+    LLX_TRY(llx_engine_run_local(e, 0, NULL, NULL));
+    for (int i = 0; i < N; i++) e->weight_bytes += e->ops->weight_bytes(&e->nd[i]);
+    return LLX_OK;
+}
+
+llx_status llx_engine_local_nodes(llx_engine *e, int first, int count)
+{
+    e->n_local = count;
+    e->nd = calloc((size_t)count, sizeof *e->nd);
+    if (!e->nd) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    init_nodes(e, first, count);
+    return LLX_OK;
+}
+
+void llx_engine_free(llx_engine *e)
+{
+    if (!e) return;
+    if (e->opt.backend == LLX_BACKEND_MPI) llx_engine_mpi_free(e);
+    if (e->nd) llx_engine_run_local(e, 2, NULL, NULL);
+    llx_pool_free(e->team);
+    llx_inproc_fabric_free(e->fab);
+    free(e->nd);
+    free(e);
+}
+
+const llx_config *llx_engine_config(const llx_engine *e) { return llx_model_config(e->model); }
+int llx_engine_rank(const llx_engine *e) { return e->nd ? e->nd[0].id : 0; }
+void llx_engine_reset(llx_engine *e) { e->pos = 0; }
+int llx_engine_pos(const llx_engine *e) { return e->pos; }
+int llx_engine_max_ctx(const llx_engine *e) { return e->opt.max_ctx; }
+
+static llx_status check_tokens(const llx_engine *e, const int *tokens, int n)
+{
+    const llx_config *c = llx_model_config(e->model);
+    if (n < 1) return llx_fail(LLX_ERR_ARG, "nothing to run: no tokens");
+    if (e->broken) return llx_fail(LLX_ERR_RING, "the engine stopped after an earlier ring failure");
+    if ((long)e->pos + n > e->opt.max_ctx)
+        return llx_fail(LLX_ERR_ARG, "%d tokens at position %d exceed the context of %d tokens", n, e->pos,
+                        e->opt.max_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
+            return llx_fail(LLX_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)", tokens[i], i,
+                            c->n_vocab);
+    return LLX_OK;
+}
+
+/* One pass of n <= max_batch tokens on every node. */
+llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits)
+{
+    llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = n, .pos = e->pos, .all_logits = all_logits,
+                         .block_rows = e->opt.block_rows, .precision = e->opt.precision};
+    llx_schedule s;
+    LLX_TRY(llx_schedule_build(&s, llx_model_config(e->model), &so));
+    llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, tokens)
+                                                      : llx_engine_run_local(e, 1, &s, tokens);
+    llx_schedule_free(&s);
+    if (st == LLX_ERR_RING) e->broken = 1;
+    if (st == LLX_OK) {
+        e->pos += n;
+        e->stats.passes++;
+        e->stats.tokens += n;
+    }
+    return st;
+}
+
+llx_status llx_engine_forward(llx_engine *e, const int *tokens, int n, float *logits, int all_logits)
+{
+    LLX_TRY(check_tokens(e, tokens, n));
+    const int V = llx_model_config(e->model)->n_vocab;
+    for (int done = 0; done < n;) {
+        const int chunk = n - done < e->opt.max_batch ? n - done : e->opt.max_batch;
+        const int last = done + chunk == n;
+        LLX_TRY(llx_engine_pass(e, tokens + done, chunk, all_logits));
+        const float *lg = e->ops->logits(&e->nd[0]);
+        if (all_logits) memcpy(logits + (size_t)done * V, lg, (size_t)chunk * V * sizeof(float));
+        else if (last) memcpy(logits, lg, (size_t)V * sizeof(float));
+        done += chunk;
+    }
+    return LLX_OK;
+}
+
+void llx_engine_get_stats(const llx_engine *e, llx_engine_stats *s)
+{
+    *s = e->stats;
+    s->kernels = e->k->name;
+    if (e->nd && e->nd[0].ring) {
+        const llx_ring_stats *r = llx_ring_get_stats(e->nd[0].ring);
+        s->ring_exposed_s = r->exposed_s;
+        s->ring_bytes = r->bytes_sent;
+    }
+    s->weight_bytes = e->weight_bytes;
+}
+
+void llx_engine_clear_stats(llx_engine *e)
+{
+    memset(&e->stats, 0, sizeof e->stats);
+    for (int i = 0; i < e->n_local; i++)
+        if (e->nd[i].ring) llx_ring_clear_stats(e->nd[i].ring);
+}

@@ -1,0 +1,507 @@
+/* engine/exec_w8a8.c - the W8A8 SmoothQuant datapath (the accelerator's
+ * arithmetic) on one node.  Weights are int8 rows mapped straight from the
+ * .llx file; every matrix stage is int8 x int8 -> int32, then the
+ * quantization unit: y = acc * (s_in[t] * s_w[r]) + b[r] in fp32, rounded to
+ * int8 for an int8 consumer or kept fp32 for the residual.  LayerNorm and
+ * residual are fp32; attention is int8 Q.K -> fp32 softmax -> int8
+ * probabilities (x127) . int8 V.  Formulas: docs/quantization.md.
+ *
+ * Activation scales s_in are static per-tensor constants (the hardware) or
+ * per-token values computed from the whole vector (dynamic mode). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+#include "kernels/vecops.h"
+#include "quant/llx_file.h"
+#include "quant/w8a8.h"
+#include "util/status.h"
+
+#define ACC_ROWS 64 /* rows per int32 accumulator tile */
+
+typedef struct w8_layer {
+    const int8_t *w[4];
+    const float *ws[4], *b[4]; /* own rows */
+    float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
+    float sc[LLX_SC_COUNT];
+    float inv_ln1, inv_ln2, inv_out[3], inv_ctx, inv_gelu, score_scale, ctx_scale;
+} w8_layer;
+
+typedef struct w8_node {
+    llx_range own[LLX_MAT_COUNT];
+    int dynamic, lm_int8;
+    w8_layer *layers;
+    const float *wte, *wpe, *lnf_g, *lnf_b, *lm_f32, *lm_s;
+    const int8_t *lm_i8;
+    float *x, *hf, *br, *ctxf, *gf, *logits;
+    int logit_rows;
+    int8_t *h8, *qkv8, *ctx8, *g8;
+    float *hs, *ctxs, *gs;  /* per-token scale of h8, ctx8, g8 */
+    int8_t *kc, *vc;
+    int32_t *acc;           /* [threads][max_batch * ACC_ROWS] */
+    float *scores;          /* [threads][max_ctx] */
+    int8_t *probs;          /* [threads][max_ctx] */
+    int32_t *cacc;          /* [threads][head_dim] */
+} w8_node;
+
+static w8_node *impl(const node *nd) { return nd->impl; }
+
+static void *alloc_or(llx_status *st, size_t bytes)
+{
+    void *p = *st == LLX_OK ? llx_alloc(bytes) : NULL;
+    if (!p && *st == LLX_OK) *st = llx_fail(LLX_ERR_NOMEM, "out of memory (%zu MB)", bytes >> 20);
+    return p;
+}
+
+static const void *tensor(const node *nd, llx_status *st, const char *name, llx_dtype dt, long long r, long long c)
+{
+    if (*st != LLX_OK) return NULL;
+    const void *p = llx_llx_tensor(nd->model->qf, name, dt, r, c);
+    if (!p) *st = LLX_ERR_FORMAT;
+    return p;
+}
+
+/* Read one byte per page of [p, p+n) so the node thread touches its slice first. */
+static void prefault(const void *p, size_t n)
+{
+    volatile unsigned char sink = 0;
+    for (size_t i = 0; i < n; i += 4096) sink ^= ((const unsigned char *)p)[i];
+    (void)sink;
+}
+
+static float *copy_scaled(llx_status *st, const float *src, int n, float mul)
+{
+    float *d = alloc_or(st, (size_t)n * sizeof *d);
+    if (d)
+        for (int i = 0; i < n; i++) d[i] = src[i] * mul;
+    return d;
+}
+
+static llx_status load_layer(node *nd, w8_node *q, int l)
+{
+    static const char *mat[4] = {"qkv", "proj", "fc1", "fc2"};
+    const llx_config *c = nd->cfg;
+    w8_layer *L = &q->layers[l];
+    llx_status st = LLX_OK;
+    char name[64];
+    for (int m = 0; m < 4; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        const llx_range r = q->own[m];
+        snprintf(name, sizeof name, "h.%d.%s.w", l, mat[m]);
+        const int8_t *w = tensor(nd, &st, name, LLX_DT_I8, rows, cols);
+        snprintf(name, sizeof name, "h.%d.%s.s", l, mat[m]);
+        const float *ws = tensor(nd, &st, name, LLX_DT_F32, rows, 0);
+        snprintf(name, sizeof name, "h.%d.%s.b", l, mat[m]);
+        const float *b = tensor(nd, &st, name, LLX_DT_F32, rows, 0);
+        if (st != LLX_OK) return st;
+        L->w[m] = w + (size_t)r.begin * cols;
+        L->ws[m] = ws + r.begin;
+        L->b[m] = b + r.begin;
+        prefault(L->w[m], (size_t)(r.end - r.begin) * cols);
+    }
+    snprintf(name, sizeof name, "h.%d.act", l);
+    const float *sc = tensor(nd, &st, name, LLX_DT_F32, LLX_SC_COUNT, 0);
+    const float *g[4];
+    static const char *ln[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "h.%d.%s", l, ln[i]);
+        g[i] = tensor(nd, &st, name, LLX_DT_F32, c->n_embd, 0);
+    }
+    if (st != LLX_OK) return st;
+    memcpy(L->sc, sc, sizeof L->sc);
+    for (int i = 0; i < LLX_SC_COUNT - 1; i++)
+        if (!(L->sc[i] > 0.0f) || L->sc[i] > 1e30f)
+            return llx_fail(LLX_ERR_FORMAT, "%s: layer %d: activation scale %d is not positive", nd->model->path, l, i);
+    L->inv_ln1 = 1.0f / L->sc[LLX_SC_LN1];
+    L->inv_ln2 = 1.0f / L->sc[LLX_SC_LN2];
+    for (int i = 0; i < 3; i++) L->inv_out[i] = 1.0f / L->sc[LLX_SC_Q + i];
+    L->inv_ctx = 1.0f / L->sc[LLX_SC_CTX];
+    L->inv_gelu = 1.0f / L->sc[LLX_SC_GELU];
+    L->score_scale = L->sc[LLX_SC_Q] * L->sc[LLX_SC_K] / sqrtf((float)llx_config_head_dim(c));
+    L->ctx_scale = L->sc[LLX_SC_V] / 127.0f;
+    /* static mode folds the LayerNorm output scale into gamma and beta */
+    const float m1 = q->dynamic ? 1.0f : L->inv_ln1, m2 = q->dynamic ? 1.0f : L->inv_ln2;
+    L->ln1_g = copy_scaled(&st, g[0], c->n_embd, m1);
+    L->ln1_b = copy_scaled(&st, g[1], c->n_embd, m1);
+    L->ln2_g = copy_scaled(&st, g[2], c->n_embd, m2);
+    L->ln2_b = copy_scaled(&st, g[3], c->n_embd, m2);
+    return st;
+}
+
+static llx_status load_buffers(node *nd, w8_node *q)
+{
+    const llx_config *c = nd->cfg;
+    const size_t B = (size_t)nd->max_batch, C = (size_t)c->n_embd, F = (size_t)c->n_inner;
+    const size_t nth = (size_t)llx_pool_size(nd->pool), hd = (size_t)llx_config_head_dim(c);
+    const size_t kv = (size_t)c->n_layer * (size_t)nd->heads * (size_t)nd->max_ctx * hd;
+    llx_status st = LLX_OK;
+    q->x = alloc_or(&st, B * C * 4);
+    q->hf = alloc_or(&st, B * C * 4);
+    q->br = alloc_or(&st, B * C * 4);
+    q->ctxf = alloc_or(&st, B * C * 4);
+    q->gf = alloc_or(&st, q->dynamic ? B * F * 4 : 4);
+    q->logits = alloc_or(&st, (size_t)c->n_vocab * 4);
+    q->logit_rows = 1;
+    q->h8 = alloc_or(&st, B * C);
+    q->qkv8 = alloc_or(&st, B * 3 * C);
+    q->ctx8 = alloc_or(&st, B * C);
+    q->g8 = alloc_or(&st, B * F);
+    q->hs = alloc_or(&st, B * 4);
+    q->ctxs = alloc_or(&st, B * 4);
+    q->gs = alloc_or(&st, B * 4);
+    q->kc = alloc_or(&st, kv ? kv : 1);
+    q->vc = alloc_or(&st, kv ? kv : 1);
+    q->acc = alloc_or(&st, nth * B * ACC_ROWS * 4);
+    q->scores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
+    q->probs = alloc_or(&st, nth * (size_t)nd->max_ctx);
+    q->cacc = alloc_or(&st, nth * hd * 4);
+    return st;
+}
+
+static llx_status w8_load(node *nd)
+{
+    const llx_config *c = nd->cfg;
+    w8_node *q = calloc(1, sizeof *q);
+    if (!q) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    nd->impl = q;
+    if (nd->model->kind != LLX_MODEL_LLX)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "w8a8 needs a quantized .llx model");
+    q->dynamic = nd->opt->precision == LLX_PREC_W8A8_DYNAMIC;
+    q->lm_int8 = nd->opt->lm_head_int8;
+    for (int m = 0; m < LLX_MAT_COUNT; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        q->own[m] = llx_split_range(rows, nd->nodes, nd->id);
+    }
+    q->layers = calloc((size_t)c->n_layer, sizeof *q->layers);
+    if (!q->layers) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < c->n_layer; l++) LLX_TRY(load_layer(nd, q, l));
+    llx_status st = LLX_OK;
+    q->wte = tensor(nd, &st, "wte", LLX_DT_F32, c->n_vocab, c->n_embd);
+    q->wpe = tensor(nd, &st, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd);
+    q->lnf_g = tensor(nd, &st, "ln_f.g", LLX_DT_F32, c->n_embd, 0);
+    q->lnf_b = tensor(nd, &st, "ln_f.b", LLX_DT_F32, c->n_embd, 0);
+    const int8_t *lw = tensor(nd, &st, "lm_head.w", LLX_DT_I8, c->n_vocab, c->n_embd);
+    const float *ls = tensor(nd, &st, "lm_head.s", LLX_DT_F32, c->n_vocab, 0);
+    if (st != LLX_OK) return st;
+    const llx_range lm = q->own[LLX_MAT_LM_HEAD];
+    q->lm_i8 = lw + (size_t)lm.begin * c->n_embd;
+    q->lm_s = ls + lm.begin;
+    q->lm_f32 = q->wte + (size_t)lm.begin * c->n_embd;
+    if (q->lm_int8) prefault(q->lm_i8, (size_t)(lm.end - lm.begin) * c->n_embd);
+    else prefault(q->lm_f32, (size_t)(lm.end - lm.begin) * c->n_embd * 4);
+    return load_buffers(nd, q);
+}
+
+static void w8_unload(node *nd)
+{
+    w8_node *q = impl(nd);
+    if (!q) return;
+    if (q->layers)
+        for (int l = 0; l < nd->cfg->n_layer; l++) {
+            w8_layer *L = &q->layers[l];
+            free(L->ln1_g), free(L->ln1_b), free(L->ln2_g), free(L->ln2_b);
+        }
+    free(q->layers);
+    void *bufs[] = {q->x, q->hf, q->br, q->ctxf, q->gf, q->logits, q->h8, q->qkv8, q->ctx8, q->g8, q->hs,
+                    q->ctxs, q->gs, q->kc, q->vc, q->acc, q->scores, q->probs, q->cacc};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(q);
+    nd->impl = NULL;
+}
+
+static llx_status w8_embed(node *nd, const int *tokens, int n, int pos)
+{
+    w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd;
+    for (int t = 0; t < n; t++) {
+        float *xt = q->x + (size_t)t * C;
+        memcpy(xt, q->wte + (size_t)tokens[t] * C, (size_t)C * sizeof *xt);
+        llx_add_f32(xt, q->wpe + (size_t)(pos + t) * C, C);
+    }
+    return LLX_OK;
+}
+
+typedef struct ln_job {
+    node *nd;
+    const llx_stage *st;
+} ln_job;
+
+/* LN of token t into int8 h8[t] (static: folded gamma/beta; dynamic: per token) */
+static void ln_quant(w8_node *q, const node *nd, int t, const float *g, const float *b)
+{
+    const int C = nd->cfg->n_embd;
+    float *hf = q->hf + (size_t)t * C;
+    llx_layernorm_f32(hf, q->x + (size_t)t * C, g, b, C, nd->cfg->ln_eps);
+    if (q->dynamic) llx_quantize_dynamic(hf, C, q->h8 + (size_t)t * C, &q->hs[t]);
+    else llx_quantize_static(hf, C, q->h8 + (size_t)t * C, 1.0f);
+}
+
+static void ln_rows(void *arg, int t0, int t1, int ith)
+{
+    const ln_job *j = arg;
+    const node *nd = j->nd;
+    w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd;
+    const w8_layer *L = j->st->layer >= 0 ? &q->layers[j->st->layer] : NULL;
+    for (int t = t0; t < t1; t++) {
+        float *xt = q->x + (size_t)t * C;
+        switch (j->st->op) {
+        case LLX_OP_LN1:
+            ln_quant(q, nd, t, L->ln1_g, L->ln1_b);
+            if (!q->dynamic) q->hs[t] = L->sc[LLX_SC_LN1];
+            break;
+        case LLX_OP_RES_LN2:
+            llx_add_f32(xt, q->br + (size_t)t * C, C);
+            ln_quant(q, nd, t, L->ln2_g, L->ln2_b);
+            if (!q->dynamic) q->hs[t] = L->sc[LLX_SC_LN2];
+            break;
+        case LLX_OP_RES: llx_add_f32(xt, q->br + (size_t)t * C, C); break;
+        case LLX_OP_LN_F:
+            llx_layernorm_f32(q->hf + (size_t)t * C, xt, q->lnf_g, q->lnf_b, C, nd->cfg->ln_eps);
+            if (q->lm_int8) llx_quantize_dynamic(q->hf + (size_t)t * C, C, q->h8 + (size_t)t * C, &q->hs[t]);
+            break;
+        default: break;
+        }
+    }
+}
+
+static void w8_lnres(node *nd, const llx_stage *st)
+{
+    ln_job j = {nd, st};
+    llx_node_parallel_rows(nd, st->tokens, 1, ln_rows, &j);
+}
+
+static void w8_mp_target(node *nd, const llx_stage *st, void **dst, int *ld)
+{
+    w8_node *q = impl(nd);
+    const llx_config *c = nd->cfg;
+    switch (st->op) {
+    case LLX_OP_EMBED: *dst = q->x, *ld = c->n_embd; return;
+    case LLX_OP_QKV: *dst = q->qkv8, *ld = 3 * c->n_embd; return;
+    case LLX_OP_FC1: *dst = q->dynamic ? (void *)q->gf : (void *)q->g8, *ld = c->n_inner; return;
+    case LLX_OP_LM_HEAD:
+        if (st->tokens > q->logit_rows) {
+            float *p = llx_alloc((size_t)st->tokens * (size_t)c->n_vocab * sizeof(float));
+            if (p) {
+                free(q->logits);
+                q->logits = p;
+                q->logit_rows = st->tokens;
+            }
+        }
+        *dst = q->logits, *ld = c->n_vocab;
+        return;
+    default: *dst = q->br, *ld = c->n_embd; return;
+    }
+}
+
+typedef struct mp_job {
+    node *nd;
+    const llx_stage *st;
+    const int8_t *w, *in;
+    const float *ws, *b, *s_in;
+    int r0, tokens, K, ldo;
+    void *out;
+} mp_job;
+
+/* The quantization unit for rows [a, b) of the tile in acc. */
+static void epilogue(const mp_job *j, const int32_t *acc, int a, int b)
+{
+    const node *nd = j->nd;
+    const w8_node *q = impl(nd);
+    const llx_stage *st = j->st;
+    const w8_layer *L = st->layer >= 0 ? &q->layers[st->layer] : NULL;
+    const int C = nd->cfg->n_embd, n = b - a;
+    for (int t = 0; t < j->tokens; t++) {
+        const int32_t *at = acc + (size_t)t * n;
+        const float s = j->s_in[t];
+        for (int i = 0; i < n; i++) {
+            const int r = a + i, R = j->r0 + r; /* r: row in the slice part, R: global row */
+            const float y = (float)at[i] * (s * j->ws[r]) + (j->b ? j->b[r] : 0.0f);
+            const size_t o = (size_t)t * j->ldo + R;
+            switch (st->op) {
+            case LLX_OP_QKV: ((int8_t *)j->out)[o] = llx_q8(y * L->inv_out[R / C]); break;
+            case LLX_OP_FC1:
+                if (q->dynamic) ((float *)j->out)[o] = llx_gelu1(y);
+                else ((int8_t *)j->out)[o] = llx_q8(llx_gelu1(y) * L->inv_gelu);
+                break;
+            default: ((float *)j->out)[o] = y; break;
+            }
+        }
+    }
+}
+
+static void mp_part(void *arg, int a, int b, int ith)
+{
+    const mp_job *j = arg;
+    const w8_node *q = impl(j->nd);
+    int32_t *acc = q->acc + (size_t)ith * j->nd->max_batch * ACC_ROWS;
+    for (int r = a; r < b; r += ACC_ROWS) {
+        const int e = r + ACC_ROWS < b ? r + ACC_ROWS : b;
+        j->nd->k->matmul_i8(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->tokens, e - r, j->K);
+        epilogue(j, acc, r, e);
+    }
+}
+
+static void lm_f32_part(void *arg, int a, int b, int ith)
+{
+    const mp_job *j = arg;
+    const w8_node *q = impl(j->nd);
+    const int C = j->nd->cfg->n_embd;
+    const float *in = q->hf + (size_t)(j->nd->pass_tokens - j->tokens) * C;
+    j->nd->k->matmul_f32((float *)j->out + j->r0 + a, j->ldo, in, C, q->lm_f32 + (size_t)(j->r0 - q->own[LLX_MAT_LM_HEAD].begin + a) * C,
+                         NULL, j->tokens, b - a, C);
+}
+
+static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
+{
+    w8_node *q = impl(nd);
+    mp_job j = {.nd = nd, .st = st, .r0 = r0, .tokens = st->tokens, .K = st->cols};
+    w8_mp_target(nd, st, &j.out, &j.ldo);
+    if (st->op == LLX_OP_LM_HEAD) {
+        if (j.tokens > q->logit_rows) j.tokens = q->logit_rows;
+        if (!q->lm_int8) {
+            llx_node_parallel_rows(nd, r1 - r0, 4, lm_f32_part, &j);
+            return;
+        }
+        const size_t skip = (size_t)(nd->pass_tokens - j.tokens);
+        const int own0 = q->own[LLX_MAT_LM_HEAD].begin;
+        j.w = q->lm_i8 + (size_t)(r0 - own0) * st->cols;
+        j.ws = q->lm_s + (r0 - own0);
+        j.in = q->h8 + skip * st->cols;
+        j.s_in = q->hs + skip;
+        j.r0 = r0;
+        /* epilogue indexes ws/b relative to the part start, global rows via r0 */
+        llx_node_parallel_rows(nd, r1 - r0, 4, mp_part, &j);
+        return;
+    }
+    const w8_layer *L = &q->layers[st->layer];
+    const int m = st->matrix;
+    const int own0 = q->own[m].begin;
+    j.w = L->w[m] + (size_t)(r0 - own0) * st->cols;
+    j.ws = L->ws[m] + (r0 - own0);
+    j.b = L->b[m] + (r0 - own0);
+    switch (st->op) {
+    case LLX_OP_PROJ: j.in = q->ctx8, j.s_in = q->ctxs; break;
+    case LLX_OP_FC2: j.in = q->g8, j.s_in = q->gs; break;
+    default: j.in = q->h8, j.s_in = q->hs; break;
+    }
+    llx_node_parallel_rows(nd, r1 - r0, 4, mp_part, &j);
+}
+
+static void w8_mp_done(node *nd, const llx_stage *st)
+{
+    w8_node *q = impl(nd);
+    if (st->op != LLX_OP_FC1) return;
+    const int F = nd->cfg->n_inner;
+    for (int t = 0; t < st->tokens; t++) {
+        if (q->dynamic) llx_quantize_dynamic(q->gf + (size_t)t * F, F, q->g8 + (size_t)t * F, &q->gs[t]);
+        else q->gs[t] = q->layers[st->layer].sc[LLX_SC_GELU];
+    }
+}
+
+typedef struct attn_job {
+    node *nd;
+    const llx_stage *st;
+    int h0;
+} attn_job;
+
+static void attn_part(void *arg, int a, int b, int ith)
+{
+    const attn_job *j = arg;
+    const node *nd = j->nd;
+    w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd, hd = j->st->head_dim, T = j->st->tokens;
+    const w8_layer *L = &q->layers[j->st->layer];
+    float *sc = q->scores + (size_t)ith * nd->max_ctx;
+    int8_t *pr = q->probs + (size_t)ith * nd->max_ctx;
+    int32_t *acc = q->cacc + (size_t)ith * hd;
+    for (int it = a; it < b; it++) {
+        const int h = j->h0 + it / T, t = it % T, p = j->st->pos + t;
+        const size_t base = (((size_t)j->st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx) * hd;
+        const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)h * hd;
+        const int8_t *K = q->kc + base, *V = q->vc + base;
+        for (int s = 0; s <= p; s++) sc[s] = (float)nd->k->dot_i8(qv, K + (size_t)s * hd, hd) * L->score_scale;
+        llx_softmax_f32(sc, p + 1);
+        for (int s = 0; s <= p; s++) pr[s] = llx_q8(sc[s] * 127.0f);
+        memset(acc, 0, (size_t)hd * sizeof *acc);
+        for (int s = 0; s <= p; s++) {
+            const int32_t w = pr[s];
+            const int8_t *vs = V + (size_t)s * hd;
+            for (int d = 0; d < hd; d++) acc[d] += w * vs[d];
+        }
+        const size_t o = (size_t)t * C + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) {
+            const float y = (float)acc[d] * L->ctx_scale;
+            if (q->dynamic) q->ctxf[o + d] = y;
+            else q->ctx8[o + d] = llx_q8(y * L->inv_ctx);
+        }
+    }
+}
+
+static void w8_attn(node *nd, const llx_stage *st, int h0, int h1)
+{
+    w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd, hd = st->head_dim;
+    for (int h = h0; h < h1; h++)
+        for (int t = 0; t < st->tokens; t++) {
+            const int8_t *row = q->qkv8 + (size_t)t * 3 * C;
+            const size_t at =
+                (((size_t)st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx + (size_t)(st->pos + t)) * hd;
+            memcpy(q->kc + at, row + C + (size_t)h * hd, (size_t)hd);
+            memcpy(q->vc + at, row + 2 * C + (size_t)h * hd, (size_t)hd);
+        }
+    attn_job j = {nd, st, h0};
+    llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);
+}
+
+static void w8_attn_target(node *nd, const llx_stage *st, void **dst, int *ld)
+{
+    w8_node *q = impl(nd);
+    *dst = q->dynamic ? (void *)q->ctxf : (void *)q->ctx8;
+    *ld = nd->cfg->n_embd;
+}
+
+static void w8_attn_done(node *nd, const llx_stage *st)
+{
+    w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd;
+    for (int t = 0; t < st->tokens; t++) {
+        if (q->dynamic) llx_quantize_dynamic(q->ctxf + (size_t)t * C, C, q->ctx8 + (size_t)t * C, &q->ctxs[t]);
+        else q->ctxs[t] = q->layers[st->layer].sc[LLX_SC_CTX];
+    }
+}
+
+static const float *w8_logits(const node *nd) { return impl(nd)->logits; }
+
+static long long w8_weight_bytes(const node *nd)
+{
+    const w8_node *q = impl(nd);
+    long long n = 0;
+    for (int m = 0; m < LLX_MAT_COUNT; m++) {
+        int rows, cols;
+        llx_matrix_shape(nd->cfg, (llx_matrix)m, &rows, &cols);
+        const long long own = q->own[m].end - q->own[m].begin;
+        if (m == LLX_MAT_LM_HEAD) n += own * cols * (q->lm_int8 ? 1 : 4) + (q->lm_int8 ? own * 4 : 0);
+        else n += (own * cols + own * 8) * nd->cfg->n_layer;
+    }
+    return n;
+}
+
+const node_ops llx_w8a8_ops = {
+    .name = "w8a8",
+    .load = w8_load,
+    .unload = w8_unload,
+    .embed = w8_embed,
+    .lnres = w8_lnres,
+    .mp_target = w8_mp_target,
+    .mp_rows = w8_mp_rows,
+    .mp_done = w8_mp_done,
+    .attn = w8_attn,
+    .attn_target = w8_attn_target,
+    .attn_done = w8_attn_done,
+    .logits = w8_logits,
+    .weight_bytes = w8_weight_bytes,
+};

@@ -1,0 +1,71 @@
+/* engine/generate.c - prompt prefill then token-by-token decode, streaming
+ * whole UTF-8 characters to a callback. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "llx/engine.h"
+#include "util/status.h"
+#include "util/timer.h"
+
+void llx_generation_free(llx_generation *g)
+{
+    free(g->tokens);
+    memset(g, 0, sizeof *g);
+}
+
+static int emit(llx_token_cb cb, void *ud, const llx_tokenizer *tok, llx_utf8_stream *us, int id)
+{
+    size_t n = 0;
+    const char *b = id == LLX_EOT_TOKEN ? "" : llx_token_bytes(tok, id, &n);
+    char buf[1024];
+    if (!b || n + 4 > sizeof buf) b = "", n = 0;
+    size_t m = llx_utf8_stream_push(us, b, n, buf);
+    return cb ? cb(ud, id, buf, m) : 0;
+}
+
+llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prompt, int n_prompt, int n_gen,
+                        llx_sampler *s, llx_token_cb cb, void *ud, llx_generation *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n_prompt < 1) return llx_fail(LLX_ERR_ARG, "the prompt is empty");
+    if (n_gen < 1) return llx_fail(LLX_ERR_ARG, "nothing to generate (-n must be at least 1)");
+    const int cap = llx_engine_max_ctx(e) - llx_engine_pos(e);
+    /* the last generated token is never fed back, so n_prompt + n_gen - 1 positions are used */
+    if ((long)n_prompt + n_gen - 1 > cap)
+        return llx_fail(LLX_ERR_ARG,
+                        "prompt (%d tokens) + %d generated tokens exceed the context of %d tokens",
+                        n_prompt, n_gen, cap);
+    const int V = llx_engine_config(e)->n_vocab;
+    out->tokens = malloc((size_t)n_gen * sizeof *out->tokens);
+    float *logits = malloc((size_t)V * sizeof *logits);
+    llx_status st = LLX_OK;
+    if (!out->tokens || !logits) {
+        free(logits);
+        llx_generation_free(out);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    llx_utf8_stream us = {{0}, 0};
+    double t0 = llx_now_s();
+    st = llx_engine_forward(e, prompt, n_prompt, logits, 0);
+    out->prefill_s = llx_now_s() - t0;
+    t0 = llx_now_s();
+    while (st == LLX_OK) {
+        const int id = llx_sample(s, logits);
+        out->tokens[out->n_tokens++] = id;
+        const int stop = emit(cb, ud, tok, &us, id);
+        if (id == LLX_EOT_TOKEN) {
+            out->stopped_eot = 1;
+            break;
+        }
+        if (stop || out->n_tokens == n_gen) break;
+        st = llx_engine_forward(e, &id, 1, logits, 0);
+        out->decode_passes++;
+    }
+    out->decode_s = llx_now_s() - t0;
+    char tail[8];
+    size_t m = llx_utf8_stream_flush(&us, tail);
+    if (m && cb) cb(ud, -1, tail, m);
+    free(logits);
+    if (st != LLX_OK) llx_generation_free(out);
+    return st;
+}

@@ -1,0 +1,96 @@
+/* engine/internal.h - structures shared by the engine's files.
+ *
+ *   model.c      llx_model: an HF folder or a .llx file + its tokenizer
+ *   engine.c     llx_engine: nodes, backends, forward passes
+ *   pass.c       the schedule walker every node runs (ring + blocking)
+ *   exec_fp32.c  FP32 stage implementations and weight slices
+ *   exec_w8a8.c  W8A8 stage implementations and weight slices
+ *   sampler.c, generate.c
+ */
+#ifndef LLX_ENGINE_INTERNAL_H
+#define LLX_ENGINE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+#include "llx/checkpoint.h"
+#include "llx/engine.h"
+#include "ring/ring.h"
+#include "util/pool.h"
+
+struct llx_llx; /* quant/llx_file.h */
+
+struct llx_model {
+    llx_model_kind kind;
+    char *path;
+    llx_config cfg;
+    llx_tokenizer *tok;
+    llx_hf *hf;               /* LLX_MODEL_HF */
+    struct llx_llx *qf;       /* LLX_MODEL_LLX */
+};
+
+typedef struct node node;
+typedef struct llx_engine_impl llx_engine_impl;
+
+/* What a precision provides to the schedule walker.  `stage` callbacks run
+ * on the node's own thread and may use the node's pool. */
+typedef struct node_ops {
+    const char *name;
+    /* allocate buffers and load this node's weight slices (runs on the node thread) */
+    llx_status (*load)(node *nd);
+    void (*unload)(node *nd);
+    /* host: x rows for the pass's tokens (node 0 only) */
+    llx_status (*embed)(node *nd, const int *tokens, int n, int pos);
+    /* LN&Res stages and the final LayerNorm, full width on every node */
+    void (*lnres)(node *nd, const llx_stage *st);
+    /* MP/LM-head stage: where the gathered output lives */
+    void (*mp_target)(node *nd, const llx_stage *st, void **dst, int *ld);
+    /* compute own output rows [r0, r1) of the stage, all tokens */
+    void (*mp_rows)(node *nd, const llx_stage *st, int r0, int r1);
+    /* after the gather (e.g. per-token quantization of the full vector) */
+    void (*mp_done)(node *nd, const llx_stage *st);
+    /* attention for own heads [h0, h1): appends K/V, writes the context */
+    void (*attn)(node *nd, const llx_stage *st, int h0, int h1);
+    void (*attn_target)(node *nd, const llx_stage *st, void **dst, int *ld);
+    void (*attn_done)(node *nd, const llx_stage *st);
+    /* logits of the pass (node 0 after the LM head gather) */
+    const float *(*logits)(const node *nd);
+    /* weight bytes this node reads per decode pass */
+    long long (*weight_bytes)(const node *nd);
+} node_ops;
+
+struct node {
+    int id;
+    const llx_model *model;
+    const llx_config *cfg;
+    const llx_engine_opts *opt;
+    const llx_kernels *k;
+    const node_ops *ops;
+    llx_pool *pool;
+    llx_ring *ring;           /* NULL when nodes == 1 */
+    int nodes;
+    int max_batch, max_ctx;
+    int head0, heads;         /* owned attention heads */
+    int pass_tokens;          /* tokens of the pass being run */
+    void *impl;               /* precision-specific state */
+    llx_status status;        /* result of the last team job */
+    char errmsg[512];
+};
+
+/* Run one pass of schedule s on node nd (tokens: the pass's ids, used by
+ * node 0 for the embedding). */
+llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens);
+
+extern const node_ops llx_fp32_ops;
+extern const node_ops llx_w8a8_ops;
+
+/* Split [0, n) rows among the node's pool threads with alignment; fn gets
+ * its part and the member index (for per-thread scratch). */
+typedef void (*row_fn)(void *ctx, int r0, int r1, int ith);
+void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
+
+/* allocation helpers: 64-byte aligned, zeroed, freed with free() */
+void *llx_alloc(size_t bytes);
+
+#endif

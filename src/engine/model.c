@@ -1,0 +1,67 @@
+/* engine/model.c - llx_model: a HuggingFace folder (fp32 weights read from
+ * model.safetensors) or a .llx file (W8A8), with its tokenizer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/internal.h"
+#include "quant/llx_file.h"
+#include "util/file.h"
+#include "util/status.h"
+
+static llx_status open_hf(llx_model *m, const char *dir)
+{
+    LLX_TRY(llx_hf_open(&m->hf, dir));
+    m->cfg = *llx_hf_config(m->hf);
+    char *v = llx_path_join(dir, "vocab.json"), *g = llx_path_join(dir, "merges.txt");
+    llx_status st = v && g ? llx_tokenizer_load(&m->tok, v, g) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    free(v);
+    free(g);
+    return st;
+}
+
+static llx_status open_llx(llx_model *m, const char *path)
+{
+    LLX_TRY(llx_llx_open(&m->qf, path));
+    m->cfg = *llx_llx_config(m->qf);
+    return llx_llx_tokenizer(m->qf, &m->tok);
+}
+
+llx_status llx_model_open(llx_model **out, const char *path)
+{
+    *out = NULL;
+    llx_model *m = calloc(1, sizeof *m);
+    if (!m) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    m->path = strdup(path);
+    llx_status st;
+    if (!m->path) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+    else if (llx_is_dir(path)) {
+        m->kind = LLX_MODEL_HF;
+        st = open_hf(m, path);
+    } else if (llx_is_file(path)) {
+        m->kind = LLX_MODEL_LLX;
+        st = open_llx(m, path);
+    } else {
+        st = llx_fail(LLX_ERR_IO, "model '%s' not found (expected a HuggingFace folder or a .llx file)", path);
+    }
+    if (st != LLX_OK) {
+        llx_model_close(m);
+        return st;
+    }
+    *out = m;
+    return LLX_OK;
+}
+
+void llx_model_close(llx_model *m)
+{
+    if (!m) return;
+    llx_tokenizer_free(m->tok);
+    llx_hf_close(m->hf);
+    llx_llx_close(m->qf);
+    free(m->path);
+    free(m);
+}
+
+const llx_config *llx_model_config(const llx_model *m) { return &m->cfg; }
+const llx_tokenizer *llx_model_tokenizer(const llx_model *m) { return m->tok; }
+llx_model_kind llx_model_kind_of(const llx_model *m) { return m->kind; }
+const char *llx_model_path(const llx_model *m) { return m->path; }

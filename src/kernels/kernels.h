@@ -1,0 +1,49 @@
+/* kernels/kernels.h - the compute kernels behind every stage.
+ *
+ * kernels_ref.c holds the scalar reference of each kernel: it is the
+ * specification.  kernels_avx2.c holds AVX2+FMA versions (the only file
+ * built with -mavx2 -mfma).  llx_kernels_select() picks one table at run
+ * time.  Integer kernels must equal the reference bit for bit.  For float
+ * kernels, every output element's summation order depends only on that
+ * element's inputs (never on which row block, token tile or thread it is
+ * computed in): that is what makes results identical for any node count.
+ *
+ * Kernels never allocate and never fail; shapes are the caller's contract.
+ */
+#ifndef LLX_KERNELS_H
+#define LLX_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct llx_kernels {
+    const char *name;
+
+    /* out (T, ldo) f32, x (T, ldx) f32, w (R, K) f32 row-major, bias (R) or NULL:
+     * out[t*ldo + r] = bias[r] + sum_k w[r*K + k] * x[t*ldx + k] */
+    void (*matmul_f32)(float *out, int ldo, const float *x, int ldx, const float *w, const float *bias, int T,
+                       int R, int K);
+
+    /* acc (T, lda) i32, x (T, ldx) i8, w (R, K) i8; all int8 in [-127, 127]:
+     * acc[t*lda + r] = sum_k w[r*K + k] * x[t*ldx + k] */
+    void (*matmul_i8)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int T, int R, int K);
+
+    /* sum_i a[i] * b[i] */
+    float (*dot_f32)(const float *a, const float *b, int n);
+    /* sum_i a[i] * b[i], int8 in [-127, 127] */
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, int n);
+    /* y[i] += a * x[i] */
+    void (*axpy_f32)(float *y, float a, const float *x, int n);
+} llx_kernels;
+
+extern const llx_kernels llx_kernels_ref;
+extern const llx_kernels llx_kernels_avx2;
+
+/* force: NULL or "auto" (best the CPU supports; env LLX_KERNELS overrides),
+ * "ref", "avx2".  Returns NULL for an unknown name or an ISA this CPU lacks. */
+const llx_kernels *llx_kernels_select(const char *force);
+
+/* True when this CPU can run the AVX2+FMA kernels. */
+int llx_cpu_has_avx2(void);
+
+#endif

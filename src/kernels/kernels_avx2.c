@@ -1,0 +1,246 @@
+/* kernels/kernels_avx2.c - AVX2+FMA kernels (the only file built with
+ * -mavx2 -mfma; entered only after llx_cpu_has_avx2()).
+ *
+ * Float order contract: every output element is reduced with one 8-lane
+ * accumulator over k < K8 = K & ~7 (lane j sums k = j mod 8 in increasing
+ * k), then hsum8() in a fixed tree, then the tail k = K8 .. K-1 in order,
+ * then the bias.  Tiles only decide how many elements share loads, never
+ * the order, so a row gives the same bits in any tile, block or thread.
+ *
+ * int8 products use the sign trick: maddubs(|x|, sign(w, x)) gives exact
+ * int16 pair sums because |x|, |w| <= 127 (2 * 127 * 127 < 32767). */
+#include <immintrin.h>
+
+#include "kernels/kernels.h"
+
+static inline float hsum8(__m256 v)
+{
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+static inline float finish(__m256 acc, const float *w, const float *x, int K8, int K)
+{
+    float s = hsum8(acc);
+    for (int k = K8; k < K; k++) s += w[k] * x[k];
+    return s;
+}
+
+/* one row x one token */
+static inline float dot_row(const float *w, const float *x, int K)
+{
+    const int K8 = K & ~7;
+    __m256 a = _mm256_setzero_ps();
+    for (int k = 0; k < K8; k += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), a);
+    return finish(a, w, x, K8, K);
+}
+
+/* four rows x one token: decode is weight-streaming bound, so share x loads */
+static void tile_4x1(float *out, const float *x, const float *w, int K)
+{
+    const int K8 = K & ~7;
+    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * (size_t)K, *w3 = w + 3 * (size_t)K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < K8; k += 8) {
+        __m256 xv = _mm256_loadu_ps(x + k);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, a3);
+    }
+    out[0] = finish(a0, w0, x, K8, K);
+    out[1] = finish(a1, w1, x, K8, K);
+    out[2] = finish(a2, w2, x, K8, K);
+    out[3] = finish(a3, w3, x, K8, K);
+}
+
+/* three rows x four tokens: 12 accumulators, 7 loads per 12 FMAs */
+static void tile_3x4(float *out, int ldo, const float *x, int ldx, const float *w, int K)
+{
+    const int K8 = K & ~7;
+    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * (size_t)K;
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * (size_t)ldx, *x3 = x + 3 * (size_t)ldx;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m256 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+    for (int k = 0; k < K8; k += 8) {
+        __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k), v2 = _mm256_loadu_ps(w2 + k);
+        __m256 xv = _mm256_loadu_ps(x0 + k);
+        c00 = _mm256_fmadd_ps(v0, xv, c00);
+        c10 = _mm256_fmadd_ps(v1, xv, c10);
+        c20 = _mm256_fmadd_ps(v2, xv, c20);
+        xv = _mm256_loadu_ps(x1 + k);
+        c01 = _mm256_fmadd_ps(v0, xv, c01);
+        c11 = _mm256_fmadd_ps(v1, xv, c11);
+        c21 = _mm256_fmadd_ps(v2, xv, c21);
+        xv = _mm256_loadu_ps(x2 + k);
+        c02 = _mm256_fmadd_ps(v0, xv, c02);
+        c12 = _mm256_fmadd_ps(v1, xv, c12);
+        c22 = _mm256_fmadd_ps(v2, xv, c22);
+        xv = _mm256_loadu_ps(x3 + k);
+        c03 = _mm256_fmadd_ps(v0, xv, c03);
+        c13 = _mm256_fmadd_ps(v1, xv, c13);
+        c23 = _mm256_fmadd_ps(v2, xv, c23);
+    }
+    out[0] = finish(c00, w0, x0, K8, K);
+    out[1] = finish(c10, w1, x0, K8, K);
+    out[2] = finish(c20, w2, x0, K8, K);
+    out[ldo + 0] = finish(c01, w0, x1, K8, K);
+    out[ldo + 1] = finish(c11, w1, x1, K8, K);
+    out[ldo + 2] = finish(c21, w2, x1, K8, K);
+    out[2 * (size_t)ldo + 0] = finish(c02, w0, x2, K8, K);
+    out[2 * (size_t)ldo + 1] = finish(c12, w1, x2, K8, K);
+    out[2 * (size_t)ldo + 2] = finish(c22, w2, x2, K8, K);
+    out[3 * (size_t)ldo + 0] = finish(c03, w0, x3, K8, K);
+    out[3 * (size_t)ldo + 1] = finish(c13, w1, x3, K8, K);
+    out[3 * (size_t)ldo + 2] = finish(c23, w2, x3, K8, K);
+}
+
+static void matmul_f32_avx2(float *out, int ldo, const float *x, int ldx, const float *w, const float *bias, int T,
+                            int R, int K)
+{
+    int t = 0;
+    /* token tiles of 4 sweep the rows in groups of 3: weights are read T/4 times */
+    for (; t + 4 <= T; t += 4) {
+        const float *xt = x + (size_t)t * ldx;
+        float *ot = out + (size_t)t * ldo;
+        int r = 0;
+        for (; r + 3 <= R; r += 3) tile_3x4(ot + r, ldo, xt, ldx, w + (size_t)r * K, K);
+        for (; r < R; r++)
+            for (int j = 0; j < 4; j++) ot[(size_t)j * ldo + r] = dot_row(w + (size_t)r * K, xt + (size_t)j * ldx, K);
+    }
+    for (; t < T; t++) {
+        const float *xt = x + (size_t)t * ldx;
+        float *ot = out + (size_t)t * ldo;
+        int r = 0;
+        for (; r + 4 <= R; r += 4) tile_4x1(ot + r, xt, w + (size_t)r * K, K);
+        for (; r < R; r++) ot[r] = dot_row(w + (size_t)r * K, xt, K);
+    }
+    if (bias)
+        for (t = 0; t < T; t++)
+            for (int r = 0; r < R; r++) out[(size_t)t * ldo + r] += bias[r];
+}
+
+static inline int32_t hsum8_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* acc += sum over 32 pairs of w * x, as 8 int32 lanes; ax = |x| */
+static inline __m256i madd_i8(__m256i acc, __m256i ax, __m256i xv, __m256i wv, __m256i ones)
+{
+    __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xv));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+}
+
+static inline int32_t tail_i8(const int8_t *w, const int8_t *x, int k, int K)
+{
+    int32_t s = 0;
+    for (; k < K; k++) s += (int32_t)w[k] * (int32_t)x[k];
+    return s;
+}
+
+static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, int n)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int n32 = n & ~31;
+    __m256i acc = _mm256_setzero_si256();
+    for (int k = 0; k < n32; k += 32) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(b + k));
+        acc = madd_i8(acc, _mm256_abs_epi8(xv), xv, _mm256_loadu_si256((const __m256i *)(a + k)), ones);
+    }
+    return hsum8_i32(acc) + tail_i8(a, b, n32, n);
+}
+
+static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int K32 = K & ~31;
+    const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * (size_t)K, *w3 = w + 3 * (size_t)K;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < K32; k += 32) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(x + k));
+        __m256i ax = _mm256_abs_epi8(xv);
+        a0 = madd_i8(a0, ax, xv, _mm256_loadu_si256((const __m256i *)(w0 + k)), ones);
+        a1 = madd_i8(a1, ax, xv, _mm256_loadu_si256((const __m256i *)(w1 + k)), ones);
+        a2 = madd_i8(a2, ax, xv, _mm256_loadu_si256((const __m256i *)(w2 + k)), ones);
+        a3 = madd_i8(a3, ax, xv, _mm256_loadu_si256((const __m256i *)(w3 + k)), ones);
+    }
+    acc[0] = hsum8_i32(a0) + tail_i8(w0, x, K32, K);
+    acc[1] = hsum8_i32(a1) + tail_i8(w1, x, K32, K);
+    acc[2] = hsum8_i32(a2) + tail_i8(w2, x, K32, K);
+    acc[3] = hsum8_i32(a3) + tail_i8(w3, x, K32, K);
+}
+
+/* two rows x four tokens: |w| and sign(x, w) swap roles so |w| is shared
+ * across the tokens and each pair costs sign + maddubs + madd + add */
+static void tile_i8_2x4(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int K32 = K & ~31;
+    const int8_t *w0 = w, *w1 = w + K;
+    __m256i c[2][4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) c[i][j] = _mm256_setzero_si256();
+    for (int k = 0; k < K32; k += 32) {
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(w0 + k));
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(w1 + k));
+        __m256i av0 = _mm256_abs_epi8(v0), av1 = _mm256_abs_epi8(v1);
+        for (int j = 0; j < 4; j++) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(x + (size_t)j * ldx + k));
+            c[0][j] = madd_i8(c[0][j], av0, v0, xv, ones);
+            c[1][j] = madd_i8(c[1][j], av1, v1, xv, ones);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        const int8_t *xj = x + (size_t)j * ldx;
+        acc[(size_t)j * lda + 0] = hsum8_i32(c[0][j]) + tail_i8(w0, xj, K32, K);
+        acc[(size_t)j * lda + 1] = hsum8_i32(c[1][j]) + tail_i8(w1, xj, K32, K);
+    }
+}
+
+static void matmul_i8_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int T, int R, int K)
+{
+    int t = 0;
+    for (; t + 4 <= T; t += 4) {
+        const int8_t *xt = x + (size_t)t * ldx;
+        int32_t *at = acc + (size_t)t * lda;
+        int r = 0;
+        for (; r + 2 <= R; r += 2) tile_i8_2x4(at + r, lda, xt, ldx, w + (size_t)r * K, K);
+        for (; r < R; r++)
+            for (int j = 0; j < 4; j++)
+                at[(size_t)j * lda + r] = dot_i8_avx2(w + (size_t)r * K, xt + (size_t)j * ldx, K);
+    }
+    for (; t < T; t++) {
+        const int8_t *xt = x + (size_t)t * ldx;
+        int32_t *at = acc + (size_t)t * lda;
+        int r = 0;
+        for (; r + 4 <= R; r += 4) tile_i8_4x1(at + r, xt, w + (size_t)r * K, K);
+        for (; r < R; r++) at[r] = dot_i8_avx2(w + (size_t)r * K, xt, K);
+    }
+}
+
+static float dot_f32_avx2(const float *a, const float *b, int n) { return dot_row(a, b, n); }
+
+static void axpy_f32_avx2(float *y, float a, const float *x, int n)
+{
+    const __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+const llx_kernels llx_kernels_avx2 = {
+    .name = "avx2",
+    .matmul_f32 = matmul_f32_avx2,
+    .matmul_i8 = matmul_i8_avx2,
+    .dot_f32 = dot_f32_avx2,
+    .dot_i8 = dot_i8_avx2,
+    .axpy_f32 = axpy_f32_avx2,
+};

@@ -1,0 +1,341 @@
+/* quant/llx_file.c - reading and writing .llx files (see llx_file.h and
+ * docs/formats.md).  Little-endian hosts only; checked at open. */
+#include "quant/llx_file.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/file.h"
+#include "util/status.h"
+
+#define ALIGN 64
+#define MAX_TENSORS 100000
+
+typedef struct file_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t n_tensors;
+    uint64_t file_bytes;
+    uint64_t data_offset;
+    uint64_t header_hash; /* over header (this field zero) and table */
+    int32_t n_vocab, n_ctx, n_embd, n_layer, n_head, n_inner;
+    float ln_eps;
+    int32_t act_mode;
+    float alpha;
+    int32_t calib_tokens;
+    int32_t smooth_v;
+    uint8_t reserved[128 - 84];
+} file_header;
+
+typedef struct table_entry {
+    char name[LLX_NAME_MAX];
+    uint32_t dtype;
+    uint32_t pad;
+    int64_t rows, cols;
+    uint64_t offset, bytes, hash;
+} table_entry;
+
+_Static_assert(sizeof(file_header) == 128, "file header must be 128 bytes");
+_Static_assert(sizeof(table_entry) == 104, "table entry must be 104 bytes");
+
+struct llx_llx {
+    llx_map map;
+    char *path;
+    llx_config cfg;
+    llx_qinfo q;
+    const table_entry *table;
+    uint32_t n;
+};
+
+static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* Each step is a bijection of the lane state and of the input word, so any
+ * change confined to one 8-byte word always changes the result. */
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v * 0x9E3779B97F4A7C15ull;
+    return rotl64(h, 31) * 0xC2B2AE3D27D4EB4Full;
+}
+
+uint64_t llx_hash64(const void *data, size_t n, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t l0 = seed ^ 0x243F6A8885A308D3ull, l1 = seed ^ 0x13198A2E03707344ull;
+    uint64_t l2 = seed ^ 0xA4093822299F31D0ull, l3 = seed ^ 0x082EFA98EC4E6C89ull;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        l0 = mix(l0, w[0]);
+        l1 = mix(l1, w[1]);
+        l2 = mix(l2, w[2]);
+        l3 = mix(l3, w[3]);
+    }
+    uint64_t h = mix(mix(mix(mix((uint64_t)n, l0), l1), l2), l3);
+    for (; i < n; i++) h = mix(h, p[i] | 0x100u);
+    return h ^ (h >> 29);
+}
+
+static size_t dtype_size(uint32_t dt) { return dt == LLX_DT_F32 ? 4 : dt == LLX_DT_I8 || dt == LLX_DT_U8 ? 1 : 0; }
+
+static const char *dtype_name(uint32_t dt)
+{
+    return dt == LLX_DT_F32 ? "f32" : dt == LLX_DT_I8 ? "i8" : dt == LLX_DT_U8 ? "u8" : "?";
+}
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const table_entry *x = *(const table_entry *const *)a, *y = *(const table_entry *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static llx_status check_entries(llx_llx *f, const file_header *h)
+{
+    const char *p = f->path;
+    const table_entry **sorted = malloc((size_t)f->n * sizeof *sorted + 1);
+    if (!sorted) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_status st = LLX_OK;
+    for (uint32_t i = 0; i < f->n && st == LLX_OK; i++) {
+        const table_entry *e = &f->table[i];
+        sorted[i] = e;
+        if (!memchr(e->name, 0, sizeof e->name)) st = llx_fail(LLX_ERR_FORMAT, "%s: tensor %u has no name", p, i);
+        else if (!dtype_size(e->dtype))
+            st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' has unknown dtype %u", p, e->name, e->dtype);
+        else if (e->rows < 0 || e->cols < 0 || e->rows > (1ll << 40) || e->cols > (1ll << 40) ||
+                 (uint64_t)e->rows * (uint64_t)(e->cols ? e->cols : 1) * dtype_size(e->dtype) != e->bytes)
+            st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' size does not match its shape", p, e->name);
+        else if (e->offset < h->data_offset || e->offset % ALIGN || e->offset > f->map.size ||
+                 e->bytes > f->map.size - e->offset)
+            st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' lies outside the data section", p, e->name);
+    }
+    if (st == LLX_OK) {
+        qsort(sorted, f->n, sizeof *sorted, cmp_offset);
+        for (uint32_t i = 1; i < f->n && st == LLX_OK; i++)
+            if (sorted[i - 1]->offset + sorted[i - 1]->bytes > sorted[i]->offset)
+                st = llx_fail(LLX_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", p, sorted[i - 1]->name,
+                              sorted[i]->name);
+    }
+    for (uint32_t i = 0; i < f->n && st == LLX_OK; i++) {
+        const table_entry *e = &f->table[i];
+        if (llx_hash64(f->map.data + e->offset, e->bytes, i) != e->hash)
+            st = llx_fail(LLX_ERR_FORMAT, "%s: checksum mismatch in tensor '%s' (file corrupted)", p, e->name);
+    }
+    free(sorted);
+    return st;
+}
+
+static llx_status parse(llx_llx *f)
+{
+    const char *p = f->path;
+    const uint16_t probe = 1;
+    if (*(const uint8_t *)&probe != 1) return llx_fail(LLX_ERR_UNSUPPORTED, "%s: .llx needs a little-endian host", p);
+    if (f->map.size < sizeof(file_header)) return llx_fail(LLX_ERR_FORMAT, "%s: too short for a .llx file", p);
+    file_header h;
+    memcpy(&h, f->map.data, sizeof h);
+    if (memcmp(h.magic, LLX_FILE_MAGIC, 8) != 0) return llx_fail(LLX_ERR_FORMAT, "%s: not a .llx file (bad magic)", p);
+    if (h.version > LLX_FILE_VERSION)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "%s: file format version %u is newer than this looplynx reads (%d)", p,
+                        h.version, LLX_FILE_VERSION);
+    if (h.version == 0) return llx_fail(LLX_ERR_FORMAT, "%s: bad format version 0", p);
+    if (h.file_bytes != f->map.size)
+        return llx_fail(LLX_ERR_FORMAT, "%s: truncated or padded: header says %llu bytes, file has %zu", p,
+                        (unsigned long long)h.file_bytes, f->map.size);
+    if (h.n_tensors > MAX_TENSORS) return llx_fail(LLX_ERR_FORMAT, "%s: implausible tensor count %u", p, h.n_tensors);
+    const uint64_t table_end = sizeof h + (uint64_t)h.n_tensors * sizeof(table_entry);
+    if (table_end > f->map.size || h.data_offset < table_end || h.data_offset > f->map.size)
+        return llx_fail(LLX_ERR_FORMAT, "%s: tensor table does not fit the file", p);
+    file_header hz = h;
+    hz.header_hash = 0;
+    uint64_t hh = llx_hash64(&hz, sizeof hz, 0);
+    hh = llx_hash64(f->map.data + sizeof h, (size_t)(table_end - sizeof h), hh);
+    if (hh != h.header_hash) return llx_fail(LLX_ERR_FORMAT, "%s: header checksum mismatch (file corrupted)", p);
+    f->table = (const table_entry *)(const void *)(f->map.data + sizeof h);
+    f->n = h.n_tensors;
+    f->cfg = (llx_config){h.n_vocab, h.n_ctx, h.n_embd, h.n_layer, h.n_head, h.n_inner, h.ln_eps};
+    f->q = (llx_qinfo){h.act_mode, h.alpha, h.calib_tokens, h.smooth_v};
+    if (llx_config_check(&f->cfg) != LLX_OK) {
+        llx_errmsg_prefix(p);
+        return LLX_ERR_FORMAT;
+    }
+    if (h.act_mode != LLX_ACT_STATIC && h.act_mode != LLX_ACT_DYNAMIC)
+        return llx_fail(LLX_ERR_FORMAT, "%s: unknown activation mode %d", p, h.act_mode);
+    return check_entries(f, &h);
+}
+
+llx_status llx_llx_open(llx_llx **out, const char *path)
+{
+    *out = NULL;
+    llx_llx *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    llx_status st = llx_map_file(path, &f->map);
+    if (st == LLX_OK) st = parse(f);
+    if (st != LLX_OK) {
+        llx_llx_close(f);
+        return st;
+    }
+    *out = f;
+    return LLX_OK;
+}
+
+void llx_llx_close(llx_llx *f)
+{
+    if (!f) return;
+    llx_unmap(&f->map);
+    free(f->path);
+    free(f);
+}
+
+const llx_config *llx_llx_config(const llx_llx *f) { return &f->cfg; }
+const llx_qinfo *llx_llx_qinfo(const llx_llx *f) { return &f->q; }
+uint64_t llx_llx_file_bytes(const llx_llx *f) { return f->map.size; }
+
+static const table_entry *find(const llx_llx *f, const char *name)
+{
+    for (uint32_t i = 0; i < f->n; i++)
+        if (strncmp(f->table[i].name, name, LLX_NAME_MAX) == 0) return &f->table[i];
+    return NULL;
+}
+
+const void *llx_llx_tensor(const llx_llx *f, const char *name, llx_dtype dt, long long rows, long long cols)
+{
+    const table_entry *e = find(f, name);
+    if (!e) return llx_fail(LLX_ERR_FORMAT, "%s: missing tensor '%s'", f->path, name), NULL;
+    if (e->dtype != (uint32_t)dt || e->rows != rows || e->cols != cols) {
+        llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' is %s [%lld, %lld], expected %s [%lld, %lld]", f->path, name,
+                 dtype_name(e->dtype), (long long)e->rows, (long long)e->cols, dtype_name(dt), rows, cols);
+        return NULL;
+    }
+    return f->map.data + e->offset;
+}
+
+llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out)
+{
+    *out = NULL;
+    const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
+    if (!v || !m || v->dtype != LLX_DT_U8 || m->dtype != LLX_DT_U8)
+        return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer", f->path);
+    llx_status st = llx_tokenizer_load_mem(out, (const char *)f->map.data + v->offset, v->bytes,
+                                           (const char *)f->map.data + m->offset, m->bytes);
+    if (st != LLX_OK) llx_errmsg_prefix(f->path);
+    return st;
+}
+
+/* ---- writer ---- */
+
+typedef struct wt {
+    char name[LLX_NAME_MAX];
+    llx_dtype dt;
+    long long rows, cols;
+    void *data;
+} wt;
+
+struct llx_llx_writer {
+    llx_config cfg;
+    llx_qinfo q;
+    wt *t;
+    int n, cap;
+};
+
+llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, const llx_qinfo *q)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    (*out)->cfg = *c;
+    (*out)->q = *q;
+    return LLX_OK;
+}
+
+void llx_llx_writer_free(llx_llx_writer *w)
+{
+    if (!w) return;
+    for (int i = 0; i < w->n; i++) free(w->t[i].data);
+    free(w->t);
+    free(w);
+}
+
+llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data)
+{
+    if (strlen(name) >= LLX_NAME_MAX) {
+        free(data);
+        return llx_fail(LLX_ERR_ARG, "tensor name '%s' too long", name);
+    }
+    if (w->n == w->cap) {
+        int cap = w->cap ? w->cap * 2 : 64;
+        wt *t = realloc(w->t, (size_t)cap * sizeof *t);
+        if (!t) {
+            free(data);
+            return llx_fail(LLX_ERR_NOMEM, "out of memory");
+        }
+        w->t = t;
+        w->cap = cap;
+    }
+    wt *e = &w->t[w->n++];
+    memset(e, 0, sizeof *e);
+    strcpy(e->name, name);
+    e->dt = dt;
+    e->rows = rows;
+    e->cols = cols;
+    e->data = data;
+    return LLX_OK;
+}
+
+static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
+
+llx_status llx_llx_write(llx_llx_writer *w, const char *path)
+{
+    const size_t nt = (size_t)w->n;
+    table_entry *tab = calloc(nt ? nt : 1, sizeof *tab);
+    if (!tab) {
+        llx_llx_writer_free(w);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    file_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, LLX_FILE_MAGIC, 8);
+    h.version = LLX_FILE_VERSION;
+    h.n_tensors = (uint32_t)nt;
+    h.data_offset = align_up(sizeof h + nt * sizeof *tab);
+    uint64_t off = h.data_offset;
+    for (size_t i = 0; i < nt; i++) {
+        const wt *e = &w->t[i];
+        table_entry *te = &tab[i];
+        memcpy(te->name, e->name, sizeof te->name);
+        te->dtype = e->dt;
+        te->rows = e->rows;
+        te->cols = e->cols;
+        te->bytes = (uint64_t)e->rows * (uint64_t)(e->cols ? e->cols : 1) * dtype_size(e->dt);
+        te->offset = off;
+        te->hash = llx_hash64(e->data, te->bytes, i);
+        off = align_up(off + te->bytes);
+    }
+    h.file_bytes = off;
+    const llx_config *c = &w->cfg;
+    h.n_vocab = c->n_vocab, h.n_ctx = c->n_ctx, h.n_embd = c->n_embd, h.n_layer = c->n_layer;
+    h.n_head = c->n_head, h.n_inner = c->n_inner, h.ln_eps = c->ln_eps;
+    h.act_mode = w->q.act_mode, h.alpha = w->q.alpha, h.calib_tokens = w->q.calib_tokens;
+    h.smooth_v = w->q.smooth_v;
+    uint64_t hh = llx_hash64(&h, sizeof h, 0);
+    h.header_hash = llx_hash64(tab, nt * sizeof *tab, hh);
+
+    static const unsigned char zeros[ALIGN];
+    llx_atomic_file a;
+    llx_status st = llx_atomic_open(&a, path);
+    if (st == LLX_OK) st = llx_atomic_write(&a, &h, sizeof h);
+    if (st == LLX_OK) st = llx_atomic_write(&a, tab, nt * sizeof *tab);
+    uint64_t pos = sizeof h + nt * sizeof *tab;
+    for (size_t i = 0; i < nt && st == LLX_OK; i++) {
+        st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
+        if (st == LLX_OK) st = llx_atomic_write(&a, w->t[i].data, tab[i].bytes);
+        pos = tab[i].offset + tab[i].bytes;
+    }
+    if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(h.file_bytes - pos));
+    if (st == LLX_OK) st = llx_atomic_commit(&a);
+    else llx_atomic_abort(&a);
+    free(tab);
+    llx_llx_writer_free(w);
+    return st;
+}

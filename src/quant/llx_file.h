@@ -1,0 +1,77 @@
+/* quant/llx_file.h - the .llx model file: one self-contained, memory-mappable
+ * W8A8 model (config, tokenizer, quantization parameters, int8 weights,
+ * scales, fp32 embeddings), protected by checksums.  Layout in
+ * docs/formats.md.
+ *
+ * Reading validates magic, version, sizes, the header checksum, every
+ * tensor's table entry and every tensor's checksum before anything is used.
+ * Writing collects tensors and writes the file atomically (temporary name,
+ * fsync, rename). */
+#ifndef LLX_QUANT_LLX_FILE_H
+#define LLX_QUANT_LLX_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llx/config.h"
+#include "llx/status.h"
+#include "llx/tokenizer.h"
+
+#define LLX_FILE_MAGIC "LOOPLYNX"
+#define LLX_FILE_VERSION 1
+#define LLX_NAME_MAX 56
+
+typedef enum llx_dtype { LLX_DT_I8 = 1, LLX_DT_F32 = 2, LLX_DT_U8 = 3 } llx_dtype;
+
+typedef enum llx_act_mode { LLX_ACT_STATIC = 1, LLX_ACT_DYNAMIC = 2 } llx_act_mode;
+
+/* How the model was quantized (stored in the header). */
+typedef struct llx_qinfo {
+    int act_mode;     /* llx_act_mode */
+    float alpha;      /* SmoothQuant migration strength; 0 = no smoothing */
+    int calib_tokens; /* tokens of calibration text seen */
+    int smooth_v;     /* attention output projection smoothed through V */
+} llx_qinfo;
+
+/* Per layer: static activation scales (value of one int8 step). */
+enum {
+    LLX_SC_LN1 = 0, /* QKV input (LN1 output, smoothed) */
+    LLX_SC_Q,
+    LLX_SC_K,
+    LLX_SC_V,
+    LLX_SC_CTX,     /* PROJ input (attention context) */
+    LLX_SC_LN2,     /* FC1 input (LN2 output, smoothed) */
+    LLX_SC_GELU,    /* FC2 input (GELU output) */
+    LLX_SC_COUNT = 8
+};
+
+typedef struct llx_llx llx_llx;
+
+llx_status llx_llx_open(llx_llx **out, const char *path);
+void llx_llx_close(llx_llx *f); /* accepts NULL */
+
+const llx_config *llx_llx_config(const llx_llx *f);
+const llx_qinfo *llx_llx_qinfo(const llx_llx *f);
+uint64_t llx_llx_file_bytes(const llx_llx *f);
+/* A new tokenizer from the embedded vocab.json and merges.txt. */
+llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out);
+
+/* Data of tensor `name`, which must have this dtype and shape (cols = 0 for
+ * a vector); NULL with llx_errmsg set otherwise.  Points into the mapping. */
+const void *llx_llx_tensor(const llx_llx *f, const char *name, llx_dtype dt, long long rows, long long cols);
+
+/* ---- writing ---- */
+
+typedef struct llx_llx_writer llx_llx_writer;
+
+llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, const llx_qinfo *q);
+/* Add a tensor; the writer takes ownership of `data` (malloc'd) even on failure. */
+llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data);
+/* Write everything to `path` atomically and free the writer. */
+llx_status llx_llx_write(llx_llx_writer *w, const char *path);
+void llx_llx_writer_free(llx_llx_writer *w); /* accepts NULL */
+
+/* 64-bit checksum used by the format. */
+uint64_t llx_hash64(const void *data, size_t n, uint64_t seed);
+
+#endif

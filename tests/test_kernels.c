@@ -1,0 +1,124 @@
+/* tests/test_kernels.c - optimised kernels against the scalar reference:
+ * int8 bit for bit (extremes, odd lengths), float within a tolerance, and
+ * the float order contract (a row's result does not depend on its tile). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/vecops.h"
+#include "test.h"
+#include "util/rng.h"
+
+static const llx_kernels *fast(void)
+{
+    if (!llx_cpu_has_avx2()) return NULL;
+    return llx_kernels_select("avx2");
+}
+
+static void fill_i8(int8_t *p, size_t n, llx_rng *r, int mode)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mode == 1) p[i] = 127;
+        else if (mode == 2) p[i] = -127;
+        else if (mode == 3) p[i] = (i & 1) ? 127 : -127;
+        else p[i] = (int8_t)((int)(llx_rng_u64(r) % 255) - 127);
+    }
+}
+
+TEST(kernels_select_names)
+{
+    CHECK(llx_kernels_select("ref") == &llx_kernels_ref);
+    CHECK(llx_kernels_select("nonsense") == NULL);
+    CHECK(llx_kernels_select("auto") != NULL);
+}
+
+TEST(kernels_i8_matmul_bit_exact)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    llx_rng r;
+    llx_rng_seed(&r, 1);
+    static const int Ks[] = {1, 7, 31, 32, 33, 64, 100, 255, 256, 1024, 1029, 4096};
+    static const int Ts[] = {1, 2, 3, 4, 5, 9};
+    static const int Rs[] = {1, 2, 3, 4, 5, 7, 13};
+    for (int mode = 0; mode < 4; mode++)
+        for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+            for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
+                for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++) {
+                    const int K = Ks[ki], T = Ts[ti], R = Rs[ri];
+                    int8_t *x = malloc((size_t)T * K + 1), *w = malloc((size_t)R * K + 1);
+                    int32_t *a = malloc(sizeof(int32_t) * T * R), *b = malloc(sizeof(int32_t) * T * R);
+                    fill_i8(x, (size_t)T * K, &r, mode);
+                    /* extremes: weights of the opposite sign in mode 1 give -127*127 everywhere */
+                    fill_i8(w, (size_t)R * K, &r, mode == 1 ? 2 : mode);
+                    llx_kernels_ref.matmul_i8(a, R, x, K, w, T, R, K);
+                    k->matmul_i8(b, R, x, K, w, T, R, K);
+                    CHECK_MSG(memcmp(a, b, sizeof(int32_t) * T * R) == 0, "i8 mismatch mode %d K %d T %d R %d", mode,
+                              K, T, R);
+                    CHECK_EQ_INT(llx_kernels_ref.dot_i8(x, w, K), k->dot_i8(x, w, K));
+                    if (mode == 1) CHECK_EQ_INT(a[0], -127 * 127 * K);
+                    free(x), free(w), free(a), free(b);
+                }
+}
+
+TEST(kernels_f32_matmul_close_to_reference)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    llx_rng r;
+    llx_rng_seed(&r, 2);
+    static const int Ks[] = {1, 8, 13, 40, 120, 256, 1031};
+    for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+        for (int T = 1; T <= 9; T += 2)
+            for (int R = 1; R <= 11; R += 3) {
+                const int K = Ks[ki];
+                float *x = malloc(sizeof(float) * T * K), *w = malloc(sizeof(float) * R * K);
+                float *bias = malloc(sizeof(float) * R), *a = malloc(sizeof(float) * T * R), *b = malloc(sizeof(float) * T * R);
+                for (int i = 0; i < T * K; i++) x[i] = (float)llx_rng_normal(&r);
+                for (int i = 0; i < R * K; i++) w[i] = (float)llx_rng_normal(&r);
+                for (int i = 0; i < R; i++) bias[i] = (float)llx_rng_normal(&r);
+                llx_kernels_ref.matmul_f32(a, R, x, K, w, bias, T, R, K);
+                k->matmul_f32(b, R, x, K, w, bias, T, R, K);
+                for (int i = 0; i < T * R; i++) CHECK_CLOSE(b[i], a[i], 1e-4 * sqrt(K), 1e-5);
+                free(x), free(w), free(bias), free(a), free(b);
+            }
+}
+
+/* The same row must give the same bits whether it is computed alone, in a
+ * tile of rows, with one token or with many (node-count invariance). */
+TEST(kernels_f32_row_order_is_tile_independent)
+{
+    const llx_kernels *ks[2] = {&llx_kernels_ref, fast()};
+    llx_rng r;
+    llx_rng_seed(&r, 3);
+    const int K = 203, R = 17, T = 7;
+    float *x = malloc(sizeof(float) * T * K), *w = malloc(sizeof(float) * R * K);
+    float *all = malloc(sizeof(float) * T * R), *one = malloc(sizeof(float) * T * R);
+    for (int i = 0; i < T * K; i++) x[i] = (float)llx_rng_normal(&r);
+    for (int i = 0; i < R * K; i++) w[i] = (float)llx_rng_normal(&r);
+    for (int v = 0; v < 2; v++) {
+        const llx_kernels *k = ks[v];
+        if (!k) continue;
+        k->matmul_f32(all, R, x, K, w, NULL, T, R, K);
+        for (int t = 0; t < T; t++)
+            for (int row = 0; row < R; row++) k->matmul_f32(one + (size_t)t * R + row, R, x + (size_t)t * K, K,
+                                                            w + (size_t)row * K, NULL, 1, 1, K);
+        CHECK_MSG(memcmp(all, one, sizeof(float) * T * R) == 0, "%s: tiling changed a result", k->name);
+    }
+    free(x), free(w), free(all), free(one);
+}
+
+TEST(kernels_vecops_values)
+{
+    float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, y[4];
+    llx_layernorm_f32(y, x, g, b, 4, 1e-5f);
+    CHECK_CLOSE(y[0], -1.3416355, 1e-5, 0);
+    CHECK_CLOSE(y[3], 1.3416355, 1e-5, 0);
+    CHECK_CLOSE(llx_gelu1(1.0f), 0.8411920, 1e-6, 0); /* tanh GELU at 1 */
+    CHECK_CLOSE(llx_gelu1(-3.0f), -0.0036374, 1e-6, 0);
+    float s[3] = {3, 3, 3 - logf(2)};
+    llx_softmax_f32(s, 3);
+    CHECK_CLOSE(s[0], 0.4, 1e-6, 0);
+    CHECK_CLOSE(s[2], 0.2, 1e-6, 0);
+}
