@@ -263,6 +263,11 @@ llx_status llx_engine_forward(llx_engine *e, const int *tokens, int n, float *lo
     return LLX_OK;
 }
 
+void llx_engine_set_observer(llx_engine *e, const llx_observer *obs)
+{
+    for (int i = 0; i < e->n_local; i++) e->nd[i].obs = obs;
+}
+
 void llx_engine_get_stats(const llx_engine *e, llx_engine_stats *s)
 {
     *s = e->stats;

@@ -30,6 +30,9 @@ llx_status llx_engine_local_nodes(llx_engine *e, int first, int count);
 llx_status llx_engine_threads_create(llx_engine *e);
 llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits);
 
+/* Report fp32 activations to obs (threads backend). */
+void llx_engine_set_observer(llx_engine *e, const llx_observer *obs);
+
 llx_status llx_engine_mpi_create(llx_engine *e);
 llx_status llx_engine_mpi_pass(llx_engine *e, const llx_schedule *s, const int *tokens);
 void llx_engine_mpi_free(llx_engine *e);

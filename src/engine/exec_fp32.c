@@ -167,10 +167,28 @@ static void ln_rows(void *arg, int t0, int t1, int ith)
     }
 }
 
+static void observe(const node *nd, const llx_stage *st, llx_obs_point p, const float *x, int width)
+{
+    if (nd->obs) nd->obs->fn(nd->obs->ud, st->layer, p, x, st->tokens, width);
+}
+
 static void f32_lnres(node *nd, const llx_stage *st)
 {
     ln_job j = {nd, st};
     llx_node_parallel_rows(nd, st->tokens, 1, ln_rows, &j);
+    if (st->op == LLX_OP_LN1) observe(nd, st, LLX_OBS_LN1, impl(nd)->h, nd->cfg->n_embd);
+    if (st->op == LLX_OP_RES_LN2) observe(nd, st, LLX_OBS_LN2, impl(nd)->h, nd->cfg->n_embd);
+}
+
+static void f32_mp_done(node *nd, const llx_stage *st)
+{
+    if (st->op == LLX_OP_QKV) observe(nd, st, LLX_OBS_QKV, impl(nd)->qkv, 3 * nd->cfg->n_embd);
+    if (st->op == LLX_OP_FC1) observe(nd, st, LLX_OBS_GELU, impl(nd)->g, nd->cfg->n_inner);
+}
+
+static void f32_attn_done(node *nd, const llx_stage *st)
+{
+    observe(nd, st, LLX_OBS_CTX, impl(nd)->ctx, nd->cfg->n_embd);
 }
 
 static void f32_mp_target(node *nd, const llx_stage *st, void **dst, int *ld)
@@ -316,8 +334,10 @@ const node_ops llx_fp32_ops = {
     .lnres = f32_lnres,
     .mp_target = f32_mp_target,
     .mp_rows = f32_mp_rows,
+    .mp_done = f32_mp_done,
     .attn = f32_attn,
     .attn_target = f32_attn_target,
+    .attn_done = f32_attn_done,
     .logits = f32_logits,
     .weight_bytes = f32_weight_bytes,
 };

@@ -31,6 +31,20 @@ struct llx_model {
 };
 
 typedef struct node node;
+
+/* Calibration hook: the fp32 datapath reports full activation vectors. */
+typedef enum llx_obs_point {
+    LLX_OBS_LN1,  /* QKV input, C */
+    LLX_OBS_QKV,  /* QKV output, 3C */
+    LLX_OBS_CTX,  /* attention context, C */
+    LLX_OBS_LN2,  /* FC1 input, C */
+    LLX_OBS_GELU, /* FC2 input, F */
+} llx_obs_point;
+
+typedef struct llx_observer {
+    void (*fn)(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width);
+    void *ud;
+} llx_observer;
 typedef struct llx_engine_impl llx_engine_impl;
 
 /* What a precision provides to the schedule walker.  `stage` callbacks run
@@ -74,6 +88,7 @@ struct node {
     int head0, heads;         /* owned attention heads */
     int pass_tokens;          /* tokens of the pass being run */
     void *impl;               /* precision-specific state */
+    const llx_observer *obs;  /* calibration hook (fp32 only) or NULL */
     llx_status status;        /* result of the last team job */
     char errmsg[512];
 };

@@ -1,0 +1,58 @@
+/* llx/quant.h - W8A8 SmoothQuant quantization and perplexity.
+ *
+ * llx_quantize runs the FP32 engine over calibration text, gathers
+ * per-channel activation maxima, migrates activation outliers into the
+ * weights (SmoothQuant, strength alpha, folded into the LayerNorms), rounds
+ * weights to int8 per output row, derives static activation scales, and
+ * writes one self-contained .llx file atomically.  The W8A8 arithmetic is
+ * described in docs/quantization.md. */
+#ifndef LLX_QUANT_H
+#define LLX_QUANT_H
+
+#include "llx/engine.h"
+#include "llx/status.h"
+
+/* Progress: phase name and fraction done in [0, 1]. */
+typedef void (*llx_progress_cb)(void *ud, const char *phase, double frac);
+
+typedef struct llx_quant_opts {
+    const char *calib_path; /* calibration text (UTF-8) */
+    int calib_tokens;       /* tokens of it to run (0 = 16384) */
+    int window;             /* tokens per calibration pass (0 = 128) */
+    float alpha;            /* SmoothQuant strength in [0, 1]; 0 turns smoothing off */
+    int act_mode;           /* 1 static (per-tensor), 2 dynamic (per-token) */
+    int smooth_v;           /* also smooth the attention output projection through V */
+    int threads;            /* 0 = all cores */
+    llx_progress_cb progress;
+    void *progress_ud;
+} llx_quant_opts;
+
+llx_quant_opts llx_quant_defaults(void);
+
+/* Quantize the HuggingFace model in hf_dir into out_path.  Refuses to write
+ * over its own inputs.  The output appears only when complete. */
+llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *o, const char *out_path);
+
+/* Quantization info of an opened .llx model (zeros for an HF model). */
+typedef struct llx_quant_info {
+    int act_mode;
+    float alpha;
+    int calib_tokens;
+    int smooth_v;
+} llx_quant_info;
+void llx_model_quant_info(const llx_model *m, llx_quant_info *q);
+
+typedef struct llx_ppl_result {
+    double nll;       /* mean negative log-likelihood (nats) */
+    double ppl;       /* exp(nll) */
+    long predictions; /* tokens predicted */
+    int windows;
+} llx_ppl_result;
+
+/* Perplexity over non-overlapping windows of `ctx` tokens: each window is
+ * run from position 0 with an empty cache and predicts its tokens 1..ctx-1
+ * (the golden NLL rule).  Only whole windows count; fails when n < ctx. */
+llx_status llx_perplexity(llx_engine *e, const int *ids, int n, int ctx, llx_progress_cb cb, void *ud,
+                          llx_ppl_result *out);
+
+#endif
