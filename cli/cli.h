@@ -42,5 +42,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_ppl(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

@@ -8,7 +8,10 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *help;
 } commands[] = {
-    /* subcommands are added here as they land */
+    {"generate", cmd_generate, "generate text from a prompt"},
+    {"bench", cmd_bench, "measure prefill and decode speed against memory bandwidth"},
+    {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
+    {"ppl", cmd_ppl, "perplexity of a model on a text"},
     {NULL, NULL, NULL},
 };
 

@@ -34,6 +34,9 @@ typedef struct llx_kernels {
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, int n);
     /* y[i] += a * x[i] */
     void (*axpy_f32)(float *y, float a, const float *x, int n);
+    /* Read n bytes (n % 128 == 0) as fast as possible; returns a checksum so
+     * the reads cannot be optimised away (memory bandwidth probe). */
+    uint64_t (*read_bytes)(const void *p, size_t n);
 } llx_kernels;
 
 extern const llx_kernels llx_kernels_ref;

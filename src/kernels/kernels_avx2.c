@@ -236,6 +236,22 @@ static void axpy_f32_avx2(float *y, float a, const float *x, int n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+static uint64_t read_bytes_avx2(const void *p, size_t n)
+{
+    const __m256i *v = p;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n / 32; i += 4) {
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(v + i));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(v + i + 1));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(v + i + 2));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(v + i + 3));
+    }
+    a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    uint64_t out[4];
+    _mm256_storeu_si256((__m256i *)out, a0);
+    return out[0] + out[1] + out[2] + out[3];
+}
+
 const llx_kernels llx_kernels_avx2 = {
     .name = "avx2",
     .matmul_f32 = matmul_f32_avx2,
@@ -243,4 +259,5 @@ const llx_kernels llx_kernels_avx2 = {
     .dot_f32 = dot_f32_avx2,
     .dot_i8 = dot_i8_avx2,
     .axpy_f32 = axpy_f32_avx2,
+    .read_bytes = read_bytes_avx2,
 };

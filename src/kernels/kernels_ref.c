@@ -48,6 +48,14 @@ static void axpy_f32_ref(float *y, float a, const float *x, int n)
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+static uint64_t read_bytes_ref(const void *p, size_t n)
+{
+    const uint64_t *w = p;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < n / 8; i += 4) s0 += w[i], s1 += w[i + 1], s2 += w[i + 2], s3 += w[i + 3];
+    return s0 + s1 + s2 + s3;
+}
+
 const llx_kernels llx_kernels_ref = {
     .name = "ref",
     .matmul_f32 = matmul_f32_ref,
@@ -55,4 +63,5 @@ const llx_kernels llx_kernels_ref = {
     .dot_f32 = dot_f32_ref,
     .dot_i8 = dot_i8_ref,
     .axpy_f32 = axpy_f32_ref,
+    .read_bytes = read_bytes_ref,
 };

@@ -1,0 +1,276 @@
+/* cli/cmd_bench.c - looplynx bench: prefill and decode speed (llama-bench
+ * style), weight bytes streamed per decoded token, and the same machine's
+ * memory read bandwidth measured in the same run for comparison. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "engine_args.h"
+#include "llx/bench.h"
+
+#define MAX_SWEEP 16
+
+typedef struct bench_args {
+    const char *model;
+    long prompt, gen, reps;
+    long nodes[MAX_SWEEP], threads[MAX_SWEEP];
+    int n_nodes, n_threads, membw, json;
+    cli_engine ce;
+} bench_args;
+
+typedef struct stat2 {
+    double mean, sd;
+} stat2;
+
+typedef struct bench_result {
+    int nodes, threads;
+    stat2 pp, tg;             /* tokens/s */
+    double ring_ms_per_token; /* exposed ring wait (node 0) */
+    double ring_bytes_per_token;
+    long long weight_bytes;
+    double membw, rss_mb, model_mb, kv_mb;
+    const char *kernels;
+} bench_result;
+
+static void help(void)
+{
+    printf("usage: looplynx bench -m MODEL [options]\n\n"
+           "Measure prefill (pp) and decode (tg) tokens/s as mean +- sd over repetitions,\n"
+           "the weight bytes read per decoded token and the bandwidth that implies.\n\n"
+           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (W8A8)\n"
+           "  --prompt N           prompt tokens (default 128)\n"
+           "  --gen N              decoded tokens (default 128)\n"
+           "  -r, --reps R         repetitions (default 3)\n"
+           "  --nodes LIST         ring sizes to sweep, e.g. 1,2 (default 1)\n"
+           "  -t, --threads LIST   threads per node to sweep, e.g. 1,2 (default: all cores)\n"
+           "  --membw              also measure this machine's memory read bandwidth with the\n"
+           "                       same total thread count (1 GiB read, median of 5)\n"
+           "  --json               JSON: one object, or {\"results\": [...]} for a sweep\n");
+    cli_engine_help(stdout);
+}
+
+static int parse(int argc, char **argv, bench_args *a)
+{
+    memset(a, 0, sizeof *a);
+    cli_engine_init(&a->ce);
+    a->prompt = a->gen = 128;
+    a->reps = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
+            help();
+            return -1;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--nodes", &v))) {
+            if (r < 0 || !(a->n_nodes = cli_parse_int_list("--nodes", v, 1, 64, a->nodes, MAX_SWEEP))) return EXIT_USAGE;
+        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) || (r = cli_opt(argc, argv, &i, "-t", &v))) {
+            if (r < 0 || !(a->n_threads = cli_parse_int_list("--threads", v, 1, 256, a->threads, MAX_SWEEP)))
+                return EXIT_USAGE;
+        } else if ((r = cli_engine_flag(argc, argv, &i, &a->ce))) {
+            if (r < 0) return EXIT_USAGE;
+        } else if ((r = cli_opt(argc, argv, &i, "-m", &v)) || (r = cli_opt(argc, argv, &i, "--model", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            a->model = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--prompt", &v))) {
+            if (r < 0 || !cli_parse_int("--prompt", v, 1, 1 << 16, &a->prompt)) return EXIT_USAGE;
+        } else if ((r = cli_opt(argc, argv, &i, "--gen", &v))) {
+            if (r < 0 || !cli_parse_int("--gen", v, 1, 1 << 16, &a->gen)) return EXIT_USAGE;
+        } else if ((r = cli_opt(argc, argv, &i, "--reps", &v)) || (r = cli_opt(argc, argv, &i, "-r", &v))) {
+            if (r < 0 || !cli_parse_int("--reps", v, 1, 1000, &a->reps)) return EXIT_USAGE;
+        } else if (cli_flag(argv, i, "--membw")) {
+            a->membw = 1;
+        } else if (cli_flag(argv, i, "--json")) {
+            a->json = 1;
+        } else {
+            return cli_usage_error("bench: unknown option '%s' (see looplynx bench --help)", argv[i]);
+        }
+    }
+    if (!a->n_nodes) a->nodes[0] = a->ce.opt.nodes, a->n_nodes = 1;
+    if (!a->n_threads) a->threads[0] = a->ce.opt.threads, a->n_threads = 1;
+    if (a->ce.opt.backend == LLX_BACKEND_MPI) return cli_usage_error("bench runs the threads backend only");
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static stat2 stats(const double *x, int n)
+{
+    stat2 s = {0, 0};
+    for (int i = 0; i < n; i++) s.mean += x[i];
+    s.mean /= n;
+    for (int i = 0; i < n; i++) s.sd += (x[i] - s.mean) * (x[i] - s.mean);
+    s.sd = n > 1 ? sqrt(s.sd / (n - 1)) : 0.0;
+    return s;
+}
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* One repetition: prefill the prompt, then decode greedily. */
+static llx_status one_rep(llx_engine *e, const int *ids, const bench_args *a, float *logits, double *pp, double *tg,
+                          double *ring_s, long long *ring_b)
+{
+    const int V = llx_engine_config(e)->n_vocab;
+    llx_engine_reset(e);
+    double t0 = now_s();
+    if (llx_engine_forward(e, ids, (int)a->prompt, logits, 0) != LLX_OK) return LLX_ERR_INTERNAL;
+    double t1 = now_s();
+    *pp = a->prompt / (t1 - t0);
+    llx_engine_clear_stats(e);
+    int tok = argmax(logits, V);
+    t0 = now_s();
+    for (long g = 0; g < a->gen; g++) {
+        if (llx_engine_forward(e, &tok, 1, logits, 0) != LLX_OK) return LLX_ERR_INTERNAL;
+        tok = argmax(logits, V);
+    }
+    t1 = now_s();
+    *tg = a->gen / (t1 - t0);
+    llx_engine_stats es;
+    llx_engine_get_stats(e, &es);
+    *ring_s = es.ring_exposed_s;
+    *ring_b = es.ring_bytes;
+    return LLX_OK;
+}
+
+static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench_result *res)
+{
+    a->ce.opt.nodes = nodes;
+    a->ce.opt.threads = threads;
+    const llx_config *c = llx_model_config(m);
+    if (a->prompt + a->gen > c->n_ctx)
+        return cli_usage_error("--prompt %ld + --gen %ld exceed the model context of %d", a->prompt, a->gen, c->n_ctx);
+    llx_engine *e;
+    if (llx_engine_create(&e, m, &a->ce.opt) != LLX_OK) return cli_lib_error();
+    int *ids = malloc((size_t)a->prompt * sizeof *ids);
+    float *logits = malloc((size_t)c->n_vocab * sizeof *logits);
+    double *pp = calloc((size_t)a->reps, sizeof *pp), *tg = calloc((size_t)a->reps, sizeof *tg);
+    int rc = ids && logits && pp && tg ? 0 : cli_runtime_error("out of memory");
+    unsigned x = 12345;
+    for (long i = 0; !rc && i < a->prompt; i++) ids[i] = (int)((x = x * 1103515245u + 12345u) >> 8) % c->n_vocab;
+    double ring_s = 0, rs;
+    long long ring_b = 0, rb;
+    /* warm-up: fault in weights and caches */
+    if (!rc && one_rep(e, ids, &(bench_args){.prompt = a->prompt < 16 ? a->prompt : 16, .gen = 2}, logits, &rs, &rs,
+                       &rs, &rb) != LLX_OK)
+        rc = cli_lib_error();
+    for (long r = 0; !rc && r < a->reps; r++) {
+        if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &rb) != LLX_OK) rc = cli_lib_error();
+        ring_s += rs, ring_b += rb;
+        if (!a->json) fprintf(stderr, "\rbench: nodes %d threads %d rep %ld/%ld", nodes, threads, r + 1, a->reps);
+    }
+    if (!a->json) fprintf(stderr, "\r%60s\r", "");
+    if (!rc) {
+        llx_engine_stats es;
+        llx_engine_get_stats(e, &es);
+        res->nodes = nodes, res->threads = threads;
+        res->pp = stats(pp, (int)a->reps);
+        res->tg = stats(tg, (int)a->reps);
+        res->ring_ms_per_token = ring_s * 1e3 / ((double)a->reps * a->gen);
+        res->ring_bytes_per_token = (double)ring_b / ((double)a->reps * a->gen);
+        res->weight_bytes = es.weight_bytes;
+        res->kernels = es.kernels;
+        res->rss_mb = llx_rss_bytes() / 1e6;
+        res->model_mb = llx_model_bytes(m) / 1e6;
+        const int kv_elem = a->ce.opt.precision == LLX_PREC_FP32 ? 4 : 1;
+        res->kv_mb = 2.0 * c->n_layer * c->n_embd * (double)(a->ce.opt.max_ctx ? a->ce.opt.max_ctx : c->n_ctx) *
+                     kv_elem / 1e6;
+        res->membw = 0;
+        if (a->membw && llx_membw_measure(nodes * threads, (size_t)1 << 30, 5, &res->membw) != LLX_OK)
+            rc = cli_lib_error();
+    }
+    free(ids), free(logits), free(pp), free(tg);
+    llx_engine_free(e);
+    return rc;
+}
+
+static void print_json_one(const bench_args *a, const llx_model *m, const bench_result *r)
+{
+    const double gbs = r->weight_bytes * r->tg.mean / 1e9;
+    printf("{\"model\": ");
+    cli_json_string(stdout, llx_model_path(m), strlen(llx_model_path(m)));
+    printf(", \"precision\": \"%s\", \"kernels\": \"%s\", \"nodes\": %d, \"threads\": %d, "
+           "\"prompt\": %ld, \"gen\": %ld, \"reps\": %ld, "
+           "\"prefill_tok_s\": %.3f, \"prefill_tok_s_sd\": %.3f, \"decode_tok_s\": %.3f, \"decode_tok_s_sd\": %.3f, "
+           "\"weight_bytes_per_token\": %lld, \"decode_gb_s\": %.3f, \"ring_exposed_ms_per_token\": %.4f, "
+           "\"ring_bytes_per_token\": %.0f, \"rss_mb\": %.1f, \"model_mb\": %.1f, \"kv_cache_mb\": %.1f",
+           llx_precision_name(a->ce.opt.precision), r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
+           r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
+           r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
+    if (r->membw > 0) printf(", \"membw_gb_s\": %.3f, \"decode_membw_ratio\": %.4f", r->membw, gbs / r->membw);
+    printf("}");
+}
+
+static void print_table(const bench_args *a, const llx_model *m, const bench_result *r, int n)
+{
+    printf("| %-10s | %-12s | %5s | %7s | %6s | %18s | %8s | %8s | %8s |\n", "model", "precision", "nodes", "threads",
+           "test", "t/s", "GB/s", "membw", "ratio");
+    printf("|------------|--------------|------:|--------:|-------:|-------------------:|---------:|---------:|---------:|\n");
+    const char *name = strrchr(llx_model_path(m), '/');
+    name = name && name[1] ? name + 1 : llx_model_path(m);
+    for (int i = 0; i < n; i++) {
+        const double gbs = r[i].weight_bytes * r[i].tg.mean / 1e9;
+        char mb[32] = "-", ratio[32] = "-";
+        if (r[i].membw > 0) {
+            snprintf(mb, sizeof mb, "%.2f", r[i].membw);
+            snprintf(ratio, sizeof ratio, "%.1f%%", 100 * gbs / r[i].membw);
+        }
+        printf("| %-10.10s | %-12s | %5d | %7d | pp%-4ld | %9.2f +- %6.2f | %8s | %8s | %8s |\n", name,
+               llx_precision_name(a->ce.opt.precision), r[i].nodes, r[i].threads, a->prompt, r[i].pp.mean,
+               r[i].pp.sd, "-", "-", "-");
+        printf("| %-10.10s | %-12s | %5d | %7d | tg%-4ld | %9.2f +- %6.2f | %8.2f | %8s | %8s |\n", name,
+               llx_precision_name(a->ce.opt.precision), r[i].nodes, r[i].threads, a->gen, r[i].tg.mean, r[i].tg.sd,
+               gbs, mb, ratio);
+    }
+    for (int i = 0; i < n; i++)
+        printf("nodes %d threads %d: %.1f MB weights/token, ring exposed %.3f ms/token (%.1f%% of a token), "
+               "%.0f ring bytes/token, rss %.0f MB (model %.0f MB + kv %.0f MB), kernels %s\n",
+               r[i].nodes, r[i].threads, r[i].weight_bytes / 1e6, r[i].ring_ms_per_token,
+               r[i].tg.mean > 0 ? 100 * r[i].ring_ms_per_token * r[i].tg.mean / 1e3 : 0.0, r[i].ring_bytes_per_token,
+               r[i].rss_mb, r[i].model_mb, r[i].kv_mb, r[i].kernels);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc < 0) return EXIT_OK;
+    if (rc) return rc;
+    llx_model *m;
+    if ((rc = cli_engine_open(&a.ce, a.model, &m))) return rc;
+    bench_result res[MAX_SWEEP * MAX_SWEEP];
+    int n = 0;
+    for (int i = 0; !rc && i < a.n_nodes; i++)
+        for (int j = 0; !rc && j < a.n_threads; j++) {
+            rc = run_config(&a, m, (int)a.nodes[i], (int)a.threads[j], &res[n]);
+            if (!rc) n++;
+        }
+    if (!rc && a.json) {
+        if (n == 1) print_json_one(&a, m, &res[0]);
+        else {
+            printf("{\"results\": [");
+            for (int i = 0; i < n; i++) {
+                if (i) printf(", ");
+                print_json_one(&a, m, &res[i]);
+            }
+            printf("]}");
+        }
+        printf("\n");
+    } else if (!rc) {
+        print_table(&a, m, res, n);
+    }
+    llx_model_close(m);
+    return rc;
+}

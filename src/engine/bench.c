@@ -1,0 +1,86 @@
+/* engine/bench.c - memory bandwidth probe and resident-memory readings for
+ * `looplynx bench` (see llx/bench.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/internal.h"
+#include "llx/bench.h"
+#include "quant/llx_file.h"
+#include "util/status.h"
+#include "util/timer.h"
+
+typedef struct bw_job {
+    const unsigned char *buf;
+    size_t bytes;
+    const llx_kernels *k;
+    uint64_t sink[256];
+} bw_job;
+
+static void bw_member(void *arg, int ith, int nth)
+{
+    bw_job *j = arg;
+    const size_t per = (j->bytes / (size_t)nth) & ~(size_t)127;
+    j->sink[ith & 255] += j->k->read_bytes(j->buf + per * (size_t)ith, per);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+llx_status llx_membw_measure(int threads, size_t bytes, int reps, double *gb_s)
+{
+    *gb_s = 0;
+    if (threads < 1 || reps < 1 || bytes < (size_t)threads * 128)
+        return llx_fail(LLX_ERR_ARG, "bad bandwidth probe size");
+    unsigned char *buf = aligned_alloc(4096, bytes);
+    double *res = malloc((size_t)reps * sizeof *res);
+    llx_pool *pool = NULL;
+    llx_status st = buf && res ? llx_pool_create(&pool, threads, threads <= llx_cpu_count())
+                               : llx_fail(LLX_ERR_NOMEM, "out of memory for the bandwidth probe");
+    if (st == LLX_OK) {
+        memset(buf, 1, bytes);
+        bw_job j = {buf, bytes, llx_kernels_select("auto"), {0}};
+        llx_pool_run(pool, bw_member, &j); /* warm-up */
+        for (int r = 0; r < reps; r++) {
+            const double t0 = llx_now_s();
+            llx_pool_run(pool, bw_member, &j);
+            const double dt = llx_now_s() - t0;
+            const size_t read = ((bytes / (size_t)threads) & ~(size_t)127) * (size_t)threads;
+            res[r] = (double)read / dt / 1e9;
+        }
+        qsort(res, (size_t)reps, sizeof *res, cmp_double);
+        *gb_s = res[reps / 2];
+    }
+    llx_pool_free(pool);
+    free(buf);
+    free(res);
+    return st;
+}
+
+static uint64_t status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    uint64_t kb = 0;
+    const size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n)) {
+            kb = strtoull(line + n, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
+}
+
+uint64_t llx_rss_bytes(void) { return status_kb("VmRSS:"); }
+uint64_t llx_peak_rss_bytes(void) { return status_kb("VmHWM:"); }
+
+uint64_t llx_model_bytes(const llx_model *m)
+{
+    return m->kind == LLX_MODEL_LLX ? llx_llx_file_bytes(m->qf) : llx_hf_data_bytes(m->hf);
+}
