@@ -169,7 +169,7 @@ static void ln_rows(void *arg, int t0, int t1, int ith)
 
 static void observe(const node *nd, const llx_stage *st, llx_obs_point p, const float *x, int width)
 {
-    if (nd->obs) nd->obs->fn(nd->obs->ud, st->layer, p, x, st->tokens, width);
+    if (nd->obs && nd->obs->fn) nd->obs->fn(nd->obs->ud, st->layer, p, x, st->tokens, width);
 }
 
 static void f32_lnres(node *nd, const llx_stage *st)

@@ -268,10 +268,25 @@ static void ln_rows(void *arg, int t0, int t1, int ith)
     }
 }
 
+static void obs8(const node *nd, const llx_stage *st, llx_obs_point p, const int8_t *q, const float *s, int w)
+{
+    if (nd->obs && nd->obs->fn8) nd->obs->fn8(nd->obs->ud, st->layer, p, q, s, st->tokens, w);
+}
+
+static void obs32(const node *nd, const llx_stage *st, llx_obs_point p, const float *x, int w)
+{
+    if (nd->obs && nd->obs->fn) nd->obs->fn(nd->obs->ud, st->layer, p, x, st->tokens, w);
+}
+
 static void w8_lnres(node *nd, const llx_stage *st)
 {
+    w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd;
+    if (st->op == LLX_OP_LN1) obs32(nd, st, LLX_OBS_X_IN, q->x, C);
     ln_job j = {nd, st};
     llx_node_parallel_rows(nd, st->tokens, 1, ln_rows, &j);
+    if (st->op == LLX_OP_LN1) obs8(nd, st, LLX_OBS_LN1, q->h8, q->hs, C);
+    if (st->op == LLX_OP_RES_LN2) obs8(nd, st, LLX_OBS_LN2, q->h8, q->hs, C);
 }
 
 static void w8_mp_target(node *nd, const llx_stage *st, void **dst, int *ld)
@@ -394,12 +409,17 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
 static void w8_mp_done(node *nd, const llx_stage *st)
 {
     w8_node *q = impl(nd);
+    const int C = nd->cfg->n_embd;
+    if (st->op == LLX_OP_QKV) obs8(nd, st, LLX_OBS_QKV, q->qkv8, NULL, 3 * C);
+    if (st->op == LLX_OP_PROJ) obs32(nd, st, LLX_OBS_PROJ, q->br, C);
+    if (st->op == LLX_OP_FC2) obs32(nd, st, LLX_OBS_FC2, q->br, C);
     if (st->op != LLX_OP_FC1) return;
     const int F = nd->cfg->n_inner;
     for (int t = 0; t < st->tokens; t++) {
         if (q->dynamic) llx_quantize_dynamic(q->gf + (size_t)t * F, F, q->g8 + (size_t)t * F, &q->gs[t]);
         else q->gs[t] = q->layers[st->layer].sc[LLX_SC_GELU];
     }
+    obs8(nd, st, LLX_OBS_GELU, q->g8, q->gs, F);
 }
 
 typedef struct attn_job {
@@ -472,6 +492,7 @@ static void w8_attn_done(node *nd, const llx_stage *st)
         if (q->dynamic) llx_quantize_dynamic(q->ctxf + (size_t)t * C, C, q->ctx8 + (size_t)t * C, &q->ctxs[t]);
         else q->ctxs[t] = q->layers[st->layer].sc[LLX_SC_CTX];
     }
+    obs8(nd, st, LLX_OBS_CTX, q->ctx8, q->ctxs, C);
 }
 
 static const float *w8_logits(const node *nd) { return impl(nd)->logits; }

@@ -32,17 +32,25 @@ struct llx_model {
 
 typedef struct node node;
 
-/* Calibration hook: the fp32 datapath reports full activation vectors. */
+/* Observation hook (calibration, tests): after the stage that produces it,
+ * a node reports a full activation of the pass, [tokens][width].  The fp32
+ * datapath reports fp32 data for LN1, QKV, CTX, LN2, GELU; the W8A8 datapath
+ * reports int8 data with per-token scales for LN1, QKV (scales NULL), CTX,
+ * LN2, GELU and fp32 data for X_IN (residual entering the layer), PROJ and FC2. */
 typedef enum llx_obs_point {
     LLX_OBS_LN1,  /* QKV input, C */
     LLX_OBS_QKV,  /* QKV output, 3C */
     LLX_OBS_CTX,  /* attention context, C */
     LLX_OBS_LN2,  /* FC1 input, C */
     LLX_OBS_GELU, /* FC2 input, F */
+    LLX_OBS_X_IN, /* residual stream entering the layer, C */
+    LLX_OBS_PROJ, /* attention output projection, C */
+    LLX_OBS_FC2,  /* MLP output, C */
 } llx_obs_point;
 
 typedef struct llx_observer {
     void (*fn)(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width);
+    void (*fn8)(void *ud, int layer, llx_obs_point p, const int8_t *q, const float *scales, int tokens, int width);
     void *ud;
 } llx_observer;
 typedef struct llx_engine_impl llx_engine_impl;

@@ -106,7 +106,7 @@ static llx_status calibrate(const llx_model *m, const llx_quant_opts *o, calib *
     llx_engine *e = NULL;
     float *logits = malloc((size_t)m->cfg.n_vocab * sizeof *logits);
     st = logits ? llx_engine_create(&e, m, &eo) : llx_fail(LLX_ERR_NOMEM, "out of memory");
-    const llx_observer obs = {observe, c};
+    const llx_observer obs = {observe, NULL, c};
     if (st == LLX_OK) llx_engine_set_observer(e, &obs);
     const int total = o->calib_tokens < n ? o->calib_tokens : n;
     for (int done = 0; st == LLX_OK && done < total;) {

@@ -1,0 +1,76 @@
+/* tests/fixtures.c - see w8a8_fixtures.h.  Each fixture is built on first
+ * use and cached for the rest of the run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "llx/checkpoint.h"
+#include "llx/quant.h"
+#include "test.h"
+#include "w8a8_fixtures.h"
+
+const char *llx_fixture_awkward(int layers)
+{
+    static char dirs[3][512];
+    char *dir = dirs[layers == 2 ? 2 : 1];
+    if (dir[0]) return dir;
+    snprintf(dir, sizeof dirs[0], "%s", llx_test_tmpfile(layers == 2 ? "awkward2" : "awkward1"));
+    llx_config c = {1000, 64, 120, layers == 2 ? 2 : 1, 3, 300, 1e-5f};
+    if (llx_synth_write(dir, &c, 7, "F32", NULL) != LLX_OK) {
+        llx_test_note("synth: %s", llx_errmsg());
+        dir[0] = 0;
+        return NULL;
+    }
+    return dir;
+}
+
+const char *llx_fixture_calib_text(void)
+{
+    static char path[512];
+    if (path[0]) return path;
+    snprintf(path, sizeof path, "%s", llx_test_tmpfile("calib.txt"));
+    FILE *f = fopen(path, "w");
+    if (!f) return NULL;
+    static const char *words[] = {"the", "engine", "runs", "a", "ring", "of", "nodes", "and", "every", "node",
+                                  "holds", "its", "slice", "while", "weights", "stream", "from", "memory", "into",
+                                  "small", "dataflow", "kernels", "that", "compute", "tokens", "quickly"};
+    unsigned x = 1;
+    for (int i = 0; i < 6000; i++) {
+        x = x * 1103515245u + 12345u;
+        fprintf(f, "%s%s", words[(x >> 8) % (sizeof words / sizeof *words)], (x >> 20) % 11 == 0 ? ".\n" : " ");
+    }
+    fclose(f);
+    return path;
+}
+
+static const char *quantize_once(char *path, size_t cap, const char *dir, const char *calib, int act, int tokens,
+                                 const char *name)
+{
+    if (path[0]) return path;
+    if (!dir || !calib) return NULL;
+    snprintf(path, cap, "%s", llx_test_tmpfile(name));
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    o.calib_tokens = tokens;
+    o.act_mode = act;
+    if (llx_quantize(dir, &o, path) != LLX_OK) {
+        llx_test_note("quantize %s: %s", name, llx_errmsg());
+        path[0] = 0;
+        return NULL;
+    }
+    return path;
+}
+
+const char *llx_fixture_awkward_llx(int act)
+{
+    static char paths[3][512];
+    return quantize_once(paths[act == 2 ? 2 : 1], sizeof paths[0], llx_fixture_awkward(2), llx_fixture_calib_text(),
+                         act, 2048, act == 2 ? "awkward2-dynamic.llx" : "awkward2-static.llx");
+}
+
+const char *llx_fixture_shakespeare_llx(int act)
+{
+    static char paths[3][512];
+    return quantize_once(paths[act == 2 ? 2 : 1], sizeof paths[0], llx_test_model_dir(),
+                         llx_test_shared("data/tinyshakespeare/train.txt"), act, 16384,
+                         act == 2 ? "shakespeare-dynamic.llx" : "shakespeare-static.llx");
+}

@@ -1,0 +1,327 @@
+/* tests/test_engine.c - the FP32 engine against PyTorch goldens (token ids,
+ * last-position logits, top-5, greedy continuations, NLL) and against an
+ * independent naive forward pass on a synthetic model with awkward sizes;
+ * invariance of results to prefill chunking and kernel choice. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llx/checkpoint.h"
+#include "llx/engine.h"
+#include "llx/quant.h"
+#include "test.h"
+#include "w8a8_fixtures.h"
+
+static json_t *load_json(const char *rel)
+{
+    const char *p = llx_test_shared(rel);
+    if (!p) return NULL;
+    json_error_t err;
+    return json_load_file(p, 0, &err);
+}
+
+static int *json_ids(json_t *arr, int *n)
+{
+    *n = (int)json_array_size(arr);
+    int *ids = malloc(sizeof(int) * (*n + 1));
+    for (int i = 0; i < *n; i++) ids[i] = (int)json_integer_value(json_array_get(arr, (size_t)i));
+    return ids;
+}
+
+static llx_engine *make_engine(const llx_model *m, int nodes, int threads, const char *kernels)
+{
+    llx_engine_opts o = llx_engine_defaults();
+    o.nodes = nodes;
+    o.threads = threads;
+    o.kernels = kernels;
+    llx_engine *e = NULL;
+    if (llx_engine_create(&e, m, &o) != LLX_OK) llx_test_note("engine: %s", llx_errmsg());
+    return e;
+}
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+TEST(engine_golden_prompts)
+{
+    const char *dir = llx_test_model_dir();
+    json_t *g = load_json("models/shakespeare-gpt2/golden/prompts.json");
+    if (!dir || !g) SKIP("shared shakespeare-gpt2 model not found");
+    llx_model *m;
+    CHECK(llx_model_open(&m, dir) == LLX_OK);
+    llx_engine *e = make_engine(m, 1, 2, "auto");
+    CHECK(e != NULL);
+    const int V = llx_model_config(m)->n_vocab;
+    float *logits = malloc(sizeof(float) * V);
+    json_t *prompts = json_object_get(g, "prompts");
+    size_t pi;
+    json_t *p;
+    double worst = 0;
+    json_array_foreach(prompts, pi, p)
+    {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        const char *text = json_string_value(json_object_get(p, "text"));
+        int n, *want = json_ids(json_object_get(p, "ids"), &n), *got = NULL, ng = 0;
+        CHECK(llx_tokenize(llx_model_tokenizer(m), text, strlen(text), &got, &ng) == LLX_OK);
+        CHECK_MSG(ng == n && !memcmp(got, want, sizeof(int) * n), "%s: token ids differ", name);
+        llx_engine_reset(e);
+        CHECK(llx_engine_forward(e, want, n, logits, 0) == LLX_OK);
+        char rel[256];
+        snprintf(rel, sizeof rel, "models/shakespeare-gpt2/golden/%s",
+                 json_string_value(json_object_get(p, "last_logits_file")));
+        size_t len = 0;
+        float *ref = (float *)llx_test_read(llx_test_shared(rel), &len);
+        CHECK(ref && len == sizeof(float) * V);
+        double maxd = 0;
+        for (int i = 0; ref && i < V; i++) maxd = fmax(maxd, fabs(logits[i] - ref[i]));
+        CHECK_MSG(maxd <= 1e-4, "%s: last logits differ by %.3g (> 1e-4)", name, maxd);
+        worst = fmax(worst, maxd);
+        /* top-5 */
+        json_t *top5 = json_object_get(p, "top5_ids");
+        float *tmp = malloc(sizeof(float) * V);
+        memcpy(tmp, logits, sizeof(float) * V);
+        for (int k = 0; k < 5; k++) {
+            int b = argmax(tmp, V);
+            CHECK_MSG(b == json_integer_value(json_array_get(top5, (size_t)k)), "%s: top-5 rank %d differs", name, k);
+            tmp[b] = -INFINITY;
+        }
+        free(tmp);
+        /* greedy continuation with the KV cache */
+        int gn, *gw = json_ids(json_object_get(json_object_get(p, "greedy"), "ids"), &gn);
+        for (int k = 0; k < gn; k++) {
+            int next = argmax(logits, V);
+            CHECK_MSG(next == gw[k], "%s: greedy token %d is %d, want %d", name, k, next, gw[k]);
+            if (next != gw[k]) break;
+            if (k + 1 < gn) CHECK(llx_engine_forward(e, &next, 1, logits, 0) == LLX_OK);
+        }
+        free(gw), free(ref), free(got), free(want);
+    }
+    llx_test_note("worst last-logit difference vs PyTorch: %.3g", worst);
+    free(logits);
+    llx_engine_free(e);
+    llx_model_close(m);
+    json_decref(g);
+}
+
+TEST(engine_golden_nll)
+{
+    const char *dir = llx_test_model_dir();
+    json_t *g = load_json("models/shakespeare-gpt2/golden/nll.json");
+    if (!dir || !g) SKIP("shared shakespeare-gpt2 model not found");
+    llx_model *m;
+    CHECK(llx_model_open(&m, dir) == LLX_OK);
+    llx_engine_opts o = llx_engine_defaults();
+    o.max_batch = 128;
+    llx_engine *e = NULL;
+    CHECK(llx_engine_create(&e, m, &o) == LLX_OK);
+    int n, *ids = json_ids(json_object_get(g, "token_ids"), &n);
+    llx_ppl_result r;
+    CHECK(llx_perplexity(e, ids, n, 128, NULL, NULL, &r) == LLX_OK);
+    const double want = json_real_value(json_object_get(g, "mean_nll_nats"));
+    CHECK_EQ_INT(r.predictions, 4064);
+    CHECK_CLOSE(r.nll, want, 1e-4, 0);
+    llx_test_note("NLL %.6f (golden %.6f), ppl %.3f", r.nll, want, r.ppl);
+    free(ids);
+    llx_engine_free(e);
+    llx_model_close(m);
+    json_decref(g);
+}
+
+/* ---- an independent naive forward pass (double precision, no KV cache) ---- */
+
+typedef struct naive {
+    llx_config c;
+    float *wte, *wpe, *lnf_g, *lnf_b;
+    float *ln[4], *w[4], *b[4]; /* one layer's worth per layer index, concatenated */
+} naive;
+
+static void naive_ln(double *out, const double *x, const float *g, const float *b, int C, double eps)
+{
+    double mean = 0, var = 0;
+    for (int i = 0; i < C; i++) mean += x[i];
+    mean /= C;
+    for (int i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= C;
+    for (int i = 0; i < C; i++) out[i] = (x[i] - mean) / sqrt(var + eps) * g[i] + b[i];
+}
+
+static void naive_linear(double *out, const double *in, const float *w, const float *b, int R, int K)
+{
+    for (int r = 0; r < R; r++) {
+        double s = b ? b[r] : 0;
+        for (int k = 0; k < K; k++) s += (double)w[(size_t)r * K + k] * in[k];
+        out[r] = s;
+    }
+}
+
+/* logits of the last of n tokens */
+static void naive_forward(const naive *nv, const llx_hf *hf, const int *ids, int n, double *logits)
+{
+    const llx_config *c = &nv->c;
+    const int C = c->n_embd, F = c->n_inner, H = c->n_head, hd = C / H, L = c->n_layer;
+    double *x = calloc((size_t)n * C, 8), *h = calloc((size_t)n * C, 8), *qkv = calloc((size_t)n * 3 * C, 8);
+    double *ctx = calloc((size_t)n * C, 8), *tmp = calloc((size_t)F + 3 * C, 8), *f = calloc((size_t)F, 8);
+    float *w = malloc(sizeof(float) * (size_t)F * C * 3 + 64), *b = malloc(sizeof(float) * (F + 3 * C)),
+          *g = malloc(sizeof(float) * C), *bb = malloc(sizeof(float) * C);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < C; i++)
+            x[(size_t)t * C + i] = (double)nv->wte[(size_t)ids[t] * C + i] + nv->wpe[(size_t)t * C + i];
+    for (int l = 0; l < L; l++) {
+        llx_hf_read_vec(hf, l, LLX_VEC_LN1_G, g);
+        llx_hf_read_vec(hf, l, LLX_VEC_LN1_B, bb);
+        llx_hf_read_rows(hf, l, LLX_MAT_QKV, 0, 3 * C, w);
+        llx_hf_read_bias(hf, l, LLX_MAT_QKV, 0, 3 * C, b);
+        for (int t = 0; t < n; t++) {
+            naive_ln(h + (size_t)t * C, x + (size_t)t * C, g, bb, C, c->ln_eps);
+            naive_linear(qkv + (size_t)t * 3 * C, h + (size_t)t * C, w, b, 3 * C, C);
+        }
+        for (int hh = 0; hh < H; hh++)
+            for (int t = 0; t < n; t++) {
+                double sc[512], mx = -1e300, sum = 0;
+                for (int s = 0; s <= t; s++) {
+                    double d = 0;
+                    for (int k = 0; k < hd; k++)
+                        d += qkv[(size_t)t * 3 * C + hh * hd + k] * qkv[(size_t)s * 3 * C + C + hh * hd + k];
+                    sc[s] = d / sqrt((double)hd);
+                    mx = fmax(mx, sc[s]);
+                }
+                for (int s = 0; s <= t; s++) sum += sc[s] = exp(sc[s] - mx);
+                for (int k = 0; k < hd; k++) {
+                    double o = 0;
+                    for (int s = 0; s <= t; s++) o += sc[s] / sum * qkv[(size_t)s * 3 * C + 2 * C + hh * hd + k];
+                    ctx[(size_t)t * C + hh * hd + k] = o;
+                }
+            }
+        llx_hf_read_rows(hf, l, LLX_MAT_PROJ, 0, C, w);
+        llx_hf_read_bias(hf, l, LLX_MAT_PROJ, 0, C, b);
+        for (int t = 0; t < n; t++) {
+            naive_linear(tmp, ctx + (size_t)t * C, w, b, C, C);
+            for (int i = 0; i < C; i++) x[(size_t)t * C + i] += tmp[i];
+        }
+        llx_hf_read_vec(hf, l, LLX_VEC_LN2_G, g);
+        llx_hf_read_vec(hf, l, LLX_VEC_LN2_B, bb);
+        for (int t = 0; t < n; t++) {
+            naive_ln(h + (size_t)t * C, x + (size_t)t * C, g, bb, C, c->ln_eps);
+            llx_hf_read_rows(hf, l, LLX_MAT_FC1, 0, F, w);
+            llx_hf_read_bias(hf, l, LLX_MAT_FC1, 0, F, b);
+            naive_linear(f, h + (size_t)t * C, w, b, F, C);
+            for (int i = 0; i < F; i++) f[i] = 0.5 * f[i] * (1 + tanh(sqrt(2 / M_PI) * (f[i] + 0.044715 * pow(f[i], 3))));
+            llx_hf_read_rows(hf, l, LLX_MAT_FC2, 0, C, w);
+            llx_hf_read_bias(hf, l, LLX_MAT_FC2, 0, C, b);
+            naive_linear(tmp, f, w, b, C, F);
+            for (int i = 0; i < C; i++) x[(size_t)t * C + i] += tmp[i];
+        }
+    }
+    naive_ln(h, x + (size_t)(n - 1) * C, nv->lnf_g, nv->lnf_b, C, c->ln_eps);
+    naive_linear(logits, h, nv->wte, NULL, c->n_vocab, C);
+    free(x), free(h), free(qkv), free(ctx), free(tmp), free(f), free(w), free(b), free(g), free(bb);
+}
+
+TEST(engine_matches_naive_reference_awkward_sizes)
+{
+    const char *dir = llx_fixture_awkward(1);
+    CHECK(dir != NULL);
+    if (!dir) return;
+    llx_model *m;
+    CHECK(llx_model_open(&m, dir) == LLX_OK);
+    llx_hf *hf;
+    CHECK(llx_hf_open(&hf, dir) == LLX_OK);
+    naive nv;
+    memset(&nv, 0, sizeof nv);
+    nv.c = *llx_model_config(m);
+    const int V = nv.c.n_vocab, C = nv.c.n_embd;
+    nv.wte = malloc(sizeof(float) * V * C);
+    nv.wpe = malloc(sizeof(float) * nv.c.n_ctx * C);
+    nv.lnf_g = malloc(sizeof(float) * C);
+    nv.lnf_b = malloc(sizeof(float) * C);
+    llx_hf_read_wte(hf, 0, V, nv.wte);
+    llx_hf_read_wpe(hf, 0, nv.c.n_ctx, nv.wpe);
+    llx_hf_read_vec(hf, -1, LLX_VEC_LNF_G, nv.lnf_g);
+    llx_hf_read_vec(hf, -1, LLX_VEC_LNF_B, nv.lnf_b);
+    int ids[24];
+    for (int i = 0; i < 24; i++) ids[i] = (i * 377 + 11) % V;
+    const char *kernels[2] = {"ref", "auto"};
+    float *logits = malloc(sizeof(float) * V);
+    double *want = malloc(sizeof(double) * V);
+    for (int kv = 0; kv < 2; kv++) {
+        llx_engine *e = make_engine(m, 1, 2, kernels[kv]);
+        /* prefill 10 tokens, then decode one at a time, checking every step */
+        CHECK(llx_engine_forward(e, ids, 10, logits, 0) == LLX_OK);
+        for (int n = 10; n <= 24; n++) {
+            naive_forward(&nv, hf, ids, n, want);
+            double maxd = 0, scale = 0;
+            for (int i = 0; i < V; i++) maxd = fmax(maxd, fabs(logits[i] - want[i])), scale = fmax(scale, fabs(want[i]));
+            CHECK_MSG(maxd <= 1e-5 + 1e-5 * scale, "%s kernels, %d tokens: logits differ by %.3g (scale %.3g)",
+                      kernels[kv], n, maxd, scale);
+            if (n < 24) CHECK(llx_engine_forward(e, &ids[n], 1, logits, 0) == LLX_OK);
+        }
+        llx_engine_free(e);
+    }
+    free(logits), free(want), free(nv.wte), free(nv.wpe), free(nv.lnf_g), free(nv.lnf_b);
+    llx_hf_close(hf);
+    llx_model_close(m);
+}
+
+/* Running a prompt in one pass, in chunks, or token by token gives the same bits. */
+TEST(engine_prefill_chunking_is_bit_exact)
+{
+    const char *dir = llx_fixture_awkward(1);
+    CHECK(dir != NULL);
+    if (!dir) return;
+    llx_model *m;
+    CHECK(llx_model_open(&m, dir) == LLX_OK);
+    const int V = llx_model_config(m)->n_vocab;
+    int ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 911 + 5) % V;
+    float *a = malloc(sizeof(float) * V), *b = malloc(sizeof(float) * V);
+    llx_engine *e = make_engine(m, 1, 2, "auto");
+    CHECK(llx_engine_forward(e, ids, 40, a, 0) == LLX_OK);
+    static const int chunks[] = {1, 3, 7, 16};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        llx_engine_reset(e);
+        for (int i = 0; i < 40; i += chunks[c]) {
+            const int n = 40 - i < chunks[c] ? 40 - i : chunks[c];
+            CHECK(llx_engine_forward(e, ids + i, n, b, 0) == LLX_OK);
+        }
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * V), "chunks of %d changed the logits", chunks[c]);
+    }
+    llx_engine_free(e);
+    free(a), free(b);
+    llx_model_close(m);
+}
+
+TEST(engine_bad_calls)
+{
+    const char *dir = llx_fixture_awkward(1);
+    CHECK(dir != NULL);
+    if (!dir) return;
+    llx_model *m;
+    CHECK(llx_model_open(&m, dir) == LLX_OK);
+    llx_engine *e = make_engine(m, 1, 1, "auto");
+    float *lg = malloc(sizeof(float) * 1000);
+    int bad = 1000, ok = 1, many[65] = {0};
+    CHECK(llx_engine_forward(e, &bad, 1, lg, 0) == LLX_ERR_ARG);
+    CHECK(strstr(llx_errmsg(), "outside the vocabulary") != NULL);
+    CHECK(llx_engine_forward(e, &ok, 0, lg, 0) == LLX_ERR_ARG);
+    CHECK(llx_engine_forward(e, many, 65, lg, 0) == LLX_ERR_ARG);
+    CHECK(strstr(llx_errmsg(), "exceed the context") != NULL);
+    CHECK_EQ_INT(llx_engine_pos(e), 0);
+    llx_engine_opts o = llx_engine_defaults();
+    o.precision = LLX_PREC_W8A8_STATIC;
+    llx_engine *e2 = NULL;
+    CHECK(llx_engine_create(&e2, m, &o) == LLX_ERR_UNSUPPORTED);
+    o = llx_engine_defaults();
+    o.kernels = "sse9";
+    CHECK(llx_engine_create(&e2, m, &o) == LLX_ERR_ARG);
+    llx_model *m2;
+    CHECK(llx_model_open(&m2, llx_test_tmpfile("no-such-model")) == LLX_ERR_IO);
+    free(lg);
+    llx_engine_free(e);
+    llx_model_close(m);
+}

@@ -1,0 +1,112 @@
+/* tests/test_nodes.c - the LoopLynx ring: for N = 1..5 nodes (threads in this
+ * process) greedy tokens and every step's logits are bit-identical to N = 1,
+ * in FP32 and W8A8 (static and dynamic), on the shared trained model and on
+ * a synthetic model whose 3 heads do not divide N (N = 4, 5 leave nodes
+ * without heads). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "llx/engine.h"
+#include "llx/quant.h"
+#include "test.h"
+#include "w8a8_fixtures.h"
+
+#define STEPS 12
+
+typedef struct run_out {
+    int tokens[STEPS];
+    float *logits; /* STEPS x V */
+} run_out;
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* prompt prefill, then STEPS greedy steps; logits of every step kept */
+static int run_greedy(const llx_model *m, int nodes, llx_precision prec, const int *prompt, int n, run_out *out)
+{
+    const int V = llx_model_config(m)->n_vocab;
+    llx_engine_opts o = llx_engine_defaults();
+    o.nodes = nodes;
+    o.threads = 1;
+    o.precision = prec;
+    o.block_rows = 24; /* several ring blocks per stage */
+    llx_engine *e = NULL;
+    if (llx_engine_create(&e, m, &o) != LLX_OK) {
+        llx_test_note("nodes %d: %s", nodes, llx_errmsg());
+        return 0;
+    }
+    out->logits = malloc(sizeof(float) * V * STEPS);
+    int ok = llx_engine_forward(e, prompt, n, out->logits, 0) == LLX_OK;
+    for (int s = 0; ok && s < STEPS; s++) {
+        out->tokens[s] = argmax(out->logits + (size_t)s * V, V);
+        if (s + 1 < STEPS) ok = llx_engine_forward(e, &out->tokens[s], 1, out->logits + (size_t)(s + 1) * V, 0) == LLX_OK;
+    }
+    if (!ok) llx_test_note("nodes %d: %s", nodes, llx_errmsg());
+    llx_engine_free(e);
+    return ok;
+}
+
+static void check_identity(const char *path, llx_precision prec, int max_nodes)
+{
+    llx_model *m;
+    CHECK(llx_model_open(&m, path) == LLX_OK);
+    const int V = llx_model_config(m)->n_vocab;
+    int prompt[20];
+    for (int i = 0; i < 20; i++) prompt[i] = (i * 7919 + 13) % V;
+    run_out base, other;
+    CHECK(run_greedy(m, 1, prec, prompt, 20, &base));
+    for (int n = 2; n <= max_nodes; n++) {
+        memset(&other, 0, sizeof other);
+        CHECK(run_greedy(m, n, prec, prompt, 20, &other));
+        CHECK_MSG(!memcmp(base.tokens, other.tokens, sizeof base.tokens), "%s, %d nodes: greedy tokens differ",
+                  llx_precision_name(prec), n);
+        CHECK_MSG(other.logits && !memcmp(base.logits, other.logits, sizeof(float) * V * STEPS),
+                  "%s, %d nodes: logits are not bit-identical", llx_precision_name(prec), n);
+        free(other.logits);
+    }
+    free(base.logits);
+    llx_model_close(m);
+}
+
+TEST(nodes_identity_fp32_shared_model)
+{
+    const char *dir = llx_test_model_dir();
+    if (!dir) SKIP("shared shakespeare-gpt2 model not found");
+    check_identity(dir, LLX_PREC_FP32, 5);
+}
+
+TEST(nodes_identity_fp32_awkward_heads)
+{
+    const char *dir = llx_fixture_awkward(2);
+    CHECK(dir != NULL);
+    if (dir) check_identity(dir, LLX_PREC_FP32, 5);
+}
+
+TEST(nodes_identity_w8a8_static_awkward_heads)
+{
+    const char *p = llx_fixture_awkward_llx(1);
+    CHECK(p != NULL);
+    if (p) check_identity(p, LLX_PREC_W8A8_STATIC, 5);
+}
+
+TEST(nodes_identity_w8a8_dynamic_awkward_heads)
+{
+    const char *p = llx_fixture_awkward_llx(2);
+    CHECK(p != NULL);
+    if (p) check_identity(p, LLX_PREC_W8A8_DYNAMIC, 5);
+}
+
+TEST(nodes_identity_w8a8_shared_model)
+{
+    const char *p = llx_fixture_shakespeare_llx(1);
+    if (!p) SKIP("shared shakespeare-gpt2 model not found");
+    check_identity(p, LLX_PREC_W8A8_STATIC, 5);
+    const char *d = llx_fixture_shakespeare_llx(2);
+    CHECK(d != NULL);
+    if (d) check_identity(d, LLX_PREC_W8A8_DYNAMIC, 5);
+}

@@ -1,0 +1,18 @@
+/* tests/w8a8_fixtures.h - models built once per test run and shared by tests:
+ * small synthetic checkpoints with awkward sizes and their quantized .llx
+ * files, and quantized copies of the shared shakespeare model. */
+#ifndef LLX_TEST_FIXTURES_H
+#define LLX_TEST_FIXTURES_H
+
+/* hidden 120 (not a multiple of 32), 3 heads of 40, vocab 1000, F 300, ctx 64;
+ * one layer (layers = 1) or two (layers = 2).  NULL on failure (noted). */
+const char *llx_fixture_awkward(int layers);
+/* The two-layer awkward model quantized (act 1 static, 2 dynamic). */
+const char *llx_fixture_awkward_llx(int act);
+/* A text file of plain English sentences for calibration. */
+const char *llx_fixture_calib_text(void);
+/* shakespeare-gpt2 quantized on train.txt with alpha 0.5 (NULL when the
+ * shared data is absent). */
+const char *llx_fixture_shakespeare_llx(int act);
+
+#endif
