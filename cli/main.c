@@ -9,6 +9,7 @@ static const struct {
     const char *help;
 } commands[] = {
     /* subcommands are added here as they land */
+    {"tokenize", cmd_tokenize, "text to GPT-2 token ids and back"},
     {NULL, NULL, NULL},
 };
 

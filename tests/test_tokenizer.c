@@ -11,6 +11,7 @@
 
 #include "llx/tokenizer.h"
 #include "test.h"
+#include "tokenizer/tok_internal.h"
 #include "util/rng.h"
 #include "util/timer.h"
 
@@ -159,6 +160,40 @@ TEST(tokenizer_fixture_cases)
     CHECK(n >= 500);
     CHECK(d >= 4);
     json_decref(j);
+}
+
+/* PCRE2's interpreter (used where JIT is unavailable or runs out of stack)
+ * must give the same pieces as the JIT, also on 1 MB runs. */
+TEST(tokenizer_no_jit)
+{
+    const char *v = llx_test_shared("models/shakespeare-gpt2/vocab.json");
+    const char *m = llx_test_shared("models/shakespeare-gpt2/merges.txt");
+    if (!v || !m) SKIP("shakespeare-gpt2 vocabulary not found");
+    llx_tokenizer *t = NULL;
+    CHECK(llx_tokenizer_load(&t, v, m) == LLX_OK);
+    if (!t) return;
+    t->pretok.jit = 0;
+    json_t *j = load_json("tests/fixtures/tokenizer_cases.json");
+    CHECK(check_cases(t, json_object_get(j, "cases")) >= 500);
+    json_decref(j);
+    static const char *units[] = {"a", " ", "\n", "7", ".", "\xc2\xa0 ", " \n"};
+    size_t n = 1 << 20;
+    char *s = malloc(n + 1);
+    for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
+        size_t ul = strlen(units[u]);
+        for (size_t i = 0; i < n; i++) s[i] = units[u][i % ul];
+        s[n] = 'x';
+        int *a = NULL, *b = NULL, na = 0, nb = 0;
+        t->pretok.jit = 0;
+        CHECK(llx_tokenize(t, s, n + 1, &a, &na) == LLX_OK);
+        t->pretok.jit = shared_tok() ? shared_tok()->pretok.jit : 0;
+        CHECK(llx_tokenize(t, s, n + 1, &b, &nb) == LLX_OK);
+        CHECK_MSG(na == nb && na > 0 && memcmp(a, b, (size_t)na * sizeof *a) == 0, "unit %zu differs", u);
+        free(a), free(b);
+    }
+    llx_test_note("JIT %s on this machine", shared_tok() && shared_tok()->pretok.jit ? "available" : "unavailable");
+    free(s);
+    llx_tokenizer_free(t);
 }
 
 /* ---- invalid UTF-8 ---- */
