@@ -29,7 +29,10 @@ typedef struct llx_tokenizer llx_tokenizer;
 
 /* Load vocab.json and merges.txt.  Returns a new tokenizer; free with
  * llx_tokenizer_free.  Rejects malformed files with a message naming the
- * file and the problem. */
+ * file and the problem: ids must be 0..n-1 each once, tokens spelled in
+ * GPT-2's byte alphabet with all 256 single bytes present, and each merge
+ * must join two tokens into a third.  In merges.txt a first line starting
+ * with "#version" and blank lines are skipped.  See docs/tokenizer.md. */
 llx_status llx_tokenizer_load(llx_tokenizer **out, const char *vocab_json_path, const char *merges_path);
 
 /* Same from memory buffers (contents of the two files; not NUL-terminated). */
