@@ -12,6 +12,7 @@ static const struct {
     {"bench", cmd_bench, "measure prefill and decode speed against memory bandwidth"},
     {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
     {"ppl", cmd_ppl, "perplexity of a model on a text"},
+    {"tokenize", cmd_tokenize, "text to GPT-2 token ids and back"},
     {NULL, NULL, NULL},
 };
 

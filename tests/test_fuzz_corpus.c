@@ -35,3 +35,9 @@ TEST(fuzz_corpus_config)
     int n = replay("config", llx_fuzz_config);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_tokenizer)
+{
+    int n = replay("tokenizer", llx_fuzz_tokenizer);
+    CHECK(n > 0);
+}

@@ -27,17 +27,17 @@ typedef struct ref {
     char where[128];
 } ref;
 
-static const float *t32(const ref *r, const char *fmt, int l, long long rows)
+static const float *t32(const ref *r, const char *what, int l, long long rows)
 {
     char name[64];
-    snprintf(name, sizeof name, fmt, l);
+    snprintf(name, sizeof name, "h.%d.%s", l, what);
     return llx_llx_tensor(r->f, name, LLX_DT_F32, rows, 0);
 }
 
-static const int8_t *t8(const ref *r, const char *fmt, int l, long long rows, long long cols)
+static const int8_t *t8(const ref *r, const char *what, int l, long long rows, long long cols)
 {
     char name[64];
-    snprintf(name, sizeof name, fmt, l);
+    snprintf(name, sizeof name, "h.%d.%s", l, what);
     return llx_llx_tensor(r->f, name, LLX_DT_I8, rows, cols);
 }
 
@@ -103,7 +103,7 @@ static void expect_f32(ref *r, const char *what, const float *got, const float *
         }
 }
 
-static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int w)
+static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int width)
 {
     ref *r = ud;
     const int C = r->c.n_embd;
@@ -115,9 +115,9 @@ static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int 
     }
     const llx_matrix m = p == LLX_OBS_PROJ ? LLX_MAT_PROJ : LLX_MAT_FC2;
     const int K = m == LLX_MAT_PROJ ? C : r->c.n_inner;
-    const int8_t *w = t8(r, m == LLX_MAT_PROJ ? "h.%d.proj.w" : "h.%d.fc2.w", l, C, K);
-    const float *ws = t32(r, m == LLX_MAT_PROJ ? "h.%d.proj.s" : "h.%d.fc2.s", l, C);
-    const float *b = t32(r, m == LLX_MAT_PROJ ? "h.%d.proj.b" : "h.%d.fc2.b", l, C);
+    const int8_t *w = t8(r, m == LLX_MAT_PROJ ? "proj.w" : "fc2.w", l, C, K);
+    const float *ws = t32(r, m == LLX_MAT_PROJ ? "proj.s" : "fc2.s", l, C);
+    const float *b = t32(r, m == LLX_MAT_PROJ ? "proj.b" : "fc2.b", l, C);
     float *y = malloc(sizeof(float) * T * C);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < C; i++)
@@ -131,9 +131,9 @@ static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int 
 static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, int T)
 {
     const int C = r->c.n_embd;
-    const float *g = t32(r, which ? "h.%d.ln2.g" : "h.%d.ln1.g", l, C);
-    const float *b = t32(r, which ? "h.%d.ln2.b" : "h.%d.ln1.b", l, C);
-    const float *sc = t32(r, "h.%d.act", l, LLX_SC_COUNT);
+    const float *g = t32(r, which ? "ln2.g" : "ln1.g", l, C);
+    const float *b = t32(r, which ? "ln2.b" : "ln1.b", l, C);
+    const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     const float sstat = sc[which ? LLX_SC_LN2 : LLX_SC_LN1];
     int8_t *want = malloc((size_t)T * C);
     float ws[64];
@@ -152,9 +152,9 @@ static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, 
 static void check_qkv(ref *r, int l, const int8_t *q, int T)
 {
     const int C = r->c.n_embd;
-    const int8_t *w = t8(r, "h.%d.qkv.w", l, 3 * C, C);
-    const float *ws = t32(r, "h.%d.qkv.s", l, 3 * C), *b = t32(r, "h.%d.qkv.b", l, 3 * C);
-    const float *sc = t32(r, "h.%d.act", l, LLX_SC_COUNT);
+    const int8_t *w = t8(r, "qkv.w", l, 3 * C, C);
+    const float *ws = t32(r, "qkv.s", l, 3 * C), *b = t32(r, "qkv.b", l, 3 * C);
+    const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     int8_t *want = malloc((size_t)T * 3 * C);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < 3 * C; i++)
@@ -168,7 +168,7 @@ static void check_qkv(ref *r, int l, const int8_t *q, int T)
 static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
 {
     const int C = r->c.n_embd, H = r->c.n_head, hd = C / H, ctx = r->c.n_ctx;
-    const float *sc = t32(r, "h.%d.act", l, LLX_SC_COUNT);
+    const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     int8_t *kc = (int8_t *)r->k8 + (size_t)l * ctx * C, *vc = (int8_t *)r->v8 + (size_t)l * ctx * C;
     for (int t = 0; t < T; t++) {
         memcpy(kc + (size_t)(r->pos + t) * C, r->qkv8 + (size_t)t * 3 * C + C, (size_t)C);
@@ -209,9 +209,9 @@ static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
 static void check_gelu(ref *r, int l, const int8_t *q, const float *s, int T)
 {
     const int C = r->c.n_embd, F = r->c.n_inner;
-    const int8_t *w = t8(r, "h.%d.fc1.w", l, F, C);
-    const float *ws = t32(r, "h.%d.fc1.s", l, F), *b = t32(r, "h.%d.fc1.b", l, F);
-    const float *sc = t32(r, "h.%d.act", l, LLX_SC_COUNT);
+    const int8_t *w = t8(r, "fc1.w", l, F, C);
+    const float *ws = t32(r, "fc1.s", l, F), *b = t32(r, "fc1.b", l, F);
+    const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     float *g = malloc(sizeof(float) * F), ws2[64];
     int8_t *want = malloc((size_t)T * F);
     for (int t = 0; t < T; t++) {
@@ -228,7 +228,7 @@ static void check_gelu(ref *r, int l, const int8_t *q, const float *s, int T)
     free(g), free(want);
 }
 
-static void on_i8(void *ud, int l, llx_obs_point p, const int8_t *q, const float *s, int T, int w)
+static void on_i8(void *ud, int l, llx_obs_point p, const int8_t *q, const float *s, int T, int width)
 {
     ref *r = ud;
     snprintf(r->where, sizeof r->where, "pos %d layer %d", r->pos, l);
@@ -253,7 +253,8 @@ static void run_reference_check(const char *llx_path, const char *precision)
     r.f = f;
     r.c = *llx_model_config(m);
     r.dynamic = !strcmp(precision, "dynamic");
-    const int C = r.c.n_embd, F = r.c.n_inner, T = 12, L = r.c.n_layer;
+    enum { T = 12 };
+    const int C = r.c.n_embd, F = r.c.n_inner, L = r.c.n_layer;
     r.x = malloc(sizeof(float) * T * C);
     r.h = malloc(sizeof(float) * C);
     r.k8 = malloc((size_t)L * r.c.n_ctx * C);

@@ -2,10 +2,17 @@
  *
  * Encoding: the text is split by the GPT-2 pre-tokenizer pattern
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * (PCRE2, Unicode properties), each piece is mapped byte by byte onto the
- * printable byte alphabet and merged by BPE rank.  Bytes that are not valid
- * UTF-8 form pieces of their own and are encoded as single bytes, never an
- * error.  "<|endoftext|>" in the text is plain text, as in GPT-2's encoder.
+ * (PCRE2; \s, \p{L}, \p{N} as in OpenAI's encoder.py: Unicode White_Space,
+ * Unicode 17 letters and numbers), each piece is mapped byte by byte onto the
+ * printable byte alphabet and merged by BPE rank.  The ids equal encoder.py's
+ * (and npm gpt-3-encoder's, which differs only for U+0085 and U+FEFF).
+ *
+ * Invalid UTF-8 is never an error: the text is cut into maximal runs of
+ * well-formed UTF-8 and the bytes in between.  Each well-formed run is
+ * tokenized as if it were the whole text; each byte in between becomes its
+ * own single-byte token.  So tokenize(a + bad + b) = tokenize(a) +
+ * byte tokens of bad + tokenize(b), and decoding always restores the bytes.
+ * "<|endoftext|>" in the text is plain text, as in GPT-2's encoder.
  *
  * Decoding returns raw bytes (a token may end inside a UTF-8 character);
  * llx_utf8_stream holds back incomplete characters for streamed output.
@@ -22,7 +29,10 @@ typedef struct llx_tokenizer llx_tokenizer;
 
 /* Load vocab.json and merges.txt.  Returns a new tokenizer; free with
  * llx_tokenizer_free.  Rejects malformed files with a message naming the
- * file and the problem. */
+ * file and the problem: ids must be 0..n-1 each once, tokens spelled in
+ * GPT-2's byte alphabet with all 256 single bytes present, and each merge
+ * must join two tokens into a third.  In merges.txt a first line starting
+ * with "#version" and blank lines are skipped.  See docs/tokenizer.md. */
 llx_status llx_tokenizer_load(llx_tokenizer **out, const char *vocab_json_path, const char *merges_path);
 
 /* Same from memory buffers (contents of the two files; not NUL-terminated). */
@@ -34,8 +44,16 @@ void llx_tokenizer_free(llx_tokenizer *t); /* accepts NULL */
 /* Number of ids (max id + 1). */
 int llx_tokenizer_vocab_size(const llx_tokenizer *t);
 
-/* Encode len bytes of text.  *ids is a new array (free with free(); NULL
- * when *n == 0). */
+/* Number of merge rules. */
+int llx_tokenizer_merge_count(const llx_tokenizer *t);
+
+/* Id of the token whose raw bytes are bytes[0..len), or -1 (e.g. find
+ * "<|endoftext|>" to get GPT-2's end-of-text id, 50256). */
+int llx_tokenizer_find(const llx_tokenizer *t, const char *bytes, size_t len);
+
+/* Encode len bytes of text (any bytes).  *ids is a new array (free with
+ * free(); NULL when *n == 0).  Fails only when out of memory or when len
+ * exceeds INT_MAX. */
 llx_status llx_tokenize(const llx_tokenizer *t, const char *text, size_t len, int **ids, int *n);
 
 /* The raw bytes of token id (not NUL-terminated), or NULL when id is out of
@@ -47,8 +65,12 @@ const char *llx_token_bytes(const llx_tokenizer *t, int id, size_t *len);
 llx_status llx_detokenize(const llx_tokenizer *t, const int *ids, int n, char **out, size_t *len);
 
 /* Streamed decoding: push token bytes in, get back only whole UTF-8
- * characters.  Invalid sequences are passed through byte by byte as soon as
- * they are known to be invalid, so nothing is held back forever. */
+ * characters.  Start from a zeroed struct.  A lead byte is held only while
+ * the bytes after it can still complete a well-formed character (at most 3
+ * bytes); as soon as they cannot, the held bytes are passed through as they
+ * are, so invalid input comes out unchanged and nothing is held forever.
+ * The concatenated output of all pushes and the final flush equals the
+ * concatenated input. */
 typedef struct llx_utf8_stream {
     unsigned char pend[4];
     int npend;

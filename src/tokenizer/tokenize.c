@@ -1,0 +1,248 @@
+/* tokenizer/tokenize.c - encoding (split off invalid UTF-8, pre-tokenize,
+ * BPE each piece) and decoding.
+ *
+ * BPE follows encoder.py exactly: repeatedly take the lowest-ranked adjacent
+ * pair and merge all its occurrences left to right, then look again.  Instead
+ * of rescanning the piece each round (encoder.py's O(n^2)), every candidate
+ * pair is filed under its rank when it appears, and a heap holds the ranks
+ * that have candidates.  A round takes all candidates of the lowest rank
+ * (pairs created by its merges wait for the next round, as in encoder.py,
+ * even when their rank is lower) and skips those no longer present, which
+ * the pair's tokens (fixed by the rank) reveal.
+ * All scratch state lives in the call, so a const tokenizer is thread-safe. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tok_internal.h"
+#include "util/status.h"
+
+typedef struct enc_ctx {
+    const llx_tokenizer *t;
+    int *ids; /* output */
+    size_t n, cap;
+    /* Per rank: a FIFO list of candidate positions (pool indices + 1; 0 =
+     * empty).  A rank is in the heap exactly while its list is non-empty. */
+    int32_t *head, *tail; /* n_merges each, calloc'ed once per call */
+    /* scratch, grown to the longest piece */
+    int32_t *tok, *next, *prev; /* symbol list; tok < 0 = merged away */
+    int32_t *pool_pos, *pool_next, *heap, *batch;
+    size_t npool, scap;
+} enc_ctx;
+
+static llx_status push_id(enc_ctx *c, int id)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        int *p = realloc(c->ids, cap * sizeof *p);
+        if (!p) return llx_fail(LLX_ERR_NOMEM, "tokenize: out of memory");
+        c->ids = p;
+        c->cap = cap;
+    }
+    c->ids[c->n++] = id;
+    return LLX_OK;
+}
+
+static void free_scratch(enc_ctx *c)
+{
+    free(c->tok), free(c->next), free(c->prev);
+    free(c->pool_pos), free(c->pool_next), free(c->heap), free(c->batch);
+}
+
+static llx_status grow_scratch(enc_ctx *c, size_t n)
+{
+    if (n <= c->scap) return LLX_OK;
+    size_t cap = c->scap ? c->scap : 64;
+    while (cap < n) cap *= 2;
+    free_scratch(c);
+    c->tok = malloc(cap * sizeof *c->tok);
+    c->next = malloc(cap * sizeof *c->next);
+    c->prev = malloc(cap * sizeof *c->prev);
+    /* n-1 initial pairs plus at most 2 new ones per merge (< n merges) */
+    c->pool_pos = malloc(3 * cap * sizeof *c->pool_pos);
+    c->pool_next = malloc(3 * cap * sizeof *c->pool_next);
+    c->heap = malloc(3 * cap * sizeof *c->heap);
+    c->batch = malloc(3 * cap * sizeof *c->batch);
+    c->scap = cap;
+    if (!c->tok || !c->next || !c->prev || !c->pool_pos || !c->pool_next || !c->heap || !c->batch) {
+        c->scap = 0;
+        return llx_fail(LLX_ERR_NOMEM, "tokenize: out of memory");
+    }
+    return LLX_OK;
+}
+
+/* ---- min-heap of ranks ---- */
+
+static void heap_push(int32_t *h, size_t *n, int32_t r)
+{
+    size_t i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2] > r) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = r;
+}
+
+static int32_t heap_pop(int32_t *h, size_t *n)
+{
+    int32_t top = h[0], e = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= *n) break;
+        if (k + 1 < *n && h[k + 1] < h[k]) k++;
+        if (h[k] >= e) break;
+        h[i] = h[k];
+        i = k;
+    }
+    if (*n) h[i] = e;
+    return top;
+}
+
+/* Record the pair starting at symbol i as a candidate, if it has a rule. */
+static void consider(enc_ctx *c, size_t *hn, int32_t i)
+{
+    if (i < 0 || c->next[i] < 0) return;
+    int32_t rank, merged;
+    if (!tok_pair_find(&c->t->pairs, c->tok[i], c->tok[c->next[i]], &rank, &merged)) return;
+    int32_t e = (int32_t)c->npool++;
+    c->pool_pos[e] = i;
+    c->pool_next[e] = 0;
+    if (c->tail[rank]) c->pool_next[c->tail[rank] - 1] = e + 1;
+    else {
+        c->head[rank] = e + 1;
+        heap_push(c->heap, hn, rank);
+    }
+    c->tail[rank] = e + 1;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Positions of rank r's candidates into c->batch, ascending; empties the list. */
+static size_t take_batch(enc_ctx *c, int32_t r)
+{
+    size_t nb = 0;
+    int sorted = 1;
+    for (int32_t e = c->head[r]; e; e = c->pool_next[e - 1]) {
+        c->batch[nb] = c->pool_pos[e - 1];
+        if (nb > 0 && c->batch[nb] < c->batch[nb - 1]) sorted = 0;
+        nb++;
+    }
+    c->head[r] = c->tail[r] = 0;
+    if (!sorted) qsort(c->batch, nb, sizeof *c->batch, cmp_i32);
+    return nb;
+}
+
+static llx_status bpe_piece(void *ctx, const char *s, size_t n)
+{
+    enc_ctx *c = ctx;
+    const llx_tokenizer *t = c->t;
+    const unsigned char *u = (const unsigned char *)s;
+    if (n == 1) return push_id(c, t->byte_id[u[0]]);
+    LLX_TRY(grow_scratch(c, n));
+    int32_t *tok = c->tok, *next = c->next, *prev = c->prev;
+    for (size_t i = 0; i < n; i++) {
+        tok[i] = t->byte_id[u[i]];
+        next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+        prev[i] = (int32_t)i - 1;
+    }
+    size_t hn = 0;
+    c->npool = 0;
+    for (size_t i = 0; i + 1 < n; i++) consider(c, &hn, (int32_t)i);
+    while (hn > 0) {
+        /* one round: every occurrence of the lowest-ranked pair, left to right */
+        int32_t r = heap_pop(c->heap, &hn);
+        int32_t a = t->merge_a[r], b = t->merge_b[r], out = t->merge_out[r];
+        size_t nb = take_batch(c, r);
+        for (size_t k = 0; k < nb; k++) {
+            int32_t L = c->batch[k], R = tok[L] == a ? next[L] : -1;
+            if (R < 0 || tok[R] != b) continue; /* stale or overlapped */
+            tok[L] = out;
+            tok[R] = -1;
+            next[L] = next[R];
+            if (next[R] >= 0) prev[next[R]] = L;
+            consider(c, &hn, prev[L]);
+            consider(c, &hn, L);
+        }
+    }
+    for (int32_t i = 0; i >= 0; i = next[i]) LLX_TRY(push_id(c, tok[i]));
+    return LLX_OK;
+}
+
+/* End of the maximal run of well-formed UTF-8 starting at i. */
+static size_t valid_run_end(const unsigned char *p, size_t len, size_t i)
+{
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int l = tok_utf8_len(p + i, len - i);
+        if (l == 0) break;
+        i += (size_t)l;
+    }
+    return i;
+}
+
+llx_status llx_tokenize(const llx_tokenizer *t, const char *text, size_t len, int **ids, int *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (len > (size_t)INT_MAX) return llx_fail(LLX_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
+    enc_ctx c = {.t = t};
+    c.head = calloc((size_t)t->n_merges + 1, sizeof *c.head);
+    c.tail = calloc((size_t)t->n_merges + 1, sizeof *c.tail);
+    if (!c.head || !c.tail) {
+        free(c.head), free(c.tail);
+        return llx_fail(LLX_ERR_NOMEM, "tokenize: out of memory");
+    }
+    const unsigned char *p = (const unsigned char *)text;
+    llx_status st = LLX_OK;
+    size_t i = 0;
+    while (i < len && st == LLX_OK) {
+        size_t j = valid_run_end(p, len, i);
+        if (j > i) st = tok_pretok_split(&t->pretok, text + i, j - i, bpe_piece, &c);
+        /* bytes that start no well-formed character: one token each */
+        for (; st == LLX_OK && j < len && tok_utf8_len(p + j, len - j) == 0; j++) st = push_id(&c, t->byte_id[p[j]]);
+        i = j;
+    }
+    free_scratch(&c);
+    free(c.head), free(c.tail);
+    if (st != LLX_OK) {
+        free(c.ids);
+        return st;
+    }
+    *ids = c.ids;
+    *n = (int)c.n;
+    return LLX_OK;
+}
+
+llx_status llx_detokenize(const llx_tokenizer *t, const int *ids, int n, char **out, size_t *len)
+{
+    *out = NULL;
+    if (len) *len = 0;
+    if (n < 0) return llx_fail(LLX_ERR_ARG, "detokenize: negative token count %d", n);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= t->n_vocab)
+            return llx_fail(LLX_ERR_ARG, "detokenize: token %d (at position %d) is outside the vocabulary 0..%d",
+                            ids[i], i, t->n_vocab - 1);
+        total += t->off[ids[i] + 1] - t->off[ids[i]];
+    }
+    char *buf = malloc(total + 1);
+    if (!buf) return llx_fail(LLX_ERR_NOMEM, "detokenize: out of memory");
+    size_t w = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = t->off[ids[i] + 1] - t->off[ids[i]];
+        memcpy(buf + w, t->bytes + t->off[ids[i]], k);
+        w += k;
+    }
+    buf[w] = 0;
+    *out = buf;
+    if (len) *len = w;
+    return LLX_OK;
+}
