@@ -9,6 +9,8 @@ static const struct {
     const char *help;
 } commands[] = {
     /* subcommands are added here as they land */
+    {"info", cmd_info, "validate and describe a model folder"},
+    {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
     {NULL, NULL, NULL},
 };
 
