@@ -145,3 +145,28 @@ void ckpt_expect_cli_error(const char *dir, const char *want)
     CHECK_EQ_INT(r.out_len, 0);
     llx_proc_free(&r);
 }
+
+size_t ckpt_read_all(const llx_hf *m, float *dst)
+{
+    const llx_config *c = llx_hf_config(m);
+    const int C = c->n_embd, F = c->n_inner;
+    size_t k = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        static const llx_matrix mats[4] = {LLX_MAT_QKV, LLX_MAT_PROJ, LLX_MAT_FC1, LLX_MAT_FC2};
+        const int rows[4] = {3 * C, C, F, C}, cols[4] = {C, C, C, F};
+        for (int i = 0; i < 4; i++) {
+            if (dst) {
+                llx_hf_read_rows(m, l, mats[i], 0, rows[i], dst + k);
+                llx_hf_read_bias(m, l, mats[i], 0, rows[i], dst + k + (size_t)rows[i] * (size_t)cols[i]);
+            }
+            k += (size_t)rows[i] * (size_t)cols[i] + (size_t)rows[i];
+        }
+        for (int v = LLX_VEC_LN1_G; v <= LLX_VEC_LN2_B; v++, k += (size_t)C)
+            if (dst) llx_hf_read_vec(m, l, (llx_vec)v, dst + k);
+    }
+    if (dst) llx_hf_read_rows(m, 0, LLX_MAT_LM_HEAD, 0, c->n_vocab, dst + k);
+    k += (size_t)c->n_vocab * (size_t)C;
+    if (dst) llx_hf_read_wpe(m, 0, c->n_ctx, dst + k);
+    k += (size_t)c->n_ctx * (size_t)C;
+    return k;
+}

@@ -36,6 +36,12 @@ const uint8_t *ckpt_img_raw(const ckpt_img *img, const char *name, size_t *n);
 float ckpt_f32_at(const uint8_t *p, size_t i);
 uint16_t ckpt_u16_at(const uint8_t *p, size_t i);
 
+/* Every tensor the engine reads, in a fixed order (layer matrices, biases,
+ * LayerNorm vectors, LM head, wpe) into dst; returns the float count.  With
+ * dst NULL only counts. */
+struct llx_hf;
+size_t ckpt_read_all(const struct llx_hf *m, float *dst);
+
 /* Edit config.json of dir: set key to the JSON value text (e.g. "\"relu\"", "false"). */
 int ckpt_config_set(const char *dir, const char *key, const char *json_value);
 

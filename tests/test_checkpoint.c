@@ -145,38 +145,13 @@ typedef struct reader {
     int mismatches, failures;
 } reader;
 
-static size_t read_everything(const llx_hf *m, float *dst)
-{
-    const llx_config *c = llx_hf_config(m);
-    const int C = c->n_embd, F = c->n_inner;
-    size_t k = 0;
-    for (int l = 0; l < c->n_layer; l++) {
-        static const llx_matrix mats[4] = {LLX_MAT_QKV, LLX_MAT_PROJ, LLX_MAT_FC1, LLX_MAT_FC2};
-        const int rows[4] = {3 * C, C, F, C}, cols[4] = {C, C, C, F};
-        for (int i = 0; i < 4; i++) {
-            if (dst) {
-                llx_hf_read_rows(m, l, mats[i], 0, rows[i], dst + k);
-                llx_hf_read_bias(m, l, mats[i], 0, rows[i], dst + k + (size_t)rows[i] * (size_t)cols[i]);
-            }
-            k += (size_t)rows[i] * (size_t)cols[i] + (size_t)rows[i];
-        }
-        for (int v = LLX_VEC_LN1_G; v <= LLX_VEC_LN2_B; v++, k += (size_t)C)
-            if (dst) llx_hf_read_vec(m, l, (llx_vec)v, dst + k);
-    }
-    if (dst) llx_hf_read_rows(m, 0, LLX_MAT_LM_HEAD, 0, c->n_vocab, dst + k);
-    k += (size_t)c->n_vocab * (size_t)C;
-    if (dst) llx_hf_read_wpe(m, 0, c->n_ctx, dst + k);
-    k += (size_t)c->n_ctx * (size_t)C;
-    return k;
-}
-
 static void *reader_main(void *arg)
 {
     reader *r = arg;
     float *got = malloc(r->n * sizeof(float));
     for (int rep = 0; rep < 5; rep++) {
         memset(got, 0xff, r->n * sizeof(float));
-        read_everything(r->m, got);
+        ckpt_read_all(r->m, got);
         r->mismatches += memcmp(got, r->want, r->n * sizeof(float)) != 0;
     }
     free(got);
@@ -191,9 +166,9 @@ TEST(checkpoint_concurrent_reads)
     llx_hf *m = NULL;
     CHECK(dir && llx_hf_open(&m, dir) == LLX_OK);
     if (!m) return;
-    size_t n = read_everything(m, NULL);
+    size_t n = ckpt_read_all(m, NULL);
     float *want = malloc(n * sizeof(float));
-    read_everything(m, want);
+    ckpt_read_all(m, want);
     pthread_t th[4];
     reader r[4];
     for (int i = 0; i < 4; i++) {
