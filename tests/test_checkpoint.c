@@ -3,6 +3,7 @@
  * tied LM head), reads are range-checked and thread-safe, name variants are
  * accepted, and every kind of broken folder is refused with one clear line,
  * both by the library and by `looplynx info`. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "ckpt_util.h"
 #include "llx/checkpoint.h"
+#include "model/hf_internal.h"
 #include "test.h"
 
 TEST(checkpoint_shakespeare_open)
@@ -552,4 +554,39 @@ TEST(checkpoint_cli_info)
     CHECK_EQ_INT(r.status, 2);
     CHECK(strncmp(r.err, "looplynx: error: ", 17) == 0);
     llx_proc_free(&r);
+}
+
+/* The hand-made fuzz seeds mean what their names say: valid_* bind to the
+ * fuzz config, bad_* are refused (parse or bind). */
+TEST(checkpoint_fuzz_seeds_classified)
+{
+    static const char *const valid[] = {"valid_f32.st", "valid_f16_unaligned.st", "valid_bf16_prefixed.st",
+                                        "valid_lm_head_extras.st", "valid_mixed.st"};
+    static const char *const bad[] = {"bad_overlap.st", "bad_dtype.st", "bad_dtype_int.st", "bad_truncated.st",
+                                      "bad_size.st", "bad_range.st", "bad_meta.st", "bad_missing.st",
+                                      "bad_shape_config.st", "bad_overflow.st", "bad_dup.st", "bad_hlen.st"};
+    const llx_config c = {.n_vocab = 16, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8,
+                          .ln_eps = 1e-5f};
+    for (int i = 0; i < 17; i++) {
+        const int ok = i < 5;
+        const char *name = ok ? valid[i] : bad[i - 5];
+        char path[256];
+        snprintf(path, sizeof path, "fuzz/corpus/safetensors/%s", name);
+        size_t len;
+        char *buf = llx_test_read(path, &len);
+        CHECK_MSG(buf != NULL, "missing seed %s", path);
+        if (!buf) continue;
+        llx_st st;
+        llx_hf *m = NULL;
+        llx_status s = llx_st_parse(&st, (const uint8_t *)buf, len, name);
+        if (s == LLX_OK) s = llx_hf_from_st(&m, &st, &c, 1, "seed");
+        CHECK_MSG((s == LLX_OK) == ok, "%s: %s", name, s == LLX_OK ? "accepted" : llx_errmsg());
+        if (m) {
+            float v[64];
+            CHECK(llx_hf_read_rows(m, 0, LLX_MAT_QKV, 0, 12, v) == LLX_OK);
+            CHECK(isfinite(v[0]) && isfinite(v[47]));
+        }
+        llx_hf_close(m);
+        free(buf);
+    }
 }

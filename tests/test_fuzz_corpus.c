@@ -35,3 +35,9 @@ TEST(fuzz_corpus_config)
     int n = replay("config", llx_fuzz_config);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_safetensors)
+{
+    int n = replay("safetensors", llx_fuzz_safetensors);
+    CHECK(n > 0);
+}
