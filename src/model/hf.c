@@ -241,10 +241,10 @@ enum { TILE = 64 };
 static void read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, int r1, float *dst)
 {
     float tile[TILE][TILE];
-    for (int rb = r0; rb < r1; rb += TILE) {
-        const int rn = r1 - rb < TILE ? r1 - rb : TILE;
-        for (int kb = 0; kb < cols; kb += TILE) {
-            const int kn = cols - kb < TILE ? cols - kb : TILE;
+    for (int kb = 0; kb < cols; kb += TILE) {
+        const int kn = cols - kb < TILE ? cols - kb : TILE;
+        for (int rb = r0; rb < r1; rb += TILE) {
+            const int rn = r1 - rb < TILE ? r1 - rb : TILE;
             for (int k = 0; k < kn; k++) convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
             for (int r = 0; r < rn; r++) {
                 float *d = dst + (size_t)(rb - r0 + r) * (size_t)cols + (size_t)kb;

@@ -148,19 +148,34 @@ static void fill_chunk(const gen_job *j, uint64_t chunk, float *v, size_t n)
     }
     llx_rng r;
     llx_rng_seed(&r, mix64(mix64(j->seed + 0x9e3779b97f4a7c15ull * (uint64_t)(j->tensor_index + 1)) + chunk));
-    for (size_t i = 0; i < n; i += 2) { /* Box-Muller, both outputs */
-        const double u1 = 1.0 - llx_rng_double(&r), u2 = llx_rng_double(&r);
-        const double rad = sqrt(-2.0 * log(u1)) * t->std, th = 6.283185307179586 * u2;
-        v[i] = (float)(rad * cos(th));
-        if (i + 1 < n) v[i + 1] = (float)(rad * sin(th));
+    const float std = t->std;
+    for (size_t i = 0; i < n; i += 2) { /* Marsaglia's polar method, both outputs */
+        float a, b, s;
+        do {
+            const uint64_t x = llx_rng_u64(&r);
+            a = (float)(int32_t)(uint32_t)(x >> 32) * (1.0f / 2147483648.0f);
+            b = (float)(int32_t)(uint32_t)x * (1.0f / 2147483648.0f);
+            s = a * a + b * b;
+        } while (s >= 1.0f || s == 0.0f);
+        const float f = sqrtf(-2.0f * logf(s) / s) * std;
+        v[i] = a * f;
+        if (i + 1 < n) v[i + 1] = b * f;
     }
 }
 
 static void store(const gen_job *j, const float *v, size_t n, uint8_t *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = j->esize == 4 ? llx_f32_to_bits(v[i]) : j->bf16 ? llx_f32_to_bf16(v[i]) : llx_f32_to_f16(v[i]);
-        for (int b = 0; b < j->esize; b++) out[i * (size_t)j->esize + (size_t)b] = (uint8_t)(u >> (8 * b));
+    if (j->esize == 4) {
+        for (size_t i = 0; i < n; i++) {
+            const uint32_t u = llx_f32_to_bits(v[i]);
+            out[4 * i] = (uint8_t)u, out[4 * i + 1] = (uint8_t)(u >> 8);
+            out[4 * i + 2] = (uint8_t)(u >> 16), out[4 * i + 3] = (uint8_t)(u >> 24);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const uint16_t u = j->bf16 ? llx_f32_to_bf16(v[i]) : llx_f32_to_f16(v[i]);
+            out[2 * i] = (uint8_t)u, out[2 * i + 1] = (uint8_t)(u >> 8);
+        }
     }
 }
 
