@@ -33,19 +33,17 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* A preset or a config.json into c; returns 0 or the exit code of the error
+ * it printed. */
 static int load_base(const char *name, llx_config *c)
 {
-    if (llx_config_preset(name, c) == LLX_OK) return 1;
+    if (llx_config_preset(name, c) == LLX_OK) return 0;
     struct stat st;
-    if (stat(name, &st) != 0) {
-        cli_usage_error("--config '%s' is neither a preset (gpt2, gpt2-medium, gpt2-large, gpt2-xl) nor a file", name);
-        return 0;
-    }
-    if (llx_config_load_json(name, c) != LLX_OK) {
-        cli_lib_error();
-        return 0;
-    }
-    return 1;
+    if (stat(name, &st) != 0)
+        return cli_usage_error("--config '%s' is neither a preset (gpt2, gpt2-medium, gpt2-large, gpt2-xl) nor a file",
+                               name);
+    if (llx_config_load_json(name, c) != LLX_OK) return cli_lib_error();
+    return 0;
 }
 
 int cmd_synth(int argc, char **argv)
@@ -82,7 +80,8 @@ int cmd_synth(int argc, char **argv)
     long seed = 1;
     if (seed_s && !cli_parse_int("--seed", seed_s, 0, 0x7fffffffffffffffL, &seed)) return EXIT_USAGE;
     llx_config c;
-    if (!load_base(config, &c)) return EXIT_USAGE;
+    const int rc = load_base(config, &c);
+    if (rc) return rc;
     static const long hi[6] = {256, 16384, 16384, 1000000, 65536, 65536};
     int *field[6] = {&c.n_layer, &c.n_embd, &c.n_head, &c.n_vocab, &c.n_ctx, &c.n_inner};
     for (int k = 0; k < 6; k++) {

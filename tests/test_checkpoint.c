@@ -66,7 +66,8 @@ TEST(checkpoint_shakespeare_values)
     CHECK(llx_hf_read_rows(m, 0, LLX_MAT_FC1, 77, 1000, dst) == LLX_OK);
     bad = 0;
     for (int r = 77; r < 1000; r++)
-        for (int k = 0; k < C; k++) bad += dst[(size_t)(r - 77) * C + (size_t)k] != ckpt_f32_at(w, (size_t)k * F + (size_t)r);
+        for (int k = 0; k < C; k++)
+            bad += dst[(size_t)(r - 77) * C + (size_t)k] != ckpt_f32_at(w, (size_t)k * F + (size_t)r);
     CHECK_EQ_INT(bad, 0);
     /* PROJ is square: make sure it is transposed, not copied */
     w = ckpt_img_raw(&img, "h.1.attn.c_proj.weight", NULL);
@@ -271,7 +272,8 @@ static void set_offsets(json_t *hdr, const char *name, long long b, long long e)
 
 static long long offset_of(json_t *hdr, const char *name, int which)
 {
-    return json_integer_value(json_array_get(json_object_get(json_object_get(hdr, name), "data_offsets"), (size_t)which));
+    json_t *offs = json_object_get(json_object_get(hdr, name), "data_offsets");
+    return json_integer_value(json_array_get(offs, (size_t)which));
 }
 
 TEST(checkpoint_bad_missing_folder)
@@ -351,7 +353,8 @@ static void edit_overlap(json_t *h)
 TEST(checkpoint_bad_overlap)
 {
     const char *dir = edited("overlap", edit_overlap);
-    expect_bad(dir, LLX_ERR_FORMAT, "tensor 'h.0.attn.c_attn.weight': data_offsets [40, 12328] overlap tensor 'wte.weight'");
+    expect_bad(dir, LLX_ERR_FORMAT,
+               "tensor 'h.0.attn.c_attn.weight': data_offsets [40, 12328] overlap tensor 'wte.weight'");
 }
 
 static void edit_past_end(json_t *h)
@@ -416,7 +419,8 @@ TEST(checkpoint_bad_shape_config)
     expect_bad(dir, LLX_ERR_FORMAT, "tensor 'wpe.weight' has shape [16, 32] but config.json implies [32, 32]");
     dir = fresh("shape-inner");
     CHECK(ckpt_config_set(dir, "n_inner", "128"));
-    expect_bad(dir, LLX_ERR_FORMAT, "tensor 'h.0.mlp.c_fc.weight' has shape [32, 64] but config.json implies [32, 128]");
+    expect_bad(dir, LLX_ERR_FORMAT,
+               "tensor 'h.0.mlp.c_fc.weight' has shape [32, 64] but config.json implies [32, 128]");
 }
 
 static void edit_missing(json_t *h) { json_object_del(h, "h.1.mlp.c_fc.bias"); }

@@ -224,7 +224,8 @@ static int build_words(word **out, int *nout)
         for (int k = 0; k < nw && found < 0; k++) {
             if ((size_t)w[k].len != len) continue;
             int same = 1;
-            for (size_t q = 0; q < len && same; q++) same = w[k].ids[q] == byte_token((unsigned char)training_text[i + q]);
+            for (size_t q = 0; q < len && same; q++)
+                same = w[k].ids[q] == byte_token((unsigned char)training_text[i + q]);
             if (same) found = k;
         }
         if (found >= 0) {

@@ -245,7 +245,8 @@ static void read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, 
         const int kn = cols - kb < TILE ? cols - kb : TILE;
         for (int rb = r0; rb < r1; rb += TILE) {
             const int rn = r1 - rb < TILE ? r1 - rb : TILE;
-            for (int k = 0; k < kn; k++) convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
+            for (int k = 0; k < kn; k++)
+                convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
             for (int r = 0; r < rn; r++) {
                 float *d = dst + (size_t)(rb - r0 + r) * (size_t)cols + (size_t)kb;
                 for (int k = 0; k < kn; k++) d[k] = tile[k][r];
@@ -338,7 +339,8 @@ llx_status llx_hf_read_vec(const llx_hf *m, int layer, llx_vec v, float *dst)
 static llx_status read_table(const llx_hf *m, const char *fn, const llx_st_tensor *t, int n, int r0, int r1, float *dst)
 {
     if (!m || !dst) return llx_fail(LLX_ERR_ARG, "%s: NULL argument", fn);
-    if (r0 < 0 || r1 < r0 || r1 > n) return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) out of range [0, %d)", fn, r0, r1, n);
+    if (r0 < 0 || r1 < r0 || r1 > n)
+        return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) out of range [0, %d)", fn, r0, r1, n);
     const uint64_t C = (uint64_t)m->cfg.n_embd;
     convert_run(t, (uint64_t)r0 * C, (size_t)(r1 - r0) * (size_t)C, dst);
     return LLX_OK;

@@ -105,8 +105,8 @@ static llx_status parse_offsets(const llx_st *st, const char *nm, json_t *offs, 
         return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", st->what,
                         nm, (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end > st->data_size)
-        return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] run past the data section (%llu bytes)",
-                        st->what, nm, (unsigned long long)t->begin, (unsigned long long)t->end,
+        return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] run past the data section"
+                        " (%llu bytes)", st->what, nm, (unsigned long long)t->begin, (unsigned long long)t->end,
                         (unsigned long long)st->data_size);
     uint64_t esz = (uint64_t)dtypes[t->dtype].size;
     if (t->numel > UINT64_MAX / esz)

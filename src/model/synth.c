@@ -94,17 +94,13 @@ static char *build_header(const synth_tensor *t, int n, int esize, const char *d
     k += (size_t)snprintf(h + k, cap - k, "{\"__metadata__\":{\"format\":\"pt\"}");
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        uint64_t end = off + t[i].numel * (uint64_t)esize;
-        if (t[i].ndim == 1)
-            k += (size_t)snprintf(h + k, cap - k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu],\"data_offsets\":[%llu,%llu]}",
-                                  t[i].name, dtype, (unsigned long long)t[i].shape[0], (unsigned long long)off,
-                                  (unsigned long long)end);
-        else
-            k += (size_t)snprintf(h + k, cap - k,
-                                  ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu,%llu],\"data_offsets\":[%llu,%llu]}",
-                                  t[i].name, dtype, (unsigned long long)t[i].shape[0],
-                                  (unsigned long long)t[i].shape[1], (unsigned long long)off,
-                                  (unsigned long long)end);
+        const uint64_t end = off + t[i].numel * (uint64_t)esize;
+        char shape[64];
+        if (t[i].ndim == 1) snprintf(shape, sizeof shape, "%llu", (unsigned long long)t[i].shape[0]);
+        else snprintf(shape, sizeof shape, "%llu,%llu", (unsigned long long)t[i].shape[0],
+                      (unsigned long long)t[i].shape[1]);
+        k += (size_t)snprintf(h + k, cap - k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
+                              t[i].name, dtype, shape, (unsigned long long)off, (unsigned long long)end);
         off = end;
     }
     k += (size_t)snprintf(h + k, cap - k, "}");
