@@ -13,6 +13,8 @@ static const struct {
     {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
     {"ppl", cmd_ppl, "perplexity of a model on a text"},
     {"tokenize", cmd_tokenize, "text to GPT-2 token ids and back"},
+    {"info", cmd_info, "validate and describe a model folder"},
+    {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,46 @@
+/* fuzz/fuzz_safetensors.c - any byte string as a model.safetensors: the
+ * parser must reject or accept without reading outside the buffer; accepted
+ * files then go through the tensor-requirement check for a fixed small
+ * config (V 16, ctx 4, C 4, L 1, NH 2, F 8), and bound models are read whole. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "model/hf_internal.h"
+#include "model/safetensors.h"
+
+static void read_all(const llx_hf *m)
+{
+    float buf[16 * 4];
+    for (int mat = LLX_MAT_QKV; mat < LLX_MAT_COUNT; mat++) {
+        const int rows = mat == LLX_MAT_QKV ? 12 : mat == LLX_MAT_FC1 ? 8 : mat == LLX_MAT_LM_HEAD ? 16 : 4;
+        if (llx_hf_read_rows(m, 0, (llx_matrix)mat, 0, rows, buf) != LLX_OK) __builtin_trap();
+        if (llx_hf_read_bias(m, 0, (llx_matrix)mat, 1, rows, buf) != LLX_OK) __builtin_trap();
+    }
+    for (int v = LLX_VEC_LN1_G; v <= LLX_VEC_LN2_B; v++)
+        if (llx_hf_read_vec(m, 0, (llx_vec)v, buf) != LLX_OK) __builtin_trap();
+    if (llx_hf_read_vec(m, -1, LLX_VEC_LNF_B, buf) != LLX_OK || llx_hf_read_wte(m, 0, 16, buf) != LLX_OK ||
+        llx_hf_read_wpe(m, 0, 4, buf) != LLX_OK)
+        __builtin_trap();
+}
+
+int llx_fuzz_safetensors(const uint8_t *data, size_t size)
+{
+    llx_st st;
+    if (llx_st_parse(&st, data, size, "fuzz.safetensors") != LLX_OK) return 0;
+    for (int i = 0; i < st.n; i++) { /* what the parser promises */
+        const llx_st_tensor *t = &st.t[i];
+        if (t->begin > t->end || t->end > st.data_size || t->data + (t->end - t->begin) > data + size)
+            __builtin_trap();
+        if (i && strcmp(st.t[i - 1].name, t->name) >= 0) __builtin_trap();
+        if (llx_st_find(&st, t->name) != t) __builtin_trap();
+    }
+    const llx_config c = {.n_vocab = 16, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8,
+                          .ln_eps = 1e-5f};
+    llx_hf *m = NULL;
+    if (llx_hf_from_st(&m, &st, &c, (int)(size & 1), "fuzz") == LLX_OK) {
+        read_all(m);
+        llx_hf_close(m);
+    }
+    return 0;
+}

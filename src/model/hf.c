@@ -1,0 +1,359 @@
+/* model/hf.c - HuggingFace GPT-2 checkpoint folders: open and validate,
+ * then convert tensors to fp32 on read (undoing the Conv1D [in, out] layout).
+ * The handle is immutable after open, so reads may run concurrently from
+ * any number of threads.  Writing checkpoints lives in synth.c. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/half.h"
+#include "model/hf_internal.h"
+#include "util/file.h"
+#include "util/status.h"
+
+enum { P_LN1_G, P_LN1_B, P_QKV_W, P_QKV_B, P_PROJ_W, P_PROJ_B, P_LN2_G, P_LN2_B,
+       P_FC1_W, P_FC1_B, P_FC2_W, P_FC2_B, P_COUNT };
+
+struct llx_hf {
+    char *dir;
+    llx_config cfg;
+    llx_st st;
+    const char *dtype;
+    const llx_st_tensor *wte, *wpe, *lm_head, *lnf_g, *lnf_b;
+    const llx_st_tensor **layer; /* [n_layer][P_COUNT] */
+};
+
+/* Per-layer tensors: name suffix and shape in units of C, 3C, F. */
+enum { D_C, D_3C, D_F };
+static const struct {
+    const char *suffix;
+    int ndim, d0, d1;
+} parts[P_COUNT] = {
+    [P_LN1_G] = {"ln_1.weight", 1, D_C, 0},         [P_LN1_B] = {"ln_1.bias", 1, D_C, 0},
+    [P_QKV_W] = {"attn.c_attn.weight", 2, D_C, D_3C}, [P_QKV_B] = {"attn.c_attn.bias", 1, D_3C, 0},
+    [P_PROJ_W] = {"attn.c_proj.weight", 2, D_C, D_C}, [P_PROJ_B] = {"attn.c_proj.bias", 1, D_C, 0},
+    [P_LN2_G] = {"ln_2.weight", 1, D_C, 0},         [P_LN2_B] = {"ln_2.bias", 1, D_C, 0},
+    [P_FC1_W] = {"mlp.c_fc.weight", 2, D_C, D_F},     [P_FC1_B] = {"mlp.c_fc.bias", 1, D_F, 0},
+    [P_FC2_W] = {"mlp.c_proj.weight", 2, D_F, D_C},   [P_FC2_B] = {"mlp.c_proj.bias", 1, D_C, 0},
+};
+
+static uint64_t dim_of(const llx_config *c, int d)
+{
+    return d == D_C ? (uint64_t)c->n_embd : d == D_3C ? 3 * (uint64_t)c->n_embd : (uint64_t)c->n_inner;
+}
+
+static void fmt_shape(char *buf, size_t cap, int ndim, const uint64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%llu", i ? ", " : "", (unsigned long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+/* Find `name` (or "transformer." + name), check dtype and shape. */
+static llx_status bind(const llx_st *st, const char *name, int ndim, uint64_t d0, uint64_t d1, int optional,
+                       const llx_st_tensor **out)
+{
+    *out = llx_st_find(st, name);
+    char full[128];
+    if (!*out) {
+        snprintf(full, sizeof full, "transformer.%s", name);
+        *out = llx_st_find(st, full);
+    }
+    const llx_st_tensor *t = *out;
+    if (!t) {
+        if (optional) return LLX_OK;
+        return llx_fail(LLX_ERR_FORMAT, "%s: missing tensor '%s'", st->what, name);
+    }
+    if (t->dtype != LLX_ST_F32 && t->dtype != LLX_ST_F16 && t->dtype != LLX_ST_BF16)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)", st->what,
+                        t->name, llx_st_dtype_name(t->dtype));
+    const uint64_t want[2] = {d0, d1};
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+        char got_s[96], want_s[64];
+        fmt_shape(got_s, sizeof got_s, t->ndim, t->shape);
+        fmt_shape(want_s, sizeof want_s, ndim, want);
+        return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' has shape %s but config.json implies %s", st->what, t->name,
+                        got_s, want_s);
+    }
+    return LLX_OK;
+}
+
+static llx_status bind_all(llx_hf *m, int tied)
+{
+    const llx_config *c = &m->cfg;
+    const llx_st *st = &m->st;
+    const uint64_t V = (uint64_t)c->n_vocab, C = (uint64_t)c->n_embd;
+    LLX_TRY(bind(st, "wte.weight", 2, V, C, 0, &m->wte));
+    LLX_TRY(bind(st, "wpe.weight", 2, (uint64_t)c->n_ctx, C, 0, &m->wpe));
+    for (int l = 0; l < c->n_layer; l++) {
+        for (int p = 0; p < P_COUNT; p++) {
+            char name[96];
+            snprintf(name, sizeof name, "h.%d.%s", l, parts[p].suffix);
+            LLX_TRY(bind(st, name, parts[p].ndim, dim_of(c, parts[p].d0), dim_of(c, parts[p].d1), 0,
+                         &m->layer[(size_t)l * P_COUNT + (size_t)p]));
+        }
+    }
+    LLX_TRY(bind(st, "ln_f.weight", 1, C, 0, 0, &m->lnf_g));
+    LLX_TRY(bind(st, "ln_f.bias", 1, C, 0, 0, &m->lnf_b));
+    LLX_TRY(bind(st, "lm_head.weight", 2, V, C, 1, &m->lm_head));
+    if (!m->lm_head && !tied)
+        return llx_fail(LLX_ERR_FORMAT, "%s: config.json sets tie_word_embeddings false but there is no lm_head.weight",
+                        st->what);
+    /* the storage type reported is the matrices'; "mixed" when they differ */
+    llx_st_dtype d = m->layer[P_QKV_W]->dtype;
+    m->dtype = llx_st_dtype_name(d);
+    for (int l = 0; l < c->n_layer; l++)
+        for (int p = P_QKV_W; p <= P_FC2_W; p += 2)
+            if (m->layer[(size_t)l * P_COUNT + (size_t)p]->dtype != d) m->dtype = "mixed";
+    return LLX_OK;
+}
+
+llx_status llx_hf_from_st(llx_hf **out, llx_st *st, const llx_config *cfg, int tied, const char *dir)
+{
+    *out = NULL;
+    llx_hf *m = calloc(1, sizeof *m);
+    if (m) {
+        m->st = *st;
+        memset(st, 0, sizeof *st);
+        m->cfg = *cfg;
+        m->dir = strdup(dir ? dir : "");
+        m->layer = calloc((size_t)cfg->n_layer * P_COUNT, sizeof *m->layer);
+    } else {
+        llx_st_close(st);
+    }
+    if (!m || !m->dir || !m->layer) {
+        llx_hf_close(m);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory opening checkpoint");
+    }
+    llx_status s = llx_config_check(cfg);
+    if (s == LLX_OK) s = bind_all(m, tied);
+    if (s != LLX_OK) {
+        llx_hf_close(m);
+        return s;
+    }
+    *out = m;
+    return LLX_OK;
+}
+
+/* tie_word_embeddings (default true); config.json was already validated. */
+static llx_status read_tied(const char *json, size_t len, const char *path, int *tied)
+{
+    *tied = 1;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!root) return llx_fail(LLX_ERR_FORMAT, "%s: invalid JSON", path);
+    json_t *v = json_object_get(root, "tie_word_embeddings");
+    llx_status s = LLX_OK;
+    if (v && !json_is_null(v)) {
+        if (json_is_boolean(v)) *tied = json_is_true(v);
+        else s = llx_fail(LLX_ERR_FORMAT, "%s: field 'tie_word_embeddings' must be true or false", path);
+    }
+    json_decref(root);
+    return s;
+}
+
+static llx_status need_file(const char *dir, const char *name, char **path)
+{
+    *path = llx_path_join(dir, name);
+    if (!*path) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (!llx_is_file(*path))
+        return llx_fail(LLX_ERR_IO, "%s: missing (a checkpoint folder needs config.json, model.safetensors, "
+                                    "vocab.json and merges.txt)", *path);
+    return LLX_OK;
+}
+
+static llx_status load_config(const char *path, llx_config *cfg, int *tied)
+{
+    char *buf;
+    size_t len;
+    LLX_TRY(llx_read_file(path, 1u << 20, &buf, &len));
+    llx_status s = llx_config_parse_json(buf, len, path, cfg);
+    if (s == LLX_OK) s = read_tied(buf, len, path, tied);
+    free(buf);
+    return s;
+}
+
+llx_status llx_hf_open(llx_hf **out, const char *dir)
+{
+    if (!out) return llx_fail(LLX_ERR_ARG, "llx_hf_open: out is NULL");
+    *out = NULL;
+    if (!dir || !*dir) return llx_fail(LLX_ERR_ARG, "llx_hf_open: no folder given");
+    if (!llx_is_dir(dir)) return llx_fail(LLX_ERR_IO, "model folder '%s' does not exist or is not a folder", dir);
+    char *paths[4] = {NULL, NULL, NULL, NULL};
+    static const char *const names[4] = {"config.json", "model.safetensors", "vocab.json", "merges.txt"};
+    llx_status s = LLX_OK;
+    for (int i = 0; i < 4 && s == LLX_OK; i++) s = need_file(dir, names[i], &paths[i]);
+    llx_config cfg;
+    int tied = 1;
+    if (s == LLX_OK) s = load_config(paths[0], &cfg, &tied);
+    llx_st st;
+    if (s == LLX_OK) s = llx_st_open(&st, paths[1]);
+    if (s == LLX_OK) s = llx_hf_from_st(out, &st, &cfg, tied, dir);
+    for (int i = 0; i < 4; i++) free(paths[i]);
+    return s;
+}
+
+void llx_hf_close(llx_hf *m)
+{
+    if (!m) return;
+    llx_st_close(&m->st);
+    free(m->layer);
+    free(m->dir);
+    free(m);
+}
+
+const llx_config *llx_hf_config(const llx_hf *m) { return &m->cfg; }
+const char *llx_hf_dir(const llx_hf *m) { return m->dir; }
+const char *llx_hf_dtype(const llx_hf *m) { return m->dtype; }
+uint64_t llx_hf_data_bytes(const llx_hf *m) { return m->st.data_size; }
+
+/* ---- reading ---- */
+
+/* n elements from element index i of t, to fp32.  Loads go through byte
+ * assembly: the mapping gives no alignment guarantee. */
+static void convert_run(const llx_st_tensor *t, uint64_t i, size_t n, float *dst)
+{
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case LLX_ST_F32:
+        p += i * 4;
+        for (size_t k = 0; k < n; k++, p += 4)
+            dst[k] = llx_bits_to_f32((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                     (uint32_t)p[3] << 24);
+        break;
+    case LLX_ST_F16:
+        p += i * 2;
+        for (size_t k = 0; k < n; k++, p += 2) dst[k] = llx_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        break;
+    case LLX_ST_BF16:
+        p += i * 2;
+        for (size_t k = 0; k < n; k++, p += 2) dst[k] = llx_bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        break;
+    default: /* bind() admits nothing else */
+        for (size_t k = 0; k < n; k++) dst[k] = 0.0f;
+    }
+}
+
+/* Rows [r0, r1) of the [rows][cols] matrix stored transposed as t = [cols][rows],
+ * in tiles so both sides are touched in cache-sized pieces. */
+enum { TILE = 64 };
+static void read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, int r1, float *dst)
+{
+    float tile[TILE][TILE];
+    for (int kb = 0; kb < cols; kb += TILE) {
+        const int kn = cols - kb < TILE ? cols - kb : TILE;
+        for (int rb = r0; rb < r1; rb += TILE) {
+            const int rn = r1 - rb < TILE ? r1 - rb : TILE;
+            for (int k = 0; k < kn; k++)
+                convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
+            for (int r = 0; r < rn; r++) {
+                float *d = dst + (size_t)(rb - r0 + r) * (size_t)cols + (size_t)kb;
+                for (int k = 0; k < kn; k++) d[k] = tile[k][r];
+            }
+        }
+    }
+}
+
+static void mat_dims(const llx_config *c, llx_matrix mat, int *rows, int *cols)
+{
+    const int C = c->n_embd, F = c->n_inner;
+    switch (mat) {
+    case LLX_MAT_QKV: *rows = 3 * C, *cols = C; break;
+    case LLX_MAT_PROJ: *rows = C, *cols = C; break;
+    case LLX_MAT_FC1: *rows = F, *cols = C; break;
+    case LLX_MAT_FC2: *rows = C, *cols = F; break;
+    default: *rows = c->n_vocab, *cols = C; break;
+    }
+}
+
+static const char *mat_name(llx_matrix mat)
+{
+    static const char *const n[] = {"qkv", "proj", "fc1", "fc2", "lm_head"};
+    return (mat >= 0 && mat < LLX_MAT_COUNT) ? n[mat] : "?";
+}
+
+static llx_status check_read(const llx_hf *m, const char *fn, int layer, llx_matrix mat, int r0, int r1, int rows,
+                             const float *dst)
+{
+    if (!m || !dst) return llx_fail(LLX_ERR_ARG, "%s: NULL argument", fn);
+    if (mat != LLX_MAT_LM_HEAD && (layer < 0 || layer >= m->cfg.n_layer))
+        return llx_fail(LLX_ERR_ARG, "%s: layer %d out of range [0, %d)", fn, layer, m->cfg.n_layer);
+    if (r0 < 0 || r1 < r0 || r1 > rows)
+        return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) of %s out of range [0, %d)", fn, r0, r1, mat_name(mat), rows);
+    return LLX_OK;
+}
+
+static const int mat_part[4] = {P_QKV_W, P_PROJ_W, P_FC1_W, P_FC2_W};
+
+llx_status llx_hf_read_rows(const llx_hf *m, int layer, llx_matrix mat, int r0, int r1, float *dst)
+{
+    if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_rows: NULL handle");
+    if (mat < 0 || mat >= LLX_MAT_COUNT) return llx_fail(LLX_ERR_ARG, "llx_hf_read_rows: bad matrix id %d", (int)mat);
+    int rows, cols;
+    mat_dims(&m->cfg, mat, &rows, &cols);
+    LLX_TRY(check_read(m, "llx_hf_read_rows", layer, mat, r0, r1, rows, dst));
+    if (mat == LLX_MAT_LM_HEAD) {
+        const llx_st_tensor *t = m->lm_head ? m->lm_head : m->wte;
+        convert_run(t, (uint64_t)r0 * (uint64_t)cols, (size_t)(r1 - r0) * (size_t)cols, dst);
+        return LLX_OK;
+    }
+    read_transposed(m->layer[(size_t)layer * P_COUNT + (size_t)mat_part[mat]], rows, cols, r0, r1, dst);
+    return LLX_OK;
+}
+
+llx_status llx_hf_read_bias(const llx_hf *m, int layer, llx_matrix mat, int r0, int r1, float *dst)
+{
+    if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_bias: NULL handle");
+    if (mat < 0 || mat >= LLX_MAT_COUNT) return llx_fail(LLX_ERR_ARG, "llx_hf_read_bias: bad matrix id %d", (int)mat);
+    int rows, cols;
+    mat_dims(&m->cfg, mat, &rows, &cols);
+    LLX_TRY(check_read(m, "llx_hf_read_bias", layer, mat, r0, r1, rows, dst));
+    if (mat == LLX_MAT_LM_HEAD) {
+        memset(dst, 0, (size_t)(r1 - r0) * sizeof *dst);
+        return LLX_OK;
+    }
+    convert_run(m->layer[(size_t)layer * P_COUNT + (size_t)mat_part[mat] + 1], (uint64_t)r0, (size_t)(r1 - r0), dst);
+    return LLX_OK;
+}
+
+llx_status llx_hf_read_vec(const llx_hf *m, int layer, llx_vec v, float *dst)
+{
+    if (!m || !dst) return llx_fail(LLX_ERR_ARG, "llx_hf_read_vec: NULL argument");
+    const llx_st_tensor *t;
+    if (v == LLX_VEC_LNF_G || v == LLX_VEC_LNF_B) {
+        if (layer != -1) return llx_fail(LLX_ERR_ARG, "llx_hf_read_vec: ln_f belongs to layer -1, not %d", layer);
+        t = v == LLX_VEC_LNF_G ? m->lnf_g : m->lnf_b;
+    } else if (v >= LLX_VEC_LN1_G && v <= LLX_VEC_LN2_B) {
+        if (layer < 0 || layer >= m->cfg.n_layer)
+            return llx_fail(LLX_ERR_ARG, "llx_hf_read_vec: layer %d out of range [0, %d)", layer, m->cfg.n_layer);
+        static const int part[4] = {P_LN1_G, P_LN1_B, P_LN2_G, P_LN2_B};
+        t = m->layer[(size_t)layer * P_COUNT + (size_t)part[v]];
+    } else {
+        return llx_fail(LLX_ERR_ARG, "llx_hf_read_vec: bad vector id %d", (int)v);
+    }
+    convert_run(t, 0, (size_t)m->cfg.n_embd, dst);
+    return LLX_OK;
+}
+
+static llx_status read_table(const llx_hf *m, const char *fn, const llx_st_tensor *t, int n, int r0, int r1, float *dst)
+{
+    if (!m || !dst) return llx_fail(LLX_ERR_ARG, "%s: NULL argument", fn);
+    if (r0 < 0 || r1 < r0 || r1 > n)
+        return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) out of range [0, %d)", fn, r0, r1, n);
+    const uint64_t C = (uint64_t)m->cfg.n_embd;
+    convert_run(t, (uint64_t)r0 * C, (size_t)(r1 - r0) * (size_t)C, dst);
+    return LLX_OK;
+}
+
+llx_status llx_hf_read_wte(const llx_hf *m, int r0, int r1, float *dst)
+{
+    if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_wte: NULL handle");
+    return read_table(m, "llx_hf_read_wte", m->wte, m->cfg.n_vocab, r0, r1, dst);
+}
+
+llx_status llx_hf_read_wpe(const llx_hf *m, int r0, int r1, float *dst)
+{
+    if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_wpe: NULL handle");
+    return read_table(m, "llx_hf_read_wpe", m->wpe, m->cfg.n_ctx, r0, r1, dst);
+}
