@@ -36,14 +36,14 @@ TEST(fuzz_corpus_config)
     CHECK(n > 0);
 }
 
-<<<<<<< HEAD
 TEST(fuzz_corpus_tokenizer)
 {
     int n = replay("tokenizer", llx_fuzz_tokenizer);
-=======
+    CHECK(n > 0);
+}
+
 TEST(fuzz_corpus_safetensors)
 {
     int n = replay("safetensors", llx_fuzz_safetensors);
->>>>>>> helper/model
     CHECK(n > 0);
 }
