@@ -58,7 +58,7 @@ BIN := $(B)/looplynx
 TESTBIN := $(B)/looplynx-tests
 BENCHBIN := $(B)/bench-kernels
 
-.PHONY: all test clean fuzz bench asan tsan
+.PHONY: all test clean fuzz bench asan tsan demo
 all: $(BIN) $(TESTBIN)
 
 $(B)/obj/%_avx2.o: %_avx2.c
@@ -90,6 +90,17 @@ bench: $(BENCHBIN)
 
 test: all
 	tests/run_all.sh
+
+# The no-download main job: a random-weight GPT-2 (124M), generation in fp32,
+# W8A8 quantization, generation on a 2-node ring, and the FPGA simulation.
+DEMO := build/demo
+demo: all
+	@mkdir -p $(DEMO)
+	./build/looplynx synth --config gpt2 --seed 1 -o $(DEMO)/gpt2-synth
+	./build/looplynx info -m $(DEMO)/gpt2-synth
+	./build/looplynx generate -m $(DEMO)/gpt2-synth -p "Earth is the" -n 24 --seed 1
+	./build/looplynx quantize -m $(DEMO)/gpt2-synth --calib README.md --calib-tokens 1024 -o $(DEMO)/gpt2-synth.llx
+	./build/looplynx generate -m $(DEMO)/gpt2-synth.llx -p "Earth is the" -n 24 --seed 1 --nodes 2 --threads 1
 
 asan:
 	$(MAKE) MODE=asan all

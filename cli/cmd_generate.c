@@ -180,6 +180,7 @@ static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
     if (a->json) print_json(a, e, ids, n, &g, text ? text : "", tlen);
     else {
         printf("\n");
+        fflush(stdout);
         fprintf(stderr, "prefill: %d tokens in %.1f ms (%.1f tok/s); decode: %d tokens, %.2f ms/token (%.1f tok/s)\n",
                 n, g.prefill_s * 1e3, n / (g.prefill_s > 0 ? g.prefill_s : 1e-9), g.n_tokens,
                 g.decode_passes ? g.decode_s * 1e3 / g.decode_passes : 0.0,
