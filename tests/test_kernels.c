@@ -52,8 +52,8 @@ TEST(kernels_i8_matmul_bit_exact)
                     fill_i8(x, (size_t)T * K, &r, mode);
                     /* extremes: weights of the opposite sign in mode 1 give -127*127 everywhere */
                     fill_i8(w, (size_t)R * K, &r, mode == 1 ? 2 : mode);
-                    llx_kernels_ref.matmul_i8(a, R, x, K, w, T, R, K);
-                    k->matmul_i8(b, R, x, K, w, T, R, K);
+                    llx_kernels_ref.matmul_i8(a, R, x, K, w, K, T, R, K);
+                    k->matmul_i8(b, R, x, K, w, K, T, R, K);
                     CHECK_MSG(memcmp(a, b, sizeof(int32_t) * T * R) == 0, "i8 mismatch mode %d K %d T %d R %d", mode,
                               K, T, R);
                     CHECK_EQ_INT(llx_kernels_ref.dot_i8(x, w, K), k->dot_i8(x, w, K));
@@ -78,8 +78,8 @@ TEST(kernels_f32_matmul_close_to_reference)
                 for (int i = 0; i < T * K; i++) x[i] = (float)llx_rng_normal(&r);
                 for (int i = 0; i < R * K; i++) w[i] = (float)llx_rng_normal(&r);
                 for (int i = 0; i < R; i++) bias[i] = (float)llx_rng_normal(&r);
-                llx_kernels_ref.matmul_f32(a, R, x, K, w, bias, T, R, K);
-                k->matmul_f32(b, R, x, K, w, bias, T, R, K);
+                llx_kernels_ref.matmul_f32(a, R, x, K, w, K, bias, T, R, K);
+                k->matmul_f32(b, R, x, K, w, K, bias, T, R, K);
                 for (int i = 0; i < T * R; i++) CHECK_CLOSE(b[i], a[i], 1e-4 * sqrt(K), 1e-5);
                 free(x), free(w), free(bias), free(a), free(b);
             }
@@ -100,10 +100,10 @@ TEST(kernels_f32_row_order_is_tile_independent)
     for (int v = 0; v < 2; v++) {
         const llx_kernels *k = ks[v];
         if (!k) continue;
-        k->matmul_f32(all, R, x, K, w, NULL, T, R, K);
+        k->matmul_f32(all, R, x, K, w, K, NULL, T, R, K);
         for (int t = 0; t < T; t++)
             for (int row = 0; row < R; row++) k->matmul_f32(one + (size_t)t * R + row, R, x + (size_t)t * K, K,
-                                                            w + (size_t)row * K, NULL, 1, 1, K);
+                                                            w + (size_t)row * K, K, NULL, 1, 1, K);
         CHECK_MSG(memcmp(all, one, sizeof(float) * T * R) == 0, "%s: tiling changed a result", k->name);
     }
     free(x), free(w), free(all), free(one);

@@ -217,7 +217,7 @@ static void check_gelu(ref *r, int l, const int8_t *q, const float *s, int T)
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < F; i++) {
             const float x = rlinear(w, ws, b, r->in8 + (size_t)t * C, r->in_s[t], i, C);
-            g[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+            g[i] = x / (1.0f + expf(-2.0f * (0.7978845608028654f * (x + 0.044715f * x * x * x))));
         }
         rquant(r, g, F, want + (size_t)t * F, &ws2[t], 1.0f / sc[LLX_SC_GELU], sc[LLX_SC_GELU]);
     }

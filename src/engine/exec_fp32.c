@@ -6,7 +6,8 @@
  *   qkv QKV output (3C)          ctx attention context (C)
  *   br  PROJ / FC2 output (C)    g   FC1+GELU output (F)
  *   logits (V per wanted token)
- * The KV cache holds only this node's heads: [layer][head][position][d]. */
+ * The KV cache holds only this node's heads: K as [layer][head][position][d],
+ * V transposed as [layer][head][d][position] (both blocks max_ctx * d). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,8 +228,8 @@ static void mp_part(void *arg, int a, int b, int ith)
     const mp_job *j = arg;
     const int K = j->st->cols;
     float *out = j->out + j->r0 + a;
-    j->nd->k->matmul_f32(out, j->ldo, j->in, j->ldi, j->w + (size_t)a * K, j->b ? j->b + a : NULL, j->tokens, b - a,
-                         K);
+    j->nd->k->matmul_f32(out, j->ldo, j->in, j->ldi, j->w + (size_t)a * K, K, j->b ? j->b + a : NULL, j->tokens,
+                         b - a, K);
     if (j->st->gelu)
         for (int t = 0; t < j->tokens; t++) llx_gelu_f32(out + (size_t)t * j->ldo, b - a);
 }
@@ -266,27 +267,25 @@ typedef struct attn_job {
     int h0;
 } attn_job;
 
-/* item = head-major (head, token) pair */
+/* item = head-major (head, token) pair.  Scores are one matrix-vector
+ * product over the head's K rows; the context is another over the rows of
+ * the transposed V cache ([d][position]), so both use the matmul kernels. */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
     node *nd = j->nd;
     f32_node *f = impl(nd);
-    const llx_config *c = nd->cfg;
-    const int C = c->n_embd, hd = j->st->head_dim, T = j->st->tokens;
+    const int C = nd->cfg->n_embd, hd = j->st->head_dim, T = j->st->tokens;
     const float scale = 1.0f / sqrtf((float)hd);
     float *sc = f->scores + (size_t)ith * nd->max_ctx;
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T, p = j->st->pos + t;
-        const int hl = h - nd->head0;
+        const int h = j->h0 + it / T, t = it % T, n = j->st->pos + t + 1;
         const float *q = f->qkv + (size_t)t * 3 * C + (size_t)h * hd;
-        const float *K = f->kc + kv_index(nd, j->st->layer, hl, 0);
-        const float *V = f->vc + kv_index(nd, j->st->layer, hl, 0);
-        for (int s = 0; s <= p; s++) sc[s] = nd->k->dot_f32(q, K + (size_t)s * hd, hd) * scale;
-        llx_softmax_f32(sc, p + 1);
-        float *o = f->ctx + (size_t)t * C + (size_t)h * hd;
-        memset(o, 0, (size_t)hd * sizeof *o);
-        for (int s = 0; s <= p; s++) nd->k->axpy_f32(o, sc[s], V + (size_t)s * hd, hd);
+        const size_t base = kv_index(nd, j->st->layer, h - nd->head0, 0);
+        nd->k->matmul_f32(sc, n, q, hd, f->kc + base, hd, NULL, 1, n, hd);
+        for (int s = 0; s < n; s++) sc[s] *= scale;
+        llx_softmax_f32(sc, n);
+        nd->k->matmul_f32(f->ctx + (size_t)t * C + (size_t)h * hd, hd, sc, n, f->vc + base, nd->max_ctx, NULL, 1, hd, n);
     }
 }
 
@@ -297,9 +296,10 @@ static void f32_attn(node *nd, const llx_stage *st, int h0, int h1)
     for (int h = h0; h < h1; h++)
         for (int t = 0; t < st->tokens; t++) {
             const float *row = f->qkv + (size_t)t * 3 * C;
-            const size_t at = kv_index(nd, st->layer, h - nd->head0, st->pos + t);
-            memcpy(f->kc + at, row + C + (size_t)h * hd, (size_t)hd * sizeof(float));
-            memcpy(f->vc + at, row + 2 * C + (size_t)h * hd, (size_t)hd * sizeof(float));
+            const size_t base = kv_index(nd, st->layer, h - nd->head0, 0);
+            const int p = st->pos + t;
+            memcpy(f->kc + base + (size_t)p * hd, row + C + (size_t)h * hd, (size_t)hd * sizeof(float));
+            for (int d = 0; d < hd; d++) f->vc[base + (size_t)d * nd->max_ctx + p] = row[2 * C + (size_t)h * hd + d];
         }
     attn_job j = {nd, st, h0};
     llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);

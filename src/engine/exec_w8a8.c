@@ -5,6 +5,8 @@
  * int8 for an int8 consumer or kept fp32 for the residual.  LayerNorm and
  * residual are fp32; attention is int8 Q.K -> fp32 softmax -> int8
  * probabilities (x127) . int8 V.  Formulas: docs/quantization.md.
+ * The int8 KV cache holds this node's heads: K as [layer][head][pos][d], V
+ * transposed as [layer][head][d][pos].
  *
  * Activation scales s_in are static per-tensor constants (the hardware) or
  * per-token values computed from the whole vector (dynamic mode). */
@@ -41,6 +43,7 @@ typedef struct w8_node {
     int8_t *kc, *vc;
     int32_t *acc;           /* [threads][max_batch * ACC_ROWS] */
     float *scores;          /* [threads][max_ctx] */
+    int32_t *iscores;       /* [threads][max_ctx] */
     int8_t *probs;          /* [threads][max_ctx] */
     int32_t *cacc;          /* [threads][head_dim] */
 } w8_node;
@@ -155,6 +158,7 @@ static llx_status load_buffers(node *nd, w8_node *q)
     q->vc = alloc_or(&st, kv ? kv : 1);
     q->acc = alloc_or(&st, nth * B * ACC_ROWS * 4);
     q->scores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
+    q->iscores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
     q->probs = alloc_or(&st, nth * (size_t)nd->max_ctx);
     q->cacc = alloc_or(&st, nth * hd * 4);
     return st;
@@ -206,7 +210,7 @@ static void w8_unload(node *nd)
         }
     free(q->layers);
     void *bufs[] = {q->x, q->hf, q->br, q->ctxf, q->gf, q->logits, q->h8, q->qkv8, q->ctx8, q->g8, q->hs,
-                    q->ctxs, q->gs, q->kc, q->vc, q->acc, q->scores, q->probs, q->cacc};
+                    q->ctxs, q->gs, q->kc, q->vc, q->acc, q->scores, q->iscores, q->probs, q->cacc};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(q);
     nd->impl = NULL;
@@ -321,7 +325,10 @@ typedef struct mp_job {
     void *out;
 } mp_job;
 
-/* The quantization unit for rows [a, b) of the tile in acc. */
+/* The quantization unit for rows [a, b) (relative to j->r0) of the tile in
+ * acc: y = acc * (s_in[t] * s_w[r]) + b[r], then per consumer: int8 for QKV
+ * (the q/k/v segment's scale), GELU (+ int8 in static mode) for FC1, fp32
+ * for PROJ, FC2 and the LM head. */
 static void epilogue(const mp_job *j, const int32_t *acc, int a, int b)
 {
     const node *nd = j->nd;
@@ -329,21 +336,28 @@ static void epilogue(const mp_job *j, const int32_t *acc, int a, int b)
     const llx_stage *st = j->st;
     const w8_layer *L = st->layer >= 0 ? &q->layers[st->layer] : NULL;
     const int C = nd->cfg->n_embd, n = b - a;
+    float y[ACC_ROWS];
     for (int t = 0; t < j->tokens; t++) {
         const int32_t *at = acc + (size_t)t * n;
         const float s = j->s_in[t];
-        for (int i = 0; i < n; i++) {
-            const int r = a + i, R = j->r0 + r; /* r: row in the slice part, R: global row */
-            const float y = (float)at[i] * (s * j->ws[r]) + (j->b ? j->b[r] : 0.0f);
-            const size_t o = (size_t)t * j->ldo + R;
-            switch (st->op) {
-            case LLX_OP_QKV: ((int8_t *)j->out)[o] = llx_q8(y * L->inv_out[R / C]); break;
-            case LLX_OP_FC1:
-                if (q->dynamic) ((float *)j->out)[o] = llx_gelu1(y);
-                else ((int8_t *)j->out)[o] = llx_q8(llx_gelu1(y) * L->inv_gelu);
-                break;
-            default: ((float *)j->out)[o] = y; break;
+        const float *ws = j->ws + a, *bias = j->b ? j->b + a : NULL;
+        for (int i = 0; i < n; i++) y[i] = (float)at[i] * (s * ws[i]) + (bias ? bias[i] : 0.0f);
+        const size_t o = (size_t)t * j->ldo + (size_t)(j->r0 + a);
+        if (st->op == LLX_OP_QKV) {
+            int8_t *out = (int8_t *)j->out + o;
+            for (int i = 0, R = j->r0 + a; i < n;) { /* rows split at the q|k|v boundaries */
+                const int seg = R / C, end = (seg + 1) * C - R < n - i ? (seg + 1) * C - R + i : n;
+                const float inv = L->inv_out[seg];
+                for (; i < end; i++, R++) out[i] = llx_q8(y[i] * inv);
             }
+        } else if (st->op == LLX_OP_FC1 && q->dynamic) {
+            float *out = (float *)j->out + o;
+            for (int i = 0; i < n; i++) out[i] = llx_gelu1(y[i]);
+        } else if (st->op == LLX_OP_FC1) {
+            int8_t *out = (int8_t *)j->out + o;
+            for (int i = 0; i < n; i++) out[i] = llx_q8(llx_gelu1(y[i]) * L->inv_gelu);
+        } else {
+            memcpy((float *)j->out + o, y, (size_t)n * sizeof(float));
         }
     }
 }
@@ -355,7 +369,7 @@ static void mp_part(void *arg, int a, int b, int ith)
     int32_t *acc = q->acc + (size_t)ith * j->nd->max_batch * ACC_ROWS;
     for (int r = a; r < b; r += ACC_ROWS) {
         const int e = r + ACC_ROWS < b ? r + ACC_ROWS : b;
-        j->nd->k->matmul_i8(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->tokens, e - r, j->K);
+        j->nd->k->matmul_i8(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->K, j->tokens, e - r, j->K);
         epilogue(j, acc, r, e);
     }
 }
@@ -366,8 +380,8 @@ static void lm_f32_part(void *arg, int a, int b, int ith)
     const w8_node *q = impl(j->nd);
     const int C = j->nd->cfg->n_embd;
     const float *in = q->hf + (size_t)(j->nd->pass_tokens - j->tokens) * C;
-    j->nd->k->matmul_f32((float *)j->out + j->r0 + a, j->ldo, in, C, q->lm_f32 + (size_t)(j->r0 - q->own[LLX_MAT_LM_HEAD].begin + a) * C,
-                         NULL, j->tokens, b - a, C);
+    const float *w = q->lm_f32 + (size_t)(j->r0 - q->own[LLX_MAT_LM_HEAD].begin + a) * C;
+    j->nd->k->matmul_f32((float *)j->out + j->r0 + a, j->ldo, in, C, w, C, NULL, j->tokens, b - a, C);
 }
 
 static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
@@ -428,6 +442,8 @@ typedef struct attn_job {
     int h0;
 } attn_job;
 
+/* One (head, token) pair per item: int8 scores over the head's K rows and
+ * the int8 context over the transposed V cache, both with matmul_i8. */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
@@ -436,22 +452,18 @@ static void attn_part(void *arg, int a, int b, int ith)
     const int C = nd->cfg->n_embd, hd = j->st->head_dim, T = j->st->tokens;
     const w8_layer *L = &q->layers[j->st->layer];
     float *sc = q->scores + (size_t)ith * nd->max_ctx;
+    int32_t *si = q->iscores + (size_t)ith * nd->max_ctx;
     int8_t *pr = q->probs + (size_t)ith * nd->max_ctx;
     int32_t *acc = q->cacc + (size_t)ith * hd;
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T, p = j->st->pos + t;
+        const int h = j->h0 + it / T, t = it % T, n = j->st->pos + t + 1;
         const size_t base = (((size_t)j->st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx) * hd;
         const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)h * hd;
-        const int8_t *K = q->kc + base, *V = q->vc + base;
-        for (int s = 0; s <= p; s++) sc[s] = (float)nd->k->dot_i8(qv, K + (size_t)s * hd, hd) * L->score_scale;
-        llx_softmax_f32(sc, p + 1);
-        for (int s = 0; s <= p; s++) pr[s] = llx_q8(sc[s] * 127.0f);
-        memset(acc, 0, (size_t)hd * sizeof *acc);
-        for (int s = 0; s <= p; s++) {
-            const int32_t w = pr[s];
-            const int8_t *vs = V + (size_t)s * hd;
-            for (int d = 0; d < hd; d++) acc[d] += w * vs[d];
-        }
+        nd->k->matmul_i8(si, n, qv, hd, q->kc + base, hd, 1, n, hd);
+        for (int s = 0; s < n; s++) sc[s] = (float)si[s] * L->score_scale;
+        llx_softmax_f32(sc, n);
+        for (int s = 0; s < n; s++) pr[s] = llx_q8(sc[s] * 127.0f);
+        nd->k->matmul_i8(acc, hd, pr, n, q->vc + base, nd->max_ctx, 1, hd, n);
         const size_t o = (size_t)t * C + (size_t)h * hd;
         for (int d = 0; d < hd; d++) {
             const float y = (float)acc[d] * L->ctx_scale;
@@ -468,10 +480,10 @@ static void w8_attn(node *nd, const llx_stage *st, int h0, int h1)
     for (int h = h0; h < h1; h++)
         for (int t = 0; t < st->tokens; t++) {
             const int8_t *row = q->qkv8 + (size_t)t * 3 * C;
-            const size_t at =
-                (((size_t)st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx + (size_t)(st->pos + t)) * hd;
-            memcpy(q->kc + at, row + C + (size_t)h * hd, (size_t)hd);
-            memcpy(q->vc + at, row + 2 * C + (size_t)h * hd, (size_t)hd);
+            const size_t base = (((size_t)st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx) * hd;
+            const int p = st->pos + t;
+            memcpy(q->kc + base + (size_t)p * hd, row + C + (size_t)h * hd, (size_t)hd);
+            for (int d = 0; d < hd; d++) q->vc[base + (size_t)d * nd->max_ctx + p] = row[2 * C + (size_t)h * hd + d];
         }
     attn_job j = {nd, st, h0};
     llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);

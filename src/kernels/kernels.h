@@ -19,14 +19,15 @@
 typedef struct llx_kernels {
     const char *name;
 
-    /* out (T, ldo) f32, x (T, ldx) f32, w (R, K) f32 row-major, bias (R) or NULL:
-     * out[t*ldo + r] = bias[r] + sum_k w[r*K + k] * x[t*ldx + k] */
-    void (*matmul_f32)(float *out, int ldo, const float *x, int ldx, const float *w, const float *bias, int T,
-                       int R, int K);
+    /* out (T, ldo) f32, x (T, ldx) f32, w (R, ldw) f32 row-major, bias (R) or NULL:
+     * out[t*ldo + r] = bias[r] + sum_{k<K} w[r*ldw + k] * x[t*ldx + k] */
+    void (*matmul_f32)(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
+                       int T, int R, int K);
 
-    /* acc (T, lda) i32, x (T, ldx) i8, w (R, K) i8; all int8 in [-127, 127]:
-     * acc[t*lda + r] = sum_k w[r*K + k] * x[t*ldx + k] */
-    void (*matmul_i8)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int T, int R, int K);
+    /* acc (T, lda) i32, x (T, ldx) i8, w (R, ldw) i8; x in [-127, 127], w in [-127, 127]
+     * (or x in [0, 127] and w in [-127, 127]):
+     * acc[t*lda + r] = sum_{k<K} w[r*ldw + k] * x[t*ldx + k] */
+    void (*matmul_i8)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R, int K);
 
     /* sum_i a[i] * b[i] */
     float (*dot_f32)(const float *a, const float *b, int n);

@@ -38,10 +38,10 @@ static inline float dot_row(const float *w, const float *x, int K)
 }
 
 /* four rows x one token: decode is weight-streaming bound, so share x loads */
-static void tile_4x1(float *out, const float *x, const float *w, int K)
+static void tile_4x1(float *out, const float *x, const float *w, int ldw, int K)
 {
     const int K8 = K & ~7;
-    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * (size_t)K, *w3 = w + 3 * (size_t)K;
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * (size_t)ldw, *w3 = w + 3 * (size_t)ldw;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int k = 0; k < K8; k += 8) {
         __m256 xv = _mm256_loadu_ps(x + k);
@@ -57,10 +57,10 @@ static void tile_4x1(float *out, const float *x, const float *w, int K)
 }
 
 /* three rows x four tokens: 12 accumulators, 7 loads per 12 FMAs */
-static void tile_3x4(float *out, int ldo, const float *x, int ldx, const float *w, int K)
+static void tile_3x4(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, int K)
 {
     const int K8 = K & ~7;
-    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * (size_t)K;
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * (size_t)ldw;
     const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * (size_t)ldx, *x3 = x + 3 * (size_t)ldx;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
     __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
@@ -98,8 +98,8 @@ static void tile_3x4(float *out, int ldo, const float *x, int ldx, const float *
     out[3 * (size_t)ldo + 2] = finish(c23, w2, x3, K8, K);
 }
 
-static void matmul_f32_avx2(float *out, int ldo, const float *x, int ldx, const float *w, const float *bias, int T,
-                            int R, int K)
+static void matmul_f32_avx2(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
+                            int T, int R, int K)
 {
     int t = 0;
     /* token tiles of 4 sweep the rows in groups of 3: weights are read T/4 times */
@@ -107,16 +107,16 @@ static void matmul_f32_avx2(float *out, int ldo, const float *x, int ldx, const 
         const float *xt = x + (size_t)t * ldx;
         float *ot = out + (size_t)t * ldo;
         int r = 0;
-        for (; r + 3 <= R; r += 3) tile_3x4(ot + r, ldo, xt, ldx, w + (size_t)r * K, K);
+        for (; r + 3 <= R; r += 3) tile_3x4(ot + r, ldo, xt, ldx, w + (size_t)r * ldw, ldw, K);
         for (; r < R; r++)
-            for (int j = 0; j < 4; j++) ot[(size_t)j * ldo + r] = dot_row(w + (size_t)r * K, xt + (size_t)j * ldx, K);
+            for (int j = 0; j < 4; j++) ot[(size_t)j * ldo + r] = dot_row(w + (size_t)r * ldw, xt + (size_t)j * ldx, K);
     }
     for (; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         float *ot = out + (size_t)t * ldo;
         int r = 0;
-        for (; r + 4 <= R; r += 4) tile_4x1(ot + r, xt, w + (size_t)r * K, K);
-        for (; r < R; r++) ot[r] = dot_row(w + (size_t)r * K, xt, K);
+        for (; r + 4 <= R; r += 4) tile_4x1(ot + r, xt, w + (size_t)r * ldw, ldw, K);
+        for (; r < R; r++) ot[r] = dot_row(w + (size_t)r * ldw, xt, K);
     }
     if (bias)
         for (t = 0; t < T; t++)
@@ -157,13 +157,19 @@ static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, int n)
     return hsum8_i32(acc) + tail_i8(a, b, n32, n);
 }
 
-static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int K)
+static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int K32 = K & ~31;
-    const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * (size_t)K, *w3 = w + 3 * (size_t)K;
+    const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * (size_t)ldw, *w3 = w + 3 * (size_t)ldw;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    /* dense rows: the next tile's 4 rows follow; prefetch 128 bytes of them
+     * per step so short row streams do not restart the hardware prefetcher */
+    const char *next = (const char *)(w + 4 * (size_t)ldw);
+    const size_t pf = ldw == K ? 4 : 0;
     for (int k = 0; k < K32; k += 32) {
+        _mm_prefetch(next + pf * (size_t)k, _MM_HINT_T0);
+        _mm_prefetch(next + pf * (size_t)k + 64, _MM_HINT_T0);
         __m256i xv = _mm256_loadu_si256((const __m256i *)(x + k));
         __m256i ax = _mm256_abs_epi8(xv);
         a0 = madd_i8(a0, ax, xv, _mm256_loadu_si256((const __m256i *)(w0 + k)), ones);
@@ -179,11 +185,11 @@ static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int K)
 
 /* two rows x four tokens: |w| and sign(x, w) swap roles so |w| is shared
  * across the tokens and each pair costs sign + maddubs + madd + add */
-static void tile_i8_2x4(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int K)
+static void tile_i8_2x4(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int K32 = K & ~31;
-    const int8_t *w0 = w, *w1 = w + K;
+    const int8_t *w0 = w, *w1 = w + ldw;
     __m256i c[2][4];
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++) c[i][j] = _mm256_setzero_si256();
@@ -204,24 +210,25 @@ static void tile_i8_2x4(int32_t *acc, int lda, const int8_t *x, int ldx, const i
     }
 }
 
-static void matmul_i8_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int T, int R, int K)
+static void matmul_i8_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,
+                           int K)
 {
     int t = 0;
     for (; t + 4 <= T; t += 4) {
         const int8_t *xt = x + (size_t)t * ldx;
         int32_t *at = acc + (size_t)t * lda;
         int r = 0;
-        for (; r + 2 <= R; r += 2) tile_i8_2x4(at + r, lda, xt, ldx, w + (size_t)r * K, K);
+        for (; r + 2 <= R; r += 2) tile_i8_2x4(at + r, lda, xt, ldx, w + (size_t)r * ldw, ldw, K);
         for (; r < R; r++)
             for (int j = 0; j < 4; j++)
-                at[(size_t)j * lda + r] = dot_i8_avx2(w + (size_t)r * K, xt + (size_t)j * ldx, K);
+                at[(size_t)j * lda + r] = dot_i8_avx2(w + (size_t)r * ldw, xt + (size_t)j * ldx, K);
     }
     for (; t < T; t++) {
         const int8_t *xt = x + (size_t)t * ldx;
         int32_t *at = acc + (size_t)t * lda;
         int r = 0;
-        for (; r + 4 <= R; r += 4) tile_i8_4x1(at + r, xt, w + (size_t)r * K, K);
-        for (; r < R; r++) at[r] = dot_i8_avx2(w + (size_t)r * K, xt, K);
+        for (; r + 4 <= R; r += 4) tile_i8_4x1(at + r, xt, w + (size_t)r * ldw, ldw, K);
+        for (; r < R; r++) at[r] = dot_i8_avx2(w + (size_t)r * ldw, xt, K);
     }
 }
 

@@ -2,13 +2,13 @@
  * optimised kernel is tested against.  Plain loops, no ISA assumptions. */
 #include "kernels/kernels.h"
 
-static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const float *w, const float *bias, int T,
-                           int R, int K)
+static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
+                           int T, int R, int K)
 {
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         for (int r = 0; r < R; r++) {
-            const float *wr = w + (size_t)r * K;
+            const float *wr = w + (size_t)r * ldw;
             float s = 0.0f;
             for (int k = 0; k < K; k++) s += wr[k] * xt[k];
             out[(size_t)t * ldo + r] = bias ? s + bias[r] : s;
@@ -16,12 +16,13 @@ static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const f
     }
 }
 
-static void matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int T, int R, int K)
+static void matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,
+                          int K)
 {
     for (int t = 0; t < T; t++) {
         const int8_t *xt = x + (size_t)t * ldx;
         for (int r = 0; r < R; r++) {
-            const int8_t *wr = w + (size_t)r * K;
+            const int8_t *wr = w + (size_t)r * ldw;
             int32_t s = 0;
             for (int k = 0; k < K; k++) s += (int32_t)wr[k] * (int32_t)xt[k];
             acc[(size_t)t * lda + r] = s;

@@ -8,7 +8,8 @@
 /* out (C) = (x - mean) / sqrt(var + eps) * g + b, two-pass mean/variance. */
 void llx_layernorm_f32(float *out, const float *x, const float *g, const float *b, int C, float eps);
 
-/* tanh approximation of GELU (GPT-2's gelu_new), in place over n values. */
+/* tanh approximation of GELU (GPT-2's gelu_new), in place over n values,
+ * computed as x / (1 + expf(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3). */
 void llx_gelu_f32(float *x, int n);
 float llx_gelu1(float x);
 
