@@ -93,7 +93,7 @@ void cli_engine_help(FILE *f)
                "  --backend B          threads (nodes in this process) or mpi (one node per rank)\n"
                "  --precision P        fp32 (HF folder), w8a8 (the .llx file's mode),\n"
                "                       w8a8-static or w8a8-dynamic (default: the model's own)\n"
-               "  --lm-head H          int8 or fp32 LM head for w8a8 models (default fp32)\n"
+               "  --lm-head H          int8 or fp32 LM head for w8a8 models (default int8)\n"
                "  --kernels K          auto, ref (scalar reference) or avx2 (default auto)\n"
                "  -c, --ctx-size N     KV cache positions (default: the model's n_positions)\n"
                "  --block-rows N       rows per ring block (transmission hiding; default 256)\n"

@@ -22,6 +22,7 @@ llx_engine_opts llx_engine_defaults(void)
     o.precision = LLX_PREC_FP32;
     o.kernels = "auto";
     o.backend = LLX_BACKEND_THREADS;
+    o.lm_head_int8 = 1; /* W8A8 only; +0.01 % ppl on the shared model, a quarter of the bytes */
     return o;
 }
 
