@@ -9,6 +9,7 @@ static const struct {
     const char *help;
 } commands[] = {
     /* subcommands are added here as they land */
+    {"sim", cmd_sim, "simulate the LoopLynx FPGA design (latency, resources, energy)"},
     {NULL, NULL, NULL},
 };
 
