@@ -12,57 +12,97 @@
 
 #define NEVER ((cyc)1 << 60)
 
-/* ---- ring: one router per node, messages in (block, round) order ---- */
+/* ---- ring: one router per node, messages in (block, round) order, and a
+ * write port per node that stores every held block in the shared buffer ---- */
+
+typedef struct wjob {
+    cyc t;
+    int b, s, done;
+    long elems;
+} wjob;
 
 typedef struct ring {
     int N, nblk;
     const int *flits;       /* [origin*nblk + b] */
-    cyc *avail;             /* [i*nblk*(N-1) + b*(N-1) + s-1]: when node i may send (b, s) */
+    const long *elems;      /* [origin*nblk + b] */
+    cyc *avail;             /* [(i*nblk + b)*(N-1) + s-1]: when node i may send (b, s) */
     int *next_msg;          /* per node: index into its (b, s) sequence */
     int *active;            /* per node: sending a message */
     cyc *credit;
     int *sent;
-    cyc *done;              /* per node: last reception */
-    int *left;              /* per node: messages still to receive */
+    wjob *jobs;             /* per node: nblk*N write jobs */
+    int *njobs, *served;
+    cyc *wfree, *wdone;     /* write port busy until / last element written */
     double bytes;
 } ring;
 
-static int ring_init(ring *r, int N, int nblk, const int *flits)
+static int ring_init(ring *r, int N, int nblk, const int *flits, const long *elems)
 {
     memset(r, 0, sizeof *r);
-    r->N = N, r->nblk = nblk, r->flits = flits;
+    r->N = N, r->nblk = nblk, r->flits = flits, r->elems = elems;
     int per = nblk * (N > 1 ? N - 1 : 1);
     r->avail = malloc(sizeof *r->avail * (size_t)(N * per));
     r->next_msg = calloc((size_t)N, sizeof *r->next_msg);
     r->active = calloc((size_t)N, sizeof *r->active);
     r->credit = calloc((size_t)N, sizeof *r->credit);
     r->sent = calloc((size_t)N, sizeof *r->sent);
-    r->done = calloc((size_t)N, sizeof *r->done);
-    r->left = calloc((size_t)N, sizeof *r->left);
-    if (!r->avail || !r->next_msg || !r->active || !r->credit || !r->sent || !r->done || !r->left) return -1;
+    r->jobs = calloc((size_t)(N * nblk * N), sizeof *r->jobs);
+    r->njobs = calloc((size_t)N, sizeof *r->njobs);
+    r->served = calloc((size_t)N, sizeof *r->served);
+    r->wfree = calloc((size_t)N, sizeof *r->wfree);
+    r->wdone = calloc((size_t)N, sizeof *r->wdone);
+    if (!r->avail || !r->next_msg || !r->active || !r->credit || !r->sent || !r->jobs || !r->njobs ||
+        !r->served || !r->wfree || !r->wdone)
+        return -1;
     for (int i = 0; i < N * per; i++) r->avail[i] = NEVER;
-    for (int i = 0; i < N; i++) r->left[i] = N > 1 ? per : 0;
     return 0;
 }
 
 static void ring_free(ring *r)
 {
-    free(r->avail), free(r->next_msg), free(r->active), free(r->credit), free(r->sent), free(r->done);
-    free(r->left);
+    free(r->avail), free(r->next_msg), free(r->active), free(r->credit), free(r->sent);
+    free(r->jobs), free(r->njobs), free(r->served), free(r->wfree), free(r->wdone);
+}
+
+static void add_job(ring *r, int n, cyc t, int b, int s, long elems)
+{
+    wjob *j = &r->jobs[(size_t)n * r->nblk * r->N + r->njobs[n]++];
+    j->t = t, j->b = b, j->s = s, j->elems = elems, j->done = 0;
 }
 
 /* node n's own block b became ready at cycle t */
 static void ring_block_ready(ring *r, int n, int b, cyc t)
 {
     if (r->N > 1) r->avail[(n * r->nblk + b) * (r->N - 1)] = t;
-    if (t > r->done[n]) r->done[n] = t;
+    add_job(r, n, t, b, 0, r->elems[n * r->nblk + b]);
+}
+
+/* write ports: when idle, take the earliest available job (ties: block, round) */
+static void write_step(ring *r, const sim_hw *hw, cyc t)
+{
+    for (int n = 0; n < r->N; n++) {
+        wjob *base = &r->jobs[(size_t)n * r->nblk * r->N];
+        while (r->wfree[n] <= t) {
+            wjob *best = NULL;
+            for (int k = 0; k < r->njobs[n]; k++) {
+                wjob *j = &base[k];
+                if (j->done || j->t > t) continue;
+                if (!best || j->t < best->t || (j->t == best->t && (j->b < best->b || (j->b == best->b && j->s < best->s))))
+                    best = j;
+            }
+            if (!best) break;
+            best->done = 1;
+            r->served[n]++;
+            r->wfree[n] = t + cdiv(best->elems, hw->xfer);
+            r->wdone[n] = max_c(r->wdone[n], max_c(r->wfree[n], best->t));
+        }
+    }
 }
 
 static void ring_step(ring *r, const sim_hw *hw, cyc t)
 {
     const int N = r->N, R = N - 1;
-    if (N == 1) return;
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < N && N > 1; i++) {
         int m = r->next_msg[i];
         if (m >= r->nblk * R) continue;
         if (!r->active[i]) {
@@ -82,24 +122,24 @@ static void ring_step(ring *r, const sim_hw *hw, cyc t)
         int j = (i + 1) % N;
         cyc arrive = t + hw->hop[i] + hw->router;
         if (s < R) r->avail[j * r->nblk * R + b * R + s] = arrive;
-        if (arrive > r->done[j]) r->done[j] = arrive;
-        r->left[j]--;
+        add_job(r, j, arrive, b, s, r->elems[origin * r->nblk + b]);
         r->active[i] = 0;
         r->next_msg[i]++;
     }
+    write_step(r, hw, t);
 }
 
 static int ring_idle(const ring *r)
 {
     for (int i = 0; i < r->N; i++)
-        if (r->left[i] > 0) return 0;
+        if (r->served[i] < r->nblk * r->N) return 0;
     return 1;
 }
 
 static cyc ring_end(const ring *r)
 {
     cyc e = 0;
-    for (int i = 0; i < r->N; i++) e = max_c(e, r->done[i]);
+    for (int i = 0; i < r->N; i++) e = max_c(e, r->wdone[i]);
     return e;
 }
 
@@ -162,18 +202,21 @@ llx_status sim_mp_cycle(const sim_hw *hw, const llx_schedule *s, int i, sim_stag
         }
     }
     int *flits = calloc((size_t)(N * nblk), sizeof *flits);
+    long *elems = calloc((size_t)(N * nblk), sizeof *elems);
     ring rg;
-    oom |= !flits;
-    for (int n = 0; n < N && flits; n++)
+    oom |= !flits || !elems;
+    for (int n = 0; n < N && !oom; n++)
         for (int b = 0; b < nblk; b++) {
             int rows_b = nd[n].rows - b * B < B ? nd[n].rows - b * B : B;
-            flits[n * nblk + b] = b < nd[n].nblk_own ? sim_flits(hw, (long)rows_b * T, st->gather_bytes) : 1;
+            int own = b < nd[n].nblk_own;
+            flits[n * nblk + b] = own ? sim_flits(hw, (long)rows_b * T, st->gather_bytes) : 1;
+            elems[n * nblk + b] = own ? (long)rows_b * T : 0;
         }
-    oom |= ring_init(&rg, N, nblk, flits) != 0;
+    oom |= ring_init(&rg, N, nblk, flits, elems) != 0;
     if (oom) {
         ring_free(&rg);
         for (int n = 0; n < N; n++) free(nd[n].row_ready);
-        free(nd), free(flits);
+        free(nd), free(flits), free(elems);
         return llx_fail(LLX_ERR_NOMEM, "out of memory (cycle mode)");
     }
 
@@ -232,7 +275,7 @@ llx_status sim_mp_cycle(const sim_hw *hw, const llx_schedule *s, int i, sim_stag
     out->end = end + hw->sched;
     ring_free(&rg);
     for (int n = 0; n < N; n++) free(nd[n].row_ready);
-    free(nd), free(flits);
+    free(nd), free(flits), free(elems);
     return LLX_OK;
 }
 
@@ -376,17 +419,21 @@ llx_status sim_mha_cycle(const sim_hw *hw, const llx_schedule *s, int i, sim_sta
         if (nd[n].n_items > nblk) nblk = nd[n].n_items;
     }
     int *flits = calloc((size_t)(N * nblk), sizeof *flits);
+    long *elems = calloc((size_t)(N * nblk), sizeof *elems);
     ring rg;
-    oom |= !flits;
-    for (int n = 0; n < N && flits && !oom; n++)
-        for (int b = 0; b < nblk; b++)
-            flits[n * nblk + b] =
-                b < nd[n].n_items ? sim_flits(hw, (long)nd[n].it[b].nh * st->head_dim, st->gather_bytes) : 1;
-    oom |= ring_init(&rg, N, nblk, flits) != 0;
+    oom |= !flits || !elems;
+    for (int n = 0; n < N && !oom; n++)
+        for (int b = 0; b < nblk; b++) {
+            int own = b < nd[n].n_items;
+            long e = own ? (long)nd[n].it[b].nh * st->head_dim : 0;
+            flits[n * nblk + b] = own ? sim_flits(hw, e, st->gather_bytes) : 1;
+            elems[n * nblk + b] = e;
+        }
+    oom |= ring_init(&rg, N, nblk, flits, elems) != 0;
     if (oom) {
         ring_free(&rg);
         for (int n = 0; n < N; n++) mha_node_free(&nd[n]);
-        free(nd), free(flits);
+        free(nd), free(flits), free(elems);
         return llx_fail(LLX_ERR_NOMEM, "out of memory (cycle mode)");
     }
     int pending = N;
@@ -409,7 +456,7 @@ llx_status sim_mha_cycle(const sim_hw *hw, const llx_schedule *s, int i, sim_sta
     out->end = end + hw->sched;
     ring_free(&rg);
     for (int n = 0; n < N; n++) mha_node_free(&nd[n]);
-    free(nd), free(flits);
+    free(nd), free(flits), free(elems);
     if (!fin) return llx_fail(LLX_ERR_NOMEM, "out of memory (cycle mode)");
     free(fin);
     return LLX_OK;
@@ -441,7 +488,9 @@ void sim_lnres_cycle(const sim_hw *hw, const llx_stage *st, sim_stage *out)
                 cyc parts = (cyc)hw->lanes * hw->fadd;
                 while (parts > 1) parts = (parts + 1) / 2, t += hw->fadd;
                 t += finalize;
-                for (cyc y = 0; y < d; y += hw->lanes) t++;
+                /* pass 2: lanes per cycle, no faster than the write port (h) */
+                cyc step = hw->lanes < hw->xfer ? hw->lanes : hw->xfer;
+                for (cyc y = 0; y < d; y += step) t++;
                 t += norm_lat;
             }
         } else {
@@ -452,7 +501,7 @@ void sim_lnres_cycle(const sim_hw *hw, const llx_stage *st, sim_stage *out)
             if (st->layernorm) {
                 for (cyc y = 0; y < d; y++) t += hw->fadd; /* one accumulator: II = fadd latency */
                 t += hw->fadd + finalize;
-                for (cyc y = 0; y < d; y++) t++;
+                for (cyc y = 0; y < d; y++) t++; /* one lane, one element per cycle */
                 t += norm_lat;
             }
         }

@@ -66,9 +66,12 @@ typedef struct sim_stage {
 } sim_stage;
 
 /* Ring all-gather of per-node blocks (router.c).  ready[n*nblk+b] is when
- * node n's block b may leave, flits[n*nblk+b] its size.  Returns the cycle at
- * which the last node holds every block; *bytes gets the link traffic. */
-cyc sim_ring_fast(const sim_hw *hw, int nblk, const cyc *ready, const int *flits, double *bytes);
+ * node n's block b may leave, flits[n*nblk+b] its size on the ring and
+ * elems[n*nblk+b] the elements every node writes into its shared buffer.
+ * Returns the cycle at which the last node has written every block (-1 when
+ * out of memory); *bytes gets the link traffic. */
+cyc sim_ring_fast(const sim_hw *hw, int nblk, const cyc *ready, const int *flits, const long *elems,
+                  double *bytes);
 
 /* Fast (event-level) stage models. */
 llx_status sim_mp_fast(const sim_hw *hw, const llx_schedule *s, int i, sim_stage *out);

@@ -3,7 +3,8 @@
  * Every node runs them on the whole hidden vector (the schedule's split
  * NONE), so they never scale with the node count.  The residual stream x
  * stays in the kernel's lane-partitioned buffer; the branch (PROJ or FC2
- * output) is read from the shared buffer through the xfer port.
+ * output) is read from the shared buffer and the normalised h written back
+ * to it through its xfer-wide ports.
  *
  * Fused (the paper's optimisation): `lanes` lanes; residual add and the
  * statistics (sum x, sum x^2, lat_fadd interleaved partial sums per lane, so
@@ -25,7 +26,7 @@ static int log2ceil(long v)
     return n;
 }
 
-/* Cycles for one token; *stage_in gets the cycles spent reading the branch. */
+/* Cycles for one token. */
 static cyc lnres_token(const sim_hw *hw, const llx_stage *st)
 {
     const cyc d = st->cols;
@@ -37,11 +38,12 @@ static cyc lnres_token(const sim_hw *hw, const llx_stage *st)
         if (st->residual) pass1 = max_c(pass1, cdiv(d, hw->xfer));
         if (!st->layernorm) return pass1 + hw->fadd;
         cyc reduce = (cyc)log2ceil(lanes * hw->fadd) * hw->fadd;
-        return pass1 + hw->fadd + reduce + finalize + cdiv(d, lanes) + norm_lat;
+        cyc pass2 = max_c(cdiv(d, lanes), cdiv(d, hw->xfer)); /* h goes to the shared buffer */
+        return pass1 + hw->fadd + reduce + finalize + pass2 + norm_lat;
     }
     cyc t = 0;
     if (st->residual) t += cdiv(d, hw->xfer) + hw->fadd + (st->layernorm ? hw->sched : 0);
-    if (st->layernorm) t += d * hw->fadd + hw->fadd + finalize + d + norm_lat;
+    if (st->layernorm) t += d * hw->fadd + hw->fadd + finalize + max_c(d, cdiv(d, hw->xfer)) + norm_lat;
     return t;
 }
 

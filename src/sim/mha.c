@@ -13,7 +13,8 @@
  * Head-wise pipeline on: the K DMA of item k starts as soon as the channel
  * and the score FIFO allow, so softmax and SV of head k-1 run under QK of
  * head k.  Off: item k starts after item k-1's context is out.
- * Each item's context (heads x head_dim x 1 token) is one ring block.
+ * Each item's context (heads x head_dim x 1 token) is one ring block, written
+ * into every node's shared buffer like an MP block.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ typedef struct item_state {
 
 /* Items of one node; fills ready/flits (nblk entries), returns local end. */
 static cyc node_items(const sim_hw *hw, const llx_stage *st, int heads_n, cyc t_in, int nblk, cyc *ready,
-                      int *flits, cyc *c_of, cyc *rel_of, double *hbm)
+                      int *flits, long *elems, cyc *c_of, cyc *rel_of, double *hbm)
 {
     const int hp = hw->hp, hd = st->head_dim;
     const int kw = (int)cdiv(hd, hw->G);
@@ -64,6 +65,7 @@ static cyc node_items(const sim_hw *hw, const llx_stage *st, int heads_n, cyc t_
             z.sv_done_prev = svl + hw->sv_lat;
             ready[k] = z.sv_done_prev;
             flits[k] = sim_flits(hw, (long)nh * hd, st->gather_bytes);
+            elems[k] = (long)nh * hd;
             local = ready[k];
             for (int ch = 0; ch < nh * kw && ch < LLX_SIM_MAX_CHANNELS; ch++) {
                 hbm[ch] += (double)c * hw->G;
@@ -74,6 +76,7 @@ static cyc node_items(const sim_hw *hw, const llx_stage *st, int heads_n, cyc t_
     for (; k < nblk; k++) {
         ready[k] = local;
         flits[k] = 1;
+        elems[k] = 0;
     }
     return local;
 }
@@ -92,10 +95,11 @@ llx_status sim_mha_fast(const sim_hw *hw, const llx_schedule *s, int i, sim_stag
     size_t cells = (size_t)N * (size_t)nblk;
     cyc *ready = malloc(sizeof *ready * cells);
     int *flits = malloc(sizeof *flits * cells);
+    long *elems = malloc(sizeof *elems * cells);
     cyc *c_of = malloc(sizeof *c_of * (size_t)nblk);
     cyc *rel_of = malloc(sizeof *rel_of * (size_t)nblk);
-    if (!ready || !flits || !c_of || !rel_of) {
-        free(ready), free(flits), free(c_of), free(rel_of);
+    if (!ready || !flits || !elems || !c_of || !rel_of) {
+        free(ready), free(flits), free(elems), free(c_of), free(rel_of);
         return llx_fail(LLX_ERR_NOMEM, "out of memory simulating stage %d", i);
     }
     cyc local_max = 0, t_in_max = 0;
@@ -104,14 +108,16 @@ llx_status sim_mha_fast(const sim_hw *hw, const llx_schedule *s, int i, sim_stag
         int heads_n = r.end - r.begin;
         cyc t_in = cdiv(3LL * heads_n * st->head_dim * st->tokens, hw->xfer);
         t_in_max = max_c(t_in_max, t_in);
-        cyc local = node_items(hw, st, heads_n, t_in, nblk, ready + n * nblk, flits + n * nblk, c_of, rel_of,
+        cyc local = node_items(hw, st, heads_n, t_in, nblk, ready + n * nblk, flits + n * nblk,
+                               elems + n * nblk, c_of, rel_of,
                                out->hbm_bytes);
         if (!hw->hiding)
             for (int b = 0; b < nblk; b++) ready[n * nblk + b] = local;
         local_max = max_c(local_max, local);
     }
-    cyc end = st->gather > 0 ? sim_ring_fast(hw, nblk, ready, flits, &out->link_bytes) : local_max;
-    free(ready), free(flits), free(c_of), free(rel_of);
+    cyc end = st->gather > 0 ? sim_ring_fast(hw, nblk, ready, flits, elems, &out->link_bytes) : local_max;
+    free(ready), free(flits), free(elems), free(c_of), free(rel_of);
+    if (end < 0) return llx_fail(LLX_ERR_NOMEM, "out of memory simulating stage %d", i);
     out->stage_in = t_in_max;
     out->ring = end - local_max;
     out->end = end + hw->sched;

@@ -9,7 +9,8 @@
  * after its last word.  The quantisation unit serves one element per cycle
  * in row order (bias, scale, GELU table for FC1).  Rows are grouped in
  * blocks of block_rows; a finished block goes to the router.  The stage ends
- * when every node holds the all-gathered output (sim_ring_fast).
+ * when every node has written the all-gathered output into its shared buffer
+ * (sim_ring_fast).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 /* Block ready times of one node: fills ready[0..nblk) and flits[0..nblk),
  * returns the node's local completion (last row quantised). */
 static cyc node_blocks(const sim_hw *hw, const llx_stage *st, int rows_n, int B, cyc t_in, int nblk, cyc *ready,
-                       int *flits)
+                       int *flits, long *elems)
 {
     const int P = hw->P, T = st->tokens;
     const cyc wpr = cdiv(st->cols, hw->G);
@@ -43,6 +44,7 @@ static cyc node_blocks(const sim_hw *hw, const llx_stage *st, int rows_n, int B,
             ready[b] = s + (cyc)(p + 1) * T - 1 + qlat;
             int rows_b = last + 1 - b * B;
             flits[b] = sim_flits(hw, (long)rows_b * T, st->gather_bytes);
+            elems[b] = (long)rows_b * T;
             local = ready[b];
             b++;
         }
@@ -50,6 +52,7 @@ static cyc node_blocks(const sim_hw *hw, const llx_stage *st, int rows_n, int B,
     for (; b < nblk; b++) { /* a node with fewer rows sends header-only messages */
         ready[b] = local;
         flits[b] = 1;
+        elems[b] = 0;
     }
     return local;
 }
@@ -67,9 +70,9 @@ llx_status sim_mp_fast(const sim_hw *hw, const llx_schedule *s, int i, sim_stage
     }
     cyc *ready = malloc(sizeof *ready * (size_t)N * (size_t)nblk);
     int *flits = malloc(sizeof *flits * (size_t)N * (size_t)nblk);
-    if (!ready || !flits) {
-        free(ready);
-        free(flits);
+    long *elems = malloc(sizeof *elems * (size_t)N * (size_t)nblk);
+    if (!ready || !flits || !elems) {
+        free(ready), free(flits), free(elems);
         return llx_fail(LLX_ERR_NOMEM, "out of memory simulating stage %d", i);
     }
     const cyc t_in = cdiv((cyc)st->tokens * st->cols, hw->xfer);
@@ -78,7 +81,7 @@ llx_status sim_mp_fast(const sim_hw *hw, const llx_schedule *s, int i, sim_stage
     for (int n = 0; n < N; n++) {
         llx_range r = llx_schedule_slice(s, i, n);
         int rows_n = r.end - r.begin;
-        cyc local = node_blocks(hw, st, rows_n, B, t_in, nblk, ready + n * nblk, flits + n * nblk);
+        cyc local = node_blocks(hw, st, rows_n, B, t_in, nblk, ready + n * nblk, flits + n * nblk, elems + n * nblk);
         if (!hw->hiding)
             for (int b = 0; b < nblk; b++) ready[n * nblk + b] = local;
         local_max = max_c(local_max, local);
@@ -87,9 +90,9 @@ llx_status sim_mp_fast(const sim_hw *hw, const llx_schedule *s, int i, sim_stage
             out->hbm_bytes[p] += (double)(rows_p * wpr) * hw->G;
         }
     }
-    cyc end = st->gather > 0 ? sim_ring_fast(hw, nblk, ready, flits, &out->link_bytes) : local_max;
-    free(ready);
-    free(flits);
+    cyc end = st->gather > 0 ? sim_ring_fast(hw, nblk, ready, flits, elems, &out->link_bytes) : local_max;
+    free(ready), free(flits), free(elems);
+    if (end < 0) return llx_fail(LLX_ERR_NOMEM, "out of memory simulating stage %d", i);
     out->stage_in = t_in;
     out->ring = end - local_max;
     out->end = end + hw->sched;

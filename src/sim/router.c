@@ -3,27 +3,59 @@
  * received in round s-1 (its own in round 1), store-and-forward, one message
  * at a time per link in (block, round) order.  A message of F flits started
  * at t leaves over the link's rate limiter and arrives hop + router cycles
- * after its last flit.  With transfer hiding the caller hands in each block
- * as soon as it is quantised, so block k travels while block k+1 computes. */
+ * after its last flit.  Every block a node holds (its own once quantised,
+ * the others once received) is written into the node's shared buffer
+ * through the xfer-wide write port, first come first served (ties by block,
+ * then round).  With transfer hiding the caller hands in each block as soon
+ * as it is ready, so block k travels while block k+1 computes. */
 #include <stdlib.h>
 
 #include "sim/hw.h"
 
-cyc sim_ring_fast(const sim_hw *hw, int nblk, const cyc *ready, const int *flits, double *bytes)
+typedef struct wjob {
+    cyc t;
+    int b, s;
+    long elems;
+} wjob;
+
+static int wjob_cmp(const void *x, const void *y)
+{
+    const wjob *a = x, *b = y;
+    if (a->t != b->t) return a->t < b->t ? -1 : 1;
+    if (a->b != b->b) return a->b < b->b ? -1 : 1;
+    return (a->s > b->s) - (a->s < b->s);
+}
+
+/* serve a node's write jobs; returns when the last element is written */
+static cyc serve(const sim_hw *hw, wjob *jobs, int n)
+{
+    qsort(jobs, (size_t)n, sizeof *jobs, wjob_cmp);
+    cyc free_at = 0, end = 0;
+    for (int k = 0; k < n; k++) {
+        cyc start = max_c(jobs[k].t, free_at);
+        free_at = start + cdiv(jobs[k].elems, hw->xfer);
+        end = max_c(end, max_c(free_at, jobs[k].t));
+    }
+    return end;
+}
+
+cyc sim_ring_fast(const sim_hw *hw, int nblk, const cyc *ready, const int *flits, const long *elems, double *bytes)
 {
     const int N = hw->nodes;
-    cyc done = 0;
-    for (int i = 0; i < N * nblk; i++) done = max_c(done, ready[i]);
-    if (N == 1) return done;
+    const int per = nblk * N; /* write jobs per node: own + received */
+    wjob *jobs = malloc(sizeof *jobs * (size_t)(per * N));
+    int *nj = calloc((size_t)N, sizeof *nj);
+    if (!jobs || !nj) {
+        free(jobs), free(nj);
+        return -1;
+    }
+    for (int i = 0; i < N; i++)
+        for (int b = 0; b < nblk; b++) jobs[i * per + nj[i]++] = (wjob){ready[i * nblk + b], b, 0, elems[i * nblk + b]};
 
     cyc free_at[LLX_MAX_NODES] = {0}, avail[LLX_MAX_NODES], next[LLX_MAX_NODES];
-    cyc node_done[LLX_MAX_NODES] = {0};
     double traffic = 0;
-    for (int b = 0; b < nblk; b++) {
-        for (int i = 0; i < N; i++) {
-            avail[i] = ready[i * nblk + b];
-            node_done[i] = max_c(node_done[i], avail[i]);
-        }
+    for (int b = 0; b < nblk && N > 1; b++) {
+        for (int i = 0; i < N; i++) avail[i] = ready[i * nblk + b];
         for (int s = 1; s < N; s++) {
             for (int i = 0; i < N; i++) {
                 int origin = ((i - (s - 1)) % N + N) % N;
@@ -33,13 +65,15 @@ cyc sim_ring_fast(const sim_hw *hw, int nblk, const cyc *ready, const int *flits
                 free_at[i] = start + span;
                 int j = (i + 1) % N;
                 next[j] = start + span - 1 + hw->hop[i] + hw->router;
-                node_done[j] = max_c(node_done[j], next[j]);
+                jobs[j * per + nj[j]++] = (wjob){next[j], b, s, elems[origin * nblk + b]};
                 traffic += (double)F * hw->flit_bytes;
             }
             for (int i = 0; i < N; i++) avail[i] = next[i];
         }
     }
-    for (int i = 0; i < N; i++) done = max_c(done, node_done[i]);
+    cyc done = 0;
+    for (int i = 0; i < N; i++) done = max_c(done, serve(hw, jobs + i * per, nj[i]));
+    free(jobs), free(nj);
     if (bytes) *bytes += traffic;
     return done;
 }
