@@ -22,7 +22,8 @@ static void usage(FILE *f)
             "                         config.json, or dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
             "  --prompt P --gen G     prefill P tokens, then G decode passes\n"
             "  --context C            time one decode token attending C keys (default 640,\n"
-            "                         the position the paper's artifacts time)\n"
+            "                         the position the paper's artifacts time, or the model's\n"
+            "                         context if shorter)\n"
             "  --prefill token|batch  prefill token by token (LoopLynx, default) or as one pass\n"
             "  --lm-head host|fpga    where the final LayerNorm and LM head run (default host)\n"
             "  --no-lnres-fusion      unfused, scalar LayerNorm and residual kernels\n"
@@ -212,7 +213,6 @@ int cmd_sim(int argc, char **argv)
     }
     if (have_work == 3) return cli_usage_error("--context cannot be combined with --prompt/--gen");
     if (have_work == 1 && (w.prompt == 0 || w.gen == 0)) return cli_usage_error("--prompt and --gen go together");
-    if (!have_work) w.context = 640;
 
     llx_sim_config c;
     if (llx_sim_config_init(&c, platform) != LLX_OK) return cli_usage_error("--platform: %s", llx_errmsg());
@@ -230,6 +230,7 @@ int cmd_sim(int argc, char **argv)
     int rc = load_model(model, &m);
     if (rc != EXIT_OK) return rc;
     if (llx_sim_check(&c, &m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
+    if (!have_work) w.context = m.n_ctx < 640 ? m.n_ctx : 640;
     if (w.context > m.n_ctx)
         return cli_usage_error("--context %d exceeds the model's %d positions", w.context, m.n_ctx);
     if ((long)w.prompt + w.gen > m.n_ctx)

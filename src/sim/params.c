@@ -16,11 +16,11 @@ static const llx_sim_platform presets[] = {
     /* Alveo U50: Table I (201 GB/s, 5952 DSP, 75 W) and the U50 data sheet;
      * 8.49 GB/s sustained per pseudo-channel is the paper's simulation figure. */
     {"u50", 32, 201.0, 8.49, 2, 5952, 872000, 1743000, 1344, 640, 75.0, 18.0,
-     4, 102000, 180000, 165},
+     4, 165000, 293000, 250},
     /* Alveo U280: Table I (460 GB/s, 9024 DSP, 215 W) and its data sheet;
      * 14.375 GB/s is the theoretical pseudo-channel rate (UG1393). */
     {"u280", 32, 460.0, 14.375, 3, 9024, 1304000, 2607000, 2016, 960, 215.0, 30.0,
-     4, 102000, 180000, 165},
+     4, 165000, 293000, 250},
 };
 
 static void arch_default(llx_sim_arch *a)
@@ -74,6 +74,7 @@ llx_status llx_sim_config_init(llx_sim_config *c, const char *platform)
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         if (strcmp(presets[i].name, name) == 0) {
             c->plat = presets[i];
+            c->arch.nodes_per_fpga = presets[i].slrs; /* one node per SLR */
             return LLX_OK;
         }
     return llx_fail(LLX_ERR_ARG, "unknown platform '%s' (known: u50, u280)", name);
