@@ -35,3 +35,9 @@ TEST(fuzz_corpus_config)
     int n = replay("config", llx_fuzz_config);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_sim)
+{
+    int n = replay("sim", llx_fuzz_sim);
+    CHECK(n > 0);
+}
