@@ -474,3 +474,20 @@ TEST(sim_bad_cli_input)
     llx_cli(&r, "sim", "--lm-head", "gpu", NULL);
     expect_usage_error("lm-head", &r);
 }
+
+/* The cycle-stepped reference also reproduces the Table II runs exactly. */
+TEST(sim_cycle_stepped_table2)
+{
+    llx_config m = medium();
+    for (int nodes = 1; nodes <= 4; nodes *= 2)
+        for (int v = 0; v < 3; v++) {
+            llx_sim_config f = paper(nodes);
+            f.arch.lnres_fusion = v != 1;
+            f.arch.headwise_pipeline = v != 2;
+            llx_sim_config c = f;
+            c.arch.cycle_mode = 1;
+            double a = decode_ms(&f, &m, 640), b = decode_ms(&c, &m, 640);
+            CHECK(a > 0);
+            CHECK_MSG(a == b, "%d nodes, variant %d: fast %.6f ms, cycle-stepped %.6f ms", nodes, v, a, b);
+        }
+}
