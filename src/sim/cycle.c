@@ -179,7 +179,7 @@ llx_status sim_mp_cycle(const sim_hw *hw, const llx_schedule *s, int i, sim_stag
     const llx_stage *st = &s->stages[i];
     const int N = hw->nodes, B = s->opt.block_rows, P = hw->P, T = st->tokens;
     const cyc wpr = cdiv(st->cols, hw->G);
-    const sim_rate rw = rate_slow(hw->hbm, T);
+    const sim_rate rw = sim_mp_rate(hw, T, wpr);
     const cyc qlat = hw->quant_lat + (st->gelu ? hw->gelu_lat : 0);
     memset(out, 0, sizeof *out);
 

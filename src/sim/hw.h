@@ -56,6 +56,18 @@ typedef struct sim_hw {
 
 llx_status sim_hw_init(sim_hw *hw, const llx_sim_config *c);
 
+/* Word rate of an MP slice: the HBM channel, slowed to the MAC (T cycles per
+ * word in a T-token pass) and to the quantisation unit (P x T elements per
+ * row group of wpr words), i.e. the steady state the bounded FIFOs between
+ * them enforce by back-pressure. */
+static inline sim_rate sim_mp_rate(const sim_hw *hw, int T, cyc wpr)
+{
+    sim_rate r = rate_slow(hw->hbm, T);
+    cyc q = cdiv((cyc)hw->P * T * r.num, wpr);
+    if (q > r.cost) r.cost = q;
+    return r;
+}
+
 /* What one stage took on the modelled hardware. */
 typedef struct sim_stage {
     cyc end;       /* stage length, cycles (max over nodes, incl. hand-over) */

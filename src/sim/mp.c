@@ -25,7 +25,7 @@ static cyc node_blocks(const sim_hw *hw, const llx_stage *st, int rows_n, int B,
 {
     const int P = hw->P, T = st->tokens;
     const cyc wpr = cdiv(st->cols, hw->G);
-    const sim_rate rw = rate_slow(hw->hbm, T);
+    const sim_rate rw = sim_mp_rate(hw, T, wpr);
     const cyc qlat = hw->quant_lat + (st->gelu ? hw->gelu_lat : 0);
     cyc qfree = 0, local = t_in;
     int b = 0;
