@@ -97,9 +97,13 @@ TEST(sim_table2_resources)
     llx_sim_config c = paper(2);
     llx_sim_resources r;
     CHECK(llx_sim_resources_estimate(&c, &m, &r) == LLX_OK);
+    CHECK_EQ_INT(r.n_comp, 6); /* the second node also has the SLR-crossing FIFOs */
     CHECK_CLOSE(2 * r.node[0].dsp, 522, 0, 0.05); /* Fused MP */
     CHECK_CLOSE(2 * r.node[0].bram, 241, 0, 0.10);
     CHECK_CLOSE(2 * r.node[3].bram, 97, 0, 0.10); /* DMA */
+    double sum = 0;
+    for (int k = 0; k < r.n_comp; k++) sum += r.node[k].bram;
+    CHECK_CLOSE(sum, r.node_total.bram, 1e-9, 0);
 }
 
 /* cycles the MP kernel itself spends on stage `op` of layer 0 */

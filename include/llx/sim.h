@@ -131,8 +131,8 @@ typedef struct llx_sim_component {
 
 typedef struct llx_sim_resources {
     int n_comp;
-    llx_sim_component node[LLX_SIM_MAX_COMPONENTS]; /* per node, by component */
-    llx_sim_component node_total;   /* one node (the largest slice) */
+    llx_sim_component node[LLX_SIM_MAX_COMPONENTS]; /* the largest node, by component */
+    llx_sim_component node_total;   /* the largest node */
     llx_sim_component device_total; /* nodes_per_fpga nodes + shell */
     llx_sim_component all_total;    /* every device */
     int devices;

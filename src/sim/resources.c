@@ -125,11 +125,11 @@ llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config 
             int k = node_components(c, m, n, comp);
             llx_sim_component tot = {"node", 0, 0, 0, 0, 0};
             for (int j = 0; j < k; j++) add(&tot, &comp[j]);
-            if (n == 0) {
+            if (tot.bram + tot.dsp > r->node_total.bram + r->node_total.dsp) { /* the largest node */
+                r->node_total = tot;
                 r->n_comp = k;
                 memcpy(r->node, comp, sizeof comp[0] * (size_t)k);
             }
-            if (tot.bram + tot.dsp > r->node_total.bram + r->node_total.dsp) r->node_total = tot;
             add(&dev, &tot);
         }
         if (dev.bram + dev.dsp > r->device_total.bram + r->device_total.dsp) r->device_total = dev;
