@@ -222,9 +222,6 @@ llx_status llx_sim_check(const llx_sim_config *c, const llx_config *m)
     if ((long)per_dev * a->channels > p->hbm_pcs)
         return llx_fail(LLX_ERR_ARG, "%d nodes x %d channels per device exceed the %s's %d HBM pseudo-channels",
                         per_dev, a->channels, p->name, p->hbm_pcs);
-    if (a->nodes_per_fpga > p->slrs * 4)
-        return llx_fail(LLX_ERR_ARG, "nodes_per_fpga %d is implausible for a %d-SLR device", a->nodes_per_fpga,
-                        p->slrs);
     if (!m) return LLX_OK;
     int hd = llx_config_head_dim(m);
     int kw = ceil_div_i(hd, a->word_bytes);
