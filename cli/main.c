@@ -15,6 +15,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text to GPT-2 token ids and back"},
     {"info", cmd_info, "validate and describe a model folder"},
     {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
+    {"sim", cmd_sim, "simulate the LoopLynx FPGA design (latency, resources, energy)"},
     {NULL, NULL, NULL},
 };
 

@@ -47,3 +47,9 @@ TEST(fuzz_corpus_safetensors)
     int n = replay("safetensors", llx_fuzz_safetensors);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_sim)
+{
+    int n = replay("sim", llx_fuzz_sim);
+    CHECK(n > 0);
+}

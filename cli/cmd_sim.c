@@ -1,0 +1,244 @@
+/* cli/cmd_sim.c - `looplynx sim`: time a model on the simulated LoopLynx
+ * accelerator and print latency, breakdown, HBM utilisation, resources and
+ * energy (text or --json).  The timing itself lives in src/sim. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "llx/checkpoint.h"
+#include "llx/sim.h"
+
+#define MAX_SETS 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: looplynx sim [options]\n\n"
+            "Time a GPT-2 style model on the cycle-level model of the LoopLynx FPGA design.\n\n"
+            "  --platform NAME        u50 (default) or u280\n"
+            "  --nodes N              accelerator nodes in the ring (default 1)\n"
+            "  --model M              gpt2, gpt2-medium (default), gpt2-large, gpt2-xl, a folder with\n"
+            "                         config.json, or dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
+            "  --prompt P --gen G     prefill P tokens, then G decode passes\n"
+            "  --context C            time one decode token attending C keys (default 640,\n"
+            "                         the position the paper's artifacts time, or the model's\n"
+            "                         context if shorter)\n"
+            "  --prefill token|batch  prefill token by token (LoopLynx, default) or as one pass\n"
+            "  --lm-head host|fpga    where the final LayerNorm and LM head run (default host)\n"
+            "  --no-lnres-fusion      unfused, scalar LayerNorm and residual kernels\n"
+            "  --no-headwise-pipeline MHA processes one head group at a time\n"
+            "  --no-transfer-hiding   ring all-gathers start after a stage's compute\n"
+            "  --mode fast|cycle      event-level (default) or cycle-stepped reference (slow)\n"
+            "  --set KEY=VALUE        override a platform or architecture parameter (repeatable)\n"
+            "  --json                 print one JSON object\n"
+            "  --help                 this text\n\nparameters for --set (current u50 defaults):\n");
+    llx_sim_config c;
+    llx_sim_config_init(&c, "u50");
+    for (int i = 0; i < llx_sim_param_count(); i++) {
+        char v[64];
+        llx_sim_param_value(&c, i, v, sizeof v);
+        fprintf(f, "  %-18s %-10s %s\n", llx_sim_param_name(i), v, llx_sim_param_help(i));
+    }
+}
+
+static int load_model(const char *spec, llx_config *m)
+{
+    if (strncmp(spec, "dims:", 5) == 0) {
+        if (llx_sim_parse_dims(spec, m) != LLX_OK) return cli_usage_error("--model: %s", llx_errmsg());
+        return EXIT_OK;
+    }
+    if (llx_config_preset(spec, m) == LLX_OK) return EXIT_OK;
+    struct stat sb;
+    if (stat(spec, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_usage_error("--model '%s' is not a preset (gpt2 ... gpt2-xl), a dims: spec or a folder", spec);
+    size_t n = strlen(spec) + 16;
+    char *path = malloc(n);
+    if (!path) return cli_runtime_error("out of memory");
+    snprintf(path, n, "%s/config.json", spec);
+    llx_status st = llx_config_load_json(path, m);
+    free(path);
+    return st == LLX_OK ? EXIT_OK : cli_lib_error();
+}
+
+static double pct(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0; }
+
+static void print_comp(const char *name, const llx_sim_component *c)
+{
+    printf("  %-16s %8.0f %9.0f %9.0f %8.1f %6.0f\n", name, c->dsp, c->lut, c->ff, c->bram, c->uram);
+}
+
+static void print_text(const llx_sim_config *c, const char *model, const llx_config *m, const llx_sim_workload *w,
+                       const llx_sim_result *r)
+{
+    const llx_sim_arch *a = &c->arch;
+    printf("model     %s: %d layers, hidden %d, %d heads, ffn %d, vocab %d\n", model, m->n_layer, m->n_embd,
+           m->n_head, m->n_inner, m->n_vocab);
+    printf("hardware  %d node(s) on %d %s device(s), %d per device; %d HBM channels x %d B words per node, "
+           "%.0f MHz; %s mode\n",
+           a->nodes, r->res.devices, c->plat.name, a->nodes_per_fpga, a->channels, a->word_bytes, a->clock_mhz,
+           a->cycle_mode ? "cycle-stepped" : "fast");
+    printf("options   lnres-fusion %s, headwise-pipeline %s, transfer-hiding %s, prefill %s, lm-head %s\n",
+           a->lnres_fusion ? "on" : "off", a->headwise_pipeline ? "on" : "off", a->transfer_hiding ? "on" : "off",
+           a->prefill_batched ? "batch" : "token", a->lm_head_fpga ? "fpga" : "host");
+    if (w->context > 0) printf("workload  one decode token attending %d keys\n\n", w->context);
+    else printf("workload  prompt %d, %d decode passes\n\n", w->prompt, w->gen);
+    printf("decode latency   %8.3f ms/token  (%.1f tokens/s)\n", r->decode_ms_per_token, r->tokens_per_s);
+    if (w->context <= 0)
+        printf("prefill          %8.3f ms total, %.3f ms/token; run total %.2f ms\n", r->prefill_ms,
+               r->prefill_ms_per_token, r->total_ms);
+    printf("host per token   %8.3f ms  (embedding, PCIe, launch%s; not in the latency above)\n",
+           r->host_ms_per_token, a->lm_head_fpga ? ", logits read-back" : ", final LN + LM head on the CPU");
+    printf("end to end       %8.3f ms/token\n\n", r->e2e_ms_per_token);
+    printf("breakdown per decode token:\n");
+    for (int k = 0; k < LLX_SIM_CAT_COUNT; k++)
+        printf("  %-10s %8.3f ms %6.1f%%\n", llx_sim_cat_name((llx_sim_cat)k), r->breakdown_ms[k],
+               pct(r->breakdown_ms[k], r->decode_ms_per_token));
+    printf("\nHBM channel utilisation while decoding (mean over nodes):\n ");
+    for (int k = 0; k < r->channels; k++) printf(" ch%d %.1f%%", k, 100 * r->hbm_util[k]);
+    printf("\n\nresources            DSP       LUT        FF     BRAM   URAM\n");
+    for (int k = 0; k < r->res.n_comp; k++) print_comp(r->res.node[k].name, &r->res.node[k]);
+    print_comp("per node", &r->res.node_total);
+    print_comp("per device", &r->res.device_total);
+    print_comp("all devices", &r->res.all_total);
+    llx_sim_component bud = {"budget", c->plat.dsp, c->plat.lut, c->plat.ff, c->plat.bram, c->plat.uram};
+    print_comp("device budget", &bud);
+    printf("  device use        %7.1f%% %8.1f%% %8.1f%% %7.1f%% %5.1f%%  %s\n\n", 100 * r->res.dsp_frac,
+           100 * r->res.lut_frac, 100 * r->res.ff_frac, 100 * r->res.bram_frac, 100 * r->res.uram_frac,
+           r->res.fits ? "fits" : "DOES NOT FIT");
+    printf("power while decoding %.1f W (static %.1f, logic %.1f, HBM %.1f, ring %.2f) -> %.2f tokens/J\n",
+           r->power_w, r->power_static_w, r->power_logic_w, r->power_hbm_w, r->power_link_w, r->tokens_per_joule);
+}
+
+static void json_comp(const char *key, const llx_sim_component *c, int comma)
+{
+    printf("\"%s\":{\"dsp\":%.1f,\"lut\":%.0f,\"ff\":%.0f,\"bram\":%.1f,\"uram\":%.0f}%s", key, c->dsp, c->lut,
+           c->ff, c->bram, c->uram, comma ? "," : "");
+}
+
+static void print_json(const llx_sim_config *c, const char *model, const llx_config *m, const llx_sim_workload *w,
+                       const llx_sim_result *r)
+{
+    const llx_sim_arch *a = &c->arch;
+    printf("{\"model\":");
+    cli_json_string(stdout, model, strlen(model));
+    printf(",\"layers\":%d,\"hidden\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d", m->n_layer, m->n_embd, m->n_head,
+           m->n_inner, m->n_vocab);
+    printf(",\"platform\":\"%s\",\"nodes\":%d,\"nodes_per_fpga\":%d,\"devices\":%d,\"mode\":\"%s\"", c->plat.name,
+           a->nodes, a->nodes_per_fpga, r->res.devices, a->cycle_mode ? "cycle" : "fast");
+    printf(",\"lnres_fusion\":%s,\"headwise_pipeline\":%s,\"transfer_hiding\":%s",
+           a->lnres_fusion ? "true" : "false", a->headwise_pipeline ? "true" : "false",
+           a->transfer_hiding ? "true" : "false");
+    printf(",\"prompt\":%d,\"gen\":%d,\"context\":%d", w->prompt, w->gen, w->context);
+    printf(",\"decode_ms_per_token\":%.6f,\"prefill_ms\":%.6f,\"prefill_ms_per_token\":%.6f", r->decode_ms_per_token,
+           r->prefill_ms, r->prefill_ms_per_token);
+    printf(",\"tokens_per_s\":%.4f,\"host_ms_per_token\":%.6f,\"e2e_ms_per_token\":%.6f,\"total_ms\":%.6f",
+           r->tokens_per_s, r->host_ms_per_token, r->e2e_ms_per_token, r->total_ms);
+    printf(",\"breakdown\":{");
+    for (int k = 0; k < LLX_SIM_CAT_COUNT; k++)
+        printf("%s\"%s\":%.6f", k ? "," : "", llx_sim_cat_name((llx_sim_cat)k), r->breakdown_ms[k]);
+    printf("},\"ring_exposed_ms\":%.6f,\"hbm_util\":[", r->ring_exposed_ms);
+    for (int k = 0; k < r->channels; k++) printf("%s%.5f", k ? "," : "", r->hbm_util[k]);
+    printf("],\"resources\":{\"components\":{");
+    for (int k = 0; k < r->res.n_comp; k++) json_comp(r->res.node[k].name, &r->res.node[k], k + 1 < r->res.n_comp);
+    printf("},");
+    json_comp("node", &r->res.node_total, 1);
+    json_comp("device", &r->res.device_total, 1);
+    json_comp("total", &r->res.all_total, 1);
+    llx_sim_component bud = {"budget", c->plat.dsp, c->plat.lut, c->plat.ff, c->plat.bram, c->plat.uram};
+    json_comp("device_budget", &bud, 1);
+    printf("\"devices\":%d,\"fits\":%s}", r->res.devices, r->res.fits ? "true" : "false");
+    printf(",\"power_w\":%.4f,\"power\":{\"static\":%.4f,\"logic\":%.4f,\"hbm\":%.4f,\"ring\":%.4f}", r->power_w,
+           r->power_static_w, r->power_logic_w, r->power_hbm_w, r->power_link_w);
+    printf(",\"tokens_per_joule\":%.5f}\n", r->tokens_per_joule);
+}
+
+int cmd_sim(int argc, char **argv)
+{
+    const char *platform = "u50", *model = "gpt2-medium", *val = NULL;
+    const char *sets[MAX_SETS];
+    int nsets = 0, json = 0, have_work = 0;
+    long nodes = -1, v = 0;
+    int no_fusion = 0, no_headwise = 0, no_hiding = 0, batched = -1, lm_fpga = -1, cycle = -1;
+    llx_sim_workload w = {0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        int k;
+        if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (cli_flag(argv, i, "--json")) json = 1;
+        else if (cli_flag(argv, i, "--no-lnres-fusion")) no_fusion = 1;
+        else if (cli_flag(argv, i, "--no-headwise-pipeline")) no_headwise = 1;
+        else if (cli_flag(argv, i, "--no-transfer-hiding")) no_hiding = 1;
+        else if ((k = cli_opt(argc, argv, &i, "--platform", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            platform = val;
+        } else if ((k = cli_opt(argc, argv, &i, "--model", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            model = val;
+        } else if ((k = cli_opt(argc, argv, &i, "--nodes", &val)) != 0) {
+            if (k < 0 || !cli_parse_int("--nodes", val, 1, LLX_MAX_NODES, &nodes)) return EXIT_USAGE;
+        } else if ((k = cli_opt(argc, argv, &i, "--prompt", &val)) != 0) {
+            if (k < 0 || !cli_parse_int("--prompt", val, 1, 1 << 20, &v)) return EXIT_USAGE;
+            w.prompt = (int)v, have_work |= 1;
+        } else if ((k = cli_opt(argc, argv, &i, "--gen", &val)) != 0) {
+            if (k < 0 || !cli_parse_int("--gen", val, 1, 1 << 20, &v)) return EXIT_USAGE;
+            w.gen = (int)v, have_work |= 1;
+        } else if ((k = cli_opt(argc, argv, &i, "--context", &val)) != 0) {
+            if (k < 0 || !cli_parse_int("--context", val, 1, 1 << 20, &v)) return EXIT_USAGE;
+            w.context = (int)v, have_work |= 2;
+        } else if ((k = cli_opt(argc, argv, &i, "--prefill", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            if (strcmp(val, "token") && strcmp(val, "batch"))
+                return cli_usage_error("--prefill expects token or batch, got '%s'", val);
+            batched = !strcmp(val, "batch");
+        } else if ((k = cli_opt(argc, argv, &i, "--lm-head", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            if (strcmp(val, "host") && strcmp(val, "fpga"))
+                return cli_usage_error("--lm-head expects host or fpga, got '%s'", val);
+            lm_fpga = !strcmp(val, "fpga");
+        } else if ((k = cli_opt(argc, argv, &i, "--mode", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            if (strcmp(val, "fast") && strcmp(val, "cycle"))
+                return cli_usage_error("--mode expects fast or cycle, got '%s'", val);
+            cycle = !strcmp(val, "cycle");
+        } else if ((k = cli_opt(argc, argv, &i, "--set", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            if (nsets == MAX_SETS) return cli_usage_error("too many --set options (max %d)", MAX_SETS);
+            sets[nsets++] = val;
+        } else {
+            return cli_usage_error("sim: unknown option '%s' (try 'looplynx sim --help')", argv[i]);
+        }
+    }
+    if (have_work == 3) return cli_usage_error("--context cannot be combined with --prompt/--gen");
+    if (have_work == 1 && (w.prompt == 0 || w.gen == 0)) return cli_usage_error("--prompt and --gen go together");
+
+    llx_sim_config c;
+    if (llx_sim_config_init(&c, platform) != LLX_OK) return cli_usage_error("--platform: %s", llx_errmsg());
+    if (nodes > 0) c.arch.nodes = (int)nodes;
+    if (no_fusion) c.arch.lnres_fusion = 0;
+    if (no_headwise) c.arch.headwise_pipeline = 0;
+    if (no_hiding) c.arch.transfer_hiding = 0;
+    if (batched >= 0) c.arch.prefill_batched = batched;
+    if (lm_fpga >= 0) c.arch.lm_head_fpga = lm_fpga;
+    if (cycle >= 0) c.arch.cycle_mode = cycle;
+    for (int i = 0; i < nsets; i++)
+        if (llx_sim_set(&c, sets[i]) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
+
+    llx_config m;
+    int rc = load_model(model, &m);
+    if (rc != EXIT_OK) return rc;
+    if (llx_sim_check(&c, &m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
+    if (!have_work) w.context = m.n_ctx < 640 ? m.n_ctx : 640;
+    if (w.context > m.n_ctx)
+        return cli_usage_error("--context %d exceeds the model's %d positions", w.context, m.n_ctx);
+    if ((long)w.prompt + w.gen > m.n_ctx)
+        return cli_usage_error("--prompt + --gen (%d) exceed the model's %d positions", w.prompt + w.gen, m.n_ctx);
+
+    llx_sim_result r;
+    if (llx_sim_run(&c, &m, &w, &r) != LLX_OK) return cli_lib_error();
+    if (json) print_json(&c, model, &m, &w, &r);
+    else print_text(&c, model, &m, &w, &r);
+    return EXIT_OK;
+}
