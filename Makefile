@@ -101,6 +101,7 @@ demo: all
 	./build/looplynx generate -m $(DEMO)/gpt2-synth -p "Earth is the" -n 24 --seed 1
 	./build/looplynx quantize -m $(DEMO)/gpt2-synth --calib README.md --calib-tokens 1024 -o $(DEMO)/gpt2-synth.llx
 	./build/looplynx generate -m $(DEMO)/gpt2-synth.llx -p "Earth is the" -n 24 --seed 1 --nodes 2 --threads 1
+	./build/looplynx sim --nodes 2 --model gpt2-medium --prompt 128 --gen 512
 
 asan:
 	$(MAKE) MODE=asan all

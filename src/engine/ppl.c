@@ -7,14 +7,15 @@
 #include "llx/quant.h"
 #include "util/status.h"
 
-/* -log softmax(logits)[target] in double precision. */
+/* -log softmax(logits)[target]: exponentials of (logit - max) in float
+ * (relative error ~1e-7 each), summed in double. */
 static double nll_of(const float *logits, int V, int target)
 {
-    double m = logits[0];
+    float m = logits[0];
     for (int i = 1; i < V; i++) m = logits[i] > m ? logits[i] : m;
     double s = 0.0;
-    for (int i = 0; i < V; i++) s += exp((double)logits[i] - m);
-    return m + log(s) - (double)logits[target];
+    for (int i = 0; i < V; i++) s += (double)expf(logits[i] - m);
+    return (double)m + log(s) - (double)logits[target];
 }
 
 llx_status llx_perplexity(llx_engine *e, const int *ids, int n, int ctx, llx_progress_cb cb, void *ud,
