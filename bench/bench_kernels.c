@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels/kernels.h"
 #include "util/pool.h"
@@ -90,7 +91,9 @@ int main(int argc, char **argv)
     const int R = (int)(mb * 1024 * 1024 / K / 4) * 4; /* int8 rows of an MB-sized matrix */
     const size_t bytes = (size_t)R * K;
     const size_t alloc = bytes > ((size_t)16 << 20) ? bytes : ((size_t)16 << 20); /* the GEMMs need 16 MB */
-    int8_t *w8 = aligned_alloc(64, alloc);
+    int8_t *w8 = aligned_alloc(1 << 21, (alloc + (1 << 21) - 1) & ~(size_t)((1 << 21) - 1));
+    if (getenv("NOHUGE")) madvise(w8, alloc, MADV_NOHUGEPAGE);
+    else madvise(w8, alloc, MADV_HUGEPAGE);
     float *wf = aligned_alloc(64, alloc); /* R/4 fp32 rows of the same byte size */
     int8_t *x8 = aligned_alloc(64, 128 * 4096);
     float *xf = aligned_alloc(64, 128 * 4096 * sizeof(float));
@@ -102,6 +105,18 @@ int main(int argc, char **argv)
     job rd = {.k = llx_kernels_select("auto"), .op = 0, .w = w8, .bytes = bytes, .R = 1};
     const double bw = (double)bytes / time_job(pool, &rd, reps) / 1e9;
     printf("%-6s %-10s %10.2f GB/s (read bandwidth, the reference for the ratios below)\n", rd.k->name, "read", bw);
+    extern int llx_pf_tiles;
+    if (getenv("PF")) {
+        for (int rep = 0; rep < 3; rep++)
+            for (int pf = 0; pf <= 8; pf = pf ? pf * 2 : 1) {
+                llx_pf_tiles = pf;
+                job g8 = {.k = llx_kernels_select("avx2"), .op = 1, .T = 1, .R = R, .K = K, .w = w8, .x = x8, .out = out};
+                double s = time_job(pool, &g8, reps);
+                const double bw2 = (double)bytes / time_job(pool, &rd, reps) / 1e9;
+                printf("pf %d: gemv_i8 %.2f GB/s, read %.2f GB/s, %.1f%%\n", pf, bytes / s / 1e9, bw2, 100 * bytes / s / 1e9 / bw2);
+            }
+        return 0;
+    }
     const llx_kernels *tables[2] = {&llx_kernels_ref, llx_kernels_select("avx2")};
     for (int v = 0; v < 2; v++) {
         const llx_kernels *k = tables[v];

@@ -36,13 +36,13 @@ llx_status llx_membw_measure(int threads, size_t bytes, int reps, double *gb_s)
     *gb_s = 0;
     if (threads < 1 || reps < 1 || bytes < (size_t)threads * 128)
         return llx_fail(LLX_ERR_ARG, "bad bandwidth probe size");
-    unsigned char *buf = aligned_alloc(4096, bytes);
+    unsigned char *buf = llx_alloc(bytes); /* huge pages, like the engine's weights */
     double *res = malloc((size_t)reps * sizeof *res);
     llx_pool *pool = NULL;
     llx_status st = buf && res ? llx_pool_create(&pool, threads, threads <= llx_cpu_count())
                                : llx_fail(LLX_ERR_NOMEM, "out of memory for the bandwidth probe");
     if (st == LLX_OK) {
-        memset(buf, 1, bytes);
+        memset(buf, 1, bytes); /* not zero pages */
         bw_job j = {buf, bytes, llx_kernels_select("auto"), {0}};
         llx_pool_run(pool, bw_member, &j); /* warm-up */
         for (int r = 0; r < reps; r++) {

@@ -114,6 +114,7 @@ static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
         return llx_fail(LLX_ERR_ARG, "batch size must be in [1, 4096] (got %d)", o->max_batch);
     if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block rows must be >= 0 (got %d)", o->block_rows);
     if (o->block_rows == 0) o->block_rows = 256;
+    o->block_rows = (o->block_rows + 3) & ~3; /* whole 4-row groups of packed int8 weights */
     if (!o->kernels) o->kernels = "auto";
     const int quantized = llx_model_kind_of(m) == LLX_MODEL_LLX;
     if (o->precision == LLX_PREC_FP32 && quantized)
@@ -184,6 +185,7 @@ llx_status llx_engine_threads_create(llx_engine *e)
         LLX_TRY(llx_pool_create(&e->team, N, e->opt.threads * N <= llx_cpu_count()));
     }
     LLX_TRY(llx_engine_run_local(e, 0, NULL, NULL));
+    llx_model_release_pages(e->model); /* the nodes hold their own copies now */
     for (int i = 0; i < N; i++) e->weight_bytes += e->ops->weight_bytes(&e->nd[i]);
     return LLX_OK;
 }

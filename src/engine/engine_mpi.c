@@ -32,6 +32,7 @@ llx_status llx_engine_mpi_create(llx_engine *e)
         llx_errmsg_set(buf);
         return st;
     }
+    llx_model_release_pages(e->model);
     e->weight_bytes = e->ops->weight_bytes(&e->nd[0]);
     if (size > 1) LLX_TRY(llx_mpi_sum(&e->weight_bytes));
     return LLX_OK;

@@ -23,6 +23,7 @@ typedef struct f32_layer {
 
 typedef struct f32_node {
     llx_range own[LLX_MAT_COUNT]; /* own rows of each matrix */
+    llx_arena weights;            /* all weight slices of this node (huge pages) */
     f32_layer *layers;
     float *lm, *lnf_g, *lnf_b;
     float *x, *h, *qkv, *ctx, *br, *g, *logits;
@@ -55,7 +56,8 @@ static llx_status load_layer(node *nd, f32_node *f, int l)
         int rows, cols;
         llx_matrix_shape(nd->cfg, (llx_matrix)m, &rows, &cols);
         const llx_range r = f->own[m];
-        LLX_TRY(alloc_f(&L->w[m], (size_t)(r.end - r.begin) * (size_t)cols));
+        L->w[m] = llx_arena_take(&f->weights, (size_t)(r.end - r.begin) * (size_t)cols * sizeof(float));
+        if (!L->w[m]) return llx_fail(LLX_ERR_INTERNAL, "node weight arena too small");
         LLX_TRY(alloc_f(&L->b[m], (size_t)(r.end - r.begin)));
         LLX_TRY(llx_hf_read_rows(hf, l, (llx_matrix)m, r.begin, r.end, L->w[m]));
         LLX_TRY(llx_hf_read_bias(hf, l, (llx_matrix)m, r.begin, r.end, L->b[m]));
@@ -84,10 +86,19 @@ static llx_status f32_load(node *nd)
     }
     f->layers = calloc((size_t)c->n_layer, sizeof *f->layers);
     if (!f->layers) return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < c->n_layer; l++) LLX_TRY(load_layer(nd, f, l));
     const llx_range lm = f->own[LLX_MAT_LM_HEAD];
     const size_t C = (size_t)c->n_embd, B = (size_t)nd->max_batch;
-    LLX_TRY(alloc_f(&f->lm, (size_t)(lm.end - lm.begin) * C));
+    size_t floats = (size_t)(lm.end - lm.begin) * C;
+    for (int m = 0; m < 4; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        floats += (size_t)(f->own[m].end - f->own[m].begin) * cols * c->n_layer;
+    }
+    if (!llx_arena_init(&f->weights, floats * sizeof(float), (size_t)c->n_layer * 4 + 1))
+        return llx_fail(LLX_ERR_NOMEM, "out of memory for %zu MB of weights", floats * 4 >> 20);
+    for (int l = 0; l < c->n_layer; l++) LLX_TRY(load_layer(nd, f, l));
+    f->lm = llx_arena_take(&f->weights, (size_t)(lm.end - lm.begin) * C * sizeof(float));
+    if (!f->lm) return llx_fail(LLX_ERR_INTERNAL, "node weight arena too small");
     LLX_TRY(llx_hf_read_rows(nd->model->hf, -1, LLX_MAT_LM_HEAD, lm.begin, lm.end, f->lm));
     LLX_TRY(alloc_f(&f->lnf_g, C));
     LLX_TRY(alloc_f(&f->lnf_b, C));
@@ -117,11 +128,12 @@ static void f32_unload(node *nd)
     if (f->layers)
         for (int l = 0; l < nd->cfg->n_layer; l++) {
             f32_layer *L = &f->layers[l];
-            for (int m = 0; m < 4; m++) free(L->w[m]), free(L->b[m]);
+            for (int m = 0; m < 4; m++) free(L->b[m]);
             free(L->ln1_g), free(L->ln1_b), free(L->ln2_g), free(L->ln2_b);
         }
     free(f->layers);
-    float *bufs[] = {f->lm, f->lnf_g, f->lnf_b, f->x, f->h, f->qkv, f->ctx, f->br,
+    llx_arena_free(&f->weights);
+    float *bufs[] = {f->lnf_g, f->lnf_b, f->x, f->h, f->qkv, f->ctx, f->br,
                      f->g, f->logits, f->kc, f->vc, f->scores, f->emb};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(f);

@@ -32,6 +32,7 @@ typedef struct w8_layer {
 
 typedef struct w8_node {
     llx_range own[LLX_MAT_COUNT];
+    llx_arena weights;      /* this node's copies of its int8 (and LM head) rows */
     int dynamic, lm_int8;
     w8_layer *layers;
     const float *wte, *wpe, *lnf_g, *lnf_b, *lm_f32, *lm_s;
@@ -65,12 +66,22 @@ static const void *tensor(const node *nd, llx_status *st, const char *name, llx_
     return p;
 }
 
-/* Read one byte per page of [p, p+n) so the node thread touches its slice first. */
-static void prefault(const void *p, size_t n)
+/* Space for n bytes in the node's weight arena (allocated and first
+ * touched by the node's thread, in huge pages). */
+static void *own_space(w8_node *q, llx_status *st, size_t n)
 {
-    volatile unsigned char sink = 0;
-    for (size_t i = 0; i < n; i += 4096) sink ^= ((const unsigned char *)p)[i];
-    (void)sink;
+    if (*st != LLX_OK) return NULL;
+    void *d = llx_arena_take(&q->weights, n);
+    if (!d) *st = llx_fail(LLX_ERR_INTERNAL, "node weight arena too small");
+    return d;
+}
+
+/* The node's packed copy (kernels.h layout) of `rows` int8 rows of `cols`. */
+static const int8_t *own_packed(w8_node *q, llx_status *st, const int8_t *src, int rows, int cols)
+{
+    int8_t *d = own_space(q, st, (size_t)rows * cols);
+    if (d) llx_pack_i8(d, src, (size_t)cols, rows, cols);
+    return d;
 }
 
 static float *copy_scaled(llx_status *st, const float *src, int n, float mul)
@@ -99,10 +110,9 @@ static llx_status load_layer(node *nd, w8_node *q, int l)
         snprintf(name, sizeof name, "h.%d.%s.b", l, mat[m]);
         const float *b = tensor(nd, &st, name, LLX_DT_F32, rows, 0);
         if (st != LLX_OK) return st;
-        L->w[m] = w + (size_t)r.begin * cols;
+        L->w[m] = own_packed(q, &st, w + (size_t)r.begin * cols, r.end - r.begin, cols);
         L->ws[m] = ws + r.begin;
         L->b[m] = b + r.begin;
-        prefault(L->w[m], (size_t)(r.end - r.begin) * cols);
     }
     snprintf(name, sizeof name, "h.%d.act", l);
     const float *sc = tensor(nd, &st, name, LLX_DT_F32, LLX_SC_COUNT, 0);
@@ -181,6 +191,16 @@ static llx_status w8_load(node *nd)
     }
     q->layers = calloc((size_t)c->n_layer, sizeof *q->layers);
     if (!q->layers) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    size_t bytes = 0;
+    for (int m = 0; m < 4; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        bytes += (size_t)(q->own[m].end - q->own[m].begin) * cols * c->n_layer;
+    }
+    const size_t lm_rows = (size_t)(q->own[LLX_MAT_LM_HEAD].end - q->own[LLX_MAT_LM_HEAD].begin);
+    bytes += lm_rows * c->n_embd * (q->lm_int8 ? 1 : 4);
+    if (!llx_arena_init(&q->weights, bytes, (size_t)c->n_layer * 4 + 1))
+        return llx_fail(LLX_ERR_NOMEM, "out of memory for %zu MB of weights", bytes >> 20);
     for (int l = 0; l < c->n_layer; l++) LLX_TRY(load_layer(nd, q, l));
     llx_status st = LLX_OK;
     q->wte = tensor(nd, &st, "wte", LLX_DT_F32, c->n_vocab, c->n_embd);
@@ -191,11 +211,15 @@ static llx_status w8_load(node *nd)
     const float *ls = tensor(nd, &st, "lm_head.s", LLX_DT_F32, c->n_vocab, 0);
     if (st != LLX_OK) return st;
     const llx_range lm = q->own[LLX_MAT_LM_HEAD];
-    q->lm_i8 = lw + (size_t)lm.begin * c->n_embd;
     q->lm_s = ls + lm.begin;
-    q->lm_f32 = q->wte + (size_t)lm.begin * c->n_embd;
-    if (q->lm_int8) prefault(q->lm_i8, (size_t)(lm.end - lm.begin) * c->n_embd);
-    else prefault(q->lm_f32, (size_t)(lm.end - lm.begin) * c->n_embd * 4);
+    if (q->lm_int8) {
+        q->lm_i8 = own_packed(q, &st, lw + (size_t)lm.begin * c->n_embd, (int)lm_rows, c->n_embd);
+    } else {
+        float *d = own_space(q, &st, lm_rows * c->n_embd * 4);
+        if (d) memcpy(d, q->wte + (size_t)lm.begin * c->n_embd, lm_rows * c->n_embd * 4);
+        q->lm_f32 = d;
+    }
+    LLX_TRY(st);
     return load_buffers(nd, q);
 }
 
@@ -209,6 +233,7 @@ static void w8_unload(node *nd)
             free(L->ln1_g), free(L->ln1_b), free(L->ln2_g), free(L->ln2_b);
         }
     free(q->layers);
+    llx_arena_free(&q->weights);
     void *bufs[] = {q->x, q->hf, q->br, q->ctxf, q->gf, q->logits, q->h8, q->qkv8, q->ctx8, q->g8, q->hs,
                     q->ctxs, q->gs, q->kc, q->vc, q->acc, q->scores, q->iscores, q->probs, q->cacc};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -369,7 +394,8 @@ static void mp_part(void *arg, int a, int b, int ith)
     int32_t *acc = q->acc + (size_t)ith * j->nd->max_batch * ACC_ROWS;
     for (int r = a; r < b; r += ACC_ROWS) {
         const int e = r + ACC_ROWS < b ? r + ACC_ROWS : b;
-        j->nd->k->matmul_i8(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->K, j->tokens, e - r, j->K);
+        /* r is a multiple of 4 from the slice start: a packed sub-matrix */
+        j->nd->k->matmul_i8p(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->tokens, e - r, j->K);
         epilogue(j, acc, r, e);
     }
 }

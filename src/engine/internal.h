@@ -17,6 +17,7 @@
 #include "llx/checkpoint.h"
 #include "llx/engine.h"
 #include "ring/ring.h"
+#include "util/mem.h"
 #include "util/pool.h"
 
 struct llx_llx; /* quant/llx_file.h */
@@ -113,7 +114,7 @@ extern const node_ops llx_w8a8_ops;
 typedef void (*row_fn)(void *ctx, int r0, int r1, int ith);
 void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
 
-/* allocation helpers: 64-byte aligned, zeroed, freed with free() */
-void *llx_alloc(size_t bytes);
+/* Release the model file's resident pages once the nodes hold their own copies. */
+void llx_model_release_pages(const llx_model *m);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "model/hf_internal.h"
 #include "quant/llx_file.h"
 #include "util/file.h"
 #include "util/status.h"
@@ -65,3 +66,9 @@ const llx_config *llx_model_config(const llx_model *m) { return &m->cfg; }
 const llx_tokenizer *llx_model_tokenizer(const llx_model *m) { return m->tok; }
 llx_model_kind llx_model_kind_of(const llx_model *m) { return m->kind; }
 const char *llx_model_path(const llx_model *m) { return m->path; }
+
+void llx_model_release_pages(const llx_model *m)
+{
+    if (m->kind == LLX_MODEL_HF) llx_hf_release_pages(m->hf);
+    else llx_llx_release_pages(m->qf);
+}

@@ -9,14 +9,6 @@
 #include "engine/internal.h"
 #include "util/status.h"
 
-void *llx_alloc(size_t bytes)
-{
-    size_t n = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, n ? n : 64);
-    if (p) memset(p, 0, n ? n : 64);
-    return p;
-}
-
 typedef struct rows_job {
     row_fn fn;
     void *ctx;

@@ -29,6 +29,9 @@ typedef struct llx_kernels {
      * acc[t*lda + r] = sum_{k<K} w[r*ldw + k] * x[t*ldx + k] */
     void (*matmul_i8)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R, int K);
 
+    /* The same product with w in the packed layout below (R rows of K). */
+    void (*matmul_i8p)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
+
     /* sum_i a[i] * b[i] */
     float (*dot_f32)(const float *a, const float *b, int n);
     /* sum_i a[i] * b[i], int8 in [-127, 127] */
@@ -39,6 +42,18 @@ typedef struct llx_kernels {
      * the reads cannot be optimised away (memory bandwidth probe). */
     uint64_t (*read_bytes)(const void *p, size_t n);
 } llx_kernels;
+
+/* Packed int8 weights: rows are grouped by four from the first row.  A
+ * group stores, for each 32-column chunk c < K/32, the chunk's 32 bytes of
+ * each of its 4 rows in row order, then each row's last K%32 bytes; the last
+ * R%4 rows are stored row-major.  The size is R*K bytes, group g starts at
+ * byte 4*g*K, so rows [4m, R) of a packed matrix are a packed matrix at
+ * byte 4*m*K.  A 4-row tile then reads one sequential stream (the hardware
+ * prefetcher follows it across the matrix; interleaved row streams it does
+ * not: docs/performance.md). */
+void llx_pack_i8(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
+/* Byte offset of element (r, k) in a packed R x K matrix. */
+size_t llx_packed_index(int r, int k, int R, int K);
 
 extern const llx_kernels llx_kernels_ref;
 extern const llx_kernels llx_kernels_avx2;

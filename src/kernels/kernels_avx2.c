@@ -157,6 +157,7 @@ static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, int n)
     return hsum8_i32(acc) + tail_i8(a, b, n32, n);
 }
 
+int llx_pf_tiles = 1;
 static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -165,7 +166,7 @@ static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw,
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     /* dense rows: the next tile's 4 rows follow; prefetch 128 bytes of them
      * per step so short row streams do not restart the hardware prefetcher */
-    const char *next = (const char *)(w + 4 * (size_t)ldw);
+    const char *next = (const char *)(w + (size_t)llx_pf_tiles * 4 * (size_t)ldw);
     const size_t pf = ldw == K ? 4 : 0;
     for (int k = 0; k < K32; k += 32) {
         _mm_prefetch(next + pf * (size_t)k, _MM_HINT_T0);
@@ -232,6 +233,83 @@ static void matmul_i8_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, cons
     }
 }
 
+/* ---- packed int8 weights (layout in kernels.h) ---- */
+
+/* a group's rows: chunk c of row i is at g + 4c + 32i; tails after 4*K32 */
+static inline int32_t group_tail(const int8_t *g, int i, const int8_t *x, int K32, int K)
+{
+    return tail_i8(g + 4 * (size_t)K32 + (size_t)i * (K - K32) - K32, x, K32, K);
+}
+
+/* one packed 4-row group x one token: a single sequential weight stream */
+static void gp_4x1(int32_t *acc, const int8_t *x, const int8_t *g, int K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int K32 = K & ~31;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < K32; k += 32) {
+        const int8_t *p = g + 4 * (size_t)k;
+        _mm_prefetch((const char *)p + 4096, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 4096 + 64, _MM_HINT_T0);
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + k)), ax = _mm256_abs_epi8(xv);
+        a0 = madd_i8(a0, ax, xv, _mm256_loadu_si256((const __m256i *)p), ones);
+        a1 = madd_i8(a1, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 32)), ones);
+        a2 = madd_i8(a2, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 64)), ones);
+        a3 = madd_i8(a3, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 96)), ones);
+    }
+    acc[0] = hsum8_i32(a0) + group_tail(g, 0, x, K32, K);
+    acc[1] = hsum8_i32(a1) + group_tail(g, 1, x, K32, K);
+    acc[2] = hsum8_i32(a2) + group_tail(g, 2, x, K32, K);
+    acc[3] = hsum8_i32(a3) + group_tail(g, 3, x, K32, K);
+}
+
+/* one packed group x two tokens: the group stays in L1 while tokens pass */
+static void gp_4x2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *g, int K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int K32 = K & ~31;
+    const int8_t *x0 = x, *x1 = x + ldx;
+    __m256i c00 = _mm256_setzero_si256(), c10 = c00, c20 = c00, c30 = c00;
+    __m256i c01 = c00, c11 = c00, c21 = c00, c31 = c00;
+    for (int k = 0; k < K32; k += 32) {
+        const int8_t *p = g + 4 * (size_t)k;
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)p), w1 = _mm256_loadu_si256((const __m256i *)(p + 32));
+        const __m256i w2 = _mm256_loadu_si256((const __m256i *)(p + 64)), w3 = _mm256_loadu_si256((const __m256i *)(p + 96));
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(x0 + k)), ax = _mm256_abs_epi8(xv);
+        c00 = madd_i8(c00, ax, xv, w0, ones);
+        c10 = madd_i8(c10, ax, xv, w1, ones);
+        c20 = madd_i8(c20, ax, xv, w2, ones);
+        c30 = madd_i8(c30, ax, xv, w3, ones);
+        xv = _mm256_loadu_si256((const __m256i *)(x1 + k)), ax = _mm256_abs_epi8(xv);
+        c01 = madd_i8(c01, ax, xv, w0, ones);
+        c11 = madd_i8(c11, ax, xv, w1, ones);
+        c21 = madd_i8(c21, ax, xv, w2, ones);
+        c31 = madd_i8(c31, ax, xv, w3, ones);
+    }
+    acc[0] = hsum8_i32(c00) + group_tail(g, 0, x0, K32, K);
+    acc[1] = hsum8_i32(c10) + group_tail(g, 1, x0, K32, K);
+    acc[2] = hsum8_i32(c20) + group_tail(g, 2, x0, K32, K);
+    acc[3] = hsum8_i32(c30) + group_tail(g, 3, x0, K32, K);
+    acc[lda + 0] = hsum8_i32(c01) + group_tail(g, 0, x1, K32, K);
+    acc[lda + 1] = hsum8_i32(c11) + group_tail(g, 1, x1, K32, K);
+    acc[lda + 2] = hsum8_i32(c21) + group_tail(g, 2, x1, K32, K);
+    acc[lda + 3] = hsum8_i32(c31) + group_tail(g, 3, x1, K32, K);
+}
+
+static void matmul_i8p_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
+{
+    const int full = R & ~3;
+    for (int r = 0; r < full; r += 4) {
+        const int8_t *g = wp + (size_t)r * K;
+        int t = 0;
+        for (; t + 2 <= T; t += 2) gp_4x2(acc + (size_t)t * lda + r, lda, x + (size_t)t * ldx, ldx, g, K);
+        for (; t < T; t++) gp_4x1(acc + (size_t)t * lda + r, x + (size_t)t * ldx, g, K);
+    }
+    for (int r = full; r < R; r++)
+        for (int t = 0; t < T; t++)
+            acc[(size_t)t * lda + r] = dot_i8_avx2(wp + (size_t)r * K, x + (size_t)t * ldx, K);
+}
+
 static float dot_f32_avx2(const float *a, const float *b, int n) { return dot_row(a, b, n); }
 
 static void axpy_f32_avx2(float *y, float a, const float *x, int n)
@@ -263,6 +341,7 @@ const llx_kernels llx_kernels_avx2 = {
     .name = "avx2",
     .matmul_f32 = matmul_f32_avx2,
     .matmul_i8 = matmul_i8_avx2,
+    .matmul_i8p = matmul_i8p_avx2,
     .dot_f32 = dot_f32_avx2,
     .dot_i8 = dot_i8_avx2,
     .axpy_f32 = axpy_f32_avx2,

@@ -30,6 +30,33 @@ static void matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const
     }
 }
 
+size_t llx_packed_index(int r, int k, int R, int K)
+{
+    const int full = R & ~3, K32 = K & ~31;
+    if (r >= full) return (size_t)r * K + (size_t)k; /* trailing rows: row-major */
+    const size_t group = (size_t)(r & ~3) * K;
+    if (k < K32) return group + (size_t)(k / 32) * 128 + (size_t)(r & 3) * 32 + (size_t)(k % 32);
+    return group + (size_t)K32 * 4 + (size_t)(r & 3) * (size_t)(K - K32) + (size_t)(k - K32);
+}
+
+void llx_pack_i8(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K)
+{
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < K; k++) dst[llx_packed_index(r, k, R, K)] = src[(size_t)r * ldsrc + (size_t)k];
+}
+
+static void matmul_i8p_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
+{
+    for (int t = 0; t < T; t++) {
+        const int8_t *xt = x + (size_t)t * ldx;
+        for (int r = 0; r < R; r++) {
+            int32_t s = 0;
+            for (int k = 0; k < K; k++) s += (int32_t)wp[llx_packed_index(r, k, R, K)] * (int32_t)xt[k];
+            acc[(size_t)t * lda + r] = s;
+        }
+    }
+}
+
 static float dot_f32_ref(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -61,6 +88,7 @@ const llx_kernels llx_kernels_ref = {
     .name = "ref",
     .matmul_f32 = matmul_f32_ref,
     .matmul_i8 = matmul_i8_ref,
+    .matmul_i8p = matmul_i8p_ref,
     .dot_f32 = dot_f32_ref,
     .dot_i8 = dot_i8_ref,
     .axpy_f32 = axpy_f32_ref,

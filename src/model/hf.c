@@ -10,6 +10,7 @@
 #include "model/half.h"
 #include "model/hf_internal.h"
 #include "util/file.h"
+#include "util/mem.h"
 #include "util/status.h"
 
 enum { P_LN1_G, P_LN1_B, P_QKV_W, P_QKV_B, P_PROJ_W, P_PROJ_B, P_LN2_G, P_LN2_B,
@@ -356,4 +357,9 @@ llx_status llx_hf_read_wpe(const llx_hf *m, int r0, int r1, float *dst)
 {
     if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_wpe: NULL handle");
     return read_table(m, "llx_hf_read_wpe", m->wpe, m->cfg.n_ctx, r0, r1, dst);
+}
+
+void llx_hf_release_pages(const llx_hf *m)
+{
+    if (m && m->st.map.data) llx_release_pages(m->st.map.data, m->st.map.size);
 }

@@ -12,4 +12,7 @@
  * tied: the config's tie_word_embeddings (an untied config needs lm_head). */
 llx_status llx_hf_from_st(llx_hf **out, llx_st *st, const llx_config *cfg, int tied, const char *dir);
 
+/* Drop this process's resident pages of model.safetensors. */
+void llx_hf_release_pages(const llx_hf *m);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/file.h"
+#include "util/mem.h"
 #include "util/status.h"
 
 #define ALIGN 64
@@ -192,6 +193,8 @@ void llx_llx_close(llx_llx *f)
 const llx_config *llx_llx_config(const llx_llx *f) { return &f->cfg; }
 const llx_qinfo *llx_llx_qinfo(const llx_llx *f) { return &f->q; }
 uint64_t llx_llx_file_bytes(const llx_llx *f) { return f->map.size; }
+
+void llx_llx_release_pages(const llx_llx *f) { llx_release_pages(f->map.data, f->map.size); }
 
 static const table_entry *find(const llx_llx *f, const char *name)
 {

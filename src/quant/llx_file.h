@@ -53,6 +53,9 @@ void llx_llx_close(llx_llx *f); /* accepts NULL */
 const llx_config *llx_llx_config(const llx_llx *f);
 const llx_qinfo *llx_llx_qinfo(const llx_llx *f);
 uint64_t llx_llx_file_bytes(const llx_llx *f);
+/* Drop this process's resident pages of the mapping (they come back from
+ * the page cache when touched again). */
+void llx_llx_release_pages(const llx_llx *f);
 /* A new tokenizer from the embedded vocab.json and merges.txt. */
 llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out);
 
