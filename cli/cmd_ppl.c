@@ -78,9 +78,10 @@ int cmd_ppl(int argc, char **argv)
     llx_engine *e = NULL;
     int rc = cli_engine_open(&ce, model, &m);
     if (rc) return rc;
-    if (ctx > llx_model_config(m)->n_ctx) {
+    const int n_ctx = llx_model_config(m)->n_ctx;
+    if (ctx > n_ctx) {
         llx_model_close(m);
-        return cli_usage_error("--ctx %ld exceeds the model context of %d", ctx, llx_model_config(m)->n_ctx);
+        return cli_usage_error("--ctx %ld exceeds the model context of %d", ctx, n_ctx);
     }
     ce.opt.max_batch = (int)ctx;
     int *ids = NULL, n = 0;
