@@ -47,3 +47,9 @@ TEST(fuzz_corpus_safetensors)
     int n = replay("safetensors", llx_fuzz_safetensors);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_llx)
+{
+    int n = replay("llx", llx_fuzz_llx);
+    CHECK(n > 0);
+}

@@ -345,6 +345,27 @@ llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out)
     return st;
 }
 
+void llx_llx_fix_checksums(void *data, size_t size)
+{
+    file_header h;
+    if (size < sizeof h) return;
+    memcpy(&h, data, sizeof h);
+    uint8_t *base = data;
+    const uint64_t fit = (size - sizeof h) / sizeof(table_entry);
+    const uint64_t n = h.n_tensors < fit ? h.n_tensors : fit;
+    for (uint64_t i = 0; i < n; i++) {
+        table_entry e;
+        memcpy(&e, base + sizeof h + i * sizeof e, sizeof e);
+        if (e.offset > size || e.bytes > size - e.offset) continue;
+        e.hash = llx_hash64(base + e.offset, (size_t)e.bytes, (uint64_t)i);
+        memcpy(base + sizeof h + i * sizeof e, &e, sizeof e);
+    }
+    h.header_hash = 0;
+    const uint64_t hh = llx_hash64(&h, sizeof h, 0);
+    h.header_hash = llx_hash64(base + sizeof h, (size_t)(n * sizeof(table_entry)), hh);
+    memcpy(data, &h, sizeof h);
+}
+
 /* ---- writer ---- */
 
 typedef struct wt {

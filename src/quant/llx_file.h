@@ -82,6 +82,11 @@ llx_status llx_llx_entry(const llx_llx *f, int i, llx_llx_desc *d);
  * only checks the container; llx_model_open runs this too. */
 llx_status llx_llx_check_model(const llx_llx *f);
 
+/* Recompute the tensor and header checksums of a file image in place, as far
+ * as its table fits the buffer (tests and fuzzing: lets an edited image reach
+ * the checks behind the checksums).  Never reads outside [data, data+size). */
+void llx_llx_fix_checksums(void *data, size_t size);
+
 /* ---- writing ---- */
 
 typedef struct llx_llx_writer llx_llx_writer;
