@@ -378,6 +378,7 @@ typedef struct wt {
 struct llx_llx_writer {
     llx_config cfg;
     llx_qinfo q;
+    const volatile sig_atomic_t *cancel;
     wt *t;
     int n, cap;
 };
@@ -440,6 +441,14 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
     return LLX_OK;
 }
 
+void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag) { w->cancel = flag; }
+
+static llx_status check_cancel(const llx_llx_writer *w, const char *path)
+{
+    if (w->cancel && *w->cancel) return llx_fail(LLX_ERR_CANCELLED, "interrupted while writing '%s'", path);
+    return LLX_OK;
+}
+
 static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
 
 llx_status llx_llx_write(llx_llx_writer *w, const char *path)
@@ -485,11 +494,13 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
     if (st == LLX_OK) st = llx_atomic_write(&a, tab, nt * sizeof *tab);
     uint64_t pos = sizeof h + nt * sizeof *tab;
     for (size_t i = 0; i < nt && st == LLX_OK; i++) {
-        st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
+        st = check_cancel(w, path);
+        if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
         if (st == LLX_OK) st = llx_atomic_write(&a, w->t[i].data, tab[i].bytes);
         pos = tab[i].offset + tab[i].bytes;
     }
     if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(h.file_bytes - pos));
+    if (st == LLX_OK) st = check_cancel(w, path);
     if (st == LLX_OK) st = llx_atomic_commit(&a);
     else llx_atomic_abort(&a);
     free(tab);

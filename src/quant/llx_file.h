@@ -10,6 +10,7 @@
 #ifndef LLX_QUANT_LLX_FILE_H
 #define LLX_QUANT_LLX_FILE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,9 @@ llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, cons
  * failure.  Refuses (LLX_ERR_ARG) empty or too long or repeated names,
  * unknown dtypes and negative or overflowing shapes. */
 llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data);
+/* Poll *flag between tensor writes; non-zero abandons the write
+ * (LLX_ERR_CANCELLED, temporary file removed). */
+void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag);
 /* Write everything to `path` atomically and free the writer. */
 llx_status llx_llx_write(llx_llx_writer *w, const char *path);
 void llx_llx_writer_free(llx_llx_writer *w); /* accepts NULL */
