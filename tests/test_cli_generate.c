@@ -258,7 +258,7 @@ TEST(generate_cli_seed)
     json_decref(j2);
     int distinct = 0;
     for (int s = 0; s < 5; s++) {
-        char seed[8];
+        char seed[16];
         snprintf(seed, sizeof seed, "%d", s + 1);
         json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "a ring", "-n", "16", "--seed", seed, "--temp", "1",
                                                    "--top-k", "0", "--top-p", "1", NULL});
