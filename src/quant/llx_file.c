@@ -87,10 +87,14 @@ static const char *dtype_name(uint32_t dt)
     return dt == LLX_DT_F32 ? "f32" : dt == LLX_DT_I8 ? "i8" : dt == LLX_DT_U8 ? "u8" : "?";
 }
 
+/* By offset; at equal offsets empty tensors first (the writer puts the
+ * tensor after an empty one at the same offset), so the order is total
+ * where it matters whatever qsort does with ties. */
 static int cmp_offset(const void *a, const void *b)
 {
     const table_entry *x = *(const table_entry *const *)a, *y = *(const table_entry *const *)b;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
 }
 
 static int cmp_name(const void *a, const void *b)
