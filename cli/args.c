@@ -117,16 +117,33 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
 
 int cli_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
 
+/* Length of the well-formed UTF-8 character at p (Unicode's definition: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 if there is none.
+ * JSON parsers reject anything looser. */
+static int utf8_char_len(const unsigned char *p, size_t n)
+{
+    const unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    int len;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    if (n < (size_t)len || p[1] < lo || p[1] > hi) return 0;
+    for (int k = 2; k < len; k++)
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
 void cli_json_string(FILE *f, const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        /* accept well-formed UTF-8 sequences as they are */
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && i + (size_t)len <= n;
-        for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
-        if (ok && len > 1) {
+        const unsigned char c = u[i];
+        const int len = utf8_char_len(u + i, n - i);
+        if (len > 1) { /* a whole multi-byte character as it is */
             fwrite(s + i, 1, (size_t)len, f);
             i += (size_t)len - 1;
             continue;

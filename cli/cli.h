@@ -32,8 +32,10 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 /* 1 when argv[*i] equals one of the names (a flag without value). */
 int cli_flag(char **argv, int i, const char *name);
 
-/* Write a JSON-escaped string (with quotes) of n bytes to f.  Invalid UTF-8
- * bytes are written as \u00XX escapes of their byte value. */
+/* Write a JSON-escaped string (with quotes) of n bytes to f.  Bytes that are
+ * not part of a well-formed UTF-8 character (no overlong forms, surrogates or
+ * code points above U+10FFFF) are written as \u00XX escapes of their byte
+ * value, so the output is always valid JSON. */
 void cli_json_string(FILE *f, const char *s, size_t n);
 
 /* Subcommands. */

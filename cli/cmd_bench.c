@@ -14,7 +14,7 @@
 
 typedef struct bench_args {
     const char *model;
-    long prompt, gen, reps;
+    long prompt, gen, reps, membw_mb;
     long nodes[MAX_SWEEP], threads[MAX_SWEEP];
     int n_nodes, n_threads, membw, json;
     cli_engine ce;
@@ -47,6 +47,7 @@ static void help(void)
            "  -t, --threads LIST   threads per node to sweep, e.g. 1,2 (default: all cores)\n"
            "  --membw              also measure this machine's memory read bandwidth with the\n"
            "                       same total thread count (1 GiB read, median of 5)\n"
+           "  --membw-mb N         size of that read in MiB (default 1024; implies --membw)\n"
            "  --json               JSON: one object, or {\"results\": [...]} for a sweep\n");
     cli_engine_help(stdout);
 }
@@ -57,6 +58,7 @@ static int parse(int argc, char **argv, bench_args *a)
     cli_engine_init(&a->ce);
     a->prompt = a->gen = 128;
     a->reps = 3;
+    a->membw_mb = 1024;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -81,6 +83,9 @@ static int parse(int argc, char **argv, bench_args *a)
         } else if ((r = cli_opt(argc, argv, &i, "--reps", &v)) || (r = cli_opt(argc, argv, &i, "-r", &v))) {
             if (r < 0 || !cli_parse_int("--reps", v, 1, 1000, &a->reps)) return EXIT_USAGE;
         } else if (cli_flag(argv, i, "--membw")) {
+            a->membw = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--membw-mb", &v))) {
+            if (r < 0 || !cli_parse_int("--membw-mb", v, 1, 1 << 20, &a->membw_mb)) return EXIT_USAGE;
             a->membw = 1;
         } else if (cli_flag(argv, i, "--json")) {
             a->json = 1;
@@ -188,7 +193,7 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
         res->kv_mb = 2.0 * c->n_layer * c->n_embd * (double)(a->ce.opt.max_ctx ? a->ce.opt.max_ctx : c->n_ctx) *
                      kv_elem / 1e6;
         res->membw = 0;
-        if (a->membw && llx_membw_measure(nodes * threads, (size_t)1 << 30, 5, &res->membw) != LLX_OK)
+        if (a->membw && llx_membw_measure(nodes * threads, (size_t)a->membw_mb << 20, 5, &res->membw) != LLX_OK)
             rc = cli_lib_error();
     }
     free(ids), free(logits), free(pp), free(tg);

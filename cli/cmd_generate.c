@@ -1,4 +1,5 @@
 /* cli/cmd_generate.c - looplynx generate: prompt in, continuation streamed out. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +15,7 @@ static void help(void)
            "MODEL is a HuggingFace GPT-2 folder (fp32) or a .llx file (W8A8).\n\n"
            "  -m, --model MODEL    model folder or .llx file\n"
            "  -p, --prompt TEXT    prompt text\n"
-           "  -f, --file FILE      read the prompt from FILE (default: stdin)\n"
+           "  -f, --file FILE      read the prompt from FILE ('-' or neither -p nor -f: stdin)\n"
            "  -n, --n-predict N    tokens to generate (default 128; stops early at <|endoftext|>)\n"
            "  --greedy             always take the most likely token (same as --temp 0)\n"
            "  --temp T             sampling temperature (default 0.8)\n"
@@ -117,14 +118,22 @@ static int read_prompt(const gen_args *a, char **text, size_t *len)
         *text = malloc(*len + 1);
         if (*text) memcpy(*text, a->prompt, *len + 1);
     } else {
-        FILE *f = a->file ? fopen(a->file, "rb") : stdin;
-        if (!f) return cli_runtime_error("cannot open prompt file '%s'", a->file);
+        const int from_stdin = !a->file || !strcmp(a->file, "-");
+        FILE *f = from_stdin ? stdin : fopen(a->file, "rb");
+        if (!f) return cli_runtime_error("cannot open prompt file '%s': %s", a->file, strerror(errno));
         *text = read_stream(f, len);
-        if (a->file) fclose(f);
+        const int bad = ferror(f), err = errno;
+        if (!from_stdin) fclose(f);
+        if (*text && bad) {
+            free(*text);
+            *text = NULL;
+            return cli_runtime_error("cannot read %s: %s", from_stdin ? "standard input" : a->file, strerror(err));
+        }
     }
     if (!*text) return cli_runtime_error("out of memory reading the prompt");
     if (*len == 0) {
         free(*text);
+        *text = NULL;
         return cli_usage_error("the prompt is empty");
     }
     return 0;

@@ -1,23 +1,27 @@
-/* cli/cmd_info.c - `looplynx info -m DIR`: what a model folder holds: its
- * dimensions, parameter count, storage and the bytes its weights take at
- * each precision the engine runs.  Opening validates the whole checkpoint,
- * so `info` doubles as a checker. */
+/* cli/cmd_info.c - `looplynx info -m MODEL`: what a model holds: its
+ * dimensions, parameter count, storage, how it was quantized (.llx) and the
+ * bytes its weights take at each precision the engine runs.  Opening
+ * validates the whole checkpoint or .llx file, so `info` doubles as a
+ * checker.  Both kinds print the same fields (JSON: the same keys). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "llx/bench.h"
 #include "llx/checkpoint.h"
+#include "llx/quant.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: looplynx info -m DIR [--json]\n\n"
-               "Validate a HuggingFace GPT-2 checkpoint folder and describe it: dimensions,\n"
-               "parameter count, storage dtype and size, and weight bytes at fp32, fp16 and\n"
-               "int8 (W8A8: the four layer matrices int8 with one fp32 scale per output row;\n"
-               "embeddings, biases and LayerNorm stay fp32).\n\n"
-               "  -m, --model DIR   checkpoint folder\n"
-               "  --json            one JSON object on stdout\n");
+    fprintf(f, "usage: looplynx info -m MODEL [--json]\n\n"
+               "Validate a HuggingFace GPT-2 checkpoint folder or a W8A8 .llx file and\n"
+               "describe it: dimensions, parameter count, storage dtype and size, how it was\n"
+               "quantized (.llx: activation mode, SmoothQuant alpha, calibration tokens), and\n"
+               "weight bytes at fp32, fp16 and int8 (W8A8: the four layer matrices int8 with\n"
+               "one fp32 scale per output row; embeddings, biases and LayerNorm stay fp32).\n\n"
+               "  -m, --model MODEL   checkpoint folder or .llx file\n"
+               "  --json              one JSON object on stdout\n");
 }
 
 typedef struct weight_bytes {
@@ -31,6 +35,17 @@ static weight_bytes weight_sizes(const llx_config *c)
     weight_bytes w = {P * 4, P * 2, mat + rows * 4 + (P - mat) * 4};
     return w;
 }
+
+/* What both kinds of model report. */
+typedef struct model_info {
+    const char *format; /* "hf" or "llx" */
+    const char *path, *kind_desc, *file_label;
+    const llx_config *c;
+    const char *dtype;
+    long long file_bytes;
+    unsigned long long data_bytes;
+    const llx_quant_info *q; /* NULL for HF folders */
+} model_info;
 
 static void print_count(const char *label, long long n)
 {
@@ -59,44 +74,99 @@ static void fmt_float(char *buf, size_t cap, float x)
     }
 }
 
-/* The HuggingFace-folder part of info: open, validate, print. */
+static const char *act_name(int mode) { return mode == 2 ? "dynamic" : mode == 1 ? "static" : "?"; }
+
+static void print_json(const model_info *mi)
+{
+    const llx_config *c = mi->c;
+    const weight_bytes w = weight_sizes(c);
+    char eps[32], alpha[32];
+    fmt_float(eps, sizeof eps, c->ln_eps);
+    printf("{\"format\": \"%s\", \"path\": ", mi->format);
+    cli_json_string(stdout, mi->path, strlen(mi->path));
+    printf(", \"vocab_size\": %d, \"n_positions\": %d, \"n_embd\": %d, \"n_layer\": %d, \"n_head\": %d, "
+           "\"head_dim\": %d, \"n_inner\": %d, \"layer_norm_epsilon\": %s, \"parameters\": %lld, "
+           "\"storage_dtype\": \"%s\", \"file_bytes\": %lld, \"data_bytes\": %llu, "
+           "\"weight_bytes\": {\"fp32\": %lld, \"fp16\": %lld, \"int8\": %lld}, \"quantization\": ",
+           c->n_vocab, c->n_ctx, c->n_embd, c->n_layer, c->n_head, llx_config_head_dim(c), c->n_inner, eps,
+           llx_config_params(c), mi->dtype, mi->file_bytes, mi->data_bytes, w.fp32, w.fp16, w.int8);
+    if (mi->q) {
+        fmt_float(alpha, sizeof alpha, mi->q->alpha);
+        printf("{\"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s}}\n", act_name(mi->q->act_mode),
+               alpha, mi->q->calib_tokens, mi->q->smooth_v ? "true" : "false");
+    } else {
+        printf("null}\n");
+    }
+}
+
+static void print_human(const model_info *mi)
+{
+    const llx_config *c = mi->c;
+    const weight_bytes w = weight_sizes(c);
+    char eps[32], alpha[32];
+    fmt_float(eps, sizeof eps, c->ln_eps);
+    printf("%-19s %s (%s)\n", "model", mi->path, mi->kind_desc);
+    printf("%-19s %d\n%-19s %d\n%-19s %d\n%-19s %d\n", "vocab_size", c->n_vocab, "n_positions", c->n_ctx, "n_embd",
+           c->n_embd, "n_layer", c->n_layer);
+    printf("%-19s %d (head_dim %d)\n%-19s %d\n%-19s %s\n", "n_head", c->n_head, llx_config_head_dim(c), "n_inner",
+           c->n_inner, "layer_norm_epsilon", eps);
+    print_count("parameters", llx_config_params(c));
+    printf(" (LM head tied to wte counted once)\n");
+    printf("%-19s %s\n", "storage dtype", mi->dtype);
+    if (mi->q) {
+        fmt_float(alpha, sizeof alpha, mi->q->alpha);
+        printf("%-19s W8A8, %s activation scales\n", "quantization", act_name(mi->q->act_mode));
+        printf("%-19s %s%s\n", "smoothquant alpha", alpha, mi->q->alpha == 0.0f ? " (no smoothing)" : "");
+        printf("%-19s %s\n", "smooth through V", mi->q->smooth_v ? "yes" : "no");
+        print_count("calibration tokens", mi->q->calib_tokens);
+        printf("\n");
+    }
+    print_bytes(mi->file_label, mi->file_bytes);
+    print_bytes("weights fp32", w.fp32);
+    print_bytes("weights fp16", w.fp16);
+    print_bytes("weights int8", w.int8);
+}
+
+static void print_info(const model_info *mi, int json)
+{
+    if (json) print_json(mi);
+    else print_human(mi);
+}
+
+/* A HuggingFace folder: the checkpoint alone (no tokenizer load needed). */
 static int info_hf(const char *dir, int json)
 {
     llx_hf *m = NULL;
     if (llx_hf_open(&m, dir) != LLX_OK) return cli_lib_error();
-    const llx_config *c = llx_hf_config(m);
-    const weight_bytes w = weight_sizes(c);
-    char eps[32];
-    fmt_float(eps, sizeof eps, c->ln_eps);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    struct stat st;
-    long long file_bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    if (json) {
-        printf("{\"format\": \"hf\", \"dir\": ");
-        cli_json_string(stdout, dir, strlen(dir));
-        printf(", \"vocab_size\": %d, \"n_positions\": %d, \"n_embd\": %d, \"n_layer\": %d, \"n_head\": %d, "
-               "\"head_dim\": %d, \"n_inner\": %d, \"layer_norm_epsilon\": %s, \"parameters\": %lld, "
-               "\"storage_dtype\": \"%s\", \"file_bytes\": %lld, \"data_bytes\": %llu, "
-               "\"weight_bytes\": {\"fp32\": %lld, \"fp16\": %lld, \"int8\": %lld}}\n",
-               c->n_vocab, c->n_ctx, c->n_embd, c->n_layer, c->n_head, llx_config_head_dim(c), c->n_inner,
-               eps, llx_config_params(c), llx_hf_dtype(m), file_bytes,
-               (unsigned long long)llx_hf_data_bytes(m), w.fp32, w.fp16, w.int8);
-    } else {
-        printf("%-19s %s (HuggingFace GPT-2 folder)\n", "model", dir);
-        printf("%-19s %d\n%-19s %d\n%-19s %d\n%-19s %d\n", "vocab_size", c->n_vocab, "n_positions", c->n_ctx,
-               "n_embd", c->n_embd, "n_layer", c->n_layer);
-        printf("%-19s %d (head_dim %d)\n%-19s %d\n%-19s %s\n", "n_head", c->n_head, llx_config_head_dim(c),
-               "n_inner", c->n_inner, "layer_norm_epsilon", eps);
-        print_count("parameters", llx_config_params(c));
-        printf(" (LM head tied to wte counted once)\n");
-        printf("%-19s %s\n", "storage dtype", llx_hf_dtype(m));
-        print_bytes("model.safetensors", file_bytes);
-        print_bytes("weights fp32", w.fp32);
-        print_bytes("weights fp16", w.fp16);
-        print_bytes("weights int8", w.int8);
+    char *path = malloc(strlen(dir) + 32);
+    if (!path) {
+        llx_hf_close(m);
+        return cli_runtime_error("out of memory");
     }
+    sprintf(path, "%s/model.safetensors", dir);
+    struct stat st;
+    const model_info mi = {"hf", dir, "HuggingFace GPT-2 folder", "model.safetensors", llx_hf_config(m),
+                           llx_hf_dtype(m), stat(path, &st) == 0 ? (long long)st.st_size : -1,
+                           (unsigned long long)llx_hf_data_bytes(m), NULL};
+    print_info(&mi, json);
+    free(path);
     llx_hf_close(m);
+    return EXIT_OK;
+}
+
+/* A .llx file: opened as a model, which checks every tensor and the
+ * embedded tokenizer. */
+static int info_llx(const char *file, int json)
+{
+    llx_model *m = NULL;
+    if (llx_model_open(&m, file) != LLX_OK) return cli_lib_error();
+    llx_quant_info q;
+    llx_model_quant_info(m, &q);
+    const long long bytes = (long long)llx_model_bytes(m);
+    const model_info mi = {"llx", file, "looplynx W8A8 .llx file", "file", llx_model_config(m), "I8",
+                           bytes, (unsigned long long)bytes, &q};
+    print_info(&mi, json);
+    llx_model_close(m);
     return EXIT_OK;
 }
 
@@ -120,6 +190,8 @@ int cmd_info(int argc, char **argv)
         }
         return cli_usage_error("info: unknown option '%s' (try 'looplynx info --help')", argv[i]);
     }
-    if (!model) return cli_usage_error("info: -m DIR is required");
-    return info_hf(model, json);
+    if (!model) return cli_usage_error("info: -m MODEL is required (a checkpoint folder or a .llx file)");
+    struct stat st;
+    const int is_file = stat(model, &st) == 0 && S_ISREG(st.st_mode);
+    return is_file ? info_llx(model, json) : info_hf(model, json);
 }

@@ -14,7 +14,7 @@ static void help(void)
            "cache at position 0 and predicts its tokens 1..ctx-1 (whole windows only).\n\n"
            "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (W8A8)\n"
            "  -f, --file TEXT      UTF-8 text, tokenized as one string\n"
-           "  --ctx N              window length (default 128)\n"
+           "  --ctx N              window length (default 128, or the model's context if smaller)\n"
            "  --max-tokens N       use only the first N tokens of the text\n"
            "  --json               print {\"nll\": ..., \"ppl\": ..., \"tokens\": ...}\n");
     cli_engine_help(stdout);
@@ -46,7 +46,7 @@ int cmd_ppl(int argc, char **argv)
     cli_engine ce;
     cli_engine_init(&ce);
     const char *model = NULL, *file = NULL;
-    long ctx = 128, max_tokens = 0;
+    long ctx = 0, max_tokens = 0;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -78,9 +78,11 @@ int cmd_ppl(int argc, char **argv)
     llx_engine *e = NULL;
     int rc = cli_engine_open(&ce, model, &m);
     if (rc) return rc;
-    if (ctx > llx_model_config(m)->n_ctx) {
+    const int n_ctx = llx_model_config(m)->n_ctx;
+    if (!ctx) ctx = n_ctx < 128 ? n_ctx : 128;
+    if (ctx > n_ctx) {
         llx_model_close(m);
-        return cli_usage_error("--ctx %ld exceeds the model context of %d", ctx, llx_model_config(m)->n_ctx);
+        return cli_usage_error("--ctx %ld exceeds the model context of %d", ctx, n_ctx);
     }
     ce.opt.max_batch = (int)ctx;
     int *ids = NULL, n = 0;

@@ -1,9 +1,27 @@
-/* cli/cmd_quantize.c - looplynx quantize: HuggingFace GPT-2 -> W8A8 .llx. */
+/* cli/cmd_quantize.c - looplynx quantize: HuggingFace GPT-2 -> W8A8 .llx.
+ * SIGINT/SIGTERM stop the run cleanly: the library polls a flag and leaves
+ * neither the output nor a temporary file; a second signal kills at once. */
+#include <signal.h>
 #include <string.h>
 
 #include "cli.h"
 #include "engine_args.h"
 #include "llx/quant.h"
+
+static volatile sig_atomic_t g_stop; /* the signal that asked us to stop */
+
+static void on_signal(int sig) { g_stop = sig; }
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* the second one is fatal */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static void help(void)
 {
@@ -19,7 +37,9 @@ static void help(void)
            "  --act MODE           static (per-tensor scales, the hardware) or dynamic\n"
            "                       (per-token scales); default static\n"
            "  --smooth-v           also smooth the attention output projection through V\n"
-           "  -t, --threads N      threads (default: all cores)\n");
+           "  -t, --threads N      threads (default: all cores)\n\n"
+           "The output may not be one of the inputs.  Interrupting (Ctrl-C) leaves no\n"
+           "output and no temporary file; the exit status is then 128 + the signal.\n");
 }
 
 int cmd_quantize(int argc, char **argv)
@@ -71,8 +91,14 @@ int cmd_quantize(int argc, char **argv)
     if (!o.calib_path) return cli_usage_error("quantize: missing --calib FILE");
     if (!out) return cli_usage_error("quantize: missing -o MODEL.llx");
     o.progress = cli_progress;
+    o.cancel = &g_stop;
+    catch_signals();
     const llx_status st = llx_quantize(model, &o, out);
     cli_progress_end();
+    if (st == LLX_ERR_CANCELLED) {
+        cli_runtime_error("quantize: interrupted by signal %d; nothing written", (int)g_stop);
+        return 128 + (int)g_stop;
+    }
     if (st == LLX_ERR_ARG) return cli_usage_error("%s", llx_errmsg());
     if (st != LLX_OK) return cli_lib_error();
     fprintf(stderr, "wrote %s\n", out);

@@ -1,20 +1,25 @@
 /* cli/cmd_tokenize.c - `looplynx tokenize`: text -> GPT-2 token ids, or ids
- * -> text.  Only prints; all tokenizer logic is in the library. */
+ * -> text, with the tokenizer of a model folder or of a .llx file.  Only
+ * prints; all tokenizer logic is in the library. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "llx/engine.h"
 #include "llx/tokenizer.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: looplynx tokenize -m DIR [-p TEXT | -f FILE] [--json]\n"
-            "       looplynx tokenize -m DIR --decode IDS [--json]\n\n"
+            "usage: looplynx tokenize -m MODEL [-p TEXT | -f FILE] [--json]\n"
+            "       looplynx tokenize -m MODEL --decode IDS [--json]\n\n"
             "Encode text into GPT-2 token ids, or decode token ids into text.\n\n"
-            "  -m, --model DIR     folder holding vocab.json and merges.txt\n"
+            "  -m, --model MODEL   folder holding vocab.json and merges.txt, or a .llx\n"
+            "                      file (its embedded tokenizer)\n"
             "  -p, --prompt TEXT   encode TEXT\n"
             "  -f, --file FILE     encode the bytes of FILE ('-' = standard input);\n"
             "                      with neither -p nor -f, standard input is encoded\n"
@@ -26,20 +31,46 @@ static void usage(FILE *f)
             "encoded; invalid UTF-8 becomes single-byte tokens.\n");
 }
 
-/* The one place that turns -m into a tokenizer. */
-static llx_status open_tokenizer(const char *dir, llx_tokenizer **t)
+/* Where the tokenizer came from: a folder's files (owned here) or a .llx
+ * model's embedded copy (owned by the model). */
+typedef struct tok_source {
+    llx_tokenizer *own;
+    llx_model *model;
+    const llx_tokenizer *t;
+} tok_source;
+
+/* The one place that turns -m into a tokenizer.  A folder needs only
+ * vocab.json and merges.txt (no weights); anything else is opened as a model
+ * with llx_model_open, which for a .llx file validates it and loads the
+ * tokenizer embedded in it. */
+static llx_status open_tokenizer(const char *path, tok_source *ts)
 {
-    size_t n = strlen(dir) + 16;
-    char *vocab = malloc(n), *merges = malloc(n);
-    llx_status st = LLX_ERR_NOMEM;
-    if (vocab && merges) {
-        snprintf(vocab, n, "%s/vocab.json", dir);
-        snprintf(merges, n, "%s/merges.txt", dir);
-        st = llx_tokenizer_load(t, vocab, merges);
+    memset(ts, 0, sizeof *ts);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t n = strlen(path) + 16;
+        char *vocab = malloc(n), *merges = malloc(n);
+        llx_status rc = LLX_ERR_NOMEM;
+        if (vocab && merges) {
+            snprintf(vocab, n, "%s/vocab.json", path);
+            snprintf(merges, n, "%s/merges.txt", path);
+            rc = llx_tokenizer_load(&ts->own, vocab, merges);
+        }
+        free(vocab);
+        free(merges);
+        ts->t = ts->own;
+        return rc;
     }
-    free(vocab);
-    free(merges);
-    return st;
+    const llx_status rc = llx_model_open(&ts->model, path);
+    if (rc == LLX_OK) ts->t = llx_model_tokenizer(ts->model);
+    return rc;
+}
+
+static void close_tokenizer(tok_source *ts)
+{
+    llx_tokenizer_free(ts->own);
+    llx_model_close(ts->model);
+    memset(ts, 0, sizeof *ts);
 }
 
 /* Read all of f into a new buffer; NULL on failure (errno set). */
@@ -157,12 +188,13 @@ int cmd_tokenize(int argc, char **argv)
         } else return cli_usage_error("tokenize: unknown option '%s' (try 'looplynx tokenize --help')", argv[i]);
         if (r < 0) return EXIT_USAGE;
     }
-    if (!model) return cli_usage_error("tokenize: -m DIR is required (a folder with vocab.json and merges.txt)");
+    if (!model) return cli_usage_error("tokenize: -m MODEL is required (a folder with vocab.json and merges.txt, or a .llx file)");
     if (prompt && file) return cli_usage_error("tokenize: give either -p or -f, not both");
     if (decode && (prompt || file)) return cli_usage_error("tokenize: --decode cannot be combined with -p or -f");
 
-    llx_tokenizer *t = NULL;
-    if (open_tokenizer(model, &t) != LLX_OK) return cli_lib_error();
+    tok_source ts;
+    if (open_tokenizer(model, &ts) != LLX_OK) return cli_lib_error();
+    const llx_tokenizer *t = ts.t;
     int rc;
     if (decode) {
         rc = do_decode(t, decode, json);
@@ -178,7 +210,7 @@ int cmd_tokenize(int argc, char **argv)
         if (f && !from_stdin) fclose(f);
         free(text);
     }
-    llx_tokenizer_free(t);
+    close_tokenizer(&ts);
     if (rc == EXIT_OK && fflush(stdout) != 0) rc = cli_runtime_error("cannot write the output: %s", strerror(errno));
     return rc;
 }

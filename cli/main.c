@@ -13,7 +13,7 @@ static const struct {
     {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
     {"ppl", cmd_ppl, "perplexity of a model on a text"},
     {"tokenize", cmd_tokenize, "text to GPT-2 token ids and back"},
-    {"info", cmd_info, "validate and describe a model folder"},
+    {"info", cmd_info, "validate and describe a model folder or .llx file"},
     {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
     {"sim", cmd_sim, "simulate the LoopLynx FPGA design (latency, resources, energy)"},
     {NULL, NULL, NULL},

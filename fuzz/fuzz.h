@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 int llx_fuzz_config(const uint8_t *data, size_t size);
+int llx_fuzz_llx(const uint8_t *data, size_t size);
 int llx_fuzz_safetensors(const uint8_t *data, size_t size);
 int llx_fuzz_tokenizer(const uint8_t *data, size_t size);
 int llx_fuzz_sim(const uint8_t *data, size_t size);

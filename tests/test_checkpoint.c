@@ -282,7 +282,10 @@ TEST(checkpoint_bad_missing_folder)
     const char *dir = fresh("file-not-folder");
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    expect_bad(path, LLX_ERR_IO, "is not a folder");
+    llx_hf *m = NULL;
+    CHECK(llx_hf_open(&m, path) == LLX_ERR_IO && m == NULL && strstr(llx_errmsg(), "is not a folder"));
+    /* `info` reads a regular file as a .llx model */
+    ckpt_expect_cli_error(path, "config.json: not a .llx file (bad magic)");
 }
 
 TEST(checkpoint_bad_missing_files)

@@ -53,3 +53,9 @@ TEST(fuzz_corpus_sim)
     int n = replay("sim", llx_fuzz_sim);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_llx)
+{
+    int n = replay("llx", llx_fuzz_llx);
+    CHECK(n > 0);
+}

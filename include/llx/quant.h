@@ -9,6 +9,8 @@
 #ifndef LLX_QUANT_H
 #define LLX_QUANT_H
 
+#include <signal.h>
+
 #include "llx/engine.h"
 #include "llx/status.h"
 
@@ -25,12 +27,20 @@ typedef struct llx_quant_opts {
     int threads;            /* 0 = all cores */
     llx_progress_cb progress;
     void *progress_ud;
+    /* Polled between calibration passes, layers and tensor writes: once it
+     * is non-zero the run stops with LLX_ERR_CANCELLED, leaving no output and
+     * no temporary file (a signal handler may set it).  NULL = never. */
+    const volatile sig_atomic_t *cancel;
 } llx_quant_opts;
 
 llx_quant_opts llx_quant_defaults(void);
 
-/* Quantize the HuggingFace model in hf_dir into out_path.  Refuses to write
- * over its own inputs.  The output appears only when complete. */
+/* Quantize the HuggingFace model in hf_dir into out_path.  Before any work
+ * it refuses (LLX_ERR_ARG) an output that is a folder, an existing
+ * non-regular file, or one of its own inputs (config.json,
+ * model.safetensors, vocab.json, merges.txt, the calibration text), and
+ * (LLX_ERR_IO) an output whose folder does not exist.  The output appears
+ * only when complete; on any failure nothing is left behind. */
 llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *o, const char *out_path);
 
 /* Quantization info of an opened .llx model (zeros for an HF model). */

@@ -18,6 +18,7 @@ typedef enum llx_status {
     LLX_ERR_UNSUPPORTED = -5, /* valid input this build or model cannot run */
     LLX_ERR_INTERNAL = -6,
     LLX_ERR_RING = -7,        /* a peer node failed or a link stalled */
+    LLX_ERR_CANCELLED = -8,   /* stopped on request (a cancel flag was set) */
 } llx_status;
 
 /* Stable short name of a status ("io", "format", ...). */

@@ -23,6 +23,7 @@ static llx_status open_hf(llx_model *m, const char *dir)
 static llx_status open_llx(llx_model *m, const char *path)
 {
     LLX_TRY(llx_llx_open(&m->qf, path));
+    LLX_TRY(llx_llx_check_model(m->qf));
     m->cfg = *llx_llx_config(m->qf);
     return llx_llx_tokenizer(m->qf, &m->tok);
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "engine/sampler.h"
 #include "llx/engine.h"
 #include "util/rng.h"
 #include "util/status.h"
@@ -24,6 +25,7 @@ struct llx_sampler {
 llx_status llx_sampler_create(llx_sampler **out, const llx_sampler_opts *o, int vocab)
 {
     *out = NULL;
+    if (vocab < 1) return llx_fail(LLX_ERR_ARG, "sampler vocabulary must be at least 1 (got %d)", vocab);
     if (!o->greedy) {
         if (!(o->temperature > 0.0f) || !isfinite(o->temperature))
             return llx_fail(LLX_ERR_ARG, "temperature must be > 0 (got %g)", (double)o->temperature);
@@ -54,11 +56,16 @@ void llx_sampler_free(llx_sampler *s)
     free(s);
 }
 
+/* Logits as the sampler sees them: NaN is the least likely value (-inf), so
+ * that every comparison below is a total order. */
+static inline float clean(float x) { return x == x ? x : -INFINITY; }
+
+/* argmax, ties (and all-NaN input) to the lowest id */
 static int argmax(const float *x, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
+        if (clean(x[i]) > clean(x[best])) best = i;
     return best;
 }
 
@@ -91,15 +98,63 @@ static void select_top(cand *c, int n, int k)
     }
 }
 
-/* Draw from weights p[0..n) (unnormalised); returns an index. */
+/* Weight of a logit relative to the best one: exp((l - top) / T), with
+ * l == top (also when both are infinite) weighing 1. */
+static inline double weight(double l, double top, double inv_t) { return l == top ? 1.0 : exp((l - top) * inv_t); }
+
+/* Draw from weights p[0..n) (unnormalised, sum > 0); returns an index with
+ * a positive weight (the last such one if rounding runs past the end). */
 static int draw(llx_sampler *s, const double *p, int n, double sum)
 {
     double u = llx_rng_double(&s->rng) * sum;
+    int last = 0;
     for (int i = 0; i < n; i++) {
         u -= p[i];
-        if (u < 0) return i;
+        if (p[i] > 0) {
+            if (u < 0) return i;
+            last = i;
+        }
     }
-    return n - 1;
+    return last;
+}
+
+/* The candidates of a draw (non-greedy): their count, with s->c (ids, when
+ * *by_id is 0) and weights s->p filled and their sum in *sum.  With no cut
+ * at all (*by_id = 1) candidate i is id i. */
+static int support(llx_sampler *s, const float *logits, double *sum, int *by_id)
+{
+    const int V = s->vocab;
+    const double inv_t = 1.0 / s->o.temperature, top = clean(logits[argmax(logits, V)]);
+    *sum = 0.0;
+    *by_id = s->o.top_k == 0 && s->o.top_p >= 1.0f;
+    if (*by_id) {
+        for (int i = 0; i < V; i++) *sum += s->p[i] = weight(clean(logits[i]), top, inv_t);
+        return V;
+    }
+    int n = 0;
+    for (int i = 0; i < V; i++) {
+        const float l = clean(logits[i]);
+        if (s->o.top_k > 0 || l == top || ((double)l - top) * inv_t > -40.0) s->c[n++] = (cand){l, i};
+    }
+    if (s->o.top_k > 0 && s->o.top_k < n) {
+        select_top(s->c, n, s->o.top_k);
+        n = s->o.top_k;
+    }
+    qsort(s->c, (size_t)n, sizeof *s->c, cmp_cand);
+    for (int i = 0; i < n; i++) *sum += s->p[i] = weight(s->c[i].logit, top, inv_t);
+    if (s->o.top_p < 1.0f) {
+        double acc = 0.0;
+        for (int i = 0; i < n; i++) {
+            acc += s->p[i];
+            if (acc >= s->o.top_p * *sum) {
+                n = i + 1;
+                break;
+            }
+        }
+        *sum = 0.0;
+        for (int i = 0; i < n; i++) *sum += s->p[i];
+    }
+    return n;
 }
 
 /* Sampling rules:
@@ -109,39 +164,27 @@ static int draw(llx_sampler *s, const double *p, int n, double sum)
  *  - otherwise candidates are ordered by logit (ties: lower id first), cut to
  *    the top k, then to the shortest prefix whose probability reaches top_p.
  *    Without top-k, candidates whose weight is below e^-40 of the best are
- *    dropped first (they cannot change a top-p prefix). */
+ *    dropped first (they cannot change a top-p prefix).
+ * NaN logits count as -inf. */
 int llx_sample(llx_sampler *s, const float *logits)
 {
-    const int V = s->vocab;
-    const int best = argmax(logits, V);
-    if (s->o.greedy) return best;
-    const double inv_t = 1.0 / s->o.temperature, top = logits[best];
-    if (s->o.top_k == 0 && s->o.top_p >= 1.0f) {
-        double sum = 0.0;
-        for (int i = 0; i < V; i++) sum += s->p[i] = exp(((double)logits[i] - top) * inv_t);
-        return draw(s, s->p, V, sum);
+    if (s->o.greedy) return argmax(logits, s->vocab);
+    double sum;
+    int by_id;
+    const int n = support(s, logits, &sum, &by_id);
+    const int i = draw(s, s->p, n, sum);
+    return by_id ? i : s->c[i].id;
+}
+
+int llx_sampler_support(llx_sampler *s, const float *logits, int *ids)
+{
+    if (s->o.greedy) {
+        ids[0] = argmax(logits, s->vocab);
+        return 1;
     }
-    int n = 0;
-    for (int i = 0; i < V; i++)
-        if (s->o.top_k > 0 || ((double)logits[i] - top) * inv_t > -40.0) s->c[n++] = (cand){logits[i], i};
-    if (s->o.top_k > 0 && s->o.top_k < n) {
-        select_top(s->c, n, s->o.top_k);
-        n = s->o.top_k;
-    }
-    qsort(s->c, (size_t)n, sizeof *s->c, cmp_cand);
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += s->p[i] = exp(((double)s->c[i].logit - top) * inv_t);
-    if (s->o.top_p < 1.0f) {
-        double acc = 0.0;
-        for (int i = 0; i < n; i++) {
-            acc += s->p[i];
-            if (acc >= s->o.top_p * sum) {
-                n = i + 1;
-                break;
-            }
-        }
-        sum = 0.0;
-        for (int i = 0; i < n; i++) sum += s->p[i];
-    }
-    return s->c[draw(s, s->p, n, sum)].id;
+    double sum;
+    int by_id;
+    const int n = support(s, logits, &sum, &by_id);
+    for (int i = 0; i < n; i++) ids[i] = by_id ? i : s->c[i].id;
+    return n;
 }

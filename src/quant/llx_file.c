@@ -3,9 +3,11 @@
 #include "quant/llx_file.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "llx/schedule.h"
 #include "util/file.h"
 #include "util/mem.h"
 #include "util/status.h"
@@ -42,6 +44,7 @@ _Static_assert(sizeof(table_entry) == 104, "table entry must be 104 bytes");
 
 struct llx_llx {
     llx_map map;
+    int mapped; /* map is ours (llx_map_file); else a caller's buffer */
     char *path;
     llx_config cfg;
     llx_qinfo q;
@@ -85,13 +88,44 @@ static const char *dtype_name(uint32_t dt)
     return dt == LLX_DT_F32 ? "f32" : dt == LLX_DT_I8 ? "i8" : dt == LLX_DT_U8 ? "u8" : "?";
 }
 
+/* By offset; at equal offsets empty tensors first (the writer puts the
+ * tensor after an empty one at the same offset), so the order is total
+ * where it matters whatever qsort does with ties. */
 static int cmp_offset(const void *a, const void *b)
 {
     const table_entry *x = *(const table_entry *const *)a, *y = *(const table_entry *const *)b;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
 }
 
-static llx_status check_entries(llx_llx *f, const file_header *h)
+static int cmp_name(const void *a, const void *b)
+{
+    const table_entry *x = *(const table_entry *const *)a, *y = *(const table_entry *const *)b;
+    return strncmp(x->name, y->name, LLX_NAME_MAX);
+}
+
+/* Bytes a tensor of this dtype and shape holds; 0 with *ok = 0 when the
+ * shape is negative or the size overflows. */
+static uint64_t shape_bytes(uint32_t dt, int64_t rows, int64_t cols, int *ok)
+{
+    uint64_t n = 0;
+    *ok = rows >= 0 && cols >= 0 && dtype_size(dt) &&
+          !__builtin_mul_overflow((uint64_t)rows, (uint64_t)(cols ? cols : 1), &n) &&
+          !__builtin_mul_overflow(n, (uint64_t)dtype_size(dt), &n);
+    return *ok ? n : 0;
+}
+
+static int all_zero(const uint8_t *p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+/* Table entries one by one, then across entries: distinct names, no
+ * overlap, zero padding between them (so every byte of the file is covered
+ * by a checksum or must be zero), and finally the data checksums. */
+static llx_status check_entries(llx_llx *f, const file_header *h, uint64_t table_end)
 {
     const char *p = f->path;
     const table_entry **sorted = malloc((size_t)f->n * sizeof *sorted + 1);
@@ -99,23 +133,38 @@ static llx_status check_entries(llx_llx *f, const file_header *h)
     llx_status st = LLX_OK;
     for (uint32_t i = 0; i < f->n && st == LLX_OK; i++) {
         const table_entry *e = &f->table[i];
+        int ok;
         sorted[i] = e;
-        if (!memchr(e->name, 0, sizeof e->name)) st = llx_fail(LLX_ERR_FORMAT, "%s: tensor %u has no name", p, i);
+        if (!memchr(e->name, 0, sizeof e->name) || !e->name[0])
+            st = llx_fail(LLX_ERR_FORMAT, "%s: tensor %u has no name", p, i);
         else if (!dtype_size(e->dtype))
             st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' has unknown dtype %u", p, e->name, e->dtype);
-        else if (e->rows < 0 || e->cols < 0 || e->rows > (1ll << 40) || e->cols > (1ll << 40) ||
-                 (uint64_t)e->rows * (uint64_t)(e->cols ? e->cols : 1) * dtype_size(e->dtype) != e->bytes)
+        else if (shape_bytes(e->dtype, e->rows, e->cols, &ok) != e->bytes || !ok)
             st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' size does not match its shape", p, e->name);
         else if (e->offset < h->data_offset || e->offset % ALIGN || e->offset > f->map.size ||
                  e->bytes > f->map.size - e->offset)
             st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' lies outside the data section", p, e->name);
     }
     if (st == LLX_OK) {
-        qsort(sorted, f->n, sizeof *sorted, cmp_offset);
+        qsort(sorted, f->n, sizeof *sorted, cmp_name);
         for (uint32_t i = 1; i < f->n && st == LLX_OK; i++)
-            if (sorted[i - 1]->offset + sorted[i - 1]->bytes > sorted[i]->offset)
-                st = llx_fail(LLX_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", p, sorted[i - 1]->name,
-                              sorted[i]->name);
+            if (cmp_name(&sorted[i - 1], &sorted[i]) == 0)
+                st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' appears twice", p, sorted[i]->name);
+    }
+    if (st == LLX_OK) {
+        qsort(sorted, f->n, sizeof *sorted, cmp_offset);
+        uint64_t pos = table_end;
+        for (uint32_t i = 0; i < f->n && st == LLX_OK; i++) {
+            const table_entry *e = sorted[i];
+            if (e->offset < pos) /* i > 0: every offset is past the table */
+                st = llx_fail(LLX_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", p, i ? sorted[i - 1]->name : "",
+                              e->name);
+            else if (!all_zero(f->map.data + pos, e->offset - pos))
+                st = llx_fail(LLX_ERR_FORMAT, "%s: non-zero padding before tensor '%s' (file corrupted)", p, e->name);
+            pos = e->offset + e->bytes;
+        }
+        if (st == LLX_OK && !all_zero(f->map.data + pos, f->map.size - pos))
+            st = llx_fail(LLX_ERR_FORMAT, "%s: non-zero padding at the end (file corrupted)", p);
     }
     for (uint32_t i = 0; i < f->n && st == LLX_OK; i++) {
         const table_entry *e = &f->table[i];
@@ -161,10 +210,12 @@ static llx_status parse(llx_llx *f)
     }
     if (h.act_mode != LLX_ACT_STATIC && h.act_mode != LLX_ACT_DYNAMIC)
         return llx_fail(LLX_ERR_FORMAT, "%s: unknown activation mode %d", p, h.act_mode);
-    return check_entries(f, &h);
+    return check_entries(f, &h, table_end);
 }
 
-llx_status llx_llx_open(llx_llx **out, const char *path)
+/* Both entry points: `map` is either a file mapping (mapped = 1) or a
+ * caller's buffer; everything after that is the same code. */
+static llx_status open_common(llx_llx **out, const char *path, const llx_map *buf)
 {
     *out = NULL;
     llx_llx *f = calloc(1, sizeof *f);
@@ -172,7 +223,9 @@ llx_status llx_llx_open(llx_llx **out, const char *path)
         free(f);
         return llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
-    llx_status st = llx_map_file(path, &f->map);
+    llx_status st = LLX_OK;
+    if (buf) f->map = *buf;
+    else if ((st = llx_map_file(path, &f->map)) == LLX_OK) f->mapped = 1;
     if (st == LLX_OK) st = parse(f);
     if (st != LLX_OK) {
         llx_llx_close(f);
@@ -182,10 +235,21 @@ llx_status llx_llx_open(llx_llx **out, const char *path)
     return LLX_OK;
 }
 
+llx_status llx_llx_open(llx_llx **out, const char *path) { return open_common(out, path, NULL); }
+
+llx_status llx_llx_open_mem(llx_llx **out, const void *data, size_t size, const char *name)
+{
+    *out = NULL;
+    if (!data && size) return llx_fail(LLX_ERR_ARG, "%s: no buffer", name);
+    if ((uintptr_t)data % 8 != 0) return llx_fail(LLX_ERR_ARG, "%s: buffer is not 8-byte aligned", name);
+    const llx_map m = {data, size};
+    return open_common(out, name, &m);
+}
+
 void llx_llx_close(llx_llx *f)
 {
     if (!f) return;
-    llx_unmap(&f->map);
+    if (f->mapped) llx_unmap(&f->map);
     free(f->path);
     free(f);
 }
@@ -215,6 +279,67 @@ const void *llx_llx_tensor(const llx_llx *f, const char *name, llx_dtype dt, lon
     return f->map.data + e->offset;
 }
 
+int llx_llx_count(const llx_llx *f) { return (int)f->n; }
+
+llx_status llx_llx_entry(const llx_llx *f, int i, llx_llx_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    if (i < 0 || (uint32_t)i >= f->n) return llx_fail(LLX_ERR_ARG, "%s: no tensor %d", f->path, i);
+    const table_entry *e = &f->table[i];
+    d->name = e->name;
+    d->dtype = (llx_dtype)e->dtype;
+    d->rows = e->rows;
+    d->cols = e->cols;
+    d->bytes = e->bytes;
+    d->data = f->map.data + e->offset;
+    return LLX_OK;
+}
+
+/* Every tensor the W8A8 engine reads, with the dtype and shape the header's
+ * config implies; plus sane static activation scales. */
+llx_status llx_llx_check_model(const llx_llx *f)
+{
+    static const char *const mat[4] = {"qkv", "proj", "fc1", "fc2"};
+    static const char *const ln[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
+    const llx_config *c = &f->cfg;
+    char name[64];
+    for (int l = 0; l < c->n_layer; l++) {
+        for (int m = 0; m < 4; m++) {
+            int rows, cols;
+            llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+            snprintf(name, sizeof name, "h.%d.%s.w", l, mat[m]);
+            if (!llx_llx_tensor(f, name, LLX_DT_I8, rows, cols)) return LLX_ERR_FORMAT;
+            snprintf(name, sizeof name, "h.%d.%s.s", l, mat[m]);
+            if (!llx_llx_tensor(f, name, LLX_DT_F32, rows, 0)) return LLX_ERR_FORMAT;
+            snprintf(name, sizeof name, "h.%d.%s.b", l, mat[m]);
+            if (!llx_llx_tensor(f, name, LLX_DT_F32, rows, 0)) return LLX_ERR_FORMAT;
+        }
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "h.%d.%s", l, ln[i]);
+            if (!llx_llx_tensor(f, name, LLX_DT_F32, c->n_embd, 0)) return LLX_ERR_FORMAT;
+        }
+        snprintf(name, sizeof name, "h.%d.act", l);
+        const float *sc = llx_llx_tensor(f, name, LLX_DT_F32, LLX_SC_COUNT, 0);
+        if (!sc) return LLX_ERR_FORMAT;
+        for (int i = 0; i < LLX_SC_COUNT - 1; i++)
+            if (!(sc[i] > 0.0f) || sc[i] > 1e30f)
+                return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': activation scale %d is not positive and finite",
+                                f->path, name, i);
+    }
+    const struct { const char *name; llx_dtype dt; long long rows, cols; } g[] = {
+        {"wte", LLX_DT_F32, c->n_vocab, c->n_embd}, {"wpe", LLX_DT_F32, c->n_ctx, c->n_embd},
+        {"ln_f.g", LLX_DT_F32, c->n_embd, 0},       {"ln_f.b", LLX_DT_F32, c->n_embd, 0},
+        {"lm_head.w", LLX_DT_I8, c->n_vocab, c->n_embd}, {"lm_head.s", LLX_DT_F32, c->n_vocab, 0},
+    };
+    for (size_t i = 0; i < sizeof g / sizeof *g; i++)
+        if (!llx_llx_tensor(f, g[i].name, g[i].dt, g[i].rows, g[i].cols)) return LLX_ERR_FORMAT;
+    const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
+    if (!v || !m) return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer", f->path);
+    if (v->dtype != LLX_DT_U8 || m->dtype != LLX_DT_U8 || v->cols || m->cols)
+        return llx_fail(LLX_ERR_FORMAT, "%s: embedded tokenizer files must be u8 vectors", f->path);
+    return LLX_OK;
+}
+
 llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out)
 {
     *out = NULL;
@@ -225,6 +350,27 @@ llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out)
                                            (const char *)f->map.data + m->offset, m->bytes);
     if (st != LLX_OK) llx_errmsg_prefix(f->path);
     return st;
+}
+
+void llx_llx_fix_checksums(void *data, size_t size)
+{
+    file_header h;
+    if (size < sizeof h) return;
+    memcpy(&h, data, sizeof h);
+    uint8_t *base = data;
+    const uint64_t fit = (size - sizeof h) / sizeof(table_entry);
+    const uint64_t n = h.n_tensors < fit ? h.n_tensors : fit;
+    for (uint64_t i = 0; i < n; i++) {
+        table_entry e;
+        memcpy(&e, base + sizeof h + i * sizeof e, sizeof e);
+        if (e.offset > size || e.bytes > size - e.offset) continue;
+        e.hash = llx_hash64(base + e.offset, (size_t)e.bytes, (uint64_t)i);
+        memcpy(base + sizeof h + i * sizeof e, &e, sizeof e);
+    }
+    h.header_hash = 0;
+    const uint64_t hh = llx_hash64(&h, sizeof h, 0);
+    h.header_hash = llx_hash64(base + sizeof h, (size_t)(n * sizeof(table_entry)), hh);
+    memcpy(data, &h, sizeof h);
 }
 
 /* ---- writer ---- */
@@ -239,12 +385,17 @@ typedef struct wt {
 struct llx_llx_writer {
     llx_config cfg;
     llx_qinfo q;
+    const volatile sig_atomic_t *cancel;
     wt *t;
     int n, cap;
 };
 
 llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, const llx_qinfo *q)
 {
+    *out = NULL;
+    LLX_TRY(llx_config_check(c)); /* the reader refuses what it would refuse */
+    if (q->act_mode != LLX_ACT_STATIC && q->act_mode != LLX_ACT_DYNAMIC)
+        return llx_fail(LLX_ERR_ARG, "unknown activation mode %d", q->act_mode);
     *out = calloc(1, sizeof **out);
     if (!*out) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     (*out)->cfg = *c;
@@ -262,9 +413,20 @@ void llx_llx_writer_free(llx_llx_writer *w)
 
 llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data)
 {
-    if (strlen(name) >= LLX_NAME_MAX) {
+    int ok;
+    const uint64_t bytes = shape_bytes(dt, rows, cols, &ok);
+    llx_status st = LLX_OK;
+    if (!name[0] || strlen(name) >= LLX_NAME_MAX)
+        st = llx_fail(LLX_ERR_ARG, "tensor name '%s' is empty or too long", name);
+    else if (!dtype_size(dt)) st = llx_fail(LLX_ERR_ARG, "tensor '%s': unknown dtype %d", name, (int)dt);
+    else if (!ok) st = llx_fail(LLX_ERR_ARG, "tensor '%s': bad shape [%lld, %lld]", name, rows, cols);
+    else if (!data && bytes) st = llx_fail(LLX_ERR_ARG, "tensor '%s': no data", name);
+    else if (w->n >= MAX_TENSORS) st = llx_fail(LLX_ERR_ARG, "too many tensors (at '%s')", name);
+    for (int i = 0; st == LLX_OK && i < w->n; i++)
+        if (!strcmp(w->t[i].name, name)) st = llx_fail(LLX_ERR_ARG, "tensor '%s' added twice", name);
+    if (st != LLX_OK) {
         free(data);
-        return llx_fail(LLX_ERR_ARG, "tensor name '%s' too long", name);
+        return st;
     }
     if (w->n == w->cap) {
         int cap = w->cap ? w->cap * 2 : 64;
@@ -283,6 +445,14 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
     e->rows = rows;
     e->cols = cols;
     e->data = data;
+    return LLX_OK;
+}
+
+void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag) { w->cancel = flag; }
+
+static llx_status check_cancel(const llx_llx_writer *w, const char *path)
+{
+    if (w->cancel && *w->cancel) return llx_fail(LLX_ERR_CANCELLED, "interrupted while writing '%s'", path);
     return LLX_OK;
 }
 
@@ -331,11 +501,13 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
     if (st == LLX_OK) st = llx_atomic_write(&a, tab, nt * sizeof *tab);
     uint64_t pos = sizeof h + nt * sizeof *tab;
     for (size_t i = 0; i < nt && st == LLX_OK; i++) {
-        st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
+        st = check_cancel(w, path);
+        if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
         if (st == LLX_OK) st = llx_atomic_write(&a, w->t[i].data, tab[i].bytes);
         pos = tab[i].offset + tab[i].bytes;
     }
     if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(h.file_bytes - pos));
+    if (st == LLX_OK) st = check_cancel(w, path);
     if (st == LLX_OK) st = llx_atomic_commit(&a);
     else llx_atomic_abort(&a);
     free(tab);

@@ -10,6 +10,7 @@
 #ifndef LLX_QUANT_LLX_FILE_H
 #define LLX_QUANT_LLX_FILE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,10 @@ enum {
 typedef struct llx_llx llx_llx;
 
 llx_status llx_llx_open(llx_llx **out, const char *path);
+/* The same checks on a file image in memory (`name` stands in for the path
+ * in messages).  The buffer must be 8-byte aligned and must outlive the
+ * handle: tensors point into it. */
+llx_status llx_llx_open_mem(llx_llx **out, const void *data, size_t size, const char *name);
 void llx_llx_close(llx_llx *f); /* accepts NULL */
 
 const llx_config *llx_llx_config(const llx_llx *f);
@@ -63,13 +68,41 @@ llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out);
  * a vector); NULL with llx_errmsg set otherwise.  Points into the mapping. */
 const void *llx_llx_tensor(const llx_llx *f, const char *name, llx_dtype dt, long long rows, long long cols);
 
+/* The table in file order: tensor i's name (valid while f is open), dtype,
+ * shape, byte count and data. */
+typedef struct llx_llx_desc {
+    const char *name;
+    llx_dtype dtype;
+    long long rows, cols;
+    uint64_t bytes;
+    const void *data;
+} llx_llx_desc;
+int llx_llx_count(const llx_llx *f);
+llx_status llx_llx_entry(const llx_llx *f, int i, llx_llx_desc *d);
+
+/* Model-level check: every tensor the W8A8 engine reads is present with the
+ * dtype and shape the header's config implies, the static activation scales
+ * are positive and finite, and the tokenizer files are embedded.  Opening
+ * only checks the container; llx_model_open runs this too. */
+llx_status llx_llx_check_model(const llx_llx *f);
+
+/* Recompute the tensor and header checksums of a file image in place, as far
+ * as its table fits the buffer (tests and fuzzing: lets an edited image reach
+ * the checks behind the checksums).  Never reads outside [data, data+size). */
+void llx_llx_fix_checksums(void *data, size_t size);
+
 /* ---- writing ---- */
 
 typedef struct llx_llx_writer llx_llx_writer;
 
 llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, const llx_qinfo *q);
-/* Add a tensor; the writer takes ownership of `data` (malloc'd) even on failure. */
+/* Add a tensor; the writer takes ownership of `data` (malloc'd) even on
+ * failure.  Refuses (LLX_ERR_ARG) empty or too long or repeated names,
+ * unknown dtypes and negative or overflowing shapes. */
 llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data);
+/* Poll *flag between tensor writes; non-zero abandons the write
+ * (LLX_ERR_CANCELLED, temporary file removed). */
+void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag);
 /* Write everything to `path` atomically and free the writer. */
 llx_status llx_llx_write(llx_llx_writer *w, const char *path);
 void llx_llx_writer_free(llx_llx_writer *w); /* accepts NULL */

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/engine_impl.h"
 #include "llx/quant.h"
@@ -59,10 +60,35 @@ static void progress(const llx_quant_opts *o, const char *phase, double f)
     if (o->progress) o->progress(o->progress_ud, phase, f);
 }
 
+static llx_status cancelled(const llx_quant_opts *o)
+{
+    if (o->cancel && *o->cancel) return llx_fail(LLX_ERR_CANCELLED, "interrupted");
+    return LLX_OK;
+}
+
+/* The output's folder must exist (checked now rather than after a long
+ * calibration). */
+static llx_status check_out_dir(const char *out)
+{
+    const char *slash = strrchr(out, '/');
+    if (!slash) return LLX_OK;
+    char *dir = strdup(out);
+    if (!dir) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    dir[slash == out ? 1 : slash - out] = 0;
+    const int ok = llx_is_dir(dir);
+    llx_status st = ok ? LLX_OK : llx_fail(LLX_ERR_IO, "cannot write '%s': folder '%s' does not exist", out, dir);
+    free(dir);
+    return st;
+}
+
 static llx_status check_output(const char *hf_dir, const llx_quant_opts *o, const char *out)
 {
     static const char *inputs[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt"};
+    if (!*out) return llx_fail(LLX_ERR_ARG, "the output file name is empty");
     if (llx_is_dir(out)) return llx_fail(LLX_ERR_ARG, "output '%s' is a folder; give a .llx file name", out);
+    struct stat st;
+    if (stat(out, &st) == 0 && !S_ISREG(st.st_mode))
+        return llx_fail(LLX_ERR_ARG, "output '%s' exists and is not a regular file", out);
     for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
         char *p = llx_path_join(hf_dir, inputs[i]);
         const int same = p && llx_same_file(p, out);
@@ -71,7 +97,7 @@ static llx_status check_output(const char *hf_dir, const llx_quant_opts *o, cons
     }
     if (o->calib_path && llx_same_file(o->calib_path, out))
         return llx_fail(LLX_ERR_ARG, "refusing to overwrite the calibration text '%s'", out);
-    return LLX_OK;
+    return check_out_dir(out);
 }
 
 static llx_status check_opts(const llx_quant_opts *o)
@@ -111,6 +137,7 @@ static llx_status calibrate(const llx_model *m, const llx_quant_opts *o, calib *
     const int total = o->calib_tokens < n ? o->calib_tokens : n;
     for (int done = 0; st == LLX_OK && done < total;) {
         const int w = total - done < window ? total - done : window;
+        if ((st = cancelled(o)) != LLX_OK) break;
         llx_engine_reset(e);
         st = llx_engine_forward(e, ids + done, w, logits, 0);
         done += w;
@@ -324,6 +351,7 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
     llx_status st = LLX_OK;
     for (int l = 0; st == LLX_OK && l < cfg->n_layer; l++) {
         qlayer q;
+        if ((st = cancelled(o)) != LLX_OK) break;
         float sc[LLX_SC_COUNT];
         st = read_layer(m->hf, cfg, l, &q);
         if (st == LLX_OK) st = smooth_layer(c, o, l, &q, sc);
@@ -337,6 +365,7 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
         return st;
     }
     progress(o, "write", 0.0);
+    llx_llx_writer_set_cancel(wr, o->cancel);
     st = llx_llx_write(wr, out);
     progress(o, "write", 1.0);
     return st;

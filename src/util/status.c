@@ -19,6 +19,7 @@ const char *llx_status_str(llx_status st)
     case LLX_ERR_UNSUPPORTED: return "unsupported";
     case LLX_ERR_INTERNAL: return "internal";
     case LLX_ERR_RING: return "ring";
+    case LLX_ERR_CANCELLED: return "cancelled";
     }
     return "unknown";
 }
