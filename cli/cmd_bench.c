@@ -30,7 +30,7 @@ typedef struct bench_result {
     double ring_ms_per_token; /* exposed ring wait (node 0) */
     double ring_bytes_per_token;
     long long weight_bytes;
-    double membw, rss_mb, model_mb, kv_mb;
+    double membw, ratio, rss_mb, model_mb, kv_mb; /* membw: median of the probes; ratio: median per rep */
     const char *kernels;
 } bench_result;
 
@@ -46,8 +46,9 @@ static void help(void)
            "  --nodes LIST         ring sizes to sweep, e.g. 1,2 (default 1)\n"
            "  -t, --threads LIST   threads per node to sweep, e.g. 1,2 (default: all cores)\n"
            "  --membw              also measure this machine's memory read bandwidth with the\n"
-           "                       same total thread count (1 GiB read, median of 5)\n"
-           "  --membw-mb N         size of that read in MiB (default 1024; implies --membw)\n"
+           "                       same total thread count, next to every repetition; the ratio\n"
+           "                       is the median of per-repetition decode GB/s / probe GB/s\n"
+           "  --membw-mb N         size of the probe in MiB (default 1024; implies --membw)\n"
            "  --json               JSON: one object, or {\"results\": [...]} for a sweep\n");
     cli_engine_help(stdout);
 }
@@ -116,6 +117,18 @@ static stat2 stats(const double *x, int n)
     return s;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_d);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
 static int argmax(const float *x, int n)
 {
     int b = 0;
@@ -165,15 +178,25 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
     int rc = ids && logits && pp && tg ? 0 : cli_runtime_error("out of memory");
     unsigned x = 12345;
     for (long i = 0; !rc && i < a->prompt; i++) ids[i] = (int)((x = x * 1103515245u + 12345u) >> 8) % c->n_vocab;
-    double ring_s = 0, rs;
+    double ring_s = 0, rs, *bw = calloc((size_t)a->reps, sizeof *bw), *ratio = calloc((size_t)a->reps, sizeof *ratio);
     long long ring_b = 0, rb;
+    llx_membw *probe = NULL;
+    if (!rc && (!bw || !ratio)) rc = cli_runtime_error("out of memory");
     /* warm-up: fault in weights and caches */
     if (!rc && one_rep(e, ids, &(bench_args){.prompt = a->prompt < 16 ? a->prompt : 16, .gen = 2}, logits, &rs, &rs,
                        &rs, &rb) != LLX_OK)
         rc = cli_lib_error();
+    const double rss = llx_rss_bytes() / 1e6; /* before the probe's buffer exists */
+    if (!rc && a->membw && llx_membw_create(&probe, nodes * threads, (size_t)a->membw_mb << 20) != LLX_OK)
+        rc = cli_lib_error();
+    llx_engine_stats es0;
+    llx_engine_get_stats(e, &es0);
     for (long r = 0; !rc && r < a->reps; r++) {
+        /* the probe runs next to every repetition: this machine's bandwidth drifts */
+        if (probe) bw[r] = llx_membw_run(probe, 3);
         if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &rb) != LLX_OK) rc = cli_lib_error();
         ring_s += rs, ring_b += rb;
+        if (probe) ratio[r] = es0.weight_bytes * tg[r] / 1e9 / bw[r];
         if (!a->json) fprintf(stderr, "\rbench: nodes %d threads %d rep %ld/%ld", nodes, threads, r + 1, a->reps);
     }
     if (!a->json) fprintf(stderr, "\r%60s\r", "");
@@ -187,16 +210,16 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
         res->ring_bytes_per_token = (double)ring_b / ((double)a->reps * a->gen);
         res->weight_bytes = es.weight_bytes;
         res->kernels = es.kernels;
-        res->rss_mb = llx_rss_bytes() / 1e6;
+        res->rss_mb = rss;
         res->model_mb = llx_model_bytes(m) / 1e6;
         const int kv_elem = a->ce.opt.precision == LLX_PREC_FP32 ? 4 : 1;
         res->kv_mb = 2.0 * c->n_layer * c->n_embd * (double)(a->ce.opt.max_ctx ? a->ce.opt.max_ctx : c->n_ctx) *
                      kv_elem / 1e6;
-        res->membw = 0;
-        if (a->membw && llx_membw_measure(nodes * threads, (size_t)a->membw_mb << 20, 5, &res->membw) != LLX_OK)
-            rc = cli_lib_error();
+        res->membw = probe ? median(bw, (int)a->reps) : 0;
+        res->ratio = probe ? median(ratio, (int)a->reps) : 0;
     }
-    free(ids), free(logits), free(pp), free(tg);
+    llx_membw_free(probe);
+    free(ids), free(logits), free(pp), free(tg), free(bw), free(ratio);
     llx_engine_free(e);
     return rc;
 }
@@ -214,7 +237,7 @@ static void print_json_one(const bench_args *a, const llx_model *m, const bench_
            llx_precision_name(a->ce.opt.precision), r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
            r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
            r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
-    if (r->membw > 0) printf(", \"membw_gb_s\": %.3f, \"decode_membw_ratio\": %.4f", r->membw, gbs / r->membw);
+    if (r->membw > 0) printf(", \"membw_gb_s\": %.3f, \"decode_membw_ratio\": %.4f", r->membw, r->ratio);
     printf("}");
 }
 
@@ -230,7 +253,7 @@ static void print_table(const bench_args *a, const llx_model *m, const bench_res
         char mb[32] = "-", ratio[32] = "-";
         if (r[i].membw > 0) {
             snprintf(mb, sizeof mb, "%.2f", r[i].membw);
-            snprintf(ratio, sizeof ratio, "%.1f%%", 100 * gbs / r[i].membw);
+            snprintf(ratio, sizeof ratio, "%.1f%%", 100 * r[i].ratio);
         }
         printf("| %-10.10s | %-12s | %5d | %7d | pp%-4ld | %9.2f +- %6.2f | %8s | %8s | %8s |\n", name,
                llx_precision_name(a->ce.opt.precision), r[i].nodes, r[i].threads, a->prompt, r[i].pp.mean,

@@ -159,3 +159,62 @@ TEST(kernels_i8_packed_bit_exact)
                 free(w), free(wp), free(x), free(want), free(got);
             }
 }
+
+/* The quantization unit must give the same bits on every kernel table. */
+TEST(kernels_quant_unit_bit_exact)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    llx_rng r;
+    llx_rng_seed(&r, 9);
+    enum { N = 1003 };
+    static int32_t acc[N];
+    static float ws[N], b[N], y0[N], y1[N], v[N];
+    static int8_t q0[N], q1[N];
+    static const float edges[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.5f, -126.5f, -127.5f, 127.49999f,
+                                  1e9f, -1e9f, 3e38f, -3e38f, 0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-30f};
+    for (int i = 0; i < N; i++) {
+        acc[i] = (int32_t)(llx_rng_u64(&r) % 4000001) - 2000000;
+        ws[i] = (float)llx_rng_double(&r) * 1e-3f;
+        b[i] = (float)llx_rng_normal(&r);
+        v[i] = i < (int)(sizeof edges / sizeof *edges) ? edges[i] : (float)llx_rng_normal(&r) * 100.0f;
+    }
+    for (int n = 1; n <= N; n += n < 20 ? 1 : 97) {
+        llx_kernels_ref.dequant_f32(y0, acc, ws, b, 0.37f, n);
+        k->dequant_f32(y1, acc, ws, b, 0.37f, n);
+        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * n), "dequant n=%d", n);
+        llx_kernels_ref.dequant_f32(y0, acc, ws, NULL, 1.7f, n);
+        k->dequant_f32(y1, acc, ws, NULL, 1.7f, n);
+        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * n), "dequant without bias n=%d", n);
+        llx_kernels_ref.quant_i8(q0, v, 1.0f, n);
+        k->quant_i8(q1, v, 1.0f, n);
+        CHECK_MSG(!memcmp(q0, q1, (size_t)n), "quant n=%d", n);
+    }
+    llx_kernels_ref.quant_i8(q0, edges, 1.0f, 10);
+    static const int8_t want[10] = {0, 2, 2, 0, -2, 126, 127, -126, -127, 127};
+    CHECK(!memcmp(q0, want, 10));
+}
+
+/* The attention-context kernel over the chunked V layout. */
+TEST(kernels_attn_pv_bit_exact)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    llx_rng r;
+    llx_rng_seed(&r, 11);
+    static const int hds[] = {8, 12, 13, 40, 64, 128};
+    static const int ns[] = {1, 5, 31, 32, 33, 100, 257};
+    for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+            const int hd = hds[hi], n = ns[ni], n32 = (n + 31) & ~31;
+            int8_t *v = malloc((size_t)n32 * hd), *p = calloc((size_t)n32, 1);
+            int32_t *a = malloc(sizeof(int32_t) * hd), *b = malloc(sizeof(int32_t) * hd);
+            fill_i8(v, (size_t)n32 * hd, &r, ni == 3 ? 1 : 0); /* stale bytes past n too */
+            for (int s = 0; s < n; s++) p[s] = (int8_t)(ni == 3 ? 127 : llx_rng_u64(&r) % 128);
+            llx_kernels_ref.attn_pv_i8(a, p, v, n, hd);
+            k->attn_pv_i8(b, p, v, n, hd);
+            CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * hd), "attn_pv hd %d n %d", hd, n);
+            if (ni == 3) CHECK_EQ_INT(a[0], 127 * 127 * 32);
+            free(v), free(p), free(a), free(b);
+        }
+}

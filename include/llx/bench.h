@@ -9,9 +9,16 @@
 #include "llx/engine.h"
 #include "llx/status.h"
 
-/* Read bandwidth of `bytes` (touched beforehand) streamed by `threads`
- * threads, each reading its own contiguous part with the fastest read loop
- * this CPU has; the median of `reps` runs, in GB/s (1e9 bytes/s). */
+/* A memory read-bandwidth probe: `bytes` of huge-page memory (like the
+ * engine's weights), streamed by `threads` threads, each reading its own
+ * contiguous part with the fastest read loop this CPU has. */
+typedef struct llx_membw llx_membw;
+llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes);
+/* Median GB/s (1e9 bytes/s) of `reps` passes. */
+double llx_membw_run(llx_membw *p, int reps);
+void llx_membw_free(llx_membw *p); /* accepts NULL */
+
+/* create + run + free */
 llx_status llx_membw_measure(int threads, size_t bytes, int reps, double *gb_s);
 
 /* Current and peak resident set size of this process, in bytes (0 if unknown). */

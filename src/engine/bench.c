@@ -18,6 +18,13 @@ typedef struct bw_job {
     uint64_t sink[256];
 } bw_job;
 
+struct llx_membw {
+    llx_pool *pool;
+    unsigned char *buf;
+    bw_job job;
+    int threads;
+};
+
 static void bw_member(void *arg, int ith, int nth)
 {
     bw_job *j = arg;
@@ -31,34 +38,58 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes)
+{
+    *out = NULL;
+    if (threads < 1 || bytes < (size_t)threads * 128) return llx_fail(LLX_ERR_ARG, "bad bandwidth probe size");
+    llx_membw *p = calloc(1, sizeof *p);
+    if (!p) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    p->threads = threads;
+    p->buf = llx_alloc(bytes);
+    llx_status st = p->buf ? llx_pool_create(&p->pool, threads, threads <= llx_cpu_count())
+                           : llx_fail(LLX_ERR_NOMEM, "out of memory for the bandwidth probe");
+    if (st != LLX_OK) {
+        llx_membw_free(p);
+        return st;
+    }
+    memset(p->buf, 1, bytes); /* not the shared zero page */
+    p->job = (bw_job){p->buf, bytes, llx_kernels_select("auto"), {0}};
+    llx_pool_run(p->pool, bw_member, &p->job); /* warm-up */
+    *out = p;
+    return LLX_OK;
+}
+
+double llx_membw_run(llx_membw *p, int reps)
+{
+    double res[64];
+    if (reps < 1) reps = 1;
+    if (reps > 64) reps = 64;
+    const size_t read = ((p->job.bytes / (size_t)p->threads) & ~(size_t)127) * (size_t)p->threads;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = llx_now_s();
+        llx_pool_run(p->pool, bw_member, &p->job);
+        res[r] = (double)read / (llx_now_s() - t0) / 1e9;
+    }
+    qsort(res, (size_t)reps, sizeof *res, cmp_double);
+    return res[reps / 2];
+}
+
+void llx_membw_free(llx_membw *p)
+{
+    if (!p) return;
+    llx_pool_free(p->pool);
+    free(p->buf);
+    free(p);
+}
+
 llx_status llx_membw_measure(int threads, size_t bytes, int reps, double *gb_s)
 {
+    llx_membw *p;
     *gb_s = 0;
-    if (threads < 1 || reps < 1 || bytes < (size_t)threads * 128)
-        return llx_fail(LLX_ERR_ARG, "bad bandwidth probe size");
-    unsigned char *buf = llx_alloc(bytes); /* huge pages, like the engine's weights */
-    double *res = malloc((size_t)reps * sizeof *res);
-    llx_pool *pool = NULL;
-    llx_status st = buf && res ? llx_pool_create(&pool, threads, threads <= llx_cpu_count())
-                               : llx_fail(LLX_ERR_NOMEM, "out of memory for the bandwidth probe");
-    if (st == LLX_OK) {
-        memset(buf, 1, bytes); /* not zero pages */
-        bw_job j = {buf, bytes, llx_kernels_select("auto"), {0}};
-        llx_pool_run(pool, bw_member, &j); /* warm-up */
-        for (int r = 0; r < reps; r++) {
-            const double t0 = llx_now_s();
-            llx_pool_run(pool, bw_member, &j);
-            const double dt = llx_now_s() - t0;
-            const size_t read = ((bytes / (size_t)threads) & ~(size_t)127) * (size_t)threads;
-            res[r] = (double)read / dt / 1e9;
-        }
-        qsort(res, (size_t)reps, sizeof *res, cmp_double);
-        *gb_s = res[reps / 2];
-    }
-    llx_pool_free(pool);
-    free(buf);
-    free(res);
-    return st;
+    LLX_TRY(llx_membw_create(&p, threads, bytes));
+    *gb_s = llx_membw_run(p, reps);
+    llx_membw_free(p);
+    return LLX_OK;
 }
 
 static uint64_t status_kb(const char *key)

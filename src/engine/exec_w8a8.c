@@ -6,7 +6,8 @@
  * residual are fp32; attention is int8 Q.K -> fp32 softmax -> int8
  * probabilities (x127) . int8 V.  Formulas: docs/quantization.md.
  * The int8 KV cache holds this node's heads: K as [layer][head][pos][d], V
- * transposed as [layer][head][d][pos].
+ * in chunks of 32 positions, [layer][head][pos/32][d][pos%32] (the layout of
+ * the attn_pv_i8 kernel: one contiguous block per chunk).
  *
  * Activation scales s_in are static per-tensor constants (the hardware) or
  * per-token values computed from the whole vector (dynamic mode). */
@@ -41,11 +42,12 @@ typedef struct w8_node {
     int logit_rows;
     int8_t *h8, *qkv8, *ctx8, *g8;
     float *hs, *ctxs, *gs;  /* per-token scale of h8, ctx8, g8 */
-    int8_t *kc, *vc;
+    int8_t *kc, *vc;        /* per head kv_ctx positions; V in 32-position chunks */
+    int kv_ctx;             /* max_ctx rounded up to whole chunks */
     int32_t *acc;           /* [threads][max_batch * ACC_ROWS] */
     float *scores;          /* [threads][max_ctx] */
     int32_t *iscores;       /* [threads][max_ctx] */
-    int8_t *probs;          /* [threads][max_ctx] */
+    int8_t *probs;          /* [threads][kv_ctx] */
     int32_t *cacc;          /* [threads][head_dim] */
 } w8_node;
 
@@ -148,7 +150,8 @@ static llx_status load_buffers(node *nd, w8_node *q)
     const llx_config *c = nd->cfg;
     const size_t B = (size_t)nd->max_batch, C = (size_t)c->n_embd, F = (size_t)c->n_inner;
     const size_t nth = (size_t)llx_pool_size(nd->pool), hd = (size_t)llx_config_head_dim(c);
-    const size_t kv = (size_t)c->n_layer * (size_t)nd->heads * (size_t)nd->max_ctx * hd;
+    q->kv_ctx = (nd->max_ctx + 31) & ~31;
+    const size_t kv = (size_t)c->n_layer * (size_t)nd->heads * (size_t)q->kv_ctx * hd;
     llx_status st = LLX_OK;
     q->x = alloc_or(&st, B * C * 4);
     q->hf = alloc_or(&st, B * C * 4);
@@ -169,7 +172,7 @@ static llx_status load_buffers(node *nd, w8_node *q)
     q->acc = alloc_or(&st, nth * B * ACC_ROWS * 4);
     q->scores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
     q->iscores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
-    q->probs = alloc_or(&st, nth * (size_t)nd->max_ctx);
+    q->probs = alloc_or(&st, nth * (size_t)q->kv_ctx);
     q->cacc = alloc_or(&st, nth * hd * 4);
     return st;
 }
@@ -357,32 +360,28 @@ typedef struct mp_job {
 static void epilogue(const mp_job *j, const int32_t *acc, int a, int b)
 {
     const node *nd = j->nd;
+    const llx_kernels *k = nd->k;
     const w8_node *q = impl(nd);
     const llx_stage *st = j->st;
     const w8_layer *L = st->layer >= 0 ? &q->layers[st->layer] : NULL;
     const int C = nd->cfg->n_embd, n = b - a;
     float y[ACC_ROWS];
     for (int t = 0; t < j->tokens; t++) {
-        const int32_t *at = acc + (size_t)t * n;
-        const float s = j->s_in[t];
-        const float *ws = j->ws + a, *bias = j->b ? j->b + a : NULL;
-        for (int i = 0; i < n; i++) y[i] = (float)at[i] * (s * ws[i]) + (bias ? bias[i] : 0.0f);
         const size_t o = (size_t)t * j->ldo + (size_t)(j->r0 + a);
+        const int fp32_out = st->op != LLX_OP_QKV && st->op != LLX_OP_FC1;
+        float *yt = fp32_out ? (float *)j->out + o : y;
+        k->dequant_f32(yt, acc + (size_t)t * n, j->ws + a, j->b ? j->b + a : NULL, j->s_in[t], n);
         if (st->op == LLX_OP_QKV) {
             int8_t *out = (int8_t *)j->out + o;
             for (int i = 0, R = j->r0 + a; i < n;) { /* rows split at the q|k|v boundaries */
-                const int seg = R / C, end = (seg + 1) * C - R < n - i ? (seg + 1) * C - R + i : n;
-                const float inv = L->inv_out[seg];
-                for (; i < end; i++, R++) out[i] = llx_q8(y[i] * inv);
+                const int seg = R / C, len = (seg + 1) * C - R < n - i ? (seg + 1) * C - R : n - i;
+                k->quant_i8(out + i, y + i, L->inv_out[seg], len);
+                i += len, R += len;
             }
-        } else if (st->op == LLX_OP_FC1 && q->dynamic) {
-            float *out = (float *)j->out + o;
-            for (int i = 0; i < n; i++) out[i] = llx_gelu1(y[i]);
         } else if (st->op == LLX_OP_FC1) {
-            int8_t *out = (int8_t *)j->out + o;
-            for (int i = 0; i < n; i++) out[i] = llx_q8(llx_gelu1(y[i]) * L->inv_gelu);
-        } else {
-            memcpy((float *)j->out + o, y, (size_t)n * sizeof(float));
+            llx_gelu_f32(y, n);
+            if (q->dynamic) memcpy((float *)j->out + o, y, (size_t)n * sizeof(float));
+            else k->quant_i8((int8_t *)j->out + o, y, L->inv_gelu, n);
         }
     }
 }
@@ -479,17 +478,18 @@ static void attn_part(void *arg, int a, int b, int ith)
     const w8_layer *L = &q->layers[j->st->layer];
     float *sc = q->scores + (size_t)ith * nd->max_ctx;
     int32_t *si = q->iscores + (size_t)ith * nd->max_ctx;
-    int8_t *pr = q->probs + (size_t)ith * nd->max_ctx;
+    int8_t *pr = q->probs + (size_t)ith * q->kv_ctx;
     int32_t *acc = q->cacc + (size_t)ith * hd;
     for (int it = a; it < b; it++) {
         const int h = j->h0 + it / T, t = it % T, n = j->st->pos + t + 1;
-        const size_t base = (((size_t)j->st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx) * hd;
+        const size_t base = (((size_t)j->st->layer * nd->heads + (size_t)(h - nd->head0)) * q->kv_ctx) * hd;
         const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)h * hd;
         nd->k->matmul_i8(si, n, qv, hd, q->kc + base, hd, 1, n, hd);
         for (int s = 0; s < n; s++) sc[s] = (float)si[s] * L->score_scale;
         llx_softmax_f32(sc, n);
-        for (int s = 0; s < n; s++) pr[s] = llx_q8(sc[s] * 127.0f);
-        nd->k->matmul_i8(acc, hd, pr, n, q->vc + base, nd->max_ctx, 1, hd, n);
+        nd->k->quant_i8(pr, sc, 127.0f, n);
+        memset(pr + n, 0, (size_t)(((n + 31) & ~31) - n)); /* whole chunks for the context kernel */
+        nd->k->attn_pv_i8(acc, pr, q->vc + base, n, hd);
         const size_t o = (size_t)t * C + (size_t)h * hd;
         for (int d = 0; d < hd; d++) {
             const float y = (float)acc[d] * L->ctx_scale;
@@ -506,10 +506,11 @@ static void w8_attn(node *nd, const llx_stage *st, int h0, int h1)
     for (int h = h0; h < h1; h++)
         for (int t = 0; t < st->tokens; t++) {
             const int8_t *row = q->qkv8 + (size_t)t * 3 * C;
-            const size_t base = (((size_t)st->layer * nd->heads + (size_t)(h - nd->head0)) * nd->max_ctx) * hd;
+            const size_t base = (((size_t)st->layer * nd->heads + (size_t)(h - nd->head0)) * q->kv_ctx) * hd;
             const int p = st->pos + t;
             memcpy(q->kc + base + (size_t)p * hd, row + C + (size_t)h * hd, (size_t)hd);
-            for (int d = 0; d < hd; d++) q->vc[base + (size_t)d * nd->max_ctx + p] = row[2 * C + (size_t)h * hd + d];
+            int8_t *vchunk = q->vc + base + (size_t)(p / 32) * 32 * hd + (size_t)(p % 32);
+            for (int d = 0; d < hd; d++) vchunk[(size_t)d * 32] = row[2 * C + (size_t)h * hd + d];
         }
     attn_job j = {nd, st, h0};
     llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);

@@ -32,6 +32,18 @@ typedef struct llx_kernels {
     /* The same product with w in the packed layout below (R rows of K). */
     void (*matmul_i8p)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
 
+    /* The quantization unit, bit-exact across tables:
+     * y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f)   (mul, then add) */
+    void (*dequant_f32)(float *y, const int32_t *acc, const float *ws, const float *b, float s, int n);
+    /* q[i] = q8(y[i] * inv): round half to even, clamp to [-127, 127] (NaN -> -127) */
+    void (*quant_i8)(int8_t *q, const float *y, float inv, int n);
+
+    /* Attention context over a chunked V cache: positions come in chunks of
+     * 32; chunk c stores, for each d < hd, the 32 bytes V[32c .. 32c+31][d].
+     * acc[d] = sum_{s<n} p[s] * V[s][d], p in [0, 127]; p is read in whole
+     * chunks, so p[n .. 32*ceil(n/32)) must be 0. */
+    void (*attn_pv_i8)(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd);
+
     /* sum_i a[i] * b[i] */
     float (*dot_f32)(const float *a, const float *b, int n);
     /* sum_i a[i] * b[i], int8 in [-127, 127] */

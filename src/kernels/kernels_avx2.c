@@ -10,8 +10,10 @@
  * int8 products use the sign trick: maddubs(|x|, sign(w, x)) gives exact
  * int16 pair sums because |x|, |w| <= 127 (2 * 127 * 127 < 32767). */
 #include <immintrin.h>
+#include <stddef.h>
 
 #include "kernels/kernels.h"
+#include "quant/w8a8.h"
 
 static inline float hsum8(__m256 v)
 {
@@ -131,6 +133,17 @@ static inline int32_t hsum8_i32(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
+/* the four horizontal sums of a0..a3 in one go (int32: order is irrelevant) */
+static inline void hsum4_i32(int32_t *out, ptrdiff_t stride, __m256i a0, __m256i a1, __m256i a2, __m256i a3)
+{
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    out[0] = _mm_cvtsi128_si32(s);
+    out[stride] = _mm_extract_epi32(s, 1);
+    out[2 * stride] = _mm_extract_epi32(s, 2);
+    out[3 * stride] = _mm_extract_epi32(s, 3);
+}
+
 /* acc += sum over 32 pairs of w * x, as 8 int32 lanes; ax = |x| */
 static inline __m256i madd_i8(__m256i acc, __m256i ax, __m256i xv, __m256i wv, __m256i ones)
 {
@@ -178,10 +191,13 @@ static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw,
         a2 = madd_i8(a2, ax, xv, _mm256_loadu_si256((const __m256i *)(w2 + k)), ones);
         a3 = madd_i8(a3, ax, xv, _mm256_loadu_si256((const __m256i *)(w3 + k)), ones);
     }
-    acc[0] = hsum8_i32(a0) + tail_i8(w0, x, K32, K);
-    acc[1] = hsum8_i32(a1) + tail_i8(w1, x, K32, K);
-    acc[2] = hsum8_i32(a2) + tail_i8(w2, x, K32, K);
-    acc[3] = hsum8_i32(a3) + tail_i8(w3, x, K32, K);
+    hsum4_i32(acc, 1, a0, a1, a2, a3);
+    if (K32 < K) {
+        acc[0] += tail_i8(w0, x, K32, K);
+        acc[1] += tail_i8(w1, x, K32, K);
+        acc[2] += tail_i8(w2, x, K32, K);
+        acc[3] += tail_i8(w3, x, K32, K);
+    }
 }
 
 /* two rows x four tokens: |w| and sign(x, w) swap roles so |w| is shared
@@ -257,10 +273,9 @@ static void gp_4x1(int32_t *acc, const int8_t *x, const int8_t *g, int K)
         a2 = madd_i8(a2, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 64)), ones);
         a3 = madd_i8(a3, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 96)), ones);
     }
-    acc[0] = hsum8_i32(a0) + group_tail(g, 0, x, K32, K);
-    acc[1] = hsum8_i32(a1) + group_tail(g, 1, x, K32, K);
-    acc[2] = hsum8_i32(a2) + group_tail(g, 2, x, K32, K);
-    acc[3] = hsum8_i32(a3) + group_tail(g, 3, x, K32, K);
+    hsum4_i32(acc, 1, a0, a1, a2, a3);
+    if (K32 < K)
+        for (int i = 0; i < 4; i++) acc[i] += group_tail(g, i, x, K32, K);
 }
 
 /* one packed group x two tokens: the group stays in L1 while tokens pass */
@@ -286,14 +301,13 @@ static void gp_4x2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t
         c21 = madd_i8(c21, ax, xv, w2, ones);
         c31 = madd_i8(c31, ax, xv, w3, ones);
     }
-    acc[0] = hsum8_i32(c00) + group_tail(g, 0, x0, K32, K);
-    acc[1] = hsum8_i32(c10) + group_tail(g, 1, x0, K32, K);
-    acc[2] = hsum8_i32(c20) + group_tail(g, 2, x0, K32, K);
-    acc[3] = hsum8_i32(c30) + group_tail(g, 3, x0, K32, K);
-    acc[lda + 0] = hsum8_i32(c01) + group_tail(g, 0, x1, K32, K);
-    acc[lda + 1] = hsum8_i32(c11) + group_tail(g, 1, x1, K32, K);
-    acc[lda + 2] = hsum8_i32(c21) + group_tail(g, 2, x1, K32, K);
-    acc[lda + 3] = hsum8_i32(c31) + group_tail(g, 3, x1, K32, K);
+    hsum4_i32(acc, 1, c00, c10, c20, c30);
+    hsum4_i32(acc + lda, 1, c01, c11, c21, c31);
+    if (K32 < K)
+        for (int i = 0; i < 4; i++) {
+            acc[i] += group_tail(g, i, x0, K32, K);
+            acc[lda + i] += group_tail(g, i, x1, K32, K);
+        }
 }
 
 static void matmul_i8p_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
@@ -308,6 +322,66 @@ static void matmul_i8p_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, con
     for (int r = full; r < R; r++)
         for (int t = 0; t < T; t++)
             acc[(size_t)t * lda + r] = dot_i8_avx2(wp + (size_t)r * K, x + (size_t)t * ldx, K);
+}
+
+/* separate multiply and add (no FMA): the same roundings as the reference */
+static void dequant_f32_avx2(float *y, const int32_t *acc, const float *ws, const float *b, float s, int n)
+{
+    const __m256 sv = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i)));
+        const __m256 v = _mm256_mul_ps(a, _mm256_mul_ps(sv, _mm256_loadu_ps(ws + i)));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(v, b ? _mm256_loadu_ps(b + i) : _mm256_setzero_ps()));
+    }
+    for (; i < n; i++) y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f);
+}
+
+/* Clamp in float first (the bounds are integers, so clamping before or
+ * after rounding agrees; max_ps returns its second operand for NaN, giving
+ * -127 like the reference), then cvtps_epi32 rounds half to even. */
+static void quant_i8_avx2(int8_t *q, const float *y, float inv, int n)
+{
+    const __m256 iv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(y + i), iv), lo), hi);
+        const __m256i r = _mm256_cvtps_epi32(v);
+        const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packs_epi16(p16, p16));
+    }
+    for (; i < n; i++) q[i] = llx_q8(y[i] * inv);
+}
+
+/* 8 rows of a chunk against 32 probabilities: p is unsigned, so maddubs
+ * takes it as is; the eight row sums come out of three hadd levels. */
+static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int chunks = (n + 31) / 32, d8 = hd & ~7;
+    for (int d = 0; d < d8; d += 8) {
+        __m256i sum = _mm256_setzero_si256();
+        for (int c = 0; c < chunks; c++) {
+            const __m256i pv = _mm256_loadu_si256((const __m256i *)(p + 32 * c));
+            const int8_t *rows = v + (size_t)c * 32 * hd + (size_t)d * 32;
+            __m256i r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(pv, _mm256_loadu_si256((const __m256i *)(rows + 32 * i))),
+                                         ones);
+            const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(r[0], r[1]), _mm256_hadd_epi32(r[2], r[3]));
+            const __m256i g = _mm256_hadd_epi32(_mm256_hadd_epi32(r[4], r[5]), _mm256_hadd_epi32(r[6], r[7]));
+            /* h: rows 0-3 (low half) + rows 0-3 (high half); g likewise for 4-7 */
+            sum = _mm256_add_epi32(sum, _mm256_add_epi32(_mm256_permute2x128_si256(h, g, 0x20),
+                                                         _mm256_permute2x128_si256(h, g, 0x31)));
+        }
+        _mm256_storeu_si256((__m256i *)(acc + d), sum);
+    }
+    for (int d = d8; d < hd; d++) {
+        int32_t s = 0;
+        for (int c = 0; c < chunks; c++)
+            for (int i = 0; i < 32; i++) s += (int32_t)p[32 * c + i] * v[(size_t)c * 32 * hd + (size_t)d * 32 + i];
+        acc[d] = s;
+    }
 }
 
 static float dot_f32_avx2(const float *a, const float *b, int n) { return dot_row(a, b, n); }
@@ -342,6 +416,9 @@ const llx_kernels llx_kernels_avx2 = {
     .matmul_f32 = matmul_f32_avx2,
     .matmul_i8 = matmul_i8_avx2,
     .matmul_i8p = matmul_i8p_avx2,
+    .dequant_f32 = dequant_f32_avx2,
+    .quant_i8 = quant_i8_avx2,
+    .attn_pv_i8 = attn_pv_i8_avx2,
     .dot_f32 = dot_f32_avx2,
     .dot_i8 = dot_i8_avx2,
     .axpy_f32 = axpy_f32_avx2,

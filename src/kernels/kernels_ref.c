@@ -1,6 +1,7 @@
 /* kernels/kernels_ref.c - scalar reference kernels: the specification every
  * optimised kernel is tested against.  Plain loops, no ISA assumptions. */
 #include "kernels/kernels.h"
+#include "quant/w8a8.h"
 
 static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
                            int T, int R, int K)
@@ -57,6 +58,24 @@ static void matmul_i8p_ref(int32_t *acc, int lda, const int8_t *x, int ldx, cons
     }
 }
 
+static void dequant_f32_ref(float *y, const int32_t *acc, const float *ws, const float *b, float s, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f);
+}
+
+static void quant_i8_ref(int8_t *q, const float *y, float inv, int n)
+{
+    for (int i = 0; i < n; i++) q[i] = llx_q8(y[i] * inv);
+}
+
+static void attn_pv_i8_ref(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd)
+{
+    for (int d = 0; d < hd; d++) acc[d] = 0;
+    for (int s = 0; s < n; s++)
+        for (int d = 0; d < hd; d++)
+            acc[d] += (int32_t)p[s] * v[(size_t)(s / 32) * 32 * hd + (size_t)d * 32 + (size_t)(s % 32)];
+}
+
 static float dot_f32_ref(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -89,6 +108,9 @@ const llx_kernels llx_kernels_ref = {
     .matmul_f32 = matmul_f32_ref,
     .matmul_i8 = matmul_i8_ref,
     .matmul_i8p = matmul_i8p_ref,
+    .dequant_f32 = dequant_f32_ref,
+    .quant_i8 = quant_i8_ref,
+    .attn_pv_i8 = attn_pv_i8_ref,
     .dot_f32 = dot_f32_ref,
     .dot_i8 = dot_i8_ref,
     .axpy_f32 = axpy_f32_ref,

@@ -7,12 +7,13 @@
 #include <math.h>
 #include <stdint.h>
 
-/* round half to even, clamp to [-127, 127] (NaN -> 127) */
+/* round half to even, clamp to [-127, 127] (NaN -> -127, as the vector
+ * conversion's integer-indefinite result clamps) */
 static inline int8_t llx_q8(float v)
 {
     float r = rintf(v);
-    if (!(r <= 127.0f)) r = 127.0f;
     if (!(r >= -127.0f)) r = -127.0f;
+    if (r > 127.0f) r = 127.0f;
     return (int8_t)r;
 }
 
