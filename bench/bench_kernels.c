@@ -4,11 +4,12 @@
  *
  * For every kernel table (ref, avx2) it times, with --threads threads
  * splitting the rows (correctness is tests/test_kernels.c's job):
- *   gemv_i8   T=1 int8 matrix-vector on an MB-sized weight matrix of K columns (decode):
+ *   gemv_i8   T=1 int8 matrix-vector (packed weights, the engine's layout) on an
+ *             MB-sized weight matrix of K columns (decode):
  *             bytes = R*K weights; reported as GB/s and as a fraction of the
  *             read bandwidth measured by read_bytes on a buffer of the same size
  *   gemv_f32  T=1 fp32 matrix-vector (decode, fp32 engine): bytes = 4*R*K
- *   gemm_i8   T=128 int8 matrix-matrix, 1024x4096 (prefill): GOP/s = 2*T*R*K / s
+ *   gemm_i8   T=128 int8 matrix-matrix (packed), 1024x4096 (prefill): GOP/s = 2*T*R*K / s
  *   gemm_f32  T=128 fp32 matrix-matrix, 1024x4096: GFLOP/s
  * Medians over --reps runs. */
 #include <stdio.h>
@@ -42,9 +43,9 @@ static void member(void *arg, int ith, int nth)
         break;
     }
     case 1:
-    case 3:
-        j->k->matmul_i8((int32_t *)j->out + b, j->R, j->x, j->K, (const int8_t *)j->w + (size_t)b * j->K, j->K, j->T, e - b,
-                        j->K);
+    case 3: /* packed weights, as the engine holds them; b is even (align 12) */
+        j->k->matmul_i8p((int32_t *)j->out + b, j->R, j->x, j->K, (const int8_t *)j->w + (size_t)b * j->K, j->T, e - b,
+                         j->K);
         break;
     default:
         j->k->matmul_f32((float *)j->out + b, j->R, j->x, j->K, (const float *)j->w + (size_t)b * j->K, j->K, NULL, j->T,
@@ -92,8 +93,7 @@ int main(int argc, char **argv)
     const size_t bytes = (size_t)R * K;
     const size_t alloc = bytes > ((size_t)16 << 20) ? bytes : ((size_t)16 << 20); /* the GEMMs need 16 MB */
     int8_t *w8 = aligned_alloc(1 << 21, (alloc + (1 << 21) - 1) & ~(size_t)((1 << 21) - 1));
-    if (getenv("NOHUGE")) madvise(w8, alloc, MADV_NOHUGEPAGE);
-    else madvise(w8, alloc, MADV_HUGEPAGE);
+    madvise(w8, alloc, MADV_HUGEPAGE);
     float *wf = aligned_alloc(64, alloc); /* R/4 fp32 rows of the same byte size */
     int8_t *x8 = aligned_alloc(64, 128 * 4096);
     float *xf = aligned_alloc(64, 128 * 4096 * sizeof(float));
@@ -105,18 +105,6 @@ int main(int argc, char **argv)
     job rd = {.k = llx_kernels_select("auto"), .op = 0, .w = w8, .bytes = bytes, .R = 1};
     const double bw = (double)bytes / time_job(pool, &rd, reps) / 1e9;
     printf("%-6s %-10s %10.2f GB/s (read bandwidth, the reference for the ratios below)\n", rd.k->name, "read", bw);
-    extern int llx_pf_tiles;
-    if (getenv("PF")) {
-        for (int rep = 0; rep < 3; rep++)
-            for (int pf = 0; pf <= 8; pf = pf ? pf * 2 : 1) {
-                llx_pf_tiles = pf;
-                job g8 = {.k = llx_kernels_select("avx2"), .op = 1, .T = 1, .R = R, .K = K, .w = w8, .x = x8, .out = out};
-                double s = time_job(pool, &g8, reps);
-                const double bw2 = (double)bytes / time_job(pool, &rd, reps) / 1e9;
-                printf("pf %d: gemv_i8 %.2f GB/s, read %.2f GB/s, %.1f%%\n", pf, bytes / s / 1e9, bw2, 100 * bytes / s / 1e9 / bw2);
-            }
-        return 0;
-    }
     const llx_kernels *tables[2] = {&llx_kernels_ref, llx_kernels_select("avx2")};
     for (int v = 0; v < 2; v++) {
         const llx_kernels *k = tables[v];

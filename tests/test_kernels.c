@@ -124,17 +124,17 @@ TEST(kernels_vecops_values)
 }
 
 /* The packed layout: both packed kernels equal the row-major reference, and
- * rows [4m, R) of a packed matrix are the packed matrix of those rows. */
+ * rows [2m, R) of a packed matrix are the packed matrix of those rows. */
 TEST(kernels_i8_packed_bit_exact)
 {
     const llx_kernels *ks[2] = {&llx_kernels_ref, fast()};
     llx_rng r;
     llx_rng_seed(&r, 5);
     static const int Ks[] = {1, 31, 32, 33, 100, 256, 1029};
-    static const int Rs[] = {1, 3, 4, 5, 8, 13, 66};
+    static const int Rs[] = {1, 2, 3, 4, 5, 8, 9, 13, 16, 66, 131};
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
         for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++)
-            for (int T = 1; T <= 5; T += 2) {
+            for (int T = 1; T <= 9; T += 4) {
                 const int K = Ks[ki], R = Rs[ri];
                 int8_t *w = malloc((size_t)R * K), *wp = malloc((size_t)R * K), *x = malloc((size_t)T * K);
                 int32_t *want = malloc(sizeof(int32_t) * T * R), *got = malloc(sizeof(int32_t) * T * R);
@@ -148,11 +148,11 @@ TEST(kernels_i8_packed_bit_exact)
                     ks[v]->matmul_i8p(got, R, x, K, wp, T, R, K);
                     CHECK_MSG(!memcmp(want, got, sizeof(int32_t) * T * R), "%s packed: K %d R %d T %d", ks[v]->name, K,
                               R, T);
-                    if (R > 4) { /* the tail of a packed matrix is a packed matrix */
-                        ks[v]->matmul_i8p(got, R, x, K, wp + 4 * (size_t)K, T, R - 4, K);
+                    if (R > 2) { /* the tail of a packed matrix is a packed matrix */
+                        ks[v]->matmul_i8p(got, R, x, K, wp + 2 * (size_t)K, T, R - 2, K);
                         int same = 1;
                         for (int t = 0; t < T; t++)
-                            same &= !memcmp(got + (size_t)t * R, want + (size_t)t * R + 4, sizeof(int32_t) * (R - 4));
+                            same &= !memcmp(got + (size_t)t * R, want + (size_t)t * R + 2, sizeof(int32_t) * (R - 2));
                         CHECK_MSG(same, "%s packed sub-range: K %d R %d T %d", ks[v]->name, K, R, T);
                     }
                 }

@@ -21,7 +21,10 @@
 #include "quant/w8a8.h"
 #include "util/status.h"
 
-#define ACC_ROWS 64 /* rows per int32 accumulator tile */
+/* int32 accumulators per thread: a tile of rows x tokens; at decode (one
+ * token) a tile is 16K rows, so the kernel sees whole matrices and keeps its
+ * four weight streams long */
+#define ACC_ELEMS 16384
 
 typedef struct w8_layer {
     const int8_t *w[4];
@@ -44,7 +47,8 @@ typedef struct w8_node {
     float *hs, *ctxs, *gs;  /* per-token scale of h8, ctx8, g8 */
     int8_t *kc, *vc;        /* per head kv_ctx positions; V in 32-position chunks */
     int kv_ctx;             /* max_ctx rounded up to whole chunks */
-    int32_t *acc;           /* [threads][max_batch * ACC_ROWS] */
+    int32_t *acc;           /* [threads][ACC_ELEMS + max_batch * 8] */
+    float *ybuf;            /* [threads][ACC_ELEMS] epilogue row */
     float *scores;          /* [threads][max_ctx] */
     int32_t *iscores;       /* [threads][max_ctx] */
     int8_t *probs;          /* [threads][kv_ctx] */
@@ -169,7 +173,8 @@ static llx_status load_buffers(node *nd, w8_node *q)
     q->gs = alloc_or(&st, B * 4);
     q->kc = alloc_or(&st, kv ? kv : 1);
     q->vc = alloc_or(&st, kv ? kv : 1);
-    q->acc = alloc_or(&st, nth * B * ACC_ROWS * 4);
+    q->acc = alloc_or(&st, nth * (ACC_ELEMS + B * 8) * 4);
+    q->ybuf = alloc_or(&st, nth * ACC_ELEMS * 4);
     q->scores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
     q->iscores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
     q->probs = alloc_or(&st, nth * (size_t)q->kv_ctx);
@@ -238,7 +243,7 @@ static void w8_unload(node *nd)
     free(q->layers);
     llx_arena_free(&q->weights);
     void *bufs[] = {q->x, q->hf, q->br, q->ctxf, q->gf, q->logits, q->h8, q->qkv8, q->ctx8, q->g8, q->hs,
-                    q->ctxs, q->gs, q->kc, q->vc, q->acc, q->scores, q->iscores, q->probs, q->cacc};
+                    q->ctxs, q->gs, q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(q);
     nd->impl = NULL;
@@ -357,7 +362,7 @@ typedef struct mp_job {
  * acc: y = acc * (s_in[t] * s_w[r]) + b[r], then per consumer: int8 for QKV
  * (the q/k/v segment's scale), GELU (+ int8 in static mode) for FC1, fp32
  * for PROJ, FC2 and the LM head. */
-static void epilogue(const mp_job *j, const int32_t *acc, int a, int b)
+static void epilogue(const mp_job *j, const int32_t *acc, int a, int b, float *y)
 {
     const node *nd = j->nd;
     const llx_kernels *k = nd->k;
@@ -365,7 +370,6 @@ static void epilogue(const mp_job *j, const int32_t *acc, int a, int b)
     const llx_stage *st = j->st;
     const w8_layer *L = st->layer >= 0 ? &q->layers[st->layer] : NULL;
     const int C = nd->cfg->n_embd, n = b - a;
-    float y[ACC_ROWS];
     for (int t = 0; t < j->tokens; t++) {
         const size_t o = (size_t)t * j->ldo + (size_t)(j->r0 + a);
         const int fp32_out = st->op != LLX_OP_QKV && st->op != LLX_OP_FC1;
@@ -390,12 +394,17 @@ static void mp_part(void *arg, int a, int b, int ith)
 {
     const mp_job *j = arg;
     const w8_node *q = impl(j->nd);
-    int32_t *acc = q->acc + (size_t)ith * j->nd->max_batch * ACC_ROWS;
-    for (int r = a; r < b; r += ACC_ROWS) {
-        const int e = r + ACC_ROWS < b ? r + ACC_ROWS : b;
-        /* r is a multiple of 4 from the slice start: a packed sub-matrix */
+    const size_t per = ACC_ELEMS + (size_t)j->nd->max_batch * 8;
+    int32_t *acc = q->acc + (size_t)ith * per;
+    float *y = q->ybuf + (size_t)ith * ACC_ELEMS;
+    /* rows per tile: as many as the scratch holds, in whole 8-row units */
+    int step = (int)(ACC_ELEMS / (size_t)j->tokens) & ~7;
+    if (step < 8) step = 8;
+    for (int r = a; r < b; r += step) {
+        const int e = r + step < b ? r + step : b;
+        /* r is even from the slice start: a packed sub-matrix (kernels.h) */
         j->nd->k->matmul_i8p(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->tokens, e - r, j->K);
-        epilogue(j, acc, r, e);
+        epilogue(j, acc, r, e, y);
     }
 }
 

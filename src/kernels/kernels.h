@@ -50,19 +50,20 @@ typedef struct llx_kernels {
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, int n);
     /* y[i] += a * x[i] */
     void (*axpy_f32)(float *y, float a, const float *x, int n);
-    /* Read n bytes (n % 128 == 0) as fast as possible; returns a checksum so
-     * the reads cannot be optimised away (memory bandwidth probe). */
+    /* Read n bytes (n % 128 == 0) as fast as possible, as four concurrent
+     * sequential streams; returns a checksum so the reads cannot be optimised
+     * away (the memory bandwidth probe). */
     uint64_t (*read_bytes)(const void *p, size_t n);
 } llx_kernels;
 
-/* Packed int8 weights: rows are grouped by four from the first row.  A
- * group stores, for each 32-column chunk c < K/32, the chunk's 32 bytes of
- * each of its 4 rows in row order, then each row's last K%32 bytes; the last
- * R%4 rows are stored row-major.  The size is R*K bytes, group g starts at
- * byte 4*g*K, so rows [4m, R) of a packed matrix are a packed matrix at
- * byte 4*m*K.  A 4-row tile then reads one sequential stream (the hardware
- * prefetcher follows it across the matrix; interleaved row streams it does
- * not: docs/performance.md). */
+/* Packed int8 weights: rows are grouped in pairs from the first row.  A
+ * pair stores, for each 32-column chunk c < K/32, the chunk's 32 bytes of
+ * its first row then of its second (64 bytes, one cache line), then each
+ * row's last K%32 bytes; an odd last row is stored as it is.  The size is
+ * R*K bytes, pair g starts at byte 2*g*K, so rows [2m, R) of a packed matrix
+ * are a packed matrix at byte 2*m*K.  Each pair is one sequential stream;
+ * the decode kernel reads four of them at once (one core reads memory
+ * fastest from several streams: docs/performance.md). */
 void llx_pack_i8(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
 /* Byte offset of element (r, k) in a packed R x K matrix. */
 size_t llx_packed_index(int r, int k, int R, int K);

@@ -170,7 +170,6 @@ static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, int n)
     return hsum8_i32(acc) + tail_i8(a, b, n32, n);
 }
 
-int llx_pf_tiles = 1;
 static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -179,7 +178,7 @@ static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw,
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     /* dense rows: the next tile's 4 rows follow; prefetch 128 bytes of them
      * per step so short row streams do not restart the hardware prefetcher */
-    const char *next = (const char *)(w + (size_t)llx_pf_tiles * 4 * (size_t)ldw);
+    const char *next = (const char *)(w + 4 * (size_t)ldw);
     const size_t pf = ldw == K ? 4 : 0;
     for (int k = 0; k < K32; k += 32) {
         _mm_prefetch(next + pf * (size_t)k, _MM_HINT_T0);
@@ -251,77 +250,152 @@ static void matmul_i8_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, cons
 
 /* ---- packed int8 weights (layout in kernels.h) ---- */
 
-/* a group's rows: chunk c of row i is at g + 4c + 32i; tails after 4*K32 */
-static inline int32_t group_tail(const int8_t *g, int i, const int8_t *x, int K32, int K)
+/* row i (0, 1) of the pair at g: chunk c at g + 2c + 32i; tails after 2*K32 */
+static inline int32_t pair_tail(const int8_t *g, int i, const int8_t *x, int K32, int K)
 {
-    return tail_i8(g + 4 * (size_t)K32 + (size_t)i * (K - K32) - K32, x, K32, K);
+    if (K32 == K) return 0;
+    return tail_i8(g + 2 * (size_t)K32 + (size_t)i * (K - K32) - K32, x, K32, K);
 }
 
-/* one packed 4-row group x one token: a single sequential weight stream */
-static void gp_4x1(int32_t *acc, const int8_t *x, const int8_t *g, int K)
+static inline __m256i ld(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Decode: four pairs from four quarters of the matrix at once, so one core
+ * keeps four sequential weight streams in flight.  out[q*part + i] for the
+ * pairs at rows q*part + r, r < part. */
+static void gemv_4streams(int32_t *out, const int8_t *x, const int8_t *wp, int part, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int K32 = K & ~31;
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (int k = 0; k < K32; k += 32) {
-        const int8_t *p = g + 4 * (size_t)k;
-        _mm_prefetch((const char *)p + 4096, _MM_HINT_T0);
-        _mm_prefetch((const char *)p + 4096 + 64, _MM_HINT_T0);
-        const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + k)), ax = _mm256_abs_epi8(xv);
-        a0 = madd_i8(a0, ax, xv, _mm256_loadu_si256((const __m256i *)p), ones);
-        a1 = madd_i8(a1, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 32)), ones);
-        a2 = madd_i8(a2, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 64)), ones);
-        a3 = madd_i8(a3, ax, xv, _mm256_loadu_si256((const __m256i *)(p + 96)), ones);
+    for (int r = 0; r < part; r += 2) {
+        const int8_t *g0 = wp + (size_t)r * K, *g1 = g0 + (size_t)part * K;
+        const int8_t *g2 = g1 + (size_t)part * K, *g3 = g2 + (size_t)part * K;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int k = 0; k < K32; k += 32) {
+            const __m256i xv = ld(x + k), ax = _mm256_abs_epi8(xv);
+            const size_t o = 2 * (size_t)k;
+            a0 = madd_i8(a0, ax, xv, ld(g0 + o), ones);
+            a1 = madd_i8(a1, ax, xv, ld(g0 + o + 32), ones);
+            b0 = madd_i8(b0, ax, xv, ld(g1 + o), ones);
+            b1 = madd_i8(b1, ax, xv, ld(g1 + o + 32), ones);
+            c0 = madd_i8(c0, ax, xv, ld(g2 + o), ones);
+            c1 = madd_i8(c1, ax, xv, ld(g2 + o + 32), ones);
+            d0 = madd_i8(d0, ax, xv, ld(g3 + o), ones);
+            d1 = madd_i8(d1, ax, xv, ld(g3 + o + 32), ones);
+        }
+        int32_t s4[4];
+        hsum4_i32(s4, 1, a0, b0, c0, d0);
+        out[r] = s4[0] + pair_tail(g0, 0, x, K32, K);
+        out[part + r] = s4[1] + pair_tail(g1, 0, x, K32, K);
+        out[2 * part + r] = s4[2] + pair_tail(g2, 0, x, K32, K);
+        out[3 * part + r] = s4[3] + pair_tail(g3, 0, x, K32, K);
+        hsum4_i32(s4, 1, a1, b1, c1, d1);
+        out[r + 1] = s4[0] + pair_tail(g0, 1, x, K32, K);
+        out[part + r + 1] = s4[1] + pair_tail(g1, 1, x, K32, K);
+        out[2 * part + r + 1] = s4[2] + pair_tail(g2, 1, x, K32, K);
+        out[3 * part + r + 1] = s4[3] + pair_tail(g3, 1, x, K32, K);
     }
-    hsum4_i32(acc, 1, a0, a1, a2, a3);
-    if (K32 < K)
-        for (int i = 0; i < 4; i++) acc[i] += group_tail(g, i, x, K32, K);
 }
 
-/* one packed group x two tokens: the group stays in L1 while tokens pass */
+/* one pair x one token */
+static void gp_2x1(int32_t *acc, const int8_t *x, const int8_t *g, int K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int K32 = K & ~31;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+    for (int k = 0; k < K32; k += 32) {
+        const __m256i xv = ld(x + k), ax = _mm256_abs_epi8(xv);
+        a0 = madd_i8(a0, ax, xv, ld(g + 2 * (size_t)k), ones);
+        a1 = madd_i8(a1, ax, xv, ld(g + 2 * (size_t)k + 32), ones);
+    }
+    acc[0] = hsum8_i32(a0) + pair_tail(g, 0, x, K32, K);
+    acc[1] = hsum8_i32(a1) + pair_tail(g, 1, x, K32, K);
+}
+
+/* Prefill: one pair x four tokens; |w| is shared by the tokens (the sign
+ * trick with the roles of w and x swapped). */
+static void gp_2x4(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *g, int K)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int K32 = K & ~31;
+    __m256i c[2][4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) c[i][j] = _mm256_setzero_si256();
+    for (int k = 0; k < K32; k += 32) {
+        const __m256i w0 = ld(g + 2 * (size_t)k), w1 = ld(g + 2 * (size_t)k + 32);
+        const __m256i aw0 = _mm256_abs_epi8(w0), aw1 = _mm256_abs_epi8(w1);
+        for (int j = 0; j < 4; j++) {
+            const __m256i xv = ld(x + (size_t)j * ldx + k);
+            c[0][j] = madd_i8(c[0][j], aw0, w0, xv, ones);
+            c[1][j] = madd_i8(c[1][j], aw1, w1, xv, ones);
+        }
+    }
+    int32_t s4[4];
+    for (int i = 0; i < 2; i++) {
+        hsum4_i32(s4, 1, c[i][0], c[i][1], c[i][2], c[i][3]);
+        for (int j = 0; j < 4; j++) acc[(size_t)j * lda + i] = s4[j] + pair_tail(g, i, x + (size_t)j * ldx, K32, K);
+    }
+}
+
+/* Prefill: two pairs (4 rows) x two tokens; |x| is shared by the 4 rows. */
 static void gp_4x2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *g, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int K32 = K & ~31;
-    const int8_t *x0 = x, *x1 = x + ldx;
+    const int8_t *h = g + 2 * (size_t)K, *x0 = x, *x1 = x + ldx;
     __m256i c00 = _mm256_setzero_si256(), c10 = c00, c20 = c00, c30 = c00;
     __m256i c01 = c00, c11 = c00, c21 = c00, c31 = c00;
     for (int k = 0; k < K32; k += 32) {
-        const int8_t *p = g + 4 * (size_t)k;
-        const __m256i w0 = _mm256_loadu_si256((const __m256i *)p), w1 = _mm256_loadu_si256((const __m256i *)(p + 32));
-        const __m256i w2 = _mm256_loadu_si256((const __m256i *)(p + 64)), w3 = _mm256_loadu_si256((const __m256i *)(p + 96));
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(x0 + k)), ax = _mm256_abs_epi8(xv);
+        const size_t o = 2 * (size_t)k;
+        const __m256i w0 = ld(g + o), w1 = ld(g + o + 32), w2 = ld(h + o), w3 = ld(h + o + 32);
+        __m256i xv = ld(x0 + k), ax = _mm256_abs_epi8(xv);
         c00 = madd_i8(c00, ax, xv, w0, ones);
         c10 = madd_i8(c10, ax, xv, w1, ones);
         c20 = madd_i8(c20, ax, xv, w2, ones);
         c30 = madd_i8(c30, ax, xv, w3, ones);
-        xv = _mm256_loadu_si256((const __m256i *)(x1 + k)), ax = _mm256_abs_epi8(xv);
+        xv = ld(x1 + k), ax = _mm256_abs_epi8(xv);
         c01 = madd_i8(c01, ax, xv, w0, ones);
         c11 = madd_i8(c11, ax, xv, w1, ones);
         c21 = madd_i8(c21, ax, xv, w2, ones);
         c31 = madd_i8(c31, ax, xv, w3, ones);
     }
-    hsum4_i32(acc, 1, c00, c10, c20, c30);
-    hsum4_i32(acc + lda, 1, c01, c11, c21, c31);
-    if (K32 < K)
-        for (int i = 0; i < 4; i++) {
-            acc[i] += group_tail(g, i, x0, K32, K);
-            acc[lda + i] += group_tail(g, i, x1, K32, K);
-        }
+    int32_t s4[4];
+    hsum4_i32(s4, 1, c00, c10, c20, c30);
+    acc[0] = s4[0] + pair_tail(g, 0, x0, K32, K);
+    acc[1] = s4[1] + pair_tail(g, 1, x0, K32, K);
+    acc[2] = s4[2] + pair_tail(h, 0, x0, K32, K);
+    acc[3] = s4[3] + pair_tail(h, 1, x0, K32, K);
+    hsum4_i32(s4, 1, c01, c11, c21, c31);
+    acc[lda + 0] = s4[0] + pair_tail(g, 0, x1, K32, K);
+    acc[lda + 1] = s4[1] + pair_tail(g, 1, x1, K32, K);
+    acc[lda + 2] = s4[2] + pair_tail(h, 0, x1, K32, K);
+    acc[lda + 3] = s4[3] + pair_tail(h, 1, x1, K32, K);
 }
 
 static void matmul_i8p_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
 {
-    const int full = R & ~3;
-    for (int r = 0; r < full; r += 4) {
-        const int8_t *g = wp + (size_t)r * K;
-        int t = 0;
-        for (; t + 2 <= T; t += 2) gp_4x2(acc + (size_t)t * lda + r, lda, x + (size_t)t * ldx, ldx, g, K);
-        for (; t < T; t++) gp_4x1(acc + (size_t)t * lda + r, x + (size_t)t * ldx, g, K);
+    const int pairs_end = R & ~1, quads_end = R & ~3;
+    int t = 0;
+    for (; t + 4 <= T; t += 4) {
+        for (int r = 0; r < quads_end; r += 4) {
+            const int8_t *g = wp + (size_t)r * K;
+            int32_t *a = acc + (size_t)t * lda + r;
+            const int8_t *xt = x + (size_t)t * ldx;
+            gp_4x2(a, lda, xt, ldx, g, K);
+            gp_4x2(a + 2 * (size_t)lda, lda, xt + 2 * (size_t)ldx, ldx, g, K);
+        }
+        if (quads_end < pairs_end)
+            gp_2x4(acc + (size_t)t * lda + quads_end, lda, x + (size_t)t * ldx, ldx, wp + (size_t)quads_end * K, K);
     }
-    for (int r = full; r < R; r++)
-        for (int t = 0; t < T; t++)
-            acc[(size_t)t * lda + r] = dot_i8_avx2(wp + (size_t)r * K, x + (size_t)t * ldx, K);
+    for (; t < T; t++) {
+        int32_t *at = acc + (size_t)t * lda;
+        const int8_t *xt = x + (size_t)t * ldx;
+        const int part = (R / 4) & ~1; /* rows per stream, whole pairs */
+        if (part >= 2) gemv_4streams(at, xt, wp, part, K);
+        for (int r = part >= 2 ? 4 * part : 0; r < pairs_end; r += 2) gp_2x1(at + r, xt, wp + (size_t)r * K, K);
+    }
+    if (pairs_end < R) /* an odd last row, stored as it is */
+        for (t = 0; t < T; t++)
+            acc[(size_t)t * lda + R - 1] = dot_i8_avx2(wp + (size_t)(R - 1) * K, x + (size_t)t * ldx, K);
 }
 
 /* separate multiply and add (no FMA): the same roundings as the reference */
@@ -395,15 +469,18 @@ static void axpy_f32_avx2(float *y, float a, const float *x, int n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* Four quarters of the buffer read at once: one core reaches a higher read
+ * bandwidth from several sequential streams than from one. */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
 {
-    const __m256i *v = p;
+    const size_t q = n / 4 / 32;
+    const __m256i *v0 = p, *v1 = v0 + q, *v2 = v1 + q, *v3 = v2 + q;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n / 32; i += 4) {
-        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(v + i));
-        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(v + i + 1));
-        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(v + i + 2));
-        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(v + i + 3));
+    for (size_t i = 0; i < q; i++) {
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(v0 + i));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(v1 + i));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(v2 + i));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(v3 + i));
     }
     a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
     uint64_t out[4];

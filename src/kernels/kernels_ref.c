@@ -33,11 +33,11 @@ static void matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const
 
 size_t llx_packed_index(int r, int k, int R, int K)
 {
-    const int full = R & ~3, K32 = K & ~31;
-    if (r >= full) return (size_t)r * K + (size_t)k; /* trailing rows: row-major */
-    const size_t group = (size_t)(r & ~3) * K;
-    if (k < K32) return group + (size_t)(k / 32) * 128 + (size_t)(r & 3) * 32 + (size_t)(k % 32);
-    return group + (size_t)K32 * 4 + (size_t)(r & 3) * (size_t)(K - K32) + (size_t)(k - K32);
+    const int full = R & ~1, K32 = K & ~31;
+    if (r >= full) return (size_t)r * K + (size_t)k; /* an odd last row: as it is */
+    const size_t pair = (size_t)(r & ~1) * K;
+    if (k < K32) return pair + (size_t)(k / 32) * 64 + (size_t)(r & 1) * 32 + (size_t)(k % 32);
+    return pair + (size_t)K32 * 2 + (size_t)(r & 1) * (size_t)(K - K32) + (size_t)(k - K32);
 }
 
 void llx_pack_i8(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K)
@@ -97,9 +97,10 @@ static void axpy_f32_ref(float *y, float a, const float *x, int n)
 
 static uint64_t read_bytes_ref(const void *p, size_t n)
 {
-    const uint64_t *w = p;
+    const size_t q = n / 4 / 8; /* four streams, as the AVX2 version */
+    const uint64_t *w0 = p, *w1 = w0 + q, *w2 = w1 + q, *w3 = w2 + q;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = 0; i < n / 8; i += 4) s0 += w[i], s1 += w[i + 1], s2 += w[i + 2], s3 += w[i + 3];
+    for (size_t i = 0; i < q; i++) s0 += w0[i], s1 += w1[i], s2 += w2[i], s3 += w3[i];
     return s0 + s1 + s2 + s3;
 }
 
