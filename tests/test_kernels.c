@@ -116,6 +116,8 @@ TEST(kernels_vecops_values)
     CHECK_CLOSE(y[0], -1.3416355, 1e-5, 0);
     CHECK_CLOSE(y[3], 1.3416355, 1e-5, 0);
     CHECK_CLOSE(llx_gelu1(1.0f), 0.8411920, 1e-6, 0); /* tanh GELU at 1 */
+    for (float v = -80.0f; v < 80.0f; v += 0.37f) /* the polynomial exp is within 2 ulp of expf */
+        CHECK_CLOSE(llx_exp_ref(v), expf(v), 0, 2.5e-7);
     CHECK_CLOSE(llx_gelu1(-3.0f), -0.0036374, 1e-6, 0);
     float s[3] = {3, 3, 3 - logf(2)};
     llx_softmax_f32(s, 3);
@@ -217,4 +219,28 @@ TEST(kernels_attn_pv_bit_exact)
             if (ni == 3) CHECK_EQ_INT(a[0], 127 * 127 * 32);
             free(v), free(p), free(a), free(b);
         }
+}
+
+/* GELU and softmax: same bits on every table (they feed int8 rounding). */
+TEST(kernels_gelu_softmax_bit_exact)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    llx_rng r;
+    llx_rng_seed(&r, 13);
+    enum { N = 1037 };
+    static float a[N], b[N];
+    for (int n = 1; n <= N; n += n < 40 ? 1 : 111) {
+        for (int i = 0; i < n; i++) a[i] = b[i] = (float)llx_rng_normal(&r) * (i % 3 ? 3.0f : 30.0f);
+        llx_kernels_ref.gelu_f32(a, n);
+        k->gelu_f32(b, n);
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * n), "gelu n=%d", n);
+        for (int i = 0; i < n; i++) a[i] = b[i] = (float)llx_rng_normal(&r) * 10.0f;
+        llx_kernels_ref.softmax_f32(a, n);
+        k->softmax_f32(b, n);
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * n), "softmax n=%d", n);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += a[i];
+        CHECK_CLOSE(sum, 1.0, 1e-5, 0);
+    }
 }

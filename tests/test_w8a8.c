@@ -41,7 +41,19 @@ static const int8_t *t8(const ref *r, const char *what, int l, long long rows, l
     return llx_llx_tensor(r->f, name, LLX_DT_I8, rows, cols);
 }
 
-/* the reference's own float formulas */
+/* the reference's own float formulas (docs/quantization.md, vecops.h) */
+static float rexp(float x)
+{
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    const float n = rintf(x * 1.44269504088896341f);
+    const float r = fmaf(n, -1.428606765330187e-06f, fmaf(n, -0.693145751953125f, x));
+    static const float c[8] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                               1.6666665459e-1f, 5.0000001201e-1f, 1.0f, 1.0f};
+    float p = c[0];
+    for (int i = 1; i < 8; i++) p = fmaf(p, r, c[i]);
+    return ldexpf(p, (int)n);
+}
+
 static int8_t rq8(float v)
 {
     float r = rintf(v);
@@ -189,7 +201,14 @@ static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
                 p[j] = (float)(int32_t)d * score_scale;
                 m = p[j] > m ? p[j] : m;
             }
-            for (int j = 0; j <= last; j++) sum += p[j] = expf(p[j] - m);
+            float lane[8] = {0};
+            const int n = last + 1, n8 = n & ~7;
+            for (int j = 0; j < n; j++) {
+                p[j] = rexp(p[j] - m);
+                if (j < n8) lane[j % 8] += p[j];
+            }
+            sum = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+            for (int j = n8; j < n; j++) sum += p[j];
             const float inv = 1.0f / sum;
             for (int k = 0; k < hd; k++) {
                 double acc = 0;
@@ -217,7 +236,7 @@ static void check_gelu(ref *r, int l, const int8_t *q, const float *s, int T)
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < F; i++) {
             const float x = rlinear(w, ws, b, r->in8 + (size_t)t * C, r->in_s[t], i, C);
-            g[i] = x / (1.0f + expf(-2.0f * (0.7978845608028654f * (x + 0.044715f * x * x * x))));
+            g[i] = x / (1.0f + rexp(-2.0f * (0.7978845608028654f * (x + 0.044715f * x * x * x))));
         }
         rquant(r, g, F, want + (size_t)t * F, &ws2[t], 1.0f / sc[LLX_SC_GELU], sc[LLX_SC_GELU]);
     }

@@ -243,7 +243,7 @@ static void mp_part(void *arg, int a, int b, int ith)
     j->nd->k->matmul_f32(out, j->ldo, j->in, j->ldi, j->w + (size_t)a * K, K, j->b ? j->b + a : NULL, j->tokens,
                          b - a, K);
     if (j->st->gelu)
-        for (int t = 0; t < j->tokens; t++) llx_gelu_f32(out + (size_t)t * j->ldo, b - a);
+        for (int t = 0; t < j->tokens; t++) j->nd->k->gelu_f32(out + (size_t)t * j->ldo, b - a);
 }
 
 static void f32_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
@@ -296,7 +296,7 @@ static void attn_part(void *arg, int a, int b, int ith)
         const size_t base = kv_index(nd, j->st->layer, h - nd->head0, 0);
         nd->k->matmul_f32(sc, n, q, hd, f->kc + base, hd, NULL, 1, n, hd);
         for (int s = 0; s < n; s++) sc[s] *= scale;
-        llx_softmax_f32(sc, n);
+        nd->k->softmax_f32(sc, n);
         nd->k->matmul_f32(f->ctx + (size_t)t * C + (size_t)h * hd, hd, sc, n, f->vc + base, nd->max_ctx, NULL, 1, hd, n);
     }
 }

@@ -383,7 +383,7 @@ static void epilogue(const mp_job *j, const int32_t *acc, int a, int b, float *y
                 i += len, R += len;
             }
         } else if (st->op == LLX_OP_FC1) {
-            llx_gelu_f32(y, n);
+            k->gelu_f32(y, n);
             if (q->dynamic) memcpy((float *)j->out + o, y, (size_t)n * sizeof(float));
             else k->quant_i8((int8_t *)j->out + o, y, L->inv_gelu, n);
         }
@@ -495,7 +495,7 @@ static void attn_part(void *arg, int a, int b, int ith)
         const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)h * hd;
         nd->k->matmul_i8(si, n, qv, hd, q->kc + base, hd, 1, n, hd);
         for (int s = 0; s < n; s++) sc[s] = (float)si[s] * L->score_scale;
-        llx_softmax_f32(sc, n);
+        nd->k->softmax_f32(sc, n);
         nd->k->quant_i8(pr, sc, 127.0f, n);
         memset(pr + n, 0, (size_t)(((n + 31) & ~31) - n)); /* whole chunks for the context kernel */
         nd->k->attn_pv_i8(acc, pr, q->vc + base, n, hd);

@@ -44,6 +44,10 @@ typedef struct llx_kernels {
      * chunks, so p[n .. 32*ceil(n/32)) must be 0. */
     void (*attn_pv_i8)(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd);
 
+    /* in place, the formulas of vecops.h, bit-exact across tables */
+    void (*gelu_f32)(float *x, int n);
+    void (*softmax_f32)(float *x, int n);
+
     /* sum_i a[i] * b[i] */
     float (*dot_f32)(const float *a, const float *b, int n);
     /* sum_i a[i] * b[i], int8 in [-127, 127] */

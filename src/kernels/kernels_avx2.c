@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vecops.h"
 #include "quant/w8a8.h"
 
 static inline float hsum8(__m256 v)
@@ -40,10 +41,12 @@ static inline float dot_row(const float *w, const float *x, int K)
 }
 
 /* four rows x one token: decode is weight-streaming bound, so share x loads */
-static void tile_4x1(float *out, const float *x, const float *w, int ldw, int K)
+/* four rows x one token; the rows are `rs` rows apart (1: a block of four;
+ * a quarter of the matrix: four sequential weight streams at decode) */
+static void tile_4x1(float *out, size_t os, const float *x, const float *w, size_t rs, int K)
 {
     const int K8 = K & ~7;
-    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * (size_t)ldw, *w3 = w + 3 * (size_t)ldw;
+    const float *w0 = w, *w1 = w + rs, *w2 = w + 2 * rs, *w3 = w + 3 * rs;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int k = 0; k < K8; k += 8) {
         __m256 xv = _mm256_loadu_ps(x + k);
@@ -53,9 +56,9 @@ static void tile_4x1(float *out, const float *x, const float *w, int ldw, int K)
         a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, a3);
     }
     out[0] = finish(a0, w0, x, K8, K);
-    out[1] = finish(a1, w1, x, K8, K);
-    out[2] = finish(a2, w2, x, K8, K);
-    out[3] = finish(a3, w3, x, K8, K);
+    out[os] = finish(a1, w1, x, K8, K);
+    out[2 * os] = finish(a2, w2, x, K8, K);
+    out[3 * os] = finish(a3, w3, x, K8, K);
 }
 
 /* three rows x four tokens: 12 accumulators, 7 loads per 12 FMAs */
@@ -116,9 +119,9 @@ static void matmul_f32_avx2(float *out, int ldo, const float *x, int ldx, const 
     for (; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         float *ot = out + (size_t)t * ldo;
-        int r = 0;
-        for (; r + 4 <= R; r += 4) tile_4x1(ot + r, xt, w + (size_t)r * ldw, ldw, K);
-        for (; r < R; r++) ot[r] = dot_row(w + (size_t)r * ldw, xt, K);
+        const int q = R / 4; /* rows r, r+q, r+2q, r+3q: one stream per quarter */
+        for (int r = 0; r < q; r++) tile_4x1(ot + r, (size_t)q, xt, w + (size_t)r * ldw, (size_t)q * ldw, K);
+        for (int r = 4 * q; r < R; r++) ot[r] = dot_row(w + (size_t)r * ldw, xt, K);
     }
     if (bias)
         for (t = 0; t < T; t++)
@@ -458,6 +461,61 @@ static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, const int8_t *v, int 
     }
 }
 
+/* llx_exp_ref, eight at a time (same clamps, rounding and fused steps) */
+static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693145751953125f), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.428606765330187e-06f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+static void gelu_f32_avx2(float *x, int n)
+{
+    const __m256 k = _mm256_set1_ps(0.7978845608028654f), c = _mm256_set1_ps(0.044715f);
+    const __m256 one = _mm256_set1_ps(1.0f), m2 = _mm256_set1_ps(-2.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        /* u = k * (x + ((0.044715 * x) * x) * x), products left to right as in C */
+        const __m256 cube = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(c, v), v), v);
+        const __m256 u = _mm256_mul_ps(k, _mm256_add_ps(v, cube));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp8(_mm256_mul_ps(m2, u)))));
+    }
+    for (; i < n; i++) x[i] = llx_gelu1(x[i]);
+}
+
+static void softmax_f32_avx2(float *x, int n)
+{
+    float m = x[0];
+    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m256 mv = _mm256_set1_ps(m);
+    const int n8 = n & ~7;
+    __m256 l = _mm256_setzero_ps();
+    for (int i = 0; i < n8; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        l = _mm256_add_ps(l, e);
+    }
+    float s = hsum8(l); /* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) */
+    for (int i = n8; i < n; i++) s += x[i] = llx_exp_ref(x[i] - m);
+    const __m256 inv = _mm256_set1_ps(1.0f / s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / s;
+}
+
 static float dot_f32_avx2(const float *a, const float *b, int n) { return dot_row(a, b, n); }
 
 static void axpy_f32_avx2(float *y, float a, const float *x, int n)
@@ -496,6 +554,8 @@ const llx_kernels llx_kernels_avx2 = {
     .dequant_f32 = dequant_f32_avx2,
     .quant_i8 = quant_i8_avx2,
     .attn_pv_i8 = attn_pv_i8_avx2,
+    .gelu_f32 = gelu_f32_avx2,
+    .softmax_f32 = softmax_f32_avx2,
     .dot_f32 = dot_f32_avx2,
     .dot_i8 = dot_i8_avx2,
     .axpy_f32 = axpy_f32_avx2,

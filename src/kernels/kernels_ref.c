@@ -1,6 +1,7 @@
 /* kernels/kernels_ref.c - scalar reference kernels: the specification every
  * optimised kernel is tested against.  Plain loops, no ISA assumptions. */
 #include "kernels/kernels.h"
+#include "kernels/vecops.h"
 #include "quant/w8a8.h"
 
 static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
@@ -112,6 +113,8 @@ const llx_kernels llx_kernels_ref = {
     .dequant_f32 = dequant_f32_ref,
     .quant_i8 = quant_i8_ref,
     .attn_pv_i8 = attn_pv_i8_ref,
+    .gelu_f32 = llx_gelu_f32,
+    .softmax_f32 = llx_softmax_f32,
     .dot_f32 = dot_f32_ref,
     .dot_i8 = dot_i8_ref,
     .axpy_f32 = axpy_f32_ref,

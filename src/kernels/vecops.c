@@ -1,7 +1,9 @@
-/* kernels/vecops.c - see vecops.h. */
+/* kernels/vecops.c - see vecops.h for the exact formulas. */
 #include "kernels/vecops.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 void llx_layernorm_f32(float *out, const float *x, const float *g, const float *b, int C, float eps)
 {
@@ -18,12 +20,32 @@ void llx_layernorm_f32(float *out, const float *x, const float *g, const float *
     for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * rstd * g[i] + b[i];
 }
 
-/* 0.5 x (1 + tanh(u)) == x / (1 + exp(-2u)) exactly; one expf is several
- * times cheaper than tanhf. */
+float llx_exp_ref(float x)
+{
+    if (x != x) return x;
+    if (x < -87.0f) x = -87.0f;
+    if (x > 88.0f) x = 88.0f;
+    const float n = rintf(x * 1.44269504088896341f);
+    float r = fmaf(n, -0.693145751953125f, x);
+    r = fmaf(n, -1.428606765330187e-06f, r);
+    float p = 1.9875691500e-4f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 float llx_gelu1(float x)
 {
-    const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x); /* sqrt(2/pi) (x + 0.044715 x^3) */
-    return x / (1.0f + expf(-2.0f * u));
+    const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + llx_exp_ref(-2.0f * u));
 }
 
 void llx_gelu_f32(float *x, int n)
@@ -35,11 +57,11 @@ void llx_softmax_f32(float *x, int n)
 {
     float m = x[0];
     for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        s += x[i];
-    }
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int n8 = n & ~7;
+    for (int i = 0; i < n8; i++) l[i & 7] += x[i] = llx_exp_ref(x[i] - m);
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (int i = n8; i < n; i++) s += x[i] = llx_exp_ref(x[i] - m);
     const float inv = 1.0f / s;
     for (int i = 0; i < n; i++) x[i] *= inv;
 }

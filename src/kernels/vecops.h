@@ -1,19 +1,29 @@
-/* kernels/vecops.h - element-wise and row-wise float operations of the
- * LN&Res and MHA kernels.  Scalar only: they touch O(C) data per token, far
- * off the weight-streaming critical path, and libm keeps them exact and
- * portable (the same bits on every node and every ISA). */
+/* kernels/vecops.h - the float operations of the LN&Res and MHA kernels and
+ * the MLP activation, as scalar reference code.
+ *
+ * exp, GELU and softmax are defined by explicit formulas (below) rather
+ * than by libm, so the AVX2 versions in the kernel table reproduce them bit
+ * for bit:
+ *   llx_exp(x)  = p(r) * 2^n with x clamped to [-87, 88], n = rint(x log2 e),
+ *                 r = x - n ln2 (two fused steps, ln2 split hi/lo) and p a
+ *                 degree-7 polynomial in Horner form with fused multiply-adds;
+ *                 about 1 ulp from e^x.
+ *   gelu(x)     = x / (1 + llx_exp(-2u)), u = 0.7978845608 (x + 0.044715 x^3)
+ *                 (== 0.5 x (1 + tanh(u)), GPT-2's gelu_new)
+ *   softmax(x)  = e_i / S, e_i = llx_exp(x_i - max), S summed in 8 lanes
+ *                 (lane j takes i = j mod 8 below n & ~7; lanes combined as
+ *                 ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); then the tail in order);
+ *                 the division is a multiply by 1/S. */
 #ifndef LLX_VECOPS_H
 #define LLX_VECOPS_H
 
 /* out (C) = (x - mean) / sqrt(var + eps) * g + b, two-pass mean/variance. */
 void llx_layernorm_f32(float *out, const float *x, const float *g, const float *b, int C, float eps);
 
-/* tanh approximation of GELU (GPT-2's gelu_new), in place over n values,
- * computed as x / (1 + expf(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3). */
-void llx_gelu_f32(float *x, int n);
+float llx_exp_ref(float x);
 float llx_gelu1(float x);
-
-/* x (n) = softmax(x) in place; returns nothing, max-subtracted. */
+/* in place over n values (the reference kernels) */
+void llx_gelu_f32(float *x, int n);
 void llx_softmax_f32(float *x, int n);
 
 /* y (n) += x (n) */
