@@ -11,6 +11,7 @@
  * int16 pair sums because |x|, |w| <= 127 (2 * 127 * 127 < 32767). */
 #include <immintrin.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/vecops.h"
@@ -430,34 +431,33 @@ static void quant_i8_avx2(int8_t *q, const float *y, float inv, int n)
     for (; i < n; i++) q[i] = llx_q8(y[i] * inv);
 }
 
-/* 8 rows of a chunk against 32 probabilities: p is unsigned, so maddubs
- * takes it as is; the eight row sums come out of three hadd levels. */
+/* Chunk by chunk (one sequential pass over the head's V), 8 rows at a time
+ * against the chunk's 32 probabilities: p is unsigned, so maddubs takes it
+ * as is; the eight row sums come out of three hadd levels. */
 static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int chunks = (n + 31) / 32, d8 = hd & ~7;
-    for (int d = 0; d < d8; d += 8) {
-        __m256i sum = _mm256_setzero_si256();
-        for (int c = 0; c < chunks; c++) {
-            const __m256i pv = _mm256_loadu_si256((const __m256i *)(p + 32 * c));
-            const int8_t *rows = v + (size_t)c * 32 * hd + (size_t)d * 32;
+    memset(acc, 0, (size_t)hd * sizeof *acc);
+    for (int c = 0; c < chunks; c++) {
+        const __m256i pv = _mm256_loadu_si256((const __m256i *)(p + 32 * c));
+        const int8_t *chunk = v + (size_t)c * 32 * hd;
+        for (int d = 0; d < d8; d += 8) {
+            const int8_t *rows = chunk + (size_t)d * 32;
             __m256i r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(pv, _mm256_loadu_si256((const __m256i *)(rows + 32 * i))),
                                          ones);
             const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(r[0], r[1]), _mm256_hadd_epi32(r[2], r[3]));
             const __m256i g = _mm256_hadd_epi32(_mm256_hadd_epi32(r[4], r[5]), _mm256_hadd_epi32(r[6], r[7]));
-            /* h: rows 0-3 (low half) + rows 0-3 (high half); g likewise for 4-7 */
-            sum = _mm256_add_epi32(sum, _mm256_add_epi32(_mm256_permute2x128_si256(h, g, 0x20),
-                                                         _mm256_permute2x128_si256(h, g, 0x31)));
+            /* h: rows 0-3 in each half; g: rows 4-7 */
+            const __m256i sum = _mm256_add_epi32(_mm256_permute2x128_si256(h, g, 0x20),
+                                                 _mm256_permute2x128_si256(h, g, 0x31));
+            __m256i *a = (__m256i *)(acc + d);
+            _mm256_storeu_si256(a, _mm256_add_epi32(_mm256_loadu_si256(a), sum));
         }
-        _mm256_storeu_si256((__m256i *)(acc + d), sum);
-    }
-    for (int d = d8; d < hd; d++) {
-        int32_t s = 0;
-        for (int c = 0; c < chunks; c++)
-            for (int i = 0; i < 32; i++) s += (int32_t)p[32 * c + i] * v[(size_t)c * 32 * hd + (size_t)d * 32 + i];
-        acc[d] = s;
+        for (int d = d8; d < hd; d++)
+            for (int i = 0; i < 32; i++) acc[d] += (int32_t)p[32 * c + i] * chunk[(size_t)d * 32 + i];
     }
 }
 
