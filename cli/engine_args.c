@@ -96,7 +96,7 @@ void cli_engine_help(FILE *f)
                "  --lm-head H          int8 or fp32 LM head for w8a8 models (default int8)\n"
                "  --kernels K          auto, ref (scalar reference) or avx2 (default auto)\n"
                "  -c, --ctx-size N     KV cache positions (default: the model's n_positions)\n"
-               "  --block-rows N       rows per ring block (transmission hiding; default 256)\n"
+               "  --block-rows N       rows per ring block (transmission hiding; default: 1 MiB of weights)\n"
                "  --ring-timeout S     seconds a silent ring link may stall (default 60)\n");
 }
 

@@ -35,7 +35,7 @@ static void *ring_node(void *p)
     ring_arg *a = p;
     ring_case *c = a->c;
     llx_ring *r = NULL;
-    llx_status st = llx_ring_create(&r, llx_inproc_link(c->fab, a->node), c->timeout);
+    llx_status st = llx_ring_create(&r, llx_inproc_link(c->fab, a->node), c->timeout, c->nodes <= 2);
     for (int round = 0; st == LLX_OK && round < c->rounds; round++) {
         const int total = 1 + ((round + 1) * 37) % 500, tokens = 1 + round % 5, eb = round % 2 ? 1 : 4;
         /* an uneven split that differs per round */

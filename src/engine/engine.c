@@ -38,9 +38,14 @@ static void set_node_error(node *nd, llx_status st)
 /* Everything a node sets up on its own thread. */
 llx_status llx_node_setup(llx_engine *e, node *nd, llx_link *link)
 {
-    const int total_threads = e->opt.threads * e->opt.nodes;
-    LLX_TRY(llx_pool_create(&nd->pool, e->opt.threads, total_threads <= llx_cpu_count()));
-    if (link) LLX_TRY(llx_ring_create(&nd->ring, link, e->opt.ring_timeout_s));
+    /* MPI ranks may share a host: only the local thread count is known, so
+     * spin only with the threads backend when every thread has a core */
+    const int local = e->opt.backend == LLX_BACKEND_MPI ? e->opt.threads : e->opt.threads * e->opt.nodes;
+    const int spin = local <= llx_cpu_count() && e->opt.backend != LLX_BACKEND_MPI;
+    LLX_TRY(llx_pool_create(&nd->pool, e->opt.threads, spin));
+    /* ring waits never spin: a spinning core slows its neighbour's weight
+     * stream on this machine's cores (docs/performance.md) */
+    if (link) LLX_TRY(llx_ring_create(&nd->ring, link, e->opt.ring_timeout_s, 0));
     return nd->ops->load(nd);
 }
 
@@ -113,8 +118,7 @@ static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
     if (o->max_batch < 1 || o->max_batch > 4096)
         return llx_fail(LLX_ERR_ARG, "batch size must be in [1, 4096] (got %d)", o->max_batch);
     if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block rows must be >= 0 (got %d)", o->block_rows);
-    if (o->block_rows == 0) o->block_rows = 256;
-    o->block_rows = (o->block_rows + 3) & ~3; /* whole 4-row groups of packed int8 weights */
+    o->block_rows = (o->block_rows + 7) & ~7; /* whole packed int8 pairs and 8-row tiles; 0 = automatic */
     if (!o->kernels) o->kernels = "auto";
     const int quantized = llx_model_kind_of(m) == LLX_MODEL_LLX;
     if (o->precision == LLX_PREC_FP32 && quantized)
@@ -236,6 +240,7 @@ llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logi
 {
     llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = n, .pos = e->pos, .all_logits = all_logits,
                          .block_rows = e->opt.block_rows, .precision = e->opt.precision};
+    /* block_rows 0 lets the schedule record its default; the nodes size blocks in bytes (pass.c) */
     llx_schedule s;
     LLX_TRY(llx_schedule_build(&s, llx_model_config(e->model), &so));
     llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, tokens)

@@ -42,11 +42,16 @@ static llx_range gather_range(const llx_schedule *s, int i, int n)
     return r;
 }
 
-static int block_rows(const node *nd, const llx_schedule *s, llx_range own)
+/* Rows per ring block.  Explicit (--block-rows): as given.  Automatic: about
+ * 1 MiB of weights per block, so each block still streams its rows at full
+ * speed while the previous one travels (measured in docs/performance.md). */
+static int block_rows(const node *nd, const llx_stage *st, llx_range own)
 {
     if (!nd->ring) return own.end - own.begin; /* nothing to overlap with */
-    int b = s->opt.block_rows;
-    return b < 1 ? 1 : b;
+    if (nd->opt->block_rows > 0) return nd->opt->block_rows;
+    const int elem = nd->ops == &llx_fp32_ops ? 4 : 1;
+    const int rows = (int)(((size_t)1 << 20) / ((size_t)st->cols * elem)) & ~7;
+    return rows < 64 ? 64 : rows;
 }
 
 static llx_status run_mp(node *nd, const llx_schedule *s, int i)
@@ -58,7 +63,7 @@ static llx_status run_mp(node *nd, const llx_schedule *s, int i)
     nd->ops->mp_target(nd, st, &dst, &ld);
     const int tokens = st->tokens;
     if (nd->ring) llx_ring_gather_begin(nd->ring, dst, ld, tokens, st->gather_bytes, st->gather, own);
-    const int step = block_rows(nd, s, own);
+    const int step = block_rows(nd, st, own);
     for (int r = own.begin; r < own.end; r += step) {
         const int e = r + step < own.end ? r + step : own.end;
         nd->ops->mp_rows(nd, st, r, e);

@@ -28,6 +28,7 @@ struct llx_ring {
     llx_link *link;
     int node, nodes, next;
     double timeout_s;
+    int spin;
     /* current gather */
     unsigned seq;
     unsigned char *dst;
@@ -40,7 +41,7 @@ struct llx_ring {
     llx_ring_stats stats;
 };
 
-llx_status llx_ring_create(llx_ring **out, llx_link *link, double timeout_s)
+llx_status llx_ring_create(llx_ring **out, llx_link *link, double timeout_s, int spin)
 {
     *out = NULL;
     llx_ring *r = calloc(1, sizeof *r);
@@ -57,6 +58,7 @@ llx_status llx_ring_create(llx_ring **out, llx_link *link, double timeout_s)
     r->nodes = link->nodes;
     r->next = (link->node + 1) % link->nodes;
     r->timeout_s = timeout_s > 0 ? timeout_s : 60.0;
+    r->spin = spin;
     *out = r;
     return LLX_OK;
 }
@@ -181,9 +183,9 @@ llx_status llx_ring_gather_post(llx_ring *r, int b, int e)
     return st;
 }
 
-static void backoff(int idle)
+static void backoff(int idle, int spin)
 {
-    if (idle < 64) {
+    if (spin || idle < 64) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
@@ -219,7 +221,7 @@ llx_status llx_ring_gather_end(llx_ring *r)
                           (r->node + r->nodes - 1) % r->nodes, r->timeout_s);
             break;
         }
-        backoff(idle);
+        backoff(idle, r->spin);
     }
     r->stats.exposed_s += llx_now_s() - t0;
     if (st != LLX_OK) llx_ring_fail(r);

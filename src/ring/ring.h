@@ -24,8 +24,10 @@ typedef struct llx_ring_stats {
 } llx_ring_stats;
 
 /* A ring endpoint for node `link->node`; the link stays owned by the caller.
- * timeout_s: how long gather_end waits without any progress before it fails. */
-llx_status llx_ring_create(llx_ring **out, llx_link *link, double timeout_s);
+ * timeout_s: how long gather_end waits without any progress before it fails.
+ * spin: wait by spinning (every node has a core of its own); otherwise
+ * yield, then sleep briefly, so oversubscribed nodes leave the CPU to peers. */
+llx_status llx_ring_create(llx_ring **out, llx_link *link, double timeout_s, int spin);
 void llx_ring_free(llx_ring *r);
 
 /* Start gathering into dst (tokens rows of ld elements of elem_bytes each);
