@@ -22,7 +22,9 @@ static void help(void)
            "  --top-k K            keep the K most likely tokens, 0 = off (default 40)\n"
            "  --top-p P            keep the smallest set with probability >= P (default 0.95)\n"
            "  --seed S             random seed (default: from the clock; printed with --json)\n"
-           "  --json               print one JSON object instead of streaming text\n");
+           "  --json               print one JSON object instead of streaming text\n"
+           "  --dump-logits FILE   write the logits every generated token was sampled from\n"
+           "                       (n_vocab little-endian float32 per token) to FILE\n");
     cli_engine_help(stdout);
 }
 
@@ -49,7 +51,7 @@ static char *read_stream(FILE *f, size_t *len)
 }
 
 typedef struct gen_args {
-    const char *model, *prompt, *file;
+    const char *model, *prompt, *file, *dump;
     long n;
     llx_sampler_opts so;
     int seed_set, json;
@@ -102,6 +104,9 @@ static int parse(int argc, char **argv, gen_args *a)
             a->seed_set = 1;
         } else if (cli_flag(argv, i, "--json")) {
             a->json = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--dump-logits", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            a->dump = v;
         } else {
             return cli_usage_error("generate: unknown option '%s' (see looplynx generate --help)", argv[i]);
         }
@@ -148,6 +153,12 @@ static int stream_cb(void *ud, int token, const char *text, size_t len)
     return 0;
 }
 
+static void dump_cb(void *ud, const float *logits, int n)
+{
+    FILE *f = ud;
+    if (f) fwrite(logits, sizeof *logits, (size_t)n, f);
+}
+
 static void print_json(const gen_args *a, const llx_engine *e, const int *ids, int n, const llx_generation *g,
                        const char *text, size_t tlen)
 {
@@ -177,9 +188,19 @@ static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
         if (llx_detokenize(tok, ids, n, &p, &pl) == LLX_OK) fwrite(p, 1, pl, stdout), free(p);
         fflush(stdout);
     }
+    FILE *dump = NULL;
+    if (a->dump && !(dump = fopen(a->dump, "wb"))) {
+        llx_sampler_free(s);
+        return cli_runtime_error("cannot write '%s'", a->dump);
+    }
+    const llx_gen_hooks hooks = {a->json ? NULL : stream_cb, dump ? dump_cb : NULL, dump};
     llx_generation g;
-    llx_status st = llx_generate(e, tok, ids, n, (int)a->n, s, a->json ? NULL : stream_cb, NULL, &g);
+    llx_status st = llx_generate(e, tok, ids, n, (int)a->n, s, &hooks, &g);
     llx_sampler_free(s);
+    if (dump && fclose(dump) != 0 && st == LLX_OK) {
+        llx_generation_free(&g);
+        return cli_runtime_error("cannot write '%s'", a->dump);
+    }
     if (st == LLX_ERR_ARG) return cli_usage_error("%s", llx_errmsg());
     if (st != LLX_OK) return cli_engine_fail(&a->ce);
     char *text = NULL;

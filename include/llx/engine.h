@@ -136,6 +136,14 @@ int llx_sample(llx_sampler *s, const float *logits);
  * print (whole UTF-8 characters only).  Return non-zero to stop. */
 typedef int (*llx_token_cb)(void *ud, int token, const char *text, size_t len);
 
+/* Optional observers of a generation (any may be NULL). */
+typedef struct llx_gen_hooks {
+    llx_token_cb on_token;
+    /* the logits each generated token was sampled from */
+    void (*on_logits)(void *ud, const float *logits, int n_vocab);
+    void *ud;
+} llx_gen_hooks;
+
 typedef struct llx_generation {
     int *tokens;        /* generated ids (free with free()) */
     int n_tokens;
@@ -149,7 +157,7 @@ typedef struct llx_generation {
  * end-of-text token).  Fails before running anything when the prompt is
  * empty or prompt + n_gen exceeds the KV capacity. */
 llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prompt, int n_prompt, int n_gen,
-                        llx_sampler *s, llx_token_cb cb, void *ud, llx_generation *out);
+                        llx_sampler *s, const llx_gen_hooks *hooks, llx_generation *out);
 void llx_generation_free(llx_generation *g);
 
 #endif

@@ -17,6 +17,8 @@ typedef struct mpi_cmd {
 
 llx_status llx_mpi_world(int *rank, int *size) { return llx_mpi_init(rank, size); }
 
+static double timeout(const llx_engine *e) { return e->opt.ring_timeout_s > 0 ? e->opt.ring_timeout_s : 60.0; }
+
 llx_status llx_engine_mpi_create(llx_engine *e)
 {
     int rank, size;
@@ -34,14 +36,14 @@ llx_status llx_engine_mpi_create(llx_engine *e)
     }
     llx_model_release_pages(e->model);
     e->weight_bytes = e->ops->weight_bytes(&e->nd[0]);
-    if (size > 1) LLX_TRY(llx_mpi_sum(&e->weight_bytes));
+    if (size > 1) LLX_TRY(llx_mpi_sum(&e->weight_bytes, timeout(e)));
     return LLX_OK;
 }
 
 llx_status llx_engine_mpi_pass(llx_engine *e, const llx_schedule *s, const int *tokens)
 {
     mpi_cmd c = {CMD_PASS, s->opt.tokens, s->opt.pos, s->opt.all_logits};
-    if (e->opt.nodes > 1) LLX_TRY(llx_mpi_bcast(&c, sizeof c));
+    if (e->opt.nodes > 1) LLX_TRY(llx_mpi_bcast(&c, sizeof c, timeout(e)));
     return llx_engine_run_local(e, 1, s, tokens);
 }
 
@@ -50,7 +52,8 @@ llx_status llx_engine_serve(llx_engine *e)
     if (e->opt.backend != LLX_BACKEND_MPI || llx_engine_rank(e) == 0) return LLX_OK;
     for (;;) {
         mpi_cmd c;
-        LLX_TRY(llx_mpi_bcast(&c, sizeof c));
+        /* the host may be idle for as long as it likes between passes */
+        LLX_TRY(llx_mpi_bcast(&c, sizeof c, 0));
         if (c.op == CMD_QUIT) return LLX_OK;
         llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = c.tokens, .pos = c.pos, .all_logits = c.all_logits,
                              .block_rows = e->opt.block_rows, .precision = e->opt.precision};
@@ -71,7 +74,7 @@ void llx_engine_mpi_free(llx_engine *e)
 {
     if (e->nd && e->nd[0].id == 0 && e->opt.nodes > 1 && !e->broken) {
         mpi_cmd c = {CMD_QUIT, 0, 0, 0};
-        llx_mpi_bcast(&c, sizeof c);
+        llx_mpi_bcast(&c, sizeof c, timeout(e));
     }
     if (e->nd) llx_engine_run_local(e, 2, NULL, NULL);
     free(e->nd);

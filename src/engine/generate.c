@@ -13,18 +13,18 @@ void llx_generation_free(llx_generation *g)
     memset(g, 0, sizeof *g);
 }
 
-static int emit(llx_token_cb cb, void *ud, const llx_tokenizer *tok, llx_utf8_stream *us, int id)
+static int emit(const llx_gen_hooks *h, const llx_tokenizer *tok, llx_utf8_stream *us, int id)
 {
     size_t n = 0;
     const char *b = id == LLX_EOT_TOKEN ? "" : llx_token_bytes(tok, id, &n);
     char buf[1024];
     if (!b || n + 4 > sizeof buf) b = "", n = 0;
     size_t m = llx_utf8_stream_push(us, b, n, buf);
-    return cb ? cb(ud, id, buf, m) : 0;
+    return h && h->on_token ? h->on_token(h->ud, id, buf, m) : 0;
 }
 
 llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prompt, int n_prompt, int n_gen,
-                        llx_sampler *s, llx_token_cb cb, void *ud, llx_generation *out)
+                        llx_sampler *s, const llx_gen_hooks *hooks, llx_generation *out)
 {
     memset(out, 0, sizeof *out);
     if (n_prompt < 1) return llx_fail(LLX_ERR_ARG, "the prompt is empty");
@@ -50,9 +50,10 @@ llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prom
     out->prefill_s = llx_now_s() - t0;
     t0 = llx_now_s();
     while (st == LLX_OK) {
+        if (hooks && hooks->on_logits) hooks->on_logits(hooks->ud, logits, V);
         const int id = llx_sample(s, logits);
         out->tokens[out->n_tokens++] = id;
-        const int stop = emit(cb, ud, tok, &us, id);
+        const int stop = emit(hooks, tok, &us, id);
         if (id == LLX_EOT_TOKEN) {
             out->stopped_eot = 1;
             break;
@@ -64,7 +65,7 @@ llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prom
     out->decode_s = llx_now_s() - t0;
     char tail[8];
     size_t m = llx_utf8_stream_flush(&us, tail);
-    if (m && cb) cb(ud, -1, tail, m);
+    if (m && hooks && hooks->on_token) hooks->on_token(hooks->ud, -1, tail, m);
     free(logits);
     if (st != LLX_OK) llx_generation_free(out);
     return st;

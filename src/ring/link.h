@@ -55,11 +55,12 @@ void llx_mpi_finalize(void);
 /* This rank's ring link (successor rank+1, predecessor rank-1, mod size). */
 llx_status llx_mpi_link_create(llx_link **out);
 void llx_mpi_link_free(llx_link *l);
-/* Collective helpers used by the engine's control channel (rank 0 -> all). */
-llx_status llx_mpi_bcast(void *buf, size_t len);
-llx_status llx_mpi_barrier(void);
+/* Collective helpers used by the engine's control channel (rank 0 -> all).
+ * Non-blocking underneath: a rank that never joins fails the call after
+ * timeout_s seconds (<= 0: wait as long as it takes). */
+llx_status llx_mpi_bcast(void *buf, size_t len, double timeout_s);
 /* *v = sum of *v over all ranks */
-llx_status llx_mpi_sum(long long *v);
+llx_status llx_mpi_sum(long long *v, double timeout_s);
 void llx_mpi_abort(int code);
 
 #endif

@@ -2,11 +2,14 @@
  * collectives the engine's control channel needs.  Sends are non-blocking
  * (a small pool of in-flight buffers); receives probe the predecessor.
  * Built without MPI, every entry point reports LLX_ERR_UNSUPPORTED. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ring/link.h"
 #include "util/status.h"
+#include "util/timer.h"
 
 #ifdef LLX_HAVE_MPI
 #include <mpi.h>
@@ -124,25 +127,46 @@ void llx_mpi_link_free(llx_link *l)
     free(m);
 }
 
-llx_status llx_mpi_bcast(void *buf, size_t len)
+/* Complete a non-blocking collective; a peer that never joins ends it with
+ * an error after timeout_s seconds (<= 0: wait as long as it takes). */
+static llx_status finish(MPI_Request *req, double timeout_s, const char *what)
 {
-    if (MPI_Bcast(buf, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+    const double t0 = llx_now_s();
+    for (int idle = 0;; idle++) {
+        int done = 0;
+        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return llx_fail(LLX_ERR_RING, "MPI %s failed", what);
+        if (done) return LLX_OK;
+        if (timeout_s > 0 && (idle & 63) == 0 && llx_now_s() - t0 > timeout_s) {
+            int rank = 0;
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+            return llx_fail(LLX_ERR_RING, "rank %d: MPI %s got no answer for %.0f s (a rank stalled)", rank, what,
+                            timeout_s);
+        }
+        if (idle > 1000) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+llx_status llx_mpi_bcast(void *buf, size_t len, double timeout_s)
+{
+    MPI_Request req;
+    if (MPI_Ibcast(buf, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
         return llx_fail(LLX_ERR_RING, "MPI broadcast failed");
-    return LLX_OK;
+    return finish(&req, timeout_s, "broadcast");
 }
 
-llx_status llx_mpi_barrier(void)
-{
-    if (MPI_Barrier(MPI_COMM_WORLD) != MPI_SUCCESS) return llx_fail(LLX_ERR_RING, "MPI barrier failed");
-    return LLX_OK;
-}
-
-llx_status llx_mpi_sum(long long *v)
+llx_status llx_mpi_sum(long long *v, double timeout_s)
 {
     long long in = *v;
-    if (MPI_Allreduce(&in, v, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+    MPI_Request req;
+    if (MPI_Iallreduce(&in, v, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
         return llx_fail(LLX_ERR_RING, "MPI reduction failed");
-    return LLX_OK;
+    return finish(&req, timeout_s, "reduction");
 }
 
 void llx_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
@@ -168,9 +192,8 @@ llx_status llx_mpi_link_create(llx_link **out)
     return no_mpi();
 }
 void llx_mpi_link_free(llx_link *l) {}
-llx_status llx_mpi_bcast(void *buf, size_t len) { return no_mpi(); }
-llx_status llx_mpi_barrier(void) { return no_mpi(); }
-llx_status llx_mpi_sum(long long *v) { return no_mpi(); }
+llx_status llx_mpi_bcast(void *buf, size_t len, double timeout_s) { return no_mpi(); }
+llx_status llx_mpi_sum(long long *v, double timeout_s) { return no_mpi(); }
 void llx_mpi_abort(int code) {}
 
 #endif

@@ -1,0 +1,258 @@
+/* tests/test_mpi.c - the ring across MPI ranks (Open MPI on this machine,
+ * mpirun --oversubscribe): greedy tokens and every step's logits identical
+ * to one node in this process, for 2 and 3 ranks, FP32 and W8A8; a --nodes
+ * that disagrees with the rank count is a usage error; a rank that dies or
+ * stalls ends the whole run within a bounded time, with a message. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "w8a8_fixtures.h"
+
+static const char *mpirun_path(void)
+{
+    static const char *cands[] = {"/usr/bin/mpirun", "/usr/local/bin/mpirun"};
+    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++)
+        if (access(cands[i], X_OK) == 0) return cands[i];
+    return NULL;
+}
+
+/* 1 when mpirun exists and the CLI was built with MPI */
+static int mpi_ready(void)
+{
+    if (!mpirun_path()) return 0;
+    llx_proc_result r;
+    llx_cli(&r, "generate", "--backend", "mpi", "--help", NULL);
+    llx_proc_free(&r);
+    char *argv[] = {(char *)mpirun_path(), "--version", NULL};
+    llx_run_proc(argv, NULL, 60, &r);
+    const int ok = r.status == 0;
+    llx_proc_free(&r);
+    return ok;
+}
+
+/* mpirun -np N looplynx generate --backend mpi ARGS... */
+static int run_mpi(llx_proc_result *r, int np, const char *model, const char *dump, const char *extra)
+{
+    char nps[16];
+    snprintf(nps, sizeof nps, "%d", np);
+    char *argv[40];
+    int n = 0;
+    argv[n++] = (char *)mpirun_path();
+    argv[n++] = "--oversubscribe";
+    argv[n++] = "--allow-run-as-root";
+    argv[n++] = "-np";
+    argv[n++] = nps;
+    argv[n++] = (char *)llx_test_bin();
+    argv[n++] = "generate";
+    argv[n++] = "--backend";
+    argv[n++] = "mpi";
+    argv[n++] = "-m";
+    argv[n++] = (char *)model;
+    argv[n++] = "-p";
+    argv[n++] = "First Citizen: before we proceed";
+    argv[n++] = "-n";
+    argv[n++] = "12";
+    argv[n++] = "--greedy";
+    argv[n++] = "--threads";
+    argv[n++] = "1";
+    argv[n++] = "--json";
+    argv[n++] = "--dump-logits";
+    argv[n++] = (char *)dump;
+    if (extra) argv[n++] = (char *)extra;
+    argv[n] = NULL;
+    return llx_run_proc(argv, NULL, 300, r);
+}
+
+static char *tokens_of(const char *json)
+{
+    const char *p = strstr(json, "\"tokens\": [");
+    const char *e = p ? strchr(p, ']') : NULL;
+    if (!p || !e) return NULL;
+    char *t = malloc((size_t)(e - p) + 1);
+    memcpy(t, p, (size_t)(e - p));
+    t[e - p] = 0;
+    return t;
+}
+
+static void check_identity(const char *model, const char *tag)
+{
+    llx_proc_result base;
+    const char *dump0 = llx_test_tmpfile("mpi-base.f32");
+    llx_cli(&base, "generate", "-m", model, "-p", "First Citizen: before we proceed", "-n", "12", "--greedy",
+            "--threads", "1", "--json", "--dump-logits", dump0, NULL);
+    CHECK_MSG(base.status == 0, "%s: threads run failed: %s", tag, base.err);
+    char *want = tokens_of(base.out);
+    size_t n0 = 0;
+    char *l0 = llx_test_read(dump0, &n0);
+    CHECK(want && l0 && n0 > 0);
+    for (int np = 2; np <= 3; np++) {
+        char name[64];
+        snprintf(name, sizeof name, "mpi-%d.f32", np);
+        const char *dump = llx_test_tmpfile(name);
+        llx_proc_result r;
+        run_mpi(&r, np, model, dump, NULL);
+        CHECK_MSG(r.status == 0, "%s, %d ranks: exit %d: %s", tag, np, r.status, r.err);
+        char *got = tokens_of(r.out);
+        CHECK_MSG(got && want && !strcmp(got, want), "%s, %d ranks: tokens differ", tag, np);
+        size_t n1 = 0;
+        char *l1 = llx_test_read(dump, &n1);
+        CHECK_MSG(l1 && n1 == n0 && !memcmp(l0, l1, n0), "%s, %d ranks: logits are not bit-identical", tag, np);
+        free(got), free(l1);
+        llx_proc_free(&r);
+    }
+    free(want), free(l0);
+    llx_proc_free(&base);
+}
+
+TEST(mpi_identity_fp32_shared_model)
+{
+    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    const char *dir = llx_test_model_dir();
+    if (!dir) SKIP("shared shakespeare-gpt2 model not found");
+    check_identity(dir, "fp32 shakespeare");
+}
+
+TEST(mpi_identity_w8a8_shared_model)
+{
+    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    const char *p = llx_fixture_shakespeare_llx(1);
+    if (!p) SKIP("shared shakespeare-gpt2 model not found");
+    check_identity(p, "w8a8 static shakespeare");
+}
+
+TEST(mpi_identity_awkward_heads)
+{
+    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    const char *f = llx_fixture_awkward(2), *q = llx_fixture_awkward_llx(2);
+    CHECK(f && q);
+    if (f) check_identity(f, "fp32 awkward");
+    if (q) check_identity(q, "w8a8 dynamic awkward");
+}
+
+TEST(mpi_bad_nodes_mismatch)
+{
+    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    const char *f = llx_fixture_awkward(1);
+    CHECK(f != NULL);
+    if (!f) return;
+    llx_proc_result r;
+    run_mpi(&r, 2, f, llx_test_tmpfile("mpi-bad.f32"), "--nodes=3");
+    CHECK(r.status != 0 && r.status != -1);
+    CHECK(strstr(r.err, "looplynx: error: --nodes 3 does not match the 2 MPI ranks") != NULL);
+    llx_proc_free(&r);
+}
+
+/* pid of the rank `rank` process whose command line contains `marker` */
+static pid_t find_rank(const char *marker, int rank)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+    char want[64];
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    while (d && !found && (e = readdir(d)) != NULL) {
+        const pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0) continue;
+        char path[64];
+        size_t n = 0;
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        char *cmd = llx_test_read(path, &n);
+        int match = 0;
+        for (size_t i = 0; cmd && i < n; i += strlen(cmd + i) + 1)
+            if (strstr(cmd + i, marker)) match = 1;
+        free(cmd);
+        if (!match) continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        char *env = llx_test_read(path, &n);
+        for (size_t i = 0; env && i < n; i += strlen(env + i) + 1)
+            if (!strcmp(env + i, want)) found = pid;
+        free(env);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Start a long MPI generation, hit rank 1 with sig once it runs, and
+ * return mpirun's exit status and how long the run took to end after. */
+static int disturb_rank(int sig, const char *extra, double *after, char *err, size_t errcap)
+{
+    char marker[64];
+    snprintf(marker, sizeof marker, "mpi-fault-%d-%d", (int)getpid(), sig);
+    const char *model = llx_test_model_dir() ? llx_test_model_dir() : llx_fixture_awkward(2);
+    int pipefd[2];
+    if (pipe(pipefd) != 0) return -2;
+    const pid_t child = fork();
+    if (child == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        int fd = open("/dev/null", 1);
+        dup2(fd, 1);
+        char *argv[] = {(char *)mpirun_path(), "--oversubscribe", "--allow-run-as-root", "-np", "2",
+                        (char *)llx_test_bin(), "generate", "--backend", "mpi", "-m", (char *)model, "-p", marker,
+                        "-n", "400", "--threads", "1", (char *)extra, NULL};
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    pid_t victim = 0;
+    for (double t0 = now(); !victim && now() - t0 < 60; usleep(20000)) victim = find_rank(marker, 1);
+    if (victim) {
+        usleep(300000); /* let generation start */
+        kill(victim, sig);
+    }
+    const double t1 = now();
+    int st = 0;
+    pid_t w = 0;
+    while ((w = waitpid(child, &st, WNOHANG)) == 0 && now() - t1 < 90) usleep(50000);
+    *after = now() - t1;
+    if (w == 0) { /* hung: clean up */
+        kill(child, SIGKILL);
+        if (victim) kill(victim, SIGKILL);
+        waitpid(child, &st, 0);
+    }
+    if (victim && sig == SIGSTOP) kill(victim, SIGKILL);
+    ssize_t got = read(pipefd[0], err, errcap - 1);
+    err[got > 0 ? got : 0] = 0;
+    close(pipefd[0]);
+    if (!victim) return -3;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST(mpi_rank_death_ends_the_run)
+{
+    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    double after = 0;
+    char err[8192];
+    const int rc = disturb_rank(SIGKILL, "--greedy", &after, err, sizeof err);
+    CHECK_MSG(rc != -3, "rank 1 was never found");
+    CHECK_MSG(rc != 0, "the run succeeded although rank 1 was killed");
+    CHECK_MSG(after < 30, "the run took %.1f s to end after rank 1 died", after);
+    llx_test_note("killed rank 1: the job ended %.2f s later with status %d", after, rc);
+}
+
+TEST(mpi_stalled_rank_times_out)
+{
+    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    double after = 0;
+    char err[8192];
+    const int rc = disturb_rank(SIGSTOP, "--ring-timeout=2", &after, err, sizeof err);
+    CHECK_MSG(rc != -3, "rank 1 was never found");
+    CHECK(rc != 0);
+    CHECK_MSG(after < 30, "the run took %.1f s to end after rank 1 stopped", after);
+    CHECK_MSG(strstr(err, "looplynx: error:") && strstr(err, "stalled"), "no stall message in: %.300s", err);
+    llx_test_note("stopped rank 1: the job ended %.2f s later with status %d", after, rc);
+}
