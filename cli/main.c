@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "llx/engine.h"
 
 static const struct {
     const char *name;
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("looplynx %s\n", LLX_VERSION);
+        printf("looplynx %s (mpi: %s)\n", LLX_VERSION, llx_mpi_built() ? "yes" : "no");
         return EXIT_OK;
     }
     for (size_t i = 0; commands[i].name; i++)

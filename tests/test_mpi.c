@@ -28,8 +28,10 @@ static int mpi_ready(void)
 {
     if (!mpirun_path()) return 0;
     llx_proc_result r;
-    llx_cli(&r, "generate", "--backend", "mpi", "--help", NULL);
+    llx_cli(&r, "--version", NULL);
+    const int built = r.status == 0 && strstr(r.out, "mpi: yes") != NULL;
     llx_proc_free(&r);
+    if (!built) return 0;
     char *argv[] = {(char *)mpirun_path(), "--version", NULL};
     llx_run_proc(argv, NULL, 60, &r);
     const int ok = r.status == 0;
@@ -113,7 +115,7 @@ static void check_identity(const char *model, const char *tag)
 
 TEST(mpi_identity_fp32_shared_model)
 {
-    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
     const char *dir = llx_test_model_dir();
     if (!dir) SKIP("shared shakespeare-gpt2 model not found");
     check_identity(dir, "fp32 shakespeare");
@@ -121,7 +123,7 @@ TEST(mpi_identity_fp32_shared_model)
 
 TEST(mpi_identity_w8a8_shared_model)
 {
-    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
     const char *p = llx_fixture_shakespeare_llx(1);
     if (!p) SKIP("shared shakespeare-gpt2 model not found");
     check_identity(p, "w8a8 static shakespeare");
@@ -129,7 +131,7 @@ TEST(mpi_identity_w8a8_shared_model)
 
 TEST(mpi_identity_awkward_heads)
 {
-    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
     const char *f = llx_fixture_awkward(2), *q = llx_fixture_awkward_llx(2);
     CHECK(f && q);
     if (f) check_identity(f, "fp32 awkward");
@@ -138,7 +140,7 @@ TEST(mpi_identity_awkward_heads)
 
 TEST(mpi_bad_nodes_mismatch)
 {
-    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
     const char *f = llx_fixture_awkward(1);
     CHECK(f != NULL);
     if (!f) return;
@@ -234,7 +236,7 @@ static int disturb_rank(int sig, const char *extra, double *after, char *err, si
 
 TEST(mpi_rank_death_ends_the_run)
 {
-    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
     double after = 0;
     char err[8192];
     const int rc = disturb_rank(SIGKILL, "--greedy", &after, err, sizeof err);
@@ -246,7 +248,7 @@ TEST(mpi_rank_death_ends_the_run)
 
 TEST(mpi_stalled_rank_times_out)
 {
-    if (!mpi_ready()) SKIP("mpirun or MPI support not available");
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
     double after = 0;
     char err[8192];
     const int rc = disturb_rank(SIGSTOP, "--ring-timeout=2", &after, err, sizeof err);

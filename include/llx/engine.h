@@ -73,6 +73,8 @@ typedef struct llx_engine llx_engine;
 llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_engine_opts *o);
 void llx_engine_free(llx_engine *e); /* accepts NULL; MPI: releases the workers */
 
+/* 1 when this build supports the MPI backend. */
+int llx_mpi_built(void);
 /* MPI: initialise MPI if needed and report this process's rank and the
  * world size (LLX_ERR_UNSUPPORTED when built without MPI). */
 llx_status llx_mpi_world(int *rank, int *size);

@@ -17,6 +17,8 @@ typedef struct mpi_cmd {
 
 llx_status llx_mpi_world(int *rank, int *size) { return llx_mpi_init(rank, size); }
 
+int llx_mpi_built(void) { return llx_mpi_available(); }
+
 static double timeout(const llx_engine *e) { return e->opt.ring_timeout_s > 0 ? e->opt.ring_timeout_s : 60.0; }
 
 llx_status llx_engine_mpi_create(llx_engine *e)
