@@ -493,6 +493,16 @@ static void attn_part(void *arg, int a, int b, int ith)
         const int h = j->h0 + it / T, t = it % T, n = j->st->pos + t + 1;
         const size_t base = (((size_t)j->st->layer * nd->heads + (size_t)(h - nd->head0)) * q->kv_ctx) * hd;
         const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)h * hd;
+        if (it + 1 < b && (it + 1) / T != it / T) {
+            /* the next head's K and V blocks are cold (the weight stream
+             * evicted them): start fetching them while this head computes */
+            const size_t nb = base + (size_t)q->kv_ctx * hd;
+            const size_t len = (size_t)(j->st->pos + T) * hd, pf = len < 8192 ? len : 8192;
+            for (size_t o = 0; o < pf; o += 64) {
+                __builtin_prefetch(q->kc + nb + o, 0, 3);
+                __builtin_prefetch(q->vc + nb + o, 0, 3);
+            }
+        }
         nd->k->matmul_i8(si, n, qv, hd, q->kc + base, hd, 1, n, hd);
         for (int s = 0; s < n; s++) sc[s] = (float)si[s] * L->score_scale;
         nd->k->softmax_f32(sc, n);
