@@ -221,8 +221,8 @@ TEST(kernels_attn_pv_bit_exact)
         }
 }
 
-/* GELU and softmax: same bits on every table (they feed int8 rounding). */
-TEST(kernels_gelu_softmax_bit_exact)
+/* GELU, softmax and LayerNorm: same bits on every table (they feed int8 rounding). */
+TEST(kernels_gelu_softmax_layernorm_bit_exact)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -239,6 +239,11 @@ TEST(kernels_gelu_softmax_bit_exact)
         llx_kernels_ref.softmax_f32(a, n);
         k->softmax_f32(b, n);
         CHECK_MSG(!memcmp(a, b, sizeof(float) * n), "softmax n=%d", n);
+        static float x[N], g[N], be[N], o1[N], o2[N];
+        for (int i = 0; i < n; i++) x[i] = (float)llx_rng_normal(&r) + 3.0f, g[i] = 1.0f + 0.1f * i, be[i] = 0.01f * i;
+        llx_kernels_ref.layernorm_f32(o1, x, g, be, n, 1e-5f);
+        k->layernorm_f32(o2, x, g, be, n, 1e-5f);
+        CHECK_MSG(!memcmp(o1, o2, sizeof(float) * n), "layernorm n=%d", n);
         double sum = 0;
         for (int i = 0; i < n; i++) sum += a[i];
         CHECK_CLOSE(sum, 1.0, 1e-5, 0);

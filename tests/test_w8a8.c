@@ -60,14 +60,22 @@ static int8_t rq8(float v)
     return (int8_t)(r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r);
 }
 
+/* sums in 8 lanes (lane i % 8 below C & ~7), lanes combined pairwise, then the tail */
+static float rsum8(const float *v, int n)
+{
+    float lane[8] = {0};
+    const int n8 = n & ~7;
+    for (int i = 0; i < n8; i++) lane[i % 8] += v[i];
+    float s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+    for (int i = n8; i < n; i++) s += v[i];
+    return s;
+}
+
 static void rlayernorm(float *out, const float *x, const float *g, const float *b, int C, float eps, float mul)
 {
-    float mean = 0.0f, var = 0.0f;
-    for (int i = 0; i < C; i++) mean += x[i];
-    mean /= (float)C;
-    for (int i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
-    var /= (float)C;
-    const float rstd = 1.0f / sqrtf(var + eps);
+    const float mean = rsum8(x, C) / (float)C;
+    for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * (x[i] - mean);
+    const float rstd = 1.0f / sqrtf(rsum8(out, C) / (float)C + eps);
     for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * rstd * (g[i] * mul) + b[i] * mul;
 }
 

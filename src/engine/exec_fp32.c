@@ -168,13 +168,13 @@ static void ln_rows(void *arg, int t0, int t1, int ith)
     for (int t = t0; t < t1; t++) {
         float *xt = f->x + (size_t)t * C, *ht = f->h + (size_t)t * C;
         switch (j->st->op) {
-        case LLX_OP_LN1: llx_layernorm_f32(ht, xt, L->ln1_g, L->ln1_b, C, eps); break;
+        case LLX_OP_LN1: j->nd->k->layernorm_f32(ht, xt, L->ln1_g, L->ln1_b, C, eps); break;
         case LLX_OP_RES_LN2:
             llx_add_f32(xt, f->br + (size_t)t * C, C);
-            llx_layernorm_f32(ht, xt, L->ln2_g, L->ln2_b, C, eps);
+            j->nd->k->layernorm_f32(ht, xt, L->ln2_g, L->ln2_b, C, eps);
             break;
         case LLX_OP_RES: llx_add_f32(xt, f->br + (size_t)t * C, C); break;
-        case LLX_OP_LN_F: llx_layernorm_f32(ht, xt, f->lnf_g, f->lnf_b, C, eps); break;
+        case LLX_OP_LN_F: j->nd->k->layernorm_f32(ht, xt, f->lnf_g, f->lnf_b, C, eps); break;
         default: break;
         }
     }

@@ -271,7 +271,7 @@ static void ln_quant(w8_node *q, const node *nd, int t, const float *g, const fl
 {
     const int C = nd->cfg->n_embd;
     float *hf = q->hf + (size_t)t * C;
-    llx_layernorm_f32(hf, q->x + (size_t)t * C, g, b, C, nd->cfg->ln_eps);
+    nd->k->layernorm_f32(hf, q->x + (size_t)t * C, g, b, C, nd->cfg->ln_eps);
     if (q->dynamic) llx_quantize_dynamic(hf, C, q->h8 + (size_t)t * C, &q->hs[t]);
     else llx_quantize_static(hf, C, q->h8 + (size_t)t * C, 1.0f);
 }
@@ -297,7 +297,7 @@ static void ln_rows(void *arg, int t0, int t1, int ith)
             break;
         case LLX_OP_RES: llx_add_f32(xt, q->br + (size_t)t * C, C); break;
         case LLX_OP_LN_F:
-            llx_layernorm_f32(q->hf + (size_t)t * C, xt, q->lnf_g, q->lnf_b, C, nd->cfg->ln_eps);
+            nd->k->layernorm_f32(q->hf + (size_t)t * C, xt, q->lnf_g, q->lnf_b, C, nd->cfg->ln_eps);
             if (q->lm_int8) llx_quantize_dynamic(q->hf + (size_t)t * C, C, q->h8 + (size_t)t * C, &q->hs[t]);
             break;
         default: break;

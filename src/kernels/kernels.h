@@ -44,8 +44,9 @@ typedef struct llx_kernels {
      * chunks, so p[n .. 32*ceil(n/32)) must be 0. */
     void (*attn_pv_i8)(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd);
 
-    /* in place, the formulas of vecops.h, bit-exact across tables */
-    void (*gelu_f32)(float *x, int n);
+    /* the formulas of vecops.h, bit-exact across tables */
+    void (*layernorm_f32)(float *out, const float *x, const float *g, const float *b, int C, float eps);
+    void (*gelu_f32)(float *x, int n); /* in place */
     void (*softmax_f32)(float *x, int n);
 
     /* sum_i a[i] * b[i] */

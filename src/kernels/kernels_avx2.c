@@ -10,6 +10,7 @@
  * int8 products use the sign trick: maddubs(|x|, sign(w, x)) gives exact
  * int16 pair sums because |x|, |w| <= 127 (2 * 127 * 127 < 32767). */
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -481,6 +482,35 @@ static inline __m256 exp8(__m256 x)
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
+static void layernorm_f32_avx2(float *out, const float *x, const float *g, const float *b, int C, float eps)
+{
+    const int C8 = C & ~7;
+    __m256 l = _mm256_setzero_ps();
+    for (int i = 0; i < C8; i += 8) l = _mm256_add_ps(l, _mm256_loadu_ps(x + i));
+    float s = hsum8(l);
+    for (int i = C8; i < C; i++) s += x[i];
+    const float mean = s / (float)C;
+    const __m256 mv = _mm256_set1_ps(mean);
+    l = _mm256_setzero_ps();
+    for (int i = 0; i < C8; i += 8) {
+        const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv);
+        l = _mm256_add_ps(l, _mm256_mul_ps(d, d));
+    }
+    float v = hsum8(l);
+    for (int i = C8; i < C; i++) {
+        const float d = x[i] - mean;
+        v += d * d;
+    }
+    const float rstd = 1.0f / sqrtf(v / (float)C + eps);
+    const __m256 rv = _mm256_set1_ps(rstd);
+    int i = 0;
+    for (; i < C8; i += 8) {
+        const __m256 y = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv), rv), _mm256_loadu_ps(g + i));
+        _mm256_storeu_ps(out + i, _mm256_add_ps(y, _mm256_loadu_ps(b + i)));
+    }
+    for (; i < C; i++) out[i] = (x[i] - mean) * rstd * g[i] + b[i];
+}
+
 static void gelu_f32_avx2(float *x, int n)
 {
     const __m256 k = _mm256_set1_ps(0.7978845608028654f), c = _mm256_set1_ps(0.044715f);
@@ -554,6 +584,7 @@ const llx_kernels llx_kernels_avx2 = {
     .dequant_f32 = dequant_f32_avx2,
     .quant_i8 = quant_i8_avx2,
     .attn_pv_i8 = attn_pv_i8_avx2,
+    .layernorm_f32 = layernorm_f32_avx2,
     .gelu_f32 = gelu_f32_avx2,
     .softmax_f32 = softmax_f32_avx2,
     .dot_f32 = dot_f32_avx2,

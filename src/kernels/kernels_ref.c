@@ -113,6 +113,7 @@ const llx_kernels llx_kernels_ref = {
     .dequant_f32 = dequant_f32_ref,
     .quant_i8 = quant_i8_ref,
     .attn_pv_i8 = attn_pv_i8_ref,
+    .layernorm_f32 = llx_layernorm_f32,
     .gelu_f32 = llx_gelu_f32,
     .softmax_f32 = llx_softmax_f32,
     .dot_f32 = dot_f32_ref,

@@ -5,18 +5,28 @@
 #include <stdint.h>
 #include <string.h>
 
+/* the 8-lane blocked sum of vecops.h */
+static float lanes_sum(const float *l) { return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); }
+
 void llx_layernorm_f32(float *out, const float *x, const float *g, const float *b, int C, float eps)
 {
-    float mean = 0.0f;
-    for (int i = 0; i < C; i++) mean += x[i];
-    mean /= (float)C;
-    float var = 0.0f;
-    for (int i = 0; i < C; i++) {
-        float d = x[i] - mean;
-        var += d * d;
+    const int C8 = C & ~7;
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < C8; i++) l[i & 7] += x[i];
+    float s = lanes_sum(l);
+    for (int i = C8; i < C; i++) s += x[i];
+    const float mean = s / (float)C;
+    for (int k = 0; k < 8; k++) l[k] = 0.0f;
+    for (int i = 0; i < C8; i++) {
+        const float d = x[i] - mean;
+        l[i & 7] += d * d;
     }
-    var /= (float)C;
-    const float rstd = 1.0f / sqrtf(var + eps);
+    float v = lanes_sum(l);
+    for (int i = C8; i < C; i++) {
+        const float d = x[i] - mean;
+        v += d * d;
+    }
+    const float rstd = 1.0f / sqrtf(v / (float)C + eps);
     for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * rstd * g[i] + b[i];
 }
 
@@ -60,7 +70,7 @@ void llx_softmax_f32(float *x, int n)
     float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int n8 = n & ~7;
     for (int i = 0; i < n8; i++) l[i & 7] += x[i] = llx_exp_ref(x[i] - m);
-    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    float s = lanes_sum(l);
     for (int i = n8; i < n; i++) s += x[i] = llx_exp_ref(x[i] - m);
     const float inv = 1.0f / s;
     for (int i = 0; i < n; i++) x[i] *= inv;

@@ -13,11 +13,13 @@
  *   softmax(x)  = e_i / S, e_i = llx_exp(x_i - max), S summed in 8 lanes
  *                 (lane j takes i = j mod 8 below n & ~7; lanes combined as
  *                 ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); then the tail in order);
- *                 the division is a multiply by 1/S. */
+ *                 the division is a multiply by 1/S.
+ *   the LayerNorm sums use the same 8-lane blocking. */
 #ifndef LLX_VECOPS_H
 #define LLX_VECOPS_H
 
-/* out (C) = (x - mean) / sqrt(var + eps) * g + b, two-pass mean/variance. */
+/* out (C) = (x - mean) * rstd * g + b: mean = S(x)/C, var = S((x-mean)^2)/C,
+ * rstd = 1/sqrt(var + eps), S the 8-lane blocked sum described above. */
 void llx_layernorm_f32(float *out, const float *x, const float *g, const float *b, int C, float eps);
 
 float llx_exp_ref(float x);
