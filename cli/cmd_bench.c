@@ -131,10 +131,12 @@ static double median(double *x, int n)
 
 static int argmax(const float *x, int n)
 {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
+    static llx_sampler *greedy; /* the library's argmax (vectorized), ties to the lowest id */
+    if (!greedy) {
+        const llx_sampler_opts o = {.greedy = 1};
+        if (llx_sampler_create(&greedy, &o, n) != LLX_OK) return 0;
+    }
+    return llx_sample(greedy, x);
 }
 
 /* One repetition: prefill the prompt, then decode greedily. */

@@ -249,3 +249,22 @@ TEST(kernels_gelu_softmax_layernorm_bit_exact)
         CHECK_CLOSE(sum, 1.0, 1e-5, 0);
     }
 }
+
+TEST(kernels_argmax_matches_reference)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    llx_rng r;
+    llx_rng_seed(&r, 17);
+    enum { N = 300 };
+    static float x[N];
+    for (int trial = 0; trial < 2000; trial++) {
+        const int n = 1 + (int)(llx_rng_u64(&r) % N);
+        for (int i = 0; i < n; i++) {
+            const int kind = (int)(llx_rng_u64(&r) % 16);
+            x[i] = kind == 0 ? NAN : kind == 1 ? -INFINITY : kind == 2 ? INFINITY : (float)(llx_rng_u64(&r) % 7);
+        }
+        if (trial % 3 == 0) x[0] = NAN;
+        CHECK_EQ_INT(k->argmax_f32(x, n), llx_kernels_ref.argmax_f32(x, n));
+    }
+}

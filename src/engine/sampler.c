@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "engine/sampler.h"
+#include "kernels/kernels.h"
 #include "llx/engine.h"
 #include "util/rng.h"
 #include "util/status.h"
@@ -60,14 +61,8 @@ void llx_sampler_free(llx_sampler *s)
  * that every comparison below is a total order. */
 static inline float clean(float x) { return x == x ? x : -INFINITY; }
 
-/* argmax, ties (and all-NaN input) to the lowest id */
-static int argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (clean(x[i]) > clean(x[best])) best = i;
-    return best;
-}
+/* argmax, NaN read as -inf, ties (and all-NaN input) to the lowest id */
+static int argmax(const float *x, int n) { return llx_kernels_select("auto")->argmax_f32(x, n); }
 
 static int cmp_cand(const void *a, const void *b)
 {

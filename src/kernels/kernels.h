@@ -49,6 +49,10 @@ typedef struct llx_kernels {
     void (*gelu_f32)(float *x, int n); /* in place */
     void (*softmax_f32)(float *x, int n);
 
+    /* index of the largest of n > 0 values, NaN read as -inf; ties go to
+     * the lowest index */
+    int (*argmax_f32)(const float *x, int n);
+
     /* sum_i a[i] * b[i] */
     float (*dot_f32)(const float *a, const float *b, int n);
     /* sum_i a[i] * b[i], int8 in [-127, 127] */

@@ -546,6 +546,25 @@ static void softmax_f32_avx2(float *x, int n)
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
+/* the maximum in 8 lanes (max_ps returns its second operand, ours, when the
+ * value is NaN), then the first index holding it, NaN read as -inf */
+static int argmax_f32_avx2(const float *x, int n)
+{
+    float m = -INFINITY;
+    int i = 0;
+    if (n >= 8) {
+        __m256 mv = _mm256_set1_ps(-INFINITY);
+        for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(_mm256_loadu_ps(x + i), mv);
+        float l[8];
+        _mm256_storeu_ps(l, mv);
+        for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;
+    }
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (i = 0; i < n; i++)
+        if ((x[i] == x[i] ? x[i] : -INFINITY) == m) return i;
+    return 0;
+}
+
 static float dot_f32_avx2(const float *a, const float *b, int n) { return dot_row(a, b, n); }
 
 static void axpy_f32_avx2(float *y, float a, const float *x, int n)
@@ -585,6 +604,7 @@ const llx_kernels llx_kernels_avx2 = {
     .quant_i8 = quant_i8_avx2,
     .attn_pv_i8 = attn_pv_i8_avx2,
     .layernorm_f32 = layernorm_f32_avx2,
+    .argmax_f32 = argmax_f32_avx2,
     .gelu_f32 = gelu_f32_avx2,
     .softmax_f32 = softmax_f32_avx2,
     .dot_f32 = dot_f32_avx2,

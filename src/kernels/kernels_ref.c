@@ -1,5 +1,7 @@
 /* kernels/kernels_ref.c - scalar reference kernels: the specification every
  * optimised kernel is tested against.  Plain loops, no ISA assumptions. */
+#include <math.h>
+
 #include "kernels/kernels.h"
 #include "kernels/vecops.h"
 #include "quant/w8a8.h"
@@ -77,6 +79,16 @@ static void attn_pv_i8_ref(int32_t *acc, const int8_t *p, const int8_t *v, int n
             acc[d] += (int32_t)p[s] * v[(size_t)(s / 32) * 32 * hd + (size_t)d * 32 + (size_t)(s % 32)];
 }
 
+static inline float clean(float v) { return v == v ? v : -INFINITY; }
+
+static int argmax_f32_ref(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (clean(x[i]) > clean(x[best])) best = i;
+    return best;
+}
+
 static float dot_f32_ref(const float *a, const float *b, int n)
 {
     float s = 0.0f;
@@ -114,6 +126,7 @@ const llx_kernels llx_kernels_ref = {
     .quant_i8 = quant_i8_ref,
     .attn_pv_i8 = attn_pv_i8_ref,
     .layernorm_f32 = llx_layernorm_f32,
+    .argmax_f32 = argmax_f32_ref,
     .gelu_f32 = llx_gelu_f32,
     .softmax_f32 = llx_softmax_f32,
     .dot_f32 = dot_f32_ref,
