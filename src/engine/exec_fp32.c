@@ -213,14 +213,7 @@ static void f32_mp_target(node *nd, const llx_stage *st, void **dst, int *ld)
     case LLX_OP_QKV: *dst = f->qkv, *ld = 3 * c->n_embd; return;
     case LLX_OP_FC1: *dst = f->g, *ld = c->n_inner; return;
     case LLX_OP_LM_HEAD:
-        if (st->tokens > f->logit_rows) {
-            float *p = llx_alloc((size_t)st->tokens * (size_t)c->n_vocab * sizeof(float));
-            if (p) { /* on failure keep one row: mp_rows clamps to it */
-                free(f->logits);
-                f->logits = p;
-                f->logit_rows = st->tokens;
-            }
-        }
+        llx_logits_reserve(&f->logits, &f->logit_rows, st->tokens, c->n_vocab);
         *dst = f->logits, *ld = c->n_vocab;
         return;
     default: *dst = f->br, *ld = c->n_embd; return;

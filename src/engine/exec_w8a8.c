@@ -335,14 +335,7 @@ static void w8_mp_target(node *nd, const llx_stage *st, void **dst, int *ld)
     case LLX_OP_QKV: *dst = q->qkv8, *ld = 3 * c->n_embd; return;
     case LLX_OP_FC1: *dst = q->dynamic ? (void *)q->gf : (void *)q->g8, *ld = c->n_inner; return;
     case LLX_OP_LM_HEAD:
-        if (st->tokens > q->logit_rows) {
-            float *p = llx_alloc((size_t)st->tokens * (size_t)c->n_vocab * sizeof(float));
-            if (p) {
-                free(q->logits);
-                q->logits = p;
-                q->logit_rows = st->tokens;
-            }
-        }
+        llx_logits_reserve(&q->logits, &q->logit_rows, st->tokens, c->n_vocab);
         *dst = q->logits, *ld = c->n_vocab;
         return;
     default: *dst = q->br, *ld = c->n_embd; return;

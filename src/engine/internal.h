@@ -114,6 +114,11 @@ extern const node_ops llx_w8a8_ops;
 typedef void (*row_fn)(void *ctx, int r0, int r1, int ith);
 void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
 
+/* Make a logits buffer of `rows` x vocab hold `tokens` rows (LM head over
+ * every token for perplexity).  On allocation failure it keeps what it had;
+ * callers clamp to *rows. */
+void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab);
+
 /* Release the model file's resident pages once the nodes hold their own copies. */
 void llx_model_release_pages(const llx_model *m);
 

@@ -9,6 +9,16 @@
 #include "engine/internal.h"
 #include "util/status.h"
 
+void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab)
+{
+    if (tokens <= *rows) return;
+    float *p = llx_alloc((size_t)tokens * (size_t)vocab * sizeof(float));
+    if (!p) return;
+    free(*buf);
+    *buf = p;
+    *rows = tokens;
+}
+
 typedef struct rows_job {
     row_fn fn;
     void *ctx;
