@@ -27,7 +27,8 @@ typedef struct stat2 {
 typedef struct bench_result {
     int nodes, threads;
     stat2 pp, tg;             /* tokens/s */
-    double ring_ms_per_token; /* exposed ring wait (node 0) */
+    double ring_ms_per_token; /* ring time not hidden: per gather, the last node's wait */
+    double wait_ms_per_token; /* node 0's whole wait in gathers (includes imbalance) */
     double ring_bytes_per_token;
     long long weight_bytes;
     double membw, ratio, rss_mb, model_mb, kv_mb; /* membw: median of the probes; ratio: median per rep */
@@ -141,7 +142,7 @@ static int argmax(const float *x, int n)
 
 /* One repetition: prefill the prompt, then decode greedily. */
 static llx_status one_rep(llx_engine *e, const int *ids, const bench_args *a, float *logits, double *pp, double *tg,
-                          double *ring_s, long long *ring_b)
+                          double *ring_s, double *wait_s, long long *ring_b)
 {
     const int V = llx_engine_config(e)->n_vocab;
     llx_engine_reset(e);
@@ -161,6 +162,7 @@ static llx_status one_rep(llx_engine *e, const int *ids, const bench_args *a, fl
     llx_engine_stats es;
     llx_engine_get_stats(e, &es);
     *ring_s = es.ring_exposed_s;
+    *wait_s = es.ring_wait_s;
     *ring_b = es.ring_bytes;
     return LLX_OK;
 }
@@ -180,13 +182,13 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
     int rc = ids && logits && pp && tg ? 0 : cli_runtime_error("out of memory");
     unsigned x = 12345;
     for (long i = 0; !rc && i < a->prompt; i++) ids[i] = (int)((x = x * 1103515245u + 12345u) >> 8) % c->n_vocab;
-    double ring_s = 0, rs, *bw = calloc((size_t)a->reps, sizeof *bw), *ratio = calloc((size_t)a->reps, sizeof *ratio);
+    double ring_s = 0, wait_s = 0, rs, ws, *bw = calloc((size_t)a->reps, sizeof *bw), *ratio = calloc((size_t)a->reps, sizeof *ratio);
     long long ring_b = 0, rb;
     llx_membw *probe = NULL;
     if (!rc && (!bw || !ratio)) rc = cli_runtime_error("out of memory");
     /* warm-up: fault in weights and caches */
     if (!rc && one_rep(e, ids, &(bench_args){.prompt = a->prompt < 16 ? a->prompt : 16, .gen = 2}, logits, &rs, &rs,
-                       &rs, &rb) != LLX_OK)
+                       &rs, &ws, &rb) != LLX_OK)
         rc = cli_lib_error();
     const double rss = llx_rss_bytes() / 1e6; /* before the probe's buffer exists */
     if (!rc && a->membw && llx_membw_create(&probe, nodes * threads, (size_t)a->membw_mb << 20) != LLX_OK)
@@ -196,8 +198,8 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
     for (long r = 0; !rc && r < a->reps; r++) {
         /* the probe runs next to every repetition: this machine's bandwidth drifts */
         if (probe) bw[r] = llx_membw_run(probe, 3);
-        if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &rb) != LLX_OK) rc = cli_lib_error();
-        ring_s += rs, ring_b += rb;
+        if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &ws, &rb) != LLX_OK) rc = cli_lib_error();
+        ring_s += rs, wait_s += ws, ring_b += rb;
         if (probe) ratio[r] = es0.weight_bytes * tg[r] / 1e9 / bw[r];
         if (!a->json) fprintf(stderr, "\rbench: nodes %d threads %d rep %ld/%ld", nodes, threads, r + 1, a->reps);
     }
@@ -209,6 +211,7 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
         res->pp = stats(pp, (int)a->reps);
         res->tg = stats(tg, (int)a->reps);
         res->ring_ms_per_token = ring_s * 1e3 / ((double)a->reps * a->gen);
+        res->wait_ms_per_token = wait_s * 1e3 / ((double)a->reps * a->gen);
         res->ring_bytes_per_token = (double)ring_b / ((double)a->reps * a->gen);
         res->weight_bytes = es.weight_bytes;
         res->kernels = es.kernels;
@@ -235,10 +238,10 @@ static void print_json_one(const bench_args *a, const llx_model *m, const bench_
            "\"prompt\": %ld, \"gen\": %ld, \"reps\": %ld, "
            "\"prefill_tok_s\": %.3f, \"prefill_tok_s_sd\": %.3f, \"decode_tok_s\": %.3f, \"decode_tok_s_sd\": %.3f, "
            "\"weight_bytes_per_token\": %lld, \"decode_gb_s\": %.3f, \"ring_exposed_ms_per_token\": %.4f, "
-           "\"ring_bytes_per_token\": %.0f, \"rss_mb\": %.1f, \"model_mb\": %.1f, \"kv_cache_mb\": %.1f",
+           "\"ring_wait_ms_per_token\": %.4f, \"ring_bytes_per_token\": %.0f, \"rss_mb\": %.1f, \"model_mb\": %.1f, \"kv_cache_mb\": %.1f",
            llx_precision_name(a->ce.opt.precision), r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
            r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
-           r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
+           r->wait_ms_per_token, r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
     if (r->membw > 0) printf(", \"membw_gb_s\": %.3f, \"decode_membw_ratio\": %.4f", r->membw, r->ratio);
     printf("}");
 }
@@ -265,11 +268,11 @@ static void print_table(const bench_args *a, const llx_model *m, const bench_res
                gbs, mb, ratio);
     }
     for (int i = 0; i < n; i++)
-        printf("nodes %d threads %d: %.1f MB weights/token, ring exposed %.3f ms/token (%.1f%% of a token), "
-               "%.0f ring bytes/token, rss %.0f MB (model %.0f MB + kv %.0f MB), kernels %s\n",
+        printf("nodes %d threads %d: %.1f MB weights/token, ring exposed %.3f ms/token (%.1f%% of a token; "
+               "node 0 waited %.3f ms), %.0f ring bytes/token, rss %.0f MB (model %.0f MB + kv %.0f MB), kernels %s\n",
                r[i].nodes, r[i].threads, r[i].weight_bytes / 1e6, r[i].ring_ms_per_token,
-               r[i].tg.mean > 0 ? 100 * r[i].ring_ms_per_token * r[i].tg.mean / 1e3 : 0.0, r[i].ring_bytes_per_token,
-               r[i].rss_mb, r[i].model_mb, r[i].kv_mb, r[i].kernels);
+               r[i].tg.mean > 0 ? 100 * r[i].ring_ms_per_token * r[i].tg.mean / 1e3 : 0.0, r[i].wait_ms_per_token,
+               r[i].ring_bytes_per_token, r[i].rss_mb, r[i].model_mb, r[i].kv_mb, r[i].kernels);
 }
 
 int cmd_bench(int argc, char **argv)

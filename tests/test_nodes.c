@@ -110,3 +110,51 @@ TEST(nodes_identity_w8a8_shared_model)
     CHECK(d != NULL);
     if (d) check_identity(d, LLX_PREC_W8A8_DYNAMIC, 5);
 }
+
+/* Ring accounting: node 0 forwards every origin's blocks except its
+ * successor's (those stop one hop short of their origin), so the payload it
+ * sends per pass follows from the schedule exactly; the uncovered ring time
+ * can never exceed node 0's own wait. */
+TEST(nodes_ring_bytes_follow_the_schedule)
+{
+    const char *dir = llx_fixture_awkward(2);
+    CHECK(dir != NULL);
+    if (!dir) return;
+    llx_model *m;
+    CHECK(llx_model_open(&m, dir) == LLX_OK);
+    for (int nodes = 2; nodes <= 3; nodes++) {
+        llx_engine_opts o = llx_engine_defaults();
+        o.nodes = nodes;
+        o.threads = 1;
+        llx_engine *e = NULL;
+        CHECK(llx_engine_create(&e, m, &o) == LLX_OK);
+        if (!e) continue;
+        float *logits = malloc(sizeof(float) * llx_model_config(m)->n_vocab);
+        int prompt[5] = {1, 2, 3, 4, 5}, tok = 6;
+        CHECK(llx_engine_forward(e, prompt, 5, logits, 0) == LLX_OK);
+        llx_engine_clear_stats(e);
+        CHECK(llx_engine_forward(e, &tok, 1, logits, 0) == LLX_OK);
+        llx_engine_stats st;
+        llx_engine_get_stats(e, &st);
+        llx_sched_opts so = {.nodes = nodes, .tokens = 1, .pos = 5};
+        llx_schedule s;
+        CHECK(llx_schedule_build(&s, llx_model_config(m), &so) == LLX_OK);
+        long long want = 0;
+        for (int i = 0; i < s.n_stages; i++) {
+            const llx_stage *sg = &s.stages[i];
+            if (!sg->gather) continue;
+            for (int origin = 0; origin < nodes; origin++) {
+                if (origin == 1) continue;
+                const llx_range r = llx_schedule_slice(&s, i, origin);
+                const long long elems = (long long)(r.end - r.begin) * (sg->split == LLX_SPLIT_HEADS ? sg->head_dim : 1);
+                want += elems * sg->gather_bytes * sg->tokens;
+            }
+        }
+        llx_schedule_free(&s);
+        CHECK_EQ_INT(st.ring_bytes, want);
+        CHECK(st.ring_exposed_s >= 0 && st.ring_exposed_s <= st.ring_wait_s + 1e-12);
+        free(logits);
+        llx_engine_free(e);
+    }
+    llx_model_close(m);
+}

@@ -106,7 +106,9 @@ llx_status llx_engine_forward(llx_engine *e, const int *tokens, int n, float *lo
 typedef struct llx_engine_stats {
     long long passes;
     long long tokens;
-    double ring_exposed_s;   /* time nodes waited on the ring after their own work (node 0) */
+    double ring_exposed_s;   /* ring time the hiding did not cover: per all-gather, the wait of the
+                              * node that finished its own rows last (threads backend; MPI: node 0) */
+    double ring_wait_s;      /* node 0's total wait in all-gathers (adds imbalance between nodes) */
     long long ring_bytes;    /* payload bytes node 0 sent on its outgoing link */
     long long weight_bytes;  /* weight bytes one decode pass reads (all nodes) */
     const char *kernels;     /* kernel table in use */

@@ -235,6 +235,26 @@ static llx_status check_tokens(const llx_engine *e, const int *tokens, int n)
     return LLX_OK;
 }
 
+/* Per all-gather of the pass just run, the wait of the node that finished
+ * last (the minimum over nodes): what the ring cost beyond the slowest
+ * node's own work.  Only the threads backend sees every node. */
+static void account_ring(llx_engine *e)
+{
+    if (!e->nd || !e->nd[0].ring) return;
+    int n0 = 0;
+    llx_ring_waits(e->nd[0].ring, &n0);
+    for (int g = 0; g < n0; g++) {
+        double m = 1e300;
+        for (int i = 0; i < e->n_local; i++) {
+            int n = 0;
+            const double *w = llx_ring_waits(e->nd[i].ring, &n);
+            if (g < n && w[g] < m) m = w[g];
+        }
+        e->ring_exposed_s += m;
+    }
+    for (int i = 0; i < e->n_local; i++) llx_ring_clear_waits(e->nd[i].ring);
+}
+
 /* One pass of n <= max_batch tokens on every node. */
 llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits)
 {
@@ -247,6 +267,7 @@ llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logi
                                                       : llx_engine_run_local(e, 1, &s, tokens);
     llx_schedule_free(&s);
     if (st == LLX_ERR_RING) e->broken = 1;
+    account_ring(e);
     if (st == LLX_OK) {
         e->pos += n;
         e->stats.passes++;
@@ -282,7 +303,8 @@ void llx_engine_get_stats(const llx_engine *e, llx_engine_stats *s)
     s->kernels = e->k->name;
     if (e->nd && e->nd[0].ring) {
         const llx_ring_stats *r = llx_ring_get_stats(e->nd[0].ring);
-        s->ring_exposed_s = r->exposed_s;
+        s->ring_wait_s = r->exposed_s;
+        s->ring_exposed_s = e->n_local > 1 ? e->ring_exposed_s : r->exposed_s;
         s->ring_bytes = r->bytes_sent;
     }
     s->weight_bytes = e->weight_bytes;
@@ -291,6 +313,7 @@ void llx_engine_get_stats(const llx_engine *e, llx_engine_stats *s)
 void llx_engine_clear_stats(llx_engine *e)
 {
     memset(&e->stats, 0, sizeof e->stats);
+    e->ring_exposed_s = 0;
     for (int i = 0; i < e->n_local; i++)
         if (e->nd[i].ring) llx_ring_clear_stats(e->nd[i].ring);
 }

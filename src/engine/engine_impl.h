@@ -19,6 +19,7 @@ struct llx_engine {
     int pos;
     int broken;        /* a ring failure left the nodes out of step */
     long long weight_bytes;
+    double ring_exposed_s; /* sum over gathers of the minimum wait over nodes */
     llx_engine_stats stats;
 };
 

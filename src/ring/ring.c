@@ -39,6 +39,8 @@ struct llx_ring {
     int q_head, q_len, q_cap;
     unsigned char *buf; /* one message */
     llx_ring_stats stats;
+    double *waits; /* per gather_end since llx_ring_clear_waits */
+    int n_waits, cap_waits;
 };
 
 llx_status llx_ring_create(llx_ring **out, llx_link *link, double timeout_s, int spin)
@@ -68,6 +70,7 @@ void llx_ring_free(llx_ring *r)
     if (!r) return;
     free(r->buf);
     free(r->q);
+    free(r->waits);
     free(r);
 }
 
@@ -223,7 +226,14 @@ llx_status llx_ring_gather_end(llx_ring *r)
         }
         backoff(idle, r->spin);
     }
-    r->stats.exposed_s += llx_now_s() - t0;
+    const double waited = llx_now_s() - t0;
+    r->stats.exposed_s += waited;
+    if (r->n_waits == r->cap_waits) {
+        const int cap = r->cap_waits ? 2 * r->cap_waits : 256;
+        double *w = realloc(r->waits, (size_t)cap * sizeof *w);
+        if (w) r->waits = w, r->cap_waits = cap;
+    }
+    if (r->n_waits < r->cap_waits) r->waits[r->n_waits++] = waited;
     if (st != LLX_OK) llx_ring_fail(r);
     return st;
 }
@@ -233,3 +243,11 @@ void llx_ring_fail(llx_ring *r) { r->link->ops->fail(r->link); }
 const llx_ring_stats *llx_ring_get_stats(const llx_ring *r) { return &r->stats; }
 
 void llx_ring_clear_stats(llx_ring *r) { memset(&r->stats, 0, sizeof r->stats); }
+
+const double *llx_ring_waits(const llx_ring *r, int *n)
+{
+    *n = r->n_waits;
+    return r->waits;
+}
+
+void llx_ring_clear_waits(llx_ring *r) { r->n_waits = 0; }

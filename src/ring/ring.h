@@ -45,4 +45,9 @@ void llx_ring_fail(llx_ring *r);
 const llx_ring_stats *llx_ring_get_stats(const llx_ring *r);
 void llx_ring_clear_stats(llx_ring *r);
 
+/* The wait of every gather_end since the last llx_ring_clear_waits, in
+ * order (seconds); n gets the count.  Valid until the next gather. */
+const double *llx_ring_waits(const llx_ring *r, int *n);
+void llx_ring_clear_waits(llx_ring *r);
+
 #endif
