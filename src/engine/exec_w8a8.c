@@ -469,8 +469,9 @@ typedef struct attn_job {
     int h0;
 } attn_job;
 
-/* One (head, token) pair per item: int8 scores over the head's K rows and
- * the int8 context over the transposed V cache, both with matmul_i8. */
+/* One (head, token) pair per item: int8 scores over the head's K rows
+ * (matmul_i8), fp32 softmax, int8 probabilities, and the int8 context over
+ * the head's chunked V cache (attn_pv_i8). */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
