@@ -18,8 +18,6 @@ llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes);
 double llx_membw_run(llx_membw *p, int reps);
 void llx_membw_free(llx_membw *p); /* accepts NULL */
 
-/* create + run + free */
-llx_status llx_membw_measure(int threads, size_t bytes, int reps, double *gb_s);
 
 /* Current and peak resident set size of this process, in bytes (0 if unknown). */
 uint64_t llx_rss_bytes(void);

@@ -82,16 +82,6 @@ void llx_membw_free(llx_membw *p)
     free(p);
 }
 
-llx_status llx_membw_measure(int threads, size_t bytes, int reps, double *gb_s)
-{
-    llx_membw *p;
-    *gb_s = 0;
-    LLX_TRY(llx_membw_create(&p, threads, bytes));
-    *gb_s = llx_membw_run(p, reps);
-    llx_membw_free(p);
-    return LLX_OK;
-}
-
 static uint64_t status_kb(const char *key)
 {
     FILE *f = fopen("/proc/self/status", "r");

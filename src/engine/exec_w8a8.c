@@ -273,7 +273,7 @@ static void ln_quant(w8_node *q, const node *nd, int t, const float *g, const fl
     float *hf = q->hf + (size_t)t * C;
     nd->k->layernorm_f32(hf, q->x + (size_t)t * C, g, b, C, nd->cfg->ln_eps);
     if (q->dynamic) llx_quantize_dynamic(hf, C, q->h8 + (size_t)t * C, &q->hs[t]);
-    else llx_quantize_static(hf, C, q->h8 + (size_t)t * C, 1.0f);
+    else nd->k->quant_i8(q->h8 + (size_t)t * C, hf, 1.0f, C); /* 1/s is folded into gamma, beta */
 }
 
 static void ln_rows(void *arg, int t0, int t1, int ith)

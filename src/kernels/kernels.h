@@ -53,12 +53,8 @@ typedef struct llx_kernels {
      * the lowest index */
     int (*argmax_f32)(const float *x, int n);
 
-    /* sum_i a[i] * b[i] */
-    float (*dot_f32)(const float *a, const float *b, int n);
     /* sum_i a[i] * b[i], int8 in [-127, 127] */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, int n);
-    /* y[i] += a * x[i] */
-    void (*axpy_f32)(float *y, float a, const float *x, int n);
     /* Read n bytes (n % 128 == 0) as fast as possible, as four concurrent
      * sequential streams; returns a checksum so the reads cannot be optimised
      * away (the memory bandwidth probe). */

@@ -565,17 +565,6 @@ static int argmax_f32_avx2(const float *x, int n)
     return 0;
 }
 
-static float dot_f32_avx2(const float *a, const float *b, int n) { return dot_row(a, b, n); }
-
-static void axpy_f32_avx2(float *y, float a, const float *x, int n)
-{
-    const __m256 av = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
 /* Four quarters of the buffer read at once: one core reaches a higher read
  * bandwidth from several sequential streams than from one. */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
@@ -607,8 +596,6 @@ const llx_kernels llx_kernels_avx2 = {
     .argmax_f32 = argmax_f32_avx2,
     .gelu_f32 = gelu_f32_avx2,
     .softmax_f32 = softmax_f32_avx2,
-    .dot_f32 = dot_f32_avx2,
     .dot_i8 = dot_i8_avx2,
-    .axpy_f32 = axpy_f32_avx2,
     .read_bytes = read_bytes_avx2,
 };

@@ -89,23 +89,11 @@ static int argmax_f32_ref(const float *x, int n)
     return best;
 }
 
-static float dot_f32_ref(const float *a, const float *b, int n)
-{
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 static int32_t dot_i8_ref(const int8_t *a, const int8_t *b, int n)
 {
     int32_t s = 0;
     for (int i = 0; i < n; i++) s += (int32_t)a[i] * (int32_t)b[i];
     return s;
-}
-
-static void axpy_f32_ref(float *y, float a, const float *x, int n)
-{
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
 static uint64_t read_bytes_ref(const void *p, size_t n)
@@ -129,8 +117,6 @@ const llx_kernels llx_kernels_ref = {
     .argmax_f32 = argmax_f32_ref,
     .gelu_f32 = llx_gelu_f32,
     .softmax_f32 = llx_softmax_f32,
-    .dot_f32 = dot_f32_ref,
     .dot_i8 = dot_i8_ref,
-    .axpy_f32 = axpy_f32_ref,
     .read_bytes = read_bytes_ref,
 };

@@ -31,10 +31,4 @@ static inline void llx_quantize_dynamic(const float *x, int n, int8_t *q, float 
     *scale = amax / 127.0f;
 }
 
-/* Static quantization with a precomputed inverse scale. */
-static inline void llx_quantize_static(const float *x, int n, int8_t *q, float inv)
-{
-    for (int i = 0; i < n; i++) q[i] = llx_q8(x[i] * inv);
-}
-
 #endif
