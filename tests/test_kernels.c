@@ -188,6 +188,10 @@ TEST(kernels_quant_unit_bit_exact)
         llx_kernels_ref.dequant_f32(y0, acc, ws, NULL, 1.7f, n);
         k->dequant_f32(y1, acc, ws, NULL, 1.7f, n);
         CHECK_MSG(!memcmp(y0, y1, sizeof(float) * n), "dequant without bias n=%d", n);
+        llx_kernels_ref.scale_i32(y0, acc, 0.013f, n);
+        k->scale_i32(y1, acc, 0.013f, n);
+        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * n), "scale_i32 n=%d", n);
+        CHECK(y0[n - 1] == (float)acc[n - 1] * 0.013f);
         llx_kernels_ref.quant_i8(q0, v, 1.0f, n);
         k->quant_i8(q1, v, 1.0f, n);
         CHECK_MSG(!memcmp(q0, q1, (size_t)n), "quant n=%d", n);
@@ -197,28 +201,43 @@ TEST(kernels_quant_unit_bit_exact)
     CHECK(!memcmp(q0, want, 10));
 }
 
-/* The attention-context kernel over the chunked V layout. */
-TEST(kernels_attn_pv_bit_exact)
+/* The attention kernels over the position-major K and chunked V layouts
+ * (kernels.h), with gaps between rows and chunks and stale bytes past n. */
+TEST(kernels_attn_bit_exact)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
     llx_rng r;
     llx_rng_seed(&r, 11);
     static const int hds[] = {8, 12, 13, 40, 64, 128};
-    static const int ns[] = {1, 5, 31, 32, 33, 100, 257};
+    static const int ns[] = {1, 5, 8, 31, 32, 33, 100, 257};
+    static const int Hs[] = {1, 3, 16};
     for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
-        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
-            const int hd = hds[hi], n = ns[ni], n32 = (n + 31) & ~31;
-            int8_t *v = malloc((size_t)n32 * hd), *p = calloc((size_t)n32, 1);
-            int32_t *a = malloc(sizeof(int32_t) * hd), *b = malloc(sizeof(int32_t) * hd);
-            fill_i8(v, (size_t)n32 * hd, &r, ni == 3 ? 1 : 0); /* stale bytes past n too */
-            for (int s = 0; s < n; s++) p[s] = (int8_t)(ni == 3 ? 127 : llx_rng_u64(&r) % 128);
-            llx_kernels_ref.attn_pv_i8(a, p, v, n, hd);
-            k->attn_pv_i8(b, p, v, n, hd);
-            CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * hd), "attn_pv hd %d n %d", hd, n);
-            if (ni == 3) CHECK_EQ_INT(a[0], 127 * 127 * 32);
-            free(v), free(p), free(a), free(b);
-        }
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (size_t Hi = 0; Hi < sizeof Hs / sizeof *Hs; Hi++) {
+                const int hd = hds[hi], n = ns[ni], H = Hs[Hi], n32 = (n + 31) & ~31, ext = ni == 4;
+                const int ldk = H * hd + 7, ldp = n32 + 32, lds = n + 3, la = H * (lds > hd ? lds : hd);
+                const size_t cs = (size_t)H * 32 * hd + 64;
+                int8_t *kc = malloc((size_t)n32 * ldk), *v = malloc(cs * (size_t)(n32 / 32));
+                int8_t *q = malloc((size_t)H * hd), *p = calloc((size_t)H * ldp, 1);
+                int32_t *a = malloc(sizeof(int32_t) * la), *b = malloc(sizeof(int32_t) * la);
+                fill_i8(kc, (size_t)n32 * ldk, &r, ext);
+                fill_i8(v, cs * (size_t)(n32 / 32), &r, ext); /* stale bytes past n too */
+                fill_i8(q, (size_t)H * hd, &r, ext);
+                for (int h = 0; h < H; h++)
+                    for (int s = 0; s < n; s++) p[h * ldp + s] = (int8_t)(ext ? 127 : llx_rng_u64(&r) % 128);
+                memset(a, 0, sizeof(int32_t) * la), memset(b, 0, sizeof(int32_t) * la);
+                llx_kernels_ref.attn_qk_i8(a, lds, q, kc, ldk, H, n, hd);
+                k->attn_qk_i8(b, lds, q, kc, ldk, H, n, hd);
+                CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * H * lds), "attn_qk H %d hd %d n %d", H, hd, n);
+                CHECK_EQ_INT(a[(H - 1) * lds + n - 1],
+                             llx_kernels_ref.dot_i8(q + (H - 1) * hd, kc + (size_t)(n - 1) * ldk + (H - 1) * hd, hd));
+                llx_kernels_ref.attn_pv_i8(a, p, ldp, v, cs, H, n, hd);
+                k->attn_pv_i8(b, p, ldp, v, cs, H, n, hd);
+                CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * H * hd), "attn_pv H %d hd %d n %d", H, hd, n);
+                if (ext) CHECK_EQ_INT(a[0], 127 * 127 * 32); /* n = 32, all 127 */
+                free(kc), free(v), free(q), free(p), free(a), free(b);
+            }
 }
 
 /* GELU, softmax and LayerNorm: same bits on every table (they feed int8 rounding). */

@@ -5,9 +5,11 @@
  * int8 for an int8 consumer or kept fp32 for the residual.  LayerNorm and
  * residual are fp32; attention is int8 Q.K -> fp32 softmax -> int8
  * probabilities (x127) . int8 V.  Formulas: docs/quantization.md.
- * The int8 KV cache holds this node's heads: K as [layer][head][pos][d], V
- * in chunks of 32 positions, [layer][head][pos/32][d][pos%32] (the layout of
- * the attn_pv_i8 kernel: one contiguous block per chunk).
+ * The int8 KV cache holds this node's heads position-major, so that a
+ * decode step reads each layer's cache as one sequential stream: K as
+ * [layer][pos][head][d], V in chunks of 32 positions,
+ * [layer][pos/32][head][d][pos%32] (the layout of the attention kernels,
+ * kernels.h).
  *
  * Activation scales s_in are static per-tensor constants (the hardware) or
  * per-token values computed from the whole vector (dynamic mode). */
@@ -47,12 +49,13 @@ typedef struct w8_node {
     float *hs, *ctxs, *gs;  /* per-token scale of h8, ctx8, g8 */
     int8_t *kc, *vc;        /* per head kv_ctx positions; V in 32-position chunks */
     int kv_ctx;             /* max_ctx rounded up to whole chunks */
+    size_t kv_layer;        /* bytes of K (or V) per layer: kv_ctx * heads * head_dim */
     int32_t *acc;           /* [threads][ACC_ELEMS + max_batch * 8] */
     float *ybuf;            /* [threads][ACC_ELEMS] epilogue row */
-    float *scores;          /* [threads][max_ctx] */
-    int32_t *iscores;       /* [threads][max_ctx] */
-    int8_t *probs;          /* [threads][kv_ctx] */
-    int32_t *cacc;          /* [threads][head_dim] */
+    float *scores;          /* [threads][heads][max(max_ctx, head_dim)] */
+    int32_t *iscores;       /* [threads][heads][max_ctx] */
+    int8_t *probs;          /* [threads][heads][kv_ctx] */
+    int32_t *cacc;          /* [threads][heads][head_dim] */
 } w8_node;
 
 static w8_node *impl(const node *nd) { return nd->impl; }
@@ -155,7 +158,8 @@ static llx_status load_buffers(node *nd, w8_node *q)
     const size_t B = (size_t)nd->max_batch, C = (size_t)c->n_embd, F = (size_t)c->n_inner;
     const size_t nth = (size_t)llx_pool_size(nd->pool), hd = (size_t)llx_config_head_dim(c);
     q->kv_ctx = (nd->max_ctx + 31) & ~31;
-    const size_t kv = (size_t)c->n_layer * (size_t)nd->heads * (size_t)q->kv_ctx * hd;
+    q->kv_layer = (size_t)nd->heads * (size_t)q->kv_ctx * hd;
+    const size_t kv = (size_t)c->n_layer * q->kv_layer, NH = (size_t)(nd->heads > 0 ? nd->heads : 1);
     llx_status st = LLX_OK;
     q->x = alloc_or(&st, B * C * 4);
     q->hf = alloc_or(&st, B * C * 4);
@@ -175,10 +179,12 @@ static llx_status load_buffers(node *nd, w8_node *q)
     q->vc = alloc_or(&st, kv ? kv : 1);
     q->acc = alloc_or(&st, nth * (ACC_ELEMS + B * 8) * 4);
     q->ybuf = alloc_or(&st, nth * ACC_ELEMS * 4);
-    q->scores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
-    q->iscores = alloc_or(&st, nth * (size_t)nd->max_ctx * 4);
-    q->probs = alloc_or(&st, nth * (size_t)q->kv_ctx);
-    q->cacc = alloc_or(&st, nth * hd * 4);
+    /* scores, then the heads' fp32 context (attn_part) */
+    const size_t sc_len = (size_t)nd->max_ctx > hd ? (size_t)nd->max_ctx : hd;
+    q->scores = alloc_or(&st, nth * NH * sc_len * 4);
+    q->iscores = alloc_or(&st, nth * NH * (size_t)nd->max_ctx * 4);
+    q->probs = alloc_or(&st, nth * NH * (size_t)q->kv_ctx);
+    q->cacc = alloc_or(&st, nth * NH * hd * 4);
     return st;
 }
 
@@ -466,67 +472,73 @@ static void w8_mp_done(node *nd, const llx_stage *st)
 typedef struct attn_job {
     node *nd;
     const llx_stage *st;
-    int h0;
+    int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
 } attn_job;
 
-/* One (head, token) pair per item: int8 scores over the head's K rows
- * (matmul_i8), fp32 softmax, int8 probabilities, and the int8 context over
- * the head's chunked V cache (attn_pv_i8). */
+/* One (token, group of heads) pair per item: int8 scores over the layer's
+ * K cache (attn_qk_i8), fp32 softmax per head, int8 probabilities, and the
+ * int8 context over the chunked V cache (attn_pv_i8).  Decode splits the
+ * heads among the threads; prefill gives each thread whole tokens. */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
     const node *nd = j->nd;
     w8_node *q = impl(nd);
-    const int C = nd->cfg->n_embd, hd = j->st->head_dim, T = j->st->tokens;
+    const int C = nd->cfg->n_embd, hd = j->st->head_dim, NH = nd->heads;
     const w8_layer *L = &q->layers[j->st->layer];
-    float *sc = q->scores + (size_t)ith * nd->max_ctx;
-    int32_t *si = q->iscores + (size_t)ith * nd->max_ctx;
-    int8_t *pr = q->probs + (size_t)ith * q->kv_ctx;
-    int32_t *acc = q->cacc + (size_t)ith * hd;
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx;
+    float *sc = q->scores + (size_t)ith * NH * (lds > (size_t)hd ? lds : (size_t)hd);
+    int32_t *si = q->iscores + (size_t)ith * NH * lds;
+    int8_t *pr = q->probs + (size_t)ith * NH * ldp;
+    int32_t *acc = q->cacc + (size_t)ith * NH * hd;
+    const int8_t *kl = q->kc + (size_t)j->st->layer * q->kv_layer, *vl = q->vc + (size_t)j->st->layer * q->kv_layer;
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T, n = j->st->pos + t + 1;
-        const size_t base = (((size_t)j->st->layer * nd->heads + (size_t)(h - nd->head0)) * q->kv_ctx) * hd;
-        const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)h * hd;
-        if (it + 1 < b && (it + 1) / T != it / T) {
-            /* the next head's K and V blocks are cold (the weight stream
-             * evicted them): start fetching them while this head computes */
-            const size_t nb = base + (size_t)q->kv_ctx * hd;
-            const size_t len = (size_t)(j->st->pos + T) * hd, pf = len < 8192 ? len : 8192;
-            for (size_t o = 0; o < pf; o += 64) {
-                __builtin_prefetch(q->kc + nb + o, 0, 3);
-                __builtin_prefetch(q->vc + nb + o, 0, 3);
-            }
+        const int t = it / j->groups, g = it % j->groups, n = j->st->pos + t + 1, n32 = (n + 31) & ~31;
+        int hb, he;
+        llx_split_work(j->h1 - j->h0, g, j->groups, 1, &hb, &he);
+        const int H = he - hb, hl = j->h0 + hb - nd->head0;
+        if (H <= 0) continue;
+        const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)(j->h0 + hb) * hd;
+        nd->k->attn_qk_i8(si, (int)lds, qv, kl + (size_t)hl * hd, NH * hd, H, n, hd);
+        for (int h = 0; h < H; h++) {
+            float *sh = sc + (size_t)h * lds;
+            int8_t *ph = pr + (size_t)h * ldp;
+            nd->k->scale_i32(sh, si + (size_t)h * lds, L->score_scale, n);
+            nd->k->softmax_f32(sh, n);
+            nd->k->quant_i8(ph, sh, 127.0f, n);
+            memset(ph + n, 0, (size_t)(n32 - n)); /* whole chunks for the context kernel */
         }
-        nd->k->matmul_i8(si, n, qv, hd, q->kc + base, hd, 1, n, hd);
-        for (int s = 0; s < n; s++) sc[s] = (float)si[s] * L->score_scale;
-        nd->k->softmax_f32(sc, n);
-        nd->k->quant_i8(pr, sc, 127.0f, n);
-        memset(pr + n, 0, (size_t)(((n + 31) & ~31) - n)); /* whole chunks for the context kernel */
-        nd->k->attn_pv_i8(acc, pr, q->vc + base, n, hd);
-        const size_t o = (size_t)t * C + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) {
-            const float y = (float)acc[d] * L->ctx_scale;
-            if (q->dynamic) q->ctxf[o + d] = y;
-            else q->ctx8[o + d] = llx_q8(y * L->inv_ctx);
+        nd->k->attn_pv_i8(acc, pr, (int)ldp, vl + (size_t)hl * 32 * hd, (size_t)NH * 32 * hd, H, n, hd);
+        const size_t o = (size_t)t * C + (size_t)(j->h0 + hb) * hd;
+        if (q->dynamic) {
+            nd->k->scale_i32(q->ctxf + o, acc, L->ctx_scale, H * hd);
+        } else {
+            nd->k->scale_i32(sc, acc, L->ctx_scale, H * hd); /* the scores are spent */
+            nd->k->quant_i8(q->ctx8 + o, sc, L->inv_ctx, H * hd);
         }
     }
 }
 
+/* Append the pass's K and V rows of heads [h0, h1) to the cache, then
+ * attend. */
 static void w8_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     w8_node *q = impl(nd);
-    const int C = nd->cfg->n_embd, hd = st->head_dim;
-    for (int h = h0; h < h1; h++)
-        for (int t = 0; t < st->tokens; t++) {
-            const int8_t *row = q->qkv8 + (size_t)t * 3 * C;
-            const size_t base = (((size_t)st->layer * nd->heads + (size_t)(h - nd->head0)) * q->kv_ctx) * hd;
-            const int p = st->pos + t;
-            memcpy(q->kc + base + (size_t)p * hd, row + C + (size_t)h * hd, (size_t)hd);
-            int8_t *vchunk = q->vc + base + (size_t)(p / 32) * 32 * hd + (size_t)(p % 32);
-            for (int d = 0; d < hd; d++) vchunk[(size_t)d * 32] = row[2 * C + (size_t)h * hd + d];
-        }
-    attn_job j = {nd, st, h0};
-    llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);
+    const int C = nd->cfg->n_embd, hd = st->head_dim, NH = nd->heads;
+    int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    for (int t = 0; t < st->tokens; t++) {
+        const int8_t *row = q->qkv8 + (size_t)t * 3 * C;
+        const int p = st->pos + t;
+        memcpy(kl + ((size_t)p * NH + (size_t)(h0 - nd->head0)) * hd, row + C + (size_t)h0 * hd,
+               (size_t)(h1 - h0) * hd);
+        int8_t *vchunk = vl + (size_t)(p / 32) * NH * 32 * hd + (size_t)(p % 32);
+        for (int h = h0; h < h1; h++)
+            for (int d = 0; d < hd; d++)
+                vchunk[((size_t)(h - nd->head0) * hd + d) * 32] = row[2 * C + (size_t)h * hd + d];
+    }
+    const int nth = llx_pool_size(nd->pool);
+    attn_job j = {nd, st, h0, h1, st->tokens >= nth ? 1 : nth};
+    llx_node_parallel_rows(nd, st->tokens * j.groups, 1, attn_part, &j);
 }
 
 static void w8_attn_target(node *nd, const llx_stage *st, void **dst, int *ld)

@@ -35,14 +35,25 @@ typedef struct llx_kernels {
     /* The quantization unit, bit-exact across tables:
      * y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f)   (mul, then add) */
     void (*dequant_f32)(float *y, const int32_t *acc, const float *ws, const float *b, float s, int n);
+    /* y[i] = (float)a[i] * s */
+    void (*scale_i32)(float *y, const int32_t *a, float s, int n);
     /* q[i] = q8(y[i] * inv): round half to even, clamp to [-127, 127] (NaN -> -127) */
     void (*quant_i8)(int8_t *q, const float *y, float inv, int n);
 
-    /* Attention context over a chunked V cache: positions come in chunks of
-     * 32; chunk c stores, for each d < hd, the 32 bytes V[32c .. 32c+31][d].
-     * acc[d] = sum_{s<n} p[s] * V[s][d], p in [0, 127]; p is read in whole
-     * chunks, so p[n .. 32*ceil(n/32)) must be 0. */
-    void (*attn_pv_i8)(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd);
+    /* The int8 KV cache of one layer holds the node's H heads position by
+     * position, so a decode step streams each layer's cache front to back.
+     * K: row s (ldk bytes apart) holds the H heads' hd bytes side by side.
+     * V: positions in chunks of 32; chunk c (cs bytes apart) holds, per head
+     * h, a block at h*32*hd that stores for each d < hd the 32 bytes
+     * V_h[32c .. 32c+31][d].  Callers pass k, v already offset to the first
+     * head they want (h0*hd, h0*32*hd) and H heads from there. */
+
+    /* Scores: s[h*lds + p] = sum_{d<hd} q[h*hd + d] * K[p][h][d], p < n. */
+    void (*attn_qk_i8)(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd);
+    /* Context: acc[h*hd + d] = sum_{s<n} p[h*ldp + s] * V_h[s][d], p in
+     * [0, 127]; p is read in whole chunks, so p[h*ldp + n .. 32*ceil(n/32))
+     * must be 0. */
+    void (*attn_pv_i8)(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd);
 
     /* the formulas of vecops.h, bit-exact across tables */
     void (*layernorm_f32)(float *out, const float *x, const float *g, const float *b, int C, float eps);

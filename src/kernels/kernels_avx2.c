@@ -416,6 +416,15 @@ static void dequant_f32_avx2(float *y, const int32_t *acc, const float *ws, cons
     for (; i < n; i++) y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f);
 }
 
+static void scale_i32_avx2(float *y, const int32_t *a, float s, int n)
+{
+    const __m256 sv = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(a + i))), sv));
+    for (; i < n; i++) y[i] = (float)a[i] * s;
+}
+
 /* Clamp in float first (the bounds are integers, so clamping before or
  * after rounding agrees; max_ps returns its second operand for NaN, giving
  * -127 like the reference), then cvtps_epi32 rounds half to even. */
@@ -432,34 +441,77 @@ static void quant_i8_avx2(int8_t *q, const float *y, float inv, int n)
     for (; i < n; i++) q[i] = llx_q8(y[i] * inv);
 }
 
-/* Chunk by chunk (one sequential pass over the head's V), 8 rows at a time
- * against the chunk's 32 probabilities: p is unsigned, so maddubs takes it
- * as is; the eight row sums come out of three hadd levels. */
-static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd)
+/* eight int32 vectors -> the vector of their eight horizontal sums */
+static inline __m256i hsum8x8_i32(const __m256i r[8])
+{
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(r[0], r[1]), _mm256_hadd_epi32(r[2], r[3]));
+    const __m256i g = _mm256_hadd_epi32(_mm256_hadd_epi32(r[4], r[5]), _mm256_hadd_epi32(r[6], r[7]));
+    /* h: sums of r0..r3 over each 128-bit half; g: of r4..r7 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h, g, 0x20), _mm256_permute2x128_si256(h, g, 0x31));
+}
+
+/* Eight positions at a time (8 rows of K, all heads: one sequential pass
+ * over the layer's K cache), each head's eight dot products reduced
+ * together. */
+static void attn_qk_i8_avx2(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int d32 = hd & ~31, n8 = n & ~7;
+    const int span = H * hd;
+    for (int p = 0; p < n8; p += 8) {
+        const int8_t *kb = k + (size_t)p * ldk;
+        /* K is cold (the weight stream evicted it): fetch two blocks ahead */
+        for (int i = 16; i < 24; i++)
+            for (int o = 0; o < span; o += 64) _mm_prefetch((const char *)(kb + (size_t)i * ldk + o), _MM_HINT_T0);
+        for (int h = 0; h < H; h++) {
+            const int8_t *qh = q + (size_t)h * hd, *kh = kb + (size_t)h * hd;
+            __m256i r[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) r[i] = _mm256_setzero_si256();
+            for (int d = 0; d < d32; d += 32) {
+                const __m256i qv = ld(qh + d), aq = _mm256_abs_epi8(qv);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) r[i] = madd_i8(r[i], aq, qv, ld(kh + (size_t)i * ldk + d), ones);
+            }
+            __m256i sum = hsum8x8_i32(r);
+            if (d32 < hd) {
+                int32_t t[8];
+                for (int i = 0; i < 8; i++) t[i] = tail_i8(kh + (size_t)i * ldk, qh, d32, hd);
+                sum = _mm256_add_epi32(sum, _mm256_loadu_si256((const __m256i *)t));
+            }
+            _mm256_storeu_si256((__m256i *)(s + (size_t)h * lds + p), sum);
+        }
+    }
+    for (int p = n8; p < n; p++)
+        for (int h = 0; h < H; h++)
+            s[(size_t)h * lds + p] = dot_i8_avx2(q + (size_t)h * hd, k + (size_t)p * ldk + (size_t)h * hd, hd);
+}
+
+/* Chunk by chunk (one sequential pass over the layer's V cache), head by
+ * head, 8 rows at a time against the chunk's 32 probabilities: p is
+ * unsigned, so maddubs takes it as is. */
+static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int chunks = (n + 31) / 32, d8 = hd & ~7;
-    memset(acc, 0, (size_t)hd * sizeof *acc);
-    for (int c = 0; c < chunks; c++) {
-        const __m256i pv = _mm256_loadu_si256((const __m256i *)(p + 32 * c));
-        const int8_t *chunk = v + (size_t)c * 32 * hd;
-        for (int d = 0; d < d8; d += 8) {
-            const int8_t *rows = chunk + (size_t)d * 32;
-            __m256i r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(pv, _mm256_loadu_si256((const __m256i *)(rows + 32 * i))),
-                                         ones);
-            const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(r[0], r[1]), _mm256_hadd_epi32(r[2], r[3]));
-            const __m256i g = _mm256_hadd_epi32(_mm256_hadd_epi32(r[4], r[5]), _mm256_hadd_epi32(r[6], r[7]));
-            /* h: rows 0-3 in each half; g: rows 4-7 */
-            const __m256i sum = _mm256_add_epi32(_mm256_permute2x128_si256(h, g, 0x20),
-                                                 _mm256_permute2x128_si256(h, g, 0x31));
-            __m256i *a = (__m256i *)(acc + d);
-            _mm256_storeu_si256(a, _mm256_add_epi32(_mm256_loadu_si256(a), sum));
+    memset(acc, 0, (size_t)H * hd * sizeof *acc);
+    for (int c = 0; c < chunks; c++)
+        for (int h = 0; h < H; h++) {
+            const int8_t *ph = p + (size_t)h * ldp + 32 * c;
+            const __m256i pv = ld(ph);
+            const int8_t *chunk = v + (size_t)c * cs + (size_t)h * 32 * hd;
+            int32_t *ah = acc + (size_t)h * hd;
+            for (int d = 0; d < d8; d += 8) {
+                const int8_t *rows = chunk + (size_t)d * 32;
+                __m256i r[8];
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++) r[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(pv, ld(rows + 32 * i)), ones);
+                __m256i *a = (__m256i *)(ah + d);
+                _mm256_storeu_si256(a, _mm256_add_epi32(_mm256_loadu_si256(a), hsum8x8_i32(r)));
+            }
+            for (int d = d8; d < hd; d++)
+                for (int i = 0; i < 32; i++) ah[d] += (int32_t)ph[i] * chunk[(size_t)d * 32 + i];
         }
-        for (int d = d8; d < hd; d++)
-            for (int i = 0; i < 32; i++) acc[d] += (int32_t)p[32 * c + i] * chunk[(size_t)d * 32 + i];
-    }
 }
 
 /* llx_exp_ref, eight at a time (same clamps, rounding and fused steps) */
@@ -528,21 +580,30 @@ static void gelu_f32_avx2(float *x, int n)
 
 static void softmax_f32_avx2(float *x, int n)
 {
+    /* the maximum in 8 lanes first: max_ps returns its second operand (the
+     * running maximum) when x is NaN, as the reference's comparison */
     float m = x[0];
-    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    int i = 1;
+    if (n >= 9) {
+        __m256 mx = _mm256_set1_ps(m);
+        for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(_mm256_loadu_ps(x + i), mx);
+        float l[8];
+        _mm256_storeu_ps(l, mx);
+        for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;
+    }
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
     const __m256 mv = _mm256_set1_ps(m);
     const int n8 = n & ~7;
     __m256 l = _mm256_setzero_ps();
-    for (int i = 0; i < n8; i += 8) {
+    for (i = 0; i < n8; i += 8) {
         const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
         _mm256_storeu_ps(x + i, e);
         l = _mm256_add_ps(l, e);
     }
     float s = hsum8(l); /* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) */
-    for (int i = n8; i < n; i++) s += x[i] = llx_exp_ref(x[i] - m);
+    for (i = n8; i < n; i++) s += x[i] = llx_exp_ref(x[i] - m);
     const __m256 inv = _mm256_set1_ps(1.0f / s);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
@@ -590,7 +651,9 @@ const llx_kernels llx_kernels_avx2 = {
     .matmul_i8 = matmul_i8_avx2,
     .matmul_i8p = matmul_i8p_avx2,
     .dequant_f32 = dequant_f32_avx2,
+    .scale_i32 = scale_i32_avx2,
     .quant_i8 = quant_i8_avx2,
+    .attn_qk_i8 = attn_qk_i8_avx2,
     .attn_pv_i8 = attn_pv_i8_avx2,
     .layernorm_f32 = layernorm_f32_avx2,
     .argmax_f32 = argmax_f32_avx2,

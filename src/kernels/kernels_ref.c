@@ -66,17 +66,36 @@ static void dequant_f32_ref(float *y, const int32_t *acc, const float *ws, const
     for (int i = 0; i < n; i++) y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f);
 }
 
+static void scale_i32_ref(float *y, const int32_t *a, float s, int n)
+{
+    for (int i = 0; i < n; i++) y[i] = (float)a[i] * s;
+}
+
 static void quant_i8_ref(int8_t *q, const float *y, float inv, int n)
 {
     for (int i = 0; i < n; i++) q[i] = llx_q8(y[i] * inv);
 }
 
-static void attn_pv_i8_ref(int32_t *acc, const int8_t *p, const int8_t *v, int n, int hd)
+static void attn_qk_i8_ref(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd)
 {
-    for (int d = 0; d < hd; d++) acc[d] = 0;
-    for (int s = 0; s < n; s++)
-        for (int d = 0; d < hd; d++)
-            acc[d] += (int32_t)p[s] * v[(size_t)(s / 32) * 32 * hd + (size_t)d * 32 + (size_t)(s % 32)];
+    for (int h = 0; h < H; h++)
+        for (int p = 0; p < n; p++) {
+            int32_t a = 0;
+            for (int d = 0; d < hd; d++) a += (int32_t)q[h * hd + d] * k[(size_t)p * ldk + (size_t)h * hd + d];
+            s[(size_t)h * lds + p] = a;
+        }
+}
+
+static void attn_pv_i8_ref(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd)
+{
+    for (int h = 0; h < H; h++)
+        for (int d = 0; d < hd; d++) {
+            int32_t a = 0;
+            for (int s = 0; s < n; s++)
+                a += (int32_t)p[(size_t)h * ldp + s] *
+                     v[(size_t)(s / 32) * cs + ((size_t)h * hd + d) * 32 + (size_t)(s % 32)];
+            acc[h * hd + d] = a;
+        }
 }
 
 static inline float clean(float v) { return v == v ? v : -INFINITY; }
@@ -111,7 +130,9 @@ const llx_kernels llx_kernels_ref = {
     .matmul_i8 = matmul_i8_ref,
     .matmul_i8p = matmul_i8p_ref,
     .dequant_f32 = dequant_f32_ref,
+    .scale_i32 = scale_i32_ref,
     .quant_i8 = quant_i8_ref,
+    .attn_qk_i8 = attn_qk_i8_ref,
     .attn_pv_i8 = attn_pv_i8_ref,
     .layernorm_f32 = llx_layernorm_f32,
     .argmax_f32 = argmax_f32_ref,
