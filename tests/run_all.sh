@@ -50,7 +50,7 @@ if [ "${LLX_SKIP_SANITIZERS:-0}" != 1 ]; then
             checkpoint_ _cli w8a8_matches engine_matches engine_prefill
     build tsan && TSAN_OPTIONS=halt_on_error=1 \
         run_suite tsan ./build/tsan/looplynx-tests ring nodes_identity_fp32_awkward nodes_identity_w8a8_static_awkward \
-            tokenizer_threads checkpoint_concurrent_reads
+            tokenizer_threads checkpoint_concurrent_reads w8a8_matches
 fi
 echo "$total_p passed, $total_f failed, $total_s skipped"
 exit $status

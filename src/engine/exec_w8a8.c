@@ -425,7 +425,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
     if (st->op == LLX_OP_LM_HEAD) {
         if (j.tokens > q->logit_rows) j.tokens = q->logit_rows;
         if (!q->lm_int8) {
-            llx_node_parallel_rows(nd, r1 - r0, 4, lm_f32_part, &j);
+            llx_node_parallel_paced(nd, r1 - r0, 4, lm_f32_part, &j);
             return;
         }
         const size_t skip = (size_t)(nd->pass_tokens - j.tokens);
@@ -436,7 +436,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
         j.s_in = q->hs + skip;
         j.r0 = r0;
         /* epilogue indexes ws/b relative to the part start, global rows via r0 */
-        llx_node_parallel_rows(nd, r1 - r0, 4, mp_part, &j);
+        llx_node_parallel_paced(nd, r1 - r0, 4, mp_part, &j);
         return;
     }
     const w8_layer *L = &q->layers[st->layer];
@@ -450,7 +450,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
     case LLX_OP_FC2: j.in = q->g8, j.s_in = q->gs; break;
     default: j.in = q->h8, j.s_in = q->hs; break;
     }
-    llx_node_parallel_rows(nd, r1 - r0, 4, mp_part, &j);
+    llx_node_parallel_paced(nd, r1 - r0, 4, mp_part, &j);
 }
 
 static void w8_mp_done(node *nd, const llx_stage *st)

@@ -83,6 +83,8 @@ typedef struct node_ops {
     long long (*weight_bytes)(const node *nd);
 } node_ops;
 
+#define LLX_PACE_MAX 64 /* pools up to this size split matrix rows by measured speed */
+
 struct node {
     int id;
     const llx_model *model;
@@ -96,6 +98,7 @@ struct node {
     int max_batch, max_ctx;
     int head0, heads;         /* owned attention heads */
     int pass_tokens;          /* tokens of the pass being run */
+    float pace[LLX_PACE_MAX]; /* pool members' relative speeds (pass.c), or 0: not measured yet */
     void *impl;               /* precision-specific state */
     const llx_observer *obs;  /* calibration hook (fp32 only) or NULL */
     llx_status status;        /* result of the last team job */
@@ -113,6 +116,12 @@ extern const node_ops llx_w8a8_ops;
  * its part and the member index (for per-thread scratch). */
 typedef void (*row_fn)(void *ctx, int r0, int r1, int ith);
 void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
+
+/* The same for the rows of a matrix stage, split in one contiguous part
+ * per member sized by each member's measured speed on earlier stages, so a
+ * member on a slower (busier) vCPU gets fewer rows and all finish together;
+ * parts stay contiguous, so the weight streams stay long. */
+void llx_node_parallel_paced(node *nd, int n, int align, row_fn fn, void *ctx);
 
 /* Make a logits buffer of `rows` x vocab hold `tokens` rows (LM head over
  * every token for perplexity).  On allocation failure it keeps what it had;

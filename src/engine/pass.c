@@ -5,6 +5,7 @@
  * block is on its way around the ring while the next is computed. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/internal.h"
 #include "util/status.h"
@@ -38,6 +39,69 @@ void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx)
     rows_job j = {fn, ctx, n, align};
     if (llx_pool_size(nd->pool) == 1 || n <= align) fn(ctx, 0, n, 0);
     else llx_pool_run(nd->pool, rows_member, &j);
+}
+
+typedef struct paced_job {
+    row_fn fn;
+    void *ctx;
+    int cut[LLX_PACE_MAX + 1];
+    double took[LLX_PACE_MAX];
+} paced_job;
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void paced_member(void *arg, int ith, int nth)
+{
+    paced_job *j = arg;
+    const double t0 = seconds();
+    if (j->cut[ith] < j->cut[ith + 1]) j->fn(j->ctx, j->cut[ith], j->cut[ith + 1], ith);
+    j->took[ith] = seconds() - t0;
+}
+
+void llx_node_parallel_paced(node *nd, int n, int align, row_fn fn, void *ctx)
+{
+    const int nth = llx_pool_size(nd->pool);
+    if (nth == 1 || nth > LLX_PACE_MAX || n <= align) {
+        llx_node_parallel_rows(nd, n, align, fn, ctx);
+        return;
+    }
+    if (align < 1) align = 1;
+    float *pace = nd->pace, sum = 0.0f;
+    for (int i = 0; i < nth; i++) {
+        if (!(pace[i] > 0.0f)) pace[i] = 1.0f;
+        sum += pace[i];
+    }
+    paced_job j = {.fn = fn, .ctx = ctx};
+    const long units = (n + align - 1) / align;
+    float run = 0.0f;
+    for (int i = 0; i < nth; i++) {
+        long u = (long)((double)units * run / sum + 0.5);
+        j.cut[i] = u * align < n ? (int)(u * align) : n;
+        run += pace[i];
+    }
+    j.cut[nth] = n;
+    llx_pool_run(nd->pool, paced_member, &j);
+    /* each member's rows per second, relative to the mean, smoothed */
+    double speed[LLX_PACE_MAX], mean = 0.0;
+    for (int i = 0; i < nth; i++) {
+        const int rows = j.cut[i + 1] - j.cut[i];
+        if (rows < align || !(j.took[i] > 1e-7)) return; /* too little to measure */
+        speed[i] = rows / j.took[i];
+        mean += speed[i] / nth;
+    }
+    float norm = 0.0f;
+    for (int i = 0; i < nth; i++) {
+        float rel = (float)(speed[i] / mean);
+        rel = rel < 0.25f ? 0.25f : rel > 4.0f ? 4.0f : rel;
+        pace[i] = 0.9f * pace[i] * ((float)nth / sum) + 0.1f * rel;
+        norm += pace[i];
+    }
+    for (int i = 0; i < nth; i++) pace[i] *= (float)nth / norm;
 }
 
 /* Element range of the gathered vector node `n` contributes in stage i. */
