@@ -67,6 +67,22 @@ const char *llx_fixture_awkward_llx(int act)
                          act, 2048, act == 2 ? "awkward2-dynamic.llx" : "awkward2-static.llx");
 }
 
+const char *llx_fixture_long_llx(int act)
+{
+    static char dir[512], paths[3][512];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("long1"));
+        llx_config c = {1000, 320, 120, 1, 3, 300, 1e-5f};
+        if (llx_synth_write(dir, &c, 5, "F32", NULL) != LLX_OK) {
+            llx_test_note("synth: %s", llx_errmsg());
+            dir[0] = 0;
+            return NULL;
+        }
+    }
+    return quantize_once(paths[act == 2 ? 2 : 1], sizeof paths[0], dir, llx_fixture_calib_text(), act, 2048,
+                         act == 2 ? "long1-dynamic.llx" : "long1-static.llx");
+}
+
 const char *llx_fixture_shakespeare_llx(int act)
 {
     static char paths[3][512];

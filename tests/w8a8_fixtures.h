@@ -9,6 +9,8 @@
 const char *llx_fixture_awkward(int layers);
 /* The two-layer awkward model quantized (act 1 static, 2 dynamic). */
 const char *llx_fixture_awkward_llx(int act);
+/* the same shape with one layer and a 320-token context (act as above) */
+const char *llx_fixture_long_llx(int act);
 /* A text file of plain English sentences for calibration. */
 const char *llx_fixture_calib_text(void);
 /* shakespeare-gpt2 quantized on train.txt with alpha 0.5 (NULL when the

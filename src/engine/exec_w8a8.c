@@ -475,10 +475,33 @@ typedef struct attn_job {
     int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
 } attn_job;
 
+/* Head h's scores (int32, n) -> int8 probabilities, zero-padded to whole
+ * chunks for the context kernel; sh is fp32 scratch. */
+static void head_probs(const node *nd, const w8_layer *L, const int32_t *si, float *sh, int8_t *ph, int n)
+{
+    nd->k->scale_i32(sh, si, L->score_scale, n);
+    nd->k->softmax_f32(sh, n);
+    nd->k->quant_i8(ph, sh, 127.0f, n);
+    memset(ph + n, 0, (size_t)(((n + 31) & ~31) - n));
+}
+
+/* int32 context of `len` consecutive channels at o -> int8 (static) or
+ * fp32 (dynamic) context; tmp is fp32 scratch of len. */
+static void context_out(const node *nd, w8_node *q, const w8_layer *L, const int32_t *acc, float *tmp, size_t o,
+                        int len)
+{
+    if (q->dynamic) {
+        nd->k->scale_i32(q->ctxf + o, acc, L->ctx_scale, len);
+    } else {
+        nd->k->scale_i32(tmp, acc, L->ctx_scale, len);
+        nd->k->quant_i8(q->ctx8 + o, tmp, L->inv_ctx, len);
+    }
+}
+
 /* One (token, group of heads) pair per item: int8 scores over the layer's
  * K cache (attn_qk_i8), fp32 softmax per head, int8 probabilities, and the
- * int8 context over the chunked V cache (attn_pv_i8).  Decode splits the
- * heads among the threads; prefill gives each thread whole tokens. */
+ * int8 context over the chunked V cache (attn_pv_i8).  Prefill gives each
+ * thread whole tokens; a short decode gives each a group of heads. */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
@@ -493,30 +516,79 @@ static void attn_part(void *arg, int a, int b, int ith)
     int32_t *acc = q->cacc + (size_t)ith * NH * hd;
     const int8_t *kl = q->kc + (size_t)j->st->layer * q->kv_layer, *vl = q->vc + (size_t)j->st->layer * q->kv_layer;
     for (int it = a; it < b; it++) {
-        const int t = it / j->groups, g = it % j->groups, n = j->st->pos + t + 1, n32 = (n + 31) & ~31;
+        const int t = it / j->groups, g = it % j->groups, n = j->st->pos + t + 1;
         int hb, he;
         llx_split_work(j->h1 - j->h0, g, j->groups, 1, &hb, &he);
         const int H = he - hb, hl = j->h0 + hb - nd->head0;
         if (H <= 0) continue;
         const int8_t *qv = q->qkv8 + (size_t)t * 3 * C + (size_t)(j->h0 + hb) * hd;
         nd->k->attn_qk_i8(si, (int)lds, qv, kl + (size_t)hl * hd, NH * hd, H, n, hd);
-        for (int h = 0; h < H; h++) {
-            float *sh = sc + (size_t)h * lds;
-            int8_t *ph = pr + (size_t)h * ldp;
-            nd->k->scale_i32(sh, si + (size_t)h * lds, L->score_scale, n);
-            nd->k->softmax_f32(sh, n);
-            nd->k->quant_i8(ph, sh, 127.0f, n);
-            memset(ph + n, 0, (size_t)(n32 - n)); /* whole chunks for the context kernel */
-        }
+        for (int h = 0; h < H; h++) head_probs(nd, L, si + (size_t)h * lds, sc + (size_t)h * lds, pr + (size_t)h * ldp, n);
         nd->k->attn_pv_i8(acc, pr, (int)ldp, vl + (size_t)hl * 32 * hd, (size_t)NH * 32 * hd, H, n, hd);
-        const size_t o = (size_t)t * C + (size_t)(j->h0 + hb) * hd;
-        if (q->dynamic) {
-            nd->k->scale_i32(q->ctxf + o, acc, L->ctx_scale, H * hd);
-        } else {
-            nd->k->scale_i32(sc, acc, L->ctx_scale, H * hd); /* the scores are spent */
-            nd->k->quant_i8(q->ctx8 + o, sc, L->inv_ctx, H * hd);
-        }
+        context_out(nd, q, L, acc, sc, (size_t)t * C + (size_t)(j->h0 + hb) * hd, H * hd); /* scores are spent */
     }
+}
+
+/* Decode on several threads: the layer's cache is split by position, so
+ * each thread streams a contiguous part of K and of V with all heads.
+ * Scores are int32 and the context partial sums int32, so splitting them
+ * changes no bit; the softmax runs per head.  Three steps, one pool run
+ * each; thread 0's scratch holds the shared scores and probabilities. */
+#define SPLIT_MIN_POS 64 /* positions per thread below which heads are split instead */
+
+typedef struct split_job {
+    node *nd;
+    const llx_stage *st;
+    int h0, h1, n;
+} split_job;
+
+static void split_qk(void *arg, int a, int b, int ith)
+{
+    const split_job *j = arg;
+    const node *nd = j->nd;
+    w8_node *q = impl(nd);
+    const int hd = j->st->head_dim, NH = nd->heads, hl = j->h0 - nd->head0;
+    const size_t ldk = (size_t)NH * hd;
+    const int8_t *kl = q->kc + (size_t)j->st->layer * q->kv_layer + (size_t)a * ldk + (size_t)hl * hd;
+    const int8_t *qv = q->qkv8 + (size_t)j->h0 * hd; /* one token */
+    nd->k->attn_qk_i8(q->iscores + a, nd->max_ctx, qv, kl, (int)ldk, j->h1 - j->h0, b - a, hd);
+}
+
+static void split_probs(void *arg, int a, int b, int ith)
+{
+    const split_job *j = arg;
+    const node *nd = j->nd;
+    w8_node *q = impl(nd);
+    const w8_layer *L = &q->layers[j->st->layer];
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx;
+    for (int h = a; h < b; h++) head_probs(nd, L, q->iscores + h * lds, q->scores + h * lds, q->probs + h * ldp, j->n);
+}
+
+static void split_pv(void *arg, int a, int b, int ith)
+{
+    const split_job *j = arg;
+    const node *nd = j->nd;
+    w8_node *q = impl(nd);
+    const int hd = j->st->head_dim, NH = nd->heads, hl = j->h0 - nd->head0;
+    const size_t cs = (size_t)NH * 32 * hd;
+    const int8_t *vl = q->vc + (size_t)j->st->layer * q->kv_layer + (size_t)a * cs + (size_t)hl * 32 * hd;
+    const int end = 32 * b < j->n ? 32 * b : j->n;
+    nd->k->attn_pv_i8(q->cacc + (size_t)ith * NH * hd, q->probs + 32 * (size_t)a, q->kv_ctx, vl, cs, j->h1 - j->h0,
+                      end - 32 * a, hd);
+}
+
+static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
+{
+    w8_node *q = impl(nd);
+    const int hd = st->head_dim, NH = nd->heads, H = h1 - h0, nth = llx_pool_size(nd->pool);
+    split_job j = {nd, st, h0, h1, st->pos + 1};
+    memset(q->cacc, 0, (size_t)nth * NH * hd * sizeof *q->cacc); /* a thread without chunks adds zeros */
+    llx_node_parallel_rows(nd, j.n, 8, split_qk, &j);
+    llx_node_parallel_rows(nd, H, 1, split_probs, &j);
+    llx_node_parallel_rows(nd, (j.n + 31) / 32, 1, split_pv, &j);
+    for (int i = 1; i < nth; i++)
+        for (int d = 0; d < H * hd; d++) q->cacc[d] += q->cacc[(size_t)i * NH * hd + d];
+    context_out(nd, q, &q->layers[st->layer], q->cacc, q->scores, (size_t)h0 * hd, H * hd);
 }
 
 /* Append the pass's K and V rows of heads [h0, h1) to the cache, then
@@ -537,6 +609,10 @@ static void w8_attn(node *nd, const llx_stage *st, int h0, int h1)
                 vchunk[((size_t)(h - nd->head0) * hd + d) * 32] = row[2 * C + (size_t)h * hd + d];
     }
     const int nth = llx_pool_size(nd->pool);
+    if (st->tokens == 1 && nth > 1 && st->pos + 1 >= SPLIT_MIN_POS * nth) {
+        attn_decode_split(nd, st, h0, h1);
+        return;
+    }
     attn_job j = {nd, st, h0, h1, st->tokens >= nth ? 1 : nth};
     llx_node_parallel_rows(nd, st->tokens * j.groups, 1, attn_part, &j);
 }
