@@ -267,6 +267,11 @@ static inline __m256i ld(const int8_t *p) { return _mm256_loadu_si256((const __m
 /* Decode: four pairs from four quarters of the matrix at once, so one core
  * keeps four sequential weight streams in flight.  out[q*part + i] for the
  * pairs at rows q*part + r, r < part. */
+/* Software prefetch 1 KiB ahead in each stream.  A stage's matrix is only
+ * 1-4 MB per node, and the hardware prefetcher needs a while to ramp up on
+ * each of the four new streams; decode stages went from about 0.90 to
+ * 0.95-1.0 of the read probe (512: worse, 2048-4096: no better). */
+#define PF_DIST 1024
 static void gemv_4streams(int32_t *out, const int8_t *x, const int8_t *wp, int part, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -278,6 +283,10 @@ static void gemv_4streams(int32_t *out, const int8_t *x, const int8_t *wp, int p
         for (int k = 0; k < K32; k += 32) {
             const __m256i xv = ld(x + k), ax = _mm256_abs_epi8(xv);
             const size_t o = 2 * (size_t)k;
+            _mm_prefetch((const char *)(g0 + o + PF_DIST), _MM_HINT_T0);
+            _mm_prefetch((const char *)(g1 + o + PF_DIST), _MM_HINT_T0);
+            _mm_prefetch((const char *)(g2 + o + PF_DIST), _MM_HINT_T0);
+            _mm_prefetch((const char *)(g3 + o + PF_DIST), _MM_HINT_T0);
             a0 = madd_i8(a0, ax, xv, ld(g0 + o), ones);
             a1 = madd_i8(a1, ax, xv, ld(g0 + o + 32), ones);
             b0 = madd_i8(b0, ax, xv, ld(g1 + o), ones);
