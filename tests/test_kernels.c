@@ -287,3 +287,22 @@ TEST(kernels_argmax_matches_reference)
         CHECK_EQ_INT(k->argmax_f32(x, n), llx_kernels_ref.argmax_f32(x, n));
     }
 }
+
+/* The bandwidth probe reads every byte: its checksum (the sum of all
+ * 64-bit words) is the same on every table, for any n % 128 == 0. */
+TEST(kernels_read_bytes_reads_everything)
+{
+    const llx_kernels *k = fast();
+    if (!k) SKIP("no AVX2 on this CPU");
+    enum { N = 8192 + 384 };
+    static uint64_t buf[N / 8];
+    llx_rng r;
+    llx_rng_seed(&r, 17);
+    for (size_t i = 0; i < N / 8; i++) buf[i] = llx_rng_u64(&r);
+    for (size_t n = 128; n <= N; n += 128) {
+        uint64_t want = 0;
+        for (size_t i = 0; i < n / 8; i++) want += buf[i];
+        CHECK_MSG(llx_kernels_ref.read_bytes(buf, n) == want, "ref n=%zu", n);
+        CHECK_MSG(k->read_bytes(buf, n) == want, "avx2 n=%zu", n);
+    }
+}

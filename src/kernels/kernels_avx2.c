@@ -637,16 +637,32 @@ static int argmax_f32_avx2(const float *x, int n)
 
 /* Four quarters of the buffer read at once: one core reaches a higher read
  * bandwidth from several sequential streams than from one. */
+/* The bandwidth probe: four streams, a whole cache line per stream per
+ * step, prefetched PF_DIST ahead like the decode GEMV (the fastest read
+ * loop found: 39-41 GB/s on one core, 72-84 GB/s on two, against 34-36 and
+ * 52-75 without the prefetch and with half-line steps). */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
 {
-    const size_t q = n / 4 / 32;
-    const __m256i *v0 = p, *v1 = v0 + q, *v2 = v1 + q, *v3 = v2 + q;
+    const size_t len = n / 4, q = len / 64; /* bytes, whole cache lines per stream */
+    const char *s0 = p, *s1 = s0 + len, *s2 = s1 + len, *s3 = s2 + len;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t i = 0; i < q; i++) {
-        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(v0 + i));
-        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(v1 + i));
-        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(v2 + i));
-        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(v3 + i));
+        const size_t o = i * 64;
+        _mm_prefetch(s0 + o + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s1 + o + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s2 + o + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s3 + o + PF_DIST, _MM_HINT_T0);
+        a0 = _mm256_add_epi64(a0, _mm256_add_epi64(ld((const int8_t *)s0 + o), ld((const int8_t *)s0 + o + 32)));
+        a1 = _mm256_add_epi64(a1, _mm256_add_epi64(ld((const int8_t *)s1 + o), ld((const int8_t *)s1 + o + 32)));
+        a2 = _mm256_add_epi64(a2, _mm256_add_epi64(ld((const int8_t *)s2 + o), ld((const int8_t *)s2 + o + 32)));
+        a3 = _mm256_add_epi64(a3, _mm256_add_epi64(ld((const int8_t *)s3 + o), ld((const int8_t *)s3 + o + 32)));
+    }
+    if (len % 64) { /* n % 128 == 0: a last half line per stream */
+        const size_t o = q * 64;
+        a0 = _mm256_add_epi64(a0, ld((const int8_t *)s0 + o));
+        a1 = _mm256_add_epi64(a1, ld((const int8_t *)s1 + o));
+        a2 = _mm256_add_epi64(a2, ld((const int8_t *)s2 + o));
+        a3 = _mm256_add_epi64(a3, ld((const int8_t *)s3 + o));
     }
     a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
     uint64_t out[4];
