@@ -267,11 +267,14 @@ static inline __m256i ld(const int8_t *p) { return _mm256_loadu_si256((const __m
 /* Decode: four pairs from four quarters of the matrix at once, so one core
  * keeps four sequential weight streams in flight.  out[q*part + i] for the
  * pairs at rows q*part + r, r < part. */
-/* Software prefetch 1 KiB ahead in each stream.  A stage's matrix is only
+/* Software prefetch 2 KiB ahead in each stream.  A stage's matrix is only
  * 1-4 MB per node, and the hardware prefetcher needs a while to ramp up on
- * each of the four new streams; decode stages went from about 0.90 to
- * 0.95-1.0 of the read probe (512: worse, 2048-4096: no better). */
-#define PF_DIST 1024
+ * each of the four new streams.  Measured in the engine (W8A8 medium,
+ * decode): no prefetch 80 tok/s on one thread, 1 KiB 84-90, 2 KiB 92-100;
+ * 512 B was worse and 4 KiB no better.  The bandwidth probe is fastest
+ * with 1 KiB. */
+#define PF_DIST 2048
+#define PROBE_PF_DIST 1024
 static void gemv_4streams(int32_t *out, const int8_t *x, const int8_t *wp, int part, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -648,10 +651,10 @@ static uint64_t read_bytes_avx2(const void *p, size_t n)
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t i = 0; i < q; i++) {
         const size_t o = i * 64;
-        _mm_prefetch(s0 + o + PF_DIST, _MM_HINT_T0);
-        _mm_prefetch(s1 + o + PF_DIST, _MM_HINT_T0);
-        _mm_prefetch(s2 + o + PF_DIST, _MM_HINT_T0);
-        _mm_prefetch(s3 + o + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s0 + o + PROBE_PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s1 + o + PROBE_PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s2 + o + PROBE_PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(s3 + o + PROBE_PF_DIST, _MM_HINT_T0);
         a0 = _mm256_add_epi64(a0, _mm256_add_epi64(ld((const int8_t *)s0 + o), ld((const int8_t *)s0 + o + 32)));
         a1 = _mm256_add_epi64(a1, _mm256_add_epi64(ld((const int8_t *)s1 + o), ld((const int8_t *)s1 + o + 32)));
         a2 = _mm256_add_epi64(a2, _mm256_add_epi64(ld((const int8_t *)s2 + o), ld((const int8_t *)s2 + o + 32)));
