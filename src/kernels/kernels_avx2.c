@@ -641,7 +641,7 @@ static int argmax_f32_avx2(const float *x, int n)
 /* Four quarters of the buffer read at once: one core reaches a higher read
  * bandwidth from several sequential streams than from one. */
 /* The bandwidth probe: four streams, a whole cache line per stream per
- * step, prefetched PF_DIST ahead like the decode GEMV (the fastest read
+ * step, prefetched PROBE_PF_DIST ahead as the decode GEMV does (the fastest read
  * loop found: 39-41 GB/s on one core, 72-84 GB/s on two, against 34-36 and
  * 52-75 without the prefetch and with half-line steps). */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
