@@ -638,12 +638,12 @@ static int argmax_f32_avx2(const float *x, int n)
     return 0;
 }
 
-/* Four quarters of the buffer read at once: one core reaches a higher read
- * bandwidth from several sequential streams than from one. */
-/* The bandwidth probe: four streams, a whole cache line per stream per
- * step, prefetched PROBE_PF_DIST ahead as the decode GEMV does (the fastest read
- * loop found: 39-41 GB/s on one core, 72-84 GB/s on two, against 34-36 and
- * 52-75 without the prefetch and with half-line steps). */
+/* The bandwidth probe: the four quarters of the buffer read at once (one
+ * core reads faster from several sequential streams than from one), a
+ * whole cache line per stream per step, prefetched ahead as the decode
+ * GEMV does.  The fastest read loop found: 39-41 GB/s on one core and
+ * 72-84 GB/s on two, against 34-36 and 52-75 with half-line steps and no
+ * prefetch. */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
 {
     const size_t len = n / 4, q = len / 64; /* bytes, whole cache lines per stream */
