@@ -120,8 +120,15 @@ static llx_status load_layer(node *nd, w8_node *q, int l)
         const float *b = tensor(nd, &st, name, LLX_DT_F32, rows, 0);
         if (st != LLX_OK) return st;
         L->w[m] = own_packed(q, &st, w + (size_t)r.begin * cols, r.end - r.begin, cols);
-        L->ws[m] = ws + r.begin;
-        L->b[m] = b + r.begin;
+        /* the row scales and biases beside the rows (the file's pages are
+         * released once loaded; these are read with every row) */
+        float *sb = own_space(q, &st, (size_t)(r.end - r.begin) * 2 * sizeof(float));
+        if (sb) {
+            memcpy(sb, ws + r.begin, (size_t)(r.end - r.begin) * sizeof(float));
+            memcpy(sb + (r.end - r.begin), b + r.begin, (size_t)(r.end - r.begin) * sizeof(float));
+        }
+        L->ws[m] = sb;
+        L->b[m] = sb ? sb + (r.end - r.begin) : NULL;
     }
     snprintf(name, sizeof name, "h.%d.act", l);
     const float *sc = tensor(nd, &st, name, LLX_DT_F32, LLX_SC_COUNT, 0);
@@ -209,11 +216,11 @@ static llx_status w8_load(node *nd)
     for (int m = 0; m < 4; m++) {
         int rows, cols;
         llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
-        bytes += (size_t)(q->own[m].end - q->own[m].begin) * cols * c->n_layer;
+        bytes += (size_t)(q->own[m].end - q->own[m].begin) * (cols + 2 * sizeof(float)) * c->n_layer;
     }
     const size_t lm_rows = (size_t)(q->own[LLX_MAT_LM_HEAD].end - q->own[LLX_MAT_LM_HEAD].begin);
-    bytes += lm_rows * c->n_embd * (q->lm_int8 ? 1 : 4);
-    if (!llx_arena_init(&q->weights, bytes, (size_t)c->n_layer * 4 + 1))
+    bytes += lm_rows * c->n_embd * (q->lm_int8 ? 1 : 4) + lm_rows * sizeof(float);
+    if (!llx_arena_init(&q->weights, bytes, (size_t)c->n_layer * 8 + 2))
         return llx_fail(LLX_ERR_NOMEM, "out of memory for %zu MB of weights", bytes >> 20);
     for (int l = 0; l < c->n_layer; l++) LLX_TRY(load_layer(nd, q, l));
     llx_status st = LLX_OK;
@@ -225,7 +232,9 @@ static llx_status w8_load(node *nd)
     const float *ls = tensor(nd, &st, "lm_head.s", LLX_DT_F32, c->n_vocab, 0);
     if (st != LLX_OK) return st;
     const llx_range lm = q->own[LLX_MAT_LM_HEAD];
-    q->lm_s = ls + lm.begin;
+    float *lms = own_space(q, &st, lm_rows * sizeof(float));
+    if (lms) memcpy(lms, ls + lm.begin, lm_rows * sizeof(float));
+    q->lm_s = lms;
     if (q->lm_int8) {
         q->lm_i8 = own_packed(q, &st, lw + (size_t)lm.begin * c->n_embd, (int)lm_rows, c->n_embd);
     } else {
