@@ -263,7 +263,7 @@ static void f32_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
         j.in = st->op == LLX_OP_PROJ ? f->ctx : st->op == LLX_OP_FC2 ? f->g : f->h;
         j.ldi = st->cols;
     }
-    llx_node_parallel_paced(nd, r1 - r0, 12, mp_part, &j);
+    llx_node_parallel_paced(nd, nd->pace, r1 - r0, 12, mp_part, &j);
 }
 
 typedef struct attn_job {

@@ -434,7 +434,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
     if (st->op == LLX_OP_LM_HEAD) {
         if (j.tokens > q->logit_rows) j.tokens = q->logit_rows;
         if (!q->lm_int8) {
-            llx_node_parallel_paced(nd, r1 - r0, 4, lm_f32_part, &j);
+            llx_node_parallel_paced(nd, nd->pace, r1 - r0, 4, lm_f32_part, &j);
             return;
         }
         const size_t skip = (size_t)(nd->pass_tokens - j.tokens);
@@ -445,7 +445,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
         j.s_in = q->hs + skip;
         j.r0 = r0;
         /* epilogue indexes ws/b relative to the part start, global rows via r0 */
-        llx_node_parallel_paced(nd, r1 - r0, 4, mp_part, &j);
+        llx_node_parallel_paced(nd, nd->pace, r1 - r0, 4, mp_part, &j);
         return;
     }
     const w8_layer *L = &q->layers[st->layer];
@@ -459,7 +459,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
     case LLX_OP_FC2: j.in = q->g8, j.s_in = q->gs; break;
     default: j.in = q->h8, j.s_in = q->hs; break;
     }
-    llx_node_parallel_paced(nd, r1 - r0, 4, mp_part, &j);
+    llx_node_parallel_paced(nd, nd->pace, r1 - r0, 4, mp_part, &j);
 }
 
 static void w8_mp_done(node *nd, const llx_stage *st)
@@ -551,9 +551,14 @@ typedef struct split_job {
     int h0, h1, n;
 } split_job;
 
+/* Thread 0 has just written the new position's K row and V bytes (the V
+ * write dirties every line of the last chunk), so it takes the parts at
+ * the end of the cache: the rows [a, b) a member gets are mirrored. */
 static void split_qk(void *arg, int a, int b, int ith)
 {
     const split_job *j = arg;
+    const int a0 = a;
+    a = j->n - b, b = j->n - a0;
     const node *nd = j->nd;
     w8_node *q = impl(nd);
     const int hd = j->st->head_dim, NH = nd->heads, hl = j->h0 - nd->head0;
@@ -576,6 +581,8 @@ static void split_probs(void *arg, int a, int b, int ith)
 static void split_pv(void *arg, int a, int b, int ith)
 {
     const split_job *j = arg;
+    const int chunks = (j->n + 31) / 32, a0 = a;
+    a = chunks - b, b = chunks - a0;
     const node *nd = j->nd;
     w8_node *q = impl(nd);
     const int hd = j->st->head_dim, NH = nd->heads, hl = j->h0 - nd->head0;
@@ -592,9 +599,9 @@ static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
     const int hd = st->head_dim, NH = nd->heads, H = h1 - h0, nth = llx_pool_size(nd->pool);
     split_job j = {nd, st, h0, h1, st->pos + 1};
     memset(q->cacc, 0, (size_t)nth * NH * hd * sizeof *q->cacc); /* a thread without chunks adds zeros */
-    llx_node_parallel_rows(nd, j.n, 8, split_qk, &j);
+    llx_node_parallel_paced(nd, nd->pace_attn, j.n, 8, split_qk, &j);
     llx_node_parallel_rows(nd, H, 1, split_probs, &j);
-    llx_node_parallel_rows(nd, (j.n + 31) / 32, 1, split_pv, &j);
+    llx_node_parallel_paced(nd, nd->pace_attn, (j.n + 31) / 32, 1, split_pv, &j);
     for (int i = 1; i < nth; i++)
         for (int d = 0; d < H * hd; d++) q->cacc[d] += q->cacc[(size_t)i * NH * hd + d];
     context_out(nd, q, &q->layers[st->layer], q->cacc, q->scores, (size_t)h0 * hd, H * hd);

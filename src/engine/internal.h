@@ -98,7 +98,8 @@ struct node {
     int max_batch, max_ctx;
     int head0, heads;         /* owned attention heads */
     int pass_tokens;          /* tokens of the pass being run */
-    float pace[LLX_PACE_MAX]; /* pool members' relative speeds (pass.c), or 0: not measured yet */
+    float pace[LLX_PACE_MAX]; /* pool members' relative speeds on matrix stages (pass.c), 0: not yet */
+    float pace_attn[LLX_PACE_MAX]; /* the same on decode attention */
     void *impl;               /* precision-specific state */
     const llx_observer *obs;  /* calibration hook (fp32 only) or NULL */
     llx_status status;        /* result of the last team job */
@@ -118,10 +119,11 @@ typedef void (*row_fn)(void *ctx, int r0, int r1, int ith);
 void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
 
 /* The same for the rows of a matrix stage, split in one contiguous part
- * per member sized by each member's measured speed on earlier stages, so a
+ * per member sized by each member's measured speed on earlier stages of the
+ * kind (pace: nd->pace or nd->pace_attn), so a
  * member on a slower (busier) vCPU gets fewer rows and all finish together;
  * parts stay contiguous, so the weight streams stay long. */
-void llx_node_parallel_paced(node *nd, int n, int align, row_fn fn, void *ctx);
+void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx);
 
 /* Make a logits buffer of `rows` x vocab hold `tokens` rows (LM head over
  * every token for perplexity).  On allocation failure it keeps what it had;

@@ -63,7 +63,7 @@ static void paced_member(void *arg, int ith, int nth)
     j->took[ith] = seconds() - t0;
 }
 
-void llx_node_parallel_paced(node *nd, int n, int align, row_fn fn, void *ctx)
+void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx)
 {
     const int nth = llx_pool_size(nd->pool);
     if (nth == 1 || nth > LLX_PACE_MAX || n <= align) {
@@ -71,7 +71,7 @@ void llx_node_parallel_paced(node *nd, int n, int align, row_fn fn, void *ctx)
         return;
     }
     if (align < 1) align = 1;
-    float *pace = nd->pace, sum = 0.0f;
+    float sum = 0.0f;
     for (int i = 0; i < nth; i++) {
         if (!(pace[i] > 0.0f)) pace[i] = 1.0f;
         sum += pace[i];
