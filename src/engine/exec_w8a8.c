@@ -47,12 +47,13 @@ typedef struct w8_node {
     int logit_rows;
     int8_t *h8, *qkv8, *ctx8, *g8;
     float *hs, *ctxs, *gs;  /* per-token scale of h8, ctx8, g8 */
-    int8_t *kc, *vc;        /* per head kv_ctx positions; V in 32-position chunks */
+    int8_t *kc, *vc;        /* [layer][pos][head][d]; V: [layer][pos/32][head][d][pos%32] */
     int kv_ctx;             /* max_ctx rounded up to whole chunks */
     size_t kv_layer;        /* bytes of K (or V) per layer: kv_ctx * heads * head_dim */
     int32_t *acc;           /* [threads][ACC_ELEMS + max_batch * 8] */
     float *ybuf;            /* [threads][ACC_ELEMS] epilogue row */
-    float *scores;          /* [threads][heads][max(max_ctx, head_dim)] */
+    float *scores;          /* [threads][heads][sc_ld] */
+    size_t sc_ld;           /* max(max_ctx, head_dim): scores, then the fp32 context */
     int32_t *iscores;       /* [threads][heads][max_ctx] */
     int8_t *probs;          /* [threads][heads][kv_ctx] */
     int32_t *cacc;          /* [threads][heads][head_dim] */
@@ -186,9 +187,8 @@ static llx_status load_buffers(node *nd, w8_node *q)
     q->vc = alloc_or(&st, kv ? kv : 1);
     q->acc = alloc_or(&st, nth * (ACC_ELEMS + B * 8) * 4);
     q->ybuf = alloc_or(&st, nth * ACC_ELEMS * 4);
-    /* scores, then the heads' fp32 context (attn_part) */
-    const size_t sc_len = (size_t)nd->max_ctx > hd ? (size_t)nd->max_ctx : hd;
-    q->scores = alloc_or(&st, nth * NH * sc_len * 4);
+    q->sc_ld = (size_t)nd->max_ctx > hd ? (size_t)nd->max_ctx : hd;
+    q->scores = alloc_or(&st, nth * NH * q->sc_ld * 4);
     q->iscores = alloc_or(&st, nth * NH * (size_t)nd->max_ctx * 4);
     q->probs = alloc_or(&st, nth * NH * (size_t)q->kv_ctx);
     q->cacc = alloc_or(&st, nth * NH * hd * 4);
@@ -519,7 +519,7 @@ static void attn_part(void *arg, int a, int b, int ith)
     const int C = nd->cfg->n_embd, hd = j->st->head_dim, NH = nd->heads;
     const w8_layer *L = &q->layers[j->st->layer];
     const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx;
-    float *sc = q->scores + (size_t)ith * NH * (lds > (size_t)hd ? lds : (size_t)hd);
+    float *sc = q->scores + (size_t)ith * NH * q->sc_ld;
     int32_t *si = q->iscores + (size_t)ith * NH * lds;
     int8_t *pr = q->probs + (size_t)ith * NH * ldp;
     int32_t *acc = q->cacc + (size_t)ith * NH * hd;

@@ -118,11 +118,11 @@ extern const node_ops llx_w8a8_ops;
 typedef void (*row_fn)(void *ctx, int r0, int r1, int ith);
 void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
 
-/* The same for the rows of a matrix stage, split in one contiguous part
- * per member sized by each member's measured speed on earlier stages of the
- * kind (pace: nd->pace or nd->pace_attn), so a
- * member on a slower (busier) vCPU gets fewer rows and all finish together;
- * parts stay contiguous, so the weight streams stay long. */
+/* The same in one contiguous part per member, sized by each member's
+ * measured speed on earlier calls of the same kind (pace: nd->pace for
+ * matrix stages, nd->pace_attn for decode attention), so a member on a
+ * slower (busier) vCPU gets fewer rows and all finish together; parts stay
+ * contiguous, so the weight streams stay long. */
 void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx);
 
 /* Make a logits buffer of `rows` x vocab hold `tokens` rows (LM head over

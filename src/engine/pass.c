@@ -5,10 +5,10 @@
  * block is on its way around the ring while the next is computed. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/internal.h"
 #include "util/status.h"
+#include "util/timer.h"
 
 void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab)
 {
@@ -48,19 +48,12 @@ typedef struct paced_job {
     double took[LLX_PACE_MAX];
 } paced_job;
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void paced_member(void *arg, int ith, int nth)
 {
     paced_job *j = arg;
-    const double t0 = seconds();
+    const double t0 = llx_now_s();
     if (j->cut[ith] < j->cut[ith + 1]) j->fn(j->ctx, j->cut[ith], j->cut[ith + 1], ith);
-    j->took[ith] = seconds() - t0;
+    j->took[ith] = llx_now_s() - t0;
 }
 
 void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx)

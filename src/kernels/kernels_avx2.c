@@ -264,17 +264,16 @@ static inline int32_t pair_tail(const int8_t *g, int i, const int8_t *x, int K32
 
 static inline __m256i ld(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Decode: four pairs from four quarters of the matrix at once, so one core
- * keeps four sequential weight streams in flight.  out[q*part + i] for the
- * pairs at rows q*part + r, r < part. */
 /* Software prefetch 2 KiB ahead in each stream.  A stage's matrix is only
  * 1-4 MB per node, and the hardware prefetcher needs a while to ramp up on
  * each of the four new streams.  Measured in the engine (W8A8 medium,
  * decode): no prefetch 80 tok/s on one thread, 1 KiB 84-90, 2 KiB 92-100;
- * 512 B was worse and 4 KiB no better.  The bandwidth probe is fastest
- * with 1 KiB. */
+ * 512 B was worse and 4 KiB no better. */
 #define PF_DIST 2048
-#define PROBE_PF_DIST 1024
+
+/* Decode: four pairs from four quarters of the matrix at once, so one core
+ * keeps four sequential weight streams in flight.  out[q*part + i] for the
+ * pairs at rows q*part + r, r < part. */
 static void gemv_4streams(int32_t *out, const int8_t *x, const int8_t *wp, int part, int K)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -590,13 +589,13 @@ static void gelu_f32_avx2(float *x, int n)
     for (; i < n; i++) x[i] = llx_gelu1(x[i]);
 }
 
-static void softmax_f32_avx2(float *x, int n)
+/* max(m, x[i0 .. n)) as the references compute it (m = x > m ? x : m):
+ * in 8 lanes first, where max_ps returns its second operand (the running
+ * maximum) when x is NaN, so a NaN x is skipped and a NaN m stays. */
+static inline float max_from(const float *x, int i0, int n, float m)
 {
-    /* the maximum in 8 lanes first: max_ps returns its second operand (the
-     * running maximum) when x is NaN, as the reference's comparison */
-    float m = x[0];
-    int i = 1;
-    if (n >= 9) {
+    int i = i0;
+    if (i + 8 <= n) {
         __m256 mx = _mm256_set1_ps(m);
         for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(_mm256_loadu_ps(x + i), mx);
         float l[8];
@@ -604,6 +603,13 @@ static void softmax_f32_avx2(float *x, int n)
         for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;
     }
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static void softmax_f32_avx2(float *x, int n)
+{
+    const float m = max_from(x, 1, n, x[0]);
+    int i;
     const __m256 mv = _mm256_set1_ps(m);
     const int n8 = n & ~7;
     __m256 l = _mm256_setzero_ps();
@@ -619,21 +625,11 @@ static void softmax_f32_avx2(float *x, int n)
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
-/* the maximum in 8 lanes (max_ps returns its second operand, ours, when the
- * value is NaN), then the first index holding it, NaN read as -inf */
+/* the maximum (max_from), then the first index holding it, NaN read as -inf */
 static int argmax_f32_avx2(const float *x, int n)
 {
-    float m = -INFINITY;
-    int i = 0;
-    if (n >= 8) {
-        __m256 mv = _mm256_set1_ps(-INFINITY);
-        for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(_mm256_loadu_ps(x + i), mv);
-        float l[8];
-        _mm256_storeu_ps(l, mv);
-        for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;
-    }
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (i = 0; i < n; i++)
+    const float m = max_from(x, 0, n, -INFINITY);
+    for (int i = 0; i < n; i++)
         if ((x[i] == x[i] ? x[i] : -INFINITY) == m) return i;
     return 0;
 }
@@ -644,6 +640,7 @@ static int argmax_f32_avx2(const float *x, int n)
  * GEMV does.  The fastest read loop found: 39-41 GB/s on one core and
  * 72-84 GB/s on two, against 34-36 and 52-75 with half-line steps and no
  * prefetch. */
+#define PROBE_PF_DIST 1024 /* the probe's best distance (2 KiB reads slower) */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
 {
     const size_t len = n / 4, q = len / 64; /* bytes, whole cache lines per stream */
