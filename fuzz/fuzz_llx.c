@@ -9,7 +9,7 @@
 
 #include "fuzz.h"
 #include "llx/tokenizer.h"
-#include "quant/llx_file.h"
+#include "model/llx_file.h"
 
 static void check_accepted(const llx_llx *f, const uint8_t *buf, size_t size)
 {

@@ -9,7 +9,7 @@
 
 #include "clitest.h"
 #include "llx/engine.h"
-#include "quant/llx_file.h"
+#include "model/llx_file.h"
 #include "test.h"
 
 static const llx_config small_cfg = {256, 4, 4, 1, 2, 8, 1e-5f};

@@ -17,7 +17,7 @@
 #include "clitest.h"
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
-#include "quant/llx_file.h"
+#include "model/llx_file.h"
 #include "test.h"
 
 /* The bytes of every input of a quantize run, to prove they are untouched. */

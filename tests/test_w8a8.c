@@ -10,7 +10,7 @@
 #include "engine/engine_impl.h"
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
-#include "quant/llx_file.h"
+#include "model/llx_file.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 

@@ -18,12 +18,8 @@ llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes);
 double llx_membw_run(llx_membw *p, int reps);
 void llx_membw_free(llx_membw *p); /* accepts NULL */
 
-
 /* Current and peak resident set size of this process, in bytes (0 if unknown). */
 uint64_t llx_rss_bytes(void);
 uint64_t llx_peak_rss_bytes(void);
-
-/* Bytes of weight data the model holds on disk (safetensors data or .llx file). */
-uint64_t llx_model_bytes(const llx_model *m);
 
 #endif

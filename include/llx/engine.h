@@ -1,9 +1,9 @@
-/* llx/engine.h - models, the inference engine, sampling and generation.
+/* llx/engine.h - the inference engine, sampling, generation, perplexity.
  *
- * A model is a HuggingFace GPT-2 folder (FP32 weights) or a .llx file (W8A8,
- * written by llx_quantize).  An engine runs one sequence on that model: N ring
- * nodes (threads in this process, or MPI ranks), each with `threads` worker
- * threads, walking the schedule of llx/schedule.h pass after pass.
+ * Models (llx/model.h) are HuggingFace folders (FP32) or .llx files (W8A8).
+ * An engine runs one sequence on a model: N ring nodes (threads in this
+ * process, or MPI ranks), each with `threads` worker threads, walking the
+ * schedule of llx/schedule.h pass after pass.
  *
  *   llx_model *m;  llx_model_open(&m, "./gpt2-medium");
  *   llx_engine_opts o = llx_engine_defaults();  o.nodes = 2;
@@ -20,28 +20,10 @@
 #include <stdint.h>
 
 #include "llx/config.h"
+#include "llx/model.h"
 #include "llx/schedule.h"
 #include "llx/status.h"
 #include "llx/tokenizer.h"
-
-/* ---- models ---- */
-
-typedef struct llx_model llx_model;
-
-typedef enum llx_model_kind {
-    LLX_MODEL_HF = 0,  /* HuggingFace folder, fp32 (F32/F16/BF16 storage) */
-    LLX_MODEL_LLX = 1, /* looplynx .llx file, W8A8 */
-} llx_model_kind;
-
-/* Open a folder (HuggingFace) or a .llx file.  Returns a new handle; free
- * with llx_model_close.  Validates everything before returning. */
-llx_status llx_model_open(llx_model **out, const char *path);
-void llx_model_close(llx_model *m); /* accepts NULL */
-
-const llx_config *llx_model_config(const llx_model *m);
-const llx_tokenizer *llx_model_tokenizer(const llx_model *m);
-llx_model_kind llx_model_kind_of(const llx_model *m);
-const char *llx_model_path(const llx_model *m);
 
 /* ---- engine ---- */
 
@@ -163,5 +145,23 @@ typedef struct llx_generation {
 llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prompt, int n_prompt, int n_gen,
                         llx_sampler *s, const llx_gen_hooks *hooks, llx_generation *out);
 void llx_generation_free(llx_generation *g);
+
+/* ---- perplexity ---- */
+
+/* Progress: phase name and fraction done in [0, 1]. */
+typedef void (*llx_progress_cb)(void *ud, const char *phase, double frac);
+
+typedef struct llx_ppl_result {
+    double nll;       /* mean negative log-likelihood (nats) */
+    double ppl;       /* exp(nll) */
+    long predictions; /* tokens predicted */
+    int windows;
+} llx_ppl_result;
+
+/* Perplexity over non-overlapping windows of `ctx` tokens: each window is
+ * run from position 0 with an empty cache and predicts its tokens 1..ctx-1
+ * (the golden NLL rule).  Only whole windows count; fails when n < ctx. */
+llx_status llx_perplexity(llx_engine *e, const int *ids, int n, int ctx, llx_progress_cb cb, void *ud,
+                          llx_ppl_result *out);
 
 #endif

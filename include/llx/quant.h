@@ -14,9 +14,6 @@
 #include "llx/engine.h"
 #include "llx/status.h"
 
-/* Progress: phase name and fraction done in [0, 1]. */
-typedef void (*llx_progress_cb)(void *ud, const char *phase, double frac);
-
 typedef struct llx_quant_opts {
     const char *calib_path; /* calibration text (UTF-8) */
     int calib_tokens;       /* tokens of it to run (0 = 16384) */
@@ -42,27 +39,5 @@ llx_quant_opts llx_quant_defaults(void);
  * (LLX_ERR_IO) an output whose folder does not exist.  The output appears
  * only when complete; on any failure nothing is left behind. */
 llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *o, const char *out_path);
-
-/* Quantization info of an opened .llx model (zeros for an HF model). */
-typedef struct llx_quant_info {
-    int act_mode;
-    float alpha;
-    int calib_tokens;
-    int smooth_v;
-} llx_quant_info;
-void llx_model_quant_info(const llx_model *m, llx_quant_info *q);
-
-typedef struct llx_ppl_result {
-    double nll;       /* mean negative log-likelihood (nats) */
-    double ppl;       /* exp(nll) */
-    long predictions; /* tokens predicted */
-    int windows;
-} llx_ppl_result;
-
-/* Perplexity over non-overlapping windows of `ctx` tokens: each window is
- * run from position 0 with an empty cache and predicts its tokens 1..ctx-1
- * (the golden NLL rule).  Only whole windows count; fails when n < ctx. */
-llx_status llx_perplexity(llx_engine *e, const int *ids, int n, int ctx, llx_progress_cb cb, void *ud,
-                          llx_ppl_result *out);
 
 #endif

@@ -7,7 +7,6 @@
 
 #include "engine/internal.h"
 #include "llx/bench.h"
-#include "quant/llx_file.h"
 #include "util/status.h"
 #include "util/timer.h"
 
@@ -100,8 +99,3 @@ static uint64_t status_kb(const char *key)
 
 uint64_t llx_rss_bytes(void) { return status_kb("VmRSS:"); }
 uint64_t llx_peak_rss_bytes(void) { return status_kb("VmHWM:"); }
-
-uint64_t llx_model_bytes(const llx_model *m)
-{
-    return m->kind == LLX_MODEL_LLX ? llx_llx_file_bytes(m->qf) : llx_hf_data_bytes(m->hf);
-}

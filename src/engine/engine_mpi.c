@@ -51,7 +51,7 @@ llx_status llx_engine_mpi_pass(llx_engine *e, const llx_schedule *s, const int *
 
 llx_status llx_engine_serve(llx_engine *e)
 {
-    if (e->opt.backend != LLX_BACKEND_MPI || llx_engine_rank(e) == 0) return LLX_OK;
+    if (e->opt.backend != LLX_BACKEND_MPI || !e->nd || e->nd[0].id == 0) return LLX_OK;
     for (;;) {
         mpi_cmd c;
         /* the host may be idle for as long as it likes between passes */
@@ -65,7 +65,7 @@ llx_status llx_engine_serve(llx_engine *e)
         llx_schedule_free(&s);
         if (st != LLX_OK) {
             char buf[600];
-            snprintf(buf, sizeof buf, "rank %d: %s", llx_engine_rank(e), llx_errmsg());
+            snprintf(buf, sizeof buf, "rank %d: %s", e->nd[0].id, llx_errmsg());
             llx_errmsg_set(buf);
             return st;
         }

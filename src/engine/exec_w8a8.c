@@ -19,8 +19,8 @@
 
 #include "engine/internal.h"
 #include "kernels/vecops.h"
-#include "quant/llx_file.h"
-#include "quant/w8a8.h"
+#include "model/llx_file.h"
+#include "kernels/q8.h"
 #include "util/status.h"
 
 /* int32 accumulators per thread: a tile of rows x tokens; at decode (one

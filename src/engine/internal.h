@@ -1,6 +1,6 @@
 /* engine/internal.h - structures shared by the engine's files.
  *
- *   model.c      llx_model: an HF folder or a .llx file + its tokenizer
+ *   node.c       a node's setup on its own thread; running local nodes
  *   engine.c     llx_engine: nodes, backends, forward passes
  *   pass.c       the schedule walker every node runs (ring + blocking)
  *   exec_fp32.c  FP32 stage implementations and weight slices
@@ -16,20 +16,10 @@
 #include "kernels/kernels.h"
 #include "llx/checkpoint.h"
 #include "llx/engine.h"
+#include "model/llx_model.h"
 #include "ring/ring.h"
 #include "util/mem.h"
 #include "util/pool.h"
-
-struct llx_llx; /* quant/llx_file.h */
-
-struct llx_model {
-    llx_model_kind kind;
-    char *path;
-    llx_config cfg;
-    llx_tokenizer *tok;
-    llx_hf *hf;               /* LLX_MODEL_HF */
-    struct llx_llx *qf;       /* LLX_MODEL_LLX */
-};
 
 typedef struct node node;
 
@@ -129,8 +119,5 @@ void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn,
  * every token for perplexity).  On allocation failure it keeps what it had;
  * callers clamp to *rows. */
 void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab);
-
-/* Release the model file's resident pages once the nodes hold their own copies. */
-void llx_model_release_pages(const llx_model *m);
 
 #endif

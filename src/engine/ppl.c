@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "llx/quant.h"
+#include "llx/engine.h"
 #include "util/status.h"
 
 /* -log softmax(logits)[target]: exponentials of (logit - max) in float

@@ -16,7 +16,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/vecops.h"
-#include "quant/w8a8.h"
+#include "kernels/q8.h"
 
 static inline float hsum8(__m256 v)
 {

@@ -4,7 +4,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/vecops.h"
-#include "quant/w8a8.h"
+#include "kernels/q8.h"
 
 static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
                            int T, int R, int K)

@@ -16,8 +16,8 @@
 
 #include "engine/engine_impl.h"
 #include "llx/quant.h"
-#include "quant/llx_file.h"
-#include "quant/w8a8.h"
+#include "model/llx_file.h"
+#include "kernels/q8.h"
 #include "util/file.h"
 #include "util/status.h"
 
@@ -393,15 +393,4 @@ llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *o, const char 
     for (int p = 0; p < 5; p++) free(c.m[p]);
     llx_model_close(m);
     return st;
-}
-
-void llx_model_quant_info(const llx_model *m, llx_quant_info *q)
-{
-    memset(q, 0, sizeof *q);
-    if (m->kind != LLX_MODEL_LLX) return;
-    const llx_qinfo *i = llx_llx_qinfo(m->qf);
-    q->act_mode = i->act_mode;
-    q->alpha = i->alpha;
-    q->calib_tokens = i->calib_tokens;
-    q->smooth_v = i->smooth_v;
 }

@@ -1,4 +1,4 @@
-/* quant/llx_file.h - the .llx model file: one self-contained, memory-mappable
+/* model/llx_file.h - the .llx model file: one self-contained, memory-mappable
  * W8A8 model (config, tokenizer, quantization parameters, int8 weights,
  * scales, fp32 embeddings), protected by checksums.  Layout in
  * docs/formats.md.
@@ -7,8 +7,8 @@
  * tensor's table entry and every tensor's checksum before anything is used.
  * Writing collects tensors and writes the file atomically (temporary name,
  * fsync, rename). */
-#ifndef LLX_QUANT_LLX_FILE_H
-#define LLX_QUANT_LLX_FILE_H
+#ifndef LLX_MODEL_LLX_FILE_H
+#define LLX_MODEL_LLX_FILE_H
 
 #include <signal.h>
 #include <stddef.h>

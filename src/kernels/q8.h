@@ -1,8 +1,8 @@
-/* quant/w8a8.h - the arithmetic primitives of the W8A8 datapath, shared by
+/* kernels/q8.h - the arithmetic primitives of the W8A8 datapath, shared by
  * the engine, the quantizer and the tests.  docs/quantization.md states the
  * exact formulas; these functions are their single definition. */
-#ifndef LLX_QUANT_W8A8_H
-#define LLX_QUANT_W8A8_H
+#ifndef LLX_KERNELS_Q8_H
+#define LLX_KERNELS_Q8_H
 
 #include <math.h>
 #include <stdint.h>

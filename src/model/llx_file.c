@@ -1,6 +1,6 @@
-/* quant/llx_file.c - reading and writing .llx files (see llx_file.h and
+/* model/llx_file.c - reading and writing .llx files (see llx_file.h and
  * docs/formats.md).  Little-endian hosts only; checked at open. */
-#include "quant/llx_file.h"
+#include "model/llx_file.h"
 
 #include <assert.h>
 #include <stdio.h>

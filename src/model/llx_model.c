@@ -1,11 +1,10 @@
-/* engine/model.c - llx_model: a HuggingFace folder (fp32 weights read from
- * model.safetensors) or a .llx file (W8A8), with its tokenizer. */
+/* model/llx_model.c - llx_model: a HuggingFace folder (fp32 weights read
+ * from model.safetensors) or a .llx file (W8A8), with its tokenizer. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/internal.h"
 #include "model/hf_internal.h"
-#include "quant/llx_file.h"
+#include "model/llx_model.h"
 #include "util/file.h"
 #include "util/status.h"
 
@@ -72,4 +71,20 @@ void llx_model_release_pages(const llx_model *m)
 {
     if (m->kind == LLX_MODEL_HF) llx_hf_release_pages(m->hf);
     else llx_llx_release_pages(m->qf);
+}
+
+uint64_t llx_model_bytes(const llx_model *m)
+{
+    return m->kind == LLX_MODEL_LLX ? llx_llx_file_bytes(m->qf) : llx_hf_data_bytes(m->hf);
+}
+
+void llx_model_quant_info(const llx_model *m, llx_quant_info *q)
+{
+    memset(q, 0, sizeof *q);
+    if (m->kind != LLX_MODEL_LLX) return;
+    const llx_qinfo *i = llx_llx_qinfo(m->qf);
+    q->act_mode = i->act_mode;
+    q->alpha = i->alpha;
+    q->calib_tokens = i->calib_tokens;
+    q->smooth_v = i->smooth_v;
 }

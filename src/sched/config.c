@@ -1,5 +1,6 @@
-/* model/config.c - presets and consistency checks for llx_config.
- * Parsing config.json lives in config_json.c. */
+/* sched/config.c - presets and consistency checks for llx_config (the shape
+ * every schedule is planned from).
+ * Parsing config.json lives in model/config_json.c. */
 #include "llx/config.h"
 
 #include <string.h>

@@ -1,0 +1,23 @@
+/* model/llx_model.h - the llx_model object (llx/model.h) for the layers
+ * above: the engine reads weights through its checkpoint handle, the
+ * quantizer through both. */
+#ifndef LLX_MODEL_LLX_MODEL_H
+#define LLX_MODEL_LLX_MODEL_H
+
+#include "llx/checkpoint.h"
+#include "llx/model.h"
+#include "model/llx_file.h"
+
+struct llx_model {
+    llx_model_kind kind;
+    char *path;
+    llx_config cfg;
+    llx_tokenizer *tok;
+    llx_hf *hf; /* LLX_MODEL_HF */
+    llx_llx *qf; /* LLX_MODEL_LLX */
+};
+
+/* Release the model file's resident pages once the nodes hold their own copies. */
+void llx_model_release_pages(const llx_model *m);
+
+#endif
