@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "engine_args.h"
 #include "llx/checkpoint.h"
 #include "llx/sim.h"
 
@@ -16,7 +18,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: looplynx sim [options]\n\n"
             "Time a GPT-2 style model on the cycle-level model of the LoopLynx FPGA design.\n\n"
-            "  --platform NAME        u50 (default) or u280\n"
+            "  --platform NAME|FILE   u50 (default), u280, u55c, v80, or a platform .json file\n"
             "  --nodes N              accelerator nodes in the ring (default 1)\n"
             "  --model M              gpt2, gpt2-medium (default), gpt2-large, gpt2-xl, a folder with\n"
             "                         config.json, or dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
@@ -29,7 +31,8 @@ static void usage(FILE *f)
             "  --no-lnres-fusion      unfused, scalar LayerNorm and residual kernels\n"
             "  --no-headwise-pipeline MHA processes one head group at a time\n"
             "  --no-transfer-hiding   ring all-gathers start after a stage's compute\n"
-            "  --mode fast|cycle      event-level (default) or cycle-stepped reference (slow)\n"
+            "  --mode fast|cycle      token-level engine (default) or cycle-stepped reference (slow)\n"
+            "  --progress             show progress on stderr (default in cycle mode on a terminal)\n"
             "  --set KEY=VALUE        override a platform or architecture parameter (repeatable)\n"
             "  --json                 print one JSON object\n"
             "  --help                 this text\n\nparameters for --set (current u50 defaults):\n");
@@ -38,7 +41,8 @@ static void usage(FILE *f)
     for (int i = 0; i < llx_sim_param_count(); i++) {
         char v[64];
         llx_sim_param_value(&c, i, v, sizeof v);
-        fprintf(f, "  %-18s %-10s %s\n", llx_sim_param_name(i), v, llx_sim_param_help(i));
+        fprintf(f, "  %-18s %-10s %s [%s]\n", llx_sim_param_name(i), v, llx_sim_param_help(i),
+                llx_sim_param_source(i));
     }
 }
 
@@ -78,6 +82,10 @@ static void print_text(const llx_sim_config *c, const char *model, const llx_con
            "%.0f MHz; %s mode\n",
            a->nodes, r->res.devices, c->plat.name, a->nodes_per_fpga, a->channels, a->word_bytes, a->clock_mhz,
            a->cycle_mode ? "cycle-stepped" : "fast");
+    printf("HBM       %.2f GB/s sustained per channel (%s: %.1f GB/s over %d pseudo-channels x %.3f, port %d B x "
+           "%.0f MHz)\n",
+           r->hbm_gbps_per_channel, c->plat.name, c->plat.hbm_total_gbps, c->plat.hbm_pcs, c->plat.hbm_eff,
+           a->word_bytes, a->clock_mhz);
     printf("options   lnres-fusion %s, headwise-pipeline %s, transfer-hiding %s, prefill %s, lm-head %s\n",
            a->lnres_fusion ? "on" : "off", a->headwise_pipeline ? "on" : "off", a->transfer_hiding ? "on" : "off",
            a->prefill_batched ? "batch" : "token", a->lm_head_fpga ? "fpga" : "host");
@@ -137,7 +145,8 @@ static void print_json(const llx_sim_config *c, const char *model, const llx_con
     printf(",\"breakdown\":{");
     for (int k = 0; k < LLX_SIM_CAT_COUNT; k++)
         printf("%s\"%s\":%.6f", k ? "," : "", llx_sim_cat_name((llx_sim_cat)k), r->breakdown_ms[k]);
-    printf("},\"ring_exposed_ms\":%.6f,\"hbm_util\":[", r->ring_exposed_ms);
+    printf("},\"ring_exposed_ms\":%.6f,\"hbm_gbps_per_channel\":%.4f,\"hbm_util\":[", r->ring_exposed_ms,
+           r->hbm_gbps_per_channel);
     for (int k = 0; k < r->channels; k++) printf("%s%.5f", k ? "," : "", r->hbm_util[k]);
     printf("],\"resources\":{\"components\":{");
     for (int k = 0; k < r->res.n_comp; k++) json_comp(r->res.node[k].name, &r->res.node[k], k + 1 < r->res.n_comp);
@@ -153,11 +162,34 @@ static void print_json(const llx_sim_config *c, const char *model, const llx_con
     printf(",\"tokens_per_joule\":%.5f}\n", r->tokens_per_joule);
 }
 
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static void progress(void *ctx, int pass, int passes, int stage, int stages)
+{
+    (void)ctx;
+    double frac = (pass + (double)stage / (stages > 0 ? stages : 1)) / (passes > 0 ? passes : 1);
+    cli_progress(NULL, "sim", frac > 1 ? 1 : frac);
+}
+
+static int deadlock_out(const llx_sim_result *r, int json)
+{
+    if (json) {
+        printf("{\"deadlock\":{\"stage\":%d,\"cycle\":%.0f,\"what\":", r->deadlock.stage, r->deadlock.cycle);
+        cli_json_string(stdout, r->deadlock.what, strlen(r->deadlock.what));
+        printf("}}\n");
+    }
+    return cli_runtime_error("the simulated design deadlocks in stage %d: %s", r->deadlock.stage, r->deadlock.what);
+}
+
 int cmd_sim(int argc, char **argv)
 {
     const char *platform = "u50", *model = "gpt2-medium", *val = NULL;
     const char *sets[MAX_SETS];
-    int nsets = 0, json = 0, have_work = 0;
+    int nsets = 0, json = 0, have_work = 0, show_progress = 0;
     long nodes = -1, v = 0;
     int no_fusion = 0, no_headwise = 0, no_hiding = 0, batched = -1, lm_fpga = -1, cycle = -1;
     llx_sim_workload w = {0, 0, 0};
@@ -168,6 +200,7 @@ int cmd_sim(int argc, char **argv)
             return EXIT_OK;
         }
         if (cli_flag(argv, i, "--json")) json = 1;
+        else if (cli_flag(argv, i, "--progress")) show_progress = 1;
         else if (cli_flag(argv, i, "--no-lnres-fusion")) no_fusion = 1;
         else if (cli_flag(argv, i, "--no-headwise-pipeline")) no_headwise = 1;
         else if (cli_flag(argv, i, "--no-transfer-hiding")) no_hiding = 1;
@@ -215,7 +248,12 @@ int cmd_sim(int argc, char **argv)
     if (have_work == 1 && (w.prompt == 0 || w.gen == 0)) return cli_usage_error("--prompt and --gen go together");
 
     llx_sim_config c;
-    if (llx_sim_config_init(&c, platform) != LLX_OK) return cli_usage_error("--platform: %s", llx_errmsg());
+    if (is_file(platform)) {
+        llx_sim_config_init(&c, "u50");
+        if (llx_sim_platform_load(&c, platform) != LLX_OK) return cli_usage_error("--platform: %s", llx_errmsg());
+    } else if (llx_sim_config_init(&c, platform) != LLX_OK) {
+        return cli_usage_error("--platform: %s", llx_errmsg());
+    }
     if (nodes > 0) c.arch.nodes = (int)nodes;
     if (no_fusion) c.arch.lnres_fusion = 0;
     if (no_headwise) c.arch.headwise_pipeline = 0;
@@ -237,7 +275,11 @@ int cmd_sim(int argc, char **argv)
         return cli_usage_error("--prompt + --gen (%d) exceed the model's %d positions", w.prompt + w.gen, m.n_ctx);
 
     llx_sim_result r;
-    if (llx_sim_run(&c, &m, &w, &r) != LLX_OK) return cli_lib_error();
+    if (!show_progress && c.arch.cycle_mode && isatty(2)) show_progress = 1;
+    llx_status st = llx_sim_run_progress(&c, &m, &w, &r, show_progress ? progress : NULL, NULL);
+    if (show_progress) cli_progress_end();
+    if (st != LLX_OK) return cli_lib_error();
+    if (r.deadlock.found) return deadlock_out(&r, json);
     if (json) print_json(&c, model, &m, &w, &r);
     else print_text(&c, model, &m, &w, &r);
     return EXIT_OK;

@@ -2,64 +2,97 @@
  *
  * The simulator times the schedule the engine executes (llx/schedule.h) on a
  * parameterised model of the accelerator: a platform (board datasheet
- * figures), an architecture (nodes, HBM channels, MAC widths, clock, FIFO
- * depths, ring links, the paper's three optimisations) and a workload.  It
- * keeps no description of the model of its own: every stage it times comes
- * from llx_schedule_build.  Two modes time the same hardware rules: a fast
- * event-level mode (the default) and a slow cycle-stepped reference for small
- * configurations; docs/simulator.md states the model, every parameter and
- * the agreement bound between the two modes.
+ * figures, a preset or a JSON file), an architecture (nodes, HBM channels,
+ * MAC widths, clock, per-path shared-buffer widths, FIFO depths, operator
+ * latencies, ring links, the paper's three optimisations) and a workload.
+ * Every stage becomes a dataflow network of processes and bounded FIFOs
+ * (a full FIFO stalls its producer; a cyclic wait is reported as a
+ * deadlock) that one of two independent engines executes: a fast
+ * token-level engine (the default) and a cycle-stepped reference.
+ * docs/simulator.md lists every parameter with its value and source.
  */
 #ifndef LLX_SIM_H
 #define LLX_SIM_H
+
+#include <stddef.h>
 
 #include "llx/config.h"
 #include "llx/schedule.h"
 #include "llx/status.h"
 
-#define LLX_SIM_MAX_CHANNELS 32 /* HBM channels per node */
+#define LLX_SIM_MAX_CHANNELS 64 /* HBM channels per node */
 
-/* A board: datasheet figures (the paper's Table I plus the device
- * resources) and the footprint of the vendor shell. */
+/* A board: datasheet figures, a measured HBM efficiency, the vendor shell. */
 typedef struct llx_sim_platform {
-    char name[16];
-    int hbm_pcs;             /* HBM pseudo-channels on the device */
-    double hbm_total_gbps;   /* datasheet total HBM bandwidth, GB/s */
-    double hbm_pc_gbps;      /* sustained bandwidth of one pseudo-channel, GB/s */
+    char name[32];
+    int hbm_pcs;             /* HBM pseudo-channels (AXI ports) on the device */
+    double hbm_total_gbps;   /* peak bandwidth of the HBM subsystem, GB/s */
+    double hbm_eff;          /* sustained sequential-read fraction of the peak */
     int slrs;                /* super logic regions */
     double dsp, lut, ff, bram, uram; /* device resources (BRAM in 36 Kb blocks) */
     double tdp_w;            /* board thermal design power, W */
     double static_w;         /* board power with the shell loaded and idle, W */
-    double shell_dsp, shell_lut, shell_ff, shell_bram; /* platform (shell) footprint */
+    double shell_dsp, shell_lut, shell_ff, shell_bram, shell_uram; /* platform (shell) footprint */
+    double clock_min_mhz, clock_max_mhz; /* kernel clock range of the platform */
+    double net_gbps;         /* device-to-device link (QSFP) payload rate, GB/s */
 } llx_sim_platform;
 
-/* The accelerator.  Times are in kernel-clock cycles unless a name says ns. */
+/* The accelerator.  Times are kernel-clock cycles unless a name says ns;
+ * widths are elements per cycle; FIFO depths are entries of the FIFO. */
 typedef struct llx_sim_arch {
     int nodes;            /* ring size */
-    int nodes_per_fpga;   /* nodes sharing one device (one per SLR on a U50) */
+    int nodes_per_fpga;   /* nodes sharing one device (one per SLR) */
     int channels;         /* HBM channels (= MP slices) per node */
     int word_bytes;       /* bytes per HBM word = int8 MACs per slice (n_group) */
     double clock_mhz;     /* kernel clock */
-    int ln_lanes;         /* LayerNorm / residual vector width (fused kernel) */
     int heads_parallel;   /* heads the MHA kernel processes at once */
-    int xfer_elems;       /* elements per cycle a kernel reads from the shared buffer */
-    int score_fifo;       /* MHA score FIFO depth per head lane (elements) */
-    int dma_fifo;         /* HBM read buffer per channel (words), resources only */
-    int out_fifo;         /* MP per-slice result FIFO depth, resources only */
-    double hbm_latency_ns;   /* HBM read latency (request to first word) */
-    double link_gbps_intra;  /* ring link between nodes on one device */
-    double link_gbps_inter;  /* ring link between devices */
-    double hop_ns_intra, hop_ns_inter; /* per-hop latency of those links */
+    int ln_lanes;         /* LN&Res vector width */
     int flit_bytes;       /* ring datapack (AXI-Stream beat) width */
-    int router_cycles;    /* router handshake per message */
-    int sched_cycles;     /* scheduler hand-over between two stages */
-    int lat_fadd, lat_fmul, lat_exp, lat_rsqrt, lat_recip; /* fp32 operator latencies */
+    /* shared-buffer paths, elements per cycle (0: the HBM word width) */
+    int mp_in_elems;      /* MP activation feed (packs words for the slices) */
+    int mp_q_elems;       /* MP quantisation unit */
+    int mp_wb_elems;      /* MP write-back of gathered results */
+    int mha_q_elems;      /* MHA stage-in of q */
+    int kv_in_elems;      /* MHA stage-in of k and v (on-chip copy) */
+    int ctx_q_elems;      /* MHA context requantisation, per channel */
+    int mha_wb_elems;     /* MHA write-back of gathered contexts */
+    int ln_rd_elems;      /* LN&Res read of the branch */
+    int ln_wb_elems;      /* LN&Res write of h */
+    int act_elems;        /* activation (GELU) pass */
+    int ln_acc_ii;        /* LN statistics loop initiation interval */
+    int params_uram;      /* biases and LayerNorm parameters in URAM (else BRAM) */
+    /* FIFO depths */
+    int dma_fifo;         /* HBM read buffer per channel (words): outstanding + buffered */
+    int disp_fifo;        /* activation words per MP slice */
+    int out_fifo;         /* MP per-slice result FIFO */
+    int tx_fifo;          /* kernel to router, flits */
+    int wb_fifo;          /* router to write port, flits */
+    int link_fifo;        /* ring link (AXI-Stream FIFO), flits */
+    int sc_fifo;          /* MHA score stream into the softmax */
+    int score_fifo;       /* MHA softmax bypass: scores waiting for the maximum */
+    int exp_fifo;         /* MHA softmax bypass: exponentials waiting for the sum */
+    int stat_fifo;        /* MHA softmax max / sum / reciprocal pipes */
+    int prob_fifo;        /* MHA probabilities per V channel */
+    int ctx_fifo;         /* MHA context accumulators to requantisation */
+    /* latencies */
+    double hbm_latency_ns;   /* HBM read latency (request to data) */
+    double hop_ns_intra, hop_ns_inter; /* ring hop latency on one device / between devices */
+    double link_gbps_intra;  /* ring link on one device, GB/s (0: one flit per cycle) */
+    int router_cycles;    /* router handshake between sending and receiving a message */
+    int sched_cycles;     /* scheduler hand-over between two kernel calls */
+    int lat_fifo;         /* FIFO register stage */
+    int lat_logic;        /* compare / round / clamp / pack register stage */
+    int lat_imul;         /* int8 multiply (DSP) */
+    int lat_iadd;         /* integer add (adder-tree level, accumulator) */
+    int lat_i2f;          /* int32 to fp32 conversion */
+    int lat_fadd, lat_fmul, lat_exp, lat_rsqrt, lat_recip; /* fp32 operators */
+    /* switches */
     int lnres_fusion;        /* fused LN&Res kernel (paper Fig. 5) */
     int headwise_pipeline;   /* head-wise softmax pipeline (paper Fig. 5) */
     int transfer_hiding;     /* ring transfer of block k under compute of k+1 */
     int prefill_batched;     /* prefill as one T-token pass instead of T passes */
     int lm_head_fpga;        /* final LayerNorm + LM head on the FPGA (else host) */
-    int cycle_mode;          /* 1: cycle-stepped reference, 0: fast */
+    int cycle_mode;          /* 1: cycle-stepped engine, 0: fast engine */
     /* host (per token; not part of the accelerator latency) */
     double host_mem_gbps, host_gflops, pcie_gbps, pcie_us, launch_us;
     /* power model */
@@ -73,9 +106,14 @@ typedef struct llx_sim_config {
     int block_rows; /* schedule's MP transmission block (0 = schedule default) */
 } llx_sim_config;
 
-/* Fill c with a platform preset ("u50", "u280") and the paper's
- * architecture (one node, 285 MHz, 8 channels of 32-byte words, ...). */
+/* Fill c with a platform preset ("u50", "u280", "u55c", "v80") and the
+ * paper's architecture (one node, 285 MHz, 8 channels of 32-byte words...). */
 llx_status llx_sim_config_init(llx_sim_config *c, const char *platform);
+/* Replace c->plat with a platform described by JSON text (docs/simulator.md
+ * lists the keys); `what` names the source in error messages. */
+llx_status llx_sim_platform_parse(llx_sim_config *c, const char *json, size_t len, const char *what);
+/* The same from a file. */
+llx_status llx_sim_platform_load(llx_sim_config *c, const char *path);
 /* Override one field: "key=value" (keys listed by llx_sim_param_*). */
 llx_status llx_sim_set(llx_sim_config *c, const char *key_value);
 /* Check the configuration, alone and against a model. m may be NULL. */
@@ -85,22 +123,37 @@ llx_status llx_sim_check(const llx_sim_config *c, const llx_config *m);
 int llx_sim_param_count(void);
 const char *llx_sim_param_name(int i);
 const char *llx_sim_param_help(int i);
+const char *llx_sim_param_source(int i);
 /* Current value of parameter i in c, formatted into buf. */
 void llx_sim_param_value(const llx_sim_config *c, int i, char *buf, int len);
+
+/* The sustained bytes per cycle of one HBM channel: the port (word_bytes per
+ * cycle) capped by the pseudo-channel's share of the peak times hbm_eff. */
+double llx_sim_hbm_bytes_per_cycle(const llx_sim_config *c);
 
 /* "dims:hidden=2048,layers=24,heads=32,ffn=8192,vocab=50272[,ctx=2048]" */
 llx_status llx_sim_parse_dims(const char *spec, llx_config *m);
 
-/* Time categories of the breakdown (the paper's Fig. 5 plus ring). */
+/* Time categories of the breakdown. */
 typedef enum llx_sim_cat {
-    LLX_SIM_CAT_MP,       /* Fused MP: weight streaming, MACs, quantisation */
-    LLX_SIM_CAT_MHA,      /* Fused MHA */
-    LLX_SIM_CAT_LNRES,    /* Fused LN&Res (or the unfused residual + LN kernels) */
-    LLX_SIM_CAT_STAGE_IN, /* kernels reading their input vectors from the shared buffer */
-    LLX_SIM_CAT_RING,     /* exposed (not hidden) ring all-gather time */
+    LLX_SIM_CAT_MP,        /* Fused MP: weight streaming, MACs, quantisation, activation pass */
+    LLX_SIM_CAT_MHA,       /* Fused MHA */
+    LLX_SIM_CAT_LNRES,     /* Fused LN&Res (or the unfused residual + LN kernels) */
+    LLX_SIM_CAT_STAGE_IN,  /* kernels reading their input vectors before they start */
+    LLX_SIM_CAT_WRITEBACK, /* write port busy after the kernel's last result */
+    LLX_SIM_CAT_RING,      /* waiting for ring transfers after the kernel's last result */
+    LLX_SIM_CAT_SCHED,     /* scheduler hand-overs between kernel calls */
     LLX_SIM_CAT_COUNT
 } llx_sim_cat;
 const char *llx_sim_cat_name(llx_sim_cat c);
+
+/* A deadlock found while timing: where and what was waiting. */
+typedef struct llx_sim_deadlock {
+    int found;
+    int stage;                /* schedule stage index */
+    double cycle;             /* cycle (within the stage) after which nothing moved */
+    char what[640];           /* "deadlock at cycle N: P waits on F (empty); ..." */
+} llx_sim_deadlock;
 
 /* One timed pass (one schedule). */
 typedef struct llx_sim_pass {
@@ -109,16 +162,31 @@ typedef struct llx_sim_pass {
     double host_s;                   /* host work for the pass, seconds */
     double hbm_bytes[LLX_SIM_MAX_CHANNELS]; /* bytes read per channel, summed over nodes */
     double link_bytes;               /* bytes sent over all ring links */
+    llx_sim_deadlock deadlock;       /* set when a stage could not finish */
 } llx_sim_pass;
 
-/* Time one schedule. */
+/* Progress of long runs: called with passes done / total and stages done /
+ * total within the current pass.  May be NULL. */
+typedef void (*llx_sim_progress_fn)(void *ctx, int pass, int passes, int stage, int stages);
+
+/* Time one schedule.  A deadlock is not an error: out->deadlock says where
+ * (and out->cycles stops at that stage). */
 llx_status llx_sim_time_schedule(const llx_sim_config *c, const llx_schedule *s, llx_sim_pass *out);
 /* Time one stage (cycles, attributed to categories); for tests. */
 llx_status llx_sim_time_stage(const llx_sim_config *c, const llx_schedule *s, int stage, llx_sim_pass *out);
 
+/* Per-FIFO report of one stage (for FIFO sizing): name, depth, width in
+ * bits and the highest occupancy reached.  Fills up to `max` entries and
+ * returns the number of FIFOs in the stage's network (or -1 on error). */
+typedef struct llx_sim_fifo_stat {
+    char name[40];
+    int depth, width_bits, max_occ;
+} llx_sim_fifo_stat;
+int llx_sim_stage_fifos(const llx_sim_config *c, const llx_schedule *s, int stage, llx_sim_fifo_stat *out, int max);
+
 typedef struct llx_sim_workload {
     int prompt;   /* prompt tokens (prefill) */
-    int gen;      /* tokens to generate (gen - 1 decode passes follow the prefill) */
+    int gen;      /* tokens to generate (gen decode passes follow the prefill) */
     int context;  /* > 0: time one decode token attending `context` keys instead */
 } llx_sim_workload;
 
@@ -151,16 +219,26 @@ typedef struct llx_sim_result {
     double breakdown_ms[LLX_SIM_CAT_COUNT]; /* per decode token */
     double hbm_util[LLX_SIM_MAX_CHANNELS];  /* per channel, mean over nodes, decode */
     int channels;
+    double hbm_gbps_per_channel;  /* the sustained rate the model uses */
     double ring_exposed_ms;       /* = breakdown_ms[RING] */
     llx_sim_resources res;
     double power_w;               /* all devices while decoding */
     double power_static_w, power_logic_w, power_hbm_w, power_link_w;
     double tokens_per_joule;
     int decode_passes, prefill_passes;
+    llx_sim_deadlock deadlock;    /* the run stopped at a deadlock (latencies are then 0) */
 } llx_sim_result;
 
 llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config *m, llx_sim_resources *r);
-llx_status llx_sim_run(const llx_sim_config *c, const llx_config *m, const llx_sim_workload *w,
-                       llx_sim_result *r);
+/* Time a workload.  A deadlock is reported in r->deadlock (status LLX_OK). */
+llx_status llx_sim_run(const llx_sim_config *c, const llx_config *m, const llx_sim_workload *w, llx_sim_result *r);
+/* The same with a progress callback (called about once per stage). */
+llx_status llx_sim_run_progress(const llx_sim_config *c, const llx_config *m, const llx_sim_workload *w,
+                                llx_sim_result *r, llx_sim_progress_fn fn, void *ctx);
+
+/* One decode token at `context` keys, fast engine, no power or resources:
+ * the evaluation a design-space search calls many times.  *ms < 0 when the
+ * design deadlocks. */
+llx_status llx_sim_eval_decode(const llx_sim_config *c, const llx_config *m, int context, double *ms);
 
 #endif

@@ -1,19 +1,22 @@
-/* sim/resources.c - FPGA resource estimate from per-component formulas in
- * the architecture parameters and the model dimensions.
+/* sim/resources.c - FPGA resources of the modelled design, from its
+ * buffers, FIFOs and operators (the TeraFly/LoopLynx structure, section 6
+ * of docs/simulator.md).
  *
- * DSP: one DSP per int8 multiplier (the MAC slices bind their multipliers to
- * DSPs), fp32 operators at Vitis HLS full-DSP costs (fadd 2, fmul 3, exp 7,
- * rsqrt 8).  BRAM: every on-chip memory mapped onto 18 Kb blocks in the best
- * aspect ratio (16K x 1 ... 512 x 36), counted in 36 Kb units; memories
- * shallower than 64 entries go to LUTRAM/SRL.  LUT/FF: per-unit coefficients
- * scaled from the paper's Fig. 7 (reported, not validated).  Derivations and
- * the comparison with Table II are in docs/simulator.md. */
+ * Memories map onto 18 Kb BRAM blocks in the best aspect ratio (16K x 1 ...
+ * 512 x 36) and are counted in 36 Kb units; those under 64 entries go to
+ * LUTRAM/SRL (one LUT per bit per 32 entries); the weights-side parameter
+ * stores (biases, LayerNorm gamma/beta) go to URAM (4K x 72) when
+ * params_uram is set.  DSPs: one per int8 multiplier (the MAC slices bind
+ * their multiplies to DSPs), fp32 operators at Vitis HLS full-DSP costs.
+ * LUT/FF: per-unit costs that are assumptions (docs), reported, not
+ * validated.  The device total adds the shell; `fits` compares it with the
+ * platform. */
 #include <string.h>
 
 #include "llx/sim.h"
 #include "util/status.h"
 
-enum { D_FADD = 2, D_FMUL = 3, D_EXP = 7, D_RSQRT = 8 };
+enum { D_FADD = 2, D_FMUL = 3, D_EXP = 7, D_RSQRT = 8 }; /* Vitis HLS full-DSP fp32 cores */
 
 static double bram36(double depth, double width)
 {
@@ -28,6 +31,14 @@ static double bram36(double depth, double width)
     return best / 2.0;
 }
 
+static double uram(double depth, double width)
+{
+    return (double)((long long)((depth + 4095) / 4096)) * (double)((long long)((width + 71) / 72));
+}
+
+/* LUTs of a shallow memory (SRL / LUTRAM): a LUT per bit per 32 entries */
+static double lutram(double depth, double width) { return depth < 64 ? width * (double)((long long)((depth + 31) / 32)) : 0; }
+
 static int cdiv_i(long a, long b) { return (int)((a + b - 1) / b); }
 
 static void add(llx_sim_component *t, const llx_sim_component *c)
@@ -35,76 +46,119 @@ static void add(llx_sim_component *t, const llx_sim_component *c)
     t->dsp += c->dsp, t->lut += c->lut, t->ff += c->ff, t->bram += c->bram, t->uram += c->uram;
 }
 
-/* Components of node n (the slice sizes decide the on-chip bias store). */
+/* a memory of depth x width into BRAM (or URAM), or LUTRAM when shallow */
+static void mem(llx_sim_component *c, double depth, double width, int to_uram)
+{
+    if (to_uram && depth >= 64) c->uram += uram(depth, width);
+    else c->bram += bram36(depth, width);
+    c->lut += lutram(depth, width);
+}
+
+typedef struct dims {
+    int P, G, N, L, C, F, kw, hp, lanes;
+    long rows; /* output rows this node owns over the four matrices */
+} dims;
+
+static llx_sim_component mp_unit(const llx_sim_arch *a, const dims *d)
+{
+    llx_sim_component mp = {"mp", 0, 0, 0, 0, 0};
+    mp.dsp = (double)d->P * d->G + D_FMUL + D_FADD;
+    for (int p = 0; p < d->P; p++) mem(&mp, a->out_fifo, 32, 0);
+    mem(&mp, a->out_fifo, 32.0 * d->P, 0);         /* packed results */
+    mem(&mp, a->out_fifo, 8.0 * a->flit_bytes, 0); /* repacked for the router */
+    mem(&mp, 9.0 * d->L, 32, 0);                   /* scales */
+    /* adder trees (G-1 adders of ~20 bits), accumulators, quantiser logic */
+    mp.lut = d->P * (20.0 * (d->G - 1) + 64) + 1500, mp.ff = d->P * (24.0 * (d->G - 1) + 96) + 2500;
+    return mp;
+}
+
+static llx_sim_component mha_unit(const llx_sim_arch *a, const dims *d)
+{
+    llx_sim_component m = {"mha", 0, 0, 0, 0, 0};
+    double macs = 2.0 * d->hp * d->kw * d->G;
+    /* per lane: score scale, max, exp(x - max) + eps, reciprocal, two normalising multiplies;
+     * per channel: context requant */
+    m.dsp = macs + d->hp * (D_FMUL + D_FADD + D_EXP + D_FADD + D_FMUL + D_FMUL) + d->hp * d->kw * D_FMUL;
+    for (int l = 0; l < d->hp; l++) {
+        mem(&m, a->score_fifo, 32, 0);
+        mem(&m, a->exp_fifo, 32, 0);
+        for (int c = 0; c < d->kw; c++) mem(&m, a->prob_fifo, 8, 0);
+    }
+    m.lut = 20.0 * macs + 3000.0 * d->hp, m.ff = 24.0 * macs + 4000.0 * d->hp;
+    return m;
+}
+
+static llx_sim_component ln_unit(const llx_sim_arch *a, const dims *d, int params_uram)
+{
+    llx_sim_component ln = {"lnres", 0, 0, 0, 0, 0};
+    int lanes = a->lnres_fusion ? d->lanes : 1;
+    /* per lane: residual add, two accumulators, square, normalise (operators shared by the passes) */
+    ln.dsp = lanes * (3 * D_FADD + 2 * D_FMUL) + 2 * D_FMUL + 2 * D_FADD + D_RSQRT;
+    double per_lane = cdiv_i(d->C, lanes);
+    for (int l = 0; l < lanes; l++) mem(&ln, per_lane * 4 * d->L, 32, params_uram); /* gamma, beta of 2 LNs */
+    ln.lut = 1200.0 * lanes + 2000, ln.ff = 1600.0 * lanes + 3000;
+    return ln;
+}
+
+static llx_sim_component buf_unit(const dims *d, int params_uram)
+{
+    llx_sim_component b = {"buffers", 0, 0, 0, 0, 0};
+    int widest = 3 * d->C > d->F ? 3 * d->C : d->F;
+    for (int k = 0; k < d->G; k++) {
+        mem(&b, cdiv_i(widest, d->G), 32, 0); /* float_buffer, cyclic over G banks */
+        mem(&b, cdiv_i(widest, d->G), 8, 0);  /* int_buffer */
+    }
+    for (int k = 0; k < d->lanes; k++) {
+        mem(&b, cdiv_i(d->C, d->lanes), 32, 0); /* input_buffer */
+        mem(&b, cdiv_i(d->C, d->lanes), 32, 0); /* res_buffer */
+    }
+    mem(&b, (double)d->rows * d->L, 32, params_uram); /* biases of the node's rows, every layer */
+    b.dsp = 2 * D_FMUL; /* staging requantisers (q, k, v) */
+    b.lut = 8000, b.ff = 12000;
+    return b;
+}
+
+static llx_sim_component dma_unit(const llx_sim_arch *a, const dims *d)
+{
+    llx_sim_component dm = {"dma", 0, 0, 0, 0, 0};
+    int kv = 2 * d->hp * d->kw; /* the K/V channels also write */
+    for (int p = 0; p < d->P; p++) mem(&dm, a->dma_fifo, 8.0 * d->G, 0);
+    for (int p = 0; p < kv; p++) mem(&dm, a->dma_fifo, 8.0 * d->G, 0);
+    dm.lut = 1500.0 * d->P, dm.ff = 2500.0 * d->P;
+    return dm;
+}
+
+static llx_sim_component ring_unit(const llx_sim_arch *a, int N)
+{
+    llx_sim_component r = {"ring", 0, 0, 0, 0, 0};
+    double w = 8.0 * a->flit_bytes;
+    mem(&r, a->tx_fifo, w, 0);
+    mem(&r, a->wb_fifo, w, 0);
+    if (N > 1) mem(&r, a->link_fifo, w, 0);
+    r.lut += 1500, r.ff += 2500;
+    return r;
+}
+
+/* Components of node n (the slice sizes decide the bias store). */
 static int node_components(const llx_sim_config *c, const llx_config *m, int n, llx_sim_component *out)
 {
     const llx_sim_arch *a = &c->arch;
-    const int P = a->channels, G = a->word_bytes, N = a->nodes, L = m->n_layer;
-    const int C = m->n_embd, F = m->n_inner;
-    const int kw = cdiv_i(llx_config_head_dim(m), G), hp = a->heads_parallel;
-    const double word_bits = 8.0 * G;
-    int k = 0;
-
-    /* Fused MP: MAC slices, quantisation unit, FIFOs, input words, biases */
-    long rows = 0;
+    dims d = {a->channels, a->word_bytes, a->nodes, m->n_layer, m->n_embd, m->n_inner,
+              cdiv_i(llx_config_head_dim(m), a->word_bytes), a->heads_parallel, a->ln_lanes, 0};
     for (int mat = LLX_MAT_QKV; mat <= LLX_MAT_FC2; mat++) {
         int r, cl;
         llx_matrix_shape(m, (llx_matrix)mat, &r, &cl);
-        llx_range s = llx_split_range(r, N, n);
-        rows += s.end - s.begin;
+        llx_range s = llx_split_range(r, d.N, n);
+        d.rows += s.end - s.begin;
     }
-    int max_cols = F > C ? F : C;
-    llx_sim_component mp = {"mp", 0, 0, 0, 0, 0};
-    mp.dsp = (double)P * G + D_FMUL + D_FADD;
-    mp.bram = P * bram36(a->out_fifo, 32) + bram36(a->out_fifo, 32.0 * P) +
-              bram36(cdiv_i(max_cols, G), word_bits) + bram36((double)rows * L, 32) + bram36(9.0 * L, 32);
-    mp.lut = 66.0 * P * G, mp.ff = 109.0 * P * G;
-    out[k++] = mp;
-
-    /* Fused MHA: QK and SV multipliers, softmax lanes, score/probability FIFOs */
-    llx_sim_component mha = {"mha", 0, 0, 0, 0, 0};
-    double lanes_mac = 2.0 * hp * kw * G;
-    mha.dsp = lanes_mac + hp * (D_FMUL + D_FADD + 2 * D_EXP + 2 * D_FMUL + D_FADD) + hp * kw * D_FMUL;
-    mha.bram = hp * (bram36(a->score_fifo, 32) + bram36(a->score_fifo, 8));
-    mha.lut = 148.0 * lanes_mac, mha.ff = 176.0 * lanes_mac;
-    out[k++] = mha;
-
-    /* Fused LN&Res: lanes x (fadd, fmul, fadd, fmul, fadd) shared by the two
-     * passes, a scalar mean/var/rsqrt unit; gamma/beta of every LayerNorm
-     * (full width: every node normalises the whole vector), x and a copy */
-    int lanes = a->lnres_fusion ? a->ln_lanes : 1;
-    llx_sim_component ln = {"lnres", 0, 0, 0, 0, 0};
-    ln.dsp = lanes * (3 * D_FADD + 2 * D_FMUL) + 2 * D_FMUL + D_FADD + D_RSQRT;
-    double per_lane = (double)cdiv_i(C, lanes);
-    ln.bram = lanes * (bram36(per_lane * 4 * L, 32) + 2 * bram36(per_lane, 32));
-    ln.lut = 1440.0 * lanes, ln.ff = 1875.0 * lanes;
-    out[k++] = ln;
-
-    /* HBM ports: a read buffer per channel, a write buffer on the K/V ports */
-    llx_sim_component dma = {"dma", 0, 0, 0, 0, 0};
-    dma.bram = P * bram36(a->dma_fifo, word_bits) + 2 * hp * kw * bram36(a->dma_fifo, word_bits);
-    dma.lut = 1000.0 * P, dma.ff = 1750.0 * P;
-    out[k++] = dma;
-
-    /* shared buffer, staging quantiser, router, scheduler */
-    llx_sim_component oth = {"other", 0, 0, 0, 0, 0};
-    int widest = 3 * C > F ? 3 * C : F;
-    int banks = a->flit_bytes / 4 > 0 ? a->flit_bytes / 4 : 1;
-    oth.dsp = 2 * D_FMUL; /* staging quantiser, KV requant */
-    oth.bram = banks * bram36(cdiv_i(widest, banks), 32);
-    if (N > 1) oth.bram += bram36(64, 8.0 * a->flit_bytes); /* inter-node stream FIFO */
-    oth.lut = 8500, oth.ff = 13000;
-    out[k++] = oth;
-
-    /* nodes outside the HBM's SLR: the linker's SLR-crossing data FIFOs on
-     * every HBM port (the HBM controllers sit next to SLR0) */
-    int slot = n % a->nodes_per_fpga;
-    if (slot > 0) {
-        llx_sim_component x = {"hbm_xing", 0, 0, 0, 0, 0};
-        x.bram = 2.0 * P * bram36(a->dma_fifo, word_bits); /* R and W data channels */
-        x.lut = 500.0 * P, x.ff = 1500.0 * P;
-        out[k++] = x;
-    }
+    const int pu = c->plat.uram > 0 && a->params_uram;
+    int k = 0;
+    out[k++] = mp_unit(a, &d);
+    out[k++] = mha_unit(a, &d);
+    out[k++] = ln_unit(a, &d, pu);
+    out[k++] = dma_unit(a, &d);
+    out[k++] = buf_unit(&d, pu);
+    out[k++] = ring_unit(a, d.N);
     return k;
 }
 
@@ -114,25 +168,26 @@ llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config 
     LLX_TRY(llx_sim_check(c, m));
     const llx_sim_arch *a = &c->arch;
     const llx_sim_platform *p = &c->plat;
-    const llx_sim_component shell = {"shell", p->shell_dsp, p->shell_lut, p->shell_ff, p->shell_bram, 0};
+    const llx_sim_component shell = {"shell", p->shell_dsp, p->shell_lut, p->shell_ff, p->shell_bram, p->shell_uram};
     r->devices = (a->nodes + a->nodes_per_fpga - 1) / a->nodes_per_fpga;
     llx_sim_component comp[LLX_SIM_MAX_COMPONENTS];
     r->all_total.name = "all";
-    for (int d = 0; d < r->devices; d++) {
+    for (int dv = 0; dv < r->devices; dv++) {
         llx_sim_component dev = {"device", 0, 0, 0, 0, 0};
         add(&dev, &shell);
-        for (int n = d * a->nodes_per_fpga; n < (d + 1) * a->nodes_per_fpga && n < a->nodes; n++) {
+        for (int n = dv * a->nodes_per_fpga; n < (dv + 1) * a->nodes_per_fpga && n < a->nodes; n++) {
             int k = node_components(c, m, n, comp);
             llx_sim_component tot = {"node", 0, 0, 0, 0, 0};
             for (int j = 0; j < k; j++) add(&tot, &comp[j]);
-            if (tot.bram + tot.dsp > r->node_total.bram + r->node_total.dsp) { /* the largest node */
-                r->node_total = tot;
+            if (tot.bram + tot.dsp + tot.uram > r->node_total.bram + r->node_total.dsp + r->node_total.uram) {
+                r->node_total = tot; /* the largest node */
                 r->n_comp = k;
                 memcpy(r->node, comp, sizeof comp[0] * (size_t)k);
             }
             add(&dev, &tot);
         }
-        if (dev.bram + dev.dsp > r->device_total.bram + r->device_total.dsp) r->device_total = dev;
+        if (dev.bram + dev.dsp + dev.uram > r->device_total.bram + r->device_total.dsp + r->device_total.uram)
+            r->device_total = dev;
         add(&r->all_total, &dev);
     }
     r->node_total.name = "node";
@@ -142,7 +197,7 @@ llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config 
     r->lut_frac = p->lut > 0 ? t->lut / p->lut : 0;
     r->ff_frac = p->ff > 0 ? t->ff / p->ff : 0;
     r->bram_frac = p->bram > 0 ? t->bram / p->bram : 0;
-    r->uram_frac = p->uram > 0 ? t->uram / p->uram : 0;
+    r->uram_frac = p->uram > 0 ? t->uram / p->uram : (t->uram > 0 ? 2 : 0);
     r->fits = r->dsp_frac <= 1 && r->lut_frac <= 1 && r->ff_frac <= 1 && r->bram_frac <= 1 && r->uram_frac <= 1;
     return LLX_OK;
 }
