@@ -187,7 +187,7 @@ llx_status sim_run_cycle(const sim_graph *g, sim_outcome *o)
     s.fire = malloc(sizeof *s.fire * (size_t)(g->nprocs ? g->nprocs : 1));
     int oom = !s.f || !s.p || !s.fire;
     for (int p = 0; !oom && p < g->nprocs; p++) s.p[p].ph = g->procs[p].phase0;
-    for (int i = 0; !oom && i < g->nfifos; i++) o->max_occ[i] = g->fifos[i].init;
+    for (int i = 0; !oom && g->want_occ && i < g->nfifos; i++) o->max_occ[i] = g->fifos[i].init;
     int left = g->nprocs;
     cyc last_fire = -1;
     for (cyc t = 0; !oom && left > 0; t++) {
@@ -200,7 +200,7 @@ llx_status sim_run_cycle(const sim_graph *g, sim_outcome *o)
                 f->fcount--;
             }
             long occ = g->fifos[i].init + f->visible - f->popped;
-            if (occ > o->max_occ[i]) o->max_occ[i] = (int)occ;
+            if (g->want_occ && occ > o->max_occ[i]) o->max_occ[i] = (int)occ;
         }
         int nfire = 0;
         for (int p = 0; p < g->nprocs; p++) {

@@ -128,6 +128,7 @@ static llx_status run_stage(const sim_hw *hw, const llx_schedule *s, int i, int 
     default: rc = llx_fail(LLX_ERR_INTERNAL, "stage %d: unknown kernel %d", i, kernel), cat = LLX_SIM_CAT_MP;
     }
     if (rc == LLX_OK) rc = sim_graph_finalize(&net.g);
+    net.g.want_occ = fifos != NULL;
     sim_outcome o;
     memset(&o, 0, sizeof o);
     if (rc == LLX_OK) rc = hw->cfg->arch.cycle_mode ? sim_run_cycle(&net.g, &o) : sim_run_fast(&net.g, &o);

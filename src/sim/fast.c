@@ -14,7 +14,8 @@
 typedef struct fifo_st {
     cyc *vis, *popt; /* per pushed token: visibility; per popped token: pop cycle */
     long pushed, popped;
-    int init, other;  /* initial tokens; unused */
+    int init;         /* initial tokens */
+    int prod, cons;   /* the processes at its ends */
 } fifo_st;
 
 /* a port as the fast engine needs it (ports on replica FIFOs left out) */
@@ -33,6 +34,7 @@ typedef struct proc_st {
     cyc rate_t;     /* last rated firing, -1 before the first */
     cyc credit;     /* credit left after it */
     int started, queued;
+    int waiting;    /* stopped for a token or a pop of another process */
 } proc_st;
 
 typedef struct fast {
@@ -43,6 +45,7 @@ typedef struct fast {
     proc_st *p;
     cyc *done;
     int *queue, qhead, qlen;
+    cyc *arena; /* every FIFO's token times */
     int **dependents, *ndep; /* processes gated on each process */
     sim_trace *trace;
     cyc last_fire;
@@ -50,9 +53,16 @@ typedef struct fast {
 
 static void enqueue(fast *x, int p)
 {
-    if (p < 0 || x->p[p].queued || x->done[p] >= 0 || x->g->procs[p].replica_of >= 0) return;
     x->p[p].queued = 1;
-    x->queue[(x->qhead + x->qlen++) % x->g->nprocs] = p;
+    x->p[p].waiting = 0;
+    int slot = x->qhead + x->qlen++;
+    x->queue[slot >= x->g->nprocs ? slot - x->g->nprocs : slot] = p;
+}
+
+/* wake process p if it stopped waiting for something another process did */
+static inline void wake(fast *x, int p)
+{
+    if (p >= 0 && x->p[p].waiting) enqueue(x, p);
 }
 
 static cyc max_c(cyc a, cyc b) { return a > b ? a : b; }
@@ -117,15 +127,17 @@ static int fire(fast *x, int p, cyc t)
         if (q->kind != SIM_ON_EVERY && !sim_port_on(q->pt, s->j, ph->n)) continue;
         fifo_st *f = q->f;
         if (q->dir == SIM_POP) {
-            for (int k = 0; k < q->n; k++) f->popt[f->popped++] = t;
-            enqueue(x, g->fifos[q->fifo].prod);
+            if (q->n == 1) f->popt[f->popped++] = t;
+            else
+                for (int k = 0; k < q->n; k++) f->popt[f->popped++] = t;
+            wake(x, f->prod);
         } else {
             for (int k = 0; k < q->n; k++) {
                 cyc v = t + q->lat;
                 if (f->pushed > 0 && f->vis[f->pushed - 1] > v) v = f->vis[f->pushed - 1];
                 f->vis[f->pushed++] = v;
             }
-            enqueue(x, g->fifos[q->fifo].cons);
+            wake(x, f->cons);
         }
     }
     if (ph->rated) {
@@ -145,7 +157,7 @@ static int fire(fast *x, int p, cyc t)
         if (++s->ph == pr->phase0 + pr->nphases) {
             s->ph--; /* stay on a valid phase for reports */
             x->done[p] = t + ph->ii;
-            for (int k = 0; k < x->ndep[p]; k++) enqueue(x, x->dependents[p][k]);
+            for (int k = 0; k < x->ndep[p]; k++) wake(x, x->dependents[p][k]);
         }
     }
     return 0;
@@ -180,14 +192,19 @@ static int setup(fast *x, const sim_graph *g, sim_outcome *o)
             x->nfp[ph]++;
         }
     }
-    for (int i = 0; i < g->nfifos; i++) x->f[i].init = g->fifos[i].init;
+    for (int i = 0; i < g->nfifos; i++)
+        x->f[i].init = g->fifos[i].init, x->f[i].prod = g->fifos[i].prod, x->f[i].cons = g->fifos[i].cons;
+    size_t cells = 0;
+    for (int i = 0; i < g->nfifos; i++)
+        if (g->fifos[i].replica_of < 0) cells += (size_t)g->fifos[i].pushes + (size_t)g->fifos[i].pops;
+    x->arena = malloc(sizeof(cyc) * (cells ? cells : 1));
+    if (!x->arena) return -1;
+    cyc *cur = x->arena;
     for (int i = 0; i < g->nfifos; i++) {
         const sim_fifo *fi = &g->fifos[i];
         if (fi->replica_of >= 0) continue;
-        size_t n = (size_t)(fi->pushes > 0 ? fi->pushes : 1), m = (size_t)(fi->pops > 0 ? fi->pops : 1);
-        x->f[i].vis = malloc(sizeof(cyc) * n);
-        x->f[i].popt = malloc(sizeof(cyc) * m);
-        if (!x->f[i].vis || !x->f[i].popt) return -1;
+        x->f[i].vis = cur, cur += fi->pushes;
+        x->f[i].popt = cur, cur += fi->pops;
     }
     for (int p = 0; p < g->nprocs; p++) {
         x->p[p].ph = g->procs[p].phase0;
@@ -212,7 +229,7 @@ static int setup(fast *x, const sim_graph *g, sim_outcome *o)
 
 static void teardown(fast *x)
 {
-    for (int i = 0; x->f && i < x->g->nfifos; i++) free(x->f[i].vis), free(x->f[i].popt);
+    free(x->arena);
     for (int p = 0; x->dependents && p < x->g->nprocs; p++) free(x->dependents[p]);
     free(x->f), free(x->p), free(x->queue), free(x->ndep), free(x->dependents), free(x->fp), free(x->fp0), free(x->nfp);
 }
@@ -241,16 +258,20 @@ llx_status sim_run_fast(const sim_graph *g, sim_outcome *o)
         sim_outcome_free(o);
         return llx_fail(LLX_ERR_NOMEM, "out of memory in the fast simulator");
     }
-    for (int p = 0; p < g->nprocs; p++) enqueue(&x, p);
+    for (int p = 0; p < g->nprocs; p++)
+        if (g->procs[p].replica_of < 0) enqueue(&x, p);
     int oom = 0;
     while (x.qlen > 0 && !oom) {
         int p = x.queue[x.qhead];
-        x.qhead = (x.qhead + 1) % g->nprocs;
+        if (++x.qhead == g->nprocs) x.qhead = 0;
         x.qlen--;
         x.p[p].queued = 0;
         while (x.done[p] < 0) {
             cyc t = next_time(&x, p);
-            if (t < 0) break;
+            if (t < 0) {
+                x.p[p].waiting = 1;
+                break;
+            }
             if (fire(&x, p, t)) {
                 oom = 1;
                 break;
@@ -267,7 +288,7 @@ llx_status sim_run_fast(const sim_graph *g, sim_outcome *o)
             if (o->done[p] < 0) o->deadlock = 1;
             else if (o->done[p] > o->end) o->end = o->done[p];
         }
-        for (int i = 0; i < g->nfifos; i++)
+        for (int i = 0; g->want_occ && i < g->nfifos; i++)
             o->max_occ[i] = g->fifos[i].replica_of >= 0 ? 0 : max_occupancy(&g->fifos[i], &x.f[i]);
         if (o->deadlock) {
             long *pushed = calloc((size_t)(g->nfifos ? g->nfifos : 1), sizeof *pushed);

@@ -124,6 +124,7 @@ typedef struct sim_graph {
     int cap_procs, cap_phases, cap_ports, cap_fifos;
     int oom;       /* an add failed; finalize reports it */
     int finalized;
+    int want_occ;  /* engines fill sim_outcome.max_occ (else it stays 0) */
 } sim_graph;
 
 void sim_graph_init(sim_graph *g);

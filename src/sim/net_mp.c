@@ -7,7 +7,8 @@
  *            lands in the read buffer (dma_fifo words, outstanding requests
  *            included) L_hbm cycles later
  *   feed     packs the activation vector into words, mp_in elements per
- *            cycle, and broadcasts each word to every slice (disp_fifo)
+ *            cycle, and broadcasts each word to every slice (disp_fifo);
+ *            left out when it cannot bind (feed_binds)
  *   mac[p]   one activation word per cycle (per token), the weight word on
  *            its last token; a row's sums leave the adder tree tree_lat
  *            later into the result FIFO (out_fifo)
@@ -32,24 +33,39 @@ typedef struct mp_ctx {
     int B, nblk, bytes;
 } mp_ctx;
 
+/* Can the activation feed ever hold a MAC back?  Not when it packs a word
+ * per cycle and the dispatcher FIFO holds two: it starts with the stage,
+ * keeps two words ahead and a stalled MAC stalls it, so the MAC's beat b
+ * never waits for it beyond cycle b + lat_fifo (the MAC's first beat is
+ * delayed by lat_fifo instead).  Then the feed is left out of the network. */
+static int feed_binds(const sim_hw *hw)
+{
+    return cdiv_l(hw->G, hw->mp_in) > 1 || hw->disp_fifo + hw->lat_fifo - 1 < 2;
+}
+
 /* node n's slices, feed and MACs; returns 0 or -1 (out of memory) */
 static int slices(const mp_ctx *x, int n, int rows, int *res)
 {
     const sim_hw *hw = x->hw;
     sim_graph *g = &x->net->g;
-    const int P = hw->P, T = x->st->tokens, ap = rows < P ? rows : P;
+    const int P = hw->P, T = x->st->tokens, ap = rows < P ? rows : P, feed_on = feed_binds(hw);
     const long wpr = cdiv_l(x->st->cols, hw->G), groups = cdiv_l(rows, P), pl = rows - (groups - 1) * P;
     char name[SIM_NAME_LEN];
-    int wbuf[LLX_SIM_MAX_CHANNELS], disp[LLX_SIM_MAX_CHANNELS], dma0 = -1, mac0 = -1;
-    snprintf(name, sizeof name, "n%d.feed", n);
-    int feed = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
+    int wbuf[LLX_SIM_MAX_CHANNELS], disp[LLX_SIM_MAX_CHANNELS], dma0 = -1, mac0 = -1, feed = -1;
+    if (feed_on) {
+        snprintf(name, sizeof name, "n%d.feed", n);
+        feed = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
+    }
     for (int p = 0; p < ap; p++) {
         long rows_p = cdiv_l(rows - p, P);
         snprintf(name, sizeof name, "n%d.w[%d]", n, p);
         wbuf[p] = sim_fifo_add(g, name, hw->dma_fifo, 0, SIM_BYTE_BITS * hw->G);
         if (wbuf[p] >= 0) g->fifos[wbuf[p]].reserve = 1; /* m_axi: requests hold their place */
-        snprintf(name, sizeof name, "n%d.act[%d]", n, p);
-        disp[p] = sim_fifo_add(g, name, hw->disp_fifo, 0, SIM_BYTE_BITS * hw->G);
+        disp[p] = -1;
+        if (feed_on) {
+            snprintf(name, sizeof name, "n%d.act[%d]", n, p);
+            disp[p] = sim_fifo_add(g, name, hw->disp_fifo, 0, SIM_BYTE_BITS * hw->G);
+        }
         snprintf(name, sizeof name, "n%d.out[%d]", n, p);
         res[p] = sim_fifo_add(g, name, hw->out_fifo, 0, SIM_WORD_BITS);
         snprintf(name, sizeof name, "n%d.dma[%d]", n, p);
@@ -59,8 +75,8 @@ static int slices(const mp_ctx *x, int n, int rows, int *res)
         sim_port_add(g, ph, wbuf[p], SIM_PUSH, 1, hw->L_hbm, sim_every());
         snprintf(name, sizeof name, "n%d.mac[%d]", n, p);
         int mac = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
-        ph = sim_phase_add(g, mac, rows_p * wpr * T, 1, 0, 0);
-        sim_port_add(g, ph, disp[p], SIM_POP, 1, 0, sim_every());
+        ph = sim_phase_add(g, mac, rows_p * wpr * T, 1, feed_on ? 0 : hw->lat_fifo, 0);
+        if (feed_on) sim_port_add(g, ph, disp[p], SIM_POP, 1, 0, sim_every());
         sim_port_add(g, ph, wbuf[p], SIM_POP, 1, 0, sim_each(T, T - 1));
         sim_port_add(g, ph, res[p], SIM_PUSH, 1, hw->tree_lat, (sim_pat){wpr * T, wpr * T - T, wpr * T - 1, 0, 0});
         if (p == 0) {
@@ -68,11 +84,12 @@ static int slices(const mp_ctx *x, int n, int rows, int *res)
         } else if (dma >= 0 && mac >= 0) {
             g->procs[dma].replica_of = dma0, g->procs[mac].replica_of = mac0;
             g->fifos[wbuf[p]].replica_of = wbuf[0];
-            g->fifos[disp[p]].replica_of = disp[0];
+            if (feed_on) g->fifos[disp[p]].replica_of = disp[0];
             g->fifos[res[p]].replica_of = res[0];
         }
         if (p < LLX_SIM_MAX_CHANNELS) x->net->hbm_bytes[p] += (double)(rows_p * wpr) * hw->G;
     }
+    if (!feed_on) return g->oom ? -1 : 0;
     const int feed_ii = (int)cdiv_l(hw->G, hw->mp_in);
     if (groups > 1) {
         int ph = sim_phase_add(g, feed, (groups - 1) * wpr * T, feed_ii, 0, 0);
