@@ -1,5 +1,7 @@
 /* tests/fixtures.c - see w8a8_fixtures.h.  Each fixture is built on first
- * use and cached for the rest of the run. */
+ * use and kept in the run's tmpdir for the rest of the run: tests run in
+ * child processes of their own, so the cache is the file on disk (the
+ * writers are atomic, and a synth folder is complete once config.json is). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,8 +14,8 @@ const char *llx_fixture_awkward(int layers)
 {
     static char dirs[3][512];
     char *dir = dirs[layers == 2 ? 2 : 1];
-    if (dir[0]) return dir;
     snprintf(dir, sizeof dirs[0], "%s", llx_test_tmpfile(layers == 2 ? "awkward2" : "awkward1"));
+    if (llx_test_have_model(dir)) return dir;
     llx_config c = {1000, 64, 120, layers == 2 ? 2 : 1, 3, 300, 1e-5f};
     if (llx_synth_write(dir, &c, 7, "F32", NULL) != LLX_OK) {
         llx_test_note("synth: %s", llx_errmsg());
@@ -25,10 +27,11 @@ const char *llx_fixture_awkward(int layers)
 
 const char *llx_fixture_calib_text(void)
 {
-    static char path[512];
-    if (path[0]) return path;
+    static char path[512], tmp[520];
     snprintf(path, sizeof path, "%s", llx_test_tmpfile("calib.txt"));
-    FILE *f = fopen(path, "w");
+    if (llx_test_exists(path)) return path;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
     if (!f) return NULL;
     static const char *words[] = {"the", "engine", "runs", "a", "ring", "of", "nodes", "and", "every", "node",
                                   "holds", "its", "slice", "while", "weights", "stream", "from", "memory", "into",
@@ -38,16 +41,16 @@ const char *llx_fixture_calib_text(void)
         x = x * 1103515245u + 12345u;
         fprintf(f, "%s%s", words[(x >> 8) % (sizeof words / sizeof *words)], (x >> 20) % 11 == 0 ? ".\n" : " ");
     }
-    fclose(f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) return NULL;
     return path;
 }
 
 static const char *quantize_once(char *path, size_t cap, const char *dir, const char *calib, int act, int tokens,
                                  const char *name)
 {
-    if (path[0]) return path;
     if (!dir || !calib) return NULL;
     snprintf(path, cap, "%s", llx_test_tmpfile(name));
+    if (llx_test_exists(path)) return path;
     llx_quant_opts o = llx_quant_defaults();
     o.calib_path = calib;
     o.calib_tokens = tokens;
@@ -70,8 +73,8 @@ const char *llx_fixture_awkward_llx(int act)
 const char *llx_fixture_long_llx(int act)
 {
     static char dir[512], paths[3][512];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("long1"));
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("long1"));
+    if (!llx_test_have_model(dir)) {
         llx_config c = {1000, 320, 120, 1, 3, 300, 1e-5f};
         if (llx_synth_write(dir, &c, 5, "F32", NULL) != LLX_OK) {
             llx_test_note("synth: %s", llx_errmsg());

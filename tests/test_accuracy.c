@@ -57,7 +57,7 @@ static double ppl_of(const char *path, int max_tokens, int lm_int8)
     return out;
 }
 
-TEST(accuracy_w8a8_shakespeare_valid)
+TEST(accuracy_w8a8_shakespeare_valid, LLX_T_LONG)
 {
     const char *dir = llx_test_model_dir();
     if (!dir || !llx_test_shared("data/tinyshakespeare/valid.txt")) SKIP("shared model or data not found");
@@ -175,7 +175,7 @@ static const char *quantize(const char *dir, const char *name, float alpha)
     return p;
 }
 
-TEST(accuracy_smoothquant_rescues_outliers)
+TEST(accuracy_smoothquant_rescues_outliers, LLX_T_LONG)
 {
     const char *dir = llx_test_model_dir();
     if (!dir || !llx_test_shared("data/tinyshakespeare/valid.txt")) SKIP("shared model or data not found");

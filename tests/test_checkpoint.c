@@ -14,7 +14,7 @@
 #include "model/hf_internal.h"
 #include "test.h"
 
-TEST(checkpoint_shakespeare_open)
+TEST(checkpoint_shakespeare_open, LLX_T_ASAN)
 {
     const char *dir = llx_test_model_dir();
     if (!dir) SKIP("shared shakespeare-gpt2 model not found");
@@ -36,7 +36,7 @@ TEST(checkpoint_shakespeare_open)
     llx_hf_close(NULL);
 }
 
-TEST(checkpoint_shakespeare_values)
+TEST(checkpoint_shakespeare_values, LLX_T_ASAN)
 {
     const char *dir = llx_test_model_dir();
     if (!dir) SKIP("shared shakespeare-gpt2 model not found");
@@ -104,7 +104,7 @@ TEST(checkpoint_shakespeare_values)
     llx_hf_close(m);
 }
 
-TEST(checkpoint_read_args)
+TEST(checkpoint_read_args, LLX_T_ASAN)
 {
     llx_config c = ckpt_tiny_config();
     const char *dir = ckpt_make("args", &c, "F32", 3);
@@ -161,7 +161,7 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-TEST(checkpoint_concurrent_reads)
+TEST(checkpoint_concurrent_reads, LLX_T_ASAN | LLX_T_TSAN)
 {
     llx_config c = ckpt_tiny_config();
     c.n_embd = 96, c.n_head = 3, c.n_inner = 200;
@@ -187,7 +187,7 @@ TEST(checkpoint_concurrent_reads)
 }
 
 /* "transformer." prefixes, mask buffers and an untied lm_head are accepted. */
-TEST(checkpoint_prefix_extras_untied)
+TEST(checkpoint_prefix_extras_untied, LLX_T_ASAN)
 {
     llx_config c = ckpt_tiny_config();
     const char *dir = ckpt_make("prefixed", &c, "F32", 5);
@@ -276,7 +276,7 @@ static long long offset_of(json_t *hdr, const char *name, int which)
     return json_integer_value(json_array_get(offs, (size_t)which));
 }
 
-TEST(checkpoint_bad_missing_folder)
+TEST(checkpoint_bad_missing_folder, LLX_T_ASAN)
 {
     expect_bad(llx_test_tmpfile("no-such-folder"), LLX_ERR_IO, "does not exist");
     const char *dir = fresh("file-not-folder");
@@ -288,7 +288,7 @@ TEST(checkpoint_bad_missing_folder)
     ckpt_expect_cli_error(path, "config.json: not a .llx file (bad magic)");
 }
 
-TEST(checkpoint_bad_missing_files)
+TEST(checkpoint_bad_missing_files, LLX_T_ASAN)
 {
     static const char *const names[4] = {"config.json", "model.safetensors", "vocab.json", "merges.txt"};
     for (int i = 0; i < 4; i++) {
@@ -310,7 +310,7 @@ static void truncate_model(const char *dir, long size)
     CHECK(truncate(path, size) == 0);
 }
 
-TEST(checkpoint_bad_truncated)
+TEST(checkpoint_bad_truncated, LLX_T_ASAN)
 {
     const char *dir = fresh("trunc-data");
     truncate_model(dir, 50000);
@@ -326,7 +326,7 @@ TEST(checkpoint_bad_truncated)
     expect_bad(dir, LLX_ERR_FORMAT, "is empty");
 }
 
-TEST(checkpoint_bad_header_length)
+TEST(checkpoint_bad_header_length, LLX_T_ASAN)
 {
     const char *dir = fresh("hlen-past-end");
     char path[1024];
@@ -353,7 +353,7 @@ static void edit_overlap(json_t *h)
     set_offsets(h, "h.0.attn.c_attn.weight", 40, 40 + (e - b)); /* inside wte [0, 38400) */
 }
 
-TEST(checkpoint_bad_overlap)
+TEST(checkpoint_bad_overlap, LLX_T_ASAN)
 {
     const char *dir = edited("overlap", edit_overlap);
     expect_bad(dir, LLX_ERR_FORMAT,
@@ -373,7 +373,7 @@ static void edit_not_pair(json_t *h)
     json_object_set_new(json_object_get(h, "ln_f.bias"), "data_offsets", json_pack("[i]", 3));
 }
 
-TEST(checkpoint_bad_offsets_range)
+TEST(checkpoint_bad_offsets_range, LLX_T_ASAN)
 {
     expect_bad(edited("offs-past", edit_past_end), LLX_ERR_FORMAT, "tensor 'ln_f.bias': data_offsets");
     CHECK(strstr(llx_errmsg(), "run past the data section") != NULL);
@@ -391,7 +391,7 @@ static void edit_dtype_int(json_t *h)
     json_object_set_new(json_object_get(h, "h.1.mlp.c_fc.weight"), "dtype", json_string("I32"));
 }
 
-TEST(checkpoint_bad_dtype)
+TEST(checkpoint_bad_dtype, LLX_T_ASAN)
 {
     expect_bad(edited("dtype-unknown", edit_dtype_unknown), LLX_ERR_FORMAT, "tensor 'wte.weight': unknown dtype 'F12'");
     expect_bad(edited("dtype-int", edit_dtype_int), LLX_ERR_UNSUPPORTED,
@@ -408,14 +408,14 @@ static void edit_size_dtype(json_t *h)
     json_object_set_new(json_object_get(h, "wpe.weight"), "dtype", json_string("F16"));
 }
 
-TEST(checkpoint_bad_size)
+TEST(checkpoint_bad_size, LLX_T_ASAN)
 {
     expect_bad(edited("size-shape", edit_size), LLX_ERR_FORMAT,
                "tensor 'wpe.weight': data_offsets [38400, 40448] hold 2048 bytes but shape and F32 need 2112");
     expect_bad(edited("size-dtype", edit_size_dtype), LLX_ERR_FORMAT, "but shape and F16 need 1024");
 }
 
-TEST(checkpoint_bad_shape_config)
+TEST(checkpoint_bad_shape_config, LLX_T_ASAN)
 {
     const char *dir = fresh("shape-config");
     CHECK(ckpt_config_set(dir, "n_positions", "32"));
@@ -429,7 +429,7 @@ TEST(checkpoint_bad_shape_config)
 static void edit_missing(json_t *h) { json_object_del(h, "h.1.mlp.c_fc.bias"); }
 static void edit_missing_lnf(json_t *h) { json_object_del(h, "ln_f.weight"); }
 
-TEST(checkpoint_bad_missing_tensor)
+TEST(checkpoint_bad_missing_tensor, LLX_T_ASAN)
 {
     expect_bad(edited("missing-bias", edit_missing), LLX_ERR_FORMAT, "missing tensor 'h.1.mlp.c_fc.bias'");
     expect_bad(edited("missing-lnf", edit_missing_lnf), LLX_ERR_FORMAT, "missing tensor 'ln_f.weight'");
@@ -449,7 +449,7 @@ static void write_text(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-TEST(checkpoint_bad_config_json)
+TEST(checkpoint_bad_config_json, LLX_T_ASAN)
 {
     const char *dir = fresh("config-malformed");
     write_text(dir, "config.json", "{\"n_embd\": 32, \"n_layer\": 2,");
@@ -465,7 +465,7 @@ TEST(checkpoint_bad_config_json)
     expect_bad(dir, LLX_ERR_FORMAT, "n_embd 32 is not a multiple of n_head 5");
 }
 
-TEST(checkpoint_bad_activation)
+TEST(checkpoint_bad_activation, LLX_T_ASAN)
 {
     const char *dir = fresh("activation");
     CHECK(ckpt_config_set(dir, "activation_function", "\"relu\""));
@@ -495,7 +495,7 @@ static void edit_shape_overflow(json_t *h)
 
 static void edit_entry_type(json_t *h) { json_object_set_new(h, "ln_f.bias", json_integer(3)); }
 
-TEST(checkpoint_bad_header_fields)
+TEST(checkpoint_bad_header_fields, LLX_T_ASAN)
 {
     expect_bad(edited("hdr-extra", edit_extra_field), LLX_ERR_FORMAT, "tensor 'wte.weight': unexpected field 'offset'");
     expect_bad(edited("hdr-meta", edit_meta), LLX_ERR_FORMAT, "'__metadata__' entry 'format' must be a string");
@@ -524,7 +524,7 @@ TEST(checkpoint_bad_header_fields)
     expect_bad(dir, LLX_ERR_FORMAT, "header must be a JSON object");
 }
 
-TEST(checkpoint_cli_info)
+TEST(checkpoint_cli_info, LLX_T_ASAN)
 {
     const char *dir = llx_test_model_dir();
     if (!dir) SKIP("shared shakespeare-gpt2 model not found");
@@ -565,7 +565,7 @@ TEST(checkpoint_cli_info)
 
 /* The hand-made fuzz seeds mean what their names say: valid_* bind to the
  * fuzz config, bad_* are refused (parse or bind). */
-TEST(checkpoint_fuzz_seeds_classified)
+TEST(checkpoint_fuzz_seeds_classified, LLX_T_ASAN)
 {
     static const char *const valid[] = {"valid_f32.st", "valid_f16_unaligned.st", "valid_bf16_prefixed.st",
                                         "valid_lm_head_extras.st", "valid_mixed.st"};

@@ -104,10 +104,10 @@ static const char *tiny(void)
     return d;
 }
 
-TEST(generate_cli_json_fields)
+TEST(generate_cli_json_fields, LLX_T_ASAN)
 {
     const char *hf = tiny(), *llx = llx_tiny_llx(1), *dyn = llx_tiny_llx(2);
-    if (!hf || !llx || !dyn) return;
+    REQUIRE(hf && llx && dyn);
     json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "the ring", "-n", "6", "--seed", "7", NULL});
     CHECK(j != NULL);
     if (j) {
@@ -153,10 +153,10 @@ TEST(generate_cli_json_fields)
 
 /* The streamed text is the prompt, then exactly the JSON's text, then a
  * newline; and `tokenize --decode` of the JSON's tokens gives those bytes. */
-TEST(generate_cli_stream_matches_json)
+TEST(generate_cli_stream_matches_json, LLX_T_ASAN)
 {
     const char *hf = tiny(), *llx = llx_tiny_llx(1);
-    if (!hf || !llx) return;
+    REQUIRE(hf && llx);
     static const char prompt[] = "a node \xc3\xa9";
     int compared = 0, odd_bytes = 0;
     for (int k = 0; k < 6; k++) {
@@ -200,10 +200,10 @@ TEST(generate_cli_stream_matches_json)
 /* Bit-identical logits for every node count: the same greedy and the same
  * seeded samples for 1, 2, 3 and 5 nodes (5 > the 4 heads), and for any
  * thread count. */
-TEST(generate_cli_nodes_identical)
+TEST(generate_cli_nodes_identical, LLX_T_ASAN)
 {
     const char *hf = tiny(), *llx = llx_tiny_llx(1);
-    if (!hf || !llx) return;
+    REQUIRE(hf && llx);
     for (int k = 0; k < 4; k++) {
         const char *m = k % 2 ? llx : hf;
         const int greedy = k < 2;
@@ -225,7 +225,7 @@ TEST(generate_cli_nodes_identical)
 }
 
 /* The shared model, where greedy text is not degenerate: same for 1-3 nodes. */
-TEST(generate_nodes_shakespeare_greedy)
+TEST(generate_nodes_shakespeare_greedy, LLX_T_ASAN)
 {
     const char *dir = llx_test_model_dir();
     if (!dir) SKIP("shared shakespeare-gpt2 model not found");
@@ -243,10 +243,10 @@ TEST(generate_nodes_shakespeare_greedy)
     }
 }
 
-TEST(generate_cli_seed)
+TEST(generate_cli_seed, LLX_T_ASAN)
 {
     const char *hf = tiny();
-    if (!hf) return;
+    REQUIRE(hf);
     char a[512], b[512], seqs[5][512];
     json_t *j1 = gen_json(NULL, (const char *[]){"-m", hf, "-p", "a ring", "-n", "16", "--seed", "9", NULL});
     json_t *j2 = gen_json(NULL, (const char *[]){"-m", hf, "-p", "a ring", "-n", "16", "--seed", "9", NULL});
@@ -284,10 +284,10 @@ TEST(generate_cli_seed)
     json_decref(j);
 }
 
-TEST(generate_cli_prompt_sources)
+TEST(generate_cli_prompt_sources, LLX_T_ASAN)
 {
     const char *hf = tiny();
-    if (!hf) return;
+    REQUIRE(hf);
     static const char prompt[] = "nodes and tokens\nquickly";
     const char *file = llx_test_tmpfile("gen-prompt.txt");
     CHECK(llx_test_write(file, prompt, sizeof prompt - 1));
@@ -311,10 +311,10 @@ TEST(generate_cli_prompt_sources)
 
 /* -n N gives N tokens (the tiny vocabulary has no end-of-text token), up to
  * the context: prompt + N - 1 positions must fit n_ctx = 32. */
-TEST(generate_cli_n_tokens)
+TEST(generate_cli_n_tokens, LLX_T_ASAN)
 {
     const char *hf = tiny();
-    if (!hf) return;
+    REQUIRE(hf);
     static const char *const ns[] = {"1", "2", "7"};
     for (int i = 0; i < 3; i++) {
         json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "ab", "-n", ns[i], "--seed", "1", NULL});
@@ -342,10 +342,10 @@ TEST(generate_cli_n_tokens)
 }
 
 /* Every bad argument: one line, non-zero exit (2 for usage), no crash. */
-TEST(generate_bad_args)
+TEST(generate_bad_args, LLX_T_ASAN)
 {
     const char *hf = tiny(), *llx = llx_tiny_llx(1);
-    if (!hf || !llx) return;
+    REQUIRE(hf && llx);
     const char *file = llx_test_tmpfile("gen-bad-prompt.txt");
     CHECK(llx_test_write(file, "hello", 5));
     char long_prompt[2048] = "";
@@ -402,7 +402,7 @@ TEST(generate_bad_args)
 }
 
 /* `looplynx` itself: help, version, usage errors. */
-TEST(main_cli_help_every_command)
+TEST(main_cli_help_every_command, LLX_T_ASAN)
 {
     static const char *const cmds[] = {"generate", "bench", "quantize", "ppl", "tokenize", "info", "synth"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
@@ -425,7 +425,7 @@ TEST(main_cli_help_every_command)
     llx_proc_free(&r);
 }
 
-TEST(main_bad_cli_usage)
+TEST(main_bad_cli_usage, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, NULL);

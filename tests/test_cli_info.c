@@ -21,7 +21,7 @@ static json_t *info_json(const char *model)
     return j;
 }
 
-TEST(info_cli_llx_matches_folder)
+TEST(info_cli_llx_matches_folder, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *llx = llx_tiny_llx(2);
     if (!hf || !llx) {
@@ -67,7 +67,7 @@ TEST(info_cli_llx_matches_folder)
     llx_proc_free(&r);
 }
 
-TEST(info_bad_cli_args)
+TEST(info_bad_cli_args, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, "info", NULL);
@@ -84,7 +84,7 @@ TEST(info_bad_cli_args)
     llx_proc_free(&r);
 }
 
-TEST(tokenizer_cli_llx_model)
+TEST(tokenizer_cli_llx_model, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *llx = llx_tiny_llx(1);
     if (!hf || !llx) {

@@ -47,7 +47,7 @@ static int lib_ppl(const char *model, const char *text_path, int max_tokens, int
     return ok;
 }
 
-TEST(ppl_cli_json)
+TEST(ppl_cli_json, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *llx = llx_tiny_llx(1), *text = llx_tiny_calib();
     if (!hf || !llx || !text) {
@@ -82,7 +82,7 @@ TEST(ppl_cli_json)
     }
 }
 
-TEST(ppl_cli_max_tokens_and_default_ctx)
+TEST(ppl_cli_max_tokens_and_default_ctx, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *text = llx_tiny_calib();
     if (!hf || !text) {
@@ -113,7 +113,7 @@ TEST(ppl_cli_max_tokens_and_default_ctx)
     llx_proc_free(&r);
 }
 
-TEST(ppl_bad_args)
+TEST(ppl_bad_args, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *text = llx_tiny_calib();
     if (!hf || !text) {
@@ -165,7 +165,7 @@ static void check_bench_record(const json_t *j, int nodes, long long want_bytes)
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "gen")), 4);
 }
 
-TEST(bench_cli_json)
+TEST(bench_cli_json, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *llx = llx_tiny_llx(1);
     if (!hf || !llx) {
@@ -198,7 +198,7 @@ TEST(bench_cli_json)
     llx_proc_free(&r);
 }
 
-TEST(bench_cli_sweep)
+TEST(bench_cli_sweep, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf();
     if (!hf) {
@@ -222,7 +222,7 @@ TEST(bench_cli_sweep)
     llx_proc_free(&r);
 }
 
-TEST(bench_bad_args)
+TEST(bench_bad_args, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf();
     if (!hf) {

@@ -223,7 +223,7 @@ static void naive_forward(const naive *nv, const llx_hf *hf, const int *ids, int
     free(x), free(h), free(qkv), free(ctx), free(tmp), free(f), free(w), free(b), free(g), free(bb);
 }
 
-TEST(engine_matches_naive_reference_awkward_sizes)
+TEST(engine_matches_naive_reference_awkward_sizes, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *dir = llx_fixture_awkward(1);
     CHECK(dir != NULL);
@@ -269,7 +269,7 @@ TEST(engine_matches_naive_reference_awkward_sizes)
 }
 
 /* Running a prompt in one pass, in chunks, or token by token gives the same bits. */
-TEST(engine_prefill_chunking_is_bit_exact)
+TEST(engine_prefill_chunking_is_bit_exact, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *dir = llx_fixture_awkward(1);
     CHECK(dir != NULL);
@@ -296,7 +296,7 @@ TEST(engine_prefill_chunking_is_bit_exact)
     llx_model_close(m);
 }
 
-TEST(engine_bad_calls)
+TEST(engine_bad_calls, LLX_T_ASAN)
 {
     const char *dir = llx_fixture_awkward(1);
     CHECK(dir != NULL);

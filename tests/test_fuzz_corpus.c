@@ -30,31 +30,31 @@ static int replay(const char *name, int (*fn)(const uint8_t *, size_t))
     return n;
 }
 
-TEST(fuzz_corpus_config)
+TEST(fuzz_corpus_config, LLX_T_ASAN)
 {
     int n = replay("config", llx_fuzz_config);
     CHECK(n > 0);
 }
 
-TEST(fuzz_corpus_tokenizer)
+TEST(fuzz_corpus_tokenizer, LLX_T_ASAN)
 {
     int n = replay("tokenizer", llx_fuzz_tokenizer);
     CHECK(n > 0);
 }
 
-TEST(fuzz_corpus_safetensors)
+TEST(fuzz_corpus_safetensors, LLX_T_ASAN)
 {
     int n = replay("safetensors", llx_fuzz_safetensors);
     CHECK(n > 0);
 }
 
-TEST(fuzz_corpus_sim)
+TEST(fuzz_corpus_sim, LLX_T_ASAN)
 {
     int n = replay("sim", llx_fuzz_sim);
     CHECK(n > 0);
 }
 
-TEST(fuzz_corpus_llx)
+TEST(fuzz_corpus_llx, LLX_T_ASAN)
 {
     int n = replay("llx", llx_fuzz_llx);
     CHECK(n > 0);

@@ -26,14 +26,14 @@ static void fill_i8(int8_t *p, size_t n, llx_rng *r, int mode)
     }
 }
 
-TEST(kernels_select_names)
+TEST(kernels_select_names, LLX_T_ASAN)
 {
     CHECK(llx_kernels_select("ref") == &llx_kernels_ref);
     CHECK(llx_kernels_select("nonsense") == NULL);
     CHECK(llx_kernels_select("auto") != NULL);
 }
 
-TEST(kernels_i8_matmul_bit_exact)
+TEST(kernels_i8_matmul_bit_exact, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -62,7 +62,7 @@ TEST(kernels_i8_matmul_bit_exact)
                 }
 }
 
-TEST(kernels_f32_matmul_close_to_reference)
+TEST(kernels_f32_matmul_close_to_reference, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -87,7 +87,7 @@ TEST(kernels_f32_matmul_close_to_reference)
 
 /* The same row must give the same bits whether it is computed alone, in a
  * tile of rows, with one token or with many (node-count invariance). */
-TEST(kernels_f32_row_order_is_tile_independent)
+TEST(kernels_f32_row_order_is_tile_independent, LLX_T_ASAN)
 {
     const llx_kernels *ks[2] = {&llx_kernels_ref, fast()};
     llx_rng r;
@@ -109,7 +109,7 @@ TEST(kernels_f32_row_order_is_tile_independent)
     free(x), free(w), free(all), free(one);
 }
 
-TEST(kernels_vecops_values)
+TEST(kernels_vecops_values, LLX_T_ASAN)
 {
     float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, y[4];
     llx_layernorm_f32(y, x, g, b, 4, 1e-5f);
@@ -127,7 +127,7 @@ TEST(kernels_vecops_values)
 
 /* The packed layout: both packed kernels equal the row-major reference, and
  * rows [2m, R) of a packed matrix are the packed matrix of those rows. */
-TEST(kernels_i8_packed_bit_exact)
+TEST(kernels_i8_packed_bit_exact, LLX_T_ASAN)
 {
     const llx_kernels *ks[2] = {&llx_kernels_ref, fast()};
     llx_rng r;
@@ -163,7 +163,7 @@ TEST(kernels_i8_packed_bit_exact)
 }
 
 /* The quantization unit must give the same bits on every kernel table. */
-TEST(kernels_quant_unit_bit_exact)
+TEST(kernels_quant_unit_bit_exact, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -203,7 +203,7 @@ TEST(kernels_quant_unit_bit_exact)
 
 /* The attention kernels over the position-major K and chunked V layouts
  * (kernels.h), with gaps between rows and chunks and stale bytes past n. */
-TEST(kernels_attn_bit_exact)
+TEST(kernels_attn_bit_exact, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -241,7 +241,7 @@ TEST(kernels_attn_bit_exact)
 }
 
 /* GELU, softmax and LayerNorm: same bits on every table (they feed int8 rounding). */
-TEST(kernels_gelu_softmax_layernorm_bit_exact)
+TEST(kernels_gelu_softmax_layernorm_bit_exact, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -269,7 +269,7 @@ TEST(kernels_gelu_softmax_layernorm_bit_exact)
     }
 }
 
-TEST(kernels_argmax_matches_reference)
+TEST(kernels_argmax_matches_reference, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");
@@ -290,7 +290,7 @@ TEST(kernels_argmax_matches_reference)
 
 /* The bandwidth probe reads every byte: its checksum (the sum of all
  * 64-bit words) is the same on every table, for any n % 128 == 0. */
-TEST(kernels_read_bytes_reads_everything)
+TEST(kernels_read_bytes_reads_everything, LLX_T_ASAN)
 {
     const llx_kernels *k = fast();
     if (!k) SKIP("no AVX2 on this CPU");

@@ -85,7 +85,7 @@ static char *aligned_copy(const char *src, size_t n)
     return p;
 }
 
-TEST(llxfile_writer_roundtrip)
+TEST(llxfile_writer_roundtrip, LLX_T_ASAN)
 {
     const char *path = write_container("container.llx");
     CHECK(path != NULL);
@@ -112,7 +112,7 @@ TEST(llxfile_writer_roundtrip)
 }
 
 /* A file with no tensors is a valid (empty) container. */
-TEST(llxfile_writer_empty)
+TEST(llxfile_writer_empty, LLX_T_ASAN)
 {
     llx_llx_writer *w = NULL;
     const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 1, 0};
@@ -167,7 +167,7 @@ static const char *rewrite(const char *src, const char *name, const edit *e)
 
 /* Reading a quantized model through the reader and writing it back gives
  * the same bytes; the copy runs. */
-TEST(llxfile_writer_rewrite_identical)
+TEST(llxfile_writer_rewrite_identical, LLX_T_ASAN)
 {
     const char *src = llx_tiny_llx(1);
     if (!src) {
@@ -242,7 +242,7 @@ static const char *write_image(const char *name, const char *img, size_t n)
 }
 
 /* the control: the undamaged file passes everywhere */
-TEST(llxfile_valid_model_accepted)
+TEST(llxfile_valid_model_accepted, LLX_T_ASAN)
 {
     const char *src = llx_tiny_llx(1);
     if (!src) {
@@ -258,7 +258,7 @@ TEST(llxfile_valid_model_accepted)
     llx_proc_free(&r);
 }
 
-TEST(llxfile_bad_magic)
+TEST(llxfile_bad_magic, LLX_T_ASAN)
 {
     size_t n;
     char *img = model_image(&n);
@@ -273,7 +273,7 @@ TEST(llxfile_bad_magic)
     free(img);
 }
 
-TEST(llxfile_bad_version)
+TEST(llxfile_bad_version, LLX_T_ASAN)
 {
     size_t n;
     char *img = model_image(&n);
@@ -288,7 +288,7 @@ TEST(llxfile_bad_version)
     free(img);
 }
 
-TEST(llxfile_bad_truncated)
+TEST(llxfile_bad_truncated, LLX_T_ASAN)
 {
     size_t n;
     char *img = model_image(&n);
@@ -337,7 +337,7 @@ static int flips_refused(const char *img, size_t n, size_t step, size_t dense_un
     return bad;
 }
 
-TEST(llxfile_bad_flipped_byte)
+TEST(llxfile_bad_flipped_byte, LLX_T_ASAN)
 {
     /* every byte of a small container, each of the 8 bits */
     const char *cpath = write_container("flip-container.llx");
@@ -395,7 +395,7 @@ TEST(llxfile_bad_flipped_byte)
     free(img);
 }
 
-TEST(llxfile_bad_wrong_shape)
+TEST(llxfile_bad_wrong_shape, LLX_T_ASAN)
 {
     const char *src = llx_tiny_llx(1);
     if (!src) {
@@ -412,7 +412,7 @@ TEST(llxfile_bad_wrong_shape)
     expect_refused(rewrite(src, "shape-act.llx", &act), "tensor 'h.1.act' is f32 [7, 0], expected f32 [8, 0]");
 }
 
-TEST(llxfile_bad_missing_tensor)
+TEST(llxfile_bad_missing_tensor, LLX_T_ASAN)
 {
     const char *src = llx_tiny_llx(1);
     if (!src) {
@@ -431,7 +431,7 @@ TEST(llxfile_bad_missing_tensor)
     expect_refused(rewrite(src, "missing-merges.llx", &tok), "missing embedded tokenizer");
 }
 
-TEST(llxfile_bad_writer_args)
+TEST(llxfile_bad_writer_args, LLX_T_ASAN)
 {
     llx_llx_writer *w = NULL;
     const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 1, 0}, badq = {3, 0.5f, 1, 0};
@@ -475,7 +475,7 @@ TEST(llxfile_bad_writer_args)
     llx_llx_writer_free(NULL);
 }
 
-TEST(llxfile_bad_mem_args)
+TEST(llxfile_bad_mem_args, LLX_T_ASAN)
 {
     static _Alignas(64) char buf[256];
     llx_llx *f = (llx_llx *)buf;
@@ -493,7 +493,7 @@ TEST(llxfile_bad_mem_args)
 }
 
 /* The hand-made fuzz seeds mean what their names say. */
-TEST(llxfile_fuzz_seeds_classified)
+TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
 {
     static const struct { const char *file, *want; int model_ok; } seeds[] = {
         {"valid_model.llx", NULL, 1},
@@ -549,7 +549,7 @@ TEST(llxfile_fuzz_seeds_classified)
 
 /* An empty tensor shares its offset with the next one; either table order
  * opens (the overlap check must not depend on how ties sort). */
-TEST(llxfile_empty_tensor_shares_offset)
+TEST(llxfile_empty_tensor_shares_offset, LLX_T_ASAN)
 {
     const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 1, 0};
     llx_llx_writer *w = NULL;

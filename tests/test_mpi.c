@@ -4,7 +4,6 @@
  * that disagrees with the rank count is a usage error; a rank that dies or
  * stalls ends the whole run within a bounded time, with a message. */
 #include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "llx/checkpoint.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -124,8 +124,10 @@ TEST(mpi_identity_fp32_shared_model)
 TEST(mpi_identity_w8a8_shared_model)
 {
     if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    if (!llx_test_model_dir() || !llx_test_shared("data/tinyshakespeare/train.txt"))
+        SKIP("shared shakespeare-gpt2 model or data not found");
     const char *p = llx_fixture_shakespeare_llx(1);
-    if (!p) SKIP("shared shakespeare-gpt2 model not found");
+    REQUIRE(p);
     check_identity(p, "w8a8 static shakespeare");
 }
 
@@ -188,73 +190,102 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Start a long MPI generation, hit rank 1 with sig once it runs, and
- * return mpirun's exit status and how long the run took to end after. */
-static int disturb_rank(int sig, const char *extra, double *after, char *err, size_t errcap)
+/* A random-weight model whose 1000-token generation takes seconds (about
+ * 4 ms a token on two ranks of this machine), so a rank can be disturbed
+ * while the ring is busy; it needs nothing from ../shared. */
+static const char *long_run_model(void)
 {
-    char marker[64];
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("mpi-long"));
+    if (llx_test_have_model(dir)) return dir;
+    const llx_config c = {2000, 1024, 256, 6, 4, 1024, 1e-5f};
+    if (llx_synth_write(dir, &c, 3, "F32", NULL) != LLX_OK) {
+        llx_test_note("synth: %s", llx_errmsg());
+        return NULL;
+    }
+    return dir;
+}
+
+#define LONG_RUN_TOKENS "1000"
+
+typedef struct disturbance {
+    const char *marker; /* the prompt, also how rank 1's process is found */
+    int sig;
+    pid_t victim;
+    double t_hit; /* when the signal was sent */
+} disturbance;
+
+/* Called with the run's output so far: once generated text follows the
+ * echoed prompt (the first token is out, so the ring is running), send the
+ * signal to rank 1. */
+static void hit_rank_once_generating(const llx_proc_result *so_far, void *ctx)
+{
+    disturbance *d = ctx;
+    if (d->victim || so_far->out_len <= strlen(d->marker)) return;
+    d->victim = find_rank(d->marker, 1);
+    if (!d->victim) return;
+    kill(d->victim, d->sig);
+    d->t_hit = now();
+}
+
+/* Start a long MPI generation, hit rank 1 with sig after the first
+ * generated token, and return mpirun's result; *after is how long the run
+ * took to end after the signal. */
+static int disturb_rank(int sig, const char *extra, disturbance *d, llx_proc_result *r, double *after)
+{
+    static char marker[64];
     snprintf(marker, sizeof marker, "mpi-fault-%d-%d", (int)getpid(), sig);
-    const char *model = llx_test_model_dir() ? llx_test_model_dir() : llx_fixture_awkward(2);
-    int pipefd[2];
-    if (pipe(pipefd) != 0) return -2;
-    const pid_t child = fork();
-    if (child == 0) {
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        int fd = open("/dev/null", 1);
-        dup2(fd, 1);
-        char *argv[] = {(char *)mpirun_path(), "--oversubscribe", "--allow-run-as-root", "-np", "2",
-                        (char *)llx_test_bin(), "generate", "--backend", "mpi", "-m", (char *)model, "-p", marker,
-                        "-n", "400", "--threads", "1", (char *)extra, NULL};
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    pid_t victim = 0;
-    for (double t0 = now(); !victim && now() - t0 < 60; usleep(20000)) victim = find_rank(marker, 1);
-    if (victim) {
-        usleep(300000); /* let generation start */
-        kill(victim, sig);
-    }
-    const double t1 = now();
-    int st = 0;
-    pid_t w = 0;
-    while ((w = waitpid(child, &st, WNOHANG)) == 0 && now() - t1 < 90) usleep(50000);
-    *after = now() - t1;
-    if (w == 0) { /* hung: clean up */
-        kill(child, SIGKILL);
-        if (victim) kill(victim, SIGKILL);
-        waitpid(child, &st, 0);
-    }
-    if (victim && sig == SIGSTOP) kill(victim, SIGKILL);
-    ssize_t got = read(pipefd[0], err, errcap - 1);
-    err[got > 0 ? got : 0] = 0;
-    close(pipefd[0]);
-    if (!victim) return -3;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    const char *model = long_run_model();
+    CHECK(model != NULL);
+    if (!model) return 0;
+    memset(d, 0, sizeof *d);
+    d->marker = marker;
+    d->sig = sig;
+    char *argv[] = {(char *)mpirun_path(), "--oversubscribe", "--allow-run-as-root", "-np", "2",
+                    (char *)llx_test_bin(), "generate", "--backend", "mpi", "-m", (char *)model, "-p", marker,
+                    "-n", LONG_RUN_TOKENS, "--threads", "1", "--greedy", (char *)extra, NULL};
+    llx_run_proc_watch(argv, NULL, 120, r, hit_rank_once_generating, d);
+    const double t_end = now();
+    if (d->victim && sig == SIGSTOP) kill(d->victim, SIGKILL);
+    *after = d->victim ? t_end - d->t_hit : 0;
+    CHECK_MSG(llx_test_past_args(r, strlen(marker)), "the run never generated a token");
+    CHECK_MSG(d->victim, "rank 1 was never hit (exit %d, stderr: %.300s)", r->status, r->err);
+    /* a finished generation prints its decode summary: the hit came too late */
+    CHECK_MSG(!strstr(r->err, "decode: " LONG_RUN_TOKENS " tokens"), "the generation finished before rank 1 was hit");
+    return d->victim != 0;
 }
 
 TEST(mpi_rank_death_ends_the_run)
 {
     if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    disturbance d;
+    llx_proc_result r;
     double after = 0;
-    char err[8192];
-    const int rc = disturb_rank(SIGKILL, "--greedy", &after, err, sizeof err);
-    CHECK_MSG(rc != -3, "rank 1 was never found");
-    CHECK_MSG(rc != 0, "the run succeeded although rank 1 was killed");
-    CHECK_MSG(after < 30, "the run took %.1f s to end after rank 1 died", after);
-    llx_test_note("killed rank 1: the job ended %.2f s later with status %d", after, rc);
+    if (disturb_rank(SIGKILL, NULL, &d, &r, &after)) {
+        CHECK_MSG(r.status != 0, "the run succeeded although rank 1 was killed");
+        CHECK_MSG(after < 30, "the run took %.1f s to end after rank 1 died", after);
+        /* Open MPI's launcher reports the dead rank; or rank 0 reports its ring failure */
+        const int said = (strstr(r.err, "rank 1") && strstr(r.err, "signal 9")) ||
+                         (strstr(r.err, "looplynx: error:") && strstr(r.err, "node 1"));
+        CHECK_MSG(said, "no message about rank 1's death in: %.600s", r.err);
+        llx_test_note("killed rank 1 after %zu bytes of output: the job ended %.2f s later with status %d", r.out_len,
+                      after, r.status);
+    }
+    llx_proc_free(&r);
 }
 
 TEST(mpi_stalled_rank_times_out)
 {
     if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    disturbance d;
+    llx_proc_result r;
     double after = 0;
-    char err[8192];
-    const int rc = disturb_rank(SIGSTOP, "--ring-timeout=2", &after, err, sizeof err);
-    CHECK_MSG(rc != -3, "rank 1 was never found");
-    CHECK(rc != 0);
-    CHECK_MSG(after < 30, "the run took %.1f s to end after rank 1 stopped", after);
-    CHECK_MSG(strstr(err, "looplynx: error:") && strstr(err, "stalled"), "no stall message in: %.300s", err);
-    llx_test_note("stopped rank 1: the job ended %.2f s later with status %d", after, rc);
+    if (disturb_rank(SIGSTOP, "--ring-timeout=2", &d, &r, &after)) {
+        CHECK(r.status != 0);
+        CHECK_MSG(after >= 1.5 && after < 30, "the run ended %.1f s after rank 1 stopped (ring timeout 2 s)", after);
+        CHECK_MSG(strstr(r.err, "looplynx: error: node 0: ring link stalled (no data from node 1 for 2 s)"),
+                  "no stall message in: %.300s", r.err);
+        llx_test_note("stopped rank 1: the job ended %.2f s later with status %d", after, r.status);
+    }
+    llx_proc_free(&r);
 }

@@ -86,21 +86,21 @@ TEST(nodes_identity_fp32_shared_model)
     check_identity(dir, LLX_PREC_FP32, 5);
 }
 
-TEST(nodes_identity_fp32_awkward_heads)
+TEST(nodes_identity_fp32_awkward_heads, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *dir = llx_fixture_awkward(2);
     CHECK(dir != NULL);
     if (dir) check_identity(dir, LLX_PREC_FP32, 5);
 }
 
-TEST(nodes_identity_w8a8_static_awkward_heads)
+TEST(nodes_identity_w8a8_static_awkward_heads, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *p = llx_fixture_awkward_llx(1);
     CHECK(p != NULL);
     if (p) check_identity(p, LLX_PREC_W8A8_STATIC, 5);
 }
 
-TEST(nodes_identity_w8a8_dynamic_awkward_heads)
+TEST(nodes_identity_w8a8_dynamic_awkward_heads, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *p = llx_fixture_awkward_llx(2);
     CHECK(p != NULL);
@@ -109,12 +109,12 @@ TEST(nodes_identity_w8a8_dynamic_awkward_heads)
 
 TEST(nodes_identity_w8a8_shared_model)
 {
-    const char *p = llx_fixture_shakespeare_llx(1);
-    if (!p) SKIP("shared shakespeare-gpt2 model not found");
+    if (!llx_test_model_dir() || !llx_test_shared("data/tinyshakespeare/train.txt"))
+        SKIP("shared shakespeare-gpt2 model or data not found");
+    const char *p = llx_fixture_shakespeare_llx(1), *d = llx_fixture_shakespeare_llx(2);
+    REQUIRE(p && d);
     check_identity(p, LLX_PREC_W8A8_STATIC, 5);
-    const char *d = llx_fixture_shakespeare_llx(2);
-    CHECK(d != NULL);
-    if (d) check_identity(d, LLX_PREC_W8A8_DYNAMIC, 5);
+    check_identity(d, LLX_PREC_W8A8_DYNAMIC, 5);
 }
 
 /* Threads within a node: past a few dozen positions, decode attention
@@ -147,7 +147,7 @@ static void check_threads_long(llx_precision prec, int act)
     llx_model_close(m);
 }
 
-TEST(nodes_threads_identity_w8a8_long_context)
+TEST(nodes_threads_identity_w8a8_long_context, LLX_T_ASAN | LLX_T_TSAN)
 {
     check_threads_long(LLX_PREC_W8A8_STATIC, 1);
     check_threads_long(LLX_PREC_W8A8_DYNAMIC, 2);
@@ -157,7 +157,7 @@ TEST(nodes_threads_identity_w8a8_long_context)
  * successor's (those stop one hop short of their origin), so the payload it
  * sends per pass follows from the schedule exactly; the uncovered ring time
  * can never exceed node 0's own wait. */
-TEST(nodes_ring_bytes_follow_the_schedule)
+TEST(nodes_ring_bytes_follow_the_schedule, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *dir = llx_fixture_awkward(2);
     CHECK(dir != NULL);

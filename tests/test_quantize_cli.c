@@ -75,7 +75,7 @@ static const char *last_line(const llx_proc_result *r)
     return p;
 }
 
-TEST(quantize_cli_help)
+TEST(quantize_cli_help, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, "quantize", "--help", NULL);
@@ -83,7 +83,7 @@ TEST(quantize_cli_help)
     llx_proc_free(&r);
 }
 
-TEST(quantize_cli_writes_model)
+TEST(quantize_cli_writes_model, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
     if (!hf || !calib) {
@@ -125,7 +125,7 @@ TEST(quantize_cli_writes_model)
 }
 
 /* -o naming one of the inputs, in any spelling, is refused before any work. */
-TEST(quantize_bad_overwrite_inputs)
+TEST(quantize_bad_overwrite_inputs, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
     if (!hf || !calib) {
@@ -166,7 +166,7 @@ TEST(quantize_bad_overwrite_inputs)
 }
 
 /* Usage errors: exit 2, one line, nothing written. */
-TEST(quantize_bad_options)
+TEST(quantize_bad_options, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
     if (!hf || !calib) {
@@ -226,7 +226,7 @@ TEST(quantize_bad_options)
 
 /* Runtime failures: exit 1 (or 2 for unusable inputs), one line, and the
  * output folder stays empty. */
-TEST(quantize_bad_runtime)
+TEST(quantize_bad_runtime, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib(), *q = llx_tiny_llx(1);
     if (!hf || !calib || !q) {
@@ -278,7 +278,7 @@ TEST(quantize_bad_runtime)
 
 /* A cancel flag already set: the library stops before writing anything, and
  * a writer stopped part-way removes its temporary file. */
-TEST(quantize_bad_cancelled)
+TEST(quantize_bad_cancelled, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
     if (!hf || !calib) {
@@ -344,7 +344,7 @@ static int run_interrupted(char *const argv[], const char *wait_for, int sig, ch
 }
 
 /* SIGINT / SIGTERM during calibration: a clean stop, nothing left behind. */
-TEST(quantize_bad_interrupted)
+TEST(quantize_bad_interrupted, LLX_T_ASAN)
 {
     const char *calib = llx_tiny_calib();
     const char *hf = llx_test_tmpfile("q-slow");

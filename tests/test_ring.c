@@ -80,7 +80,7 @@ static void run_case(ring_case *c)
     llx_inproc_fabric_free(c->fab);
 }
 
-TEST(ring_allgather_any_node_count)
+TEST(ring_allgather_any_node_count, LLX_T_ASAN | LLX_T_TSAN)
 {
     for (int n = 1; n <= 6; n++) {
         ring_case c;
@@ -97,7 +97,7 @@ TEST(ring_allgather_any_node_count)
     }
 }
 
-TEST(ring_stalled_link_times_out)
+TEST(ring_stalled_link_times_out, LLX_T_ASAN | LLX_T_TSAN)
 {
     ring_case c;
     memset(&c, 0, sizeof c);
@@ -113,7 +113,7 @@ TEST(ring_stalled_link_times_out)
     CHECK(strstr(c.msg[2], "stalled") || strstr(c.msg[2], "another node failed"));
 }
 
-TEST(ring_failure_stops_the_others)
+TEST(ring_failure_stops_the_others, LLX_T_ASAN | LLX_T_TSAN)
 {
     ring_case c;
     memset(&c, 0, sizeof c);

@@ -17,7 +17,8 @@ static llx_sampler *make(int greedy, float t, int k, float p, uint64_t seed, int
 {
     const llx_sampler_opts o = {greedy, t, k, p, seed};
     llx_sampler *s = NULL;
-    if (llx_sampler_create(&s, &o, vocab) != LLX_OK) llx_test_note("sampler: %s", llx_errmsg());
+    /* every caller expects a sampler: failing to make one fails the test */
+    if (llx_sampler_create(&s, &o, vocab) != LLX_OK) CHECK_MSG(0, "sampler: %s", llx_errmsg());
     return s;
 }
 
@@ -90,7 +91,7 @@ static void fill(float *x, int V, int kind, llx_rng *r)
     }
 }
 
-TEST(sampler_greedy_ties_lowest_id)
+TEST(sampler_greedy_ties_lowest_id, LLX_T_ASAN)
 {
     llx_sampler *s = make(1, 0.0f, 0, 1.0f, 1, 5); /* greedy ignores the other options */
     CHECK(s != NULL);
@@ -110,14 +111,14 @@ TEST(sampler_greedy_ties_lowest_id)
     llx_sampler_free(NULL);
 }
 
-TEST(sampler_top_k1_is_argmax)
+TEST(sampler_top_k1_is_argmax, LLX_T_ASAN)
 {
     static const float temps[] = {1e-3f, 0.3f, 1.0f, 5.0f, 100.0f};
     llx_rng r;
     llx_rng_seed(&r, 5);
     enum { V = 257 };
     float x[V];
-    int wrong = 0;
+    int wrong = 0, draws = 0;
     for (int kind = 0; kind < 5; kind++) {
         fill(x, V, kind, &r);
         int best = 0;
@@ -125,15 +126,16 @@ TEST(sampler_top_k1_is_argmax)
             if (x[i] > x[best]) best = i;
         for (size_t t = 0; t < sizeof temps / sizeof *temps; t++) {
             llx_sampler *s = make(0, temps[t], 1, t % 2 ? 0.5f : 1.0f, 77 + t, V);
-            for (int d = 0; s && d < 200; d++) wrong += llx_sample(s, x) != best;
+            for (int d = 0; s && d < 200; d++) wrong += llx_sample(s, x) != best, draws++;
             llx_sampler_free(s);
         }
     }
     CHECK_EQ_INT(wrong, 0);
+    CHECK_EQ_INT(draws, 5 * 5 * 200);
 }
 
 /* The quickselect + cuts agree with the full-sort reference exactly. */
-TEST(sampler_support_matches_sort)
+TEST(sampler_support_matches_sort, LLX_T_ASAN)
 {
     static const int ks[] = {0, 1, 2, 3, 4, 5, 6, 7, 50, 499, 500, 999, 1000, 5000};
     static const float ps[] = {1.0f, 0.95f, 0.5f, 0.1f, 1e-6f};
@@ -174,7 +176,7 @@ TEST(sampler_support_matches_sort)
 
 /* Every draw is in the support; every candidate above 1% shows up, at about
  * its probability. */
-TEST(sampler_draws_stay_in_support)
+TEST(sampler_draws_stay_in_support, LLX_T_ASAN)
 {
     enum { V = 300, DRAWS = 20000 };
     static const struct { int k; float p, t; } cfg[] = {{5, 1.0f, 1.0f}, {0, 0.8f, 1.0f}, {10, 0.6f, 2.0f},
@@ -214,7 +216,7 @@ TEST(sampler_draws_stay_in_support)
     }
 }
 
-TEST(sampler_same_seed_same_sequence)
+TEST(sampler_same_seed_same_sequence, LLX_T_ASAN)
 {
     enum { V = 500, N = 2000 };
     float x[V];
@@ -241,7 +243,7 @@ TEST(sampler_same_seed_same_sequence)
     }
 }
 
-TEST(sampler_bad_options)
+TEST(sampler_bad_options, LLX_T_ASAN)
 {
     static const struct { float t; int k; float p; const char *want; } bad[] = {
         {0.0f, 0, 1.0f, "temperature"},  {-1.0f, 0, 1.0f, "temperature"}, {NAN, 0, 1.0f, "temperature"},
@@ -264,7 +266,7 @@ TEST(sampler_bad_options)
 }
 
 /* NaN and infinite logits (a broken model) never crash or leave the vocabulary. */
-TEST(sampler_bad_nonfinite_logits)
+TEST(sampler_bad_nonfinite_logits, LLX_T_ASAN)
 {
     enum { V = 64 };
     float nan_all[V], mixed[V], infs[V], neg[V];

@@ -12,7 +12,7 @@ static llx_config medium(void)
     return c;
 }
 
-TEST(schedule_layer_sequence)
+TEST(schedule_layer_sequence, LLX_T_ASAN)
 {
     llx_config c = medium();
     llx_sched_opts o = {.nodes = 1, .tokens = 1, .pos = 10};
@@ -45,7 +45,7 @@ TEST(schedule_layer_sequence)
     llx_schedule_free(&s);
 }
 
-TEST(schedule_slices_cover_exactly)
+TEST(schedule_slices_cover_exactly, LLX_T_ASAN)
 {
     llx_config c = medium();
     c.n_head = 16;
@@ -72,7 +72,7 @@ TEST(schedule_slices_cover_exactly)
     }
 }
 
-TEST(schedule_rejects_bad_passes)
+TEST(schedule_rejects_bad_passes, LLX_T_ASAN)
 {
     llx_config c = medium();
     llx_schedule s;
@@ -89,7 +89,7 @@ TEST(schedule_rejects_bad_passes)
     CHECK(strstr(llx_errmsg(), "node count") != NULL);
 }
 
-TEST(schedule_ring_bytes_follow_precision)
+TEST(schedule_ring_bytes_follow_precision, LLX_T_ASAN)
 {
     llx_config c = medium();
     llx_sched_opts o = {.nodes = 2, .tokens = 1, .pos = 0, .precision = LLX_PREC_W8A8_STATIC};

@@ -63,7 +63,7 @@ static void as_documented(const char *what, double got, double paper_value)
     CHECK_MSG(fabs(got - doc) <= 0.005 * fabs(doc) + 0.051, "%s: simulator %.4g, docs say %.4g", what, got, doc);
 }
 
-TEST(sim_table2_as_documented)
+TEST(sim_table2_as_documented, LLX_T_ASAN)
 {
     llx_config m = medium();
     static const int nodes[3] = {1, 2, 4};
@@ -85,7 +85,7 @@ TEST(sim_table2_as_documented)
     CHECK(t[0] > t[1] && t[1] > t[2]); /* nodes help */
 }
 
-TEST(sim_fig5_as_documented)
+TEST(sim_fig5_as_documented, LLX_T_ASAN)
 {
     llx_config m = medium();
     llx_sim_config on = paper(1), no_ln = paper(1), no_hw = paper(1), off = paper(1);
@@ -105,7 +105,7 @@ TEST(sim_fig5_as_documented)
     as_documented("Fig. 5(a) critical-path share, both off (%)", 100 * crit / r.decode_ms_per_token, 18.5);
 }
 
-TEST(sim_resources_as_documented)
+TEST(sim_resources_as_documented, LLX_T_ASAN)
 {
     llx_config m = medium();
     static const int nodes[3] = {1, 2, 4};
@@ -144,7 +144,7 @@ TEST(sim_resources_as_documented)
 }
 
 /* Only the MHA stages depend on the context; every other stage is identical. */
-TEST(sim_context_grows_only_mha)
+TEST(sim_context_grows_only_mha, LLX_T_ASAN)
 {
     llx_config m = medium();
     for (int nodes = 1; nodes <= 4; nodes *= 2) {
@@ -176,7 +176,7 @@ TEST(sim_context_grows_only_mha)
     CHECK(decode_ms(&c, &m, 1000) > decode_ms(&c, &m, 200));
 }
 
-TEST(sim_deterministic)
+TEST(sim_deterministic, LLX_T_ASAN)
 {
     llx_config m = medium();
     llx_sim_config c = paper(4);
@@ -190,7 +190,7 @@ TEST(sim_deterministic)
 
 /* The simulator has no model of its own: it times the schedule's stages, so
  * the pass is the sum of its stages and scales with the layer count. */
-TEST(sim_times_the_schedule)
+TEST(sim_times_the_schedule, LLX_T_ASAN)
 {
     llx_config m;
     CHECK(llx_sim_parse_dims("dims:hidden=512,layers=3,heads=8,ffn=2048,vocab=5000,ctx=256", &m) == LLX_OK);
@@ -219,7 +219,7 @@ TEST(sim_times_the_schedule)
     llx_schedule_free(&s);
 }
 
-TEST(sim_workloads)
+TEST(sim_workloads, LLX_T_ASAN)
 {
     llx_config m = medium();
     llx_sim_config c = paper(2);
@@ -251,7 +251,7 @@ TEST(sim_workloads)
 
 /* ---- the command ---- */
 
-TEST(sim_cli_json)
+TEST(sim_cli_json, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, "sim", "--nodes", "2", "--json", NULL);
@@ -268,7 +268,7 @@ TEST(sim_cli_json)
     llx_proc_free(&r);
 }
 
-TEST(sim_cli_text_and_options)
+TEST(sim_cli_text_and_options, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, "sim", "--platform", "u280", "--nodes", "3", "--model", "gpt2", "--prompt", "8", "--gen", "4",
@@ -298,7 +298,7 @@ TEST(sim_cli_text_and_options)
     }
 }
 
-TEST(sim_cli_platform_file_and_deadlock)
+TEST(sim_cli_platform_file_and_deadlock, LLX_T_ASAN)
 {
     const char *path = llx_test_tmpfile("board.json");
     FILE *f = fopen(path, "w");
@@ -324,7 +324,7 @@ TEST(sim_cli_platform_file_and_deadlock)
     llx_proc_free(&r);
 }
 
-TEST(sim_cli_hf_folder)
+TEST(sim_cli_hf_folder, LLX_T_ASAN)
 {
     const char *dir = llx_test_tmpfile("simcfg");
     char cmd[600];
@@ -360,7 +360,7 @@ static void expect_usage_error(const char *what, llx_proc_result *r)
     llx_proc_free(r);
 }
 
-TEST(sim_bad_cli_input)
+TEST(sim_bad_cli_input, LLX_T_ASAN)
 {
     llx_proc_result r;
     static const char *const cases[][6] = {

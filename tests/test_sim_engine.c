@@ -97,7 +97,7 @@ static const matrix_case matrix[] = {
     {"u280", "dims:hidden=96,layers=2,heads=3,ffn=96,vocab=300,ctx=32", 8, 1, 31, {"block_rows=5"}},
 };
 
-TEST(sim_fast_matches_cycle_matrix)
+TEST(sim_fast_matches_cycle_matrix, LLX_T_ASAN)
 {
     const int n = (int)(sizeof matrix / sizeof matrix[0]);
     CHECK(n >= 30);
@@ -128,7 +128,7 @@ TEST(sim_fast_matches_cycle_matrix)
 }
 
 /* Table II's runs themselves, GPT-2 345M one token: both engines. */
-TEST(sim_cycle_mode_table2)
+TEST(sim_cycle_mode_table2, LLX_T_ASAN)
 {
     llx_config m;
     llx_config_preset("gpt2-medium", &m);
@@ -159,7 +159,7 @@ static double stage_cycles(const llx_sim_config *c, const llx_config *m, llx_op 
     return v;
 }
 
-TEST(sim_shallow_fifos_cost_cycles)
+TEST(sim_shallow_fifos_cost_cycles, LLX_T_ASAN)
 {
     llx_config m;
     llx_config_preset("gpt2", &m);
@@ -202,7 +202,7 @@ static void expect_deadlock(const llx_sim_config *c, const llx_config *m, llx_op
     CHECK(a.cycle == b.cycle && a.cycle > 0);
 }
 
-TEST(sim_deadlocks_are_reported)
+TEST(sim_deadlocks_are_reported, LLX_T_ASAN)
 {
     llx_config m;
     llx_config_preset("gpt2", &m);
@@ -243,7 +243,7 @@ TEST(sim_deadlocks_are_reported)
 }
 
 /* Transfer hiding switches ring transfers only: one node has no ring. */
-TEST(sim_hiding_off_on_one_node_changes_nothing)
+TEST(sim_hiding_off_on_one_node_changes_nothing, LLX_T_ASAN)
 {
     llx_config m;
     llx_config_preset("gpt2-medium", &m);
@@ -267,7 +267,7 @@ TEST(sim_hiding_off_on_one_node_changes_nothing)
 }
 
 /* The per-FIFO report a FIFO sizer reads: depths, widths, occupancy. */
-TEST(sim_stage_fifo_report)
+TEST(sim_stage_fifo_report, LLX_T_ASAN)
 {
     llx_config m;
     llx_config_preset("gpt2", &m);

@@ -72,7 +72,7 @@ static int is_platform_key(const char *k)
                       !strcmp(k, "slrs") || !strcmp(k, "clock_min_mhz"));
 }
 
-TEST(sim_param_table_matches_docs)
+TEST(sim_param_table_matches_docs, LLX_T_ASAN)
 {
     char *doc = slurp("docs/simulator.md");
     CHECK_MSG(doc != NULL, "docs/simulator.md not readable (run from the repository root)");
@@ -118,7 +118,7 @@ TEST(sim_param_table_matches_docs)
 /* Every number in the timing code is 0, 1, 2, a power of ten (a unit
  * conversion) or on a line marked "not timing": the cycle counts all come
  * from parameters. */
-TEST(sim_no_unlisted_timing_constants)
+TEST(sim_no_unlisted_timing_constants, LLX_T_ASAN)
 {
     static const char *files[] = {"graph.c", "graph.h", "fast.c", "cycle.c", "hw.c", "hw.h", "net_mp.c",
                                   "net_mha.c", "net_ln.c", "net_ring.c", "driver.c"};
@@ -204,7 +204,7 @@ static double fc1_cycles(const llx_sim_config *c)
     return v;
 }
 
-TEST(sim_hbm_rate_from_port_and_channel)
+TEST(sim_hbm_rate_from_port_and_channel, LLX_T_ASAN)
 {
     llx_sim_config u50, u280;
     llx_sim_config_init(&u50, "u50");
@@ -240,7 +240,7 @@ TEST(sim_hbm_rate_from_port_and_channel)
     CHECK(strstr(llx_errmsg(), "pseudo-channels") != NULL);
 }
 
-TEST(sim_presets_and_set)
+TEST(sim_presets_and_set, LLX_T_ASAN)
 {
     llx_sim_config c;
     for (int k = 0; k < 4; k++) {
@@ -282,7 +282,7 @@ TEST(sim_presets_and_set)
     CHECK(strstr(llx_errmsg(), "range") != NULL);
 }
 
-TEST(sim_platform_json)
+TEST(sim_platform_json, LLX_T_ASAN)
 {
     llx_sim_config c;
     llx_sim_config_init(&c, "u50");
@@ -324,7 +324,7 @@ TEST(sim_platform_json)
     CHECK(llx_sim_platform_load(&c, "/nonexistent/platform.json") == LLX_ERR_IO);
 }
 
-TEST(sim_bad_configs_rejected)
+TEST(sim_bad_configs_rejected, LLX_T_ASAN)
 {
     llx_config m;
     llx_config_preset("gpt2-medium", &m);
@@ -345,7 +345,7 @@ TEST(sim_bad_configs_rejected)
     CHECK(llx_sim_run(&c, &m, &w, &r) == LLX_ERR_ARG);
 }
 
-TEST(sim_bad_dims)
+TEST(sim_bad_dims, LLX_T_ASAN)
 {
     llx_config m;
     CHECK(llx_sim_parse_dims("dims:hidden=2048,layers=24,heads=32,ffn=8192,vocab=50272", &m) == LLX_OK);

@@ -15,7 +15,7 @@
 #include "model/half.h"
 #include "test.h"
 
-TEST(synth_config_presets)
+TEST(synth_config_presets, LLX_T_ASAN)
 {
     static const struct {
         const char *name;
@@ -80,7 +80,7 @@ static float ref_bf16_round(float x) { return ref_round(x, 7, -126, ldexp(1.0, 1
 
 static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || llx_f32_to_bits(a) == llx_f32_to_bits(b); }
 
-TEST(synth_half_conversions_exact)
+TEST(synth_half_conversions_exact, LLX_T_ASAN)
 {
     int bad16 = 0, badbf = 0, badrt = 0;
     for (uint32_t h = 0; h < 65536; h++) {
@@ -130,7 +130,7 @@ TEST(synth_half_conversions_exact)
     CHECK_EQ_INT(badn, 0);
 }
 
-TEST(synth_roundtrip_dtypes)
+TEST(synth_roundtrip_dtypes, LLX_T_ASAN)
 {
     llx_config c = ckpt_tiny_config();
     const char *d32 = ckpt_make("rt-f32", &c, "F32", 42), *d16 = ckpt_make("rt-f16", &c, "F16", 42),
@@ -207,7 +207,7 @@ static void chosen_values(const char *dtype, const uint16_t *bits, const uint32_
     llx_hf_close(m);
 }
 
-TEST(synth_chosen_values_exact)
+TEST(synth_chosen_values_exact, LLX_T_ASAN)
 {
     static const uint16_t h[] = {0x0001, 0x03ff, 0x0400, 0x0200, 0x7bff, 0x7c00, 0xfc00,
                                  0x8000, 0x7e00, 0x3c00, 0x8001, 0x7d01, 0x3555};
@@ -228,7 +228,7 @@ static void stats(const float *v, size_t n, double *mean, double *sd)
     *sd = sqrt(q / (double)n - *mean * *mean);
 }
 
-TEST(synth_weight_statistics)
+TEST(synth_weight_statistics, LLX_T_ASAN)
 {
     llx_config c = {.n_vocab = 1000, .n_ctx = 64, .n_embd = 128, .n_layer = 4, .n_head = 4, .n_inner = 512,
                     .ln_eps = 1e-5f};
@@ -311,7 +311,7 @@ static void matvec(const llx_hf *m, int l, llx_matrix mat, int rows, int cols, c
     free(b);
 }
 
-TEST(synth_forward_finite)
+TEST(synth_forward_finite, LLX_T_ASAN)
 {
     llx_config c = {.n_vocab = 300, .n_ctx = 16, .n_embd = 64, .n_layer = 3, .n_head = 4, .n_inner = 256,
                     .ln_eps = 1e-5f};
@@ -461,7 +461,7 @@ static void check_vocab(int n_vocab, const char *vocab, size_t vlen, const char 
     json_decref(v);
 }
 
-TEST(synth_vocab_generated_valid)
+TEST(synth_vocab_generated_valid, LLX_T_ASAN)
 {
     static const int sizes[] = {256, 257, 258, 1000, 5000, 50257};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -511,7 +511,7 @@ static int same_file_bytes(const char *a, const char *b)
     return same;
 }
 
-TEST(synth_vocab_from)
+TEST(synth_vocab_from, LLX_T_ASAN)
 {
     const char *src = llx_test_model_dir();
     if (!src) SKIP("shared shakespeare-gpt2 model not found");
@@ -551,7 +551,7 @@ static int count_tmp_files(const char *dir)
     return n;
 }
 
-TEST(synth_bad_args)
+TEST(synth_bad_args, LLX_T_ASAN)
 {
     llx_config c = ckpt_tiny_config();
     const char *dir = llx_test_tmpfile("bad-synth/nested/deeper");
@@ -587,7 +587,7 @@ TEST(synth_bad_args)
     CHECK(llx_synth_write(extra, &c, 1, "F32", NULL) == LLX_ERR_IO);
 }
 
-TEST(synth_cli)
+TEST(synth_cli, LLX_T_ASAN)
 {
     const char *dir = llx_test_tmpfile("cli-synth");
     llx_proc_result r;

@@ -75,7 +75,7 @@ static int check_cases(const llx_tokenizer *t, const json_t *cases)
     return n;
 }
 
-TEST(tokenizer_golden_cases)
+TEST(tokenizer_golden_cases, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     const char *p = llx_test_shared("models/shakespeare-gpt2/golden/tokenizer_cases.json");
@@ -88,7 +88,7 @@ TEST(tokenizer_golden_cases)
     json_decref(j);
 }
 
-TEST(tokenizer_golden_prompts)
+TEST(tokenizer_golden_prompts, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     const char *p = llx_test_shared("models/shakespeare-gpt2/golden/prompts.json");
@@ -99,7 +99,7 @@ TEST(tokenizer_golden_prompts)
     json_decref(j);
 }
 
-TEST(tokenizer_golden_valid_txt)
+TEST(tokenizer_golden_valid_txt, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     const char *p = llx_test_shared("models/shakespeare-gpt2/golden/nll.json");
@@ -108,7 +108,8 @@ TEST(tokenizer_golden_valid_txt)
     json_t *j = load_json(p);
     size_t len;
     char *text = llx_test_read(v, &len);
-    if (!j || !text) return;
+    if (!text) json_decref(j);
+    REQUIRE(j && text);
     const json_t *want = json_object_get(j, "token_ids");
     CHECK_EQ_INT(json_array_size(want), 4096);
     int *ids = NULL, n = 0;
@@ -149,7 +150,7 @@ TEST(tokenizer_train_txt_speed)
 }
 
 /* The committed fixture; its "divergent" strings follow encoder.py. */
-TEST(tokenizer_fixture_cases)
+TEST(tokenizer_fixture_cases, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
@@ -164,7 +165,7 @@ TEST(tokenizer_fixture_cases)
 
 /* PCRE2's interpreter (used where JIT is unavailable or runs out of stack)
  * must give the same pieces as the JIT, also on 1 MB runs. */
-TEST(tokenizer_no_jit)
+TEST(tokenizer_no_jit, LLX_T_ASAN)
 {
     const char *v = llx_test_shared("models/shakespeare-gpt2/vocab.json");
     const char *m = llx_test_shared("models/shakespeare-gpt2/merges.txt");
@@ -228,7 +229,7 @@ static void check_invalid_rule(const llx_tokenizer *t, const char *a, const char
     free(ids), free(ia), free(ib);
 }
 
-TEST(tokenizer_invalid_utf8)
+TEST(tokenizer_invalid_utf8, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
@@ -275,7 +276,7 @@ static void check_roundtrip(const llx_tokenizer *t, const char *s, size_t len)
     free(back);
 }
 
-TEST(tokenizer_roundtrip)
+TEST(tokenizer_roundtrip, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
@@ -353,7 +354,7 @@ static void check_long(const llx_tokenizer *t, const char *name, const char *uni
     free(s);
 }
 
-TEST(tokenizer_long_inputs)
+TEST(tokenizer_long_inputs, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
@@ -392,7 +393,7 @@ static void *tok_thread(void *arg)
     return NULL;
 }
 
-TEST(tokenizer_threads)
+TEST(tokenizer_threads, LLX_T_ASAN | LLX_T_TSAN)
 {
     const llx_tokenizer *t = shared_tok();
     const char *v = llx_test_shared("data/tinyshakespeare/valid.txt");
@@ -418,7 +419,7 @@ TEST(tokenizer_threads)
 
 /* ---- token bytes / detokenize edges ---- */
 
-TEST(tokenizer_token_bytes)
+TEST(tokenizer_token_bytes, LLX_T_ASAN)
 {
     const llx_tokenizer *t = shared_tok();
     if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
@@ -472,7 +473,7 @@ static int whole_chars(const char *s, size_t n)
     return 1;
 }
 
-TEST(tokenizer_utf8_stream_splits)
+TEST(tokenizer_utf8_stream_splits, LLX_T_ASAN)
 {
     /* valid text: every split point of every character, and every pair of cuts */
     const char *s = "a\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80z\xe2\x80\x8d\xf4\x8f\xbf\xbf";
@@ -494,7 +495,7 @@ TEST(tokenizer_utf8_stream_splits)
     CHECK_EQ_INT(llx_utf8_stream_flush(&st, out), 0);
 }
 
-TEST(tokenizer_utf8_stream_invalid)
+TEST(tokenizer_utf8_stream_invalid, LLX_T_ASAN)
 {
     char out[64];
     llx_utf8_stream st = {0};

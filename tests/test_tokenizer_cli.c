@@ -22,7 +22,7 @@ static void write_file(const char *path, const char *data, size_t n)
     fclose(f);
 }
 
-TEST(tokenizer_cli_help)
+TEST(tokenizer_cli_help, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, "tokenize", "--help", NULL);
@@ -35,7 +35,7 @@ TEST(tokenizer_cli_help)
     llx_proc_free(&r);
 }
 
-TEST(tokenizer_cli_encode)
+TEST(tokenizer_cli_encode, LLX_T_ASAN)
 {
     const char *d = tok_dir();
     if (!d) SKIP("shakespeare-gpt2 tokenizer not found");
@@ -64,7 +64,7 @@ TEST(tokenizer_cli_encode)
     llx_proc_free(&r);
 }
 
-TEST(tokenizer_cli_decode)
+TEST(tokenizer_cli_decode, LLX_T_ASAN)
 {
     const char *d = tok_dir();
     if (!d) SKIP("shakespeare-gpt2 tokenizer not found");
@@ -88,7 +88,7 @@ TEST(tokenizer_cli_decode)
 }
 
 /* encode a file with odd bytes, decode the ids: the same bytes come back */
-TEST(tokenizer_cli_roundtrip)
+TEST(tokenizer_cli_roundtrip, LLX_T_ASAN)
 {
     const char *d = tok_dir();
     if (!d) SKIP("shakespeare-gpt2 tokenizer not found");
@@ -107,7 +107,7 @@ TEST(tokenizer_cli_roundtrip)
     llx_proc_free(&r);
 }
 
-TEST(tokenizer_bad_cli_usage)
+TEST(tokenizer_bad_cli_usage, LLX_T_ASAN)
 {
     llx_proc_result r;
     llx_cli(&r, "tokenize", "-p", "x", NULL);
@@ -127,7 +127,7 @@ TEST(tokenizer_bad_cli_usage)
     llx_proc_free(&r);
 }
 
-TEST(tokenizer_bad_cli_runtime)
+TEST(tokenizer_bad_cli_runtime, LLX_T_ASAN)
 {
     llx_proc_result r;
     const char *missing = llx_test_tmpfile("no-such-model");

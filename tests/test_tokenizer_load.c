@@ -163,7 +163,7 @@ static llx_tokenizer *tiny_load(const tiny *t)
     return tk;
 }
 
-TEST(tokenizer_bpe_matches_naive)
+TEST(tokenizer_bpe_matches_naive, LLX_T_ASAN)
 {
     llx_rng r;
     llx_rng_seed(&r, 3);
@@ -208,7 +208,7 @@ TEST(tokenizer_bpe_matches_naive)
     CHECK_EQ_INT(compared, 60 * 60);
 }
 
-TEST(tokenizer_load_mem_tiny)
+TEST(tokenizer_load_mem_tiny, LLX_T_ASAN)
 {
     tiny t;
     tiny_init(&t);
@@ -269,7 +269,7 @@ static void expect_bad(const char *vocab, const char *extra, const char *merges,
     free(m.p);
 }
 
-TEST(tokenizer_bad_vocab_json)
+TEST(tokenizer_bad_vocab_json, LLX_T_ASAN)
 {
     expect_bad("not json", NULL, NULL, "vocab.json", "line 1");
     expect_bad("{\"a\": 0", NULL, NULL, "vocab.json", "line 1");
@@ -279,7 +279,7 @@ TEST(tokenizer_bad_vocab_json)
     expect_bad(NULL, "\"a\": 257", NULL, "vocab.json", "duplicate");
 }
 
-TEST(tokenizer_bad_vocab_ids)
+TEST(tokenizer_bad_vocab_ids, LLX_T_ASAN)
 {
     expect_bad(NULL, "\"zz\": \"257\"", NULL, "vocab.json", "not an integer");
     expect_bad(NULL, "\"zz\": 257.0", NULL, "vocab.json", "not an integer");
@@ -289,7 +289,7 @@ TEST(tokenizer_bad_vocab_ids)
     expect_bad(NULL, "\"zz\": 256", NULL, "vocab.json", "used twice");
 }
 
-TEST(tokenizer_bad_vocab_tokens)
+TEST(tokenizer_bad_vocab_tokens, LLX_T_ASAN)
 {
     expect_bad(NULL, "\"\": 257", NULL, "vocab.json", "empty token");
     expect_bad(NULL, "\"x\\u0000y\": 257", NULL, "vocab.json", "NUL"); /* jansson rejects NUL in keys */
@@ -299,7 +299,7 @@ TEST(tokenizer_bad_vocab_tokens)
     expect_bad(NULL, "\"\\u0100\": 257", NULL, "vocab.json", "duplicate object key"); /* = byte 0x00 spelled raw */
 }
 
-TEST(tokenizer_bad_merges)
+TEST(tokenizer_bad_merges, LLX_T_ASAN)
 {
     expect_bad(NULL, NULL, "#version: 0.2\na b c\n", "merges.txt", "line 2: expected two tokens");
     expect_bad(NULL, NULL, "a\n", "merges.txt", "line 1: expected two tokens");
@@ -311,7 +311,7 @@ TEST(tokenizer_bad_merges)
     expect_bad(NULL, NULL, "a b\n#version: 0.2\n", "merges.txt", "line 2");
 }
 
-TEST(tokenizer_bad_files)
+TEST(tokenizer_bad_files, LLX_T_ASAN)
 {
     llx_tokenizer *tk = (llx_tokenizer *)1;
     const char *missing = llx_test_tmpfile("no-such-vocab.json");

@@ -312,14 +312,14 @@ static void run_reference_check(const char *llx_path, const char *precision)
     free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits);
 }
 
-TEST(w8a8_matches_fake_quant_reference_static)
+TEST(w8a8_matches_fake_quant_reference_static, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *p = llx_fixture_awkward_llx(LLX_ACT_STATIC);
     CHECK(p != NULL);
     if (p) run_reference_check(p, "static");
 }
 
-TEST(w8a8_matches_fake_quant_reference_dynamic)
+TEST(w8a8_matches_fake_quant_reference_dynamic, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *p = llx_fixture_awkward_llx(LLX_ACT_DYNAMIC);
     CHECK(p != NULL);

@@ -49,10 +49,12 @@ const char *llx_test_model_dir(void)
 }
 
 static char g_tmpdir[256];
+static pid_t g_tmpdir_owner;
 
 static void rm_tmpdir(void)
 {
-    if (!g_tmpdir[0] || getenv("LLX_KEEP_TMP")) return;
+    /* only the process that made it: tests run in child processes that exit */
+    if (!g_tmpdir[0] || getpid() != g_tmpdir_owner || getenv("LLX_KEEP_TMP")) return;
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", g_tmpdir);
@@ -67,6 +69,7 @@ const char *llx_test_tmpdir(void)
             perror("mkdtemp");
             exit(2);
         }
+        g_tmpdir_owner = getpid();
         atexit(rm_tmpdir);
     }
     return g_tmpdir;
@@ -85,6 +88,23 @@ const char *llx_test_bin(void)
 {
     const char *b = getenv("LLX_BIN");
     return b && *b ? b : "build/looplynx";
+}
+
+int llx_test_exists(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0;
+}
+
+int llx_test_have_model(const char *dir)
+{
+    static const char *const files[] = {"model.safetensors", "vocab.json", "merges.txt", "config.json"};
+    char p[4200];
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        if (!llx_test_exists(p)) return 0;
+    }
+    return 1;
 }
 
 char *llx_test_read(const char *path, size_t *len)
@@ -125,6 +145,12 @@ static void append(char **buf, size_t *len, size_t *cap, const char *src, size_t
 }
 
 int llx_run_proc(char *const argv[], const char *stdin_text, double timeout_s, llx_proc_result *r)
+{
+    return llx_run_proc_watch(argv, stdin_text, timeout_s, r, NULL, NULL);
+}
+
+int llx_run_proc_watch(char *const argv[], const char *stdin_text, double timeout_s, llx_proc_result *r,
+                       void (*watch)(const llx_proc_result *so_far, void *ctx), void *ctx)
 {
     memset(r, 0, sizeof *r);
     int pin[2], pout[2], perr[2];
@@ -173,6 +199,7 @@ int llx_run_proc(char *const argv[], const char *stdin_text, double timeout_s, l
                 open_fds--;
             } else if (i == 0) append(&r->out, &r->out_len, &ocap, buf, (size_t)got);
             else append(&r->err, &r->err_len, &ecap, buf, (size_t)got);
+            if (got > 0 && watch) watch(r, ctx);
         }
         if (nf == 3 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(pin[1], stdin_text + in_off, in_len - in_off);
@@ -191,6 +218,16 @@ int llx_run_proc(char *const argv[], const char *stdin_text, double timeout_s, l
     else if (WIFSIGNALED(st)) r->status = 128 + WTERMSIG(st);
     else r->status = -1;
     return 0;
+}
+
+int llx_test_past_args(const llx_proc_result *r, size_t prompt_len)
+{
+    const int ok = r->status != 2 && r->status != -1 && r->out_len > prompt_len;
+    if (!ok)
+        llx_test_note("the run did not get past argument checking to generate anything: exit %d, stdout %zu bytes "
+                      "(prompt %zu), stderr: %.300s",
+                      r->status, r->out_len, prompt_len, r->err);
+    return ok;
 }
 
 void llx_proc_free(llx_proc_result *r)
