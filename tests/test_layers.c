@@ -210,7 +210,7 @@ static int load_rules(rules *r)
     return ok;
 }
 
-TEST(layers_rules_parse_and_have_no_cycle)
+TEST(layers_rules_parse_and_have_no_cycle, LLX_T_ASAN)
 {
     rules r;
     CHECK(load_rules(&r));
@@ -226,7 +226,7 @@ TEST(layers_rules_parse_and_have_no_cycle)
     for (int i = 0; i < r.n; i++) CHECK_MSG(!(reach[i] >> i & 1u), "layer %s depends on itself", r.name[i]);
 }
 
-TEST(layers_every_include_follows_design_md)
+TEST(layers_every_include_follows_design_md, LLX_T_ASAN)
 {
     rules r;
     if (!load_rules(&r)) {
@@ -265,7 +265,7 @@ TEST(layers_every_include_follows_design_md)
     CHECK_EQ_INT(violations, 0);
 }
 
-TEST(layers_checker_refuses_a_wrong_include)
+TEST(layers_checker_refuses_a_wrong_include, LLX_T_ASAN)
 {
     rules r;
     CHECK(load_rules(&r));
