@@ -128,7 +128,7 @@ TEST(sim_fast_matches_cycle_matrix, LLX_T_ASAN)
 }
 
 /* Table II's runs themselves, GPT-2 345M one token: both engines. */
-TEST(sim_cycle_mode_table2, LLX_T_ASAN)
+TEST(sim_cycle_mode_table2)
 {
     llx_config m;
     llx_config_preset("gpt2-medium", &m);
