@@ -295,3 +295,47 @@ TEST(sim_stage_fifo_report, LLX_T_ASAN)
     CHECK(strstr(llx_errmsg(), "host") != NULL);
     llx_schedule_free(&s);
 }
+
+/* Every FIFO of the networks has its depth from a --set key. */
+TEST(sim_every_fifo_depth_is_a_parameter, LLX_T_ASAN)
+{
+    static const struct {
+        const char *key, *fifo;
+        llx_op op;
+    } map[] = {
+        {"dma_fifo", ".w[", LLX_OP_QKV},        {"disp_fifo", ".act[", LLX_OP_QKV},
+        {"out_fifo", ".out[", LLX_OP_QKV},      {"tx_fifo", "for_router", LLX_OP_QKV},
+        {"wb_fifo", "from_router", LLX_OP_QKV}, {"link_fifo", ".link", LLX_OP_QKV},
+        {"sc_fifo", ".score[", LLX_OP_ATTN},    {"score_fifo", "score_bypass", LLX_OP_ATTN},
+        {"exp_fifo", "exp_bypass", LLX_OP_ATTN}, {"stat_fifo", ".max[", LLX_OP_ATTN},
+        {"prob_fifo", ".prob[", LLX_OP_ATTN},   {"ctx_fifo", ".ctx[", LLX_OP_ATTN},
+        {"dma_fifo", ".k[", LLX_OP_ATTN},
+    };
+    llx_config m;
+    llx_config_preset("gpt2", &m);
+    llx_sched_opts o = {.nodes = 2, .tokens = 1, .pos = 20, .precision = LLX_PREC_W8A8_STATIC};
+    llx_schedule s;
+    CHECK(llx_schedule_build(&s, &m, &o) == LLX_OK);
+    int stage[2] = {-1, -1};
+    for (int i = 0; i < s.n_stages; i++) {
+        if (s.stages[i].op == LLX_OP_QKV && stage[0] < 0) stage[0] = i;
+        if (s.stages[i].op == LLX_OP_ATTN && stage[1] < 0) stage[1] = i;
+    }
+    static llx_sim_fifo_stat st[512];
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
+        llx_sim_config c = cfg("u50", 2);
+        CHECK(llx_sim_set(&c, "mp_in_elems=16") == LLX_OK); /* a feed that can bind: its FIFOs exist */
+        char kv[64];
+        snprintf(kv, sizeof kv, "%s=777", map[k].key);
+        CHECK(llx_sim_set(&c, kv) == LLX_OK);
+        int n = llx_sim_stage_fifos(&c, &s, stage[map[k].op == LLX_OP_ATTN], st, 512);
+        int hits = 0;
+        for (int i = 0; i < n && i < 512; i++)
+            if (strstr(st[i].name, map[k].fifo)) {
+                hits++;
+                CHECK_MSG(st[i].depth == 777, "%s: %s has depth %d", map[k].key, st[i].name, st[i].depth);
+            }
+        CHECK_MSG(hits >= 2, "%s: no FIFO named %s", map[k].key, map[k].fifo); /* one per node at least */
+    }
+    llx_schedule_free(&s);
+}
