@@ -27,8 +27,8 @@ endif
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 \
         -Wno-unused-parameter
-PKG_CFLAGS := $(shell pkg-config --cflags jansson libpcre2-8 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs jansson libpcre2-8 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags jansson libpcre2-8 libmicrohttpd 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs jansson libpcre2-8 libmicrohttpd 2>/dev/null)
 
 # Open MPI is optional at build time (the MPI link reports "not built with MPI"
 # without it); .ci/run installs it so CI always has it.  TSan and ASan builds

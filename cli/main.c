@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"generate", cmd_generate, "generate text from a prompt"},
+    {"serve", cmd_serve, "serve the model over HTTP (OpenAI API, continuous batching)"},
     {"bench", cmd_bench, "measure prefill and decode speed against memory bandwidth"},
     {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
     {"ppl", cmd_ppl, "perplexity of a model on a text"},

@@ -6,6 +6,7 @@
 #   3. the tests tagged LLX_T_TSAN (threads: ring, nodes, pools) under TSan.
 # Each test runs in a process of its own with a time limit (LLX_TEST_TIMEOUT,
 # default 600 s): a hang is one failed test, not a stuck suite.
+# Tests that start a server (LLX_T_ASAN/TSAN serve_*) get a CLI built the same way.
 # Prints each suite's results and, last, the totals:
 #   "N passed, N failed, N skipped".  Exits non-zero on any failure.
 set -u
@@ -53,7 +54,7 @@ build release && run_suite release ./build/looplynx-tests
 if [ "${LLX_SKIP_SANITIZERS:-0}" != 1 ]; then
     build asan && LLX_BIN=build/asan/looplynx ASAN_OPTIONS=detect_leaks=1 \
         run_suite asan+ubsan ./build/asan/looplynx-tests --tag asan
-    build tsan && TSAN_OPTIONS=halt_on_error=1 \
+    build tsan && LLX_BIN=build/tsan/looplynx TSAN_OPTIONS=halt_on_error=1 \
         run_suite tsan ./build/tsan/looplynx-tests --tag tsan
 fi
 echo "$total_p passed, $total_f failed, $total_s skipped"

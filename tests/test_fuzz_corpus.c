@@ -59,3 +59,9 @@ TEST(fuzz_corpus_llx, LLX_T_ASAN)
     int n = replay("llx", llx_fuzz_llx);
     CHECK(n > 0);
 }
+
+TEST(fuzz_corpus_serve_request, LLX_T_ASAN)
+{
+    int n = replay("serve_request", llx_fuzz_serve_request);
+    CHECK(n > 0);
+}

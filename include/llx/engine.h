@@ -99,6 +99,34 @@ typedef struct llx_engine_stats {
 void llx_engine_get_stats(const llx_engine *e, llx_engine_stats *s);
 void llx_engine_clear_stats(llx_engine *e);
 
+/* ---- sequences (continuous batching) ----
+ *
+ * An engine holds up to llx_engine_max_seqs() sequences at once, each with
+ * its own KV cache.  A step runs one or more tokens of several sequences in
+ * one pass; each sequence's results are bit-identical to running it alone.
+ * llx_engine_forward/reset drive the engine's default sequence and must not
+ * be mixed with open sequences. */
+
+/* Sequences the engine can hold at once. */
+int llx_engine_max_seqs(const llx_engine *e);
+/* Open a sequence that will hold up to `positions` tokens; *seq gets its
+ * id.  LLX_ERR_BUSY when no sequence slot or KV room is free now (close
+ * one and retry); LLX_ERR_ARG when `positions` can never fit. */
+llx_status llx_seq_open(llx_engine *e, int positions, int *seq);
+void llx_seq_close(llx_engine *e, int seq);
+/* Tokens already in the sequence's KV cache. */
+int llx_seq_pos(const llx_engine *e, int seq);
+
+typedef struct llx_seq_tokens {
+    int seq;            /* an open sequence, at most once per step */
+    const int *tokens;  /* appended at the sequence's position */
+    int n;              /* >= 1 */
+} llx_seq_tokens;
+
+/* One step: every item's tokens, and into logits[i * n_vocab] the logits
+ * of item i's last token.  Nothing runs when an item is invalid. */
+llx_status llx_engine_step(llx_engine *e, const llx_seq_tokens *items, int n_items, float *logits);
+
 /* ---- sampling ---- */
 
 typedef struct llx_sampler_opts {

@@ -19,6 +19,7 @@ typedef enum llx_status {
     LLX_ERR_INTERNAL = -6,
     LLX_ERR_RING = -7,        /* a peer node failed or a link stalled */
     LLX_ERR_CANCELLED = -8,   /* stopped on request (a cancel flag was set) */
+    LLX_ERR_BUSY = -9,        /* no room now (all slots or KV blocks in use); try again later */
 } llx_status;
 
 /* Stable short name of a status ("io", "format", ...). */

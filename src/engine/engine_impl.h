@@ -17,6 +17,8 @@ struct llx_engine {
     llx_inproc_fabric *fab;
     llx_link *mpi_link;
     int pos;
+    int seq_open;      /* the one sequence of llx_seq_open is in use (seqs.c) */
+    int seq_cap;       /* its positions */
     int broken;        /* a ring failure left the nodes out of step */
     long long weight_bytes;
     double ring_exposed_s; /* sum over gathers of the minimum wait over nodes */

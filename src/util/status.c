@@ -20,6 +20,7 @@ const char *llx_status_str(llx_status st)
     case LLX_ERR_INTERNAL: return "internal";
     case LLX_ERR_RING: return "ring";
     case LLX_ERR_CANCELLED: return "cancelled";
+    case LLX_ERR_BUSY: return "busy";
     }
     return "unknown";
 }

@@ -1,0 +1,302 @@
+/* tests/serveutil.c - see serveutil.h. */
+#include "serveutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "llx/checkpoint.h"
+#include "llx/quant.h"
+#include "w8a8_fixtures.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void read_some(int fd, char *buf, size_t cap, size_t *len)
+{
+    if (fd < 0) return;
+    for (;;) {
+        char tmp[4096];
+        const ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n <= 0) return;
+        size_t take = (size_t)n;
+        if (*len + take >= cap) take = cap - 1 - *len; /* keep the start; enough to diagnose */
+        memcpy(buf + *len, tmp, take);
+        *len += take;
+        buf[*len] = 0;
+    }
+}
+
+void llx_serve_drain_output(llx_serve_proc *p)
+{
+    read_some(p->out_fd, p->out, sizeof p->out, &p->out_len);
+    read_some(p->err_fd, p->err, sizeof p->err, &p->err_len);
+}
+
+int llx_serve_start(llx_serve_proc *p, const char *model, double timeout_s, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)llx_test_bin();
+    argv[n++] = "serve";
+    argv[n++] = "-m";
+    argv[n++] = (char *)model;
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    va_list ap;
+    va_start(ap, timeout_s);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 62) argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return llx_serve_start_argv(p, argv, timeout_s);
+}
+
+int llx_serve_start_argv(llx_serve_proc *p, char *const argv[], double timeout_s)
+{
+    memset(p, 0, sizeof *p);
+    p->pid = -1;
+    int po[2], pe[2];
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) return 0;
+    fflush(stdout);
+    p->pid = fork();
+    if (p->pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        const int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    p->out_fd = po[0];
+    p->err_fd = pe[0];
+    fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
+    const double deadline = now_s() + timeout_s;
+    while (now_s() < deadline) {
+        struct pollfd f[2] = {{p->out_fd, POLLIN, 0}, {p->err_fd, POLLIN, 0}};
+        poll(f, 2, 50);
+        llx_serve_drain_output(p);
+        const char *l = strstr(p->out, "listening on http://127.0.0.1:");
+        if (l && !p->port) p->port = atoi(l + strlen("listening on http://127.0.0.1:"));
+        if (p->port && strstr(p->out, "\nready")) {
+            snprintf(p->url, sizeof p->url, "http://127.0.0.1:%d", p->port);
+            return 1;
+        }
+        int st;
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            p->pid = -1;
+            llx_serve_drain_output(p);
+            llx_test_note("server exited early: %.400s", p->err);
+            return 0;
+        }
+    }
+    llx_test_note("server not ready after %.0f s: out '%.200s' err '%.300s'", timeout_s, p->out, p->err);
+    llx_serve_stop(p, SIGKILL, 5);
+    return 0;
+}
+
+int llx_serve_stop(llx_serve_proc *p, int sig, double timeout_s)
+{
+    int rc = -1;
+    if (p->pid > 0) {
+        kill(p->pid, sig);
+        const double deadline = now_s() + timeout_s;
+        int st = 0;
+        pid_t w = 0;
+        while ((w = waitpid(p->pid, &st, WNOHANG)) == 0 && now_s() < deadline) {
+            llx_serve_drain_output(p);
+            usleep(10000);
+        }
+        if (w == p->pid) rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        else {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &st, 0);
+        }
+        p->pid = -1;
+    }
+    llx_serve_drain_output(p);
+    if (p->out_fd > 0) close(p->out_fd);
+    if (p->err_fd > 0) close(p->err_fd);
+    p->out_fd = p->err_fd = -1;
+    return rc;
+}
+
+int llx_serve_clean(const llx_serve_proc *p)
+{
+    return !strstr(p->err, "Sanitizer") && !strstr(p->err, "runtime error:") && !strstr(p->err, "LeakSanitizer");
+}
+
+int llx_curl(llx_proc_result *r, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = "curl";
+    argv[n++] = "-sS";
+    argv[n++] = "--max-time";
+    argv[n++] = "60";
+    va_list ap;
+    va_start(ap, r);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 62) argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return llx_run_proc(argv, NULL, 90, r);
+}
+
+int llx_http(const llx_serve_proc *p, const char *method, const char *path, const char *body, const char *header,
+             char **body_out)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", p->url, path);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = "curl";
+    argv[n++] = "-sS";
+    argv[n++] = "--max-time";
+    argv[n++] = "60";
+    argv[n++] = "-X";
+    argv[n++] = (char *)method;
+    argv[n++] = "-w";
+    argv[n++] = "\n%{http_code}";
+    if (body) {
+        argv[n++] = "-H";
+        argv[n++] = "Content-Type: application/json";
+        argv[n++] = "--data-binary";
+        argv[n++] = "@-";
+    }
+    if (header) {
+        argv[n++] = "-H";
+        argv[n++] = (char *)header;
+    }
+    argv[n++] = url;
+    argv[n] = NULL;
+    llx_proc_result r;
+    if (body_out) *body_out = NULL;
+    if (llx_run_proc(argv, body ? body : NULL, 90, &r) != 0) return -1;
+    int code = -1;
+    char *nl = strrchr(r.out, '\n');
+    if (r.status == 0 && nl) {
+        code = atoi(nl + 1);
+        *nl = 0;
+        if (body_out) {
+            *body_out = r.out;
+            r.out = NULL;
+        }
+    } else {
+        llx_test_note("curl %s %s: status %d: %.200s", method, path, r.status, r.err);
+    }
+    llx_proc_free(&r);
+    return code;
+}
+
+pid_t llx_curl_bg(const llx_serve_proc *p, const char *path, const char *body, const char *out)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", p->url, path);
+    fflush(stdout);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 2);
+        execlp("curl", "curl", "-sS", "-N", "--max-time", "300", "-H", "Content-Type: application/json", "-o", out,
+               "--data-binary", body, url, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int llx_curl_bg_wait(pid_t pid, double timeout_s)
+{
+    const double deadline = now_s() + timeout_s;
+    int st = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && now_s() < deadline) usleep(5000);
+    if (w == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+int llx_serve_tokens_for(const llx_serve_proc *p, double seconds, int lo, int hi)
+{
+    const double t0 = now_s();
+    char *body = NULL;
+    const int code = llx_http(p, "POST", "/v1/completions", "{\"prompt\":\"time me\",\"max_tokens\":24,\"temperature\":0}",
+                              NULL, &body);
+    const double per = (now_s() - t0) / 24; /* an over-estimate: includes curl and the prompt */
+    free(body);
+    const double n = code == 200 && per > 0 ? seconds / per : hi;
+    return n < lo ? lo : n > hi ? hi : (int)n;
+}
+
+static const char *synth_once(char *dir, size_t cap, const char *name, llx_config c, int *failed)
+{
+    if (dir[0]) return dir;
+    if (*failed) return NULL;
+    snprintf(dir, cap, "%s", llx_test_tmpfile(name));
+    if (llx_synth_write(dir, &c, 21, "F32", NULL) != LLX_OK) {
+        llx_test_note("synth %s: %s", name, llx_errmsg());
+        dir[0] = 0;
+        *failed = 1;
+        return NULL;
+    }
+    return dir;
+}
+
+const char *llx_serve_model_small(void)
+{
+    static char dir[512];
+    static int failed;
+    return synth_once(dir, sizeof dir, "serve-small", (llx_config){500, 256, 64, 2, 4, 256, 1e-5f}, &failed);
+}
+
+const char *llx_serve_model_slow(void)
+{
+    static char dir[512];
+    static int failed;
+    return synth_once(dir, sizeof dir, "serve-slow", (llx_config){500, 1024, 256, 6, 4, 1024, 1e-5f}, &failed);
+}
+
+const char *llx_serve_model_small_llx(void)
+{
+    static char path[512];
+    static int failed;
+    if (path[0]) return path;
+    const char *dir = llx_serve_model_small(), *calib = llx_fixture_calib_text();
+    if (failed || !dir || !calib) return NULL;
+    snprintf(path, sizeof path, "%s", llx_test_tmpfile("serve-small.llx"));
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    o.calib_tokens = 1024;
+    o.window = 128;
+    o.threads = 1;
+    if (llx_quantize(dir, &o, path) != LLX_OK) {
+        llx_test_note("quantize serve-small: %s", llx_errmsg());
+        path[0] = 0;
+        failed = 1;
+        return NULL;
+    }
+    return path;
+}
+
+long long llx_prom_value(const char *text, const char *name)
+{
+    const size_t n = strlen(name);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, name, n) && l[n] == ' ') return atoll(l + n + 1);
+    return -1;
+}

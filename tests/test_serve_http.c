@@ -1,0 +1,355 @@
+/* tests/test_serve_http.c - `looplynx serve` driven with curl over
+ * loopback: completions (plain and streamed) equal `looplynx generate`,
+ * stop sequences, usage and finish reasons, the model list, health and
+ * metrics, and one OpenAI error object for each kind of bad request while
+ * the server keeps serving. */
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serveutil.h"
+
+static json_t *parse(const char *body)
+{
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    if (!j) llx_test_note("not JSON: %.300s", body ? body : "(null)");
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *path)
+{
+    /* "a.b.0.c": object keys and array indexes */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
+        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
+    return json_is_string(o) ? json_string_value(o) : NULL;
+}
+
+static long long jint(json_t *o, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
+        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
+    return json_is_integer(o) ? json_integer_value(o) : -1;
+}
+
+/* The text `looplynx generate --greedy` produces for prompt, n tokens. */
+static char *generate_text(const char *model, const char *prompt, int n)
+{
+    char ns[16];
+    snprintf(ns, sizeof ns, "%d", n);
+    llx_proc_result r;
+    llx_cli(&r, "generate", "-m", model, "-p", prompt, "-n", ns, "--greedy", "--json", "-t", "1", NULL);
+    json_t *j = r.status == 0 ? parse(r.out) : NULL;
+    char *t = j && jstr(j, "text") ? strdup(jstr(j, "text")) : NULL;
+    if (!t) llx_test_note("generate failed: %d %.300s", r.status, r.err);
+    json_decref(j);
+    llx_proc_free(&r);
+    return t;
+}
+
+static int start_small(llx_serve_proc *p, const char *extra1, const char *extra2)
+{
+    const char *m = llx_serve_model_small();
+    if (!m) return 0;
+    return llx_serve_start(p, m, 60, "-t", "1", extra1, extra2, NULL);
+}
+
+static void stop_clean(llx_serve_proc *p)
+{
+    const int rc = llx_serve_stop(p, SIGTERM, 30);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(llx_serve_clean(p), "server stderr: %.600s", p->err);
+    CHECK(strstr(p->out, "stopped") != NULL);
+}
+
+TEST(serve_completion_matches_generate, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, NULL, NULL)) {
+        CHECK(0);
+        return;
+    }
+    char *want = generate_text(llx_serve_model_small(), "The ring of nodes", 12), *body = NULL;
+    const int code = llx_http(&p, "POST", "/v1/completions",
+                              "{\"model\":\"serve-small\",\"prompt\":\"The ring of nodes\",\"max_tokens\":12,"
+                              "\"temperature\":0}",
+                              NULL, &body);
+    CHECK_EQ_INT(code, 200);
+    json_t *j = parse(body);
+    CHECK(j && jstr(j, "object") && !strcmp(jstr(j, "object"), "text_completion"));
+    CHECK(j && jstr(j, "model") && !strcmp(jstr(j, "model"), "serve-small"));
+    CHECK(j && jstr(j, "id") && !strncmp(jstr(j, "id"), "cmpl-", 5));
+    CHECK(want && j && jstr(j, "choices.0.text") && !strcmp(jstr(j, "choices.0.text"), want));
+    CHECK(j && jstr(j, "choices.0.finish_reason") && !strcmp(jstr(j, "choices.0.finish_reason"), "length"));
+    CHECK_EQ_INT(jint(j, "usage.completion_tokens"), 12);
+    CHECK(jint(j, "usage.prompt_tokens") > 0);
+    CHECK_EQ_INT(jint(j, "usage.total_tokens"), jint(j, "usage.prompt_tokens") + 12);
+    json_decref(j);
+    free(body);
+    free(want);
+    stop_clean(&p);
+}
+
+/* Concatenated "text" of every chunk of an SSE body; checks its framing. */
+static char *sse_text(const char *body, int *chunks, const char **finish, long long *usage_completion)
+{
+    size_t cap = 4096, len = 0;
+    char *text = calloc(1, cap);
+    *chunks = 0;
+    *finish = NULL;
+    *usage_completion = -1;
+    const char *l = body;
+    int done = 0;
+    static char fin[32];
+    while (l && *l) {
+        const char *nl = strchr(l, '\n');
+        const size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n > 6 && !strncmp(l, "data: ", 6)) {
+            if (!strncmp(l, "data: [DONE]", 12)) done = 1;
+            else {
+                char *line = strndup(l + 6, n - 6);
+                json_t *j = parse(line);
+                const char *t = j ? jstr(j, "choices.0.text") : NULL;
+                if (!t && j) t = jstr(j, "choices.0.delta.content");
+                if (t) {
+                    while (len + strlen(t) + 1 > cap) text = realloc(text, cap *= 2);
+                    memcpy(text + len, t, strlen(t) + 1);
+                    len += strlen(t);
+                }
+                if (j && jstr(j, "choices.0.finish_reason")) {
+                    snprintf(fin, sizeof fin, "%s", jstr(j, "choices.0.finish_reason"));
+                    *finish = fin;
+                }
+                if (j && jint(j, "usage.completion_tokens") >= 0) *usage_completion = jint(j, "usage.completion_tokens");
+                (*chunks)++;
+                json_decref(j);
+                free(line);
+            }
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    if (!done) llx_test_note("stream has no [DONE]: ...%.200s", body + (strlen(body) > 200 ? strlen(body) - 200 : 0));
+    return done ? text : (free(text), NULL);
+}
+
+TEST(serve_stream_matches_plain, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, NULL, NULL)) {
+        CHECK(0);
+        return;
+    }
+    char *plain = NULL, *streamed = NULL;
+#define REQ "{\"prompt\":\"every node holds\",\"max_tokens\":20,\"temperature\":0.9,\"seed\":42"
+    const char *a = REQ "}", *b = REQ ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+#undef REQ
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", a, NULL, &plain), 200);
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", b, NULL, &streamed), 200);
+    json_t *j = parse(plain);
+    int chunks;
+    const char *fin;
+    long long usage;
+    char *text = streamed ? sse_text(streamed, &chunks, &fin, &usage) : NULL;
+    CHECK(j && text && jstr(j, "choices.0.text") && !strcmp(text, jstr(j, "choices.0.text")));
+    CHECK(text && chunks >= 3); /* text, finish, usage */
+    CHECK(text && fin && !strcmp(fin, "length"));
+    CHECK_EQ_INT(usage, 20);
+    CHECK(streamed && strstr(streamed, "\n\ndata: [DONE]\n\n") != NULL);
+    free(text);
+    json_decref(j);
+    free(plain);
+    free(streamed);
+    stop_clean(&p);
+}
+
+TEST(serve_stop_sequences, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, NULL, NULL)) {
+        CHECK(0);
+        return;
+    }
+    char *body = NULL;
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"prompt\":\"small dataflow\",\"max_tokens\":24,\"temperature\":0}", NULL, &body), 200);
+    json_t *j = parse(body);
+    const char *full = j ? jstr(j, "choices.0.text") : NULL;
+    CHECK(full && strlen(full) >= 12);
+    if (full && strlen(full) >= 12) {
+        /* a stop string taken from the middle: the text ends right before its first occurrence */
+        /* up to 3 ASCII bytes from past the start (the text may hold U+FFFD) */
+        char stop[8] = "", req[512], *b2 = NULL, *b3 = NULL;
+        for (size_t i = 4, k = 0; full[i] && k < 3; i++) {
+            if ((unsigned char)full[i] < 0x80 && full[i] > ' ') stop[k++] = full[i], stop[k] = 0;
+            else if (k) break;
+        }
+        CHECK(stop[0] != 0);
+        json_t *js = json_string(stop);
+        char *stop_json = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        snprintf(req, sizeof req,
+                 "{\"prompt\":\"small dataflow\",\"max_tokens\":24,\"temperature\":0,\"stop\":[\"\\u0001never\",%s]%s}",
+                 stop_json ? stop_json : "\"x\"", "");
+        CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, NULL, &b2), 200);
+        json_t *j2 = parse(b2);
+        const char *cut = j2 ? jstr(j2, "choices.0.text") : NULL;
+        const size_t at = (size_t)(strstr(full, stop) - full);
+        CHECK(cut && strlen(cut) == at && !strncmp(cut, full, at));
+        CHECK(j2 && jstr(j2, "choices.0.finish_reason") && !strcmp(jstr(j2, "choices.0.finish_reason"), "stop"));
+        CHECK(j2 && jint(j2, "usage.completion_tokens") < 24);
+        /* streamed, the same cut */
+        snprintf(req, sizeof req, "{\"prompt\":\"small dataflow\",\"max_tokens\":24,\"temperature\":0,\"stop\":%s,\"stream\":true}",
+                 stop_json ? stop_json : "\"x\"");
+        CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, NULL, &b3), 200);
+        int chunks;
+        const char *fin;
+        long long usage;
+        char *st = b3 ? sse_text(b3, &chunks, &fin, &usage) : NULL;
+        CHECK(st && cut && !strcmp(st, cut));
+        CHECK(st && fin && !strcmp(fin, "stop"));
+        free(st);
+        json_decref(j2);
+        json_decref(js);
+        free(stop_json);
+        free(b2);
+        free(b3);
+    }
+    json_decref(j);
+    free(body);
+    stop_clean(&p);
+}
+
+typedef struct bad_case {
+    const char *method, *path, *body, *header;
+    int status;
+    const char *code, *param, *msg;
+} bad_case;
+
+TEST(serve_bad_requests_get_error_objects, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, "--max-body", "4096")) {
+        CHECK(0);
+        return;
+    }
+    char big[6000];
+    snprintf(big, sizeof big, "{\"prompt\":\"%0*d\"}", 5000, 0);
+    static const bad_case cases[] = {
+        {"POST", "/v1/completions", "{\"prompt\": \"x\",", NULL, 400, "invalid_json", NULL, "not valid JSON"},
+        {"POST", "/v1/completions", "[1, 2]", NULL, 400, "invalid_json", NULL, "JSON object"},
+        {"POST", "/v1/completions", "", NULL, 400, "invalid_json", NULL, "not valid JSON"},
+        {"POST", "/v1/completions", "{\"prompt\": 42}", NULL, 400, "invalid_type", "prompt", "must be"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"temperature\": \"hot\"}", NULL, 400, "invalid_type", "temperature", "a number"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": \"5\"}", NULL, 400, "invalid_type", "max_tokens", "an integer"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 0}", NULL, 400, "invalid_value", "max_tokens", "must be in"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"stream\": \"yes\"}", NULL, 400, "invalid_type", "stream", "a boolean"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"stop\": 5}", NULL, 400, "invalid_type", "stop", "a string"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", NULL, 400, "invalid_value", "stop", "at most 4"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"presence_penalty\": \"x\"}", NULL, 400, "invalid_type", "presence_penalty", "a number"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"n\": 2}", NULL, 400, "unsupported_parameter", "n", "not supported"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"logit_bias\": {\"5\": 3}}", NULL, 400, "unsupported_parameter", "logit_bias", "not supported"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"temperature\": 3}", NULL, 400, "invalid_value", "temperature", "must be in"},
+        {"POST", "/v1/completions", "{\"prompt\": \"\"}", NULL, 400, "invalid_value", "prompt", "empty"},
+        {"POST", "/v1/completions", "{\"prompt\": []}", NULL, 400, "invalid_value", "prompt", "empty"},
+        {"POST", "/v1/completions", "{\"prompt\": [1, 2, 99999]}", NULL, 400, "invalid_value", "prompt", "outside the vocabulary"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 5000}", NULL, 400, "context_length_exceeded", "max_tokens", "context is 256"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-4\"}", NULL, 404, "model_not_found", "model", "does not exist"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"model\": 7}", NULL, 400, "invalid_type", "model", "a string"},
+        {"POST", "/v1/completions", "{\"prompt\": \"x\", \"unknown_field\": {\"a\": 1}}", NULL, 200, NULL, NULL, NULL},
+        {"POST", "/v1/chat/completions", "{\"messages\": \"hi\"}", NULL, 400, "invalid_type", "messages", "an array"},
+        {"POST", "/v1/chat/completions", "{\"messages\": [{\"role\": \"wizard\", \"content\": \"hi\"}]}", NULL, 400, "invalid_value", "messages.role", "not one of"},
+        {"POST", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", NULL, 400, "chat_template_missing", "messages", "no chat template"},
+        {"GET", "/v1/completions", NULL, NULL, 405, "method_not_allowed", NULL, "takes POST"},
+        {"DELETE", "/v1/models", NULL, NULL, 405, "method_not_allowed", NULL, "takes GET"},
+        {"GET", "/v2/engines", NULL, NULL, 404, "not_found", NULL, "no such endpoint"},
+        {"POST", "/v1/completions", "BIG", NULL, 413, "request_too_large", NULL, "exceeds the limit of 4096"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const bad_case *c = &cases[i];
+        char *body = NULL;
+        const char *send = c->body && !strcmp(c->body, "BIG") ? big : c->body;
+        const int code = llx_http(&p, c->method, c->path, send, c->header, &body);
+        CHECK_MSG(code == c->status, "case %zu (%s %s %.60s): status %d, want %d: %.200s", i, c->method, c->path,
+                  c->body ? c->body : "", code, c->status, body ? body : "");
+        if (c->status != 200) {
+            json_t *j = parse(body);
+            const char *msg = j ? jstr(j, "error.message") : NULL, *code_s = j ? jstr(j, "error.code") : NULL;
+            const char *param = j ? jstr(j, "error.param") : NULL;
+            CHECK_MSG(msg && strstr(msg, c->msg), "case %zu: message '%s' lacks '%s'", i, msg ? msg : "", c->msg);
+            CHECK_MSG(code_s && !strcmp(code_s, c->code), "case %zu: code '%s', want '%s'", i, code_s ? code_s : "", c->code);
+            CHECK_MSG(j && jstr(j, "error.type"), "case %zu: no error.type", i);
+            CHECK_MSG(c->param ? param && !strcmp(param, c->param) : !param, "case %zu: param '%s', want '%s'", i,
+                      param ? param : "(null)", c->param ? c->param : "(null)");
+            json_decref(j);
+        }
+        free(body);
+    }
+    /* still serving, and every refusal was counted */
+    char *ok = NULL, *metrics = NULL;
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"prompt\":\"still here\",\"max_tokens\":3}", NULL, &ok), 200);
+    CHECK_EQ_INT(llx_http(&p, "GET", "/metrics", NULL, NULL, &metrics), 200);
+    CHECK_EQ_INT(llx_prom_value(metrics, "llx_requests_total{endpoint=\"completions\",outcome=\"ok\"}"), 2);
+    CHECK_EQ_INT(llx_prom_value(metrics, "llx_requests_total{endpoint=\"completions\",outcome=\"bad_request\"}"), 19);
+    free(ok);
+    free(metrics);
+    stop_clean(&p);
+}
+
+TEST(serve_api_key, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, "--api-key", "s3cret")) {
+        CHECK(0);
+        return;
+    }
+    const char *req = "{\"prompt\":\"key\",\"max_tokens\":2}";
+    char *body = NULL;
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, NULL, &body), 401);
+    CHECK(body && strstr(body, "invalid_api_key"));
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, "Authorization: Bearer s3creT", &body), 401);
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, "Authorization: Bearer s3cret2", &body), 401);
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "GET", "/v1/models", NULL, NULL, &body), 401);
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, "Authorization: Bearer s3cret", &body), 200);
+    CHECK(body && strstr(body, "\"completion_tokens\":2"));
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "GET", "/health", NULL, NULL, &body), 200); /* health needs no key */
+    free(body);
+    stop_clean(&p);
+}
+
+TEST(serve_models_health_metrics, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, "--alias", "tiny-gpt")) {
+        CHECK(0);
+        return;
+    }
+    char *body = NULL;
+    CHECK_EQ_INT(llx_http(&p, "GET", "/health", NULL, NULL, &body), 200);
+    CHECK(body && !strcmp(body, "{\"status\":\"ok\"}"));
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "GET", "/v1/models", NULL, NULL, &body), 200);
+    json_t *j = parse(body);
+    CHECK(j && jstr(j, "object") && !strcmp(jstr(j, "object"), "list"));
+    CHECK(j && jstr(j, "data.0.id") && !strcmp(jstr(j, "data.0.id"), "tiny-gpt"));
+    json_decref(j);
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"model\":\"tiny-gpt\",\"prompt\":\"abc\",\"max_tokens\":5}", NULL, &body), 200);
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "GET", "/metrics", NULL, NULL, &body), 200);
+    CHECK(body && strstr(body, "# TYPE llx_requests_total counter"));
+    CHECK_EQ_INT(llx_prom_value(body, "llx_completion_tokens_total"), 5);
+    CHECK(llx_prom_value(body, "llx_prompt_tokens_total") > 0);
+    CHECK_EQ_INT(llx_prom_value(body, "llx_time_to_first_token_seconds_count"), 1);
+    CHECK_EQ_INT(llx_prom_value(body, "llx_token_latency_seconds_count"), 4);
+    CHECK_EQ_INT(llx_prom_value(body, "llx_queue_length"), 0);
+    CHECK(llx_prom_value(body, "llx_steps_total") >= 5);
+    free(body);
+    stop_clean(&p);
+}
