@@ -48,5 +48,6 @@ int cmd_quantize(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_serve_bench(int argc, char **argv);
 
 #endif

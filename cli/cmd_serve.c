@@ -98,6 +98,7 @@ static int parse(int argc, char **argv, serve_args *a)
         }
     }
     if (!a->model) return cli_usage_error("missing -m MODEL (a HuggingFace folder or a .llx file)");
+    if (!a->ce.opt.max_seqs) a->ce.opt.max_seqs = a->so.parallel;
     if (a->alias) {
         a->so.model_id = a->alias;
     } else { /* the model's file or folder name */

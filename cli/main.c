@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"generate", cmd_generate, "generate text from a prompt"},
     {"serve", cmd_serve, "serve the model over HTTP (OpenAI API, continuous batching)"},
+    {"serve-bench", cmd_serve_bench, "decode speed of continuous batching at several batch sizes"},
     {"bench", cmd_bench, "measure prefill and decode speed against memory bandwidth"},
     {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
     {"ppl", cmd_ppl, "perplexity of a model on a text"},

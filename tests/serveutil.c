@@ -261,14 +261,14 @@ const char *llx_serve_model_small(void)
 {
     static char dir[512];
     static int failed;
-    return synth_once(dir, sizeof dir, "serve-small", (llx_config){500, 256, 64, 2, 4, 256, 1e-5f}, &failed);
+    return synth_once(dir, sizeof dir, "serve-small", (llx_config){.n_vocab = 500, .n_ctx = 256, .n_embd = 64, .n_layer = 2, .n_head = 4, .n_inner = 256, .ln_eps = 1e-5f}, &failed);
 }
 
 const char *llx_serve_model_slow(void)
 {
     static char dir[512];
     static int failed;
-    return synth_once(dir, sizeof dir, "serve-slow", (llx_config){500, 1024, 256, 6, 4, 1024, 1e-5f}, &failed);
+    return synth_once(dir, sizeof dir, "serve-slow", (llx_config){.n_vocab = 500, .n_ctx = 1024, .n_embd = 256, .n_layer = 6, .n_head = 4, .n_inner = 1024, .ln_eps = 1e-5f}, &failed);
 }
 
 const char *llx_serve_model_small_llx(void)

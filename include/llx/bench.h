@@ -18,6 +18,20 @@ llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes);
 double llx_membw_run(llx_membw *p, int reps);
 void llx_membw_free(llx_membw *p); /* accepts NULL */
 
+/* Continuous-batching decode speed (`looplynx serve-bench`): `parallel`
+ * sequences, each with its own `prompt`-token prompt, prefilled and then
+ * decoded together for `gen` steps through llx_engine_step (one pass of
+ * the weights per step for all of them), greedy. */
+typedef struct llx_batch_bench {
+    int parallel;
+    double prefill_s;      /* the prompts' passes */
+    double decode_s;       /* the gen decode steps */
+    double decode_tok_s;   /* parallel * gen / decode_s: aggregate decode tokens/s */
+    double p50_ms, p99_ms; /* per-token latency: a step's duration (each sequence gets one token per step) */
+} llx_batch_bench;
+
+llx_status llx_bench_batch(llx_engine *e, int parallel, int prompt, int gen, llx_batch_bench *out);
+
 /* Current and peak resident set size of this process, in bytes (0 if unknown). */
 uint64_t llx_rss_bytes(void);
 uint64_t llx_peak_rss_bytes(void);

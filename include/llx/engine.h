@@ -40,6 +40,7 @@ typedef struct llx_engine_opts {
     llx_backend backend;
     int max_ctx;           /* KV cache positions (0 = the model's n_ctx) */
     int max_batch;         /* tokens per pass; longer prompts run in several passes (0 = 256) */
+    int max_seqs;          /* sequences held at once (continuous batching; 0 = 1) */
     int block_rows;        /* MP rows per ring block (0 = automatic: about 1 MiB of weights) */
     int lm_head_int8;      /* W8A8: int8 LM head (default) instead of fp32 */
     double ring_timeout_s; /* a link silent this long fails the run (0 = 60 s) */
