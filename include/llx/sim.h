@@ -124,6 +124,11 @@ int llx_sim_param_count(void);
 const char *llx_sim_param_name(int i);
 const char *llx_sim_param_help(int i);
 const char *llx_sim_param_source(int i);
+/* Index of the parameter called `name`, or -1. */
+int llx_sim_param_find(const char *name);
+/* Value of parameter i in c, and setting it (range-checked like --set). */
+double llx_sim_param_get(const llx_sim_config *c, int i);
+llx_status llx_sim_param_set(llx_sim_config *c, int i, double v);
 /* Current value of parameter i in c, formatted into buf. */
 void llx_sim_param_value(const llx_sim_config *c, int i, char *buf, int len);
 
@@ -240,5 +245,89 @@ llx_status llx_sim_run_progress(const llx_sim_config *c, const llx_config *m, co
  * the evaluation a design-space search calls many times.  *ms < 0 when the
  * design deadlocks. */
 llx_status llx_sim_eval_decode(const llx_sim_config *c, const llx_config *m, int context, double *ms);
+
+/* ---- hooks for design-space exploration and FIFO sizing (src/dse) ---- */
+
+/* Kernel masks for llx_sim_time_kernels: bit (1 << llx_kernel). */
+#define LLX_SIM_KERNEL_BIT(k) (1u << (unsigned)(k))
+#define LLX_SIM_ALL_KERNELS (~0u)
+
+/* Time only the stages of schedule s that run on a kernel in the mask (a
+ * host stage counts as LLX_KERNEL_HOST, or as the kernel that runs it with
+ * lm_head_fpga).  Stages of the same shape are timed once.  For any split
+ * of the kernels into masks the passes add up to llx_sim_time_schedule. */
+llx_status llx_sim_time_kernels(const llx_sim_config *c, const llx_schedule *s, unsigned kernels, llx_sim_pass *out);
+
+/* Power of every device while the accelerator spends `seconds` on the work
+ * of pass p (its HBM and ring traffic) with resources r (the power model of
+ * llx_sim_run). */
+typedef struct llx_sim_power {
+    double static_w, logic_w, hbm_w, link_w, total_w;
+} llx_sim_power;
+void llx_sim_power_of(const llx_sim_config *c, const llx_sim_resources *r, const llx_sim_pass *p, double seconds,
+                      llx_sim_power *out);
+
+/* 36 Kb BRAM blocks the resource model gives a memory of depth x width bits
+ * (0 under 64 entries: those go to LUTRAM). */
+double llx_sim_bram36(double depth, double width_bits);
+
+/* A stage's dataflow network, as the FIFO sizer reads it, with a reference
+ * run in which every FIFO is unbounded (the fastest the stage can go). */
+typedef struct llx_sim_df_proc {
+    char name[40];
+    int node;
+    int replica_of;          /* -1, or the process it copies (fires like it) */
+    int after[2];            /* -1, or processes that must complete before it starts */
+    long long start, done;   /* reference run: first firing, completion */
+} llx_sim_df_proc;
+
+typedef struct llx_sim_df_fifo {
+    char name[40];
+    int prod, cons;          /* producer and consumer processes */
+    int depth;               /* the design's depth (entries) */
+    int width_bits;
+    int init;                /* tokens in the FIFO at the start */
+    int reserve;             /* m_axi read buffer: tokens in flight count against the depth */
+    int min_depth;           /* the largest push or pop of one firing */
+    int replica_of;          /* -1, or the FIFO it copies (same depth in hardware) */
+    long tokens;             /* tokens pushed over the stage */
+    long pops;               /* tokens popped (the init ones first) */
+    /* reference run (NULL for replicas): per pushed token k the producer's
+     * firing cycle push[k], the latency lat[k] of the port that pushed it and
+     * the cycle vis[k] it became visible; pop[i] is the cycle of the i-th pop
+     * (i < pops; token i < init is an initial one, i >= init is pushed
+     * token i - init) */
+    long long *push, *vis, *pop;
+    int *lat;
+} llx_sim_df_fifo;
+
+typedef struct llx_sim_dataflow {
+    int nprocs, nfifos;
+    llx_sim_df_proc *procs;
+    llx_sim_df_fifo *fifos;
+    long long cycles;        /* reference run: the stage's last completion */
+} llx_sim_dataflow;
+
+/* The network of stage `stage` (not a host stage) and its reference run on
+ * the fast engine.  Free with llx_sim_dataflow_free. */
+llx_status llx_sim_stage_dataflow(const llx_sim_config *c, const llx_schedule *s, int stage, llx_sim_dataflow *out);
+void llx_sim_dataflow_free(llx_sim_dataflow *d);
+
+/* Run stage `stage` with FIFO f of its network (llx_sim_stage_dataflow's
+ * order) `depths[f]` deep (0: unbounded; NULL: the design's; a replica
+ * always takes its original's depth), on the cycle-stepped engine when
+ * cycle_mode, else the fast one.  cycles = the stage's last completion (as
+ * llx_sim_dataflow.cycles), -1 on a deadlock (then `deadlock` says where);
+ * `fire` = the firing cycles of process `watch` (>= 0) up to the end or the
+ * deadlock.  Free with llx_sim_stage_run_free. */
+typedef struct llx_sim_stage_run {
+    long long cycles;
+    llx_sim_deadlock deadlock;
+    long long *fire;
+    long nfire;
+} llx_sim_stage_run;
+llx_status llx_sim_stage_run_depths(const llx_sim_config *c, const llx_schedule *s, int stage, const int *depths,
+                                    int cycle_mode, int watch, llx_sim_stage_run *out);
+void llx_sim_stage_run_free(llx_sim_stage_run *r);
 
 #endif

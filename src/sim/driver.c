@@ -110,24 +110,30 @@ static void split(const sim_hw *hw, const sim_graph *g, const sim_outcome *o, ll
     r->cycles = (double)o->end + hw->sched;
 }
 
+llx_status sim_build_stage(const sim_hw *hw, const llx_schedule *s, int i, int kernel, sim_stage_net *net,
+                           llx_sim_cat *cat)
+{
+    const llx_stage *st = &s->stages[i];
+    memset(net, 0, sizeof *net);
+    sim_graph_init(&net->g);
+    llx_status rc;
+    switch (kernel) {
+    case LLX_KERNEL_MP: rc = sim_net_mp(hw, s, i, net), *cat = LLX_SIM_CAT_MP; break;
+    case LLX_KERNEL_MHA: rc = sim_net_mha(hw, s, i, net), *cat = LLX_SIM_CAT_MHA; break;
+    case LLX_KERNEL_LNRES: rc = sim_net_ln(hw, st, net), *cat = LLX_SIM_CAT_LNRES; break;
+    default: rc = llx_fail(LLX_ERR_INTERNAL, "stage %d: unknown kernel %d", i, kernel), *cat = LLX_SIM_CAT_MP;
+    }
+    return rc == LLX_OK ? sim_graph_finalize(&net->g) : rc;
+}
+
 /* build, run and split stage i */
 static llx_status run_stage(const sim_hw *hw, const llx_schedule *s, int i, int kernel, stage_time *r,
                             llx_sim_fifo_stat *fifos, int max_fifos, int *nfifos)
 {
-    const llx_stage *st = &s->stages[i];
     memset(r, 0, sizeof *r);
     sim_stage_net net;
-    memset(&net, 0, sizeof net);
-    sim_graph_init(&net.g);
-    llx_status rc;
     llx_sim_cat cat;
-    switch (kernel) {
-    case LLX_KERNEL_MP: rc = sim_net_mp(hw, s, i, &net), cat = LLX_SIM_CAT_MP; break;
-    case LLX_KERNEL_MHA: rc = sim_net_mha(hw, s, i, &net), cat = LLX_SIM_CAT_MHA; break;
-    case LLX_KERNEL_LNRES: rc = sim_net_ln(hw, st, &net), cat = LLX_SIM_CAT_LNRES; break;
-    default: rc = llx_fail(LLX_ERR_INTERNAL, "stage %d: unknown kernel %d", i, kernel), cat = LLX_SIM_CAT_MP;
-    }
-    if (rc == LLX_OK) rc = sim_graph_finalize(&net.g);
+    llx_status rc = sim_build_stage(hw, s, i, kernel, &net, &cat);
     net.g.want_occ = fifos != NULL;
     sim_outcome o;
     memset(&o, 0, sizeof o);
@@ -164,16 +170,18 @@ static void add_stage(llx_sim_pass *acc, const stage_time *r)
 }
 
 /* time stage i into acc; returns LLX_OK also on a deadlock (acc->deadlock) */
-static llx_status time_stage(const sim_hw *hw, const llx_schedule *s, int i, llx_sim_pass *acc, memo *m)
+static llx_status time_stage(const sim_hw *hw, const llx_schedule *s, int i, unsigned kernels, llx_sim_pass *acc,
+                             memo *m)
 {
     const llx_sim_config *c = hw->cfg;
     const llx_stage *st = &s->stages[i];
     int kernel = st->kernel;
     if (kernel == LLX_KERNEL_HOST) {
-        acc->host_s += sim_host_stage_s(c, st);
+        if (kernels & LLX_SIM_KERNEL_BIT(LLX_KERNEL_HOST)) acc->host_s += sim_host_stage_s(c, st);
         if (!c->arch.lm_head_fpga || st->op == LLX_OP_EMBED) return LLX_OK;
         kernel = st->op == LLX_OP_LM_HEAD ? LLX_KERNEL_MP : LLX_KERNEL_LNRES;
     }
+    if (!(kernels & LLX_SIM_KERNEL_BIT(kernel))) return LLX_OK;
     stage_key k = key_of(st, kernel);
     const stage_time *hit = c->arch.cycle_mode ? NULL : memo_get(m, &k);
     stage_time r;
@@ -194,7 +202,7 @@ static llx_status time_stage(const sim_hw *hw, const llx_schedule *s, int i, llx
     return LLX_OK;
 }
 
-static llx_status check_schedule(const llx_sim_config *c, const llx_schedule *s)
+llx_status sim_check_schedule(const llx_sim_config *c, const llx_schedule *s)
 {
     LLX_TRY(llx_sim_check(c, &s->cfg));
     if (s->opt.nodes != c->arch.nodes)
@@ -206,16 +214,16 @@ static llx_status check_schedule(const llx_sim_config *c, const llx_schedule *s)
 llx_status llx_sim_time_stage(const llx_sim_config *c, const llx_schedule *s, int stage, llx_sim_pass *out)
 {
     memset(out, 0, sizeof *out);
-    LLX_TRY(check_schedule(c, s));
+    LLX_TRY(sim_check_schedule(c, s));
     if (stage < 0 || stage >= s->n_stages) return llx_fail(LLX_ERR_ARG, "stage %d out of range", stage);
     sim_hw hw;
     LLX_TRY(sim_hw_init(&hw, c));
-    return time_stage(&hw, s, stage, out, NULL);
+    return time_stage(&hw, s, stage, LLX_SIM_ALL_KERNELS, out, NULL);
 }
 
 int llx_sim_stage_fifos(const llx_sim_config *c, const llx_schedule *s, int stage, llx_sim_fifo_stat *out, int max)
 {
-    if (check_schedule(c, s) != LLX_OK) return -1;
+    if (sim_check_schedule(c, s) != LLX_OK) return -1;
     if (stage < 0 || stage >= s->n_stages) {
         llx_fail(LLX_ERR_ARG, "stage %d out of range", stage);
         return -1;
@@ -239,15 +247,15 @@ typedef struct progress {
     int pass, passes;
 } progress;
 
-static llx_status time_schedule(const llx_sim_config *c, const llx_schedule *s, llx_sim_pass *out, memo *m,
-                                const progress *pg)
+static llx_status time_schedule(const llx_sim_config *c, const llx_schedule *s, unsigned kernels, llx_sim_pass *out,
+                                memo *m, const progress *pg)
 {
     memset(out, 0, sizeof *out);
-    LLX_TRY(check_schedule(c, s));
+    LLX_TRY(sim_check_schedule(c, s));
     sim_hw hw;
     LLX_TRY(sim_hw_init(&hw, c));
     for (int i = 0; i < s->n_stages && !out->deadlock.found; i++) {
-        LLX_TRY(time_stage(&hw, s, i, out, m));
+        LLX_TRY(time_stage(&hw, s, i, kernels, out, m));
         if (pg && pg->fn) pg->fn(pg->ctx, pg->pass, pg->passes, i + 1, s->n_stages);
     }
     return LLX_OK;
@@ -257,7 +265,16 @@ llx_status llx_sim_time_schedule(const llx_sim_config *c, const llx_schedule *s,
 {
     memo *m = calloc(1, sizeof *m);
     if (!m) return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    llx_status st = time_schedule(c, s, out, m, NULL);
+    llx_status st = time_schedule(c, s, LLX_SIM_ALL_KERNELS, out, m, NULL);
+    free(m);
+    return st;
+}
+
+llx_status llx_sim_time_kernels(const llx_sim_config *c, const llx_schedule *s, unsigned kernels, llx_sim_pass *out)
+{
+    memo *m = calloc(1, sizeof *m);
+    if (!m) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_status st = time_schedule(c, s, kernels, out, m, NULL);
     free(m);
     return st;
 }
@@ -269,7 +286,7 @@ static llx_status time_pass(const llx_sim_config *c, const llx_config *mdl, int 
                         .precision = LLX_PREC_W8A8_STATIC};
     llx_schedule s;
     LLX_TRY(llx_schedule_build(&s, mdl, &o));
-    llx_status st = time_schedule(c, &s, out, m, pg);
+    llx_status st = time_schedule(c, &s, LLX_SIM_ALL_KERNELS, out, m, pg);
     llx_schedule_free(&s);
     return st;
 }

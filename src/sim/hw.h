@@ -89,6 +89,14 @@ int sim_net_ring(const sim_hw *hw, sim_stage_net *net, int nblk, const int *own,
  * header-only messages (one flit, no elements) for blocks from..nblk-1. */
 void sim_net_headers(const sim_hw *hw, sim_graph *g, int proc, int tx, int from, int nblk, long *msgs, long *elems);
 
+/* Build and finalize the network of stage i as `kernel` (driver.c); *cat is
+ * the category its compute counts in.  Free net->g with sim_graph_free. */
+llx_status sim_build_stage(const sim_hw *hw, const llx_schedule *s, int i, int kernel, sim_stage_net *net,
+                           llx_sim_cat *cat);
+
+/* The configuration is valid and s is planned for its node count. */
+llx_status sim_check_schedule(const llx_sim_config *c, const llx_schedule *s);
+
 /* Host work of a host stage, seconds (host.c). */
 double sim_host_stage_s(const llx_sim_config *c, const llx_stage *st);
 

@@ -234,6 +234,31 @@ void llx_sim_param_value(const llx_sim_config *c, int i, char *buf, int len)
     else snprintf(buf, (size_t)len, "%.10g", get(c, p));
 }
 
+int llx_sim_param_find(const char *name)
+{
+    for (int i = 0; i < N_PARAMS; i++)
+        if (strcmp(params[i].name, name) == 0) return i;
+    return -1;
+}
+
+double llx_sim_param_get(const llx_sim_config *c, int i) { return i >= 0 && i < N_PARAMS ? get(c, &params[i]) : 0; }
+
+llx_status llx_sim_param_set(llx_sim_config *c, int i, double v)
+{
+    if (i < 0 || i >= N_PARAMS) return llx_fail(LLX_ERR_ARG, "parameter %d out of range", i);
+    const param *p = &params[i];
+    if (!(v >= p->lo && v <= p->hi))
+        return llx_fail(LLX_ERR_ARG, "%s: %g out of range [%g, %g]", p->name, v, p->lo, p->hi);
+    char *base = (char *)c + p->off;
+    if (p->type == T_INT) {
+        if (v != floor(v)) return llx_fail(LLX_ERR_ARG, "%s: %g is not an integer", p->name, v);
+        *(int *)(void *)base = (int)v;
+    } else {
+        *(double *)(void *)base = v;
+    }
+    return LLX_OK;
+}
+
 llx_status llx_sim_set(llx_sim_config *c, const char *kv)
 {
     const char *eq = strchr(kv, '=');
@@ -248,16 +273,13 @@ llx_status llx_sim_set(llx_sim_config *c, const char *kv)
         double v = strtod(val, &end);
         if (!*val || *end || errno == ERANGE || !isfinite(v))
             return llx_fail(LLX_ERR_ARG, "--set %s: '%s' is not a number", p->name, val);
-        if (v < p->lo || v > p->hi)
-            return llx_fail(LLX_ERR_ARG, "--set %s: %g out of range [%g, %g]", p->name, v, p->lo, p->hi);
-        char *base = (char *)c + p->off;
-        if (p->type == T_INT) {
-            if (v != floor(v)) return llx_fail(LLX_ERR_ARG, "--set %s: %s is not an integer", p->name, val);
-            *(int *)(void *)base = (int)v;
-        } else {
-            *(double *)(void *)base = v;
+        llx_status st = llx_sim_param_set(c, i, v);
+        if (st != LLX_OK) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "--set %s", llx_errmsg());
+            llx_errmsg_set(msg);
         }
-        return LLX_OK;
+        return st;
     }
     return llx_fail(LLX_ERR_ARG, "--set: unknown key '%.*s' (see 'looplynx sim --help')", (int)klen, kv);
 }

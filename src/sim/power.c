@@ -29,3 +29,11 @@ void sim_power_estimate(const llx_sim_config *c, const llx_sim_resources *r, con
     }
     out->total_w = out->static_w + out->logic_w + out->hbm_w + out->link_w;
 }
+
+void llx_sim_power_of(const llx_sim_config *c, const llx_sim_resources *r, const llx_sim_pass *p, double seconds,
+                      llx_sim_power *out)
+{
+    sim_power pw;
+    sim_power_estimate(c, r, p->hbm_bytes, p->link_bytes, seconds, &pw);
+    *out = (llx_sim_power){pw.static_w, pw.logic_w, pw.hbm_w, pw.link_w, pw.total_w};
+}

@@ -201,3 +201,5 @@ llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config 
     r->fits = r->dsp_frac <= 1 && r->lut_frac <= 1 && r->ff_frac <= 1 && r->bram_frac <= 1 && r->uram_frac <= 1;
     return LLX_OK;
 }
+
+double llx_sim_bram36(double depth, double width_bits) { return bram36(depth, width_bits); }
