@@ -7,8 +7,9 @@
 #   make fuzz          libFuzzer binaries (clang) in build/fuzz/
 #   make bench         kernel micro-benchmarks in build/bench-kernels
 #
-# Every .c under src/ goes into the library; files named *_avx2.c alone get
-# -mavx2 -mfma (they are only entered after a run-time CPU check).
+# Every .c under src/ goes into the library.  Only files named *_avx2.c,
+# *_avx512.c and *_amx.c get ISA flags (they are entered only after the
+# run-time check of their kernel tier, src/kernels/kernels_select.c).
 
 MODE ?= release
 CC ?= cc
@@ -61,9 +62,21 @@ BENCHBIN := $(B)/bench-kernels
 .PHONY: all test clean fuzz bench asan tsan demo
 all: $(BIN) $(TESTBIN)
 
+ISA_AVX2 := -mavx2 -mfma
+ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx512vnni
+ISA_AMX := $(ISA_AVX512) -mamx-tile -mamx-int8
+
 $(B)/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -mavx2 -mfma -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_AVX2) -MMD -MP -c $< -o $@
+
+$(B)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_AVX512) -MMD -MP -c $< -o $@
+
+$(B)/obj/%_amx.o: %_amx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_AMX) -MMD -MP -c $< -o $@
 
 $(B)/obj/src/ring/link_mpi.o: src/ring/link_mpi.c
 	@mkdir -p $(dir $@)
@@ -108,16 +121,30 @@ asan:
 tsan:
 	$(MAKE) MODE=tsan all
 
-# libFuzzer targets: one binary per fuzz/fuzz_*.c, built with clang.
+# libFuzzer targets: one binary per fuzz/fuzz_*.c, built with clang.  The
+# library is compiled file by file with the same ISA rule as above.
 FUZZ_CC ?= clang
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -Iinclude -Isrc -D_GNU_SOURCE -pthread $(PKG_CFLAGS)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 fuzz: $(FUZZ_TARGETS)
-build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/libfuzzer_main.c $(LIB_SRC)
+build/fuzz/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(ISA_AVX2) -c $< -o $@
+build/fuzz/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(ISA_AVX512) -c $< -o $@
+build/fuzz/obj/%_amx.o: %_amx.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(ISA_AMX) -c $< -o $@
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/libfuzzer_main.c $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -mavx2 -mfma -DLLX_FUZZ_ENTRY=llx_fuzz_$* -o $@ \
-	    $< fuzz/libfuzzer_main.c $(LIB_SRC) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DLLX_FUZZ_ENTRY=llx_fuzz_$* -o $@ \
+	    $< fuzz/libfuzzer_main.c $(FUZZ_OBJ) $(PKG_LIBS) -lm
 
 clean:
 	rm -rf build

@@ -1,16 +1,19 @@
-/* bench/bench_kernels.c - kernel micro-benchmarks.
+/* bench/bench_kernels.c - kernel micro-benchmarks, for every kernel tier
+ * this machine runs.
  *
- *   make bench && ./build/bench-kernels [--threads N] [--mb MB] [--reps R] [--k K]
+ *   make bench && ./build/bench-kernels [--threads N] [--mb MB] [--reps R] [--k K] [--tiers LIST]
  *
- * For every kernel table (ref, avx2) it times, with --threads threads
- * splitting the rows (correctness is tests/test_kernels.c's job):
- *   gemv_i8   T=1 int8 matrix-vector (packed weights, the engine's layout) on an
- *             MB-sized weight matrix of K columns (decode):
- *             bytes = R*K weights; reported as GB/s and as a fraction of the
- *             read bandwidth measured by read_bytes on a buffer of the same size
+ * With --threads threads splitting the rows (correctness is the tests' job):
+ *   read      the read bandwidth probe (read_bytes): the reference for GB/s ratios
+ *   gemv_i8   T=1 int8 matrix-vector over an MB-sized matrix of K columns in
+ *             the tier's packed layout, through the quantization unit (decode):
+ *             GB/s of weights and the fraction of the read probe
  *   gemv_f32  T=1 fp32 matrix-vector (decode, fp32 engine): bytes = 4*R*K
- *   gemm_i8   T=128 int8 matrix-matrix (packed), 1024x4096 (prefill): GOP/s = 2*T*R*K / s
- *   gemm_f32  T=128 fp32 matrix-matrix, 1024x4096: GFLOP/s
+ *   gemm_i8   T=128 int8 GEMM with the fused epilogue (int8 out) on GPT-2
+ *             medium's prefill shapes: QKV 3072x1024, FC1 4096x1024, FC2
+ *             1024x4096 (GOP/s = 2*T*R*K / s), and `peak`: a 256x1024 matrix
+ *             that stays in L2, the tier's best int8 GEMM rate here
+ *   gemm_f32  T=128 fp32 GEMM, 1024x4096 and GPT-2 small's FC1 3072x768: GFLOP/s
  *   attn_i8   decode attention kernels of GPT-2 medium at context 1024
  *             (attn_qk_i8 then attn_pv_i8, 16 heads of 64, over 24 layers'
  *             int8 K and V caches: 48 MB, more than the caches hold); the
@@ -25,12 +28,15 @@
 #include "util/pool.h"
 #include "util/timer.h"
 
+enum { OP_READ, OP_GEMM_I8, OP_GEMM_F32, OP_ATTN };
+
 typedef struct job {
     const llx_kernels *k;
-    int op; /* 0 read, 1 gemv_i8, 2 gemv_f32, 3 gemm_i8, 4 gemm_f32, 5 attn_i8 */
+    int op;
     int T, R, K;
     const void *w, *x;
     void *out;
+    const float *ws, *s_in;
     size_t bytes;
     uint64_t sink;
 } job;
@@ -39,19 +45,20 @@ static void member(void *arg, int ith, int nth)
 {
     job *j = arg;
     int b, e;
-    llx_split_work(j->R, ith, nth, 12, &b, &e);
     switch (j->op) {
-    case 0: {
+    case OP_READ: {
         const size_t per = (j->bytes / (size_t)nth) & ~(size_t)127;
         j->sink += j->k->read_bytes((const char *)j->w + per * (size_t)ith, per);
         break;
     }
-    case 1:
-    case 3: /* packed weights, as the engine holds them; b is even (align 12) */
-        j->k->matmul_i8p((int32_t *)j->out + b, j->R, j->x, j->K, (const int8_t *)j->w + (size_t)b * j->K, j->T, e - b,
-                         j->K);
+    case OP_GEMM_I8: { /* packed weights through the quantization unit, int8 out, as the engine's QKV */
+        llx_split_work(j->R, ith, nth, 16, &b, &e);
+        const llx_epilogue ep = {.scale = LLX_EPI_DEQUANT, .ws = j->ws + b, .s_in = j->s_in, .out_i8 = 1, .nseg = 1,
+                                 .seg_inv = {0.05f}, .out = (int8_t *)j->out + b, .ldo = (size_t)j->R};
+        j->k->gemm_i8(&ep, j->x, j->K, (const int8_t *)j->w + (size_t)b * llx_i8_ld(j->k, j->K), j->T, e - b, j->K);
         break;
-    case 5: { /* R layers of a [pos][16][64] K and a chunked V, T positions */
+    }
+    case OP_ATTN: { /* R layers of a [pos][16][64] K and a chunked V, T positions */
         enum { H = 16, HD = 64 };
         llx_split_work(j->R, ith, nth, 1, &b, &e);
         const size_t layer = (size_t)j->T * H * HD;
@@ -64,6 +71,7 @@ static void member(void *arg, int ith, int nth)
         break;
     }
     default:
+        llx_split_work(j->R, ith, nth, 12, &b, &e);
         j->k->matmul_f32((float *)j->out + b, j->R, j->x, j->K, (const float *)j->w + (size_t)b * j->K, j->K, NULL, j->T,
                          e - b, j->K);
         break;
@@ -89,66 +97,115 @@ static double time_job(llx_pool *p, job *j, int reps)
     return t[reps / 2];
 }
 
+typedef struct bufs {
+    int8_t *w8, *wp, *x8, *xa, *out8;
+    float *wf, *xf, *ws, *s_in;
+    void *out;
+    size_t alloc;
+} bufs;
+
+static double gemm_i8(llx_pool *pool, const llx_kernels *k, const bufs *b, int T, int R, int K, int reps)
+{
+    k->pack_i8(b->wp, b->w8, (size_t)K, R, K);
+    job j = {.k = k, .op = OP_GEMM_I8, .T = T, .R = R, .K = K, .w = b->wp, .x = b->x8, .out = b->out8, .ws = b->ws,
+             .s_in = b->s_in};
+    return 2.0 * T * R * K / time_job(pool, &j, reps) / 1e9;
+}
+
+static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R, int K, double bw, int reps)
+{
+    const size_t bytes = (size_t)R * K;
+    const int rr = k->tier == LLX_TIER_REF ? 1 : reps;
+    k->pack_i8(b->wp, b->w8, (size_t)K, R, K);
+    job g8 = {.k = k, .op = OP_GEMM_I8, .T = 1, .R = R, .K = K, .w = b->wp, .x = b->x8, .out = b->out8, .ws = b->ws,
+              .s_in = b->s_in};
+    double s = time_job(pool, &g8, rr);
+    printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_i8", bytes / s / 1e9,
+           100 * bytes / s / 1e9 / bw);
+    job gf = {.k = k, .op = OP_GEMM_F32, .T = 1, .R = R / 4, .K = K, .w = b->wf, .x = b->xf, .out = b->out};
+    s = time_job(pool, &gf, rr);
+    printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_f32", bytes / s / 1e9,
+           100 * bytes / s / 1e9 / bw);
+    static const int shapes[4][2] = {{3072, 1024}, {4096, 1024}, {1024, 4096}, {256, 1024}};
+    static const char *names[4] = {"QKV", "FC1", "FC2", "peak"};
+    printf("%-7s %-10s", k->name, "gemm_i8");
+    for (int i = 0; i < 4; i++)
+        printf(" %s %.1f", names[i], gemm_i8(pool, k, b, 128, shapes[i][0], shapes[i][1], k->tier ? reps : 1));
+    printf(" GOP/s (T=128)\n");
+    job mf = {.k = k, .op = OP_GEMM_F32, .T = 128, .R = 1024, .K = 4096, .w = b->wf, .x = b->xf, .out = b->out};
+    const double f1 = 2.0 * 128 * 1024 * 4096 / time_job(pool, &mf, rr) / 1e9;
+    mf.R = 3072, mf.K = 768;
+    const double f2 = 2.0 * 128 * 3072 * 768 / time_job(pool, &mf, rr) / 1e9;
+    printf("%-7s %-10s 1024x4096 %.1f, 3072x768 %.1f GFLOP/s (T=128)\n", k->name, "gemm_f32", f1, f2);
+    job at = {.k = k, .op = OP_ATTN, .T = 1024, .R = 24, .w = b->w8, .x = b->xa, .out = b->out};
+    s = time_job(pool, &at, rr);
+    const double kv = 24.0 * 2 * 1024 * 16 * 64;
+    printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth (K and V, context 1024)\n", k->name, "attn_i8",
+           kv / s / 1e9, 100 * kv / s / 1e9 / bw);
+}
+
+static int parse(int argc, char **argv, int *threads, long *mb, int *reps, int *K, const char **tiers)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) *threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mb")) *mb = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) *reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--k")) *K = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--tiers")) *tiers = argv[i + 1];
+        else return 0;
+    }
+    return *threads >= 1 && *mb >= 16 && *reps >= 1 && *reps <= 64 && *K >= 32 && *K <= 65536 && argc % 2;
+}
+
 int main(int argc, char **argv)
 {
     int threads = 1, reps = 7, K = 1024;
     long mb = 256;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--mb")) mb = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--k")) K = atoi(argv[i + 1]);
-    }
-    if (threads < 1 || mb < 1 || reps < 1 || reps > 64 || K < 32 || K > 65536) {
-        fprintf(stderr, "usage: bench-kernels [--threads N] [--mb MB] [--reps R<=64] [--k K]\n");
+    const char *tiers = "ref,avx2,avx512,amx";
+    if (!parse(argc, argv, &threads, &mb, &reps, &K, &tiers)) {
+        fprintf(stderr, "usage: bench-kernels [--threads N] [--mb MB>=16] [--reps R<=64] [--k K] [--tiers LIST]\n");
         return 2;
     }
     llx_pool *pool;
     if (llx_pool_create(&pool, threads, 1) != LLX_OK) return 1;
-    const int R = (int)(mb * 1024 * 1024 / K / 4) * 4; /* int8 rows of an MB-sized matrix */
+    const int R = (int)(mb * 1024 * 1024 / K / 64) * 64; /* int8 rows of an MB-sized matrix */
     const size_t bytes = (size_t)R * K;
-    const size_t alloc = bytes > ((size_t)64 << 20) ? bytes : ((size_t)64 << 20); /* GEMMs: 16 MB, attention: 48 MB */
-    int8_t *w8 = aligned_alloc(1 << 21, (alloc + (1 << 21) - 1) & ~(size_t)((1 << 21) - 1));
-    madvise(w8, alloc, MADV_HUGEPAGE);
-    float *wf = aligned_alloc(64, alloc); /* R/4 fp32 rows of the same byte size */
-    int8_t *x8 = aligned_alloc(64, 128 * 4096);
-    float *xf = aligned_alloc(64, 128 * 4096 * sizeof(float));
-    void *out = aligned_alloc(64, (size_t)R * 128 * sizeof(float));
-    for (size_t i = 0; i < alloc; i++) w8[i] = (int8_t)((i * 2654435761u >> 13) % 255 - 127);
-    for (size_t i = 0; i < alloc / 4; i++) wf[i] = (float)((int)(i % 17) - 8) * 0.01f;
-    for (int i = 0; i < 128 * 4096; i++) x8[i] = (int8_t)(i % 255 - 127), xf[i] = (float)(i % 13) * 0.1f;
+    bufs b;
+    b.alloc = bytes > ((size_t)64 << 20) ? bytes : ((size_t)64 << 20); /* GEMMs: 16 MB, attention: 48 MB */
+    const size_t big = (b.alloc + (1 << 21) - 1) & ~(size_t)((1 << 21) - 1);
+    b.w8 = aligned_alloc(1 << 21, big);
+    b.wp = aligned_alloc(1 << 21, big + ((size_t)R << 2)); /* packed rows are padded to K4 at most */
+    madvise(b.w8, big, MADV_HUGEPAGE);
+    madvise(b.wp, big, MADV_HUGEPAGE);
+    b.wf = aligned_alloc(64, b.alloc); /* R/4 fp32 rows of the same byte size */
+    b.x8 = aligned_alloc(64, 128 * 4096);
+    b.xf = aligned_alloc(64, 128 * 4096 * sizeof(float));
+    b.out = aligned_alloc(64, (size_t)R * 128 * sizeof(float));
+    b.out8 = aligned_alloc(64, (size_t)R * 128);
+    b.ws = aligned_alloc(64, (size_t)R * sizeof(float));
+    b.s_in = aligned_alloc(64, 128 * sizeof(float));
+    for (size_t i = 0; i < b.alloc; i++) b.w8[i] = (int8_t)((i * 2654435761u >> 13) % 255 - 127);
+    for (size_t i = 0; i < b.alloc / 4; i++) b.wf[i] = (float)((int)(i % 17) - 8) * 0.01f;
+    for (int i = 0; i < 128 * 4096; i++) b.x8[i] = (int8_t)(i % 255 - 127), b.xf[i] = (float)(i % 13) * 0.1f;
+    for (int i = 0; i < R; i++) b.ws[i] = 1e-4f * (float)(1 + i % 7);
+    for (int i = 0; i < 128; i++) b.s_in[i] = 0.02f;
     /* attention: q of 16 heads, then 16 rows of probabilities in [0, 127] */
-    int8_t *xa = aligned_alloc(64, 4096 + 16 * 1024);
-    for (int i = 0; i < 4096 + 16 * 1024; i++) xa[i] = (int8_t)(i < 4096 ? i % 255 - 127 : (i * 7) % 128);
+    b.xa = aligned_alloc(64, 4096 + 16 * 1024);
+    for (int i = 0; i < 4096 + 16 * 1024; i++) b.xa[i] = (int8_t)(i < 4096 ? i % 255 - 127 : (i * 7) % 128);
     printf("threads %d, weight matrix %zu MB; medians of %d runs\n", threads, bytes >> 20, reps);
-    job rd = {.k = llx_kernels_select("auto"), .op = 0, .w = w8, .bytes = bytes, .R = 1};
+    job rd = {.k = llx_kernels_select("auto"), .op = OP_READ, .w = b.w8, .bytes = bytes, .R = 1};
     const double bw = (double)bytes / time_job(pool, &rd, reps) / 1e9;
-    printf("%-6s %-10s %10.2f GB/s (read bandwidth, the reference for the ratios below)\n", rd.k->name, "read", bw);
-    const llx_kernels *tables[2] = {&llx_kernels_ref, llx_kernels_select("avx2")};
-    for (int v = 0; v < 2; v++) {
-        const llx_kernels *k = tables[v];
-        if (!k) continue;
-        job g8 = {.k = k, .op = 1, .T = 1, .R = R, .K = K, .w = w8, .x = x8, .out = out};
-        double s = time_job(pool, &g8, reps);
-        printf("%-6s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_i8", bytes / s / 1e9,
-               100 * bytes / s / 1e9 / bw);
-        job gf = {.k = k, .op = 2, .T = 1, .R = R / 4, .K = K, .w = wf, .x = xf, .out = out};
-        s = time_job(pool, &gf, reps);
-        printf("%-6s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_f32", bytes / s / 1e9,
-               100 * bytes / s / 1e9 / bw);
-        job m8 = {.k = k, .op = 3, .T = 128, .R = 1024, .K = 4096, .w = w8, .x = x8, .out = out};
-        s = time_job(pool, &m8, v == 0 ? 1 : reps);
-        printf("%-6s %-10s %10.2f GOP/s (T=128, 1024x4096)\n", k->name, "gemm_i8", 2.0 * 128 * 1024 * 4096 / s / 1e9);
-        job mf = {.k = k, .op = 4, .T = 128, .R = 1024, .K = 4096, .w = wf, .x = xf, .out = out};
-        s = time_job(pool, &mf, v == 0 ? 1 : reps);
-        printf("%-6s %-10s %10.2f GFLOP/s (T=128, 1024x4096)\n", k->name, "gemm_f32", 2.0 * 128 * 1024 * 4096 / s / 1e9);
-        job at = {.k = k, .op = 5, .T = 1024, .R = 24, .w = w8, .x = xa, .out = out};
-        s = time_job(pool, &at, v == 0 ? 1 : reps);
-        const double kv = 24.0 * 2 * 1024 * 16 * 64;
-        printf("%-6s %-10s %10.2f GB/s  %5.1f%% of read bandwidth (K and V, context 1024)\n", k->name, "attn_i8",
-               kv / s / 1e9, 100 * kv / s / 1e9 / bw);
+    printf("%-7s %-10s %10.2f GB/s (read bandwidth, the reference for the ratios below)\n", rd.k->name, "read", bw);
+    for (int t = 0; t < LLX_TIER_COUNT; t++) {
+        const char *name = llx_tier_name((llx_tier)t), *at = strstr(tiers, name);
+        const size_t n = strlen(name);
+        if (!at || (at != tiers && at[-1] != ',') || (at[n] && at[n] != ',')) continue;
+        const llx_kernels *k = llx_kernels_tier((llx_tier)t);
+        if (!k) printf("%-7s skipped: %s\n", name, llx_tier_missing((llx_tier)t));
+        else run_tier(pool, k, &b, R, K, bw, reps);
     }
     llx_pool_free(pool);
-    free(w8), free(wf), free(x8), free(xf), free(xa), free(out);
+    free(b.w8), free(b.wp), free(b.wf), free(b.x8), free(b.xf), free(b.xa), free(b.out), free(b.out8), free(b.ws),
+        free(b.s_in);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "llx/bench.h"
 #include "llx/checkpoint.h"
+#include "llx/kernels.h"
 #include "llx/quant.h"
 
 static void usage(FILE *f)
@@ -19,7 +20,9 @@ static void usage(FILE *f)
                "describe it: dimensions, parameter count, storage dtype and size, how it was\n"
                "quantized (.llx: activation mode, SmoothQuant alpha, calibration tokens), and\n"
                "weight bytes at fp32, fp16 and int8 (W8A8: the four layer matrices int8 with\n"
-               "one fp32 scale per output row; embeddings, biases and LayerNorm stay fp32).\n\n"
+               "one fp32 scale per output row; embeddings, biases and LayerNorm stay fp32),\n"
+               "and the kernel tier an engine would use on this machine (and why any tier\n"
+               "cannot run here).\n\n"
                "  -m, --model MODEL   checkpoint folder or .llx file\n"
                "  --json              one JSON object on stdout\n");
 }
@@ -76,6 +79,35 @@ static void fmt_float(char *buf, size_t cap, float x)
 
 static const char *act_name(int mode) { return mode == 2 ? "dynamic" : mode == 1 ? "static" : "?"; }
 
+/* The kernel tier an engine would use here (--kernels auto, or
+ * LLX_KERNELS), and every tier's status on this machine. */
+static void print_kernels_json(void)
+{
+    const char *k = llx_kernels_resolve("auto");
+    printf(", \"kernels\": ");
+    if (k) printf("\"%s\"", k);
+    else printf("null");
+    printf(", \"kernel_tiers\": {");
+    for (int t = 0; t < llx_kernel_tier_count(); t++) {
+        const char *why = llx_kernel_tier_missing(t);
+        printf("%s\"%s\": ", t ? ", " : "", llx_kernel_tier_name(t));
+        if (*why) cli_json_string(stdout, why, strlen(why));
+        else printf("true");
+    }
+    printf("}");
+}
+
+static void print_kernels_human(void)
+{
+    const char *k = llx_kernels_resolve("auto");
+    printf("%-19s %s (tiers this CPU runs:", "kernels", k ? k : "none: LLX_KERNELS names a tier this CPU lacks");
+    for (int t = 0; t < llx_kernel_tier_count(); t++)
+        if (!*llx_kernel_tier_missing(t)) printf(" %s", llx_kernel_tier_name(t));
+    printf(")\n");
+    for (int t = 0; t < llx_kernel_tier_count(); t++)
+        if (*llx_kernel_tier_missing(t)) printf("%-19s %s: %s\n", "", llx_kernel_tier_name(t), llx_kernel_tier_missing(t));
+}
+
 static void print_json(const model_info *mi)
 {
     const llx_config *c = mi->c;
@@ -92,11 +124,13 @@ static void print_json(const model_info *mi)
            llx_config_params(c), mi->dtype, mi->file_bytes, mi->data_bytes, w.fp32, w.fp16, w.int8);
     if (mi->q) {
         fmt_float(alpha, sizeof alpha, mi->q->alpha);
-        printf("{\"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s}}\n", act_name(mi->q->act_mode),
+        printf("{\"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s}", act_name(mi->q->act_mode),
                alpha, mi->q->calib_tokens, mi->q->smooth_v ? "true" : "false");
     } else {
-        printf("null}\n");
+        printf("null");
     }
+    print_kernels_json();
+    printf("}\n");
 }
 
 static void print_human(const model_info *mi)
@@ -125,6 +159,7 @@ static void print_human(const model_info *mi)
     print_bytes("weights fp32", w.fp32);
     print_bytes("weights fp16", w.fp16);
     print_bytes("weights int8", w.int8);
+    print_kernels_human();
 }
 
 static void print_info(const model_info *mi, int json)

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "engine_args.h"
+#include "llx/kernels.h"
 #include "llx/quant.h"
 
 void cli_engine_init(cli_engine *ce)
@@ -40,8 +41,10 @@ int cli_engine_flag(int argc, char **argv, int *i, cli_engine *ce)
     }
     if ((r = cli_opt(argc, argv, i, "--kernels", &v))) {
         if (r < 0) return -1;
-        if (strcmp(v, "auto") && strcmp(v, "ref") && strcmp(v, "avx2")) {
-            cli_usage_error("--kernels must be auto, ref or avx2 (got '%s')", v);
+        int known = !strcmp(v, "auto");
+        for (int t = 0; t < llx_kernel_tier_count(); t++) known |= !strcmp(v, llx_kernel_tier_name(t));
+        if (!known) {
+            cli_usage_error("--kernels must be auto, ref, avx2, avx512, amx or amx-emu (got '%s')", v);
             return -1;
         }
         ce->opt.kernels = v;
@@ -94,7 +97,9 @@ void cli_engine_help(FILE *f)
                "  --precision P        fp32 (HF folder), w8a8 (the .llx file's mode),\n"
                "                       w8a8-static or w8a8-dynamic (default: the model's own)\n"
                "  --lm-head H          int8 or fp32 LM head for w8a8 models (default int8)\n"
-               "  --kernels K          auto, ref (scalar reference) or avx2 (default auto)\n"
+               "  --kernels K          kernel tier: auto (the best this CPU runs; env LLX_KERNELS\n"
+               "                       overrides), ref (scalar reference), avx2, avx512, amx, or\n"
+               "                       amx-emu (the amx code on emulated tiles, for tests)\n"
                "  -c, --ctx-size N     KV cache positions (default: the model's n_positions)\n"
                "  --block-rows N       rows per ring block (transmission hiding; default: 1 MiB of weights)\n"
                "  --ring-timeout S     seconds a silent ring link may stall (default 60)\n");

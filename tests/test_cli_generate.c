@@ -373,7 +373,7 @@ TEST(generate_bad_args, LLX_T_ASAN)
         {{"-m", llx, "-p", "hi", "--precision", "fp32"}, 2, "--precision fp32 needs a HuggingFace folder"},
         {{"-m", hf, "-p", "hi", "--precision", "w8a8"}, 2, "--precision w8a8 needs a .llx model"},
         {{"-m", hf, "-p", "hi", "--precision", "int4"}, 2, "--precision must be"},
-        {{"-m", hf, "-p", "hi", "--kernels", "bogus"}, 2, "--kernels must be auto, ref or avx2"},
+        {{"-m", hf, "-p", "hi", "--kernels", "bogus"}, 2, "--kernels must be auto, ref, avx2, avx512, amx or amx-emu"},
         {{"-m", hf, "-p", "hi", "--backend", "carrier-pigeon"}, 2, "--backend must be"},
         {{"-m", hf, "-p", "hi", "-f", file}, 2, "not both"},
         {{"-m", hf, "-f", llx_test_tmpfile("no-prompt.txt")}, 1, "cannot open prompt file"},

@@ -1,6 +1,7 @@
-/* tests/test_kernels.c - optimised kernels against the scalar reference:
- * int8 bit for bit (extremes, odd lengths), float within a tolerance, and
- * the float order contract (a row's result does not depend on its tile). */
+/* tests/test_kernels.c - every tier's element and attention kernels against
+ * the scalar reference (bit for bit), tier selection, and the fp32 order
+ * contract (a row's result does not depend on its tile).  The int8 GEMMs
+ * are tested in test_kernels_gemm.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,64 +9,36 @@
 #include "kernels/kernels.h"
 #include "kernels/vecops.h"
 #include "test.h"
+#include "tiers.h"
 #include "util/rng.h"
-
-static const llx_kernels *fast(void)
-{
-    if (!llx_cpu_has_avx2()) return NULL;
-    return llx_kernels_select("avx2");
-}
-
-static void fill_i8(int8_t *p, size_t n, llx_rng *r, int mode)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (mode == 1) p[i] = 127;
-        else if (mode == 2) p[i] = -127;
-        else if (mode == 3) p[i] = (i & 1) ? 127 : -127;
-        else p[i] = (int8_t)((int)(llx_rng_u64(r) % 255) - 127);
-    }
-}
 
 TEST(kernels_select_names, LLX_T_ASAN)
 {
     CHECK(llx_kernels_select("ref") == &llx_kernels_ref);
     CHECK(llx_kernels_select("nonsense") == NULL);
+    CHECK(llx_kernels_select("AVX2") == NULL);
     CHECK(llx_kernels_select("auto") != NULL);
+    for (int t = 0; t < LLX_TIER_COUNT; t++) {
+        const llx_kernels *k = llx_kernels_tier((llx_tier)t);
+        CHECK(llx_kernels_select(llx_tier_name((llx_tier)t)) == k);
+        /* a tier runs exactly when nothing is missing, and says what is */
+        CHECK_MSG((k != NULL) == (llx_tier_missing((llx_tier)t)[0] == 0), "tier %s", llx_tier_name((llx_tier)t));
+        if (k) CHECK_MSG(k->tier == (llx_tier)t && !strcmp(k->name, llx_tier_name((llx_tier)t)), "%s", k->name);
+        else llx_test_note("tier %s unavailable: %s", llx_tier_name((llx_tier)t), llx_tier_missing((llx_tier)t));
+    }
+    /* auto takes the best tier this machine runs (amx-emu is never chosen) */
+    const llx_kernels *best = llx_kernels_tier(LLX_TIER_AMX);
+    if (!best) best = llx_kernels_tier(LLX_TIER_AVX512);
+    if (!best) best = llx_kernels_tier(LLX_TIER_AVX2);
+    if (!best) best = &llx_kernels_ref;
+    if (!getenv("LLX_KERNELS")) CHECK(llx_kernels_select("auto") == best);
+    /* amx needs avx512 (its epilogue); amx-emu runs wherever avx512 does */
+    if (llx_kernels_tier(LLX_TIER_AMX)) CHECK(llx_kernels_tier(LLX_TIER_AVX512) != NULL);
+    CHECK((llx_kernels_tier(LLX_TIER_AMX_EMU) != NULL) == (llx_kernels_tier(LLX_TIER_AVX512) != NULL));
 }
 
-TEST(kernels_i8_matmul_bit_exact, LLX_T_ASAN)
+TIER_TEST(f32_matmul_close_to_reference)
 {
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
-    llx_rng r;
-    llx_rng_seed(&r, 1);
-    static const int Ks[] = {1, 7, 31, 32, 33, 64, 100, 255, 256, 1024, 1029, 4096};
-    static const int Ts[] = {1, 2, 3, 4, 5, 9};
-    static const int Rs[] = {1, 2, 3, 4, 5, 7, 13};
-    for (int mode = 0; mode < 4; mode++)
-        for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-            for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
-                for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++) {
-                    const int K = Ks[ki], T = Ts[ti], R = Rs[ri];
-                    int8_t *x = malloc((size_t)T * K + 1), *w = malloc((size_t)R * K + 1);
-                    int32_t *a = malloc(sizeof(int32_t) * T * R), *b = malloc(sizeof(int32_t) * T * R);
-                    fill_i8(x, (size_t)T * K, &r, mode);
-                    /* extremes: weights of the opposite sign in mode 1 give -127*127 everywhere */
-                    fill_i8(w, (size_t)R * K, &r, mode == 1 ? 2 : mode);
-                    llx_kernels_ref.matmul_i8(a, R, x, K, w, K, T, R, K);
-                    k->matmul_i8(b, R, x, K, w, K, T, R, K);
-                    CHECK_MSG(memcmp(a, b, sizeof(int32_t) * T * R) == 0, "i8 mismatch mode %d K %d T %d R %d", mode,
-                              K, T, R);
-                    CHECK_EQ_INT(llx_kernels_ref.dot_i8(x, w, K), k->dot_i8(x, w, K));
-                    if (mode == 1) CHECK_EQ_INT(a[0], -127 * 127 * K);
-                    free(x), free(w), free(a), free(b);
-                }
-}
-
-TEST(kernels_f32_matmul_close_to_reference, LLX_T_ASAN)
-{
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
     llx_rng r;
     llx_rng_seed(&r, 2);
     static const int Ks[] = {1, 8, 13, 40, 120, 256, 1031};
@@ -87,9 +60,9 @@ TEST(kernels_f32_matmul_close_to_reference, LLX_T_ASAN)
 
 /* The same row must give the same bits whether it is computed alone, in a
  * tile of rows, with one token or with many (node-count invariance). */
-TEST(kernels_f32_row_order_is_tile_independent, LLX_T_ASAN)
+static void f32_tile_independent(const llx_kernels *k0)
 {
-    const llx_kernels *ks[2] = {&llx_kernels_ref, fast()};
+    const llx_kernels *ks[2] = {&llx_kernels_ref, k0};
     llx_rng r;
     llx_rng_seed(&r, 3);
     const int K = 203, R = 17, T = 7;
@@ -109,6 +82,8 @@ TEST(kernels_f32_row_order_is_tile_independent, LLX_T_ASAN)
     free(x), free(w), free(all), free(one);
 }
 
+TIER_TEST(f32_row_order_is_tile_independent) { f32_tile_independent(k); }
+
 TEST(kernels_vecops_values, LLX_T_ASAN)
 {
     float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, y[4];
@@ -125,48 +100,9 @@ TEST(kernels_vecops_values, LLX_T_ASAN)
     CHECK_CLOSE(s[2], 0.2, 1e-6, 0);
 }
 
-/* The packed layout: both packed kernels equal the row-major reference, and
- * rows [2m, R) of a packed matrix are the packed matrix of those rows. */
-TEST(kernels_i8_packed_bit_exact, LLX_T_ASAN)
-{
-    const llx_kernels *ks[2] = {&llx_kernels_ref, fast()};
-    llx_rng r;
-    llx_rng_seed(&r, 5);
-    static const int Ks[] = {1, 31, 32, 33, 100, 256, 1029};
-    static const int Rs[] = {1, 2, 3, 4, 5, 8, 9, 13, 16, 66, 131};
-    for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-        for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++)
-            for (int T = 1; T <= 9; T += 4) {
-                const int K = Ks[ki], R = Rs[ri];
-                int8_t *w = malloc((size_t)R * K), *wp = malloc((size_t)R * K), *x = malloc((size_t)T * K);
-                int32_t *want = malloc(sizeof(int32_t) * T * R), *got = malloc(sizeof(int32_t) * T * R);
-                fill_i8(w, (size_t)R * K, &r, ki == 2 ? 3 : 0);
-                fill_i8(x, (size_t)T * K, &r, 0);
-                llx_pack_i8(wp, w, (size_t)K, R, K);
-                llx_kernels_ref.matmul_i8(want, R, x, K, w, K, T, R, K);
-                for (int v = 0; v < 2; v++) {
-                    if (!ks[v]) continue;
-                    memset(got, 0x55, sizeof(int32_t) * T * R);
-                    ks[v]->matmul_i8p(got, R, x, K, wp, T, R, K);
-                    CHECK_MSG(!memcmp(want, got, sizeof(int32_t) * T * R), "%s packed: K %d R %d T %d", ks[v]->name, K,
-                              R, T);
-                    if (R > 2) { /* the tail of a packed matrix is a packed matrix */
-                        ks[v]->matmul_i8p(got, R, x, K, wp + 2 * (size_t)K, T, R - 2, K);
-                        int same = 1;
-                        for (int t = 0; t < T; t++)
-                            same &= !memcmp(got + (size_t)t * R, want + (size_t)t * R + 2, sizeof(int32_t) * (R - 2));
-                        CHECK_MSG(same, "%s packed sub-range: K %d R %d T %d", ks[v]->name, K, R, T);
-                    }
-                }
-                free(w), free(wp), free(x), free(want), free(got);
-            }
-}
-
 /* The quantization unit must give the same bits on every kernel table. */
-TEST(kernels_quant_unit_bit_exact, LLX_T_ASAN)
+TIER_TEST(quant_unit_bit_exact)
 {
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
     llx_rng r;
     llx_rng_seed(&r, 9);
     enum { N = 1003 };
@@ -203,10 +139,8 @@ TEST(kernels_quant_unit_bit_exact, LLX_T_ASAN)
 
 /* The attention kernels over the position-major K and chunked V layouts
  * (kernels.h), with gaps between rows and chunks and stale bytes past n. */
-TEST(kernels_attn_bit_exact, LLX_T_ASAN)
+TIER_TEST(attn_bit_exact)
 {
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
     llx_rng r;
     llx_rng_seed(&r, 11);
     static const int hds[] = {8, 12, 13, 40, 64, 128};
@@ -221,9 +155,9 @@ TEST(kernels_attn_bit_exact, LLX_T_ASAN)
                 int8_t *kc = malloc((size_t)n32 * ldk), *v = malloc(cs * (size_t)(n32 / 32));
                 int8_t *q = malloc((size_t)H * hd), *p = calloc((size_t)H * ldp, 1);
                 int32_t *a = malloc(sizeof(int32_t) * la), *b = malloc(sizeof(int32_t) * la);
-                fill_i8(kc, (size_t)n32 * ldk, &r, ext);
-                fill_i8(v, cs * (size_t)(n32 / 32), &r, ext); /* stale bytes past n too */
-                fill_i8(q, (size_t)H * hd, &r, ext);
+                tier_fill_i8(kc, (size_t)n32 * ldk, &r, ext);
+                tier_fill_i8(v, cs * (size_t)(n32 / 32), &r, ext); /* stale bytes past n too */
+                tier_fill_i8(q, (size_t)H * hd, &r, ext);
                 for (int h = 0; h < H; h++)
                     for (int s = 0; s < n; s++) p[h * ldp + s] = (int8_t)(ext ? 127 : llx_rng_u64(&r) % 128);
                 memset(a, 0, sizeof(int32_t) * la), memset(b, 0, sizeof(int32_t) * la);
@@ -241,10 +175,8 @@ TEST(kernels_attn_bit_exact, LLX_T_ASAN)
 }
 
 /* GELU, softmax and LayerNorm: same bits on every table (they feed int8 rounding). */
-TEST(kernels_gelu_softmax_layernorm_bit_exact, LLX_T_ASAN)
+TIER_TEST(gelu_softmax_layernorm_bit_exact)
 {
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
     llx_rng r;
     llx_rng_seed(&r, 13);
     enum { N = 1037 };
@@ -269,10 +201,8 @@ TEST(kernels_gelu_softmax_layernorm_bit_exact, LLX_T_ASAN)
     }
 }
 
-TEST(kernels_argmax_matches_reference, LLX_T_ASAN)
+TIER_TEST(argmax_matches_reference)
 {
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
     llx_rng r;
     llx_rng_seed(&r, 17);
     enum { N = 300 };
@@ -290,10 +220,8 @@ TEST(kernels_argmax_matches_reference, LLX_T_ASAN)
 
 /* The bandwidth probe reads every byte: its checksum (the sum of all
  * 64-bit words) is the same on every table, for any n % 128 == 0. */
-TEST(kernels_read_bytes_reads_everything, LLX_T_ASAN)
+TIER_TEST(read_bytes_reads_everything)
 {
-    const llx_kernels *k = fast();
-    if (!k) SKIP("no AVX2 on this CPU");
     enum { N = 8192 + 384 };
     static uint64_t buf[N / 8];
     llx_rng r;
@@ -303,6 +231,6 @@ TEST(kernels_read_bytes_reads_everything, LLX_T_ASAN)
         uint64_t want = 0;
         for (size_t i = 0; i < n / 8; i++) want += buf[i];
         CHECK_MSG(llx_kernels_ref.read_bytes(buf, n) == want, "ref n=%zu", n);
-        CHECK_MSG(k->read_bytes(buf, n) == want, "avx2 n=%zu", n);
+        CHECK_MSG(k->read_bytes(buf, n) == want, "%s n=%zu", k->name, n);
     }
 }

@@ -40,7 +40,7 @@ static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
     if (o->max_batch < 1 || o->max_batch > 4096)
         return llx_fail(LLX_ERR_ARG, "batch size must be in [1, 4096] (got %d)", o->max_batch);
     if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block rows must be >= 0 (got %d)", o->block_rows);
-    o->block_rows = (o->block_rows + 7) & ~7; /* whole packed int8 pairs and 8-row tiles; 0 = automatic */
+    o->block_rows = (o->block_rows + 15) & ~15; /* whole 16-row int8 panels (kernels.h); 0 = automatic */
     if (!o->kernels) o->kernels = "auto";
     const int quantized = llx_model_kind_of(m) == LLX_MODEL_LLX;
     if (o->precision == LLX_PREC_FP32 && quantized)
@@ -64,7 +64,10 @@ llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_eng
     }
     e->k = llx_kernels_select(e->opt.kernels);
     if (!e->k) {
-        st = llx_fail(LLX_ERR_ARG, "kernels '%s' are unknown or not supported by this CPU", e->opt.kernels);
+        const char *why = "unknown";
+        for (int t = 0; t < LLX_TIER_COUNT; t++)
+            if (!strcmp(e->opt.kernels, llx_tier_name((llx_tier)t))) why = llx_tier_missing((llx_tier)t);
+        st = llx_fail(LLX_ERR_ARG, "kernels '%s' cannot run here: %s", e->opt.kernels, why);
         free(e);
         return st;
     }

@@ -86,11 +86,12 @@ static void *own_space(w8_node *q, llx_status *st, size_t n)
     return d;
 }
 
-/* The node's packed copy (kernels.h layout) of `rows` int8 rows of `cols`. */
-static const int8_t *own_packed(w8_node *q, llx_status *st, const int8_t *src, int rows, int cols)
+/* The node's copy of `rows` int8 rows of `cols`, packed in the layout of
+ * its kernel tier (kernels.h). */
+static const int8_t *own_packed(const node *nd, w8_node *q, llx_status *st, const int8_t *src, int rows, int cols)
 {
-    int8_t *d = own_space(q, st, (size_t)rows * cols);
-    if (d) llx_pack_i8(d, src, (size_t)cols, rows, cols);
+    int8_t *d = own_space(q, st, (size_t)rows * llx_i8_ld(nd->k, cols));
+    if (d) nd->k->pack_i8(d, src, (size_t)cols, rows, cols);
     return d;
 }
 
@@ -120,7 +121,7 @@ static llx_status load_layer(node *nd, w8_node *q, int l)
         snprintf(name, sizeof name, "h.%d.%s.b", l, mat[m]);
         const float *b = tensor(nd, &st, name, LLX_DT_F32, rows, 0);
         if (st != LLX_OK) return st;
-        L->w[m] = own_packed(q, &st, w + (size_t)r.begin * cols, r.end - r.begin, cols);
+        L->w[m] = own_packed(nd, q, &st, w + (size_t)r.begin * cols, r.end - r.begin, cols);
         /* the row scales and biases beside the rows (the file's pages are
          * released once loaded; these are read with every row) */
         float *sb = own_space(q, &st, (size_t)(r.end - r.begin) * 2 * sizeof(float));
@@ -216,10 +217,10 @@ static llx_status w8_load(node *nd)
     for (int m = 0; m < 4; m++) {
         int rows, cols;
         llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
-        bytes += (size_t)(q->own[m].end - q->own[m].begin) * (cols + 2 * sizeof(float)) * c->n_layer;
+        bytes += (size_t)(q->own[m].end - q->own[m].begin) * (llx_i8_ld(nd->k, cols) + 2 * sizeof(float)) * c->n_layer;
     }
     const size_t lm_rows = (size_t)(q->own[LLX_MAT_LM_HEAD].end - q->own[LLX_MAT_LM_HEAD].begin);
-    bytes += lm_rows * c->n_embd * (q->lm_int8 ? 1 : 4) + lm_rows * sizeof(float);
+    bytes += lm_rows * (q->lm_int8 ? llx_i8_ld(nd->k, c->n_embd) : 4 * (size_t)c->n_embd) + lm_rows * sizeof(float);
     if (!llx_arena_init(&q->weights, bytes, (size_t)c->n_layer * 8 + 2))
         return llx_fail(LLX_ERR_NOMEM, "out of memory for %zu MB of weights", bytes >> 20);
     for (int l = 0; l < c->n_layer; l++) LLX_TRY(load_layer(nd, q, l));
@@ -236,7 +237,7 @@ static llx_status w8_load(node *nd)
     if (lms) memcpy(lms, ls + lm.begin, lm_rows * sizeof(float));
     q->lm_s = lms;
     if (q->lm_int8) {
-        q->lm_i8 = own_packed(q, &st, lw + (size_t)lm.begin * c->n_embd, (int)lm_rows, c->n_embd);
+        q->lm_i8 = own_packed(nd, q, &st, lw + (size_t)lm.begin * c->n_embd, (int)lm_rows, c->n_embd);
     } else {
         float *d = own_space(q, &st, lm_rows * c->n_embd * 4);
         if (d) memcpy(d, q->wte + (size_t)lm.begin * c->n_embd, lm_rows * c->n_embd * 4);
@@ -406,12 +407,14 @@ static void mp_part(void *arg, int a, int b, int ith)
     int32_t *acc = q->acc + (size_t)ith * per;
     float *y = q->ybuf + (size_t)ith * ACC_ELEMS;
     /* rows per tile: as many as the scratch holds, in whole 8-row units */
-    int step = (int)(ACC_ELEMS / (size_t)j->tokens) & ~7;
-    if (step < 8) step = 8;
+    const int align = j->nd->k->i8_rows;
+    int step = (int)(ACC_ELEMS / (size_t)j->tokens) / align * align;
+    if (step < align) step = align;
     for (int r = a; r < b; r += step) {
         const int e = r + step < b ? r + step : b;
-        /* r is even from the slice start: a packed sub-matrix (kernels.h) */
-        j->nd->k->matmul_i8p(acc, e - r, j->in, j->K, j->w + (size_t)r * j->K, j->tokens, e - r, j->K);
+        /* r is a multiple of i8_rows from the slice start: a packed sub-matrix (kernels.h) */
+        j->nd->k->matmul_i8p(acc, e - r, j->in, j->K, j->w + (size_t)r * llx_i8_ld(j->nd->k, j->K), j->tokens, e - r,
+                             j->K);
         epilogue(j, acc, r, e, y);
     }
 }
@@ -439,19 +442,19 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
         }
         const size_t skip = (size_t)(nd->pass_tokens - j.tokens);
         const int own0 = q->own[LLX_MAT_LM_HEAD].begin;
-        j.w = q->lm_i8 + (size_t)(r0 - own0) * st->cols;
+        j.w = q->lm_i8 + (size_t)(r0 - own0) * llx_i8_ld(nd->k, st->cols);
         j.ws = q->lm_s + (r0 - own0);
         j.in = q->h8 + skip * st->cols;
         j.s_in = q->hs + skip;
         j.r0 = r0;
         /* epilogue indexes ws/b relative to the part start, global rows via r0 */
-        llx_node_parallel_paced(nd, nd->pace, r1 - r0, 4, mp_part, &j);
+        llx_node_parallel_paced(nd, nd->pace, r1 - r0, nd->k->i8_rows, mp_part, &j);
         return;
     }
     const w8_layer *L = &q->layers[st->layer];
     const int m = st->matrix;
     const int own0 = q->own[m].begin;
-    j.w = L->w[m] + (size_t)(r0 - own0) * st->cols;
+    j.w = L->w[m] + (size_t)(r0 - own0) * llx_i8_ld(nd->k, st->cols);
     j.ws = L->ws[m] + (r0 - own0);
     j.b = L->b[m] + (r0 - own0);
     switch (st->op) {
@@ -459,7 +462,7 @@ static void w8_mp_rows(node *nd, const llx_stage *st, int r0, int r1)
     case LLX_OP_FC2: j.in = q->g8, j.s_in = q->gs; break;
     default: j.in = q->h8, j.s_in = q->hs; break;
     }
-    llx_node_parallel_paced(nd, nd->pace, r1 - r0, 4, mp_part, &j);
+    llx_node_parallel_paced(nd, nd->pace, r1 - r0, nd->k->i8_rows, mp_part, &j);
 }
 
 static void w8_mp_done(node *nd, const llx_stage *st)

@@ -117,7 +117,7 @@ static int block_rows(const node *nd, const llx_stage *st, llx_range own)
     if (!nd->ring) return own.end - own.begin; /* nothing to overlap with */
     if (nd->opt->block_rows > 0) return nd->opt->block_rows;
     const int elem = nd->ops == &llx_fp32_ops ? 4 : 1;
-    const int rows = (int)(((size_t)1 << 20) / ((size_t)st->cols * elem)) & ~7;
+    const int rows = (int)(((size_t)1 << 20) / ((size_t)st->cols * elem)) & ~15; /* whole 16-row panels */
     return rows < 64 ? 64 : rows;
 }
 

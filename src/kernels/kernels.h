@@ -1,12 +1,26 @@
-/* kernels/kernels.h - the compute kernels behind every stage.
+/* kernels/kernels.h - the compute kernels behind every stage, in tiers.
  *
- * kernels_ref.c holds the scalar reference of each kernel: it is the
- * specification.  kernels_avx2.c holds AVX2+FMA versions (the only file
- * built with -mavx2 -mfma).  llx_kernels_select() picks one table at run
- * time.  Integer kernels must equal the reference bit for bit.  For float
- * kernels, every output element's summation order depends only on that
- * element's inputs (never on which row block, token tile or thread it is
- * computed in): that is what makes results identical for any node count.
+ * A tier is one table of kernels for one instruction set:
+ *   ref      scalar C: the specification every other tier is tested against
+ *   avx2     AVX2+FMA (kernels_avx2.c)
+ *   avx512   AVX-512F/BW/VL/DQ + VNNI (kernels_avx512.c, gemm_i8_avx512.c, ...)
+ *   amx      AMX-INT8 tiles for the int8 GEMM, AVX-512 for the rest (kernels_amx.c)
+ *   amx-emu  the amx tier's code on tiles emulated in scalar C (amxemu_avx512.c):
+ *            a test tier that runs wherever avx512 does
+ * A tier's table starts as a copy of the tier below it and overrides what
+ * it implements (kernels_select.c), so a new kernel needs a reference and
+ * may get faster versions tier by tier.  Only files named *_avx2.c,
+ * *_avx512.c and *_amx.c are built with ISA flags; they are entered only
+ * after the run-time check of their tier (CPUID, XGETBV and, for AMX, the
+ * kernel's permission to use tile data).
+ *
+ * Integer kernels equal the reference bit for bit in every tier.  For
+ * float kernels every output element's summation order depends only on
+ * that element's inputs (never on which row block, token tile or thread
+ * computes it): that is what makes results identical for any node count,
+ * chunking or thread count.  matmul_f32 has two orders: the reference's
+ * (k in order) and the vector tiers' (8 lanes, below), which avx2 and
+ * avx512 share, so those two tiers give identical fp32 results.
  *
  * Kernels never allocate and never fail; shapes are the caller's contract.
  */
@@ -16,23 +30,83 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef enum llx_tier {
+    LLX_TIER_REF,
+    LLX_TIER_AVX2,
+    LLX_TIER_AVX512,
+    LLX_TIER_AMX,
+    LLX_TIER_AMX_EMU,
+    LLX_TIER_COUNT
+} llx_tier;
+
+/* What the fused int8 GEMM does with each int32 dot product acc (token t,
+ * row r of the call), in this order, bit-exact in every tier:
+ *   scale: LLX_EPI_I32      out is int32 acc, nothing else applies
+ *          LLX_EPI_DEQUANT  y = (float)acc * (s_in[t] * ws[r]) + (bias ? bias[r] : 0.0f)
+ *          LLX_EPI_SCALE    y = (float)acc * s
+ *   act:   LLX_EPI_GELU     y = gelu(y) (vecops.h)
+ *   aux:   y = y * aux[t * lda + r] when aux is set (a gated MLP's product)
+ *   out_i8: out = q8(y * seg_inv[i]) as int8, i the first segment with
+ *          row0 + r < seg_end[i] (rows are global: row0 is the call's first
+ *          row; q | k | v have their own scales), else y as fp32
+ * out[t * ldo + r] (elements of the output type). */
+enum { LLX_EPI_I32, LLX_EPI_DEQUANT, LLX_EPI_SCALE };
+enum { LLX_EPI_ACT_NONE, LLX_EPI_GELU };
+#define LLX_EPI_SEGS 4
+
+typedef struct llx_epilogue {
+    int scale, act, out_i8;
+    const float *ws, *bias, *s_in; /* DEQUANT: per row, per row or NULL, per token */
+    float s;                       /* SCALE */
+    const float *aux;              /* NULL or [t][r] with row stride lda */
+    size_t lda;
+    int row0, nseg;                /* out_i8: segments of global rows */
+    int seg_end[LLX_EPI_SEGS];
+    float seg_inv[LLX_EPI_SEGS];
+    void *out;
+    size_t ldo;
+} llx_epilogue;
+
+/* The segment of global row R (out_i8). */
+static inline int llx_epi_seg(const llx_epilogue *ep, int R)
+{
+    int i = 0;
+    while (i + 1 < ep->nseg && R >= ep->seg_end[i]) i++;
+    return i;
+}
+
 typedef struct llx_kernels {
     const char *name;
+    llx_tier tier;
 
     /* out (T, ldo) f32, x (T, ldx) f32, w (R, ldw) f32 row-major, bias (R) or NULL:
-     * out[t*ldo + r] = bias[r] + sum_{k<K} w[r*ldw + k] * x[t*ldx + k] */
+     * out[t*ldo + r] = bias[r] + sum_{k<K} w[r*ldw + k] * x[t*ldx + k].
+     * Vector order (avx2, avx512): one 8-lane accumulator per element over
+     * k < K8 = K & ~7 (lane j sums k = j mod 8 in increasing k, each step a
+     * fused multiply-add), the lanes combined as
+     * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), then k = K8 .. K-1 in order
+     * (multiply, then add), then the bias. */
     void (*matmul_f32)(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
                        int T, int R, int K);
 
-    /* acc (T, lda) i32, x (T, ldx) i8, w (R, ldw) i8; x in [-127, 127], w in [-127, 127]
-     * (or x in [0, 127] and w in [-127, 127]):
-     * acc[t*lda + r] = sum_{k<K} w[r*ldw + k] * x[t*ldx + k] */
-    void (*matmul_i8)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R, int K);
+    /* ---- int8 weights in this tier's packed layout ----
+     * A packed R x K matrix takes R * llx_i8_ld(k, K) bytes; rows [a, R)
+     * with a a multiple of i8_rows are themselves a packed matrix, at byte
+     * a * llx_i8_ld(k, K).  ref and avx2 use the pair layout
+     * (llx_pack_i8_pairs), avx512 and amx the panel layout
+     * (llx_pack_i8_panels). */
+    int i8_rows, i8_kalign;
+    void (*pack_i8)(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
 
-    /* The same product with w in the packed layout below (R rows of K). */
+    /* acc (T, lda) i32 = x (T, ldx) i8 times the packed w (R x K) transposed;
+     * x and w in [-127, 127] (or x in [0, 127]):
+     * acc[t*lda + r] = sum_{k<K} w[r][k] * x[t*ldx + k] */
     void (*matmul_i8p)(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
+    /* The same products through the epilogue (the quantization unit fused
+     * into the GEMM): the int32 results never reach memory. */
+    void (*gemm_i8)(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
 
-    /* The quantization unit, bit-exact across tables:
+    /* The quantization unit's steps, bit-exact across tables:
      * y[i] = (float)acc[i] * (s * ws[i]) + (b ? b[i] : 0.0f)   (mul, then add) */
     void (*dequant_f32)(float *y, const int32_t *acc, const float *ws, const float *b, float s, int n);
     /* y[i] = (float)a[i] * s */
@@ -72,24 +146,69 @@ typedef struct llx_kernels {
     uint64_t (*read_bytes)(const void *p, size_t n);
 } llx_kernels;
 
-/* Packed int8 weights: rows are grouped in pairs from the first row.  A
- * pair stores, for each 32-column chunk c < K/32, the chunk's 32 bytes of
- * its first row then of its second (64 bytes, one cache line), then each
- * row's last K%32 bytes; an odd last row is stored as it is.  The size is
- * R*K bytes, pair g starts at byte 2*g*K, so rows [2m, R) of a packed matrix
- * are a packed matrix at byte 2*m*K.  Each pair is one sequential stream;
- * the decode kernel reads four of them at once (one core reads memory
- * fastest from several streams: docs/performance.md). */
-void llx_pack_i8(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
-/* Byte offset of element (r, k) in a packed R x K matrix. */
+/* Bytes per packed row: K rounded up to the tier's i8_kalign. */
+static inline size_t llx_i8_ld(const llx_kernels *k, int K)
+{
+    const size_t a = (size_t)k->i8_kalign;
+    return ((size_t)K + a - 1) / a * a;
+}
+
+/* The pair layout (ref, avx2): rows are grouped in pairs from the first
+ * row.  A pair stores, for each 32-column chunk c < K/32, the chunk's 32
+ * bytes of its first row then of its second (64 bytes, one cache line), then
+ * each row's last K%32 bytes; an odd last row is stored as it is.  Each pair
+ * is one sequential stream; the AVX2 decode kernel reads four at once. */
+void llx_pack_i8_pairs(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
+/* Byte offset of element (r, k) in a pair-packed R x K matrix. */
 size_t llx_packed_index(int r, int k, int R, int K);
 
-extern const llx_kernels llx_kernels_ref;
-extern const llx_kernels llx_kernels_avx2;
+/* The panel layout (avx512, amx): rows in panels of 16 from the first row
+ * (the last panel may hold fewer, p rows), each row padded to K4 =
+ * ceil(K/4)*4 columns with zeros.  A panel stores, for each group of four
+ * columns g < K4/4, the four bytes of each of its rows in row order, every
+ * byte XOR 0x80 (w + 128 as an unsigned byte): 64 bytes per group, so one
+ * group is one vpdpbusd operand for 16 outputs, and 16 groups are one AMX
+ * B tile (K4/4 rows of 16 x 4 bytes).  The kernels subtract 128 * sum(x). */
+void llx_pack_i8_panels(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
+/* Byte offset of element (r, k) in a panel-packed R x K matrix. */
+size_t llx_panel_index(int r, int k, int R, int K);
 
-/* force: NULL or "auto" (best the CPU supports; env LLX_KERNELS overrides),
- * "ref", "avx2".  Returns NULL for an unknown name or an ISA this CPU lacks. */
+/* The reference of every int8 product: acc = x . w^T with w row-major. */
+void llx_matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,
+                       int K);
+
+/* ep for the part of a call that starts at token t and row r: the
+ * token- and row-indexed arrays and out offset accordingly. */
+llx_epilogue llx_epilogue_at(const llx_epilogue *ep, int t, int r);
+
+/* The epilogue of rows [0, R) of one token, from its int32 results acc,
+ * with the element kernels of k (how the ref and avx2 tiers apply it; y is
+ * fp32 scratch of R). */
+void llx_epilogue_row(const llx_kernels *k, const llx_epilogue *ep, int t, const int32_t *acc, int R, float *y);
+
+/* gemm_i8 as matmul_i8p into an int32 tile on the stack, then
+ * llx_epilogue_row per token (the ref and avx2 tiers' gemm_i8). */
+void llx_gemm_i8_tiled(const llx_kernels *k, const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp,
+                       int T, int R, int K);
+
+extern const llx_kernels llx_kernels_ref;
+
+/* Each tier's file overrides the entries it implements in a copy of the
+ * table below it (kernels_select.c builds the chain once). */
+void llx_kernels_fill_avx2(llx_kernels *k);
+void llx_kernels_fill_avx512(llx_kernels *k);
+void llx_kernels_fill_amx(llx_kernels *k);
+void llx_kernels_fill_amx_emu(llx_kernels *k);
+
+/* force: NULL or "auto" (the best tier the CPU supports; env LLX_KERNELS
+ * overrides), or a tier name ("ref", "avx2", "avx512", "amx", "amx-emu").
+ * Returns NULL for an unknown name or a tier this CPU (or OS) cannot run. */
 const llx_kernels *llx_kernels_select(const char *force);
+/* The table of one tier, or NULL when this machine cannot run it. */
+const llx_kernels *llx_kernels_tier(llx_tier t);
+const char *llx_tier_name(llx_tier t);
+/* Why a tier cannot run here ("" when it can), e.g. "CPU lacks AMX-INT8". */
+const char *llx_tier_missing(llx_tier t);
 
 /* True when this CPU can run the AVX2+FMA kernels. */
 int llx_cpu_has_avx2(void);

@@ -1,5 +1,5 @@
-/* kernels/kernels_avx2.c - AVX2+FMA kernels (the only file built with
- * -mavx2 -mfma; entered only after llx_cpu_has_avx2()).
+/* kernels/kernels_avx2.c - the avx2 tier: AVX2+FMA kernels (built with
+ * -mavx2 -mfma; entered only after the CPU check of kernels_select.c).
  *
  * Float order contract: every output element is reduced with one 8-lane
  * accumulator over k < K8 = K & ~7 (lane j sums k = j mod 8 in increasing
@@ -175,84 +175,6 @@ static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, int n)
     return hsum8_i32(acc) + tail_i8(a, b, n32, n);
 }
 
-static void tile_i8_4x1(int32_t *acc, const int8_t *x, const int8_t *w, int ldw, int K)
-{
-    const __m256i ones = _mm256_set1_epi16(1);
-    const int K32 = K & ~31;
-    const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * (size_t)ldw, *w3 = w + 3 * (size_t)ldw;
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    /* dense rows: the next tile's 4 rows follow; prefetch 128 bytes of them
-     * per step so short row streams do not restart the hardware prefetcher */
-    const char *next = (const char *)(w + 4 * (size_t)ldw);
-    const size_t pf = ldw == K ? 4 : 0;
-    for (int k = 0; k < K32; k += 32) {
-        _mm_prefetch(next + pf * (size_t)k, _MM_HINT_T0);
-        _mm_prefetch(next + pf * (size_t)k + 64, _MM_HINT_T0);
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(x + k));
-        __m256i ax = _mm256_abs_epi8(xv);
-        a0 = madd_i8(a0, ax, xv, _mm256_loadu_si256((const __m256i *)(w0 + k)), ones);
-        a1 = madd_i8(a1, ax, xv, _mm256_loadu_si256((const __m256i *)(w1 + k)), ones);
-        a2 = madd_i8(a2, ax, xv, _mm256_loadu_si256((const __m256i *)(w2 + k)), ones);
-        a3 = madd_i8(a3, ax, xv, _mm256_loadu_si256((const __m256i *)(w3 + k)), ones);
-    }
-    hsum4_i32(acc, 1, a0, a1, a2, a3);
-    if (K32 < K) {
-        acc[0] += tail_i8(w0, x, K32, K);
-        acc[1] += tail_i8(w1, x, K32, K);
-        acc[2] += tail_i8(w2, x, K32, K);
-        acc[3] += tail_i8(w3, x, K32, K);
-    }
-}
-
-/* two rows x four tokens: |w| and sign(x, w) swap roles so |w| is shared
- * across the tokens and each pair costs sign + maddubs + madd + add */
-static void tile_i8_2x4(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int K)
-{
-    const __m256i ones = _mm256_set1_epi16(1);
-    const int K32 = K & ~31;
-    const int8_t *w0 = w, *w1 = w + ldw;
-    __m256i c[2][4];
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 4; j++) c[i][j] = _mm256_setzero_si256();
-    for (int k = 0; k < K32; k += 32) {
-        __m256i v0 = _mm256_loadu_si256((const __m256i *)(w0 + k));
-        __m256i v1 = _mm256_loadu_si256((const __m256i *)(w1 + k));
-        __m256i av0 = _mm256_abs_epi8(v0), av1 = _mm256_abs_epi8(v1);
-        for (int j = 0; j < 4; j++) {
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(x + (size_t)j * ldx + k));
-            c[0][j] = madd_i8(c[0][j], av0, v0, xv, ones);
-            c[1][j] = madd_i8(c[1][j], av1, v1, xv, ones);
-        }
-    }
-    for (int j = 0; j < 4; j++) {
-        const int8_t *xj = x + (size_t)j * ldx;
-        acc[(size_t)j * lda + 0] = hsum8_i32(c[0][j]) + tail_i8(w0, xj, K32, K);
-        acc[(size_t)j * lda + 1] = hsum8_i32(c[1][j]) + tail_i8(w1, xj, K32, K);
-    }
-}
-
-static void matmul_i8_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,
-                           int K)
-{
-    int t = 0;
-    for (; t + 4 <= T; t += 4) {
-        const int8_t *xt = x + (size_t)t * ldx;
-        int32_t *at = acc + (size_t)t * lda;
-        int r = 0;
-        for (; r + 2 <= R; r += 2) tile_i8_2x4(at + r, lda, xt, ldx, w + (size_t)r * ldw, ldw, K);
-        for (; r < R; r++)
-            for (int j = 0; j < 4; j++)
-                at[(size_t)j * lda + r] = dot_i8_avx2(w + (size_t)r * ldw, xt + (size_t)j * ldx, K);
-    }
-    for (; t < T; t++) {
-        const int8_t *xt = x + (size_t)t * ldx;
-        int32_t *at = acc + (size_t)t * lda;
-        int r = 0;
-        for (; r + 4 <= R; r += 4) tile_i8_4x1(at + r, xt, w + (size_t)r * ldw, ldw, K);
-        for (; r < R; r++) at[r] = dot_i8_avx2(w + (size_t)r * ldw, xt, K);
-    }
-}
-
 /* ---- packed int8 weights (layout in kernels.h) ---- */
 
 /* row i (0, 1) of the pair at g: chunk c at g + 2c + 32i; tails after 2*K32 */
@@ -412,6 +334,11 @@ static void matmul_i8p_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, con
     if (pairs_end < R) /* an odd last row, stored as it is */
         for (t = 0; t < T; t++)
             acc[(size_t)t * lda + R - 1] = dot_i8_avx2(wp + (size_t)(R - 1) * K, x + (size_t)t * ldx, K);
+}
+
+static void gemm_i8_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
+{
+    llx_gemm_i8_tiled(llx_kernels_tier(LLX_TIER_AVX2), ep, x, ldx, wp, T, R, K);
 }
 
 /* separate multiply and add (no FMA): the same roundings as the reference */
@@ -670,20 +597,22 @@ static uint64_t read_bytes_avx2(const void *p, size_t n)
     return out[0] + out[1] + out[2] + out[3];
 }
 
-const llx_kernels llx_kernels_avx2 = {
-    .name = "avx2",
-    .matmul_f32 = matmul_f32_avx2,
-    .matmul_i8 = matmul_i8_avx2,
-    .matmul_i8p = matmul_i8p_avx2,
-    .dequant_f32 = dequant_f32_avx2,
-    .scale_i32 = scale_i32_avx2,
-    .quant_i8 = quant_i8_avx2,
-    .attn_qk_i8 = attn_qk_i8_avx2,
-    .attn_pv_i8 = attn_pv_i8_avx2,
-    .layernorm_f32 = layernorm_f32_avx2,
-    .argmax_f32 = argmax_f32_avx2,
-    .gelu_f32 = gelu_f32_avx2,
-    .softmax_f32 = softmax_f32_avx2,
-    .dot_i8 = dot_i8_avx2,
-    .read_bytes = read_bytes_avx2,
-};
+void llx_kernels_fill_avx2(llx_kernels *k)
+{
+    k->name = "avx2";
+    k->tier = LLX_TIER_AVX2;
+    k->matmul_f32 = matmul_f32_avx2;
+    k->matmul_i8p = matmul_i8p_avx2;
+    k->gemm_i8 = gemm_i8_avx2;
+    k->dequant_f32 = dequant_f32_avx2;
+    k->scale_i32 = scale_i32_avx2;
+    k->quant_i8 = quant_i8_avx2;
+    k->attn_qk_i8 = attn_qk_i8_avx2;
+    k->attn_pv_i8 = attn_pv_i8_avx2;
+    k->layernorm_f32 = layernorm_f32_avx2;
+    k->argmax_f32 = argmax_f32_avx2;
+    k->gelu_f32 = gelu_f32_avx2;
+    k->softmax_f32 = softmax_f32_avx2;
+    k->dot_i8 = dot_i8_avx2;
+    k->read_bytes = read_bytes_avx2;
+}

@@ -2,6 +2,8 @@
  * optimised kernel is tested against.  Plain loops, no ISA assumptions. */
 #include <math.h>
 
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "kernels/vecops.h"
 #include "kernels/q8.h"
@@ -20,8 +22,8 @@ static void matmul_f32_ref(float *out, int ldo, const float *x, int ldx, const f
     }
 }
 
-static void matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,
-                          int K)
+void llx_matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,
+                       int K)
 {
     for (int t = 0; t < T; t++) {
         const int8_t *xt = x + (size_t)t * ldx;
@@ -43,10 +45,33 @@ size_t llx_packed_index(int r, int k, int R, int K)
     return pair + (size_t)K32 * 2 + (size_t)(r & 1) * (size_t)(K - K32) + (size_t)(k - K32);
 }
 
-void llx_pack_i8(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K)
+void llx_pack_i8_pairs(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K)
 {
     for (int r = 0; r < R; r++)
         for (int k = 0; k < K; k++) dst[llx_packed_index(r, k, R, K)] = src[(size_t)r * ldsrc + (size_t)k];
+}
+
+size_t llx_panel_index(int r, int k, int R, int K)
+{
+    const size_t K4 = ((size_t)K + 3) & ~(size_t)3;
+    const int p0 = r & ~15, rows = R - p0 < 16 ? R - p0 : 16;
+    return (size_t)p0 * K4 + (size_t)(k / 4) * (size_t)rows * 4 + (size_t)(r - p0) * 4 + (size_t)(k % 4);
+}
+
+void llx_pack_i8_panels(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K)
+{
+    const size_t K4 = ((size_t)K + 3) & ~(size_t)3;
+    for (int p0 = 0; p0 < R; p0 += 16) {
+        const int rows = R - p0 < 16 ? R - p0 : 16;
+        uint8_t *d = (uint8_t *)dst + (size_t)p0 * K4;
+        for (int i = 0; i < rows; i++) {
+            const int8_t *s = src + (size_t)(p0 + i) * ldsrc;
+            for (size_t k = 0; k < K4; k++) {
+                const uint8_t v = k < (size_t)K ? (uint8_t)s[k] : 0;
+                d[(k / 4) * (size_t)rows * 4 + (size_t)i * 4 + k % 4] = v ^ 0x80;
+            }
+        }
+    }
 }
 
 static void matmul_i8p_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
@@ -59,6 +84,70 @@ static void matmul_i8p_ref(int32_t *acc, int lda, const int8_t *x, int ldx, cons
             acc[(size_t)t * lda + r] = s;
         }
     }
+}
+
+void llx_epilogue_row(const llx_kernels *k, const llx_epilogue *ep, int t, const int32_t *acc, int R, float *y)
+{
+    if (ep->scale == LLX_EPI_I32) {
+        memcpy((int32_t *)ep->out + (size_t)t * ep->ldo, acc, (size_t)R * sizeof *acc);
+        return;
+    }
+    if (!ep->out_i8) y = (float *)ep->out + (size_t)t * ep->ldo;
+    if (ep->scale == LLX_EPI_DEQUANT) k->dequant_f32(y, acc, ep->ws, ep->bias, ep->s_in[t], R);
+    else k->scale_i32(y, acc, ep->s, R);
+    if (ep->act == LLX_EPI_GELU) k->gelu_f32(y, R);
+    if (ep->aux)
+        for (int i = 0; i < R; i++) y[i] *= ep->aux[(size_t)t * ep->lda + (size_t)i];
+    if (!ep->out_i8) return;
+    int8_t *q = (int8_t *)ep->out + (size_t)t * ep->ldo;
+    for (int i = 0; i < R;) { /* one quant_i8 per segment of the rows */
+        const int seg = llx_epi_seg(ep, ep->row0 + i);
+        const int end = seg + 1 < ep->nseg ? ep->seg_end[seg] - ep->row0 : R;
+        const int len = end < R ? end - i : R - i;
+        k->quant_i8(q + i, y + i, ep->seg_inv[seg], len);
+        i += len;
+    }
+}
+
+llx_epilogue llx_epilogue_at(const llx_epilogue *ep, int t, int r)
+{
+    llx_epilogue e = *ep;
+    const size_t esz = ep->scale != LLX_EPI_I32 && ep->out_i8 ? 1 : 4;
+    e.out = (char *)ep->out + ((size_t)t * ep->ldo + (size_t)r) * esz;
+    if (e.s_in) e.s_in += t;
+    if (e.ws) e.ws += r;
+    if (e.bias) e.bias += r;
+    if (e.aux) e.aux += (size_t)t * ep->lda + (size_t)r;
+    e.row0 += r;
+    return e;
+}
+
+void llx_gemm_i8_tiled(const llx_kernels *k, const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp,
+                       int T, int R, int K)
+{
+    enum { ACC = 16384, Y = 1024 };
+    int32_t acc[ACC];
+    float y[Y];
+    const size_t ld = llx_i8_ld(k, K);
+    const int tc = T < ACC / 8 ? T : ACC / 8, align = k->i8_rows > 8 ? k->i8_rows : 8;
+    const int rc = (ACC / tc) / align * align;
+    for (int t0 = 0; t0 < T; t0 += tc) {
+        const int nt = T - t0 < tc ? T - t0 : tc;
+        for (int r0 = 0; r0 < R; r0 += rc) {
+            const int nr = R - r0 < rc ? R - r0 : rc;
+            k->matmul_i8p(acc, nr, x + (size_t)t0 * ldx, ldx, wp + (size_t)r0 * ld, nt, nr, K);
+            for (int a = 0; a < nr; a += Y) {
+                const llx_epilogue e = llx_epilogue_at(ep, 0, r0 + a);
+                for (int t = 0; t < nt; t++)
+                    llx_epilogue_row(k, &e, t0 + t, acc + (size_t)t * nr + a, nr - a < Y ? nr - a : Y, y);
+            }
+        }
+    }
+}
+
+static void gemm_i8_ref(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
+{
+    llx_gemm_i8_tiled(&llx_kernels_ref, ep, x, ldx, wp, T, R, K);
 }
 
 static void dequant_f32_ref(float *y, const int32_t *acc, const float *ws, const float *b, float s, int n)
@@ -126,9 +215,13 @@ static uint64_t read_bytes_ref(const void *p, size_t n)
 
 const llx_kernels llx_kernels_ref = {
     .name = "ref",
+    .tier = LLX_TIER_REF,
     .matmul_f32 = matmul_f32_ref,
-    .matmul_i8 = matmul_i8_ref,
+    .i8_rows = 2,
+    .i8_kalign = 1,
+    .pack_i8 = llx_pack_i8_pairs,
     .matmul_i8p = matmul_i8p_ref,
+    .gemm_i8 = gemm_i8_ref,
     .dequant_f32 = dequant_f32_ref,
     .scale_i32 = scale_i32_ref,
     .quant_i8 = quant_i8_ref,
