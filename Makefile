@@ -42,7 +42,7 @@ endif
 
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
 CFLAGS := -std=c11 $(OPT) $(WARN) -pthread $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS := $(PKG_LIBS) $(MPI_LIBS) -lm -pthread
+LDLIBS := $(PKG_LIBS) $(MPI_LIBS) -lglpk -lm -pthread
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
@@ -144,7 +144,7 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/libfuzzer_main.c $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DLLX_FUZZ_ENTRY=llx_fuzz_$* -o $@ \
-	    $< fuzz/libfuzzer_main.c $(FUZZ_OBJ) $(PKG_LIBS) -lm
+	    $< fuzz/libfuzzer_main.c $(FUZZ_OBJ) $(PKG_LIBS) -lglpk -lm
 
 clean:
 	rm -rf build

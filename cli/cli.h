@@ -47,6 +47,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_dse(int argc, char **argv);
+int cmd_fifo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_serve_bench(int argc, char **argv);
 

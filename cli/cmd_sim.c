@@ -3,13 +3,12 @@
  * energy (text or --json).  The timing itself lives in src/sim. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "engine_args.h"
-#include "llx/checkpoint.h"
 #include "llx/sim.h"
+#include "sim_args.h"
 
 #define MAX_SETS 64
 
@@ -36,33 +35,7 @@ static void usage(FILE *f)
             "  --set KEY=VALUE        override a platform or architecture parameter (repeatable)\n"
             "  --json                 print one JSON object\n"
             "  --help                 this text\n\nparameters for --set (current u50 defaults):\n");
-    llx_sim_config c;
-    llx_sim_config_init(&c, "u50");
-    for (int i = 0; i < llx_sim_param_count(); i++) {
-        char v[64];
-        llx_sim_param_value(&c, i, v, sizeof v);
-        fprintf(f, "  %-18s %-10s %s [%s]\n", llx_sim_param_name(i), v, llx_sim_param_help(i),
-                llx_sim_param_source(i));
-    }
-}
-
-static int load_model(const char *spec, llx_config *m)
-{
-    if (strncmp(spec, "dims:", 5) == 0) {
-        if (llx_sim_parse_dims(spec, m) != LLX_OK) return cli_usage_error("--model: %s", llx_errmsg());
-        return EXIT_OK;
-    }
-    if (llx_config_preset(spec, m) == LLX_OK) return EXIT_OK;
-    struct stat sb;
-    if (stat(spec, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cli_usage_error("--model '%s' is not a preset (gpt2 ... gpt2-xl), a dims: spec or a folder", spec);
-    size_t n = strlen(spec) + 16;
-    char *path = malloc(n);
-    if (!path) return cli_runtime_error("out of memory");
-    snprintf(path, n, "%s/config.json", spec);
-    llx_status st = llx_config_load_json(path, m);
-    free(path);
-    return st == LLX_OK ? EXIT_OK : cli_lib_error();
+    cli_sim_param_help(f);
 }
 
 static double pct(double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0; }
@@ -162,12 +135,6 @@ static void print_json(const llx_sim_config *c, const char *model, const llx_con
     printf(",\"tokens_per_joule\":%.5f}\n", r->tokens_per_joule);
 }
 
-static int is_file(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static void progress(void *ctx, int pass, int passes, int stage, int stages)
 {
     (void)ctx;
@@ -248,12 +215,8 @@ int cmd_sim(int argc, char **argv)
     if (have_work == 1 && (w.prompt == 0 || w.gen == 0)) return cli_usage_error("--prompt and --gen go together");
 
     llx_sim_config c;
-    if (is_file(platform)) {
-        llx_sim_config_init(&c, "u50");
-        if (llx_sim_platform_load(&c, platform) != LLX_OK) return cli_usage_error("--platform: %s", llx_errmsg());
-    } else if (llx_sim_config_init(&c, platform) != LLX_OK) {
-        return cli_usage_error("--platform: %s", llx_errmsg());
-    }
+    int rc = cli_sim_platform(platform, &c);
+    if (rc != EXIT_OK) return rc;
     if (nodes > 0) c.arch.nodes = (int)nodes;
     if (no_fusion) c.arch.lnres_fusion = 0;
     if (no_headwise) c.arch.headwise_pipeline = 0;
@@ -261,11 +224,10 @@ int cmd_sim(int argc, char **argv)
     if (batched >= 0) c.arch.prefill_batched = batched;
     if (lm_fpga >= 0) c.arch.lm_head_fpga = lm_fpga;
     if (cycle >= 0) c.arch.cycle_mode = cycle;
-    for (int i = 0; i < nsets; i++)
-        if (llx_sim_set(&c, sets[i]) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
+    if ((rc = cli_sim_sets(&c, sets, nsets)) != EXIT_OK) return rc;
 
     llx_config m;
-    int rc = load_model(model, &m);
+    rc = cli_sim_model(model, &m);
     if (rc != EXIT_OK) return rc;
     if (llx_sim_check(&c, &m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
     if (!have_work) w.context = m.n_ctx < 640 ? m.n_ctx : 640;

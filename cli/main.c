@@ -19,6 +19,8 @@ static const struct {
     {"info", cmd_info, "validate and describe a model folder or .llx file"},
     {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
     {"sim", cmd_sim, "simulate the LoopLynx FPGA design (latency, resources, energy)"},
+    {"dse", cmd_dse, "search the design space on the simulator (Pareto front, plot)"},
+    {"fifo", cmd_fifo, "size a stage's FIFOs by linear programming and prove it in the simulator"},
     {NULL, NULL, NULL},
 };
 

@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     build-essential pkg-config ca-certificates curl \
-    libjansson-dev libpcre2-dev libglpk-dev libmicrohttpd-dev \
+    libjansson-dev libpcre2-dev libglpk-dev libmicrohttpd-dev gnuplot-nox \
     libopenmpi-dev openmpi-bin \
     clang libclang-rt-14-dev
 

@@ -54,6 +54,12 @@ TEST(fuzz_corpus_sim, LLX_T_ASAN)
     CHECK(n > 0);
 }
 
+TEST(fuzz_corpus_dse, LLX_T_ASAN)
+{
+    int n = replay("dse", llx_fuzz_dse);
+    CHECK(n > 0);
+}
+
 TEST(fuzz_corpus_llx, LLX_T_ASAN)
 {
     int n = replay("llx", llx_fuzz_llx);
