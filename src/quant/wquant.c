@@ -1,0 +1,283 @@
+/* quant/wquant.c - RTN rounding of weight matrices to int4 / int8 with
+ * per-row or per-group scales, and the shared step/round definitions
+ * (wquant.h), and GPTQ. */
+#include "quant/wquant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/q8.h"
+#include "model/half.h"
+#include "util/status.h"
+
+float llx_wq_scale(const llx_wq *q, float amax)
+{
+    float s = amax / (q->bits == 4 ? 7.0f : 127.0f);
+    if (q->f16) s = llx_f16_to_f32(llx_f32_to_f16(s));
+    return s > 0.0f && isfinite(s) ? s : 0.0f;
+}
+
+/* int8 keeps the W8A8 formula (q8(w * 127/amax)); int4 divides by the step */
+static int round_with(const llx_wq *q, float w, float s, float inv)
+{
+    if (s == 0.0f) return 0;
+    if (q->bits == 8 && !q->f16) return llx_q8(w * inv);
+    float r = rintf(w / s);
+    const float lo = q->bits == 4 ? -8.0f : -127.0f, hi = q->bits == 4 ? 7.0f : 127.0f;
+    if (!(r >= lo)) r = lo;
+    if (r > hi) r = hi;
+    return (int)r;
+}
+
+static float inv_of(const llx_wq *q, float amax) { return q->bits == 8 && amax > 0.0f ? 127.0f / amax : 0.0f; }
+
+static float group_amax(const float *w, int n)
+{
+    float m = 0.0f;
+    for (int i = 0; i < n; i++) m = fabsf(w[i]) > m ? fabsf(w[i]) : m;
+    return m;
+}
+
+void llx_wq_rtn(const llx_wq *q, const float *w, int R, int K, int8_t *out, float *scales)
+{
+    const int G = q->group > 0 && q->group < K ? q->group : K, ng = K / G;
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < ng; g++) {
+            const float *wg = w + (size_t)r * K + (size_t)g * G;
+            const float amax = group_amax(wg, G), s = llx_wq_scale(q, amax), inv = inv_of(q, amax);
+            scales[(size_t)r * ng + g] = s;
+            for (int k = 0; k < G; k++) out[(size_t)r * K + (size_t)g * G + k] = (int8_t)round_with(q, wg[k], s, inv);
+        }
+}
+
+double llx_wq_error(const float *w, const int8_t *q, const float *scales, int R, int K, int group, const double *h)
+{
+    const int G = group > 0 && group < K ? group : K, ng = K / G;
+    double *d = malloc((size_t)K * sizeof *d), total = 0.0;
+    if (!d) return -1.0;
+    for (int r = 0; r < R; r++) {
+        for (int k = 0; k < K; k++)
+            d[k] = (double)w[(size_t)r * K + k] - (double)q[(size_t)r * K + k] * scales[(size_t)r * ng + k / G];
+        for (int i = 0; i < K; i++) {
+            double s = 0.0;
+            for (int j = 0; j < K; j++) s += h[(size_t)i * K + j] * d[j];
+            total += d[i] * s;
+        }
+    }
+    free(d);
+    return total;
+}
+
+/* ---- GPTQ ---- */
+
+int llx_cholesky(double *a, int n)
+{
+    for (int j = 0; j < n; j++) {
+        double *aj = a + (size_t)j * n;
+        double d = aj[j];
+        for (int k = 0; k < j; k++) d -= aj[k] * aj[k];
+        if (!(d > 0.0)) return 0;
+        d = sqrt(d);
+        aj[j] = d;
+        for (int i = j + 1; i < n; i++) {
+            double *ai = a + (size_t)i * n, s = ai[j];
+            for (int k = 0; k < j; k++) s -= ai[k] * aj[k];
+            ai[j] = s / d;
+        }
+    }
+    return 1;
+}
+
+/* L (lower, in a) -> L^-1 in place (lower); row is scratch of n */
+static void invert_lower(double *a, int n, double *row)
+{
+    for (int i = 0; i < n; i++) {
+        double *ai = a + (size_t)i * n;
+        const double dii = 1.0 / ai[i];
+        for (int j = 0; j < i; j++) {
+            double s = 0.0;
+            for (int k = j; k < i; k++) s += ai[k] * a[(size_t)k * n + j];
+            row[j] = -s * dii;
+        }
+        for (int j = 0; j < i; j++) ai[j] = row[j];
+        ai[i] = dii;
+    }
+}
+
+/* out (lower triangle) = Linv^T Linv, Linv lower in a */
+static void gram_lower(const double *a, int n, double *out)
+{
+    for (size_t i = 0; i < (size_t)n * n; i++) out[i] = 0.0;
+    for (int k = 0; k < n; k++) {
+        const double *lk = a + (size_t)k * n;
+        for (int i = 0; i <= k; i++) {
+            double *oi = out + (size_t)i * n;
+            const double v = lk[i];
+            for (int j = 0; j <= i; j++) oi[j] += v * lk[j];
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) out[(size_t)i * n + j] = out[(size_t)j * n + i];
+}
+
+/* permute rows and columns of h and columns of w by perm (new index -> old) */
+static llx_status permute(double *h, float *w, int R, int K, const int *perm)
+{
+    double *tmp = malloc((size_t)K * K * sizeof *tmp);
+    float *row = malloc((size_t)K * sizeof *row);
+    if (!tmp || !row) {
+        free(tmp), free(row);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
+    }
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) tmp[(size_t)i * K + j] = h[(size_t)perm[i] * K + perm[j]];
+    memcpy(h, tmp, (size_t)K * K * sizeof *h);
+    for (int r = 0; r < R; r++) {
+        float *wr = w + (size_t)r * K;
+        for (int j = 0; j < K; j++) row[j] = wr[perm[j]];
+        memcpy(wr, row, (size_t)K * sizeof *row);
+    }
+    free(tmp), free(row);
+    return LLX_OK;
+}
+
+typedef struct diag_ix {
+    double d;
+    int i;
+} diag_ix;
+
+static int by_diag_desc(const void *a, const void *b)
+{
+    const diag_ix *x = a, *y = b;
+    if (x->d != y->d) return x->d > y->d ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* perm[new] = old column, by decreasing diag (ties: lower index first) */
+static llx_status act_order_perm(const double *diag, int K, int *perm)
+{
+    diag_ix *v = malloc((size_t)K * sizeof *v);
+    if (!v) return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ)");
+    for (int j = 0; j < K; j++) v[j] = (diag_ix){diag[j], j};
+    qsort(v, (size_t)K, sizeof *v, by_diag_desc);
+    for (int j = 0; j < K; j++) perm[j] = v[j].i;
+    free(v);
+    return LLX_OK;
+}
+
+typedef struct gptq_state {
+    const llx_wq *q;
+    int R, K, G, ng;
+    float *w;       /* R x K, permuted */
+    const double *u; /* K x K upper factor */
+    const int *perm;
+    int8_t *out;
+    float *scales, *inv; /* R x ng */
+    int static_groups;
+} gptq_state;
+
+static void set_group_scale(gptq_state *s, int r, int g, const float *wg)
+{
+    const float amax = group_amax(wg, s->G);
+    s->scales[(size_t)r * s->ng + g] = llx_wq_scale(s->q, amax);
+    s->inv[(size_t)r * s->ng + g] = inv_of(s->q, amax);
+}
+
+/* one block of columns [b0, b1): round, propagate inside, return errors */
+static void gptq_block(gptq_state *s, int b0, int b1, double *err)
+{
+    const int K = s->K, B = b1 - b0;
+    for (int i = b0; i < b1; i++) {
+        const int col = s->perm[i], g = col / s->G;
+        const double *ui = s->u + (size_t)i * K;
+        for (int r = 0; r < s->R; r++) {
+            float *wr = s->w + (size_t)r * K;
+            if (!s->static_groups && col % s->G == 0) set_group_scale(s, r, g, wr + i);
+            const float sc = s->scales[(size_t)r * s->ng + g];
+            const int qv = round_with(s->q, wr[i], sc, s->inv[(size_t)r * s->ng + g]);
+            s->out[(size_t)r * K + col] = (int8_t)qv;
+            const double e = ((double)wr[i] - (double)qv * sc) / ui[i];
+            err[(size_t)r * B + (i - b0)] = e;
+            for (int k = i + 1; k < b1; k++) wr[k] -= (float)(e * ui[k]);
+        }
+    }
+    for (int r = 0; r < s->R; r++) {
+        float *wr = s->w + (size_t)r * K;
+        const double *er = err + (size_t)r * B;
+        for (int k = b1; k < K; k++) {
+            double d = 0.0;
+            for (int i = 0; i < B; i++) d += er[i] * s->u[(size_t)(b0 + i) * K + k];
+            wr[k] -= (float)d;
+        }
+    }
+}
+
+static llx_status upper_factor(double *h, int K, double damp, double **u)
+{
+    double mean = 0.0;
+    for (int j = 0; j < K; j++) mean += h[(size_t)j * K + j];
+    mean /= K;
+    for (int j = 0; j < K; j++) h[(size_t)j * K + j] += damp * mean;
+    *u = malloc((size_t)K * K * sizeof **u);
+    double *row = malloc((size_t)K * sizeof *row);
+    llx_status st = *u && row ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
+    if (st == LLX_OK && !llx_cholesky(h, K))
+        st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
+    if (st == LLX_OK) {
+        invert_lower(h, K, row);
+        gram_lower(h, K, *u); /* H^-1, full */
+        if (!llx_cholesky(*u, K))
+            st = llx_fail(LLX_ERR_ARG, "GPTQ: the inverse Hessian is not positive definite (raise the damping)");
+    }
+    if (st == LLX_OK) /* U = Lc^T in place: upper triangle from the lower */
+        for (int i = 0; i < K; i++)
+            for (int j = i + 1; j < K; j++) {
+                (*u)[(size_t)i * K + j] = (*u)[(size_t)j * K + i];
+                (*u)[(size_t)j * K + i] = 0.0;
+            }
+    free(row);
+    return st;
+}
+
+llx_status llx_wq_gptq(const llx_wq *q, const llx_gptq_opts *o, float *w, int R, int K, double *h, int8_t *out,
+                       float *scales)
+{
+    gptq_state s = {.q = q, .R = R, .K = K, .out = out, .scales = scales, .static_groups = o->act_order};
+    s.G = q->group > 0 && q->group < K ? q->group : K;
+    s.ng = K / s.G;
+    int *perm = malloc((size_t)K * sizeof *perm);
+    double *diag = malloc((size_t)K * sizeof *diag), *u = NULL, *err = NULL;
+    s.inv = malloc((size_t)R * s.ng * sizeof *s.inv);
+    const int B = o->block > 0 ? o->block : 128;
+    err = malloc((size_t)R * B * sizeof *err);
+    llx_status st = perm && diag && s.inv && err ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ)");
+    for (int j = 0; st == LLX_OK && j < K; j++) {
+        perm[j] = j;
+        if (h[(size_t)j * K + j] == 0.0) { /* a column no input ever reaches */
+            h[(size_t)j * K + j] = 1.0;
+            for (int r = 0; r < R; r++) w[(size_t)r * K + j] = 0.0f;
+        }
+        diag[j] = h[(size_t)j * K + j];
+    }
+    if (st == LLX_OK && s.static_groups)
+        for (int r = 0; r < R; r++)
+            for (int g = 0; g < s.ng; g++) set_group_scale(&s, r, g, w + (size_t)r * K + (size_t)g * s.G);
+    if (st == LLX_OK && o->act_order) {
+        st = act_order_perm(diag, K, perm);
+        if (st == LLX_OK) st = permute(h, w, R, K, perm);
+    }
+    if (st == LLX_OK) st = upper_factor(h, K, o->damp, &u);
+    s.w = w, s.u = u, s.perm = perm;
+    for (int b0 = 0; st == LLX_OK && b0 < K; b0 += B) gptq_block(&s, b0, b0 + B < K ? b0 + B : K, err);
+    if (st == LLX_OK && o->act_order) { /* the updated weights back in column order */
+        float *row = malloc((size_t)K * sizeof *row);
+        for (int r = 0; row && r < R; r++) {
+            for (int j = 0; j < K; j++) row[perm[j]] = w[(size_t)r * K + j];
+            memcpy(w + (size_t)r * K, row, (size_t)K * sizeof *row);
+        }
+        free(row);
+    }
+    free(perm), free(diag), free(u), free(err), free(s.inv);
+    return st;
+}

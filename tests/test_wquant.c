@@ -1,0 +1,174 @@
+/* tests/test_wquant.c - int4 / int8 weight rounding: RTN ranges and
+ * scales, fp16 scales, and GPTQ (Cholesky, exact RTN when the Hessian is
+ * diagonal, lower reconstruction error than RTN on correlated inputs, with
+ * and without act-order, per row and per group). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/q8.h"
+#include "model/half.h"
+#include "quant/wquant.h"
+#include "test.h"
+#include "util/rng.h"
+
+static float *randw(int n, uint64_t seed, float sd)
+{
+    float *w = malloc(sizeof(float) * n);
+    llx_rng g;
+    llx_rng_seed(&g, seed);
+    for (int i = 0; i < n; i++) w[i] = (float)(llx_rng_normal(&g) * sd);
+    return w;
+}
+
+TEST(wquant_rtn_int4_groups, LLX_T_ASAN)
+{
+    enum { R = 5, K = 128 };
+    float *w = randw(R * K, 1, 0.05f);
+    w[3] = 1.0f; /* an outlier in row 0, group 0 */
+    int8_t q[R * K];
+    float s[R * 4];
+    const llx_wq spec = {4, 32, 0};
+    llx_wq_rtn(&spec, w, R, K, q, s);
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < 4; g++) {
+            float amax = 0;
+            for (int k = 0; k < 32; k++) amax = fmaxf(amax, fabsf(w[r * K + g * 32 + k]));
+            CHECK(s[r * 4 + g] == amax / 7.0f);
+            for (int k = 0; k < 32; k++) {
+                const int v = q[r * K + g * 32 + k];
+                CHECK(v >= -7 && v <= 7);
+                CHECK(v == (int)rintf(w[r * K + g * 32 + k] / s[r * 4 + g]));
+            }
+        }
+    CHECK(q[3] == 7 && s[0] > 5 * s[1]); /* the outlier sets only its own group's scale */
+    /* fp16 scales: the stored scale is an fp16 value and the rounding used it */
+    const llx_wq h16 = {4, 64, 1};
+    float s16[R * 2];
+    llx_wq_rtn(&h16, w, R, K, q, s16);
+    for (int i = 0; i < R * 2; i++) CHECK(llx_f16_to_f32(llx_f32_to_f16(s16[i])) == s16[i]);
+    for (int k = 0; k < 64; k++) {
+        float r = rintf(w[K + k] / s16[2]);
+        r = r > 7 ? 7 : r < -8 ? -8 : r;
+        CHECK(q[K + k] == (int)r);
+    }
+    free(w);
+}
+
+TEST(wquant_rtn_int8_is_w8a8_rounding, LLX_T_ASAN)
+{
+    enum { R = 3, K = 100 };
+    float *w = randw(R * K, 2, 0.1f);
+    int8_t q[R * K], ref[R * K];
+    float s[R], sref[R];
+    const llx_wq spec = {8, 0, 0};
+    llx_wq_rtn(&spec, w, R, K, q, s);
+    for (int r = 0; r < R; r++) llx_quantize_dynamic(w + r * K, K, ref + r * K, &sref[r]);
+    CHECK(memcmp(q, ref, sizeof q) == 0);
+    CHECK(memcmp(s, sref, sizeof s) == 0);
+    free(w);
+}
+
+TEST(wquant_cholesky, LLX_T_ASAN)
+{
+    enum { N = 9 };
+    double a[N * N], l[N * N];
+    llx_rng g;
+    llx_rng_seed(&g, 4);
+    double m[N * N];
+    for (int i = 0; i < N * N; i++) m[i] = llx_rng_normal(&g);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double s = i == j ? 0.5 : 0.0;
+            for (int k = 0; k < N; k++) s += m[i * N + k] * m[j * N + k];
+            a[i * N + j] = s;
+        }
+    memcpy(l, a, sizeof a);
+    REQUIRE(llx_cholesky(l, N));
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j <= i; j++) {
+            double s = 0;
+            for (int k = 0; k <= j; k++) s += l[i * N + k] * l[j * N + k];
+            CHECK_CLOSE(s, a[i * N + j], 1e-9, 1e-9);
+        }
+    a[0] = -1.0;
+    CHECK(!llx_cholesky(a, N));
+}
+
+/* H = X^T X for T correlated inputs: x = z M with a random mixing M */
+static double *hessian(int K, int T, uint64_t seed)
+{
+    float *z = randw(T * K, seed, 1.0f), *mix = randw(K * K, seed + 1, 1.0f / sqrtf((float)K));
+    double *x = malloc(sizeof(double) * T * K), *h = calloc((size_t)K * K, sizeof(double));
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < K; j++) {
+            double s = z[t * K + j] * 0.5;
+            for (int k = 0; k < K; k++) s += (double)z[t * K + k] * mix[k * K + j];
+            x[t * K + j] = s * (1.0 + 3.0 * (j % 7 == 0)); /* some channels louder */
+        }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < K; i++)
+            for (int j = 0; j < K; j++) h[i * K + j] += x[t * K + i] * x[t * K + j];
+    free(z), free(mix), free(x);
+    return h;
+}
+
+TEST(wquant_gptq_beats_rtn, LLX_T_ASAN)
+{
+    enum { R = 24, K = 128, T = 512 };
+    double *h0 = hessian(K, T, 11), *h = malloc(sizeof(double) * K * K);
+    float *w0 = randw(R * K, 12, 0.05f), *w = malloc(sizeof(float) * R * K);
+    int8_t *q = malloc(R * K), *qr = malloc(R * K);
+    float s[R * K], sr[R * K];
+    static const int groups[] = {0, 32};
+    for (int gi = 0; gi < 2; gi++)
+        for (int ao = 0; ao < 2; ao++) {
+            const llx_wq spec = {4, groups[gi], 0};
+            const llx_gptq_opts o = {0.01, ao, 32};
+            memcpy(h, h0, sizeof(double) * K * K);
+            memcpy(w, w0, sizeof(float) * R * K);
+            REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
+            llx_wq_rtn(&spec, w0, R, K, qr, sr);
+            const double eg = llx_wq_error(w0, q, s, R, K, groups[gi], h0);
+            const double er = llx_wq_error(w0, qr, sr, R, K, groups[gi], h0);
+            llx_test_note("group %d act-order %d: GPTQ error %.4g, RTN %.4g", groups[gi], ao, eg, er);
+            CHECK(eg < 0.8 * er);
+            for (int i = 0; i < R * K; i++) CHECK(q[i] >= -8 && q[i] <= 7);
+            if (ao) /* static groups: the scales of the original weights */
+                CHECK(memcmp(s, sr, sizeof(float) * R * (groups[gi] ? K / groups[gi] : 1)) == 0);
+        }
+    free(h0), free(h), free(w0), free(w), free(q), free(qr);
+}
+
+TEST(wquant_gptq_diagonal_hessian_is_rtn, LLX_T_ASAN)
+{
+    enum { R = 6, K = 64 };
+    double *h = calloc(K * K, sizeof(double));
+    float *w0 = randw(R * K, 5, 0.1f), *w = malloc(sizeof(float) * R * K);
+    int8_t q[R * K], qr[R * K];
+    float s[R * 2], sr[R * 2];
+    const llx_wq spec = {4, 32, 1};
+    for (int ao = 0; ao < 2; ao++) {
+        for (int j = 0; j < K; j++) h[j * K + j] = 1.0 + j;
+        memcpy(w, w0, sizeof(float) * R * K);
+        const llx_gptq_opts o = {0.01, ao, 16};
+        REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
+        llx_wq_rtn(&spec, w0, R, K, qr, sr);
+        CHECK(memcmp(q, qr, sizeof q) == 0);
+        CHECK(memcmp(s, sr, sizeof s) == 0);
+    }
+    /* a column no input reaches is zeroed */
+    memset(h, 0, sizeof(double) * K * K);
+    for (int j = 0; j < K; j++) h[j * K + j] = j == 5 ? 0.0 : 1.0;
+    memcpy(w, w0, sizeof(float) * R * K);
+    const llx_gptq_opts o = {0.01, 0, 128};
+    REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
+    for (int r = 0; r < R; r++) CHECK(q[r * K + 5] == 0);
+    /* not positive definite even after damping */
+    memset(h, 0, sizeof(double) * K * K);
+    for (int j = 0; j < K; j++) h[j * K + j] = 1.0;
+    h[1] = h[K] = 5.0;
+    const llx_gptq_opts nod = {0.0, 0, 128};
+    CHECK(llx_wq_gptq(&spec, &nod, w, R, K, h, q, s) == LLX_ERR_ARG);
+    free(h), free(w0), free(w);
+}
