@@ -13,6 +13,10 @@
  *             medium's prefill shapes: QKV 3072x1024, FC1 4096x1024, FC2
  *             1024x4096 (GOP/s = 2*T*R*K / s), and `peak`: a 256x1024 matrix
  *             that stays in L2, the tier's best int8 GEMM rate here
+ *   gemv_q4   T=1 int4 weights (the tier's q4 panels) x int8 activations over
+ *             the same bytes (twice the rows), per-row scales (G=K) and
+ *             groups of 64 columns: GB/s of weights and scales
+ *   gemm_q4   T=128 int4 GEMM, groups of 64, on the gemm_i8 shapes: GOP/s
  *   gemm_f32  T=128 fp32 GEMM, 1024x4096 and GPT-2 small's FC1 3072x768: GFLOP/s
  *   attn_i8   decode attention kernels of GPT-2 medium at context 1024
  *             (attn_qk_i8 then attn_pv_i8, 16 heads of 64, over 24 layers'
@@ -28,12 +32,12 @@
 #include "util/pool.h"
 #include "util/timer.h"
 
-enum { OP_READ, OP_GEMM_I8, OP_GEMM_F32, OP_ATTN };
+enum { OP_READ, OP_GEMM_I8, OP_GEMM_F32, OP_ATTN, OP_GEMM_Q4 };
 
 typedef struct job {
     const llx_kernels *k;
     int op;
-    int T, R, K;
+    int T, R, K, G;
     const void *w, *x;
     void *out;
     const float *ws, *s_in;
@@ -56,6 +60,13 @@ static void member(void *arg, int ith, int nth)
         const llx_epilogue ep = {.scale = LLX_EPI_DEQUANT, .ws = j->ws + b, .s_in = j->s_in, .out_i8 = 1, .nseg = 1,
                                  .seg_inv = {0.05f}, .out = (int8_t *)j->out + b, .ldo = (size_t)j->R};
         j->k->gemm_i8(&ep, j->x, j->K, (const int8_t *)j->w + (size_t)b * llx_i8_ld(j->k, j->K), j->T, e - b, j->K);
+        break;
+    }
+    case OP_GEMM_Q4: { /* int4 weights, fp32 out (groups [g][R]) */
+        llx_split_work(j->R, ith, nth, 16, &b, &e);
+        const llx_epilogue ep = {.scale = LLX_EPI_DEQUANT, .ws = j->ws + (size_t)b * (j->K / j->G), .s_in = j->s_in, .ng = j->K / j->G,
+                                 .out = (float *)j->out + b, .ldo = (size_t)j->R};
+        j->k->gemm_q4(&ep, j->x, j->K, (const uint8_t *)j->w + (size_t)b * j->K / 2, j->T, e - b, j->K, j->G);
         break;
     }
     case OP_ATTN: { /* R layers of a [pos][16][64] K and a chunked V, T positions */
@@ -112,6 +123,14 @@ static double gemm_i8(llx_pool *pool, const llx_kernels *k, const bufs *b, int T
     return 2.0 * T * R * K / time_job(pool, &j, reps) / 1e9;
 }
 
+static double gemm_q4(llx_pool *pool, const llx_kernels *k, const bufs *b, int T, int R, int K, int G, int reps)
+{
+    llx_pack_q4_panels((uint8_t *)b->wp, (const uint8_t *)b->w8, R, K, k->q4_rows);
+    job j = {.k = k, .op = OP_GEMM_Q4, .T = T, .R = R, .K = K, .G = G, .w = b->wp, .x = b->x8, .out = b->out,
+             .ws = b->ws, .s_in = b->s_in};
+    return time_job(pool, &j, reps);
+}
+
 static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R, int K, double bw, int reps)
 {
     const size_t bytes = (size_t)R * K;
@@ -122,6 +141,12 @@ static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R,
     double s = time_job(pool, &g8, rr);
     printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_i8", bytes / s / 1e9,
            100 * bytes / s / 1e9 / bw);
+    for (int G = K; G >= 64; G = G == K ? 64 : 0) { /* twice the rows in the same bytes, plus the scales */
+        const double q4 = (double)bytes + 4.0 * 2 * R * (K / G);
+        s = gemm_q4(pool, k, b, 1, 2 * R, K, G, rr);
+        printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth (G=%d)\n", k->name, "gemv_q4", q4 / s / 1e9,
+               100 * q4 / s / 1e9 / bw, G);
+    }
     job gf = {.k = k, .op = OP_GEMM_F32, .T = 1, .R = R / 4, .K = K, .w = b->wf, .x = b->xf, .out = b->out};
     s = time_job(pool, &gf, rr);
     printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_f32", bytes / s / 1e9,
@@ -132,6 +157,12 @@ static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R,
     for (int i = 0; i < 4; i++)
         printf(" %s %.1f", names[i], gemm_i8(pool, k, b, 128, shapes[i][0], shapes[i][1], k->tier ? reps : 1));
     printf(" GOP/s (T=128)\n");
+    printf("%-7s %-10s", k->name, "gemm_q4");
+    for (int i = 0; i < 4; i++) {
+        const int R4 = shapes[i][0], K4 = shapes[i][1];
+        printf(" %s %.1f", names[i], 2.0 * 128 * R4 * K4 / gemm_q4(pool, k, b, 128, R4, K4, 64, k->tier ? reps : 1) / 1e9);
+    }
+    printf(" GOP/s (T=128, G=64)\n");
     job mf = {.k = k, .op = OP_GEMM_F32, .T = 128, .R = 1024, .K = 4096, .w = b->wf, .x = b->xf, .out = b->out};
     const double f1 = 2.0 * 128 * 1024 * 4096 / time_job(pool, &mf, rr) / 1e9;
     mf.R = 3072, mf.K = 768;
@@ -180,14 +211,14 @@ int main(int argc, char **argv)
     b.wf = aligned_alloc(64, b.alloc); /* R/4 fp32 rows of the same byte size */
     b.x8 = aligned_alloc(64, 128 * 4096);
     b.xf = aligned_alloc(64, 128 * 4096 * sizeof(float));
-    b.out = aligned_alloc(64, (size_t)R * 128 * sizeof(float));
+    b.out = aligned_alloc(64, (size_t)2 * R * 128 * sizeof(float));
     b.out8 = aligned_alloc(64, (size_t)R * 128);
-    b.ws = aligned_alloc(64, (size_t)R * sizeof(float));
+    b.ws = aligned_alloc(64, (size_t)2 * R * (K / 64 + 1) * sizeof(float)); /* int4 group scales */
     b.s_in = aligned_alloc(64, 128 * sizeof(float));
     for (size_t i = 0; i < b.alloc; i++) b.w8[i] = (int8_t)((i * 2654435761u >> 13) % 255 - 127);
     for (size_t i = 0; i < b.alloc / 4; i++) b.wf[i] = (float)((int)(i % 17) - 8) * 0.01f;
     for (int i = 0; i < 128 * 4096; i++) b.x8[i] = (int8_t)(i % 255 - 127), b.xf[i] = (float)(i % 13) * 0.1f;
-    for (int i = 0; i < R; i++) b.ws[i] = 1e-4f * (float)(1 + i % 7);
+    for (size_t i = 0; i < (size_t)2 * R * (K / 64 + 1); i++) b.ws[i] = 1e-4f * (float)(1 + i % 7);
     for (int i = 0; i < 128; i++) b.s_in[i] = 0.02f;
     /* attention: q of 16 heads, then 16 rows of probabilities in [0, 127] */
     b.xa = aligned_alloc(64, 4096 + 16 * 1024);

@@ -73,12 +73,22 @@ static inline llx_epi16 llx_epi16_rows(const llx_epilogue *ep, int r, int n)
     return p;
 }
 
+/* The epilogue's steps after the scale (act, aux, out_i8 or the fp32
+ * store) on the 16 values y of token t, rows r .. r+15. */
+static inline void llx_epi16_tail(const llx_epilogue *ep, const llx_epi16 *p, int t, int r, __m512 y)
+{
+    const size_t o = (size_t)t * ep->ldo + (size_t)r;
+    if (ep->act == LLX_EPI_GELU) y = llx_gelu16(y);
+    if (ep->aux) y = _mm512_mul_ps(y, _mm512_maskz_loadu_ps(p->m, ep->aux + (size_t)t * ep->lda + (size_t)r));
+    if (ep->out_i8) _mm_mask_storeu_epi8((int8_t *)ep->out + o, p->m, llx_q8x16(_mm512_mul_ps(y, p->inv)));
+    else _mm512_mask_storeu_ps((float *)ep->out + o, p->m, y);
+}
+
 /* The epilogue of the 16 results acc (int32, rows r .. r+15) of token t. */
 static inline void llx_epi16_store(const llx_epilogue *ep, const llx_epi16 *p, int t, int r, __m512i acc)
 {
-    const size_t o = (size_t)t * ep->ldo + (size_t)r;
     if (ep->scale == LLX_EPI_I32) {
-        _mm512_mask_storeu_epi32((int32_t *)ep->out + o, p->m, acc);
+        _mm512_mask_storeu_epi32((int32_t *)ep->out + (size_t)t * ep->ldo + (size_t)r, p->m, acc);
         return;
     }
     __m512 y = _mm512_cvtepi32_ps(acc);
@@ -86,10 +96,7 @@ static inline void llx_epi16_store(const llx_epilogue *ep, const llx_epi16 *p, i
         y = _mm512_add_ps(_mm512_mul_ps(y, _mm512_mul_ps(_mm512_set1_ps(ep->s_in[t]), p->ws)), p->bias);
     else
         y = _mm512_mul_ps(y, _mm512_set1_ps(ep->s));
-    if (ep->act == LLX_EPI_GELU) y = llx_gelu16(y);
-    if (ep->aux) y = _mm512_mul_ps(y, _mm512_maskz_loadu_ps(p->m, ep->aux + (size_t)t * ep->lda + (size_t)r));
-    if (ep->out_i8) _mm_mask_storeu_epi8((int8_t *)ep->out + o, p->m, llx_q8x16(_mm512_mul_ps(y, p->inv)));
-    else _mm512_mask_storeu_ps((float *)ep->out + o, p->m, y);
+    llx_epi16_tail(ep, p, t, r, y);
 }
 
 #endif

@@ -12,4 +12,8 @@ void llx_xsum_i8(int32_t *s, const int8_t *x, int ldx, int T, int K);
 void llx_gemm_i8_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
 void llx_matmul_i8p_avx512(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
 
+/* gemm_q4 of the avx512 tier (16-row q4 panels, q4_avx512.c) */
+void llx_gemm_q4_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
+                        int G);
+
 #endif

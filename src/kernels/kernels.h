@@ -49,7 +49,13 @@ typedef enum llx_tier {
  *   out_i8: out = q8(y * seg_inv[i]) as int8, i the first segment with
  *          row0 + r < seg_end[i] (rows are global: row0 is the call's first
  *          row; q | k | v have their own scales), else y as fp32
- * out[t * ldo + r] (elements of the output type). */
+ * out[t * ldo + r] (elements of the output type).
+ * gemm_q4 (int4 weights) with ng = K/G > 1 groups of columns replaces the
+ * DEQUANT step by y = sum over groups g, in order, of (float)acc_g *
+ * (s_in[t] * ws_g[r]) (the first product, then one add per group), then
+ * + (bias ? bias[r] : 0.0f); with ng = 1 it is DEQUANT itself.  Group
+ * scales are panel-major (llx_q4_scale_at), so a panel's scales are one
+ * sequential stream beside its weights. */
 enum { LLX_EPI_I32, LLX_EPI_DEQUANT, LLX_EPI_SCALE };
 enum { LLX_EPI_ACT_NONE, LLX_EPI_GELU };
 #define LLX_EPI_SEGS 4
@@ -65,6 +71,7 @@ typedef struct llx_epilogue {
     float seg_inv[LLX_EPI_SEGS];
     void *out;
     size_t ldo;
+    int ng;                        /* gemm_q4: groups per row (0 or 1: one scale per row) */
 } llx_epilogue;
 
 /* The segment of global row R (out_i8). */
@@ -144,6 +151,16 @@ typedef struct llx_kernels {
      * sequential streams; returns a checksum so the reads cannot be optimised
      * away (the memory bandwidth probe). */
     uint64_t (*read_bytes)(const void *p, size_t n);
+
+    /* ---- int4 weights in this tier's panel layout (llx_pack_q4_panels,
+     * q4_rows rows per panel) ----
+     * acc_g = sum over the columns k of group g (G columns, K % G == 0,
+     * G % 8 == 0) of w[r][k] * x[t*ldx + k], exact in int32, w in [-8, 7],
+     * x any int8; then the epilogue (DEQUANT, with groups as stated above).
+     * Rows [a, R) with a a multiple of q4_rows are a packed matrix at byte
+     * a * K / 2. */
+    int q4_rows;
+    void (*gemm_q4)(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K, int G);
 } llx_kernels;
 
 /* Bytes per packed row: K rounded up to the tier's i8_kalign. */
@@ -172,6 +189,51 @@ size_t llx_packed_index(int r, int k, int R, int K);
 void llx_pack_i8_panels(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K);
 /* Byte offset of element (r, k) in a panel-packed R x K matrix. */
 size_t llx_panel_index(int r, int k, int R, int K);
+
+/* int4 weights as stored (.llx): row-major, two per byte, w + 8 in [0, 15];
+ * column k of row r is in byte r*K/2 + k/2, the low nibble for even k. */
+static inline int llx_q4_stored(const uint8_t *w, int r, int k, int K)
+{
+    const uint8_t b = w[(size_t)r * (size_t)(K / 2) + (size_t)(k / 2)];
+    return (k & 1 ? b >> 4 : b & 15) - 8;
+}
+
+/* The q4 panel layout, P rows per panel (8: ref, avx2; 16: avx512): the
+ * last panel is padded with zero weights to P rows.  For each octet o of
+ * columns a panel stores 4P bytes; byte 4i + j holds row i's column 8o + j
+ * (low nibble) and 8o + 4 + j (high nibble), each as w + 8.  One 32-byte
+ * (P = 8) or 64-byte (P = 16) load therefore unpacks into two
+ * vpdpbusd / maddubs operands of P rows x 4 columns, one int32 lane per
+ * row.  The matrix takes llx_q4_bytes(R, K, P) bytes. */
+static inline size_t llx_q4_bytes(int R, int K, int P) { return (size_t)((R + P - 1) / P) * (size_t)P * (size_t)K / 2; }
+/* The value (in [-8, 7]) of (r, k) in a panel-packed matrix. */
+static inline int llx_q4_panel(const uint8_t *wp, int r, int k, int K, int P)
+{
+    const size_t o = (size_t)(r / P) * (size_t)P * (size_t)K / 2 + (size_t)(k / 8) * 4 * (size_t)P +
+                     (size_t)(r % P) * 4 + (size_t)(k % 4);
+    return (k & 4 ? wp[o] >> 4 : wp[o] & 15) - 8;
+}
+/* Repack a stored R x K int4 matrix (K % 8 == 0) into P-row panels. */
+void llx_pack_q4_panels(uint8_t *dst, const uint8_t *src, int R, int K, int P);
+/* Group scales in the panel-major layout: row r's scale of group g is at
+ * ws[(r / P * ng + g) * P + r % P] (ng = 1: ws[r]); rows [a, R) with a a
+ * multiple of P start at ws + a * ng.  The last panel is padded to P rows. */
+static inline size_t llx_q4_scale_at(int r, int g, int ng, int P)
+{
+    return ((size_t)(r / P) * (size_t)ng + (size_t)g) * (size_t)P + (size_t)(r % P);
+}
+static inline size_t llx_q4_scales(int R, int ng, int P) { return ng > 1 ? (size_t)((R + P - 1) / P) * P * ng : (size_t)R; }
+/* Repack row-major scales src[r * ng + g] into the panel-major layout. */
+void llx_pack_q4_scales(float *dst, const float *src, int R, int ng, int P);
+
+/* The epilogue's steps after the scale (act, aux, out_i8) on the fp32 row
+ * y of token t, rows [0, R) of ep; y is the output row itself when the
+ * output is fp32 (llx_epilogue_y). */
+void llx_epilogue_tail(const llx_kernels *k, const llx_epilogue *ep, int t, float *y, int R);
+static inline float *llx_epilogue_y(const llx_epilogue *ep, int t, float *scratch)
+{
+    return ep->out_i8 ? scratch : (float *)ep->out + (size_t)t * ep->ldo;
+}
 
 /* The reference of every int8 product: acc = x . w^T with w row-major. */
 void llx_matmul_i8_ref(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *w, int ldw, int T, int R,

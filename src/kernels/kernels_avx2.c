@@ -597,6 +597,9 @@ static uint64_t read_bytes_avx2(const void *p, size_t n)
     return out[0] + out[1] + out[2] + out[3];
 }
 
+void llx_gemm_q4_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
+                      int G); /* q4_avx2.c */
+
 void llx_kernels_fill_avx2(llx_kernels *k)
 {
     k->name = "avx2";
@@ -615,4 +618,6 @@ void llx_kernels_fill_avx2(llx_kernels *k)
     k->softmax_f32 = softmax_f32_avx2;
     k->dot_i8 = dot_i8_avx2;
     k->read_bytes = read_bytes_avx2;
+    k->q4_rows = 8;
+    k->gemm_q4 = llx_gemm_q4_avx2;
 }

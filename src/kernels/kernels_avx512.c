@@ -21,4 +21,6 @@ void llx_kernels_fill_avx512(llx_kernels *k)
     k->pack_i8 = llx_pack_i8_panels;
     k->matmul_i8p = llx_matmul_i8p_avx512;
     k->gemm_i8 = llx_gemm_i8_avx512;
+    k->q4_rows = 16;
+    k->gemm_q4 = llx_gemm_q4_avx512;
 }

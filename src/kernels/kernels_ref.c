@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/q4_ref.h"
 #include "kernels/vecops.h"
 #include "kernels/q8.h"
 
@@ -86,15 +87,8 @@ static void matmul_i8p_ref(int32_t *acc, int lda, const int8_t *x, int ldx, cons
     }
 }
 
-void llx_epilogue_row(const llx_kernels *k, const llx_epilogue *ep, int t, const int32_t *acc, int R, float *y)
+void llx_epilogue_tail(const llx_kernels *k, const llx_epilogue *ep, int t, float *y, int R)
 {
-    if (ep->scale == LLX_EPI_I32) {
-        memcpy((int32_t *)ep->out + (size_t)t * ep->ldo, acc, (size_t)R * sizeof *acc);
-        return;
-    }
-    if (!ep->out_i8) y = (float *)ep->out + (size_t)t * ep->ldo;
-    if (ep->scale == LLX_EPI_DEQUANT) k->dequant_f32(y, acc, ep->ws, ep->bias, ep->s_in[t], R);
-    else k->scale_i32(y, acc, ep->s, R);
     if (ep->act == LLX_EPI_GELU) k->gelu_f32(y, R);
     if (ep->aux)
         for (int i = 0; i < R; i++) y[i] *= ep->aux[(size_t)t * ep->lda + (size_t)i];
@@ -109,13 +103,25 @@ void llx_epilogue_row(const llx_kernels *k, const llx_epilogue *ep, int t, const
     }
 }
 
+void llx_epilogue_row(const llx_kernels *k, const llx_epilogue *ep, int t, const int32_t *acc, int R, float *y)
+{
+    if (ep->scale == LLX_EPI_I32) {
+        memcpy((int32_t *)ep->out + (size_t)t * ep->ldo, acc, (size_t)R * sizeof *acc);
+        return;
+    }
+    y = llx_epilogue_y(ep, t, y);
+    if (ep->scale == LLX_EPI_DEQUANT) k->dequant_f32(y, acc, ep->ws, ep->bias, ep->s_in[t], R);
+    else k->scale_i32(y, acc, ep->s, R);
+    llx_epilogue_tail(k, ep, t, y, R);
+}
+
 llx_epilogue llx_epilogue_at(const llx_epilogue *ep, int t, int r)
 {
     llx_epilogue e = *ep;
     const size_t esz = ep->scale != LLX_EPI_I32 && ep->out_i8 ? 1 : 4;
     e.out = (char *)ep->out + ((size_t)t * ep->ldo + (size_t)r) * esz;
     if (e.s_in) e.s_in += t;
-    if (e.ws) e.ws += r;
+    if (e.ws) e.ws += (size_t)r * (size_t)(ep->ng > 1 ? ep->ng : 1);
     if (e.bias) e.bias += r;
     if (e.aux) e.aux += (size_t)t * ep->lda + (size_t)r;
     e.row0 += r;
@@ -233,4 +239,6 @@ const llx_kernels llx_kernels_ref = {
     .softmax_f32 = llx_softmax_f32,
     .dot_i8 = dot_i8_ref,
     .read_bytes = read_bytes_ref,
+    .q4_rows = 8,
+    .gemm_q4 = llx_gemm_q4_ref,
 };

@@ -1,0 +1,176 @@
+/* kernels/q4_avx2.c - the avx2 tier's int4-weight GEMM and GEMV on the
+ * 8-row q4 panel layout (kernels.h).  Built with AVX2 flags; entered only
+ * after the CPU check of kernels_select.c.
+ *
+ * A 32-byte load of a panel octet holds 8 rows x 8 columns as w + 8: the
+ * low nibbles are columns 0-3 and the high ones columns 4-7.  maddubs
+ * multiplies each by 4 activation bytes broadcast to every row (pairs of
+ * products in int16, at most 2 * 15 * 128), the two are added in int16
+ * and madd with ones leaves one int32 per row.  At each group's end
+ * 8 sum x is subtracted (the offset of the stored weights) and the group's
+ * scaled product is added to the row's fp32 sum in group order, as the
+ * reference does; the tail of the epilogue is the table's. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define PF_DIST 2048
+#define MAX_GROUPS 2048 /* K / G */
+#define NT 4
+
+void llx_gemm_q4_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
+                      int G);
+
+static inline __m256i bcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+typedef struct q4_args {
+    const llx_kernels *k;
+    const llx_epilogue *ep;
+    const int8_t *x;
+    size_t ldx;
+    int K, G, ng;
+    const int32_t *xs8;
+} q4_args;
+
+/* y (8 rows from r, n of them real) of token t through the epilogue's tail */
+static void finish8(const q4_args *a, int t, int r, int n, __m256 y)
+{
+    const llx_epilogue *ep = a->ep;
+    if (ep->bias) {
+        float b[8] = {0};
+        memcpy(b, ep->bias + r, sizeof(float) * (size_t)n);
+        y = _mm256_add_ps(y, _mm256_loadu_ps(b));
+    } else {
+        y = _mm256_add_ps(y, _mm256_setzero_ps());
+    }
+    float v[8];
+    _mm256_storeu_ps(v, y);
+    const llx_epilogue e = llx_epilogue_at(ep, 0, r);
+    float *out = llx_epilogue_y(&e, t, v);
+    if (out != v) memcpy(out, v, sizeof(float) * (size_t)n);
+    if (ep->act || ep->aux || ep->out_i8) llx_epilogue_tail(a->k, &e, t, out, n);
+}
+
+static inline __m256 group_scales(const llx_epilogue *ep, int ng, int g, int r, int n)
+{
+    if (ng > 1) return _mm256_loadu_ps(ep->ws + (size_t)r * ng + (size_t)g * 8); /* panel-major, padded */
+    const float *p = ep->ws + r;
+    if (n == 8) return _mm256_loadu_ps(p);
+    float v[8] = {0};
+    memcpy(v, p, sizeof(float) * (size_t)n);
+    return _mm256_loadu_ps(v);
+}
+
+/* NP (<= 4) panels x nt (<= NT) tokens */
+static inline __attribute__((always_inline)) void tile(const q4_args *a, const uint8_t *const *w, const int *r,
+                                                       const int *rows, int t0, int nt, const int NP, const int PF)
+{
+    const llx_epilogue *ep = a->ep;
+    const __m256i nib = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256i c[4][NT];
+    __m256 y[4][NT];
+    for (int p = 0; p < NP; p++)
+        for (int j = 0; j < NT; j++) c[p][j] = _mm256_setzero_si256(), y[p][j] = _mm256_setzero_ps();
+    const int8_t *xj[NT];
+    for (int j = 0; j < NT; j++) xj[j] = a->x + (size_t)(t0 + (j < nt ? j : 0)) * a->ldx;
+    for (int g = 0, oc = 0; g < a->ng; g++) {
+        for (const int oe = oc + a->G / 8; oc < oe; oc++) {
+            const size_t o = (size_t)oc * 32;
+            __m256i lo[4], hi[4];
+            for (int p = 0; p < NP; p++) {
+                if (PF) _mm_prefetch((const char *)(w[p] + o + PF_DIST), _MM_HINT_T0);
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(w[p] + o));
+                lo[p] = _mm256_and_si256(v, nib);
+                hi[p] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+            }
+            for (int j = 0; j < NT; j++) {
+                if (j >= nt) break;
+                const __m256i bl = bcast4(xj[j] + 8 * oc), bh = bcast4(xj[j] + 8 * oc + 4);
+                for (int p = 0; p < NP; p++) {
+                    const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[p], bl), _mm256_maddubs_epi16(hi[p], bh));
+                    c[p][j] = _mm256_add_epi32(c[p][j], _mm256_madd_epi16(s16, ones));
+                }
+            }
+        }
+        for (int j = 0; j < nt; j++) {
+            const __m256i corr = _mm256_set1_epi32(a->xs8[(size_t)(t0 + j) * a->ng + g]);
+            const __m256 s = _mm256_set1_ps(ep->s_in[t0 + j]);
+            for (int p = 0; p < NP; p++) {
+                const __m256 ws = group_scales(ep, a->ng, g, r[p], rows[p]);
+                const __m256 pr = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(c[p][j], corr)), _mm256_mul_ps(s, ws));
+                y[p][j] = g ? _mm256_add_ps(y[p][j], pr) : pr;
+                c[p][j] = _mm256_setzero_si256();
+            }
+        }
+    }
+    for (int j = 0; j < nt; j++)
+        for (int p = 0; p < NP; p++) finish8(a, t0 + j, r[p], rows[p], y[p][j]);
+}
+
+static void gemv(const q4_args *a, const uint8_t *wp, int R)
+{
+    const size_t ps = 4 * (size_t)a->K; /* 8 rows x K/2 bytes */
+    const int panels = (R + 7) / 8, part = panels / 4;
+    for (int i = 0; i < part; i++) {
+        const uint8_t *w[4];
+        int r[4], rows[4];
+        for (int q = 0; q < 4; q++) {
+            const int pn = i + q * part;
+            w[q] = wp + (size_t)pn * ps;
+            r[q] = 8 * pn;
+            rows[q] = R - r[q] < 8 ? R - r[q] : 8;
+        }
+        tile(a, w, r, rows, 0, 1, 4, 1);
+    }
+    for (int p = 4 * part; p < panels; p++) {
+        const uint8_t *w[1] = {wp + (size_t)p * ps};
+        const int r[1] = {8 * p}, rows[1] = {R - 8 * p < 8 ? R - 8 * p : 8};
+        tile(a, w, r, rows, 0, 1, 1, 1);
+    }
+}
+
+static void gemm(const q4_args *a, const uint8_t *wp, int T, int R)
+{
+    const size_t ps = 4 * (size_t)a->K;
+    const int panels = (R + 7) / 8;
+    for (int p = 0; p < panels; p += 2) {
+        const int two = p + 1 < panels;
+        const uint8_t *w[2] = {wp + (size_t)p * ps, wp + (size_t)(p + two) * ps};
+        const int r[2] = {8 * p, 8 * (p + two)};
+        const int rows[2] = {R - r[0] < 8 ? R - r[0] : 8, R - r[1] < 8 ? R - r[1] : 8};
+        for (int t = 0; t < T; t += NT) {
+            const int nt = T - t < NT ? T - t : NT;
+            if (two) tile(a, w, r, rows, t, nt, 2, 0);
+            else tile(a, w, r, rows, t, nt, 1, 0);
+        }
+    }
+}
+
+void llx_gemm_q4_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
+                      int G)
+{
+    int32_t xs8[NT * MAX_GROUPS];
+    const int ng = K / G;
+    const llx_kernels *k = llx_kernels_tier(LLX_TIER_AVX2);
+    for (int c = 0; c < T; c += NT) {
+        const int nc = T - c < NT ? T - c : NT;
+        for (int t = 0; t < nc; t++) {
+            const int8_t *xt = x + (size_t)(c + t) * ldx;
+            for (int g = 0; g < ng; g++) {
+                int32_t s = 0;
+                for (int i = g * G; i < (g + 1) * G; i++) s += xt[i];
+                xs8[(size_t)t * ng + g] = 8 * s;
+            }
+        }
+        const llx_epilogue e = llx_epilogue_at(ep, c, 0);
+        const q4_args a = {k, &e, x + (size_t)c * ldx, (size_t)ldx, K, G, ng, xs8};
+        if (nc == 1) gemv(&a, wp, R);
+        else gemm(&a, wp, nc, R);
+    }
+}
