@@ -102,3 +102,25 @@ TEST(hadamard_transpose_inverts, LLX_T_ASAN)
     for (int i = 0; i < 640; i++) CHECK_CLOSE(x[i], x0[i], 1e-5, 0);
     free(a), free(b);
 }
+
+#include "tiers.h"
+
+TIER_TEST(fwht_bit_exact)
+{
+    static const int sizes[] = {8, 16, 56, 64, 96, 640, 768, 1024, 3072, 4096};
+    llx_rng g;
+    llx_rng_seed(&g, 11);
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        const int n = sizes[si], T = 3, ld = n + 5;
+        llx_hadamard *h = malloc(sizeof *h);
+        REQUIRE(h && llx_hadamard_init(h, n, si & 1));
+        float *a = malloc(sizeof(float) * T * ld), *b = malloc(sizeof(float) * T * ld);
+        for (int i = 0; i < T * ld; i++) a[i] = (float)llx_rng_normal(&g) * (i % 11 == 0 ? 1e4f : 1.0f);
+        for (int i = 0; i < n; i++) a[2 * ld + i] = i % 3 ? 0.0f : -0.0f; /* signs of zero survive */
+        memcpy(b, a, sizeof(float) * T * ld);
+        llx_fwht_f32_ref(a, T, ld, h);
+        k->fwht_f32(b, T, ld, h);
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * T * ld), "%s fwht n %d", k->name, n);
+        free(h), free(a), free(b);
+    }
+}

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/hadamard.h"
+
 typedef enum llx_tier {
     LLX_TIER_REF,
     LLX_TIER_AVX2,
@@ -161,6 +163,11 @@ typedef struct llx_kernels {
      * a * K / 2. */
     int q4_rows;
     void (*gemm_q4)(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K, int G);
+
+    /* The normalised Hadamard transform of hadamard.h on T vectors of h->n
+     * at x + t*ld, in place (the online rotation before down_proj), bit-exact
+     * with llx_fwht_f32_ref. */
+    void (*fwht_f32)(float *x, int T, int ld, const llx_hadamard *h);
 } llx_kernels;
 
 /* Bytes per packed row: K rounded up to the tier's i8_kalign. */

@@ -599,6 +599,7 @@ static uint64_t read_bytes_avx2(const void *p, size_t n)
 
 void llx_gemm_q4_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
                       int G); /* q4_avx2.c */
+void llx_fwht_f32_avx2(float *x, int T, int ld, const llx_hadamard *h); /* fwht_avx2.c */
 
 void llx_kernels_fill_avx2(llx_kernels *k)
 {
@@ -620,4 +621,5 @@ void llx_kernels_fill_avx2(llx_kernels *k)
     k->read_bytes = read_bytes_avx2;
     k->q4_rows = 8;
     k->gemm_q4 = llx_gemm_q4_avx2;
+    k->fwht_f32 = llx_fwht_f32_avx2;
 }

@@ -241,4 +241,5 @@ const llx_kernels llx_kernels_ref = {
     .read_bytes = read_bytes_ref,
     .q4_rows = 8,
     .gemm_q4 = llx_gemm_q4_ref,
+    .fwht_f32 = llx_fwht_f32_ref,
 };
