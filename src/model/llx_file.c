@@ -81,11 +81,23 @@ uint64_t llx_hash64(const void *data, size_t n, uint64_t seed)
     return h ^ (h >> 29);
 }
 
-static size_t dtype_size(uint32_t dt) { return dt == LLX_DT_F32 ? 4 : dt == LLX_DT_I8 || dt == LLX_DT_U8 ? 1 : 0; }
+/* bits per element; 0 for an unknown dtype */
+static unsigned dtype_bits(uint32_t dt)
+{
+    switch (dt) {
+    case LLX_DT_F32: return 32;
+    case LLX_DT_I8:
+    case LLX_DT_U8: return 8;
+    case LLX_DT_Q4: return 4;
+    case LLX_DT_F16: return 16;
+    default: return 0;
+    }
+}
 
 static const char *dtype_name(uint32_t dt)
 {
-    return dt == LLX_DT_F32 ? "f32" : dt == LLX_DT_I8 ? "i8" : dt == LLX_DT_U8 ? "u8" : "?";
+    static const char *const n[] = {"?", "i8", "f32", "u8", "q4", "f16"};
+    return dt < sizeof n / sizeof *n ? n[dt] : "?";
 }
 
 /* By offset; at equal offsets empty tensors first (the writer puts the
@@ -109,10 +121,11 @@ static int cmp_name(const void *a, const void *b)
 static uint64_t shape_bytes(uint32_t dt, int64_t rows, int64_t cols, int *ok)
 {
     uint64_t n = 0;
-    *ok = rows >= 0 && cols >= 0 && dtype_size(dt) &&
+    const unsigned bits = dtype_bits(dt);
+    *ok = rows >= 0 && cols >= 0 && bits && (bits >= 8 || (cols ? cols : 1) % 2 == 0) &&
           !__builtin_mul_overflow((uint64_t)rows, (uint64_t)(cols ? cols : 1), &n) &&
-          !__builtin_mul_overflow(n, (uint64_t)dtype_size(dt), &n);
-    return *ok ? n : 0;
+          !__builtin_mul_overflow(n, (uint64_t)bits, &n);
+    return *ok ? n / 8 : 0;
 }
 
 static int all_zero(const uint8_t *p, uint64_t n)
@@ -137,7 +150,7 @@ static llx_status check_entries(llx_llx *f, const file_header *h, uint64_t table
         sorted[i] = e;
         if (!memchr(e->name, 0, sizeof e->name) || !e->name[0])
             st = llx_fail(LLX_ERR_FORMAT, "%s: tensor %u has no name", p, i);
-        else if (!dtype_size(e->dtype))
+        else if (!dtype_bits(e->dtype))
             st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' has unknown dtype %u", p, e->name, e->dtype);
         else if (shape_bytes(e->dtype, e->rows, e->cols, &ok) != e->bytes || !ok)
             st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' size does not match its shape", p, e->name);
@@ -418,7 +431,7 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
     llx_status st = LLX_OK;
     if (!name[0] || strlen(name) >= LLX_NAME_MAX)
         st = llx_fail(LLX_ERR_ARG, "tensor name '%s' is empty or too long", name);
-    else if (!dtype_size(dt)) st = llx_fail(LLX_ERR_ARG, "tensor '%s': unknown dtype %d", name, (int)dt);
+    else if (!dtype_bits(dt)) st = llx_fail(LLX_ERR_ARG, "tensor '%s': unknown dtype %d", name, (int)dt);
     else if (!ok) st = llx_fail(LLX_ERR_ARG, "tensor '%s': bad shape [%lld, %lld]", name, rows, cols);
     else if (!data && bytes) st = llx_fail(LLX_ERR_ARG, "tensor '%s': no data", name);
     else if (w->n >= MAX_TENSORS) st = llx_fail(LLX_ERR_ARG, "too many tensors (at '%s')", name);
@@ -480,7 +493,8 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
         te->dtype = e->dt;
         te->rows = e->rows;
         te->cols = e->cols;
-        te->bytes = (uint64_t)e->rows * (uint64_t)(e->cols ? e->cols : 1) * dtype_size(e->dt);
+        int ok;
+        te->bytes = shape_bytes(e->dt, e->rows, e->cols, &ok); /* checked when added */
         te->offset = off;
         te->hash = llx_hash64(e->data, te->bytes, i);
         off = align_up(off + te->bytes);

@@ -22,7 +22,9 @@
 #define LLX_FILE_VERSION 1
 #define LLX_NAME_MAX 56
 
-typedef enum llx_dtype { LLX_DT_I8 = 1, LLX_DT_F32 = 2, LLX_DT_U8 = 3 } llx_dtype;
+/* Element types: q4 is two int4 values per byte (w + 8, the low nibble
+ * first, kernels.h llx_q4_stored), so its column count must be even. */
+typedef enum llx_dtype { LLX_DT_I8 = 1, LLX_DT_F32 = 2, LLX_DT_U8 = 3, LLX_DT_Q4 = 4, LLX_DT_F16 = 5 } llx_dtype;
 
 typedef enum llx_act_mode { LLX_ACT_STATIC = 1, LLX_ACT_DYNAMIC = 2 } llx_act_mode;
 
