@@ -172,3 +172,35 @@ TEST(wquant_gptq_diagonal_hessian_is_rtn, LLX_T_ASAN)
     CHECK(llx_wq_gptq(&spec, &nod, w, R, K, h, q, s) == LLX_ERR_ARG);
     free(h), free(w0), free(w);
 }
+
+TEST(wquant_a4_per_token, LLX_T_ASAN)
+{
+    float x[40];
+    int8_t q[40];
+    float s;
+    int z;
+    for (int i = 0; i < 40; i++) x[i] = (float)(i - 10) * 0.25f; /* [-2.5, 7.25] */
+    llx_quantize_a4(x, 40, q, &s, &z);
+    CHECK(s == 9.75f / 15.0f);
+    CHECK_EQ_INT(z, (int)rintf(2.5f * (15.0f / 9.75f)));
+    for (int i = 0; i < 40; i++) {
+        CHECK(q[i] + z >= 0 && q[i] + z <= 15);
+        CHECK(fabsf(q[i] * s - x[i]) <= 0.5f * s + 1e-6f || (q[i] + z == 0 || q[i] + z == 15));
+    }
+    CHECK(q[0] == -z && q[39] == 15 - z); /* the range's ends */
+    /* 0 is exact: its code is the zero point */
+    x[7] = 0.0f;
+    llx_quantize_a4(x, 40, q, &s, &z);
+    CHECK(q[7] == 0);
+    /* all positive: the range starts at 0, z = 0 */
+    for (int i = 0; i < 40; i++) x[i] = 1.0f + i;
+    llx_quantize_a4(x, 40, q, &s, &z);
+    CHECK(z == 0 && q[39] == 15 && s == 40.0f / 15.0f);
+    /* zeros, and a NaN */
+    memset(x, 0, sizeof x);
+    llx_quantize_a4(x, 40, q, &s, &z);
+    CHECK(s == 0.0f && z == 0 && q[5] == 0);
+    x[3] = NAN, x[4] = -1.0f, x[5] = 1.0f;
+    llx_quantize_a4(x, 40, q, &s, &z);
+    CHECK(q[3] == -z && s == 2.0f / 15.0f);
+}

@@ -31,4 +31,30 @@ static inline void llx_quantize_dynamic(const float *x, int n, int8_t *q, float 
     *scale = amax / 127.0f;
 }
 
+/* Per-token asymmetric int4 (the W4A4 activations): the range [mn, mx]
+ * of the n values widened to include 0, s = (mx - mn) / 15, inv = 15 /
+ * (mx - mn), the zero point z = rint(-mn * inv) in [0, 15], the 4-bit code
+ * c = clamp(rint(x * inv) + z, 0, 15) (NaN -> 0), and q = c - z in
+ * [-15, 15] is what the int4 GEMM multiplies, so s * q stands for x.  All
+ * zero: q = 0, *scale = 0.  Sets *zero to z (the code of 0.0). */
+static inline void llx_quantize_a4(const float *x, int n, int8_t *q, float *scale, int *zero)
+{
+    float mn = 0.0f, mx = 0.0f;
+    for (int i = 0; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    const float range = mx - mn;
+    const float inv = range > 0.0f ? 15.0f / range : 0.0f;
+    const float z = rintf(-mn * inv);
+    for (int i = 0; i < n; i++) {
+        float c = rintf(x[i] * inv) + z;
+        if (!(c >= 0.0f)) c = 0.0f;
+        if (c > 15.0f) c = 15.0f;
+        q[i] = (int8_t)((int)c - (int)z);
+    }
+    *scale = range / 15.0f;
+    *zero = (int)z;
+}
+
 #endif
