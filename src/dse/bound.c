@@ -13,7 +13,8 @@
  *         element per cycle with the accumulator's II (unfused).
  * Every term is work a process of the stage's network must do one unit at
  * a time, so the simulated stage cannot be shorter; the search checks this
- * against every kernel group it simulates. */
+ * against every kernel group it simulates.  Stages of other operations
+ * (models to come) get no bound, 0, which is still a lower bound. */
 #include "dse/space.h"
 
 static double cdiv_d(double a, double b) { return b > 0 ? (double)(long long)((a + b - 1) / b) : 0; }
@@ -44,7 +45,8 @@ static double mp_stage(const llx_sim_config *c, const llx_schedule *s, int i)
         double t = stream > wb ? stream : wb;
         if (t > worst) worst = t;
     }
-    if (st->gelu) worst += a->sched_cycles + cdiv_d((double)st->gather * st->tokens, or_word(a->act_elems, a->word_bytes));
+    if (st->op == LLX_OP_FC1) /* GELU: its own pass over the gathered vector */
+        worst += a->sched_cycles + cdiv_d((double)st->gather * st->tokens, or_word(a->act_elems, a->word_bytes));
     return worst + a->sched_cycles;
 }
 
@@ -76,15 +78,16 @@ static double ln_stage(const llx_sim_config *c, const llx_stage *st)
 {
     const llx_sim_arch *a = &c->arch;
     const double d = st->cols;
+    const int norms = st->op != LLX_OP_RES; /* LN1, RES_LN2 and LN_F normalise; RES only adds */
     double per = 0;
     if (a->lnres_fusion) {
         double ii = a->ln_acc_ii;
         if (st->residual && cdiv_d(a->ln_lanes, a->ln_rd_elems) > ii) ii = cdiv_d(a->ln_lanes, a->ln_rd_elems);
         per = cdiv_d(d, a->ln_lanes) * ii;
-        if (st->layernorm) per += cdiv_d(d, a->ln_lanes) * cdiv_d(a->ln_lanes, a->ln_wb_elems);
+        if (norms) per += cdiv_d(d, a->ln_lanes) * cdiv_d(a->ln_lanes, a->ln_wb_elems);
     } else {
         if (st->residual) per += d;
-        if (st->layernorm) per += d * a->lat_fadd + d;
+        if (norms) per += d * a->lat_fadd + d;
     }
     return per * st->tokens + a->sched_cycles;
 }
@@ -100,10 +103,19 @@ double dse_bound_cycles(const llx_sim_config *c, const llx_schedule *s, int kern
             k = st->op == LLX_OP_LM_HEAD ? LLX_KERNEL_MP : LLX_KERNEL_LNRES;
         }
         if (k != kernel) continue;
-        if (k == LLX_KERNEL_MP) sum += mp_stage(c, s, i);
-        else if (k == LLX_KERNEL_MHA) sum += mha_stage(c, s, i);
-        else if (k == LLX_KERNEL_LNRES) sum += ln_stage(c, st);
-        /* a kernel without a bound here contributes 0 (still a lower bound) */
+        switch (st->op) { /* the stages whose timing rule the bounds follow; others count 0 */
+        case LLX_OP_QKV:
+        case LLX_OP_PROJ:
+        case LLX_OP_FC1:
+        case LLX_OP_FC2:
+        case LLX_OP_LM_HEAD: sum += k == LLX_KERNEL_MP ? mp_stage(c, s, i) : 0; break;
+        case LLX_OP_ATTN: sum += k == LLX_KERNEL_MHA ? mha_stage(c, s, i) : 0; break;
+        case LLX_OP_LN1:
+        case LLX_OP_RES_LN2:
+        case LLX_OP_RES:
+        case LLX_OP_LN_F: sum += k == LLX_KERNEL_LNRES ? ln_stage(c, st) : 0; break;
+        default: break;
+        }
     }
     return sum;
 }
