@@ -211,13 +211,22 @@ TEST(dse_other_objectives_find_the_best)
     for (int obj = 0; obj < 2; obj++) {
         o.objective = obj ? LLX_DSE_TPJ : LLX_DSE_LATENCY;
         qsort(t.p, (size_t)t.n, sizeof *t.p, obj ? cmp_tpj : cmp_lat);
+        llx_dse_point best[5];
+        int nb = 0;
+        for (int i = 0; i < t.n && nb < 5; i++) { /* designs equal in every objective count once */
+            int dup = 0;
+            for (int j = 0; j < nb && !dup; j++)
+                dup = same_objectives(&best[j], &t.p[i]) &&
+                      fabs(best[j].tokens_per_joule - t.p[i].tokens_per_joule) <= 1e-9 * t.p[i].tokens_per_joule;
+            if (!dup) best[nb++] = t.p[i];
+        }
         llx_dse_result r;
         CHECK(llx_dse_run(&o, &m, &r) == LLX_OK);
         CHECK_EQ_INT(r.n_front, 5);
         CHECK(r.pruned > 0);
         for (int i = 0; i < r.n_front; i++) {
-            if (obj) CHECK_CLOSE(r.front[i].tokens_per_joule, t.p[i].tokens_per_joule, 0, 1e-9);
-            else CHECK_CLOSE(r.front[i].latency_ms, t.p[i].latency_ms, 0, 1e-9);
+            if (obj) CHECK_CLOSE(r.front[i].tokens_per_joule, best[i].tokens_per_joule, 0, 1e-9);
+            else CHECK_CLOSE(r.front[i].latency_ms, best[i].latency_ms, 0, 1e-9);
         }
         llx_dse_result_free(&r);
     }

@@ -28,7 +28,9 @@ static int weakly(const llx_dse_point *a, const llx_dse_point *b)
  * sibling candidate (same structure, same resources) is at least as fast */
 static int group_beaten(const search *x, const cand *c)
 {
-    if (x->o->objective == LLX_DSE_TPJ) return 0; /* siblings may move different link bytes */
+    /* only for the front: a beaten design may still be among the `top`, and
+     * for tokens per joule siblings may move different ring bytes */
+    if (x->o->objective != LLX_DSE_PARETO) return 0;
     if (x->o->max_candidates > 0 && x->o->max_candidates < x->sp.total) return 0; /* the sibling may be unsampled */
     for (int g = 0; g < x->nkern; g++) {
         const gslot *s = &x->gs[c->g[g]];
@@ -100,7 +102,14 @@ llx_status dse_offer(search *x, const llx_dse_point *p)
             return llx_fail(LLX_ERR_NOMEM, "out of memory in the design-space search");
         return LLX_OK;
     }
-    /* the top designs, best first; an equal score keeps the earlier one first */
+    /* the top designs, best first; an equal score keeps the earlier one first,
+     * and a design equal to a kept one in every objective is not kept twice */
+    for (int i = 0; i < r->n_front; i++) {
+        const llx_dse_point *f = &r->front[i];
+        if (f->latency_ms == p->latency_ms && f->tokens_per_joule == p->tokens_per_joule &&
+            f->total[0] == p->total[0] && f->total[3] == p->total[3])
+            return LLX_OK;
+    }
     int at = r->n_front;
     while (at > 0 && score(x, &r->front[at - 1]) > score(x, p)) at--;
     if (at >= x->o->top) return LLX_OK;
