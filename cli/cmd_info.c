@@ -168,14 +168,19 @@ static void print_info(const model_info *mi, int json)
     else print_human(mi);
 }
 
-/* A HuggingFace folder: the checkpoint alone (no tokenizer load needed). */
+/* A HuggingFace folder: opened as a model (config, checkpoint, tokenizer
+ * against vocab_size), then every weight checked for NaN/Inf. */
 static int info_hf(const char *dir, int json)
 {
-    llx_hf *m = NULL;
-    if (llx_hf_open(&m, dir) != LLX_OK) return cli_lib_error();
+    llx_model *mm = NULL;
+    if (llx_model_open(&mm, dir) != LLX_OK || llx_model_check_weights(mm) != LLX_OK) {
+        llx_model_close(mm);
+        return cli_lib_error();
+    }
+    const llx_hf *m = llx_model_checkpoint(mm);
     char *path = malloc(strlen(dir) + 32);
     if (!path) {
-        llx_hf_close(m);
+        llx_model_close(mm);
         return cli_runtime_error("out of memory");
     }
     sprintf(path, "%s/model.safetensors", dir);
@@ -185,7 +190,7 @@ static int info_hf(const char *dir, int json)
                            (unsigned long long)llx_hf_data_bytes(m), NULL};
     print_info(&mi, json);
     free(path);
-    llx_hf_close(m);
+    llx_model_close(mm);
     return EXIT_OK;
 }
 

@@ -1,6 +1,7 @@
 /* cli/cmd_synth.c - `looplynx synth`: write a random-weight GPT-2 checkpoint
  * folder from a preset or a config.json, optionally reshaped by flags.  The
  * weights and files come from llx_synth_write; this file only parses. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,7 +17,9 @@ static void usage(FILE *f)
             "Write a random-weight GPT-2 checkpoint folder in the HuggingFace layout\n"
             "(config.json, model.safetensors, vocab.json, merges.txt).\n\n"
             "  --config NAME|FILE   preset gpt2, gpt2-medium, gpt2-large, gpt2-xl, or a config.json\n"
-            "  -o, --out DIR        output folder (created if missing)\n"
+            "  -o, --out DIR        output folder (created; an existing folder must be empty)\n"
+            "  --force              write into an existing non-empty folder, replacing its\n"
+            "                       config.json, model.safetensors, vocab.json and merges.txt\n"
             "  --seed S             weight seed, 0 .. 2^63-1 (default 1)\n"
             "  --dtype f32|f16|bf16 tensor storage type (default f32)\n"
             "  --vocab-from DIR     copy vocab.json and merges.txt from DIR instead of\n"
@@ -46,15 +49,32 @@ static int load_base(const char *name, llx_config *c)
     return 0;
 }
 
+/* 1 when path is a folder holding anything. */
+static int nonempty_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while (!n && (e = readdir(d)) != NULL) n = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
 int cmd_synth(int argc, char **argv)
 {
     const char *config = NULL, *out = NULL, *seed_s = NULL, *dtype_s = "f32", *vocab_from = NULL;
     static const char *const ovr_flag[6] = {"--layers", "--embd", "--heads", "--vocab", "--ctx", "--inner"};
     const char *ovr[6] = {NULL};
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
             usage(stdout);
             return EXIT_OK;
+        }
+        if (cli_flag(argv, i, "--force")) {
+            force = 1;
+            continue;
         }
         int r;
         if ((r = cli_opt(argc, argv, &i, "--config", &config)) ||
@@ -92,6 +112,9 @@ int cmd_synth(int argc, char **argv)
     }
     if (ovr[1] && !ovr[5]) c.n_inner = 4 * c.n_embd;
     if (llx_config_check(&c) != LLX_OK) return cli_usage_error("synth: %s", llx_errmsg());
+    if (!force && nonempty_dir(out))
+        return cli_runtime_error("synth: '%s' exists and is not empty; use --force to replace the checkpoint in it",
+                                 out);
     const double t0 = now_s();
     if (llx_synth_write(out, &c, (uint64_t)seed, dtype, vocab_from) != LLX_OK) return cli_lib_error();
     printf("wrote %s: %d layers, n_embd %d, %d heads, n_inner %d, vocab %d, n_ctx %d, %lld parameters, %s, "

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ckpt_util.h"
+#include "clitest.h"
 #include "llx/checkpoint.h"
 #include "model/bpe_vocab.h"
 #include "model/half.h"
@@ -180,7 +181,9 @@ out:
 }
 
 /* Patch ln_f.weight of a 16-bit checkpoint with chosen bit patterns and read
- * them back through the loader. */
+ * them back through the loader.  The finite ones come back exactly; a
+ * checkpoint holding one of the others (Inf, NaN) is refused, naming the
+ * tensor and the element. */
 static void chosen_values(const char *dtype, const uint16_t *bits, const uint32_t *want, int n)
 {
     llx_config c = ckpt_tiny_config();
@@ -188,23 +191,47 @@ static void chosen_values(const char *dtype, const uint16_t *bits, const uint32_
     snprintf(name, sizeof name, "chosen-%s", dtype);
     const char *dir = ckpt_make(name, &c, dtype, 1);
     ckpt_img img;
-    CHECK(dir && ckpt_img_load(dir, &img));
-    if (!img.hdr) return;
+    REQUIRE(dir && ckpt_img_load(dir, &img));
     size_t len;
     uint8_t *p = (uint8_t *)ckpt_img_raw(&img, "ln_f.weight", &len);
     CHECK_EQ_INT(len, 64);
-    for (int i = 0; i < n; i++) p[2 * i] = (uint8_t)bits[i], p[2 * i + 1] = (uint8_t)(bits[i] >> 8);
-    CHECK(ckpt_img_save(dir, &img));
+    uint16_t saved[32];
+    memcpy(saved, p, sizeof saved);
+    int finite = 0, nonfinite = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        memcpy(p, saved, sizeof saved);
+        int first_bad = -1;
+        for (int i = 0; i < n; i++) {
+            const int inf_nan = (want[i] & 0x7f800000u) == 0x7f800000u;
+            if (inf_nan && first_bad < 0) first_bad = i;
+            if (inf_nan == pass) p[2 * i] = (uint8_t)bits[i], p[2 * i + 1] = (uint8_t)(bits[i] >> 8);
+        }
+        CHECK(ckpt_img_save(dir, &img));
+        llx_hf *m = NULL;
+        CHECK(llx_hf_open(&m, dir) == LLX_OK);
+        if (!m) break;
+        float v[32];
+        const llx_status st = llx_hf_read_vec(m, -1, LLX_VEC_LNF_G, v);
+        if (pass == 0) {
+            CHECK(st == LLX_OK);
+            for (int i = 0; i < n; i++) {
+                if ((want[i] & 0x7f800000u) == 0x7f800000u) continue;
+                CHECK_MSG(llx_f32_to_bits(v[i]) == want[i], "%s 0x%04x -> 0x%08x, want 0x%08x", dtype, bits[i],
+                          llx_f32_to_bits(v[i]), want[i]);
+                finite++;
+            }
+        } else if (first_bad >= 0) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "tensor 'ln_f.weight' holds %s at element %d",
+                     (want[first_bad] & 0x7fffffu) ? "NaN" : "Inf", first_bad);
+            CHECK_MSG(st == LLX_ERR_FORMAT && strstr(llx_errmsg(), msg), "%s: wanted '%s', got: %s", dtype, msg,
+                      llx_errmsg());
+            nonfinite++;
+        }
+        llx_hf_close(m);
+    }
+    CHECK(finite > 0 && nonfinite == 1);
     ckpt_img_free(&img);
-    llx_hf *m = NULL;
-    CHECK(llx_hf_open(&m, dir) == LLX_OK);
-    if (!m) return;
-    float v[32];
-    CHECK(llx_hf_read_vec(m, -1, LLX_VEC_LNF_G, v) == LLX_OK);
-    for (int i = 0; i < n; i++)
-        CHECK_MSG(llx_f32_to_bits(v[i]) == want[i], "%s 0x%04x -> 0x%08x, want 0x%08x", dtype, bits[i],
-                  llx_f32_to_bits(v[i]), want[i]);
-    llx_hf_close(m);
 }
 
 TEST(synth_chosen_values_exact, LLX_T_ASAN)
@@ -540,16 +567,18 @@ TEST(synth_vocab_from, LLX_T_ASAN)
     CHECK(same_file_bytes(a, b));
 }
 
-static int count_tmp_files(const char *dir)
+static int count_named(const char *dir, const char *part)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, ".tmp.") != NULL;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, part) != NULL;
     closedir(d);
     return n;
 }
+
+static int count_tmp_files(const char *dir) { return count_named(dir, ".tmp."); }
 
 TEST(synth_bad_args, LLX_T_ASAN)
 {
@@ -575,8 +604,13 @@ TEST(synth_bad_args, LLX_T_ASAN)
         CHECK(strstr(llx_errmsg(), "token ids must be integers in [0, vocab_size 300)") != NULL);
     }
     CHECK_EQ_INT(count_tmp_files(dir), 0);
-    /* the nested folder is created; other files in it survive */
+    /* the failures left nothing behind: not the folder, not a temporary one */
+    CHECK(!llx_test_exists(dir));
+    CHECK_EQ_INT(llx_test_count_entries(llx_test_tmpfile("bad-synth/nested")), 0);
+    /* in an existing folder, the checkpoint's files are replaced and other files survive */
     char extra[1024];
+    snprintf(extra, sizeof extra, "mkdir -p '%s'", dir);
+    CHECK(system(extra) == 0);
     snprintf(extra, sizeof extra, "%s/README", dir);
     FILE *f = fopen(extra, "w");
     if (f) fclose(f);
@@ -585,6 +619,61 @@ TEST(synth_bad_args, LLX_T_ASAN)
     CHECK_EQ_INT(count_tmp_files(dir), 0);
     /* output path is a file */
     CHECK(llx_synth_write(extra, &c, 1, "F32", NULL) == LLX_ERR_IO);
+}
+
+/* synth -o never destroys a checkpoint: an existing non-empty folder is
+ * refused (untouched) unless --force; a synth that fails leaves nothing. */
+TEST(synth_bad_existing_folder, LLX_T_ASAN)
+{
+    const char *dir = llx_test_tmpfile("keep-me");
+    llx_proc_result r;
+    llx_cli(&r, "synth", "--config", "gpt2", "--layers", "1", "--embd", "32", "--heads", "2", "--vocab", "260",
+            "--ctx", "16", "--seed", "5", "-o", dir, NULL);
+    REQUIRE(r.status == 0);
+    llx_proc_free(&r);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    size_t n0;
+    char *before = llx_test_read(path, &n0);
+    REQUIRE(before);
+    llx_cli(&r, "synth", "--config", "gpt2", "--layers", "1", "--embd", "32", "--heads", "2", "--vocab", "260",
+            "--ctx", "16", "--seed", "6", "-o", dir, NULL);
+    CHECK(llx_cli_failed(&r, 1, "exists and is not empty; use --force"));
+    llx_proc_free(&r);
+    CHECK_MSG(llx_test_same_bytes(path, before, n0), "the refused synth changed the checkpoint");
+    CHECK_EQ_INT(llx_test_count_entries(dir), 4);
+    /* --force replaces the checkpoint and keeps other files */
+    char note[1024];
+    snprintf(note, sizeof note, "%s/NOTES", dir);
+    CHECK(llx_test_write(note, "mine", 4));
+    llx_cli(&r, "synth", "--config", "gpt2", "--layers", "1", "--embd", "32", "--heads", "2", "--vocab", "260",
+            "--ctx", "16", "--seed", "6", "-o", dir, "--force", NULL);
+    CHECK_MSG(r.status == 0, "%s", r.err);
+    llx_proc_free(&r);
+    CHECK(!llx_test_same_bytes(path, before, n0) && llx_test_same_bytes(note, "mine", 4));
+    CHECK_EQ_INT(llx_test_count_entries(dir), 5);
+    free(before);
+    /* a synth that fails after starting to write (a vocabulary too small for
+     * --vocab) leaves neither the folder nor a temporary one */
+    const char *parent = llx_test_tmpfile("fail-parent"), *out = llx_test_tmpfile("fail-parent/out");
+    llx_cli(&r, "synth", "--config", "gpt2", "--layers", "1", "--embd", "32", "--heads", "2", "--vocab", "300",
+            "--ctx", "16", "--vocab-from", dir, "-o", out, NULL);
+    CHECK(llx_cli_failed(&r, 1, "260 entries but vocab_size is 300"));
+    llx_proc_free(&r);
+    CHECK(!llx_test_exists(out));
+    CHECK_EQ_INT(llx_test_count_entries(parent), 0);
+    /* into the existing folder with --force: it fails and the old files stay */
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    size_t nv;
+    char *vocab = llx_test_read(path, &nv);
+    llx_cli(&r, "synth", "--config", "gpt2", "--layers", "1", "--embd", "32", "--heads", "2", "--vocab", "300",
+            "--ctx", "16", "--vocab-from", dir, "-o", dir, "--force", NULL);
+    CHECK(llx_cli_failed(&r, 1, "260 entries but vocab_size is 300"));
+    llx_proc_free(&r);
+    CHECK(vocab && llx_test_same_bytes(path, vocab, nv));
+    CHECK_EQ_INT(llx_test_count_entries(dir), 5);
+    CHECK_EQ_INT(count_named(llx_test_tmpdir(), ".synth-"), 0);
+    free(vocab);
 }
 
 TEST(synth_cli, LLX_T_ASAN)

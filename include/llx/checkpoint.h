@@ -4,8 +4,9 @@
  * HuggingFace key names with or without a "transformer." prefix, Conv1D
  * [in, out] layout, lm_head.weight optional and tied to wte when absent),
  * vocab.json and merges.txt.  Opening validates the config and every
- * safetensors header field before any tensor is touched; the tensor data
- * stays memory-mapped and is converted on read. */
+ * safetensors header field before any tensor is touched, and refuses a
+ * tensor the config does not use (other than HF's attention-mask buffers);
+ * the tensor data stays memory-mapped and is converted on read. */
 #ifndef LLX_CHECKPOINT_H
 #define LLX_CHECKPOINT_H
 
@@ -37,6 +38,11 @@ const char *llx_hf_dtype(const llx_hf *m);
 /* Bytes of tensor data in model.safetensors. */
 uint64_t llx_hf_data_bytes(const llx_hf *m);
 
+/* NaN and Inf weights: the readers below refuse a tensor holding one (one
+ * error naming the file, tensor and element), as they convert it at load.
+ * This checks every tensor at once (for `info`). */
+llx_status llx_hf_check_finite(const llx_hf *m);
+
 /* Vectors a layer (or the model, layer = -1) owns. */
 typedef enum llx_vec {
     LLX_VEC_LN1_G, LLX_VEC_LN1_B, LLX_VEC_LN2_G, LLX_VEC_LN2_B, /* per layer, C */
@@ -59,7 +65,9 @@ llx_status llx_hf_read_wpe(const llx_hf *m, int r0, int r1, float *dst);
  * vocab.json, merges.txt) for cfg.  dtype is "F32", "F16" or "BF16".  The
  * tokenizer files are copied from vocab_from (a folder) when given, else a
  * valid byte-level BPE vocabulary of cfg->n_vocab entries is generated.
- * Files are written atomically; an existing folder's other files are kept. */
+ * The files are written into a new folder beside out_dir and put in place
+ * at the end (the folder renamed, or, when out_dir exists, each file moved
+ * in atomically, its other files kept), so a failed write leaves nothing. */
 llx_status llx_synth_write(const char *out_dir, const llx_config *cfg, uint64_t seed, const char *dtype,
                            const char *vocab_from);
 

@@ -32,6 +32,16 @@ const llx_tokenizer *llx_model_tokenizer(const llx_model *m);
 llx_model_kind llx_model_kind_of(const llx_model *m);
 const char *llx_model_path(const llx_model *m);
 
+/* Open also refuses a vocab.json with fewer entries than vocab_size (some
+ * ids could not be decoded).  Weights are checked for NaN/Inf as the engine
+ * or the quantizer reads them; this checks them all now (a .llx file's
+ * float tensors are checked when it is opened). */
+llx_status llx_model_check_weights(const llx_model *m);
+
+/* The checkpoint of a HuggingFace model (NULL for a .llx file). */
+typedef struct llx_hf llx_hf;
+const llx_hf *llx_model_checkpoint(const llx_model *m);
+
 /* Bytes of weight data the model holds on disk (safetensors data or .llx file). */
 uint64_t llx_model_bytes(const llx_model *m);
 

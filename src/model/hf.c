@@ -3,6 +3,7 @@
  * The handle is immutable after open, so reads may run concurrently from
  * any number of threads.  Writing checkpoints lives in synth.c. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ static const struct {
     [P_FC1_W] = {"mlp.c_fc.weight", 2, D_C, D_F},     [P_FC1_B] = {"mlp.c_fc.bias", 1, D_F, 0},
     [P_FC2_W] = {"mlp.c_proj.weight", 2, D_F, D_C},   [P_FC2_B] = {"mlp.c_proj.bias", 1, D_C, 0},
 };
+
+static llx_status check_finite(const llx_hf *m, const llx_st_tensor *t);
 
 static uint64_t dim_of(const llx_config *c, int d)
 {
@@ -81,6 +84,54 @@ static llx_status bind(const llx_st *st, const char *name, int ndim, uint64_t d0
     return LLX_OK;
 }
 
+/* Layer index of a per-layer tensor name ("h.7.attn.bias" -> 7, *rest ->
+ * "attn.bias"), or -1. */
+static int layer_of(const char *name, const char **rest)
+{
+    if (!strncmp(name, "transformer.", 12)) name += 12;
+    if (strncmp(name, "h.", 2) || name[2] < '0' || name[2] > '9') return -1;
+    char *end;
+    const long l = strtol(name + 2, &end, 10);
+    if (*end != '.' || l > 1000000) return -1;
+    *rest = end + 1;
+    return (int)l;
+}
+
+/* Every tensor of the file must be one config.json uses: a checkpoint with
+ * more layers than n_layer (or a stray tensor) means the two files do not
+ * belong together.  HF's causal-mask buffers (h.N.attn.bias,
+ * h.N.attn.masked_bias) are known to be harmless and accepted. */
+static llx_status check_unused(const llx_hf *m)
+{
+    const llx_st *st = &m->st;
+    const int L = m->cfg.n_layer;
+    char *used = calloc((size_t)st->n + 1, 1);
+    if (!used) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    const llx_st_tensor *g[5] = {m->wte, m->wpe, m->lm_head, m->lnf_g, m->lnf_b};
+    for (int i = 0; i < 5; i++)
+        if (g[i]) used[g[i] - st->t] = 1;
+    for (size_t i = 0; i < (size_t)L * P_COUNT; i++) used[m->layer[i] - st->t] = 1;
+    int max_layer = -1;
+    const llx_st_tensor *extra = NULL;
+    for (int i = 0; i < st->n; i++) {
+        const char *rest = NULL;
+        const int l = layer_of(st->t[i].name, &rest);
+        if (l > max_layer) max_layer = l;
+        if (used[i] || (l >= 0 && l < L && (!strcmp(rest, "attn.bias") || !strcmp(rest, "attn.masked_bias"))))
+            continue;
+        if (!extra) extra = &st->t[i];
+    }
+    free(used);
+    if (!extra) return LLX_OK;
+    char name[96];
+    llx_st_printable(name, sizeof name, extra->name);
+    if (max_layer >= L)
+        return llx_fail(LLX_ERR_FORMAT, "%s: holds %d layers but config.json sets n_layer %d (tensor '%s' would go "
+                                        "unused)", st->what, max_layer + 1, L, name);
+    return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' is not part of the GPT-2 model config.json describes", st->what,
+                    name);
+}
+
 static llx_status bind_all(llx_hf *m, int tied)
 {
     const llx_config *c = &m->cfg;
@@ -102,6 +153,7 @@ static llx_status bind_all(llx_hf *m, int tied)
     if (!m->lm_head && !tied)
         return llx_fail(LLX_ERR_FORMAT, "%s: config.json sets tie_word_embeddings false but there is no lm_head.weight",
                         st->what);
+    LLX_TRY(check_unused(m));
     /* the storage type reported is the matrices'; "mixed" when they differ */
     llx_st_dtype d = m->layer[P_QKV_W]->dtype;
     m->dtype = llx_st_dtype_name(d);
@@ -130,6 +182,11 @@ llx_status llx_hf_from_st(llx_hf **out, llx_st *st, const llx_config *cfg, int t
     }
     llx_status s = llx_config_check(cfg);
     if (s == LLX_OK) s = bind_all(m, tied);
+    /* Every weight is checked for NaN/Inf as it is converted at load; wpe,
+     * and wte when the LM head is untied, are only read row by row later,
+     * so they are checked now. */
+    if (s == LLX_OK) s = check_finite(m, m->wpe);
+    if (s == LLX_OK && m->lm_head) s = check_finite(m, m->wte);
     if (s != LLX_OK) {
         llx_hf_close(m);
         return s;
@@ -212,48 +269,114 @@ uint64_t llx_hf_data_bytes(const llx_hf *m) { return m->st.data_size; }
 /* ---- reading ---- */
 
 /* n elements from element index i of t, to fp32.  Loads go through byte
- * assembly: the mapping gives no alignment guarantee. */
-static void convert_run(const llx_st_tensor *t, uint64_t i, size_t n, float *dst)
+ * assembly: the mapping gives no alignment guarantee.  Returns 1 when one of
+ * them is NaN or infinite (all exponent bits set): checked here, in the one
+ * pass that reads every weight at load, so the check costs no extra pass. */
+static int convert_run(const llx_st_tensor *t, uint64_t i, size_t n, float *dst)
 {
     const uint8_t *p = t->data;
+    unsigned bad = 0;
     switch (t->dtype) {
     case LLX_ST_F32:
         p += i * 4;
-        for (size_t k = 0; k < n; k++, p += 4)
-            dst[k] = llx_bits_to_f32((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                                     (uint32_t)p[3] << 24);
+        for (size_t k = 0; k < n; k++, p += 4) {
+            const uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+            dst[k] = llx_bits_to_f32(u);
+        }
         break;
     case LLX_ST_F16:
         p += i * 2;
-        for (size_t k = 0; k < n; k++, p += 2) dst[k] = llx_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        for (size_t k = 0; k < n; k++, p += 2) {
+            const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+            bad |= (h & 0x7c00u) == 0x7c00u;
+            dst[k] = llx_f16_to_f32(h);
+        }
         break;
     case LLX_ST_BF16:
         p += i * 2;
-        for (size_t k = 0; k < n; k++, p += 2) dst[k] = llx_bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        for (size_t k = 0; k < n; k++, p += 2) {
+            const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+            bad |= (h & 0x7f80u) == 0x7f80u;
+            dst[k] = llx_bf16_to_f32(h);
+        }
         break;
     default: /* bind() admits nothing else */
         for (size_t k = 0; k < n; k++) dst[k] = 0.0f;
     }
+    return bad != 0;
+}
+
+/* Index of the first NaN/Inf among elements [i, i + n) of t, or -1. */
+static int64_t first_nonfinite(const llx_st_tensor *t, uint64_t i, uint64_t n)
+{
+    float buf[1024];
+    for (uint64_t k = 0; k < n; k += 1024) {
+        const size_t m = n - k < 1024 ? (size_t)(n - k) : 1024;
+        if (!convert_run(t, i + k, m, buf)) continue;
+        for (size_t j = 0; j < m; j++)
+            if (!isfinite(buf[j])) return (int64_t)(i + k + j);
+    }
+    return -1;
+}
+
+/* The one-line refusal naming the file, the tensor and the element. */
+static llx_status nonfinite_error(const llx_hf *m, const llx_st_tensor *t, uint64_t i, uint64_t n)
+{
+    int64_t at = first_nonfinite(t, i, n);
+    if (at < 0) at = (int64_t)i; /* cannot happen: convert_run saw one */
+    float v;
+    convert_run(t, (uint64_t)at, 1, &v);
+    char name[96], where[96] = "";
+    llx_st_printable(name, sizeof name, t->name);
+    if (t->ndim == 2)
+        snprintf(where, sizeof where, " [%llu, %llu]", (unsigned long long)((uint64_t)at / t->shape[1]),
+                 (unsigned long long)((uint64_t)at % t->shape[1]));
+    return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' holds %s at element %lld%s; a checkpoint with NaN or Inf "
+                                    "weights cannot be used", m->st.what, name, isnan(v) ? "NaN" : "Inf",
+                    (long long)at, where);
+}
+
+/* convert_run for the readers: a non-finite value is an error. */
+static llx_status convert_checked(const llx_hf *m, const llx_st_tensor *t, uint64_t i, size_t n, float *dst)
+{
+    return convert_run(t, i, n, dst) ? nonfinite_error(m, t, i, n) : LLX_OK;
+}
+
+static llx_status check_finite(const llx_hf *m, const llx_st_tensor *t)
+{
+    return t && first_nonfinite(t, 0, t->numel) >= 0 ? nonfinite_error(m, t, 0, t->numel) : LLX_OK;
+}
+
+llx_status llx_hf_check_finite(const llx_hf *m)
+{
+    if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_check_finite: NULL handle");
+    const llx_st_tensor *g[5] = {m->wte, m->wpe, m->lm_head, m->lnf_g, m->lnf_b};
+    for (int i = 0; i < 5; i++) LLX_TRY(check_finite(m, g[i]));
+    for (size_t i = 0; i < (size_t)m->cfg.n_layer * P_COUNT; i++) LLX_TRY(check_finite(m, m->layer[i]));
+    return LLX_OK;
 }
 
 /* Rows [r0, r1) of the [rows][cols] matrix stored transposed as t = [cols][rows],
  * in tiles so both sides are touched in cache-sized pieces. */
 enum { TILE = 64 };
-static void read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, int r1, float *dst)
+static int read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, int r1, float *dst)
 {
     float tile[TILE][TILE];
+    int bad = 0;
     for (int kb = 0; kb < cols; kb += TILE) {
         const int kn = cols - kb < TILE ? cols - kb : TILE;
         for (int rb = r0; rb < r1; rb += TILE) {
             const int rn = r1 - rb < TILE ? r1 - rb : TILE;
             for (int k = 0; k < kn; k++)
-                convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
+                bad |= convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
             for (int r = 0; r < rn; r++) {
                 float *d = dst + (size_t)(rb - r0 + r) * (size_t)cols + (size_t)kb;
                 for (int k = 0; k < kn; k++) d[k] = tile[k][r];
             }
         }
     }
+    return bad;
 }
 
 static void mat_dims(const llx_config *c, llx_matrix mat, int *rows, int *cols)
@@ -296,10 +419,10 @@ llx_status llx_hf_read_rows(const llx_hf *m, int layer, llx_matrix mat, int r0, 
     LLX_TRY(check_read(m, "llx_hf_read_rows", layer, mat, r0, r1, rows, dst));
     if (mat == LLX_MAT_LM_HEAD) {
         const llx_st_tensor *t = m->lm_head ? m->lm_head : m->wte;
-        convert_run(t, (uint64_t)r0 * (uint64_t)cols, (size_t)(r1 - r0) * (size_t)cols, dst);
-        return LLX_OK;
+        return convert_checked(m, t, (uint64_t)r0 * (uint64_t)cols, (size_t)(r1 - r0) * (size_t)cols, dst);
     }
-    read_transposed(m->layer[(size_t)layer * P_COUNT + (size_t)mat_part[mat]], rows, cols, r0, r1, dst);
+    const llx_st_tensor *t = m->layer[(size_t)layer * P_COUNT + (size_t)mat_part[mat]];
+    if (read_transposed(t, rows, cols, r0, r1, dst)) return nonfinite_error(m, t, 0, t->numel);
     return LLX_OK;
 }
 
@@ -314,8 +437,8 @@ llx_status llx_hf_read_bias(const llx_hf *m, int layer, llx_matrix mat, int r0, 
         memset(dst, 0, (size_t)(r1 - r0) * sizeof *dst);
         return LLX_OK;
     }
-    convert_run(m->layer[(size_t)layer * P_COUNT + (size_t)mat_part[mat] + 1], (uint64_t)r0, (size_t)(r1 - r0), dst);
-    return LLX_OK;
+    return convert_checked(m, m->layer[(size_t)layer * P_COUNT + (size_t)mat_part[mat] + 1], (uint64_t)r0,
+                           (size_t)(r1 - r0), dst);
 }
 
 llx_status llx_hf_read_vec(const llx_hf *m, int layer, llx_vec v, float *dst)
@@ -333,8 +456,7 @@ llx_status llx_hf_read_vec(const llx_hf *m, int layer, llx_vec v, float *dst)
     } else {
         return llx_fail(LLX_ERR_ARG, "llx_hf_read_vec: bad vector id %d", (int)v);
     }
-    convert_run(t, 0, (size_t)m->cfg.n_embd, dst);
-    return LLX_OK;
+    return convert_checked(m, t, 0, (size_t)m->cfg.n_embd, dst);
 }
 
 static llx_status read_table(const llx_hf *m, const char *fn, const llx_st_tensor *t, int n, int r0, int r1, float *dst)
@@ -343,8 +465,7 @@ static llx_status read_table(const llx_hf *m, const char *fn, const llx_st_tenso
     if (r0 < 0 || r1 < r0 || r1 > n)
         return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) out of range [0, %d)", fn, r0, r1, n);
     const uint64_t C = (uint64_t)m->cfg.n_embd;
-    convert_run(t, (uint64_t)r0 * C, (size_t)(r1 - r0) * (size_t)C, dst);
-    return LLX_OK;
+    return convert_checked(m, t, (uint64_t)r0 * C, (size_t)(r1 - r0) * (size_t)C, dst);
 }
 
 llx_status llx_hf_read_wte(const llx_hf *m, int r0, int r1, float *dst)

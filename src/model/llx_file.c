@@ -3,6 +3,7 @@
 #include "model/llx_file.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,65 @@ static unsigned dtype_bits(uint32_t dt)
     }
 }
 
+/* 1 when one of the floats in the little-endian word w (two F32, or four
+ * F16 with f16 set) is NaN or Inf: all its exponent bits set. */
+static inline int word_nonfinite(uint64_t w, int f16)
+{
+    if (f16)
+        return (w & 0x7c00ull) == 0x7c00ull || (w & 0x7c000000ull) == 0x7c000000ull ||
+               (w & 0x7c0000000000ull) == 0x7c0000000000ull || (w & 0x7c00000000000000ull) == 0x7c00000000000000ull;
+    return (w & 0x7f800000ull) == 0x7f800000ull || (w & 0x7f80000000000000ull) == 0x7f80000000000000ull;
+}
+
+/* llx_hash64 of a float tensor (F32, or F16 with f16 set) that also reports
+ * (*bad) whether one of its floats is NaN or Inf: the same single pass over
+ * the bytes. */
+static uint64_t hash64_float(const void *data, size_t n, uint64_t seed, int f16, int *bad)
+{
+    const unsigned char *p = data;
+    uint64_t l0 = seed ^ 0x243F6A8885A308D3ull, l1 = seed ^ 0x13198A2E03707344ull;
+    uint64_t l2 = seed ^ 0xA4093822299F31D0ull, l3 = seed ^ 0x082EFA98EC4E6C89ull;
+    size_t i = 0;
+    int nf = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        nf |= word_nonfinite(w[0], f16) | word_nonfinite(w[1], f16) | word_nonfinite(w[2], f16) |
+              word_nonfinite(w[3], f16);
+        l0 = mix(l0, w[0]);
+        l1 = mix(l1, w[1]);
+        l2 = mix(l2, w[2]);
+        l3 = mix(l3, w[3]);
+    }
+    uint64_t h = mix(mix(mix(mix((uint64_t)n, l0), l1), l2), l3);
+    for (size_t j = i; j + 2 <= n; j += f16 ? 2 : 4) {
+        uint32_t u = 0;
+        memcpy(&u, p + j, f16 || j + 4 > n ? 2 : 4);
+        nf |= f16 ? (u & 0x7c00u) == 0x7c00u : (u & 0x7f800000u) == 0x7f800000u;
+    }
+    for (; i < n; i++) h = mix(h, p[i] | 0x100u);
+    *bad = nf;
+    return h ^ (h >> 29);
+}
+
+/* The first NaN/Inf of a float tensor, as "NaN at element 12". */
+static void describe_nonfinite(const uint8_t *p, uint64_t bytes, int f16, char *buf, size_t cap)
+{
+    const uint64_t es = f16 ? 2 : 4;
+    for (uint64_t k = 0; k + es <= bytes; k += es) {
+        uint32_t u = 0;
+        memcpy(&u, p + k, es);
+        const int inf_nan = f16 ? (u & 0x7c00u) == 0x7c00u : (u & 0x7f800000u) == 0x7f800000u;
+        if (inf_nan) {
+            const int nan = f16 ? (u & 0x3ffu) != 0 : (u & 0x7fffffu) != 0;
+            snprintf(buf, cap, "%s at element %llu", nan ? "NaN" : "Inf", (unsigned long long)(k / es));
+            return;
+        }
+    }
+    snprintf(buf, cap, "a non-finite value");
+}
+
+
 static const char *dtype_name(uint32_t dt)
 {
     static const char *const n[] = {"?", "i8", "f32", "u8", "q4", "f16"};
@@ -181,8 +241,18 @@ static llx_status check_entries(llx_llx *f, const file_header *h, uint64_t table
     }
     for (uint32_t i = 0; i < f->n && st == LLX_OK; i++) {
         const table_entry *e = &f->table[i];
-        if (llx_hash64(f->map.data + e->offset, e->bytes, i) != e->hash)
+        const uint8_t *d = f->map.data + e->offset;
+        int bad = 0;
+        const int is_float = e->dtype == LLX_DT_F32 || e->dtype == LLX_DT_F16, f16 = e->dtype == LLX_DT_F16;
+        const uint64_t hash = is_float ? hash64_float(d, e->bytes, i, f16, &bad) : llx_hash64(d, e->bytes, i);
+        char what[64];
+        if (hash != e->hash) {
             st = llx_fail(LLX_ERR_FORMAT, "%s: checksum mismatch in tensor '%s' (file corrupted)", p, e->name);
+        } else if (bad) {
+            describe_nonfinite(d, e->bytes, f16, what, sizeof what);
+            st = llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' holds %s; a model with NaN or Inf weights cannot be used",
+                          p, e->name, what);
+        }
     }
     free(sorted);
     return st;

@@ -8,12 +8,23 @@
 #include "util/file.h"
 #include "util/status.h"
 
+/* Every id the model can emit must decode: vocab.json needs an entry for
+ * each of vocab_size ids. */
+static llx_status check_vocab_covers(const llx_model *m, const char *vocab_file)
+{
+    const int have = llx_tokenizer_vocab_size(m->tok), need = m->cfg.n_vocab;
+    if (have >= need) return LLX_OK;
+    return llx_fail(LLX_ERR_FORMAT, "%s: %d entries but vocab_size is %d: ids %d..%d could not be decoded",
+                    vocab_file, have, need, have, need - 1);
+}
+
 static llx_status open_hf(llx_model *m, const char *dir)
 {
     LLX_TRY(llx_hf_open(&m->hf, dir));
     m->cfg = *llx_hf_config(m->hf);
     char *v = llx_path_join(dir, "vocab.json"), *g = llx_path_join(dir, "merges.txt");
     llx_status st = v && g ? llx_tokenizer_load(&m->tok, v, g) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (st == LLX_OK) st = check_vocab_covers(m, v);
     free(v);
     free(g);
     return st;
@@ -24,7 +35,10 @@ static llx_status open_llx(llx_model *m, const char *path)
     LLX_TRY(llx_llx_open(&m->qf, path));
     LLX_TRY(llx_llx_check_model(m->qf));
     m->cfg = *llx_llx_config(m->qf);
-    return llx_llx_tokenizer(m->qf, &m->tok);
+    LLX_TRY(llx_llx_tokenizer(m->qf, &m->tok));
+    char what[1100];
+    snprintf(what, sizeof what, "%s: embedded vocab.json", path);
+    return check_vocab_covers(m, what);
 }
 
 llx_status llx_model_open(llx_model **out, const char *path)
@@ -42,7 +56,8 @@ llx_status llx_model_open(llx_model **out, const char *path)
         m->kind = LLX_MODEL_LLX;
         st = open_llx(m, path);
     } else {
-        st = llx_fail(LLX_ERR_IO, "model '%s' not found (expected a HuggingFace folder or a .llx file)", path);
+        st = llx_fail(LLX_ERR_IO, "model '%s' not found: the path does not exist (expected a HuggingFace folder or "
+                                     "a .llx file)", path);
     }
     if (st != LLX_OK) {
         llx_model_close(m);
@@ -61,6 +76,15 @@ void llx_model_close(llx_model *m)
     free(m->path);
     free(m);
 }
+
+llx_status llx_model_check_weights(const llx_model *m)
+{
+    if (!m) return llx_fail(LLX_ERR_ARG, "llx_model_check_weights: NULL model");
+    /* a .llx file's float tensors were checked when it was opened */
+    return m->kind == LLX_MODEL_HF ? llx_hf_check_finite(m->hf) : LLX_OK;
+}
+
+const llx_hf *llx_model_checkpoint(const llx_model *m) { return m && m->kind == LLX_MODEL_HF ? m->hf : NULL; }
 
 const llx_config *llx_model_config(const llx_model *m) { return &m->cfg; }
 const llx_tokenizer *llx_model_tokenizer(const llx_model *m) { return m->tok; }
