@@ -8,12 +8,21 @@
 #include "cli.h"
 #include "llx/status.h"
 
+static int g_mute;
+
+void cli_mute_common_errors(int on) { g_mute = on; }
+
 static int verror(int code, const char *fmt, va_list ap)
 {
     fflush(stdout);
-    fputs("looplynx: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (g_mute) return code;
+    /* one write, so ranks' lines do not interleave under an MPI launcher */
+    char line[2048];
+    int n = snprintf(line, sizeof line, "looplynx: error: ");
+    n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    fwrite(line, 1, (size_t)n, stderr);
     return code;
 }
 
@@ -46,12 +55,12 @@ int cli_parse_int(const char *flag, const char *s, long lo, long hi, long *out)
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || errno == ERANGE) {
+    if (!*s || *end) {
         cli_usage_error("%s expects an integer, got '%s'", flag, s);
         return 0;
     }
-    if (v < lo || v > hi) {
-        cli_usage_error("%s must be in [%ld, %ld], got %ld", flag, lo, hi, v);
+    if (errno == ERANGE || v < lo || v > hi) { /* ERANGE: an integer, but beyond any long */
+        cli_usage_error("%s must be in [%ld, %ld], got %s", flag, lo, hi, s);
         return 0;
     }
     *out = v;

@@ -17,6 +17,10 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_runtime_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runtime error from the library's last message. */
 int cli_lib_error(void);
+/* Under an MPI launcher every rank parses the same arguments and opens the
+ * same model, so every rank would print the same error: ranks other than 0
+ * mute those (main.c), and unmute for errors of their own (a node's setup). */
+void cli_mute_common_errors(int on);
 
 /* Strict parsers: the whole string must be a number inside [lo, hi].
  * On failure they print a usage error naming the flag and return 0. */

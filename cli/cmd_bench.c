@@ -5,18 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine_args.h"
 #include "llx/bench.h"
 
 #define MAX_SWEEP 16
+#define PROBE_LLC_MULTIPLE 4 /* the bandwidth probe reads at least this many times the last-level cache */
 
 typedef struct bench_args {
     const char *model;
     long prompt, gen, reps, membw_mb;
     long nodes[MAX_SWEEP], threads[MAX_SWEEP];
-    int n_nodes, n_threads, membw, json;
+    int n_nodes, n_threads, membw, membw_set, json;
     cli_engine ce;
 } bench_args;
 
@@ -49,7 +51,8 @@ static void help(void)
            "  --membw              also measure this machine's memory read bandwidth with the\n"
            "                       same total thread count, next to every repetition; the ratio\n"
            "                       is the median of per-repetition decode GB/s / probe GB/s\n"
-           "  --membw-mb N         size of the probe in MiB (default 1024; implies --membw)\n"
+           "  --membw-mb N         size of the probe in MiB (default 1024, or 4x the last-level\n"
+           "                       cache if that is larger; implies --membw)\n"
            "  --json               JSON: one object, or {\"results\": [...]} for a sweep\n");
     cli_engine_help(stdout);
 }
@@ -89,6 +92,7 @@ static int parse(int argc, char **argv, bench_args *a)
         } else if ((r = cli_opt(argc, argv, &i, "--membw-mb", &v))) {
             if (r < 0 || !cli_parse_int("--membw-mb", v, 1, 1 << 20, &a->membw_mb)) return EXIT_USAGE;
             a->membw = 1;
+            a->membw_set = 1;
         } else if (cli_flag(argv, i, "--json")) {
             a->json = 1;
         } else {
@@ -98,6 +102,12 @@ static int parse(int argc, char **argv, bench_args *a)
     if (!a->n_nodes) a->nodes[0] = a->ce.opt.nodes, a->n_nodes = 1;
     if (!a->n_threads) a->threads[0] = a->ce.opt.threads, a->n_threads = 1;
     if (a->ce.opt.backend == LLX_BACKEND_MPI) return cli_usage_error("bench runs the threads backend only");
+    /* the probe must stream from memory, not from the last-level cache */
+    const long llc_mb = (long)((llx_llc_bytes() + (1u << 20) - 1) >> 20), need = PROBE_LLC_MULTIPLE * llc_mb;
+    if (a->membw_set && a->membw_mb < need)
+        return cli_usage_error("--membw-mb %ld is less than %d times this machine's last-level cache (%ld MiB): the "
+                               "probe would read from cache", a->membw_mb, PROBE_LLC_MULTIPLE, llc_mb);
+    if (!a->membw_set && a->membw_mb < need) a->membw_mb = need;
     return 0;
 }
 
@@ -167,6 +177,17 @@ static llx_status one_rep(llx_engine *e, const int *ids, const bench_args *a, fl
     return LLX_OK;
 }
 
+/* "bench: nodes N threads T rep r/R" on stderr: rewritten in place on a
+ * terminal (and wiped at the end, r = 0), one line each otherwise. */
+static void progress(int nodes, int threads, long r, long reps)
+{
+    static int tty = -1;
+    if (tty < 0) tty = isatty(2);
+    if (tty && r) fprintf(stderr, "\rbench: nodes %d threads %d rep %ld/%ld", nodes, threads, r, reps);
+    else if (tty) fprintf(stderr, "\r%60s\r", "");
+    else if (r) fprintf(stderr, "bench: nodes %d threads %d rep %ld/%ld\n", nodes, threads, r, reps);
+}
+
 static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench_result *res)
 {
     a->ce.opt.nodes = nodes;
@@ -198,12 +219,15 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
     for (long r = 0; !rc && r < a->reps; r++) {
         /* the probe runs next to every repetition: this machine's bandwidth drifts */
         if (probe) bw[r] = llx_membw_run(probe, 3);
-        if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &ws, &rb) != LLX_OK) rc = cli_lib_error();
+        if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &ws, &rb) != LLX_OK) {
+            if (!a->json) progress(0, 0, 0, 0); /* the error line starts a line of its own */
+            rc = cli_lib_error();
+        }
         ring_s += rs, wait_s += ws, ring_b += rb;
         if (probe) ratio[r] = es0.weight_bytes * tg[r] / 1e9 / bw[r];
-        if (!a->json) fprintf(stderr, "\rbench: nodes %d threads %d rep %ld/%ld", nodes, threads, r + 1, a->reps);
+        if (!rc && !a->json) progress(nodes, threads, r + 1, a->reps);
     }
-    if (!a->json) fprintf(stderr, "\r%60s\r", "");
+    if (!a->json) progress(0, 0, 0, 0);
     if (!rc) {
         llx_engine_stats es;
         llx_engine_get_stats(e, &es);
@@ -242,7 +266,9 @@ static void print_json_one(const bench_args *a, const llx_model *m, const bench_
            llx_precision_name(a->ce.opt.precision), r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
            r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
            r->wait_ms_per_token, r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
-    if (r->membw > 0) printf(", \"membw_gb_s\": %.3f, \"decode_membw_ratio\": %.4f", r->membw, r->ratio);
+    if (r->membw > 0)
+        printf(", \"membw_gb_s\": %.3f, \"membw_probe_mib\": %ld, \"decode_membw_ratio\": %.4f", r->membw, a->membw_mb,
+               r->ratio);
     printf("}");
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,12 +17,13 @@ static void help(void)
            "  -m, --model MODEL    model folder or .llx file\n"
            "  -p, --prompt TEXT    prompt text\n"
            "  -f, --file FILE      read the prompt from FILE ('-' or neither -p nor -f: stdin)\n"
-           "  -n, --n-predict N    tokens to generate (default 128; stops early at <|endoftext|>)\n"
+           "  -n, --n-predict N    tokens to generate (default 128; stops early at <|endoftext|>\n"
+           "                       or when the model's context is full, saying so on stderr)\n"
            "  --greedy             always take the most likely token (same as --temp 0)\n"
            "  --temp T             sampling temperature (default 0.8)\n"
            "  --top-k K            keep the K most likely tokens, 0 = off (default 40)\n"
            "  --top-p P            keep the smallest set with probability >= P (default 0.95)\n"
-           "  --seed S             random seed (default: from the clock; printed with --json)\n"
+           "  --seed S             random seed, 0 .. 2^63-1 (default: from the clock; printed with --json)\n"
            "  --json               print one JSON object instead of streaming text\n"
            "  --dump-logits FILE   write the logits every generated token was sampled from\n"
            "                       (n_vocab little-endian float32 per token) to FILE\n");
@@ -99,6 +101,7 @@ static int parse(int argc, char **argv, gen_args *a)
             if (r < 0 || !cli_parse_double("--top-p", v, 1e-6, 1, &d)) return EXIT_USAGE;
             a->so.top_p = (float)d;
         } else if ((r = cli_opt(argc, argv, &i, "--seed", &v))) {
+            /* 63 bits: the seed is echoed in --json, and JSON readers hold signed 64-bit integers */
             if (r < 0 || !cli_parse_int("--seed", v, 0, 0x7fffffffffffffffL, &k)) return EXIT_USAGE;
             a->so.seed = (uint64_t)k;
             a->seed_set = 1;
@@ -124,6 +127,9 @@ static int read_prompt(const gen_args *a, char **text, size_t *len)
         if (*text) memcpy(*text, a->prompt, *len + 1);
     } else {
         const int from_stdin = !a->file || !strcmp(a->file, "-");
+        struct stat st;
+        if (!from_stdin && stat(a->file, &st) == 0 && S_ISDIR(st.st_mode))
+            return cli_runtime_error("cannot read prompt file '%s': it is a folder", a->file);
         FILE *f = from_stdin ? stdin : fopen(a->file, "rb");
         if (!f) return cli_runtime_error("cannot open prompt file '%s': %s", a->file, strerror(errno));
         *text = read_stream(f, len);
@@ -170,10 +176,10 @@ static void print_json(const gen_args *a, const llx_engine *e, const int *ids, i
     for (int i = 0; i < g->n_tokens; i++) printf("%s%d", i ? ", " : "", g->tokens[i]);
     printf("], \"text\": ");
     cli_json_string(stdout, text, tlen);
-    printf(", \"prefill_ms\": %.3f, \"decode_ms_per_token\": %.3f, \"stopped_eot\": %s, \"seed\": %llu, "
-           "\"nodes\": %d, \"threads\": %d, \"precision\": \"%s\", \"kernels\": \"%s\"}\n",
+    printf(", \"prefill_ms\": %.3f, \"decode_ms_per_token\": %.3f, \"stop\": \"%s\", \"stopped_eot\": %s, "
+           "\"seed\": %llu, \"nodes\": %d, \"threads\": %d, \"precision\": \"%s\", \"kernels\": \"%s\"}\n",
            g->prefill_s * 1e3, g->decode_passes ? g->decode_s * 1e3 / g->decode_passes : 0.0,
-           g->stopped_eot ? "true" : "false", (unsigned long long)a->so.seed, a->ce.opt.nodes, a->ce.opt.threads,
+           g->stopped_eot ? "eos" : g->stopped_length ? "length" : "n", g->stopped_eot ? "true" : "false", (unsigned long long)a->so.seed, a->ce.opt.nodes, a->ce.opt.threads,
            llx_precision_name(a->ce.opt.precision), es.kernels);
 }
 
@@ -182,16 +188,16 @@ static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
     const llx_tokenizer *tok = llx_model_tokenizer(m);
     llx_sampler *s;
     if (llx_sampler_create(&s, &a->so, llx_model_config(m)->n_vocab) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
-    if (!a->json) {
+    FILE *dump = NULL;
+    if (a->dump && !(dump = fopen(a->dump, "wb"))) {
+        llx_sampler_free(s);
+        return cli_runtime_error("cannot write '%s': %s", a->dump, strerror(errno));
+    }
+    if (!a->json) { /* the prompt, once nothing can refuse the run any more */
         char *p;
         size_t pl;
         if (llx_detokenize(tok, ids, n, &p, &pl) == LLX_OK) fwrite(p, 1, pl, stdout), free(p);
         fflush(stdout);
-    }
-    FILE *dump = NULL;
-    if (a->dump && !(dump = fopen(a->dump, "wb"))) {
-        llx_sampler_free(s);
-        return cli_runtime_error("cannot write '%s'", a->dump);
     }
     const llx_gen_hooks hooks = {a->json ? NULL : stream_cb, dump ? dump_cb : NULL, dump};
     llx_generation g;
@@ -203,6 +209,9 @@ static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
     }
     if (st == LLX_ERR_ARG) return cli_usage_error("%s", llx_errmsg());
     if (st != LLX_OK) return cli_engine_fail(&a->ce);
+    if (g.stopped_length)
+        fprintf(stderr, "looplynx: note: the context of %d tokens is full: generated %d of the %ld tokens asked for\n",
+                llx_engine_max_ctx(e), g.n_tokens, a->n);
     char *text = NULL;
     size_t tlen = 0;
     int nt = g.n_tokens - (g.stopped_eot ? 1 : 0);
@@ -242,9 +251,8 @@ int cmd_generate(int argc, char **argv)
             goto done;
         }
         const int cap = a.ce.opt.max_ctx > 0 ? a.ce.opt.max_ctx : llx_model_config(m)->n_ctx;
-        if ((long)n + a.n - 1 > cap) {
-            rc = cli_usage_error("prompt (%d tokens) + %ld generated tokens exceed the context of %d tokens", n, a.n,
-                                 cap);
+        if (n > cap) {
+            rc = cli_usage_error("the prompt (%d tokens) does not fit the context of %d tokens", n, cap);
             goto done;
         }
     }

@@ -1,5 +1,7 @@
 /* cli/cmd_ppl.c - looplynx ppl: perplexity over non-overlapping windows. */
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cli.h"
@@ -20,10 +22,20 @@ static void help(void)
     cli_engine_help(stdout);
 }
 
-static char *slurp(const char *path, size_t *len)
+/* The whole text file, or NULL after printing why not (a folder, a read
+ * error); *rc gets the exit code. */
+static char *slurp(const char *path, size_t *len, int *rc)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *rc = cli_runtime_error("cannot read '%s': it is a folder, not a text file", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f) {
+        *rc = cli_runtime_error("cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -36,7 +48,14 @@ static char *slurp(const char *path, size_t *len)
             buf = nb;
         }
     }
+    const int err = ferror(f) ? errno : 0;
     fclose(f);
+    if (!buf || err) {
+        free(buf);
+        *rc = err ? cli_runtime_error("cannot read '%s': %s", path, strerror(err))
+                  : cli_runtime_error("out of memory reading '%s'", path);
+        return NULL;
+    }
     *len = n;
     return buf;
 }
@@ -91,11 +110,8 @@ int cmd_ppl(int argc, char **argv)
     int rank = 0, size = 1;
     if (ce.opt.backend == LLX_BACKEND_MPI) llx_mpi_world(&rank, &size);
     if (rank == 0) {
-        text = slurp(file, &len);
-        if (!text) {
-            rc = cli_runtime_error("cannot read '%s'", file);
-            goto done;
-        }
+        text = slurp(file, &len, &rc);
+        if (!text) goto done;
         if (llx_tokenize(llx_model_tokenizer(m), text, len, &ids, &n) != LLX_OK) {
             rc = cli_lib_error();
             goto done;

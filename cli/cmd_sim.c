@@ -110,7 +110,9 @@ static void print_json(const llx_sim_config *c, const char *model, const llx_con
     printf(",\"lnres_fusion\":%s,\"headwise_pipeline\":%s,\"transfer_hiding\":%s",
            a->lnres_fusion ? "true" : "false", a->headwise_pipeline ? "true" : "false",
            a->transfer_hiding ? "true" : "false");
-    printf(",\"prompt\":%d,\"gen\":%d,\"context\":%d", w->prompt, w->gen, w->context);
+    /* the workload is either --context C (one decode token) or --prompt/--gen: the other fields are null */
+    if (w->context > 0) printf(",\"prompt\":null,\"gen\":null,\"context\":%d", w->context);
+    else printf(",\"prompt\":%d,\"gen\":%d,\"context\":null", w->prompt, w->gen);
     printf(",\"decode_ms_per_token\":%.6f,\"prefill_ms\":%.6f,\"prefill_ms_per_token\":%.6f", r->decode_ms_per_token,
            r->prefill_ms, r->prefill_ms_per_token);
     printf(",\"tokens_per_s\":%.4f,\"host_ms_per_token\":%.6f,\"e2e_ms_per_token\":%.6f,\"total_ms\":%.6f",

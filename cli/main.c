@@ -1,4 +1,5 @@
 /* cli/main.c - the looplynx command: dispatch to subcommands. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -33,8 +34,24 @@ static void usage(FILE *f)
     fprintf(f, "\n'looplynx <command> --help' describes a command's options.\n");
 }
 
+/* A rank other than 0 of an MPI run (--backend mpi under mpirun). */
+static int secondary_mpi_rank(int argc, char **argv)
+{
+    int mpi = 0;
+    for (int i = 1; i < argc; i++)
+        mpi |= !strcmp(argv[i], "--backend=mpi") || (!strcmp(argv[i], "--backend") && i + 1 < argc &&
+                                                      !strcmp(argv[i + 1], "mpi"));
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; mpi && i < sizeof vars / sizeof *vars; i++) {
+        const char *r = getenv(vars[i]);
+        if (r && *r) return strcmp(r, "0") != 0;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    cli_mute_common_errors(secondary_mpi_rank(argc, argv));
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

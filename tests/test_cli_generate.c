@@ -282,6 +282,10 @@ TEST(generate_cli_seed, LLX_T_ASAN)
         json_decref(again);
     }
     json_decref(j);
+    /* the largest seed is echoed exactly */
+    j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "a ring", "-n", "2", "--seed", "9223372036854775807", NULL});
+    CHECK(j && json_integer_value(json_object_get(j, "seed")) == 9223372036854775807LL);
+    json_decref(j);
 }
 
 TEST(generate_cli_prompt_sources, LLX_T_ASAN)
@@ -310,7 +314,10 @@ TEST(generate_cli_prompt_sources, LLX_T_ASAN)
 }
 
 /* -n N gives N tokens (the tiny vocabulary has no end-of-text token), up to
- * the context: prompt + N - 1 positions must fit n_ctx = 32. */
+ * the context: prompt + N - 1 positions must fit n_ctx = 32.  Asking for
+ * more is not an error: generation stops when the context is full, prints
+ * what it made, says so in one stderr line and exits 0 ("stop": "length";
+ * "n" when -n was reached). */
 TEST(generate_cli_n_tokens, LLX_T_ASAN)
 {
     const char *hf = tiny();
@@ -319,25 +326,60 @@ TEST(generate_cli_n_tokens, LLX_T_ASAN)
     for (int i = 0; i < 3; i++) {
         json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "ab", "-n", ns[i], "--seed", "1", NULL});
         CHECK(j && (int)json_array_size(json_object_get(j, "tokens")) == atoi(ns[i]));
+        CHECK(j && !strcmp(json_string_value(json_object_get(j, "stop")), "n"));
         json_decref(j);
     }
     json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "the ring of nodes", "-n", "1", "--greedy", NULL});
     const int np = j ? (int)json_array_size(json_object_get(j, "prompt_tokens")) : 0;
     CHECK(np > 1);
     json_decref(j);
-    char fit[16], over[16];
+    char fit[16], over[16], note[160];
     snprintf(fit, sizeof fit, "%d", 33 - np);
     snprintf(over, sizeof over, "%d", 34 - np);
     j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "the ring of nodes", "-n", fit, "--greedy", NULL});
     CHECK(j && (int)json_array_size(json_object_get(j, "tokens")) == 33 - np);
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "stop")), "n"));
     json_decref(j);
+    /* one more than fits: the same tokens, "stop": "length", one note */
     llx_proc_result r;
-    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", over, "--greedy", NULL);
-    CHECK(llx_cli_failed(&r, 2, "exceed the context of 32 tokens"));
+    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", over, "--greedy", "--json", NULL);
+    snprintf(note, sizeof note, "looplynx: note: the context of 32 tokens is full: generated %d of the %d tokens asked "
+             "for\n", 33 - np, 34 - np);
+    CHECK_MSG(r.status == 0 && !strcmp(r.err, note), "exit %d, stderr: %s", r.status, r.err);
+    j = json_loads(r.out, 0, NULL);
+    CHECK(j && (int)json_array_size(json_object_get(j, "tokens")) == 33 - np);
+    CHECK(j && !strcmp(json_string_value(json_object_get(j, "stop")), "length"));
+    json_decref(j);
+    llx_proc_free(&r);
+    /* streamed: the prompt, the text, a newline; the note and the timing line on stderr */
+    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", "400", "--greedy", NULL);
+    snprintf(note, sizeof note, "looplynx: note: the context of 32 tokens is full: generated %d of the 400 tokens "
+             "asked for\n", 33 - np);
+    CHECK_MSG(r.status == 0 && !strncmp(r.out, "the ring of nodes", 17) && r.out_len > 18 &&
+                  r.out[r.out_len - 1] == '\n' && !strncmp(r.err, note, strlen(note)) && strstr(r.err, "prefill:"),
+              "exit %d, stdout '%s', stderr '%s'", r.status, r.out, r.err);
+    llx_proc_free(&r);
+    /* the default -n (128) works on a model with a 32-token context */
+    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "--greedy", "--json", NULL);
+    j = json_loads(r.out, 0, NULL);
+    CHECK_MSG(r.status == 0 && j && !strcmp(json_string_value(json_object_get(j, "stop")), "length") &&
+                  (int)json_array_size(json_object_get(j, "tokens")) == 33 - np,
+              "default -n: exit %d, %s", r.status, r.err);
+    json_decref(j);
     llx_proc_free(&r);
     /* --ctx-size shrinks the context */
-    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", "8", "--ctx-size", "8", NULL);
-    CHECK(llx_cli_failed(&r, 2, "exceed the context of 8 tokens"));
+    char ctx[16];
+    snprintf(ctx, sizeof ctx, "%d", np + 3);
+    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", "8", "--ctx-size", ctx, "--json", NULL);
+    j = json_loads(r.out, 0, NULL);
+    CHECK_MSG(r.status == 0 && j && (int)json_array_size(json_object_get(j, "tokens")) == 4 &&
+                  strstr(r.err, "tokens is full: generated 4 of the 8 tokens"),
+              "--ctx-size %s: exit %d, %s", ctx, r.status, r.err);
+    json_decref(j);
+    llx_proc_free(&r);
+    /* a prompt that does not fit at all is still refused */
+    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "--ctx-size", "3", NULL);
+    CHECK(llx_cli_failed(&r, 2, "does not fit the context of 3 tokens"));
     llx_proc_free(&r);
 }
 
@@ -354,7 +396,7 @@ TEST(generate_bad_args, LLX_T_ASAN)
         {{"-p", "hi"}, 2, "missing -m MODEL"},
         {{"-m", llx_test_tmpfile("no-model"), "-p", "hi"}, 1, "not found"},
         {{"-m", hf, "-p", ""}, 2, "the prompt is empty"},
-        {{"-m", hf, "-p", long_prompt}, 2, "exceed the context of 32 tokens"},
+        {{"-m", hf, "-p", long_prompt}, 2, "does not fit the context of 32 tokens"},
         {{"-m", hf, "-p", "hi", "-n", "0"}, 2, "-n must be in [1,"},
         {{"-m", hf, "-p", "hi", "-n", "-5"}, 2, "-n must be in [1,"},
         {{"-m", hf, "-p", "hi", "-n", "abc"}, 2, "-n expects an integer, got 'abc'"},
@@ -368,7 +410,7 @@ TEST(generate_bad_args, LLX_T_ASAN)
         {{"-m", hf, "-p", "hi", "--threads", "0"}, 2, "--threads must be in"},
         {{"-m", hf, "-p", "hi", "--nodes", "0"}, 2, "--nodes must be in [1, 64]"},
         {{"-m", hf, "-p", "hi", "--nodes", "65"}, 2, "--nodes must be in [1, 64]"},
-        {{"-m", hf, "-p", "hi", "--seed", "-1"}, 2, "--seed must be in"},
+        {{"-m", hf, "-p", "hi", "--seed", "-1"}, 2, "--seed must be in [0, 9223372036854775807], got -1"},
         {{"-m", hf, "-p", "hi", "--frobnicate"}, 2, "unknown option '--frobnicate'"},
         {{"-m", llx, "-p", "hi", "--precision", "fp32"}, 2, "--precision fp32 needs a HuggingFace folder"},
         {{"-m", hf, "-p", "hi", "--precision", "w8a8"}, 2, "--precision w8a8 needs a .llx model"},
@@ -377,7 +419,13 @@ TEST(generate_bad_args, LLX_T_ASAN)
         {{"-m", hf, "-p", "hi", "--backend", "carrier-pigeon"}, 2, "--backend must be"},
         {{"-m", hf, "-p", "hi", "-f", file}, 2, "not both"},
         {{"-m", hf, "-f", llx_test_tmpfile("no-prompt.txt")}, 1, "cannot open prompt file"},
-        {{"-m", hf, "-f", llx_test_tmpdir()}, 1, "cannot read"},
+        {{"-m", hf, "-f", llx_test_tmpdir()}, 1, "cannot read prompt file '"},
+        {{"-m", hf, "-f", llx_test_tmpdir()}, 1, "it is a folder"},
+        {{"-m", hf, "-p", "hi", "--seed", "18446744073709551615"}, 2,
+         "--seed must be in [0, 9223372036854775807], got 18446744073709551615"},
+        {{"-m", hf, "-p", "hi", "--seed", "1e3"}, 2, "--seed expects an integer, got '1e3'"},
+        /* refused before the prompt is echoed: stdout stays empty */
+        {{"-m", hf, "-p", "hi", "--dump-logits", llx_test_tmpfile("no-dir/logits.f32")}, 1, "cannot write '"},
         {{"-m", hf, "-p", "hi", "--ctx-size", "0"}, 2, "--ctx-size must be in"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

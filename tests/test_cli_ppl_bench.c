@@ -11,6 +11,7 @@
 #include "clitest.h"
 #include "llx/engine.h"
 #include "llx/quant.h"
+#include "llx/bench.h"
 #include "test.h"
 
 static json_t *parse_ok(const llx_proc_result *r)
@@ -182,9 +183,13 @@ TEST(bench_cli_json, LLX_T_ASAN)
     CHECK(j && !strcmp(json_string_value(json_object_get(j, "precision")), "fp32"));
     json_decref(j);
     llx_proc_free(&r);
-    /* W8A8 reads fewer bytes; --membw adds the machine's bandwidth and the ratio */
-    llx_cli(&r, "bench", "-m", llx, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", "--json", "--membw-mb", "32",
-            NULL);
+    /* W8A8 reads fewer bytes; --membw adds the machine's bandwidth and the
+     * ratio (the smallest probe allowed: 4x the last-level cache) */
+    char probe_mb[32];
+    const unsigned long long llc_mb = (llx_llc_bytes() + (1u << 20) - 1) >> 20;
+    snprintf(probe_mb, sizeof probe_mb, "%llu", llc_mb ? 4 * llc_mb : 32);
+    llx_cli(&r, "bench", "-m", llx, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", "--json", "--membw-mb",
+            probe_mb, NULL);
     j = parse_ok(&r);
     check_bench_record(j, 1, 0);
     CHECK(j && json_integer_value(json_object_get(j, "weight_bytes_per_token")) < fp32_bytes);

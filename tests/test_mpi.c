@@ -4,6 +4,7 @@
  * that disagrees with the rank count is a usage error; a rank that dies or
  * stalls ends the whole run within a bounded time, with a message. */
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt_util.h"
 #include "llx/checkpoint.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
@@ -151,6 +153,51 @@ TEST(mpi_bad_nodes_mismatch)
     CHECK(r.status != 0 && r.status != -1);
     CHECK(strstr(r.err, "looplynx: error: --nodes 3 does not match the 2 MPI ranks") != NULL);
     llx_proc_free(&r);
+}
+
+/* Under mpirun every rank parses the same arguments and opens the same
+ * model: an error they all hit is printed once (by rank 0), an error of
+ * one rank's own (its slice of the weights) once, with its rank. */
+static int count_of(const char *s, const char *part)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, part)) != NULL; p += strlen(part)) n++;
+    return n;
+}
+
+TEST(mpi_bad_errors_printed_once)
+{
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    const char *f = llx_fixture_awkward(1);
+    REQUIRE(f);
+    /* rank 1 owns the last rows of every matrix: poison FC2's last output row */
+    const char *bad = llx_test_tmpfile("mpi-nan");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", bad, f, bad);
+    REQUIRE(system(cmd) == 0);
+    ckpt_img img;
+    REQUIRE(ckpt_img_load(bad, &img));
+    size_t len;
+    uint8_t *w = (uint8_t *)ckpt_img_raw(&img, "h.0.mlp.c_proj.weight", &len); /* Conv1D [F, C] */
+    const float nan = NAN;
+    if (w) memcpy(w + (size_t)119 * 4, &nan, 4); /* input 0, output 119 = C - 1 */
+    CHECK(w && ckpt_img_save(bad, &img));
+    ckpt_img_free(&img);
+    static const struct { const char *model, *extra, *want; } cases[] = {
+        {NULL, "--temp=-1", "looplynx: error: --temp must be in [0, 100], got -1"},
+        {"/nonexistent-model", NULL, "looplynx: error: model '/nonexistent-model' not found"},
+        {"nan", NULL, "looplynx: error: rank 1: "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *model = !cases[i].model ? f : !strcmp(cases[i].model, "nan") ? bad : cases[i].model;
+        llx_proc_result r;
+        run_mpi(&r, 2, model, llx_test_tmpfile("mpi-err.f32"), cases[i].extra);
+        CHECK_MSG(r.status != 0 && count_of(r.err, "looplynx: error:") == 1 && strstr(r.err, cases[i].want),
+                  "case %zu: exit %d, stderr: %.600s", i, r.status, r.err);
+        if (i == 2) CHECK(strstr(r.err, "tensor 'h.0.mlp.c_proj.weight' holds NaN at element 119"));
+        CHECK_EQ_INT(r.out_len, 0);
+        llx_proc_free(&r);
+    }
 }
 
 /* pid of the rank `rank` process whose command line contains `marker` */

@@ -1,8 +1,11 @@
 /* tests/test_w8a8.c - the W8A8 integer datapath against an independent
  * fake-quant reference written here (same formulas, float arithmetic, exact
- * double accumulation): every int8 output and per-token scale identical,
- * every fp32 output identical, at every stage of every layer, for static and
- * dynamic scales, prefill and decode. */
+ * double accumulation): the embedding, every int8 output and per-token
+ * scale, every fp32 output, at every stage of every layer, then the final
+ * LayerNorm and the int8 LM head's logits, all identical, for static and
+ * dynamic scales, prefill and decode, on 2 threads.  The long run decodes
+ * past the 32-position V chunks and past 128 positions, where 2 threads
+ * split decode attention by position. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@ typedef struct ref {
     const llx_llx *f;
     llx_config c;
     int dynamic, pos, T;
+    const int *ids; /* the pass's tokens (for the embedding) */
     int mismatches, checks;
     float *x, *h, *k8, *v8;   /* residual [T][C], LN out, KV cache [L][ctx][C] */
     int8_t *in8, *qkv8, *g8;  /* last observed int8 tensors */
@@ -129,8 +133,14 @@ static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int 
     const int C = r->c.n_embd;
     snprintf(r->where, sizeof r->where, "pos %d layer %d", r->pos, l);
     if (p == LLX_OBS_X_IN) {
-        if (l > 0) expect_f32(r, "residual", x, r->x, (size_t)T * C);
-        memcpy(r->x, x, sizeof(float) * T * C); /* layer 0: the embedding */
+        if (l == 0) { /* the embedding: wte[token] + wpe[position] */
+            const float *wte = llx_llx_tensor(r->f, "wte", LLX_DT_F32, r->c.n_vocab, C);
+            const float *wpe = llx_llx_tensor(r->f, "wpe", LLX_DT_F32, r->c.n_ctx, C);
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < C; i++)
+                    r->x[(size_t)t * C + i] = wte[(size_t)r->ids[t] * C + i] + wpe[(size_t)(r->pos + t) * C + i];
+        }
+        expect_f32(r, l ? "residual" : "embedding", x, r->x, (size_t)T * C);
         return;
     }
     const llx_matrix m = p == LLX_OBS_PROJ ? LLX_MAT_PROJ : LLX_MAT_FC2;
@@ -269,10 +279,33 @@ static void on_i8(void *ud, int l, llx_obs_point p, const int8_t *q, const float
     }
 }
 
-static void run_reference_check(const char *llx_path, const char *precision)
+/* The last token's logits: final LayerNorm, per-token int8, int8 LM head
+ * (rows scaled, no bias). */
+static void check_logits(ref *r, const float *logits, int T)
+{
+    const int C = r->c.n_embd, V = r->c.n_vocab;
+    const float *g = llx_llx_tensor(r->f, "ln_f.g", LLX_DT_F32, C, 0), *b = llx_llx_tensor(r->f, "ln_f.b", LLX_DT_F32, C, 0);
+    const int8_t *w = llx_llx_tensor(r->f, "lm_head.w", LLX_DT_I8, V, C);
+    const float *ws = llx_llx_tensor(r->f, "lm_head.s", LLX_DT_F32, V, 0);
+    float *want = malloc(sizeof(float) * V), s;
+    int8_t *h8 = malloc((size_t)C);
+    rlayernorm(r->h, r->x + (size_t)(T - 1) * C, g, b, C, r->c.ln_eps, 1.0f);
+    const int dyn = r->dynamic;
+    r->dynamic = 1; /* the LM head's input is always quantized per token */
+    rquant(r, r->h, C, h8, &s, 0, 0);
+    r->dynamic = dyn;
+    for (int v = 0; v < V; v++) want[v] = rlinear(w, ws, NULL, h8, s, v, C);
+    snprintf(r->where, sizeof r->where, "pos %d", r->pos);
+    expect_f32(r, "logits", logits, want, (size_t)V);
+    free(want), free(h8);
+}
+
+/* Prefill `prefill` tokens, then decode one at a time up to `total`
+ * positions, checking every stage and the logits of every pass. */
+static void run_reference_check(const char *llx_path, const char *precision, int prefill, int total)
 {
     llx_model *m;
-    CHECK(llx_model_open(&m, llx_path) == LLX_OK);
+    REQUIRE(llx_model_open(&m, llx_path) == LLX_OK);
     llx_llx *f;
     CHECK(llx_llx_open(&f, llx_path) == LLX_OK);
     ref r;
@@ -280,7 +313,8 @@ static void run_reference_check(const char *llx_path, const char *precision)
     r.f = f;
     r.c = *llx_model_config(m);
     r.dynamic = !strcmp(precision, "dynamic");
-    enum { T = 12 };
+    const int T = prefill; /* the largest pass */
+    REQUIRE(T <= 64 && total <= r.c.n_ctx);
     const int C = r.c.n_embd, F = r.c.n_inner, L = r.c.n_layer;
     r.x = malloc(sizeof(float) * T * C);
     r.h = malloc(sizeof(float) * C);
@@ -297,31 +331,47 @@ static void run_reference_check(const char *llx_path, const char *precision)
     const llx_observer obs = {on_f32, on_i8, &r};
     llx_engine_set_observer(e, &obs);
     float *logits = malloc(sizeof(float) * r.c.n_vocab);
-    int ids[T];
-    for (int i = 0; i < T; i++) ids[i] = (i * 131 + 7) % r.c.n_vocab;
-    CHECK(llx_engine_forward(e, ids, 8, logits, 0) == LLX_OK); /* prefill, T = 8 */
-    r.pos = 8;
-    for (int i = 8; i < T; i++, r.pos++) CHECK(llx_engine_forward(e, &ids[i], 1, logits, 0) == LLX_OK);
-    CHECK(r.checks > 10 * L);
+    int *ids = malloc(sizeof(int) * (size_t)total);
+    for (int i = 0; i < total; i++) ids[i] = (i * 131 + 7) % r.c.n_vocab;
+    r.ids = ids;
+    CHECK(e && llx_engine_forward(e, ids, prefill, logits, 0) == LLX_OK);
+    check_logits(&r, logits, prefill);
+    for (r.pos = prefill; e && r.pos < total; r.pos++) {
+        r.ids = ids + r.pos;
+        CHECK(llx_engine_forward(e, &ids[r.pos], 1, logits, 0) == LLX_OK);
+        check_logits(&r, logits, 1);
+    }
+    CHECK(r.checks > (10 * L + 1) * (total - prefill));
     CHECK_EQ_INT(r.mismatches, 0);
-    llx_test_note("%s: %d stage outputs identical to the fake-quant reference", precision, r.checks);
+    llx_test_note("%s: %d outputs (every stage and the logits, %d positions) identical to the fake-quant reference",
+                  precision, r.checks, total);
     llx_engine_free(e);
     llx_llx_close(f);
     llx_model_close(m);
     free(r.x), free(r.h), free(r.k8), free(r.v8), free(r.in8), free(r.qkv8), free(r.g8), free(r.ctx8);
-    free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits);
+    free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits), free(ids);
 }
 
 TEST(w8a8_matches_fake_quant_reference_static, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *p = llx_fixture_awkward_llx(LLX_ACT_STATIC);
-    CHECK(p != NULL);
-    if (p) run_reference_check(p, "static");
+    REQUIRE(p);
+    run_reference_check(p, "static", 8, 12);
 }
 
 TEST(w8a8_matches_fake_quant_reference_dynamic, LLX_T_ASAN | LLX_T_TSAN)
 {
     const char *p = llx_fixture_awkward_llx(LLX_ACT_DYNAMIC);
-    CHECK(p != NULL);
-    if (p) run_reference_check(p, "dynamic");
+    REQUIRE(p);
+    run_reference_check(p, "dynamic", 8, 12);
+}
+
+/* 40 prompt tokens, then decode to 150 positions: five 32-position V
+ * chunks, and past 128 positions, where 2 threads split the cache. */
+TEST(w8a8_matches_fake_quant_reference_long, LLX_T_ASAN | LLX_T_TSAN)
+{
+    const char *s = llx_fixture_long_llx(LLX_ACT_STATIC), *d = llx_fixture_long_llx(LLX_ACT_DYNAMIC);
+    REQUIRE(s && d);
+    run_reference_check(s, "static", 40, 150);
+    run_reference_check(d, "dynamic", 40, 150);
 }

@@ -32,6 +32,14 @@ typedef struct llx_batch_bench {
 
 llx_status llx_bench_batch(llx_engine *e, int parallel, int prompt, int gen, llx_batch_bench *out);
 
+/* This machine's last-level cache in bytes: the highest-level cache of every
+ * CPU in sysfs, each distinct cache (by the CPUs sharing it) counted once, so
+ * a processor with several L3 slices reports their sum (0 if unknown).  A
+ * bandwidth probe must be several times larger, or it reads from cache.
+ * _at reads another tree laid out like /sys/devices/system/cpu. */
+uint64_t llx_llc_bytes(void);
+uint64_t llx_llc_bytes_at(const char *cpu_root);
+
 /* Current and peak resident set size of this process, in bytes (0 if unknown). */
 uint64_t llx_rss_bytes(void);
 uint64_t llx_peak_rss_bytes(void);

@@ -166,11 +166,13 @@ typedef struct llx_generation {
     double decode_s;    /* wall time of the decode passes (and sampling) */
     int decode_passes;  /* forward passes after the prompt (n_tokens - 1) */
     int stopped_eot;    /* ended at <|endoftext|> */
+    int stopped_length; /* ended at the context limit before n_gen tokens */
 } llx_generation;
 
-/* Prefill `prompt`, then sample up to n_gen tokens (stopping at the
- * end-of-text token).  Fails before running anything when the prompt is
- * empty or prompt + n_gen exceeds the KV capacity. */
+/* Prefill `prompt`, then sample up to n_gen tokens, stopping early at the
+ * end-of-text token or when the context is full (stopped_length: the KV
+ * cache holds prompt + k - 1 positions for k tokens).  Fails before running
+ * anything when the prompt is empty or does not fit the context. */
 llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prompt, int n_prompt, int n_gen,
                         llx_sampler *s, const llx_gen_hooks *hooks, llx_generation *out);
 void llx_generation_free(llx_generation *g);

@@ -97,5 +97,64 @@ static uint64_t status_kb(const char *key)
     return kb * 1024;
 }
 
+/* A sysfs cache "size" ("32768K", "1M", "512") in bytes. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    const unsigned long long v = strtoull(s, &end, 10);
+    return v << (*end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0);
+}
+
+static int read_line(const char *dir, const char *file, char *buf, size_t cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    const int ok = fgets(buf, (int)cap, f) != NULL;
+    fclose(f);
+    buf[strcspn(buf, "\n")] = 0;
+    return ok;
+}
+
+uint64_t llx_llc_bytes_at(const char *cpu_root)
+{
+    enum { MAX_SEEN = 512 };
+    static char seen[MAX_SEEN][64]; /* shared_cpu_list of each cache counted */
+    int n_seen = 0;
+    uint64_t total = 0;
+    for (int cpu = 0; cpu < 4096; cpu++) {
+        char dir[400], idx[500], level[16], size[32], shared[64], best_shared[64] = "";
+        int best_level = 0, misses = 0;
+        uint64_t best_size = 0;
+        snprintf(dir, sizeof dir, "%s/cpu%d/cache", cpu_root, cpu);
+        for (int i = 0; i < 16 && misses < 2; i++) {
+            snprintf(idx, sizeof idx, "%s/index%d", dir, i);
+            if (!read_line(idx, "level", level, sizeof level)) {
+                misses++;
+                continue;
+            }
+            if (atoi(level) >= best_level && read_line(idx, "size", size, sizeof size) &&
+                read_line(idx, "shared_cpu_list", shared, sizeof shared)) {
+                best_level = atoi(level);
+                best_size = parse_size(size);
+                snprintf(best_shared, sizeof best_shared, "%s", shared);
+            }
+        }
+        if (!best_level) {
+            if (cpu > 0 && access(dir, F_OK) != 0) break; /* past the last CPU */
+            continue;
+        }
+        int dup = 0;
+        for (int k = 0; k < n_seen && !dup; k++) dup = !strcmp(seen[k], best_shared);
+        if (dup) continue;
+        if (n_seen < MAX_SEEN) snprintf(seen[n_seen++], sizeof seen[0], "%s", best_shared);
+        total += best_size;
+    }
+    return total;
+}
+
+uint64_t llx_llc_bytes(void) { return llx_llc_bytes_at("/sys/devices/system/cpu"); }
+
 uint64_t llx_rss_bytes(void) { return status_kb("VmRSS:"); }
 uint64_t llx_peak_rss_bytes(void) { return status_kb("VmHWM:"); }

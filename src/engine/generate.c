@@ -30,13 +30,14 @@ llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prom
     if (n_prompt < 1) return llx_fail(LLX_ERR_ARG, "the prompt is empty");
     if (n_gen < 1) return llx_fail(LLX_ERR_ARG, "nothing to generate (-n must be at least 1)");
     const int cap = llx_engine_max_ctx(e) - llx_engine_pos(e);
-    /* the last generated token is never fed back, so n_prompt + n_gen - 1 positions are used */
-    if ((long)n_prompt + n_gen - 1 > cap)
-        return llx_fail(LLX_ERR_ARG,
-                        "prompt (%d tokens) + %d generated tokens exceed the context of %d tokens",
-                        n_prompt, n_gen, cap);
+    if (n_prompt > cap)
+        return llx_fail(LLX_ERR_ARG, "the prompt (%d tokens) does not fit the context of %d tokens", n_prompt, cap);
+    /* the last generated token is never fed back, so n_prompt + k - 1
+     * positions hold k generated tokens: at most cap - n_prompt + 1 fit */
+    const int room = cap - n_prompt + 1;
+    const int n_max = n_gen < room ? n_gen : room;
     const int V = llx_engine_config(e)->n_vocab;
-    out->tokens = malloc((size_t)n_gen * sizeof *out->tokens);
+    out->tokens = malloc((size_t)n_max * sizeof *out->tokens);
     float *logits = malloc((size_t)V * sizeof *logits);
     llx_status st = LLX_OK;
     if (!out->tokens || !logits) {
@@ -58,7 +59,11 @@ llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prom
             out->stopped_eot = 1;
             break;
         }
-        if (stop || out->n_tokens == n_gen) break;
+        if (stop) break;
+        if (out->n_tokens == n_max) {
+            out->stopped_length = n_max < n_gen;
+            break;
+        }
         st = llx_engine_forward(e, &id, 1, logits, 0);
         out->decode_passes++;
     }
