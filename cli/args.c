@@ -4,18 +4,21 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "llx/status.h"
 
-static int g_mute;
+static int g_defer;
 
-void cli_mute_common_errors(int on) { g_mute = on; }
+void cli_defer_common_errors(int on) { g_defer = on; }
 
 static int verror(int code, const char *fmt, va_list ap)
 {
     fflush(stdout);
-    if (g_mute) return code;
+    /* rank 0 prints the same error now and aborts the job, which ends this
+     * process during the wait; only an error rank 0 did not hit gets through */
+    if (g_defer) sleep(3);
     /* one write, so ranks' lines do not interleave under an MPI launcher */
     char line[2048];
     int n = snprintf(line, sizeof line, "looplynx: error: ");

@@ -19,8 +19,9 @@ int cli_runtime_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 int cli_lib_error(void);
 /* Under an MPI launcher every rank parses the same arguments and opens the
  * same model, so every rank would print the same error: ranks other than 0
- * mute those (main.c), and unmute for errors of their own (a node's setup). */
-void cli_mute_common_errors(int on);
+ * delay theirs by 3 s (main.c), during which rank 0's error ends the job, and
+ * stop delaying for errors of their own (a node's setup). */
+void cli_defer_common_errors(int on);
 
 /* Strict parsers: the whole string must be a number inside [lo, hi].
  * On failure they print a usage error naming the flag and return 0. */

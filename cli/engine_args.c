@@ -160,8 +160,8 @@ int cli_engine_fail(const cli_engine *ce)
 int cli_engine_create(cli_engine *ce, llx_model *m, llx_engine **e)
 {
     *e = NULL;
-    /* from here on a rank's errors are its own ("rank N: ...") */
-    cli_mute_common_errors(0);
+    /* from here on a rank's errors are its own ("rank N: ..."): no delay */
+    cli_defer_common_errors(0);
     if (llx_engine_create(e, m, &ce->opt) != LLX_OK) return cli_engine_fail(ce);
     if (ce->opt.backend == LLX_BACKEND_MPI && llx_engine_rank(*e) != 0) {
         const llx_status st = llx_engine_serve(*e);

@@ -51,7 +51,7 @@ static int secondary_mpi_rank(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    cli_mute_common_errors(secondary_mpi_rank(argc, argv));
+    cli_defer_common_errors(secondary_mpi_rank(argc, argv));
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
