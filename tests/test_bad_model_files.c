@@ -148,6 +148,44 @@ TEST(weights_bad_nonfinite_llx, LLX_T_ASAN)
     free(img);
 }
 
+/* Any float tensor of a .llx container, F32 or F16, at any position
+ * (inside the hash's 32-byte blocks or in the tail), is checked at open. */
+TEST(llxfile_bad_nonfinite_container, LLX_T_ASAN)
+{
+    const llx_config c = {300, 16, 32, 1, 4, 64, 1e-5f};
+    const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 0, 0};
+    static const struct { llx_dtype dt; int n, at; uint32_t bits; const char *what; } cases[] = {
+        {LLX_DT_F32, 9, 8, 0x7f800000u, "Inf at element 8"},  /* the tail after the 32-byte blocks */
+        {LLX_DT_F32, 16, 3, 0xffc00000u, "NaN at element 3"},
+        {LLX_DT_F16, 20, 17, 0xfc00u, "Inf at element 17"},
+        {LLX_DT_F16, 16, 0, 0x7e01u, "NaN at element 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        for (int poison = 0; poison < 2; poison++) {
+            const size_t es = cases[i].dt == LLX_DT_F16 ? 2 : 4;
+            uint8_t *data = calloc((size_t)cases[i].n, es); /* zeros are finite */
+            if (poison) memcpy(data + (size_t)cases[i].at * es, &cases[i].bits, es);
+            llx_llx_writer *w = NULL;
+            REQUIRE(llx_llx_writer_create(&w, &c, &q) == LLX_OK);
+            CHECK(llx_llx_add(w, "x", cases[i].dt, cases[i].n, 0, data) == LLX_OK);
+            char name[32];
+            snprintf(name, sizeof name, "nf-container-%zu-%d.llx", i, poison);
+            const char *path = llx_test_tmpfile(name);
+            CHECK(llx_llx_write(w, path) == LLX_OK);
+            llx_llx *f = NULL;
+            const llx_status st = llx_llx_open(&f, path);
+            if (!poison) {
+                CHECK_MSG(st == LLX_OK, "case %zu clean: %s", i, llx_errmsg());
+            } else {
+                char want[96];
+                snprintf(want, sizeof want, "tensor 'x' holds %s", cases[i].what);
+                CHECK_MSG(st == LLX_ERR_FORMAT && strstr(llx_errmsg(), want), "case %zu: %s", i, llx_errmsg());
+            }
+            llx_llx_close(f);
+        }
+    }
+}
+
 /* vocab.json of 280 tokens for a model whose vocab_size is 300: ids
  * 280..299 could not be decoded. */
 TEST(checkpoint_bad_vocab_short, LLX_T_ASAN)
