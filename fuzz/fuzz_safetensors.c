@@ -13,9 +13,10 @@ static void read_all(const llx_hf *m)
 {
     float buf[16 * 4];
     for (int mat = LLX_MAT_QKV; mat < LLX_MAT_COUNT; mat++) {
-        const int rows = mat == LLX_MAT_QKV ? 12 : mat == LLX_MAT_FC1 ? 8 : mat == LLX_MAT_LM_HEAD ? 16 : 4;
+        int rows, cols;
+        llx_matrix_shape(llx_hf_config(m), (llx_matrix)mat, &rows, &cols); /* GPT-2: no gate, 0 rows */
         if (llx_hf_read_rows(m, 0, (llx_matrix)mat, 0, rows, buf) != LLX_OK) __builtin_trap();
-        if (llx_hf_read_bias(m, 0, (llx_matrix)mat, 1, rows, buf) != LLX_OK) __builtin_trap();
+        if (rows && llx_hf_read_bias(m, 0, (llx_matrix)mat, 1, rows, buf) != LLX_OK) __builtin_trap();
     }
     for (int v = LLX_VEC_LN1_G; v <= LLX_VEC_LN2_B; v++)
         if (llx_hf_read_vec(m, 0, (llx_vec)v, buf) != LLX_OK) __builtin_trap();

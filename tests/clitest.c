@@ -17,7 +17,7 @@ const char *llx_tiny_hf(void)
     if (failed) return NULL;
     snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("tiny-hf"));
     if (llx_test_have_model(dir)) return dir; /* built by an earlier test of this run */
-    const llx_config c = {300, 32, 32, 2, 4, 128, 1e-5f};
+    const llx_config c = {.n_vocab = 300, .n_ctx = 32, .n_embd = 32, .n_layer = 2, .n_head = 4, .n_inner = 128, .ln_eps = 1e-5f};
     if (llx_synth_write(dir, &c, 11, "F32", NULL) != LLX_OK) {
         llx_test_note("tiny synth: %s", llx_errmsg());
         dir[0] = 0;

@@ -16,7 +16,7 @@ const char *llx_fixture_awkward(int layers)
     char *dir = dirs[layers == 2 ? 2 : 1];
     snprintf(dir, sizeof dirs[0], "%s", llx_test_tmpfile(layers == 2 ? "awkward2" : "awkward1"));
     if (llx_test_have_model(dir)) return dir;
-    llx_config c = {1000, 64, 120, layers == 2 ? 2 : 1, 3, 300, 1e-5f};
+    llx_config c = {.n_vocab = 1000, .n_ctx = 64, .n_embd = 120, .n_layer = layers == 2 ? 2 : 1, .n_head = 3, .n_inner = 300, .ln_eps = 1e-5f};
     if (llx_synth_write(dir, &c, 7, "F32", NULL) != LLX_OK) {
         llx_test_note("synth: %s", llx_errmsg());
         dir[0] = 0;
@@ -75,7 +75,7 @@ const char *llx_fixture_long_llx(int act)
     static char dir[512], paths[3][512];
     snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("long1"));
     if (!llx_test_have_model(dir)) {
-        llx_config c = {1000, 320, 120, 1, 3, 300, 1e-5f};
+        llx_config c = {.n_vocab = 1000, .n_ctx = 320, .n_embd = 120, .n_layer = 1, .n_head = 3, .n_inner = 300, .ln_eps = 1e-5f};
         if (llx_synth_write(dir, &c, 5, "F32", NULL) != LLX_OK) {
             llx_test_note("synth: %s", llx_errmsg());
             dir[0] = 0;

@@ -284,3 +284,21 @@ TEST(layers_checker_refuses_a_wrong_include, LLX_T_ASAN)
     CHECK(check_include(&r, sim, "src/sim/x.c", "sim/hw.h", msg, sizeof msg));
     CHECK(check_include(&r, cli, "cli/x.c", "llx/engine.h", msg, sizeof msg));
 }
+
+/* Issue 14: the datapaths execute a stage by its work, never by its name.
+ * No file of the engine's stage machinery may mention an op. */
+TEST(layers_datapaths_do_not_branch_on_ops)
+{
+    static const char *files[] = {"src/engine/pass.c", "src/engine/exec_fp32.c", "src/engine/exec_w8a8.c",
+                                  "src/engine/attn_w8a8.c", "src/engine/w8a8_node.h"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *s = slurp(files[i]);
+        CHECK_MSG(s != NULL, "cannot read %s", files[i]);
+        if (!s) continue;
+        const char *hit = strstr(s, "LLX_OP_");
+        CHECK_MSG(!hit, "%s names an op (%.40s): look the stage up by its work and slots instead", files[i], hit);
+        CHECK_MSG(!strstr(s, "switch (st->op") && !strstr(s, "->op ==") && !strstr(s, "->op !="),
+                  "%s branches on a stage's op", files[i]);
+        free(s);
+    }
+}

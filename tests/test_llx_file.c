@@ -12,7 +12,7 @@
 #include "model/llx_file.h"
 #include "test.h"
 
-static const llx_config small_cfg = {256, 4, 4, 1, 2, 8, 1e-5f};
+static const llx_config small_cfg = {.n_vocab = 256, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8, .ln_eps = 1e-5f};
 
 static void *copy_of(const void *p, size_t n)
 {

@@ -294,7 +294,7 @@ TEST(quantize_bad_cancelled, LLX_T_ASAN)
     o.cancel = &flag;
     CHECK(llx_quantize(hf, &o, out) == LLX_ERR_CANCELLED && strstr(llx_errmsg(), "interrupted"));
     CHECK_EQ_INT(llx_test_count_entries(dir), 0);
-    const llx_config c = {256, 4, 4, 1, 2, 8, 1e-5f};
+    const llx_config c = {.n_vocab = 256, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8, .ln_eps = 1e-5f};
     const llx_qinfo qi = {1, 0.5f, 1, 0};
     llx_llx_writer *w = NULL;
     CHECK(llx_llx_writer_create(&w, &c, &qi) == LLX_OK);
@@ -348,7 +348,7 @@ TEST(quantize_bad_interrupted, LLX_T_ASAN)
 {
     const char *calib = llx_tiny_calib();
     const char *hf = llx_test_tmpfile("q-slow");
-    const llx_config c = {512, 256, 128, 2, 4, 512, 1e-5f}; /* slow enough to catch: seconds of calibration */
+    const llx_config c = {.n_vocab = 512, .n_ctx = 256, .n_embd = 128, .n_layer = 2, .n_head = 4, .n_inner = 512, .ln_eps = 1e-5f}; /* slow enough to catch: seconds of calibration */
     CHECK(calib && llx_synth_write(hf, &c, 5, "F32", NULL) == LLX_OK);
     if (!calib) return;
     /* ten copies of the calibration text: far more work than the test waits for */

@@ -35,7 +35,7 @@ TEST(schedule_layer_sequence, LLX_T_ASAN)
     CHECK_EQ_INT(qkv->rows, 3072);
     CHECK_EQ_INT(qkv->cols, 1024);
     CHECK_EQ_INT(fc1->rows, 4096);
-    CHECK(fc1->gelu && !fc2->gelu);
+    CHECK(fc1->act == LLX_ACT_GELU && fc2->act == LLX_ACT_NONE);
     CHECK_EQ_INT(fc2->cols, 4096);
     CHECK_EQ_INT(attn->heads, 16);
     CHECK_EQ_INT(attn->head_dim, 64);
@@ -101,4 +101,141 @@ TEST(schedule_ring_bytes_follow_precision, LLX_T_ASAN)
         if (st->op == LLX_OP_PROJ || st->op == LLX_OP_FC2 || st->op == LLX_OP_LM_HEAD) CHECK_EQ_INT(st->gather_bytes, 4);
     }
     llx_schedule_free(&s);
+}
+
+static llx_config tiny_llama(int heads, int kv_heads)
+{
+    llx_config c = {.n_vocab = 1000, .n_ctx = 256, .n_embd = 256, .n_layer = 2, .n_head = heads, .n_inner = 640,
+                    .ln_eps = 1e-5f, .arch = LLX_ARCH_LLAMA, .n_kv_head = kv_heads, .head_dim = 32};
+    return c;
+}
+
+TEST(schedule_partition_heads_follow_kv_groups)
+{
+    for (int kv = 1; kv <= 8; kv *= 2) {
+        const llx_config c = tiny_llama(8, kv);
+        const int G = 8 / kv;
+        for (int N = 1; N <= 12; N++) {
+            llx_partition p;
+            llx_part_opts po = {N, 4, 0};
+            CHECK(llx_partition_build(&p, &c, &po) == LLX_OK);
+            int owner[8], next = 0, copies[8] = {0};
+            for (int h = 0; h < 8; h++) owner[h] = -1;
+            for (int n = 0; n < N; n++) {
+                const llx_range h = p.heads[n], k = p.kv_heads[n];
+                CHECK_EQ_INT(h.begin, next); /* contiguous, in node order */
+                next = h.end;
+                for (int i = h.begin; i < h.end; i++) {
+                    CHECK(owner[i] < 0);
+                    owner[i] = n;
+                    CHECK(i / G >= k.begin && i / G < k.end); /* a query head lives with its KV head */
+                }
+                /* the node keeps exactly the KV heads its query heads use */
+                if (h.end > h.begin) CHECK(k.begin == h.begin / G && k.end == (h.end - 1) / G + 1);
+                else CHECK(k.end == k.begin);
+                for (int i = k.begin; i < k.end; i++) copies[i]++;
+            }
+            CHECK_EQ_INT(next, 8);
+            for (int i = 0; i < kv; i++) {
+                CHECK(copies[i] >= 1);
+                if (N <= kv) CHECK_EQ_INT(copies[i], 1); /* replicated only when N > KV heads */
+            }
+        }
+    }
+}
+
+TEST(schedule_partition_blocks_and_rows)
+{
+    llx_config c = medium();
+    llx_partition p;
+    llx_part_opts po = {3, 1, 0};
+    CHECK(llx_partition_build(&p, &c, &po) == LLX_OK);
+    CHECK_EQ_INT(p.block_rows[LLX_MAT_QKV], 1024);  /* 1 MiB / 1024 int8 columns */
+    CHECK_EQ_INT(p.block_rows[LLX_MAT_FC2], 256);   /* 1 MiB / 4096 columns */
+    po.weight_bytes = 4;
+    CHECK(llx_partition_build(&p, &c, &po) == LLX_OK);
+    CHECK_EQ_INT(p.block_rows[LLX_MAT_FC2], 64);    /* at least 64 */
+    CHECK_EQ_INT(p.block_rows[LLX_MAT_QKV], 256);
+    po.block_rows = 24;
+    CHECK(llx_partition_build(&p, &c, &po) == LLX_OK);
+    for (int m = 0; m < LLX_MAT_COUNT; m++) CHECK_EQ_INT(p.block_rows[m], 24);
+    CHECK(p.rows[LLX_MAT_FC1][1].begin == 1365 && p.rows[LLX_MAT_FC1][1].end == 2730);
+    CHECK(p.rows[LLX_MAT_GATE][2].end == 0); /* GPT-2 has no gate */
+    /* the schedule takes its slices and blocks from the partition it is given */
+    llx_sched_opts o = {.nodes = 3, .tokens = 2, .pos = 5};
+    llx_schedule s;
+    CHECK(llx_schedule_build_part(&s, &c, &p, &o) == LLX_OK);
+    for (int i = 0; i < s.n_stages; i++) {
+        const llx_stage *st = &s.stages[i];
+        if (st->split != LLX_SPLIT_ROWS) continue;
+        CHECK_EQ_INT(st->block, 24);
+        for (int n = 0; n < 3; n++)
+            CHECK(llx_schedule_slice(&s, i, n).begin == p.rows[st->matrix][n].begin &&
+                  llx_schedule_slice(&s, i, n).end == p.rows[st->matrix][n].end);
+    }
+    llx_schedule_free(&s);
+    o.nodes = 2;
+    CHECK(llx_schedule_build_part(&s, &c, &p, &o) == LLX_ERR_ARG);
+    CHECK(strstr(llx_errmsg(), "partition for 3 nodes") != NULL);
+    po.block_rows = -1;
+    CHECK(llx_partition_build(&p, &c, &po) == LLX_ERR_ARG);
+}
+
+/* Every slot a stage reads was written earlier in the pass (X by EMBED),
+ * and the ring carries int8 only where the producer rounds with a static
+ * scale. */
+static void check_data_flow(const llx_schedule *s)
+{
+    int written[LLX_SLOT_COUNT] = {0};
+    for (int i = 0; i < s->n_stages; i++) {
+        const llx_stage *st = &s->stages[i];
+        if (st->work != LLX_WORK_EMBED && st->work != LLX_WORK_NORM) CHECK(st->in != LLX_SLOT_NONE);
+        if (st->in != LLX_SLOT_NONE) CHECK_MSG(written[st->in], "stage %d (%s) reads an unwritten slot", i, llx_op_name(st->op));
+        if (st->aux != LLX_SLOT_NONE) CHECK(written[st->aux]);
+        if (st->work == LLX_WORK_NORM) CHECK(written[LLX_SLOT_X]);
+        if (st->out != LLX_SLOT_NONE) written[st->out] = 1;
+        if (st->gather) CHECK_EQ_INT(st->gather_bytes, s->opt.precision != LLX_PREC_FP32 && st->quant == LLX_QUANT_STATIC ? 1 : 4);
+        if (st->quant == LLX_QUANT_STATIC) CHECK(st->scale >= 0 && st->scale < LLX_SC_COUNT);
+        if (st->work == LLX_WORK_MATMUL) CHECK(st->matrix != LLX_MAT_NONE && st->rows > 0);
+    }
+    CHECK(written[LLX_SLOT_LOGITS]);
+}
+
+TEST(schedule_llama_layer_and_data_flow)
+{
+    const llx_config c = tiny_llama(8, 2);
+    for (int prec = LLX_PREC_FP32; prec <= LLX_PREC_W8A8_DYNAMIC; prec++) {
+        llx_sched_opts o = {.nodes = 3, .tokens = 4, .pos = 2, .precision = (llx_precision)prec};
+        llx_schedule s;
+        CHECK(llx_schedule_build(&s, &c, &o) == LLX_OK);
+        CHECK_EQ_INT(s.n_stages, 2 * 10 + 3);
+        static const llx_op seq[10] = {LLX_OP_LN1, LLX_OP_QKV, LLX_OP_ROPE, LLX_OP_ATTN, LLX_OP_PROJ,
+                                       LLX_OP_RES_LN2, LLX_OP_GATE, LLX_OP_UP, LLX_OP_DOWN, LLX_OP_RES};
+        for (int k = 0; k < 10; k++) CHECK(s.stages[1 + k].op == seq[k]);
+        const llx_stage *qkv = &s.stages[2], *rope = &s.stages[3], *attn = &s.stages[4], *gate = &s.stages[7];
+        const llx_stage *up = &s.stages[8], *ln1 = &s.stages[1];
+        CHECK_EQ_INT(qkv->rows, (8 + 2 * 2) * 32);
+        CHECK_EQ_INT(s.stages[5].cols, 8 * 32); /* o_proj reads NH * d */
+        CHECK(ln1->norm == LLX_NORM_RMS && !s.stages[0].pos_embed);
+        CHECK(rope->split == LLX_SPLIT_HEADS && rope->gather == 0);
+        CHECK(attn->kv_heads == 2 && attn->heads == 8 && attn->gather == 8 * 32);
+        CHECK(gate->gather == 0 && gate->act == LLX_ACT_SILU && gate->out == LLX_SLOT_GATE);
+        CHECK(up->aux == LLX_SLOT_GATE && up->matrix == LLX_MAT_FC1 && up->gather == 640);
+        for (int n = 0; n < 3; n++) /* gate and up rows coincide, so UP finds its gate rows locally */
+            CHECK(llx_schedule_slice(&s, 7, n).begin == llx_schedule_slice(&s, 8, n).begin &&
+                  llx_schedule_slice(&s, 7, n).end == llx_schedule_slice(&s, 8, n).end);
+        /* q and k travel in fp32 to the rotary step, which rounds them */
+        if (prec != LLX_PREC_FP32) CHECK(qkv->gather_bytes == 4 && rope->quant == LLX_QUANT_STATIC);
+        check_data_flow(&s);
+        llx_schedule_free(&s);
+    }
+    llx_config g = medium();
+    for (int prec = LLX_PREC_FP32; prec <= LLX_PREC_W8A8_DYNAMIC; prec++) {
+        llx_sched_opts o = {.nodes = 2, .tokens = 3, .pos = 0, .precision = (llx_precision)prec};
+        llx_schedule s;
+        CHECK(llx_schedule_build(&s, &g, &o) == LLX_OK);
+        CHECK(s.stages[0].pos_embed);
+        check_data_flow(&s);
+        llx_schedule_free(&s);
+    }
 }

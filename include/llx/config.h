@@ -1,22 +1,37 @@
-/* llx/config.h - the dimensions of a GPT-2 style decoder. */
+/* llx/config.h - the dimensions of a decoder: GPT-2 (LayerNorm, learned
+ * positions, GELU MLP, biases) or Llama (RMSNorm, rotary positions,
+ * grouped-query attention, SiLU-gated MLP, no biases). */
 #ifndef LLX_CONFIG_H
 #define LLX_CONFIG_H
 
 #include "llx/status.h"
 
+typedef enum llx_arch {
+    LLX_ARCH_GPT2 = 0,  /* GPT2LMHeadModel */
+    LLX_ARCH_LLAMA = 1, /* LlamaForCausalLM */
+} llx_arch;
+
 typedef struct llx_config {
     int n_vocab;   /* vocabulary size (V) */
-    int n_ctx;     /* maximum positions (n_positions) */
+    int n_ctx;     /* maximum positions (n_positions / max_position_embeddings) */
     int n_embd;    /* hidden size (C) */
     int n_layer;   /* transformer blocks (L) */
-    int n_head;    /* attention heads (NH); n_embd % n_head == 0 */
-    int n_inner;   /* MLP width (F), 4*C when the checkpoint says null */
-    float ln_eps;  /* LayerNorm epsilon */
+    int n_head;    /* query heads (NH) */
+    int n_inner;   /* MLP width (F), 4*C when a GPT-2 checkpoint says null */
+    float ln_eps;  /* LayerNorm (GPT-2) or RMSNorm (Llama) epsilon */
+    /* zero for GPT-2 means: GPT-2, n_kv_head = n_head, head_dim = n_embd / n_head */
+    llx_arch arch;
+    int n_kv_head; /* KV heads (grouped-query attention); n_head % n_kv_head == 0 */
+    int head_dim;  /* per-head width (d); Llama may have NH * d != C */
 } llx_config;
 
 #define LLX_EOT_TOKEN 50256 /* GPT-2 <|endoftext|> */
 
-static inline int llx_config_head_dim(const llx_config *c) { return c->n_embd / c->n_head; }
+static inline int llx_config_head_dim(const llx_config *c)
+{
+    return c->head_dim > 0 ? c->head_dim : c->n_embd / c->n_head;
+}
+static inline int llx_config_kv_heads(const llx_config *c) { return c->n_kv_head > 0 ? c->n_kv_head : c->n_head; }
 
 /* Fill c with a named preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl. */
 llx_status llx_config_preset(const char *name, llx_config *c);

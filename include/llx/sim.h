@@ -103,7 +103,7 @@ typedef struct llx_sim_arch {
 typedef struct llx_sim_config {
     llx_sim_platform plat;
     llx_sim_arch arch;
-    int block_rows; /* schedule's MP transmission block (0 = schedule default) */
+    int block_rows; /* MP rows per ring block (presets: 64, the router's block; 0 = the engine's automatic blocks) */
 } llx_sim_config;
 
 /* Fill c with a platform preset ("u50", "u280", "u55c", "v80") and the

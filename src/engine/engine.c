@@ -72,6 +72,12 @@ llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_eng
         return st;
     }
     e->ops = e->opt.precision == LLX_PREC_FP32 ? &llx_fp32_ops : &llx_w8a8_ops;
+    const llx_part_opts po = {e->opt.nodes, e->ops->weight_bytes_per_elem, e->opt.block_rows};
+    st = llx_partition_build(&e->part, llx_model_config(m), &po);
+    if (st != LLX_OK) {
+        free(e);
+        return st;
+    }
     if (e->opt.backend == LLX_BACKEND_MPI) st = llx_engine_mpi_create(e);
     else st = llx_engine_threads_create(e);
     if (st != LLX_OK) {
@@ -153,9 +159,8 @@ llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logi
 {
     llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = n, .pos = e->pos, .all_logits = all_logits,
                          .block_rows = e->opt.block_rows, .precision = e->opt.precision};
-    /* block_rows 0 lets the schedule record its default; the nodes size blocks in bytes (pass.c) */
     llx_schedule s;
-    LLX_TRY(llx_schedule_build(&s, llx_model_config(e->model), &so));
+    LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
     llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, tokens)
                                                       : llx_engine_run_local(e, 1, &s, tokens);
     llx_schedule_free(&s);

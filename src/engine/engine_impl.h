@@ -11,6 +11,7 @@ struct llx_engine {
     llx_engine_opts opt;
     const llx_kernels *k;
     const node_ops *ops;
+    llx_partition part; /* rows, heads and ring blocks of every node */
     node *nd;          /* the nodes this process runs */
     int n_local;
     llx_pool *team;    /* threads backend, nodes > 1 */

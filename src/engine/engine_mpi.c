@@ -60,7 +60,7 @@ llx_status llx_engine_serve(llx_engine *e)
         llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = c.tokens, .pos = c.pos, .all_logits = c.all_logits,
                              .block_rows = e->opt.block_rows, .precision = e->opt.precision};
         llx_schedule s;
-        LLX_TRY(llx_schedule_build(&s, llx_model_config(e->model), &so));
+        LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
         llx_status st = llx_engine_run_local(e, 1, &s, NULL);
         llx_schedule_free(&s);
         if (st != LLX_OK) {

@@ -24,20 +24,35 @@
 typedef struct node node;
 
 /* Observation hook (calibration, tests): after the stage that produces it,
- * a node reports a full activation of the pass, [tokens][width].  The fp32
- * datapath reports fp32 data for LN1, QKV, CTX, LN2, GELU; the W8A8 datapath
- * reports int8 data with per-token scales for LN1, QKV (scales NULL), CTX,
- * LN2, GELU and fp32 data for X_IN (residual entering the layer), PROJ and FC2. */
+ * a node reports a full activation of the pass, [tokens][width], at the
+ * point named by the stage's op (llx_obs_point_of).  Outputs a datapath
+ * holds in fp32 go to fn, int8 outputs (with their per-token scales) to
+ * fn8; the W8A8 datapath also reports the residual stream entering a layer
+ * (X_IN, before LN1). */
 typedef enum llx_obs_point {
     LLX_OBS_LN1,  /* QKV input, C */
-    LLX_OBS_QKV,  /* QKV output, 3C */
-    LLX_OBS_CTX,  /* attention context, C */
-    LLX_OBS_LN2,  /* FC1 input, C */
-    LLX_OBS_GELU, /* FC2 input, F */
+    LLX_OBS_QKV,  /* QKV output (after the rotary step when there is one) */
+    LLX_OBS_CTX,  /* attention context */
+    LLX_OBS_LN2,  /* FC1 / GATE / UP input, C */
+    LLX_OBS_GELU, /* FC2 / DOWN input, F */
     LLX_OBS_X_IN, /* residual stream entering the layer, C */
     LLX_OBS_PROJ, /* attention output projection, C */
     LLX_OBS_FC2,  /* MLP output, C */
 } llx_obs_point;
+
+/* The point a stage's output is reported at (-1: none), and the point its
+ * input residual stream is reported at before it runs. */
+static inline int llx_obs_point_of(llx_op op)
+{
+    static const signed char pt[LLX_OP_COUNT] = {
+        [LLX_OP_EMBED] = -1, [LLX_OP_LN1] = LLX_OBS_LN1, [LLX_OP_QKV] = LLX_OBS_QKV, [LLX_OP_ATTN] = LLX_OBS_CTX,
+        [LLX_OP_PROJ] = LLX_OBS_PROJ, [LLX_OP_RES_LN2] = LLX_OBS_LN2, [LLX_OP_FC1] = LLX_OBS_GELU,
+        [LLX_OP_FC2] = LLX_OBS_FC2, [LLX_OP_RES] = -1, [LLX_OP_LN_F] = -1, [LLX_OP_LM_HEAD] = -1,
+        [LLX_OP_ROPE] = LLX_OBS_QKV, [LLX_OP_GATE] = -1, [LLX_OP_UP] = LLX_OBS_GELU, [LLX_OP_DOWN] = LLX_OBS_FC2,
+    };
+    return (unsigned)op < LLX_OP_COUNT ? pt[op] : -1;
+}
+static inline int llx_obs_point_before(llx_op op) { return op == LLX_OP_LN1 ? LLX_OBS_X_IN : -1; }
 
 typedef struct llx_observer {
     void (*fn)(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width);
@@ -46,27 +61,24 @@ typedef struct llx_observer {
 } llx_observer;
 typedef struct llx_engine_impl llx_engine_impl;
 
-/* What a precision provides to the schedule walker.  `stage` callbacks run
- * on the node's own thread and may use the node's pool. */
+/* What a precision provides to the schedule walker: a buffer per slot and
+ * an executor per llx_work (looked up, never chosen by the stage's op).
+ * Callbacks run on the node's own thread and may use the node's pool. */
 typedef struct node_ops {
     const char *name;
+    int weight_bytes_per_elem; /* sizes the partition's automatic ring blocks */
     /* allocate buffers and load this node's weight slices (runs on the node thread) */
     llx_status (*load)(node *nd);
     void (*unload)(node *nd);
-    /* host: x rows for the pass's tokens (node 0 only) */
-    llx_status (*embed)(node *nd, const int *tokens, int n, int pos);
-    /* LN&Res stages and the final LayerNorm, full width on every node */
-    void (*lnres)(node *nd, const llx_stage *st);
-    /* MP/LM-head stage: where the gathered output lives */
-    void (*mp_target)(node *nd, const llx_stage *st, void **dst, int *ld);
-    /* compute own output rows [r0, r1) of the stage, all tokens */
-    void (*mp_rows)(node *nd, const llx_stage *st, int r0, int r1);
-    /* after the gather (e.g. per-token quantization of the full vector) */
-    void (*mp_done)(node *nd, const llx_stage *st);
-    /* attention for own heads [h0, h1): appends K/V, writes the context */
-    void (*attn)(node *nd, const llx_stage *st, int h0, int h1);
-    void (*attn_target)(node *nd, const llx_stage *st, void **dst, int *ld);
-    void (*attn_done)(node *nd, const llx_stage *st);
+    /* before a stage runs (observers), may be NULL */
+    void (*before)(node *nd, const llx_stage *st);
+    /* compute units [u0, u1) of the stage: rows of a matrix, query heads,
+     * or the whole width of an unsplit stage */
+    llx_status (*run)(node *nd, const llx_stage *st, int u0, int u1);
+    /* where the stage's gathered output lives */
+    void (*target)(node *nd, const llx_stage *st, void **dst, int *ld);
+    /* after the stage and its gather (per-token quantization, observers) */
+    void (*done)(node *nd, const llx_stage *st);
     /* logits of the pass (node 0 after the LM head gather) */
     const float *(*logits)(const node *nd);
     /* weight bytes this node reads per decode pass */
@@ -85,9 +97,12 @@ struct node {
     llx_pool *pool;
     llx_ring *ring;           /* NULL when nodes == 1 */
     int nodes;
+    const llx_partition *part; /* what this node owns (the engine's) */
     int max_batch, max_ctx;
-    int head0, heads;         /* owned attention heads */
+    int head0, heads;         /* owned query heads */
+    int kv0, kv_heads;        /* KV heads whose cache this node holds */
     int pass_tokens;          /* tokens of the pass being run */
+    const int *tokens;        /* ids of the pass (node 0, for the embedding) */
     float pace[LLX_PACE_MAX]; /* pool members' relative speeds on matrix stages (pass.c), 0: not yet */
     float pace_attn[LLX_PACE_MAX]; /* the same on decode attention */
     void *impl;               /* precision-specific state */

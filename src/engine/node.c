@@ -103,9 +103,11 @@ static void init_nodes(llx_engine *e, int first, int count)
         nd->nodes = e->opt.nodes;
         nd->max_batch = e->opt.max_batch;
         nd->max_ctx = e->opt.max_ctx;
-        const llx_range h = llx_split_range(c->n_head, e->opt.nodes, nd->id);
-        nd->head0 = h.begin;
-        nd->heads = h.end - h.begin;
+        nd->part = &e->part;
+        nd->head0 = e->part.heads[nd->id].begin;
+        nd->heads = e->part.heads[nd->id].end - nd->head0;
+        nd->kv0 = e->part.kv_heads[nd->id].begin;
+        nd->kv_heads = e->part.kv_heads[nd->id].end - nd->kv0;
     }
 }
 

@@ -1,8 +1,9 @@
 /* engine/pass.c - the scheduler state machine every node runs: walk the
  * stages of a pass, execute this node's slice of each through the
- * precision's node_ops, and all-gather over the ring after every stage that
- * asks for it.  Matrix stages run in blocks of rows so that each finished
- * block is on its way around the ring while the next is computed. */
+ * precision's executor for the stage's work, and all-gather over the ring
+ * after every stage that asks for it.  Split stages run in the partition's
+ * blocks so that each finished block is on its way around the ring while
+ * the next is computed.  Nothing here depends on which op a stage is. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,104 +98,39 @@ void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn,
     for (int i = 0; i < nth; i++) pace[i] *= (float)nth / norm;
 }
 
-/* Element range of the gathered vector node `n` contributes in stage i. */
-static llx_range gather_range(const llx_schedule *s, int i, int n)
-{
-    const llx_stage *st = &s->stages[i];
-    llx_range r = llx_schedule_slice(s, i, n);
-    if (st->split == LLX_SPLIT_HEADS) {
-        r.begin *= st->head_dim;
-        r.end *= st->head_dim;
-    }
-    return r;
-}
-
-/* Rows per ring block.  Explicit (--block-rows): as given.  Automatic: about
- * 1 MiB of weights per block, so each block still streams its rows at full
- * speed while the previous one travels (measured in docs/performance.md). */
-static int block_rows(const node *nd, const llx_stage *st, llx_range own)
-{
-    if (!nd->ring) return own.end - own.begin; /* nothing to overlap with */
-    if (nd->opt->block_rows > 0) return nd->opt->block_rows;
-    const int elem = nd->ops == &llx_fp32_ops ? 4 : 1;
-    const int rows = (int)(((size_t)1 << 20) / ((size_t)st->cols * elem)) & ~15; /* whole 16-row panels */
-    return rows < 64 ? 64 : rows;
-}
-
-static llx_status run_mp(node *nd, const llx_schedule *s, int i)
+/* One stage on this node: its own units in ring blocks (rows: the
+ * partition's block; heads: one head), each block posted to the ring as
+ * soon as it is computed, so it travels while the next is computed.
+ * Without a ring (or for a stage nothing is gathered after) the units run
+ * in one call. */
+static llx_status run_stage(node *nd, const llx_schedule *s, int i)
 {
     const llx_stage *st = &s->stages[i];
     const llx_range own = llx_schedule_slice(s, i, nd->id);
-    void *dst;
-    int ld;
-    nd->ops->mp_target(nd, st, &dst, &ld);
-    const int tokens = st->tokens;
-    if (nd->ring) llx_ring_gather_begin(nd->ring, dst, ld, tokens, st->gather_bytes, st->gather, own);
-    const int step = block_rows(nd, st, own);
-    for (int r = own.begin; r < own.end; r += step) {
-        const int e = r + step < own.end ? r + step : own.end;
-        nd->ops->mp_rows(nd, st, r, e);
-        if (nd->ring) LLX_TRY(llx_ring_gather_post(nd->ring, r, e));
+    const int ring = nd->ring && st->gather > 0;
+    if (nd->ops->before) nd->ops->before(nd, st);
+    if (ring) {
+        void *dst;
+        int ld;
+        nd->ops->target(nd, st, &dst, &ld);
+        llx_ring_gather_begin(nd->ring, dst, ld, st->tokens, st->gather_bytes, st->gather,
+                              llx_schedule_gather_range(s, i, nd->id));
     }
-    if (nd->ring) LLX_TRY(llx_ring_gather_end(nd->ring));
-    if (nd->ops->mp_done) nd->ops->mp_done(nd, st);
-    return LLX_OK;
-}
-
-static llx_status run_attn(node *nd, const llx_schedule *s, int i)
-{
-    const llx_stage *st = &s->stages[i];
-    const llx_range heads = llx_schedule_slice(s, i, nd->id);
-    void *dst;
-    int ld;
-    nd->ops->attn_target(nd, st, &dst, &ld);
-    if (nd->ring) {
-        llx_ring_gather_begin(nd->ring, dst, ld, st->tokens, st->gather_bytes, st->gather, gather_range(s, i, nd->id));
-        /* head by head: a finished head travels while the next is computed */
-        for (int h = heads.begin; h < heads.end; h++) {
-            nd->ops->attn(nd, st, h, h + 1);
-            LLX_TRY(llx_ring_gather_post(nd->ring, h * st->head_dim, (h + 1) * st->head_dim));
-        }
-        LLX_TRY(llx_ring_gather_end(nd->ring));
-    } else {
-        nd->ops->attn(nd, st, heads.begin, heads.end);
+    const int step = ring ? st->block : own.end - own.begin;
+    for (int u = own.begin; u < own.end; u += step) {
+        const int e = u + step < own.end ? u + step : own.end;
+        LLX_TRY(nd->ops->run(nd, st, u, e));
+        if (ring) LLX_TRY(llx_ring_gather_post(nd->ring, u * st->unit_elems, e * st->unit_elems));
     }
-    if (nd->ops->attn_done) nd->ops->attn_done(nd, st);
+    if (ring) LLX_TRY(llx_ring_gather_end(nd->ring));
+    if (nd->ops->done) nd->ops->done(nd, st);
     return LLX_OK;
-}
-
-static llx_status run_embed(node *nd, const llx_schedule *s, int i, const int *tokens)
-{
-    const llx_stage *st = &s->stages[i];
-    if (nd->id == 0) LLX_TRY(nd->ops->embed(nd, tokens, st->tokens, st->pos));
-    if (!nd->ring) return LLX_OK;
-    void *dst;
-    int ld;
-    /* the residual stream is the LN&Res target of the embedding */
-    nd->ops->mp_target(nd, st, &dst, &ld);
-    llx_ring_gather_begin(nd->ring, dst, ld, st->tokens, 4, st->gather, gather_range(s, i, nd->id));
-    if (nd->id == 0) LLX_TRY(llx_ring_gather_post(nd->ring, 0, st->gather));
-    return llx_ring_gather_end(nd->ring);
 }
 
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
 {
     nd->pass_tokens = s->opt.tokens;
-    for (int i = 0; i < s->n_stages; i++) {
-        const llx_stage *st = &s->stages[i];
-        switch (st->op) {
-        case LLX_OP_EMBED: LLX_TRY(run_embed(nd, s, i, tokens)); break;
-        case LLX_OP_LN1:
-        case LLX_OP_RES_LN2:
-        case LLX_OP_RES:
-        case LLX_OP_LN_F: nd->ops->lnres(nd, st); break;
-        case LLX_OP_QKV:
-        case LLX_OP_PROJ:
-        case LLX_OP_FC1:
-        case LLX_OP_FC2:
-        case LLX_OP_LM_HEAD: LLX_TRY(run_mp(nd, s, i)); break;
-        case LLX_OP_ATTN: LLX_TRY(run_attn(nd, s, i)); break;
-        }
-    }
+    nd->tokens = tokens;
+    for (int i = 0; i < s->n_stages; i++) LLX_TRY(run_stage(nd, s, i));
     return LLX_OK;
 }

@@ -379,24 +379,6 @@ static int read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, i
     return bad;
 }
 
-static void mat_dims(const llx_config *c, llx_matrix mat, int *rows, int *cols)
-{
-    const int C = c->n_embd, F = c->n_inner;
-    switch (mat) {
-    case LLX_MAT_QKV: *rows = 3 * C, *cols = C; break;
-    case LLX_MAT_PROJ: *rows = C, *cols = C; break;
-    case LLX_MAT_FC1: *rows = F, *cols = C; break;
-    case LLX_MAT_FC2: *rows = C, *cols = F; break;
-    default: *rows = c->n_vocab, *cols = C; break;
-    }
-}
-
-static const char *mat_name(llx_matrix mat)
-{
-    static const char *const n[] = {"qkv", "proj", "fc1", "fc2", "lm_head"};
-    return (mat >= 0 && mat < LLX_MAT_COUNT) ? n[mat] : "?";
-}
-
 static llx_status check_read(const llx_hf *m, const char *fn, int layer, llx_matrix mat, int r0, int r1, int rows,
                              const float *dst)
 {
@@ -404,19 +386,21 @@ static llx_status check_read(const llx_hf *m, const char *fn, int layer, llx_mat
     if (mat != LLX_MAT_LM_HEAD && (layer < 0 || layer >= m->cfg.n_layer))
         return llx_fail(LLX_ERR_ARG, "%s: layer %d out of range [0, %d)", fn, layer, m->cfg.n_layer);
     if (r0 < 0 || r1 < r0 || r1 > rows)
-        return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) of %s out of range [0, %d)", fn, r0, r1, mat_name(mat), rows);
+        return llx_fail(LLX_ERR_ARG, "%s: rows [%d, %d) of %s out of range [0, %d)", fn, r0, r1, llx_matrix_name(mat),
+                        rows);
     return LLX_OK;
 }
 
-static const int mat_part[4] = {P_QKV_W, P_PROJ_W, P_FC1_W, P_FC2_W};
+static const int mat_part[LLX_MAT_LAYER_COUNT] = {P_QKV_W, P_PROJ_W, P_FC1_W, P_FC2_W, -1};
 
 llx_status llx_hf_read_rows(const llx_hf *m, int layer, llx_matrix mat, int r0, int r1, float *dst)
 {
     if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_rows: NULL handle");
     if (mat < 0 || mat >= LLX_MAT_COUNT) return llx_fail(LLX_ERR_ARG, "llx_hf_read_rows: bad matrix id %d", (int)mat);
     int rows, cols;
-    mat_dims(&m->cfg, mat, &rows, &cols);
+    llx_matrix_shape(&m->cfg, mat, &rows, &cols);
     LLX_TRY(check_read(m, "llx_hf_read_rows", layer, mat, r0, r1, rows, dst));
+    if (r0 == r1) return LLX_OK;
     if (mat == LLX_MAT_LM_HEAD) {
         const llx_st_tensor *t = m->lm_head ? m->lm_head : m->wte;
         return convert_checked(m, t, (uint64_t)r0 * (uint64_t)cols, (size_t)(r1 - r0) * (size_t)cols, dst);
@@ -431,8 +415,9 @@ llx_status llx_hf_read_bias(const llx_hf *m, int layer, llx_matrix mat, int r0, 
     if (!m) return llx_fail(LLX_ERR_ARG, "llx_hf_read_bias: NULL handle");
     if (mat < 0 || mat >= LLX_MAT_COUNT) return llx_fail(LLX_ERR_ARG, "llx_hf_read_bias: bad matrix id %d", (int)mat);
     int rows, cols;
-    mat_dims(&m->cfg, mat, &rows, &cols);
+    llx_matrix_shape(&m->cfg, mat, &rows, &cols);
     LLX_TRY(check_read(m, "llx_hf_read_bias", layer, mat, r0, r1, rows, dst));
+    if (r0 == r1) return LLX_OK;
     if (mat == LLX_MAT_LM_HEAD) {
         memset(dst, 0, (size_t)(r1 - r0) * sizeof *dst);
         return LLX_OK;

@@ -285,7 +285,8 @@ static llx_status parse(llx_llx *f)
     if (hh != h.header_hash) return llx_fail(LLX_ERR_FORMAT, "%s: header checksum mismatch (file corrupted)", p);
     f->table = (const table_entry *)(const void *)(f->map.data + sizeof h);
     f->n = h.n_tensors;
-    f->cfg = (llx_config){h.n_vocab, h.n_ctx, h.n_embd, h.n_layer, h.n_head, h.n_inner, h.ln_eps};
+    f->cfg = (llx_config){.n_vocab = h.n_vocab, .n_ctx = h.n_ctx, .n_embd = h.n_embd, .n_layer = h.n_layer,
+                          .n_head = h.n_head, .n_inner = h.n_inner, .ln_eps = h.ln_eps};
     f->q = (llx_qinfo){h.act_mode, h.alpha, h.calib_tokens, h.smooth_v};
     if (llx_config_check(&f->cfg) != LLX_OK) {
         llx_errmsg_prefix(p);

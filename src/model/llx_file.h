@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "llx/config.h"
+#include "llx/schedule.h"
 #include "llx/status.h"
 #include "llx/tokenizer.h"
 
@@ -36,17 +37,7 @@ typedef struct llx_qinfo {
     int smooth_v;     /* attention output projection smoothed through V */
 } llx_qinfo;
 
-/* Per layer: static activation scales (value of one int8 step). */
-enum {
-    LLX_SC_LN1 = 0, /* QKV input (LN1 output, smoothed) */
-    LLX_SC_Q,
-    LLX_SC_K,
-    LLX_SC_V,
-    LLX_SC_CTX,     /* PROJ input (attention context) */
-    LLX_SC_LN2,     /* FC1 input (LN2 output, smoothed) */
-    LLX_SC_GELU,    /* FC2 input (GELU output) */
-    LLX_SC_COUNT = 8
-};
+/* Per layer: the static activation scales (LLX_SC_*, llx/schedule.h). */
 
 typedef struct llx_llx llx_llx;
 

@@ -36,6 +36,7 @@ static int point_width(const calib *c, int p)
 static void observe(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
 {
     calib *c = ud;
+    if (p < 0 || p >= 5) return; /* calibration needs the five quantized inputs and outputs */
     float *m = c->m[p] + (size_t)layer * width;
     for (int t = 0; t < tokens; t++)
         for (int j = 0; j < width; j++) {

@@ -11,10 +11,12 @@ static const struct {
     const char *name;
     llx_config c;
 } presets[] = {
-    {"gpt2", {50257, 1024, 768, 12, 12, 3072, 1e-5f}},
-    {"gpt2-medium", {50257, 1024, 1024, 24, 16, 4096, 1e-5f}},
-    {"gpt2-large", {50257, 1024, 1280, 36, 20, 5120, 1e-5f}},
-    {"gpt2-xl", {50257, 1024, 1600, 48, 25, 6400, 1e-5f}},
+#define GPT2(V, P, C, L, H, F) {.n_vocab = V, .n_ctx = P, .n_embd = C, .n_layer = L, .n_head = H, .n_inner = F, .ln_eps = 1e-5f}
+    {"gpt2", GPT2(50257, 1024, 768, 12, 12, 3072)},
+    {"gpt2-medium", GPT2(50257, 1024, 1024, 24, 16, 4096)},
+    {"gpt2-large", GPT2(50257, 1024, 1280, 36, 20, 5120)},
+    {"gpt2-xl", GPT2(50257, 1024, 1600, 48, 25, 6400)},
+#undef GPT2
 };
 
 llx_status llx_config_preset(const char *name, llx_config *c)
@@ -41,10 +43,23 @@ llx_status llx_config_check(const llx_config *c)
         return llx_fail(LLX_ERR_FORMAT, "n_embd %d out of range [1, 16384]", c->n_embd);
     if (c->n_layer < 1 || c->n_layer > 256)
         return llx_fail(LLX_ERR_FORMAT, "n_layer %d out of range [1, 256]", c->n_layer);
+    if (c->arch != LLX_ARCH_GPT2 && c->arch != LLX_ARCH_LLAMA)
+        return llx_fail(LLX_ERR_FORMAT, "unknown architecture %d", (int)c->arch);
     if (c->n_head < 1 || c->n_head > c->n_embd)
         return llx_fail(LLX_ERR_FORMAT, "n_head %d out of range [1, n_embd=%d]", c->n_head, c->n_embd);
-    if (c->n_embd % c->n_head != 0)
+    if (c->head_dim == 0 && c->n_embd % c->n_head != 0)
         return llx_fail(LLX_ERR_FORMAT, "n_embd %d is not a multiple of n_head %d", c->n_embd, c->n_head);
+    if (c->head_dim < 0 || c->head_dim > 1024 || (long)c->head_dim * c->n_head > 65536)
+        return llx_fail(LLX_ERR_FORMAT, "head_dim %d out of range [1, 1024] (and n_head * head_dim <= 65536)",
+                        c->head_dim);
+    if (c->n_kv_head < 0 || c->n_kv_head > c->n_head)
+        return llx_fail(LLX_ERR_FORMAT, "num_key_value_heads %d out of range [1, n_head=%d]", c->n_kv_head,
+                        c->n_head);
+    if (c->n_head % llx_config_kv_heads(c) != 0)
+        return llx_fail(LLX_ERR_FORMAT, "num_attention_heads %d is not a multiple of num_key_value_heads %d",
+                        c->n_head, c->n_kv_head);
+    if (c->arch == LLX_ARCH_GPT2 && (llx_config_kv_heads(c) != c->n_head || llx_config_head_dim(c) * c->n_head != c->n_embd))
+        return llx_fail(LLX_ERR_FORMAT, "a GPT-2 model has n_head * head_dim = n_embd and no KV-head groups");
     if (c->n_inner < 1 || c->n_inner > 65536)
         return llx_fail(LLX_ERR_FORMAT, "n_inner %d out of range [1, 65536]", c->n_inner);
     if (!(c->ln_eps > 0.0f) || c->ln_eps > 1.0f)
@@ -55,6 +70,12 @@ llx_status llx_config_check(const llx_config *c)
 long long llx_config_params(const llx_config *c)
 {
     long long C = c->n_embd, F = c->n_inner;
+    if (c->arch == LLX_ARCH_LLAMA) {
+        const long long q = (long long)c->n_head * llx_config_head_dim(c);
+        const long long kv = (long long)llx_config_kv_heads(c) * llx_config_head_dim(c);
+        const long long per = 2 * C + C * (q + 2 * kv) + q * C + 3 * C * F;
+        return (long long)c->n_vocab * C + c->n_layer * per + C;
+    }
     long long per_layer = 4 * C                  /* ln_1, ln_2 */
                           + C * 3 * C + 3 * C    /* c_attn */
                           + C * C + C            /* attn c_proj */

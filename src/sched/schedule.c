@@ -1,4 +1,5 @@
-/* sched/schedule.c - builds the per-pass stage list described in llx/schedule.h.
+/* sched/schedule.c - builds the per-pass stage list described in
+ * llx/schedule.h from the config, a partition and the pass options.
  * Pure planning: no weights, no threads, no I/O. */
 #include "llx/schedule.h"
 
@@ -7,112 +8,161 @@
 
 #include "util/status.h"
 
-#define DEFAULT_BLOCK_ROWS 64
-#define STAGES_PER_LAYER 8
+#define MAX_STAGES_PER_LAYER 10
 #define HOST_STAGES 3
 
-llx_range llx_split_range(int units, int nodes, int node)
+typedef struct plan {
+    const llx_config *c;
+    const llx_sched_opts *o;
+    const llx_partition *part;
+    int quantized, dynamic; /* W8A8, and its per-token mode */
+} plan;
+
+/* Ring element size: int8 travels where the producer quantizes with a
+ * static scale every node knows; everything else travels as fp32. */
+static int elem_bytes(const plan *p, llx_quant q) { return p->quantized && q == LLX_QUANT_STATIC ? 1 : 4; }
+
+/* How a quantized datapath produces an activation an int8 matrix reads
+ * next: static scale (the hardware) or per token (dynamic mode). */
+static llx_quant act_quant(const plan *p)
 {
-    llx_range r;
-    r.begin = (int)((long long)units * node / nodes);
-    r.end = (int)((long long)units * (node + 1) / nodes);
-    return r;
+    if (!p->quantized) return LLX_QUANT_F32;
+    return p->dynamic ? LLX_QUANT_DYNAMIC : LLX_QUANT_STATIC;
 }
 
-void llx_matrix_shape(const llx_config *c, llx_matrix m, int *rows, int *cols)
-{
-    int C = c->n_embd, F = c->n_inner;
-    switch (m) {
-    case LLX_MAT_QKV: *rows = 3 * C, *cols = C; return;
-    case LLX_MAT_PROJ: *rows = C, *cols = C; return;
-    case LLX_MAT_FC1: *rows = F, *cols = C; return;
-    case LLX_MAT_FC2: *rows = C, *cols = F; return;
-    case LLX_MAT_LM_HEAD: *rows = c->n_vocab, *cols = C; return;
-    default: *rows = 0, *cols = 0; return;
-    }
-}
-
-/* Bytes per element on the ring after each kind of stage.  int8 travels where
- * the consumer quantizes with a static scale every node already knows; the
- * residual branches (PROJ, FC2), the logits, and anything a per-token
- * (dynamic) scale must be computed from, travel as fp32. */
-static int gather_bytes(llx_precision p, llx_op op)
-{
-    if (p == LLX_PREC_FP32) return 4;
-    switch (op) {
-    case LLX_OP_QKV: return 1; /* q, k, v use static scales in both modes */
-    case LLX_OP_ATTN:
-    case LLX_OP_FC1: return p == LLX_PREC_W8A8_STATIC ? 1 : 4;
-    default: return 4;
-    }
-}
-
-static llx_stage base_stage(const llx_sched_opts *o, llx_op op, llx_kernel k, int layer)
+static llx_stage base_stage(const plan *p, llx_op op, llx_kernel k, llx_work w, int layer)
 {
     llx_stage st;
     memset(&st, 0, sizeof st);
     st.op = op;
     st.kernel = k;
+    st.work = w;
     st.layer = layer;
+    st.in = st.out = st.aux = LLX_SLOT_NONE;
     st.matrix = LLX_MAT_NONE;
-    st.tokens = o->tokens;
-    st.pos = o->pos;
-    st.ctx = o->pos + o->tokens;
+    st.normw = LLX_NORMW_NONE;
+    st.scale = -1;
+    st.tokens = p->o->tokens;
+    st.pos = p->o->pos;
+    st.ctx = p->o->pos + p->o->tokens;
     st.split = LLX_SPLIT_NONE;
+    st.unit_elems = 1;
     return st;
 }
 
-static llx_stage mp_stage(const llx_config *c, const llx_sched_opts *o, llx_op op, llx_matrix m, int layer)
+static void set_quant(const plan *p, llx_stage *st, llx_quant q, int scale)
 {
-    llx_stage st = base_stage(o, op, LLX_KERNEL_MP, layer);
+    st->quant = p->quantized ? q : LLX_QUANT_F32;
+    st->scale = st->quant == LLX_QUANT_STATIC ? scale : -1;
+}
+
+/* A matrix stage; gathered unless `local`. */
+static llx_stage mp_stage(const plan *p, llx_op op, llx_matrix m, int layer, llx_slot in, llx_slot out, int local)
+{
+    llx_stage st = base_stage(p, op, LLX_KERNEL_MP, LLX_WORK_MATMUL, layer);
     st.matrix = m;
-    llx_matrix_shape(c, m, &st.rows, &st.cols);
+    st.in = in;
+    st.out = out;
+    llx_matrix_shape(p->c, m, &st.rows, &st.cols);
     st.split = LLX_SPLIT_ROWS;
     st.units = st.rows;
-    st.gather = st.rows;
-    st.gather_bytes = gather_bytes(o->precision, op);
-    st.gelu = op == LLX_OP_FC1;
+    st.block = p->part->block_rows[m];
+    st.gather = local ? 0 : st.rows;
+    st.gather_bytes = elem_bytes(p, LLX_QUANT_F32);
     return st;
 }
 
-static llx_stage vec_stage(const llx_config *c, const llx_sched_opts *o, llx_op op, llx_kernel k, int layer,
-                           int residual, int layernorm)
+static void finish_quant(const plan *p, llx_stage *st, llx_quant q, int scale)
 {
-    llx_stage st = base_stage(o, op, k, layer);
-    st.cols = c->n_embd;
-    st.residual = residual;
-    st.layernorm = layernorm;
+    set_quant(p, st, q, scale);
+    if (st->gather) st->gather_bytes = elem_bytes(p, st->quant);
+}
+
+static llx_stage norm_stage(const plan *p, llx_op op, llx_kernel k, int layer, llx_slot branch, llx_normw w)
+{
+    llx_stage st = base_stage(p, op, k, LLX_WORK_NORM, layer);
+    st.cols = p->c->n_embd;
+    st.in = branch;
+    st.residual = branch != LLX_SLOT_NONE;
+    if (w != LLX_NORMW_NONE) {
+        st.normw = w;
+        st.norm = p->c->arch == LLX_ARCH_LLAMA ? LLX_NORM_RMS : LLX_NORM_LAYER;
+        st.out = LLX_SLOT_H;
+    }
     return st;
 }
 
-static void plan_layer(const llx_config *c, const llx_sched_opts *o, int l, llx_stage *out)
+static llx_stage head_stage(const plan *p, llx_op op, llx_kernel k, llx_work w, int layer)
 {
+    llx_stage st = base_stage(p, op, k, w, layer);
+    st.heads = p->c->n_head;
+    st.kv_heads = llx_config_kv_heads(p->c);
+    st.head_dim = llx_config_head_dim(p->c);
+    st.split = LLX_SPLIT_HEADS;
+    st.units = st.heads;
+    st.unit_elems = st.head_dim;
+    st.block = 1;
+    return st;
+}
+
+static int plan_layer(const plan *p, int l, llx_stage *out)
+{
+    const int llama = p->c->arch == LLX_ARCH_LLAMA;
     int n = 0;
-    out[n++] = vec_stage(c, o, LLX_OP_LN1, LLX_KERNEL_LNRES, l, 0, 1);
-    out[n++] = mp_stage(c, o, LLX_OP_QKV, LLX_MAT_QKV, l);
+    llx_stage st = norm_stage(p, LLX_OP_LN1, LLX_KERNEL_LNRES, l, LLX_SLOT_NONE, LLX_NORMW_1);
+    set_quant(p, &st, act_quant(p), LLX_SC_LN1);
+    out[n++] = st;
 
-    llx_stage a = base_stage(o, LLX_OP_ATTN, LLX_KERNEL_MHA, l);
-    a.heads = c->n_head;
-    a.head_dim = llx_config_head_dim(c);
-    a.split = LLX_SPLIT_HEADS;
-    a.units = c->n_head;
-    a.gather = c->n_embd;
-    a.gather_bytes = gather_bytes(o->precision, LLX_OP_ATTN);
-    out[n++] = a;
+    /* q, k, v: int8 straight from the matrix (GPT-2, static scales in both
+     * W8A8 modes), or fp32 to the rotary step, which quantizes them */
+    st = mp_stage(p, LLX_OP_QKV, LLX_MAT_QKV, l, LLX_SLOT_H, LLX_SLOT_QKV, 0);
+    finish_quant(p, &st, llama ? LLX_QUANT_F32 : LLX_QUANT_STATIC, LLX_SC_Q);
+    out[n++] = st;
+    if (llama) {
+        st = head_stage(p, LLX_OP_ROPE, LLX_KERNEL_LNRES, LLX_WORK_ROPE, l);
+        st.in = st.out = LLX_SLOT_QKV;
+        st.cols = llx_slot_width(p->c, LLX_SLOT_QKV);
+        set_quant(p, &st, LLX_QUANT_STATIC, LLX_SC_Q);
+        out[n++] = st;
+    }
 
-    out[n++] = mp_stage(c, o, LLX_OP_PROJ, LLX_MAT_PROJ, l);
-    out[n++] = vec_stage(c, o, LLX_OP_RES_LN2, LLX_KERNEL_LNRES, l, 1, 1);
-    out[n++] = mp_stage(c, o, LLX_OP_FC1, LLX_MAT_FC1, l);
-    out[n++] = mp_stage(c, o, LLX_OP_FC2, LLX_MAT_FC2, l);
-    out[n++] = vec_stage(c, o, LLX_OP_RES, LLX_KERNEL_LNRES, l, 1, 0);
+    st = head_stage(p, LLX_OP_ATTN, LLX_KERNEL_MHA, LLX_WORK_ATTN, l);
+    st.in = LLX_SLOT_QKV;
+    st.out = LLX_SLOT_CTX;
+    st.gather = st.heads * st.head_dim;
+    finish_quant(p, &st, act_quant(p), LLX_SC_CTX);
+    out[n++] = st;
+
+    out[n++] = mp_stage(p, LLX_OP_PROJ, LLX_MAT_PROJ, l, LLX_SLOT_CTX, LLX_SLOT_BR, 0);
+    st = norm_stage(p, LLX_OP_RES_LN2, LLX_KERNEL_LNRES, l, LLX_SLOT_BR, LLX_NORMW_2);
+    set_quant(p, &st, act_quant(p), LLX_SC_LN2);
+    out[n++] = st;
+
+    if (llama) {
+        /* gate and up share the partition's rows, so UP multiplies by the
+         * node's own GATE rows and the gate output never travels */
+        st = mp_stage(p, LLX_OP_GATE, LLX_MAT_GATE, l, LLX_SLOT_H, LLX_SLOT_GATE, 1);
+        st.act = LLX_ACT_SILU;
+        out[n++] = st;
+        st = mp_stage(p, LLX_OP_UP, LLX_MAT_FC1, l, LLX_SLOT_H, LLX_SLOT_MID, 0);
+        st.aux = LLX_SLOT_GATE;
+    } else {
+        st = mp_stage(p, LLX_OP_FC1, LLX_MAT_FC1, l, LLX_SLOT_H, LLX_SLOT_MID, 0);
+        st.act = LLX_ACT_GELU;
+    }
+    finish_quant(p, &st, act_quant(p), LLX_SC_GELU);
+    out[n++] = st;
+    out[n++] = mp_stage(p, llama ? LLX_OP_DOWN : LLX_OP_FC2, LLX_MAT_FC2, l, LLX_SLOT_MID, LLX_SLOT_BR, 0);
+    out[n++] = norm_stage(p, LLX_OP_RES, LLX_KERNEL_LNRES, l, LLX_SLOT_BR, LLX_NORMW_NONE);
+    return n;
 }
 
-static llx_range stage_slice(const llx_stage *st, int nodes, int node)
+static llx_range stage_slice(const llx_stage *st, const llx_partition *part, int node)
 {
     llx_range r = {0, 0};
     switch (st->split) {
-    case LLX_SPLIT_ROWS:
-    case LLX_SPLIT_HEADS: return llx_split_range(st->units, nodes, node);
+    case LLX_SPLIT_ROWS: return part->rows[st->matrix][node];
+    case LLX_SPLIT_HEADS: return part->heads[node];
     case LLX_SPLIT_HOST:
         if (node == 0) r.end = st->cols;
         return r;
@@ -121,53 +171,86 @@ static llx_range stage_slice(const llx_stage *st, int nodes, int node)
     return r;
 }
 
-llx_status llx_schedule_build(llx_schedule *s, const llx_config *cfg, const llx_sched_opts *opt)
+static llx_status check_pass(const llx_config *cfg, const llx_sched_opts *o)
+{
+    if (o->nodes < 1 || o->nodes > LLX_MAX_NODES)
+        return llx_fail(LLX_ERR_ARG, "node count %d out of range [1, %d]", o->nodes, LLX_MAX_NODES);
+    if (o->tokens < 1) return llx_fail(LLX_ERR_ARG, "a pass needs at least one token (got %d)", o->tokens);
+    if (o->pos < 0 || (long)o->pos + o->tokens > cfg->n_ctx)
+        return llx_fail(LLX_ERR_ARG, "positions %d..%d do not fit the context of %d tokens", o->pos,
+                        o->pos + o->tokens - 1, cfg->n_ctx);
+    if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block_rows must be >= 0 (got %d)", o->block_rows);
+    if (o->precision < LLX_PREC_FP32 || o->precision > LLX_PREC_W8A8_DYNAMIC)
+        return llx_fail(LLX_ERR_ARG, "unknown precision %d", (int)o->precision);
+    return LLX_OK;
+}
+
+static void plan_stages(llx_schedule *s)
+{
+    const llx_config *cfg = &s->cfg;
+    const llx_sched_opts *o = &s->opt;
+    const plan p = {cfg, o, &s->part, o->precision != LLX_PREC_FP32, o->precision == LLX_PREC_W8A8_DYNAMIC};
+    int k = 0;
+    llx_stage e = base_stage(&p, LLX_OP_EMBED, LLX_KERNEL_HOST, LLX_WORK_EMBED, -1);
+    e.cols = cfg->n_embd;
+    e.out = LLX_SLOT_X;
+    e.pos_embed = cfg->arch == LLX_ARCH_GPT2;
+    e.split = LLX_SPLIT_HOST;
+    e.block = e.cols;
+    e.gather = cfg->n_embd; /* the host hands every node the full embedding */
+    e.gather_bytes = 4;
+    s->stages[k++] = e;
+    for (int l = 0; l < cfg->n_layer; l++) k += plan_layer(&p, l, s->stages + k);
+    llx_stage f = norm_stage(&p, LLX_OP_LN_F, LLX_KERNEL_HOST, -1, LLX_SLOT_NONE, LLX_NORMW_F);
+    set_quant(&p, &f, LLX_QUANT_DYNAMIC, -1); /* per token, for the int8 LM head */
+    s->stages[k++] = f;
+
+    llx_stage h = mp_stage(&p, LLX_OP_LM_HEAD, LLX_MAT_LM_HEAD, -1, LLX_SLOT_H, LLX_SLOT_LOGITS, 0);
+    h.kernel = LLX_KERNEL_HOST;
+    h.tokens = o->all_logits ? o->tokens : 1;
+    s->stages[k++] = h;
+    s->n_stages = k;
+    for (int i = 0; i < k; i++) {
+        s->stages[i].block = s->stages[i].block > 0 ? s->stages[i].block : 1;
+        for (int nd = 0; nd < o->nodes; nd++)
+            s->slices[(long)i * o->nodes + nd] = stage_slice(&s->stages[i], &s->part, nd);
+    }
+}
+
+llx_status llx_schedule_build_part(llx_schedule *s, const llx_config *cfg, const llx_partition *part,
+                                   const llx_sched_opts *opt)
 {
     memset(s, 0, sizeof *s);
     LLX_TRY(llx_config_check(cfg));
-    llx_sched_opts o = *opt;
-    if (o.nodes < 1 || o.nodes > LLX_MAX_NODES)
-        return llx_fail(LLX_ERR_ARG, "node count %d out of range [1, %d]", o.nodes, LLX_MAX_NODES);
-    if (o.tokens < 1) return llx_fail(LLX_ERR_ARG, "a pass needs at least one token (got %d)", o.tokens);
-    if (o.pos < 0 || (long)o.pos + o.tokens > cfg->n_ctx)
-        return llx_fail(LLX_ERR_ARG, "positions %d..%d do not fit the context of %d tokens", o.pos,
-                        o.pos + o.tokens - 1, cfg->n_ctx);
-    if (o.block_rows < 0) return llx_fail(LLX_ERR_ARG, "block_rows must be >= 0 (got %d)", o.block_rows);
-    if (o.block_rows == 0) o.block_rows = DEFAULT_BLOCK_ROWS;
-    if (o.precision < LLX_PREC_FP32 || o.precision > LLX_PREC_W8A8_DYNAMIC)
-        return llx_fail(LLX_ERR_ARG, "unknown precision %d", (int)o.precision);
-
-    int n = cfg->n_layer * STAGES_PER_LAYER + HOST_STAGES;
+    LLX_TRY(check_pass(cfg, opt));
+    if (part->nodes != opt->nodes)
+        return llx_fail(LLX_ERR_ARG, "partition for %d nodes used for a pass on %d", part->nodes, opt->nodes);
+    const int n = cfg->n_layer * MAX_STAGES_PER_LAYER + HOST_STAGES;
     s->stages = calloc((size_t)n, sizeof *s->stages);
-    s->slices = calloc((size_t)n * (size_t)o.nodes, sizeof *s->slices);
+    s->slices = calloc((size_t)n * (size_t)opt->nodes, sizeof *s->slices);
     if (!s->stages || !s->slices) {
         llx_schedule_free(s);
         return llx_fail(LLX_ERR_NOMEM, "out of memory planning the schedule");
     }
     s->cfg = *cfg;
-    s->opt = o;
-
-    int k = 0;
-    llx_stage e = vec_stage(cfg, &o, LLX_OP_EMBED, LLX_KERNEL_HOST, -1, 0, 0);
-    e.split = LLX_SPLIT_HOST;
-    e.gather = cfg->n_embd; /* the host hands every node the full embedding */
-    e.gather_bytes = 4;
-    s->stages[k++] = e;
-    for (int l = 0; l < cfg->n_layer; l++, k += STAGES_PER_LAYER) plan_layer(cfg, &o, l, s->stages + k);
-    s->stages[k++] = vec_stage(cfg, &o, LLX_OP_LN_F, LLX_KERNEL_HOST, -1, 0, 1);
-
-    llx_stage h = mp_stage(cfg, &o, LLX_OP_LM_HEAD, LLX_MAT_LM_HEAD, -1);
-    h.kernel = LLX_KERNEL_HOST;
-    h.layer = -1;
-    h.tokens = o.all_logits ? o.tokens : 1;
-    h.gather_bytes = 4;
-    s->stages[k++] = h;
-    s->n_stages = k;
-
-    for (int i = 0; i < k; i++)
-        for (int nd = 0; nd < o.nodes; nd++)
-            s->slices[(long)i * o.nodes + nd] = stage_slice(&s->stages[i], o.nodes, nd);
+    s->opt = *opt;
+    s->part = *part;
+    plan_stages(s);
     return LLX_OK;
+}
+
+llx_status llx_schedule_build(llx_schedule *s, const llx_config *cfg, const llx_sched_opts *opt)
+{
+    memset(s, 0, sizeof *s);
+    LLX_TRY(llx_config_check(cfg));
+    LLX_TRY(check_pass(cfg, opt));
+    llx_part_opts po = {opt->nodes, opt->precision == LLX_PREC_FP32 ? 4 : 1, opt->block_rows};
+    llx_partition *part = malloc(sizeof *part);
+    if (!part) return llx_fail(LLX_ERR_NOMEM, "out of memory planning the schedule");
+    llx_status st = llx_partition_build(part, cfg, &po);
+    if (st == LLX_OK) st = llx_schedule_build_part(s, cfg, part, opt);
+    free(part);
+    return st;
 }
 
 void llx_schedule_free(llx_schedule *s)
@@ -177,10 +260,26 @@ void llx_schedule_free(llx_schedule *s)
     memset(s, 0, sizeof *s);
 }
 
+int llx_slot_width(const llx_config *c, llx_slot s)
+{
+    const int d = llx_config_head_dim(c);
+    switch (s) {
+    case LLX_SLOT_X:
+    case LLX_SLOT_H:
+    case LLX_SLOT_BR: return c->n_embd;
+    case LLX_SLOT_QKV: return (c->n_head + 2 * llx_config_kv_heads(c)) * d;
+    case LLX_SLOT_CTX: return c->n_head * d;
+    case LLX_SLOT_GATE: return c->arch == LLX_ARCH_LLAMA ? c->n_inner : 0;
+    case LLX_SLOT_MID: return c->n_inner;
+    case LLX_SLOT_LOGITS: return c->n_vocab;
+    default: return 0;
+    }
+}
+
 const char *llx_op_name(llx_op op)
 {
-    static const char *names[] = {"embed", "ln1", "qkv", "attn", "proj", "res_ln2",
-                                  "fc1", "fc2", "res", "ln_f", "lm_head"};
+    static const char *names[] = {"embed", "ln1", "qkv", "attn", "proj", "res_ln2", "fc1", "fc2",
+                                  "res",   "ln_f", "lm_head", "rope", "gate", "up", "down"};
     return (unsigned)op < sizeof names / sizeof names[0] ? names[op] : "?";
 }
 
@@ -192,7 +291,7 @@ const char *llx_kernel_name(llx_kernel k)
 
 const char *llx_matrix_name(llx_matrix m)
 {
-    static const char *names[] = {"qkv", "proj", "fc1", "fc2", "lm_head"};
+    static const char *names[] = {"qkv", "proj", "fc1", "fc2", "gate", "lm_head"};
     return (unsigned)m < sizeof names / sizeof names[0] ? names[m] : "none";
 }
 

@@ -42,8 +42,8 @@ static stage_key key_of(const llx_stage *st, int kernel)
     stage_key k;
     memset(&k, 0, sizeof k);
     k.kernel = kernel, k.rows = st->rows, k.cols = st->cols, k.heads = st->heads, k.head_dim = st->head_dim;
-    k.tokens = st->tokens, k.ctx = kernel == LLX_KERNEL_MHA ? st->pos : 0, k.gelu = st->gelu;
-    k.residual = st->residual, k.layernorm = st->layernorm, k.gather = st->gather;
+    k.tokens = st->tokens, k.ctx = kernel == LLX_KERNEL_MHA ? st->pos : 0, k.gelu = st->act != LLX_ACT_NONE;
+    k.residual = st->residual, k.layernorm = st->norm != LLX_NORM_NONE, k.gather = st->gather;
     k.gather_bytes = st->gather_bytes, k.units = st->units;
     return k;
 }

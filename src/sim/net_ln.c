@@ -30,7 +30,7 @@ static void token(const sim_hw *hw, const llx_stage *st, sim_graph *g, int p)
         int ii1 = hw->ln_ii;
         if (st->residual && (int)cdiv_l(lanes, hw->ln_rd) > ii1) ii1 = (int)cdiv_l(lanes, hw->ln_rd);
         sim_phase_add(g, p, cdiv_l(d, lanes), ii1, 0, 0);
-        if (!st->layernorm) {
+        if (st->norm == LLX_NORM_NONE) {
             sim_phase_add(g, p, 1, 1, hw->fadd, 0); /* the last residual adds drain */
             return;
         }
@@ -43,9 +43,9 @@ static void token(const sim_hw *hw, const llx_stage *st, sim_graph *g, int p)
     }
     if (st->residual) {
         sim_phase_add(g, p, d, 1, 0, 0); /* one lane: one element per cycle */
-        sim_phase_add(g, p, 1, 1, hw->fadd + (st->layernorm ? hw->sched : 0), 0);
+        sim_phase_add(g, p, 1, 1, hw->fadd + (st->norm != LLX_NORM_NONE ? hw->sched : 0), 0);
     }
-    if (st->layernorm) {
+    if (st->norm != LLX_NORM_NONE) {
         sim_phase_add(g, p, d, hw->fadd, 0, 0); /* one accumulator: II = fadd latency */
         sim_phase_add(g, p, d, 1, hw->fadd + finalize, 0);
         sim_phase_add(g, p, 1, 1, norm, 0);

@@ -149,7 +149,7 @@ llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_
 {
     const llx_stage *st = &s->stages[i];
     const int N = hw->nodes;
-    mp_ctx x = {hw, st, net, s->opt.block_rows, 1, st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES};
+    mp_ctx x = {hw, st, net, st->block, 1, st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES};
     for (int n = 0; n < N; n++) {
         llx_range r = llx_schedule_slice(s, i, n);
         long nb = cdiv_l((long)(r.end - r.begin) * st->tokens, x.B);
@@ -179,7 +179,7 @@ llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_
         gate[n] = hw->hiding ? -1 : q;
     }
     if (!oom) oom = sim_net_ring(hw, net, x.nblk, own, msgs, elems, x.bytes, hw->mp_wb, gate, ring, wproc) != 0;
-    if (!oom && st->gelu)
+    if (!oom && st->act != LLX_ACT_NONE)
         for (int n = 0; n < N; n++) act_pass(&x, n, wproc[n]);
     free(msgs), free(elems);
     if (oom || net->g.oom) return llx_fail(LLX_ERR_NOMEM, "out of memory building stage %d", i);

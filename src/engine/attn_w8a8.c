@@ -1,0 +1,201 @@
+/* engine/attn_w8a8.c - the W8A8 attention executor: appends the pass's int8
+ * k and v of the node's KV heads to the position-major cache, then int8
+ * Q.K -> fp32 softmax -> int8 probabilities (x127) . int8 V, and the
+ * context as int8 (static scale) or fp32 (quantized per token after the
+ * gather).  Layout and formulas: w8a8_node.h, docs/quantization.md. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/w8a8_node.h"
+#include "util/status.h"
+
+static void *alloc_or(llx_status *st, size_t bytes)
+{
+    void *p = *st == LLX_OK ? llx_alloc(bytes ? bytes : 1) : NULL;
+    if (!p && *st == LLX_OK) *st = llx_fail(LLX_ERR_NOMEM, "out of memory (%zu MB)", bytes >> 20);
+    return p;
+}
+
+llx_status w8_attn_alloc(node *nd, w8_node *q)
+{
+    const llx_config *c = nd->cfg;
+    const size_t nth = (size_t)llx_pool_size(nd->pool), hd = (size_t)llx_config_head_dim(c);
+    q->kv_ctx = (nd->max_ctx + 31) & ~31;
+    q->kv_layer = (size_t)nd->kv_heads * (size_t)q->kv_ctx * hd;
+    const size_t kv = (size_t)c->n_layer * q->kv_layer, NH = (size_t)(nd->heads > 0 ? nd->heads : 1);
+    llx_status st = LLX_OK;
+    q->kc = alloc_or(&st, kv);
+    q->vc = alloc_or(&st, kv);
+    q->sc_ld = (size_t)nd->max_ctx > hd ? (size_t)nd->max_ctx : hd;
+    q->scores = alloc_or(&st, nth * NH * q->sc_ld * 4);
+    q->iscores = alloc_or(&st, nth * NH * (size_t)nd->max_ctx * 4);
+    q->probs = alloc_or(&st, nth * NH * (size_t)q->kv_ctx);
+    q->cacc = alloc_or(&st, nth * NH * hd * 4);
+    return st;
+}
+
+typedef struct attn_job {
+    node *nd;
+    const llx_stage *st;
+    int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
+} attn_job;
+
+/* Head h's scores (int32, n) -> int8 probabilities, zero-padded to whole
+ * chunks for the context kernel; sh is fp32 scratch. */
+static void head_probs(const node *nd, const w8_layer *L, const int32_t *si, float *sh, int8_t *ph, int n)
+{
+    nd->k->scale_i32(sh, si, L->score_scale, n);
+    nd->k->softmax_f32(sh, n);
+    nd->k->quant_i8(ph, sh, 127.0f, n);
+    memset(ph + n, 0, (size_t)(((n + 31) & ~31) - n));
+}
+
+/* int32 context of `len` consecutive channels at o -> int8 (static) or
+ * fp32 (dynamic) context; tmp is fp32 scratch of len. */
+static void context_out(const node *nd, const llx_stage *st, const w8_layer *L, const int32_t *acc, float *tmp,
+                        size_t o, int len)
+{
+    w8_node *q = w8_impl(nd);
+    if (st->quant == LLX_QUANT_STATIC) {
+        nd->k->scale_i32(tmp, acc, L->ctx_scale, len);
+        nd->k->quant_i8(q->q[st->out] + o, tmp, L->inv[st->scale], len);
+    } else {
+        nd->k->scale_i32(q->f[st->out] + o, acc, L->ctx_scale, len);
+    }
+}
+
+/* One (token, group of heads) pair per item: int8 scores over the layer's
+ * K cache (attn_qk_i8), fp32 softmax per head, int8 probabilities, and the
+ * int8 context over the chunked V cache (attn_pv_i8).  Prefill gives each
+ * thread whole tokens; a short decode gives each a group of heads. */
+static void attn_part(void *arg, int a, int b, int ith)
+{
+    const attn_job *j = arg;
+    const node *nd = j->nd;
+    const llx_stage *st = j->st;
+    w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, NH = nd->heads, KV = nd->kv_heads;
+    const w8_layer *L = w8_layer_of(q, st);
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx, ldq = (size_t)q->ld[st->in];
+    float *sc = q->scores + (size_t)ith * NH * q->sc_ld;
+    int32_t *si = q->iscores + (size_t)ith * NH * lds;
+    int8_t *pr = q->probs + (size_t)ith * NH * ldp;
+    int32_t *acc = q->cacc + (size_t)ith * NH * hd;
+    const int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    for (int it = a; it < b; it++) {
+        const int t = it / j->groups, g = it % j->groups, n = st->pos + t + 1;
+        int hb, he;
+        llx_split_work(j->h1 - j->h0, g, j->groups, 1, &hb, &he);
+        const int H = he - hb, hl = j->h0 + hb - nd->kv0;
+        if (H <= 0) continue;
+        const int8_t *qv = q->q[st->in] + (size_t)t * ldq + (size_t)(j->h0 + hb) * hd;
+        nd->k->attn_qk_i8(si, (int)lds, qv, kl + (size_t)hl * hd, KV * hd, H, n, hd);
+        for (int h = 0; h < H; h++) head_probs(nd, L, si + (size_t)h * lds, sc + (size_t)h * lds, pr + (size_t)h * ldp, n);
+        nd->k->attn_pv_i8(acc, pr, (int)ldp, vl + (size_t)hl * 32 * hd, (size_t)KV * 32 * hd, H, n, hd);
+        context_out(nd, st, L, acc, sc, (size_t)t * q->ld[st->out] + (size_t)(j->h0 + hb) * hd, H * hd);
+    }
+}
+
+/* Decode on several threads: the layer's cache is split by position, so
+ * each thread streams a contiguous part of K and of V with all heads.
+ * Scores are int32 and the context partial sums int32, so splitting them
+ * changes no bit; the softmax runs per head.  Three steps, one pool run
+ * each; thread 0's scratch holds the shared scores and probabilities. */
+#define SPLIT_MIN_POS 64 /* positions per thread below which heads are split instead */
+
+typedef struct split_job {
+    node *nd;
+    const llx_stage *st;
+    int h0, h1, n;
+} split_job;
+
+/* Thread 0 has just written the new position's K row and V bytes (the V
+ * write dirties every line of the last chunk), so it takes the parts at
+ * the end of the cache: the rows [a, b) a member gets are mirrored. */
+static void split_qk(void *arg, int a, int b, int ith)
+{
+    const split_job *j = arg;
+    const int a0 = a;
+    a = j->n - b, b = j->n - a0;
+    const node *nd = j->nd;
+    w8_node *q = w8_impl(nd);
+    const int hd = j->st->head_dim, hl = j->h0 - nd->kv0;
+    const size_t ldk = (size_t)nd->kv_heads * hd;
+    const int8_t *kl = q->kc + (size_t)j->st->layer * q->kv_layer + (size_t)a * ldk + (size_t)hl * hd;
+    const int8_t *qv = q->q[j->st->in] + (size_t)j->h0 * hd; /* one token */
+    nd->k->attn_qk_i8(q->iscores + a, nd->max_ctx, qv, kl, (int)ldk, j->h1 - j->h0, b - a, hd);
+}
+
+static void split_probs(void *arg, int a, int b, int ith)
+{
+    const split_job *j = arg;
+    const node *nd = j->nd;
+    w8_node *q = w8_impl(nd);
+    const w8_layer *L = w8_layer_of(q, j->st);
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx;
+    for (int h = a; h < b; h++) head_probs(nd, L, q->iscores + h * lds, q->scores + h * lds, q->probs + h * ldp, j->n);
+}
+
+static void split_pv(void *arg, int a, int b, int ith)
+{
+    const split_job *j = arg;
+    const int chunks = (j->n + 31) / 32, a0 = a;
+    a = chunks - b, b = chunks - a0;
+    const node *nd = j->nd;
+    w8_node *q = w8_impl(nd);
+    const int hd = j->st->head_dim, NH = nd->heads, hl = j->h0 - nd->kv0;
+    const size_t cs = (size_t)nd->kv_heads * 32 * hd;
+    const int8_t *vl = q->vc + (size_t)j->st->layer * q->kv_layer + (size_t)a * cs + (size_t)hl * 32 * hd;
+    const int end = 32 * b < j->n ? 32 * b : j->n;
+    nd->k->attn_pv_i8(q->cacc + (size_t)ith * NH * hd, q->probs + 32 * (size_t)a, q->kv_ctx, vl, cs, j->h1 - j->h0,
+                      end - 32 * a, hd);
+}
+
+static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
+{
+    w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, NH = nd->heads, H = h1 - h0, nth = llx_pool_size(nd->pool);
+    split_job j = {nd, st, h0, h1, st->pos + 1};
+    memset(q->cacc, 0, (size_t)nth * NH * hd * sizeof *q->cacc); /* a thread without chunks adds zeros */
+    llx_node_parallel_paced(nd, nd->pace_attn, j.n, 8, split_qk, &j);
+    llx_node_parallel_rows(nd, H, 1, split_probs, &j);
+    llx_node_parallel_paced(nd, nd->pace_attn, (j.n + 31) / 32, 1, split_pv, &j);
+    for (int i = 1; i < nth; i++)
+        for (int d = 0; d < H * hd; d++) q->cacc[d] += q->cacc[(size_t)i * NH * hd + d];
+    context_out(nd, st, w8_layer_of(q, st), q->cacc, q->scores, (size_t)h0 * hd, H * hd);
+}
+
+/* Append the pass's k and v rows of KV heads [k0, k1) to the cache. */
+static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
+{
+    w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, KV = nd->kv_heads, ldq = q->ld[st->in];
+    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
+    int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    for (int t = 0; t < st->tokens; t++) {
+        const int8_t *row = q->q[st->in] + (size_t)t * ldq;
+        const int p = st->pos + t;
+        memcpy(kl + ((size_t)p * KV + (size_t)(k0 - nd->kv0)) * hd, row + kofs + (size_t)k0 * hd,
+               (size_t)(k1 - k0) * hd);
+        int8_t *vchunk = vl + (size_t)(p / 32) * KV * 32 * hd + (size_t)(p % 32);
+        for (int k = k0; k < k1; k++)
+            for (int d = 0; d < hd; d++)
+                vchunk[((size_t)(k - nd->kv0) * hd + d) * 32] = row[vofs + (size_t)k * hd + d];
+    }
+}
+
+llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
+{
+    if (h1 <= h0) return LLX_OK;
+    if (st->heads != st->kv_heads)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "w8a8 attention with grouped KV heads is not implemented");
+    append_kv(nd, st, h0, h1);
+    const int nth = llx_pool_size(nd->pool);
+    if (st->tokens == 1 && nth > 1 && st->pos + 1 >= SPLIT_MIN_POS * nth) {
+        attn_decode_split(nd, st, h0, h1);
+        return LLX_OK;
+    }
+    attn_job j = {nd, st, h0, h1, st->tokens >= nth ? 1 : nth};
+    llx_node_parallel_rows(nd, st->tokens * j.groups, 1, attn_part, &j);
+    return LLX_OK;
+}
