@@ -47,7 +47,7 @@ static const char *fake_sysfs(void)
         const struct { int index, level; const char *size, *shared; } caches[] = {
             {0, 1, "32K", NULL}, {2, 2, "1024K", NULL}, {3, 3, "98304K", l3share}};
         for (int c = 0; c < 3; c++) {
-            char own[8];
+            char own[16];
             snprintf(own, sizeof own, "%d", cpu);
             snprintf(path, sizeof path, "mkdir -p %s/cpu%d/cache/index%d", root, cpu, caches[c].index);
             if (system(path) != 0) return NULL;

@@ -9,25 +9,10 @@
 
 #include "llx/checkpoint.h"
 #include "llx/engine.h"
+#include "golden.h"
 #include "llx/quant.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
-
-static json_t *load_json(const char *rel)
-{
-    const char *p = llx_test_shared(rel);
-    if (!p) return NULL;
-    json_error_t err;
-    return json_load_file(p, 0, &err);
-}
-
-static int *json_ids(json_t *arr, int *n)
-{
-    *n = (int)json_array_size(arr);
-    int *ids = malloc(sizeof(int) * (*n + 1));
-    for (int i = 0; i < *n; i++) ids[i] = (int)json_integer_value(json_array_get(arr, (size_t)i));
-    return ids;
-}
 
 static llx_engine *make_engine(const llx_model *m, int nodes, int threads, const char *kernels)
 {
@@ -40,96 +25,29 @@ static llx_engine *make_engine(const llx_model *m, int nodes, int threads, const
     return e;
 }
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
+/* The shared shakespeare-gpt2 against its goldens (the repository's own
+ * model is checked the same way in test_refmodel.c). */
 TEST(engine_golden_prompts)
 {
-    const char *dir = llx_test_model_dir();
-    json_t *g = load_json("models/shakespeare-gpt2/golden/prompts.json");
-    if (!dir || !g) SKIP("shared shakespeare-gpt2 model not found");
-    llx_model *m;
-    CHECK(llx_model_open(&m, dir) == LLX_OK);
-    llx_engine *e = make_engine(m, 1, 2, "auto");
-    CHECK(e != NULL);
-    const int V = llx_model_config(m)->n_vocab;
-    float *logits = malloc(sizeof(float) * V);
-    json_t *prompts = json_object_get(g, "prompts");
-    size_t pi;
-    json_t *p;
-    double worst = 0;
-    json_array_foreach(prompts, pi, p)
-    {
-        const char *name = json_string_value(json_object_get(p, "name"));
-        const char *text = json_string_value(json_object_get(p, "text"));
-        int n, *want = json_ids(json_object_get(p, "ids"), &n), *got = NULL, ng = 0;
-        CHECK(llx_tokenize(llx_model_tokenizer(m), text, strlen(text), &got, &ng) == LLX_OK);
-        CHECK_MSG(ng == n && !memcmp(got, want, sizeof(int) * n), "%s: token ids differ", name);
-        llx_engine_reset(e);
-        CHECK(llx_engine_forward(e, want, n, logits, 0) == LLX_OK);
-        char rel[256];
-        snprintf(rel, sizeof rel, "models/shakespeare-gpt2/golden/%s",
-                 json_string_value(json_object_get(p, "last_logits_file")));
-        size_t len = 0;
-        float *ref = (float *)llx_test_read(llx_test_shared(rel), &len);
-        CHECK(ref && len == sizeof(float) * V);
-        double maxd = 0;
-        for (int i = 0; ref && i < V; i++) maxd = fmax(maxd, fabs(logits[i] - ref[i]));
-        CHECK_MSG(maxd <= 1e-4, "%s: last logits differ by %.3g (> 1e-4)", name, maxd);
-        worst = fmax(worst, maxd);
-        /* top-5 */
-        json_t *top5 = json_object_get(p, "top5_ids");
-        float *tmp = malloc(sizeof(float) * V);
-        memcpy(tmp, logits, sizeof(float) * V);
-        for (int k = 0; k < 5; k++) {
-            int b = argmax(tmp, V);
-            CHECK_MSG(b == json_integer_value(json_array_get(top5, (size_t)k)), "%s: top-5 rank %d differs", name, k);
-            tmp[b] = -INFINITY;
-        }
-        free(tmp);
-        /* greedy continuation with the KV cache */
-        int gn, *gw = json_ids(json_object_get(json_object_get(p, "greedy"), "ids"), &gn);
-        for (int k = 0; k < gn; k++) {
-            int next = argmax(logits, V);
-            CHECK_MSG(next == gw[k], "%s: greedy token %d is %d, want %d", name, k, next, gw[k]);
-            if (next != gw[k]) break;
-            if (k + 1 < gn) CHECK(llx_engine_forward(e, &next, 1, logits, 0) == LLX_OK);
-        }
-        free(gw), free(ref), free(got), free(want);
-    }
-    llx_test_note("worst last-logit difference vs PyTorch: %.3g", worst);
-    free(logits);
-    llx_engine_free(e);
-    llx_model_close(m);
-    json_decref(g);
+    const char *dir = llx_test_model_dir(), *gold = llx_test_shared("models/shakespeare-gpt2/golden");
+    if (!dir || !gold) SKIP("shared shakespeare-gpt2 model not found");
+    char gdir[1024];
+    snprintf(gdir, sizeof gdir, "%s", gold);
+    const golden_run r = {1, 2, "auto", 1e-4};
+    llx_test_note("worst last-logit difference vs PyTorch: %.3g", golden_check_prompts(dir, gdir, &r));
 }
 
 TEST(engine_golden_nll)
 {
-    const char *dir = llx_test_model_dir();
-    json_t *g = load_json("models/shakespeare-gpt2/golden/nll.json");
-    if (!dir || !g) SKIP("shared shakespeare-gpt2 model not found");
-    llx_model *m;
-    CHECK(llx_model_open(&m, dir) == LLX_OK);
-    llx_engine_opts o = llx_engine_defaults();
-    o.max_batch = 128;
-    llx_engine *e = NULL;
-    CHECK(llx_engine_create(&e, m, &o) == LLX_OK);
-    int n, *ids = json_ids(json_object_get(g, "token_ids"), &n);
-    llx_ppl_result r;
-    CHECK(llx_perplexity(e, ids, n, 128, NULL, NULL, &r) == LLX_OK);
-    const double want = json_real_value(json_object_get(g, "mean_nll_nats"));
-    CHECK_EQ_INT(r.predictions, 4064);
-    CHECK_CLOSE(r.nll, want, 1e-4, 0);
-    llx_test_note("NLL %.6f (golden %.6f), ppl %.3f", r.nll, want, r.ppl);
-    free(ids);
-    llx_engine_free(e);
-    llx_model_close(m);
+    const char *dir = llx_test_model_dir(), *gold = llx_test_shared("models/shakespeare-gpt2/golden");
+    if (!dir || !gold) SKIP("shared shakespeare-gpt2 model not found");
+    char gdir[1024];
+    snprintf(gdir, sizeof gdir, "%s", gold);
+    json_t *g = golden_load(gdir, "nll.json");
+    REQUIRE(g);
+    const double want = json_real_value(json_object_get(g, "mean_nll_nats")), got = golden_nll(dir, gdir, 1, 2);
+    CHECK_CLOSE(got, want, 1e-4, 0);
+    llx_test_note("NLL %.6f (golden %.6f)", got, want);
     json_decref(g);
 }
 

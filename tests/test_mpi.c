@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "ckpt_util.h"
+#include "golden.h"
+#include "llx/quant.h"
 #include "llx/checkpoint.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
@@ -140,6 +142,39 @@ TEST(mpi_identity_awkward_heads)
     CHECK(f && q);
     if (f) check_identity(f, "fp32 awkward");
     if (q) check_identity(q, "w8a8 dynamic awkward");
+}
+
+/* The repository's trained model on 2 and 3 ranks: greedy generation equals
+ * the PyTorch golden continuation, and W8A8 equals one node bit for bit. */
+TEST(mpi_refmodel_golden)
+{
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    json_t *g = golden_load(golden_repo_dir(), "prompts.json");
+    REQUIRE(g);
+    const json_t *p = json_array_get(json_object_get(g, "prompts"), 1), *greedy = json_object_get(p, "greedy");
+    for (int np = 2; np <= 3; np++) {
+        char nps[16];
+        snprintf(nps, sizeof nps, "%d", np);
+        char *argv[] = {(char *)mpirun_path(), "--oversubscribe", "--allow-run-as-root", "-np", nps,
+                        (char *)llx_test_bin(), "generate", "--backend", "mpi", "-m", (char *)golden_repo_model(),
+                        "-p", (char *)json_string_value(json_object_get(p, "text")), "-n", "32", "--greedy",
+                        "--threads", "1", "--json", NULL};
+        llx_proc_result r;
+        llx_run_proc(argv, NULL, 300, &r);
+        json_t *j = json_loads(r.out, 0, NULL);
+        CHECK_MSG(r.status == 0 && j && json_equal(json_object_get(j, "tokens"), json_object_get(greedy, "ids")),
+                  "%d ranks: exit %d, tokens differ from the golden: %.300s", np, r.status, r.err);
+        json_decref(j);
+        llx_proc_free(&r);
+    }
+    json_decref(g);
+    const char *q = llx_test_tmpfile("mpi-mini.llx");
+    char calib[512];
+    snprintf(calib, sizeof calib, "%s/calib.txt", golden_repo_model());
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    REQUIRE(llx_quantize(golden_repo_model(), &o, q) == LLX_OK);
+    check_identity(q, "w8a8 static mini-shakespeare");
 }
 
 TEST(mpi_bad_nodes_mismatch)

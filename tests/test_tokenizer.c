@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "llx/tokenizer.h"
+#include "golden.h"
 #include "test.h"
 #include "tokenizer/tok_internal.h"
 #include "util/rng.h"
@@ -32,25 +33,6 @@ static const llx_tokenizer *shared_tok(void)
     return t;
 }
 
-/* Tokenize and compare with json array `want`; reports the first difference. */
-static int check_ids(const llx_tokenizer *t, const char *text, size_t len, const json_t *want, const char *what)
-{
-    int *ids = NULL, n = 0;
-    if (llx_tokenize(t, text, len, &ids, &n) != LLX_OK) {
-        llx_test_fail_at(__FILE__, __LINE__, "%s: tokenize failed: %s", what, llx_errmsg());
-        return 0;
-    }
-    int ok = (size_t)n == json_array_size(want);
-    int at = -1;
-    for (int i = 0; ok && i < n; i++)
-        if (ids[i] != (int)json_integer_value(json_array_get(want, (size_t)i))) ok = 0, at = i;
-    if (!ok)
-        llx_test_fail_at(__FILE__, __LINE__, "%s: %d ids vs %zu expected, first difference at %d (got %d)", what, n,
-                         json_array_size(want), at, at >= 0 ? ids[at] : -1);
-    free(ids);
-    return ok;
-}
-
 static json_t *load_json(const char *path)
 {
     json_error_t e;
@@ -59,20 +41,11 @@ static json_t *load_json(const char *path)
     return j;
 }
 
-/* Check every {"text", "ids"} of array `cases`; returns the count checked. */
+/* Every {"text", "ids"} of array `cases` (and the decode back to text);
+ * returns the count checked. */
 static int check_cases(const llx_tokenizer *t, const json_t *cases)
 {
-    size_t i;
-    json_t *c;
-    int n = 0;
-    json_array_foreach(cases, i, c) {
-        const json_t *text = json_object_get(c, "text");
-        char what[64];
-        snprintf(what, sizeof what, "case %zu", i);
-        check_ids(t, json_string_value(text), json_string_length(text), json_object_get(c, "ids"), what);
-        n++;
-    }
-    return n;
+    return golden_check_tokenizer(t, cases, "case");
 }
 
 TEST(tokenizer_golden_cases, LLX_T_ASAN)
