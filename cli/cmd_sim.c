@@ -16,11 +16,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: looplynx sim [options]\n\n"
-            "Time a GPT-2 style model on the cycle-level model of the LoopLynx FPGA design.\n\n"
+            "Time a GPT-2 or Llama style model on the cycle-level model of the LoopLynx FPGA design.\n\n"
             "  --platform NAME|FILE   u50 (default), u280, u55c, v80, or a platform .json file\n"
             "  --nodes N              accelerator nodes in the ring (default 1)\n"
-            "  --model M              gpt2, gpt2-medium (default), gpt2-large, gpt2-xl, a folder with\n"
-            "                         config.json, or dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
+            "  --model M              a preset (gpt2-medium by default), a folder with config.json, or\n"
+            "                         dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
+            "                         [,arch=llama,kv_heads=K,head_dim=D]\n"
             "  --prompt P --gen G     prefill P tokens, then G decode passes\n"
             "  --context C            time one decode token attending C keys (default 640,\n"
             "                         the position the paper's artifacts time, or the model's\n"
@@ -49,8 +50,9 @@ static void print_text(const llx_sim_config *c, const char *model, const llx_con
                        const llx_sim_result *r)
 {
     const llx_sim_arch *a = &c->arch;
-    printf("model     %s: %d layers, hidden %d, %d heads, ffn %d, vocab %d\n", model, m->n_layer, m->n_embd,
-           m->n_head, m->n_inner, m->n_vocab);
+    printf("model     %s: %s, %d layers, hidden %d, %d heads (%d KV, %d wide), ffn %d, vocab %d\n", model,
+           m->arch == LLX_ARCH_LLAMA ? "llama" : "gpt2", m->n_layer, m->n_embd, m->n_head, llx_config_kv_heads(m),
+           llx_config_head_dim(m), m->n_inner, m->n_vocab);
     printf("hardware  %d node(s) on %d %s device(s), %d per device; %d HBM channels x %d B words per node, "
            "%.0f MHz; %s mode\n",
            a->nodes, r->res.devices, c->plat.name, a->nodes_per_fpga, a->channels, a->word_bytes, a->clock_mhz,
@@ -103,8 +105,10 @@ static void print_json(const llx_sim_config *c, const char *model, const llx_con
     const llx_sim_arch *a = &c->arch;
     printf("{\"model\":");
     cli_json_string(stdout, model, strlen(model));
-    printf(",\"layers\":%d,\"hidden\":%d,\"heads\":%d,\"ffn\":%d,\"vocab\":%d", m->n_layer, m->n_embd, m->n_head,
-           m->n_inner, m->n_vocab);
+    printf(",\"arch\":\"%s\",\"layers\":%d,\"hidden\":%d,\"heads\":%d,\"kv_heads\":%d,\"head_dim\":%d,\"ffn\":%d,"
+           "\"vocab\":%d",
+           m->arch == LLX_ARCH_LLAMA ? "llama" : "gpt2", m->n_layer, m->n_embd, m->n_head, llx_config_kv_heads(m),
+           llx_config_head_dim(m), m->n_inner, m->n_vocab);
     printf(",\"platform\":\"%s\",\"nodes\":%d,\"nodes_per_fpga\":%d,\"devices\":%d,\"mode\":\"%s\"", c->plat.name,
            a->nodes, a->nodes_per_fpga, r->res.devices, a->cycle_mode ? "cycle" : "fast");
     printf(",\"lnres_fusion\":%s,\"headwise_pipeline\":%s,\"transfer_hiding\":%s",

@@ -34,7 +34,7 @@ int cli_sim_model(const char *spec, llx_config *m)
     if (llx_config_preset(spec, m) == LLX_OK) return EXIT_OK;
     struct stat sb;
     if (stat(spec, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cli_usage_error("--model '%s' is not a preset (gpt2 ... gpt2-xl), a dims: spec or a folder", spec);
+        return cli_usage_error("--model '%s' is not a preset, a dims: spec or a folder", spec);
     size_t n = strlen(spec) + 16;
     char *path = malloc(n);
     if (!path) return cli_runtime_error("out of memory");

@@ -1,7 +1,7 @@
 /* tests/test_sim_engine.c - the simulator's two engines and its FIFOs:
- * the fast and the cycle-stepped engine agree over a matrix of 36
- * configurations (models, 1-8 nodes, both platforms, shallow FIFOs, odd
- * widths, every switch); shallow FIFOs cost cycles; cyclic waits are
+ * the fast and the cycle-stepped engine agree over a matrix of 44
+ * configurations (GPT-2 and Llama shapes, 1-8 nodes, every platform,
+ * shallow FIFOs, odd widths, every switch); shallow FIFOs cost cycles; cyclic waits are
  * reported as deadlocks with the FIFOs and the cycle, the same way by both
  * engines; transfer hiding changes nothing on one node. */
 #include <math.h>
@@ -95,6 +95,19 @@ static const matrix_case matrix[] = {
     /* fewer units than nodes: idle nodes send header-only messages */
     {"u50", "dims:hidden=64,layers=1,heads=2,ffn=128,vocab=300,ctx=32", 5, 1, 8, {NULL}},
     {"u280", "dims:hidden=96,layers=2,heads=3,ffn=96,vocab=300,ctx=32", 8, 1, 31, {"block_rows=5"}},
+    /* Llama: RMSNorm, rotary step, GQA (nodes below, at and above the KV
+     * heads; lanes sharing a KV head), gated MLP, batched, switches off */
+#define LLAMA "dims:arch=llama,hidden=256,layers=1,heads=8,kv_heads=2,head_dim=32,ffn=640,vocab=500,ctx=128"
+    {"u280", LLAMA, 1, 1, 50, {NULL}},
+    {"u280", LLAMA, 2, 1, 50, {"heads_parallel=2"}},
+    {"u50", LLAMA, 3, 1, 50, {"heads_parallel=2"}},
+    {"u280", LLAMA, 4, 1, 50, {"prob_fifo=1", "dma_fifo=3"}},
+    {"u55c", LLAMA, 2, 3, 20, {"heads_parallel=4", "channels=16"}},
+    {"u50", LLAMA, 2, 1, 50, {"headwise_pipeline=0", "heads_parallel=2", "lnres_fusion=0"}},
+    {"u280", LLAMA, 3, 1, 50, {"lm_head_fpga=1", "transfer_hiding=0", "ln_lanes=3"}},
+    {"v80", "dims:arch=llama,hidden=192,layers=2,heads=6,kv_heads=3,head_dim=40,ffn=500,vocab=300,ctx=64", 5, 1, 40,
+     {"heads_parallel=2", "word_bytes=16", "channels=12"}},
+#undef LLAMA
 };
 
 TEST(sim_fast_matches_cycle_matrix, LLX_T_ASAN)

@@ -136,7 +136,9 @@ void llx_sim_param_value(const llx_sim_config *c, int i, char *buf, int len);
  * cycle) capped by the pseudo-channel's share of the peak times hbm_eff. */
 double llx_sim_hbm_bytes_per_cycle(const llx_sim_config *c);
 
-/* "dims:hidden=2048,layers=24,heads=32,ffn=8192,vocab=50272[,ctx=2048]" */
+/* "dims:hidden=2048,layers=24,heads=32,ffn=8192,vocab=50272[,ctx=2048]"
+ * [",arch=llama,kv_heads=8,head_dim=64"] (arch gpt2 by default; ffn
+ * defaults to 4 x hidden) */
 llx_status llx_sim_parse_dims(const char *spec, llx_config *m);
 
 /* Time categories of the breakdown. */

@@ -6,7 +6,8 @@
  *         (and one word per MAC per token), or the write port writing the
  *         gathered vector at its width, whichever is longer; then FC1's
  *         activation pass; then the hand-over;
- *   MHA   the stage-in of q, k, v, then each lane's K channel streaming one
+ *   MHA   the stage-in of q (the node's query heads) and k, v (the KV
+ *         heads it holds), then each lane's K channel streaming one
  *         word per key of every item at the channel's rate; or the write
  *         port; then the hand-over;
  *   LN    the passes over the vector at the lanes' width (fused) or one
@@ -64,8 +65,11 @@ static double mha_stage(const llx_sim_config *c, const llx_schedule *s, int i)
         if (heads <= 0) continue;
         double groups = cdiv_d(heads, a->heads_parallel), keys = 0;
         for (int t = 0; t < st->tokens; t++) keys += groups * (st->pos + t + 1);
+        /* k and v come in for the KV heads the node holds (fewer with GQA) */
+        const double kvh = s->part.kv_heads[n].end - s->part.kv_heads[n].begin;
         double stagein = cdiv_d(heads * hd * T, a->mha_q_elems) +
-                         cdiv_d(2 * heads * hd * T, or_word(a->kv_in_elems, a->word_bytes)) + 2 * kw * groups * T;
+                         cdiv_d(2 * kvh * hd * T, or_word(a->kv_in_elems, a->word_bytes)) +
+                         2 * kw * cdiv_d(kvh, a->heads_parallel) * T;
         double compute = stagein + keys / rate;
         double wb = write_cycles(s, i, n, hd, a->mha_wb_elems);
         double t = compute > wb ? compute : wb;

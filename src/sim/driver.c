@@ -26,7 +26,8 @@ typedef struct stage_time {
 /* ---- memo of stage shapes ---- */
 
 typedef struct stage_key {
-    int kernel, rows, cols, heads, head_dim, tokens, ctx, gelu, residual, layernorm, gather, gather_bytes, units;
+    int kernel, work, rows, cols, heads, kv_heads, head_dim, tokens, ctx, act, aux, residual, norm, gather,
+        gather_bytes, units, block;
 } stage_key;
 
 #define MEMO_SLOTS 64 /* not timing: stage shapes remembered */
@@ -41,10 +42,11 @@ static stage_key key_of(const llx_stage *st, int kernel)
 {
     stage_key k;
     memset(&k, 0, sizeof k);
-    k.kernel = kernel, k.rows = st->rows, k.cols = st->cols, k.heads = st->heads, k.head_dim = st->head_dim;
-    k.tokens = st->tokens, k.ctx = kernel == LLX_KERNEL_MHA ? st->pos : 0, k.gelu = st->act != LLX_ACT_NONE;
-    k.residual = st->residual, k.layernorm = st->norm != LLX_NORM_NONE, k.gather = st->gather;
-    k.gather_bytes = st->gather_bytes, k.units = st->units;
+    k.kernel = kernel, k.work = st->work, k.rows = st->rows, k.cols = st->cols, k.heads = st->heads;
+    k.kv_heads = st->kv_heads, k.head_dim = st->head_dim, k.tokens = st->tokens;
+    k.ctx = kernel == LLX_KERNEL_MHA ? st->pos : 0, k.act = st->act, k.aux = st->aux != LLX_SLOT_NONE;
+    k.residual = st->residual, k.norm = st->norm, k.gather = st->gather;
+    k.gather_bytes = st->gather_bytes, k.units = st->units, k.block = st->block;
     return k;
 }
 
@@ -84,13 +86,13 @@ static double busy_in(const sim_graph *g, int p, const sim_trace *tr, cyc lo, cy
 static void split(const sim_hw *hw, const sim_graph *g, const sim_outcome *o, llx_sim_cat kernel, stage_time *r)
 {
     cyc stage_in = 0, local = 0, wend = 0;
-    int last_w = -1;
+    int last_w = -1, routers = 0;
     for (int p = 0; p < g->nprocs; p++) {
         cyc d = o->done[p];
         switch (g->procs[p].kind) {
         case SIM_PK_STAGEIN: stage_in = d > stage_in ? d : stage_in; break;
         case SIM_PK_COMPUTE: local = d > local ? d : local; break;
-        case SIM_PK_ROUTER: wend = d > wend ? d : wend; break;
+        case SIM_PK_ROUTER: wend = d > wend ? d : wend, routers = 1; break;
         case SIM_PK_WRITE:
             if (d >= wend) wend = d, last_w = p;
             break;
@@ -100,7 +102,7 @@ static void split(const sim_hw *hw, const sim_graph *g, const sim_outcome *o, ll
     if (local < stage_in) local = stage_in;
     double exposed = wend > local ? (double)(wend - local) : 0;
     double wb = last_w >= 0 && exposed > 0 ? busy_in(g, last_w, &o->trace[last_w], local, wend) : 0;
-    if (wb > exposed) wb = exposed;
+    if (wb > exposed || !routers) wb = exposed; /* without a ring the write port is all that is left */
     double tail = (double)o->end - (double)(wend > local ? wend : local);
     r->cat[LLX_SIM_CAT_STAGE_IN] = (double)stage_in;
     r->cat[kernel] = (double)(local - stage_in) + (tail > 0 ? tail : 0);
@@ -113,16 +115,17 @@ static void split(const sim_hw *hw, const sim_graph *g, const sim_outcome *o, ll
 llx_status sim_build_stage(const sim_hw *hw, const llx_schedule *s, int i, int kernel, sim_stage_net *net,
                            llx_sim_cat *cat)
 {
+    typedef llx_status (*rule_fn)(const sim_hw *, const llx_schedule *, int, sim_stage_net *);
+    static const rule_fn rule[LLX_WORK_COUNT] = {
+        [LLX_WORK_NORM] = sim_net_ln, [LLX_WORK_MATMUL] = sim_net_mp, [LLX_WORK_ROPE] = sim_net_rope,
+        [LLX_WORK_ATTN] = sim_net_mha};
     const llx_stage *st = &s->stages[i];
     memset(net, 0, sizeof *net);
     sim_graph_init(&net->g);
-    llx_status rc;
-    switch (kernel) {
-    case LLX_KERNEL_MP: rc = sim_net_mp(hw, s, i, net), *cat = LLX_SIM_CAT_MP; break;
-    case LLX_KERNEL_MHA: rc = sim_net_mha(hw, s, i, net), *cat = LLX_SIM_CAT_MHA; break;
-    case LLX_KERNEL_LNRES: rc = sim_net_ln(hw, st, net), *cat = LLX_SIM_CAT_LNRES; break;
-    default: rc = llx_fail(LLX_ERR_INTERNAL, "stage %d: unknown kernel %d", i, kernel), *cat = LLX_SIM_CAT_MP;
-    }
+    *cat = kernel == LLX_KERNEL_MHA ? LLX_SIM_CAT_MHA : kernel == LLX_KERNEL_LNRES ? LLX_SIM_CAT_LNRES : LLX_SIM_CAT_MP;
+    if ((unsigned)st->work >= LLX_WORK_COUNT || !rule[st->work])
+        return llx_fail(LLX_ERR_INTERNAL, "stage %d (%s): no timing rule for its work", i, llx_op_name(st->op));
+    llx_status rc = rule[st->work](hw, s, i, net);
     return rc == LLX_OK ? sim_graph_finalize(&net->g) : rc;
 }
 

@@ -48,6 +48,13 @@ static void latencies(sim_hw *hw, const llx_sim_arch *a)
     hw->norm_lat = a->lat_fmul + a->lat_fmul + a->lat_logic + a->lat_fifo;
     hw->sv_lat = a->lat_imul + a->lat_iadd + a->lat_fifo;
     hw->ctxq_lat = a->lat_i2f + a->lat_fmul + a->lat_logic + a->lat_fifo;
+    /* activations (fp32 in, fp32 out): GELU as x * sigmoid(1.5958 (x +
+     * 0.044715 x^3)) (x^2, x^3, *0.044715, +x, *-1.5958, exp, +1,
+     * reciprocal, *x); SiLU as x * sigmoid(x) (exp(-x), +1, reciprocal, *x) */
+    hw->act_lat[LLX_ACT_NONE] = 0;
+    hw->act_lat[LLX_ACT_GELU] = a->lat_fmul + a->lat_fmul + a->lat_fmul + a->lat_fadd + a->lat_fmul + a->lat_exp +
+                                a->lat_fadd + a->lat_recip + a->lat_fmul;
+    hw->act_lat[LLX_ACT_SILU] = a->lat_exp + a->lat_fadd + a->lat_recip + a->lat_fmul;
 }
 
 llx_status sim_hw_init(sim_hw *hw, const llx_sim_config *c)

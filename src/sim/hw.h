@@ -39,6 +39,7 @@ typedef struct sim_hw {
     int norm_lat;            /* two multiplies, round to int8 */
     int sv_lat;              /* SV multiply, accumulate, drain to the FIFO */
     int ctxq_lat;            /* context requantisation */
+    int act_lat[LLX_ACT_SILU + 1]; /* an activation function on fp32 values, by llx_act */
     int fusion, headwise, hiding;
 } sim_hw;
 
@@ -68,11 +69,13 @@ typedef struct sim_stage_net {
     int gathered;        /* the stage has a ring all-gather / write-back */
 } sim_stage_net;
 
-/* Build the network of stage i (net_mp.c, net_mha.c, net_ln.c; the ring
- * and write ports in net_ring.c). */
+/* Build the network of stage i: the timing rule of its work (MATMUL
+ * net_mp.c, ATTN net_mha.c, NORM and ROPE net_ln.c; the ring and write
+ * ports in net_ring.c). */
 llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
 llx_status sim_net_mha(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
-llx_status sim_net_ln(const sim_hw *hw, const llx_stage *st, sim_stage_net *net);
+llx_status sim_net_ln(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
+llx_status sim_net_rope(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
 
 /* The ring all-gather and write-back of one stage.  own[n] is the FIFO that
  * carries node n's result flits (pushed by its kernel), msgs[n*nblk+b] the

@@ -1,12 +1,17 @@
 /* sim/net_mha.c - the timing rule of the Fused Multi-Head Attention kernel
  * (paper Fig. 6(b); TeraFly attention): one stage as a dataflow network.
  *
- * A node owns a block of heads and processes items: one token x one group
- * of heads_parallel heads (one lane per head).  K and V of a head live on
- * kw = ceil(head_dim / word) channels each (one word per key per channel).
+ * A node owns a block of query heads (and holds the cache of their KV
+ * heads) and processes items: one token x one group of heads_parallel query
+ * heads (one lane per head).  K and V of a head live on kw = ceil(head_dim
+ * / word) channels each (one word per key per channel).  With grouped-query
+ * attention the lanes of an item whose query heads share a KV head share
+ * its streams: the group's first lane reads K and V and each word goes to
+ * every lane of the group (a stalled lane stalls the stream).
  *   stage-in  q (mha_q elements/cycle), the on-chip copy of k and v (kv_in
  *             elements/cycle) and the K/V write, before anything else
- *   kdma/vdma one word per key per channel at the channel's rate
+ *   kdma/vdma one word per key per channel at the channel's rate (a lane
+ *             leading its KV group)
  *   qk        one score per cycle (all K channels of the lane)
  *   smax      running maximum; every score waits in score_fifo
  *   sexp      exp(score - max) into exp_fifo, sum at the end of the item
@@ -33,6 +38,7 @@
 typedef struct item {
     long c;  /* keys attended */
     int nh;  /* heads (lanes) in use */
+    int h0;  /* the query head of lane 0 */
 } item;
 
 typedef struct mha_ctx {
@@ -40,7 +46,23 @@ typedef struct mha_ctx {
     const llx_stage *st;
     sim_stage_net *net;
     int kw, nblk, bytes;
+    int group; /* query heads per KV head */
 } mha_ctx;
+
+/* The lane that streams lane l's K and V in item `it`: the first lane of
+ * the item whose query head shares l's KV head (grouped-query attention). */
+static int leader(const mha_ctx *x, const item *it, int l)
+{
+    int kv = (it->h0 + l) / x->group, first = kv * x->group - it->h0;
+    return first > 0 ? first : 0;
+}
+
+/* lanes l.. of the item that share lane l's KV head */
+static int span(const mha_ctx *x, const item *it, int l)
+{
+    int end = ((it->h0 + l) / x->group + 1) * x->group - it->h0;
+    return (end < it->nh ? end : it->nh) - l;
+}
 
 /* per-lane, per-channel FIFOs and processes of one node */
 typedef struct lane_net {
@@ -66,12 +88,20 @@ static int proc(sim_graph *g, int n, const char *what, int l, int c)
     return sim_proc_add(g, name, n, SIM_PK_COMPUTE);
 }
 
-/* one lane's network; items where the lane is idle are skipped */
-static void lane(const mha_ctx *x, int n, int l, const item *it, int nit, int stagein, lane_net *ln, double *hbm)
+/* Does lane l lead its KV group in some item (and so need K/V streams)? */
+static int leads(const mha_ctx *x, const item *it, int nit, int l)
+{
+    for (int k = 0; k < nit; k++)
+        if (it[k].nh > l && leader(x, &it[k], l) == l) return 1;
+    return 0;
+}
+
+/* one lane's FIFOs and processes */
+static void lane_add(const mha_ctx *x, int n, int l, int stagein, int dma, lane_net *ln)
 {
     const sim_hw *hw = x->hw;
     sim_graph *g = &x->net->g;
-    const int kw = x->kw, G = hw->G, hp = hw->hp, off = !hw->headwise;
+    const int kw = x->kw, G = hw->G, off = !hw->headwise;
     ln->sc = fifo(g, n, "score", l, -1, hw->sc_fifo, 0, SIM_WORD_BITS);
     ln->byp = fifo(g, n, "score_bypass", l, -1, hw->score_fifo, 0, SIM_WORD_BITS);
     ln->mx = fifo(g, n, "max", l, -1, hw->stat_fifo, 0, SIM_WORD_BITS);
@@ -87,49 +117,73 @@ static void lane(const mha_ctx *x, int n, int l, const item *it, int nit, int st
             g->fifos[ln->kbuf[c]].reserve = g->fifos[ln->vbuf[c]].reserve = 1;
         ln->prob[c] = fifo(g, n, "prob", l, c, hw->prob_fifo, 0, SIM_BYTE_BITS);
         ln->ctx[c] = fifo(g, n, "ctx", l, c, hw->ctx_fifo, 0, SIM_WORD_BITS * G);
-        ln->kgo[c] = off ? fifo(g, n, "kgo", l, c, 1, 1, 1) : -1;
-        ln->vgo[c] = off ? fifo(g, n, "vgo", l, c, 1, 1, 1) : -1;
-        ln->kdma[c] = proc(g, n, "kdma", l, c), ln->vdma[c] = proc(g, n, "vdma", l, c), ln->sv[c] = proc(g, n, "sv", l, c);
+        ln->kgo[c] = off && dma ? fifo(g, n, "kgo", l, c, 1, 1, 1) : -1;
+        ln->vgo[c] = off && dma ? fifo(g, n, "vgo", l, c, 1, 1, 1) : -1;
+        ln->sv[c] = proc(g, n, "sv", l, c);
+        ln->kdma[c] = ln->vdma[c] = -1;
+        if (!dma) continue;
+        ln->kdma[c] = proc(g, n, "kdma", l, c), ln->vdma[c] = proc(g, n, "vdma", l, c);
         sim_proc_rate(g, ln->kdma[c], hw->hbm), sim_proc_rate(g, ln->vdma[c], hw->hbm);
         sim_proc_after(g, ln->kdma[c], stagein), sim_proc_after(g, ln->vdma[c], stagein);
     }
+}
+
+/* lane l's K and V streams of one item (l leads its KV group): each word
+ * goes to every lane of the group */
+static void kv_streams(const mha_ctx *x, const item *it, int l, lane_net *ln, double *hbm)
+{
+    const sim_hw *hw = x->hw;
+    sim_graph *g = &x->net->g;
+    const int kw = x->kw, sp = span(x, it, l), off = !hw->headwise;
+    for (int ch = 0; ch < kw; ch++) {
+        int ph = sim_phase_add(g, ln[l].kdma[ch], it->c, 1, 0, 1);
+        for (int m = l; m < l + sp; m++) sim_port_add(g, ph, ln[m].kbuf[ch], SIM_PUSH, 1, hw->L_hbm, sim_every());
+        if (off) sim_port_add(g, ph, ln[l].kgo[ch], SIM_POP, 1, 0, sim_first());
+        ph = sim_phase_add(g, ln[l].vdma[ch], it->c, 1, 0, 1);
+        for (int m = l; m < l + sp; m++) sim_port_add(g, ph, ln[m].vbuf[ch], SIM_PUSH, 1, hw->L_hbm, sim_every());
+        if (off) sim_port_add(g, ph, ln[l].vgo[ch], SIM_POP, 1, 0, sim_first());
+        int kch = l * kw + ch, vch = hw->hp * kw + l * kw + ch;
+        if (kch < LLX_SIM_MAX_CHANNELS) hbm[kch] += (double)it->c * hw->G;
+        if (vch < LLX_SIM_MAX_CHANNELS) hbm[vch] += (double)it->c * hw->G;
+    }
+}
+
+/* lane l's work in the items where it is busy */
+static void lane_items(const mha_ctx *x, int l, const item *it, int nit, lane_net *ln, double *hbm)
+{
+    const sim_hw *hw = x->hw;
+    sim_graph *g = &x->net->g;
+    const int kw = x->kw;
+    lane_net *me = &ln[l];
     for (int k = 0; k < nit; k++) {
         if (it[k].nh <= l) continue;
         const long c = it[k].c;
+        if (leader(x, &it[k], l) == l) kv_streams(x, &it[k], l, ln, hbm);
         for (int ch = 0; ch < kw; ch++) {
-            int ph = sim_phase_add(g, ln->kdma[ch], c, 1, 0, 1);
-            sim_port_add(g, ph, ln->kbuf[ch], SIM_PUSH, 1, hw->L_hbm, sim_every());
-            if (off) sim_port_add(g, ph, ln->kgo[ch], SIM_POP, 1, 0, sim_first());
-            ph = sim_phase_add(g, ln->vdma[ch], c, 1, 0, 1);
-            sim_port_add(g, ph, ln->vbuf[ch], SIM_PUSH, 1, hw->L_hbm, sim_every());
-            if (off) sim_port_add(g, ph, ln->vgo[ch], SIM_POP, 1, 0, sim_first());
-            ph = sim_phase_add(g, ln->sv[ch], c, 1, 0, 0);
-            sim_port_add(g, ph, ln->prob[ch], SIM_POP, 1, 0, sim_every());
-            sim_port_add(g, ph, ln->vbuf[ch], SIM_POP, 1, 0, sim_every());
-            sim_port_add(g, ph, ln->ctx[ch], SIM_PUSH, 1, hw->sv_lat, sim_last());
-            int kch = l * kw + ch, vch = hp * kw + l * kw + ch;
-            if (kch < LLX_SIM_MAX_CHANNELS) hbm[kch] += (double)c * G;
-            if (vch < LLX_SIM_MAX_CHANNELS) hbm[vch] += (double)c * G;
+            int ph = sim_phase_add(g, me->sv[ch], c, 1, 0, 0);
+            sim_port_add(g, ph, me->prob[ch], SIM_POP, 1, 0, sim_every());
+            sim_port_add(g, ph, me->vbuf[ch], SIM_POP, 1, 0, sim_every());
+            sim_port_add(g, ph, me->ctx[ch], SIM_PUSH, 1, hw->sv_lat, sim_last());
         }
-        int ph = sim_phase_add(g, ln->qk, c, 1, 0, 0);
-        for (int ch = 0; ch < kw; ch++) sim_port_add(g, ph, ln->kbuf[ch], SIM_POP, 1, 0, sim_every());
-        sim_port_add(g, ph, ln->sc, SIM_PUSH, 1, hw->score_lat, sim_every());
-        ph = sim_phase_add(g, ln->smax, c, 1, 0, 0);
-        sim_port_add(g, ph, ln->sc, SIM_POP, 1, 0, sim_every());
-        sim_port_add(g, ph, ln->byp, SIM_PUSH, 1, hw->lat_fifo, sim_every());
-        sim_port_add(g, ph, ln->mx, SIM_PUSH, 1, hw->max_lat, sim_last());
-        ph = sim_phase_add(g, ln->sexp, c, 1, 0, 0);
-        sim_port_add(g, ph, ln->mx, SIM_POP, 1, 0, sim_first());
-        sim_port_add(g, ph, ln->byp, SIM_POP, 1, 0, sim_every());
-        sim_port_add(g, ph, ln->ex, SIM_PUSH, 1, hw->exp_lat, sim_every());
-        sim_port_add(g, ph, ln->sm, SIM_PUSH, 1, hw->exp_lat + hw->sum_lat, sim_last());
-        ph = sim_phase_add(g, ln->sinv, 1, 1, 0, 0);
-        sim_port_add(g, ph, ln->sm, SIM_POP, 1, 0, sim_every());
-        sim_port_add(g, ph, ln->iv, SIM_PUSH, 1, hw->inv_lat, sim_every());
-        ph = sim_phase_add(g, ln->snorm, c, 1, 0, 0);
-        sim_port_add(g, ph, ln->iv, SIM_POP, 1, 0, sim_first());
-        sim_port_add(g, ph, ln->ex, SIM_POP, 1, 0, sim_every());
-        for (int ch = 0; ch < kw; ch++) sim_port_add(g, ph, ln->prob[ch], SIM_PUSH, 1, hw->norm_lat, sim_every());
+        int ph = sim_phase_add(g, me->qk, c, 1, 0, 0);
+        for (int ch = 0; ch < kw; ch++) sim_port_add(g, ph, me->kbuf[ch], SIM_POP, 1, 0, sim_every());
+        sim_port_add(g, ph, me->sc, SIM_PUSH, 1, hw->score_lat, sim_every());
+        ph = sim_phase_add(g, me->smax, c, 1, 0, 0);
+        sim_port_add(g, ph, me->sc, SIM_POP, 1, 0, sim_every());
+        sim_port_add(g, ph, me->byp, SIM_PUSH, 1, hw->lat_fifo, sim_every());
+        sim_port_add(g, ph, me->mx, SIM_PUSH, 1, hw->max_lat, sim_last());
+        ph = sim_phase_add(g, me->sexp, c, 1, 0, 0);
+        sim_port_add(g, ph, me->mx, SIM_POP, 1, 0, sim_first());
+        sim_port_add(g, ph, me->byp, SIM_POP, 1, 0, sim_every());
+        sim_port_add(g, ph, me->ex, SIM_PUSH, 1, hw->exp_lat, sim_every());
+        sim_port_add(g, ph, me->sm, SIM_PUSH, 1, hw->exp_lat + hw->sum_lat, sim_last());
+        ph = sim_phase_add(g, me->sinv, 1, 1, 0, 0);
+        sim_port_add(g, ph, me->sm, SIM_POP, 1, 0, sim_every());
+        sim_port_add(g, ph, me->iv, SIM_PUSH, 1, hw->inv_lat, sim_every());
+        ph = sim_phase_add(g, me->snorm, c, 1, 0, 0);
+        sim_port_add(g, ph, me->iv, SIM_POP, 1, 0, sim_first());
+        sim_port_add(g, ph, me->ex, SIM_POP, 1, 0, sim_every());
+        for (int ch = 0; ch < kw; ch++) sim_port_add(g, ph, me->prob[ch], SIM_PUSH, 1, hw->norm_lat, sim_every());
     }
 }
 
@@ -142,8 +196,8 @@ static void replicas(sim_graph *g, lane_net *ln, int hp, int kw, int lanes_alike
             int rl = lanes_alike ? 0 : l;
             if (l == rl && c == 0) continue;
             lane_net *r = &ln[rl], *m = &ln[l];
-            g->procs[m->kdma[c]].replica_of = r->kdma[0];
-            g->procs[m->vdma[c]].replica_of = r->vdma[0];
+            if (m->kdma[c] >= 0) g->procs[m->kdma[c]].replica_of = r->kdma[0];
+            if (m->vdma[c] >= 0) g->procs[m->vdma[c]].replica_of = r->vdma[0];
             g->procs[m->sv[c]].replica_of = r->sv[0];
             g->fifos[m->kbuf[c]].replica_of = r->kbuf[0];
             g->fifos[m->vbuf[c]].replica_of = r->vbuf[0];
@@ -181,7 +235,7 @@ static int ctxq(const mha_ctx *x, int n, const item *it, int nit, lane_net *ln, 
         sim_port_add(g, ph, tx, SIM_PUSH, 1, hw->ctxq_lat, sim_every());
         if (off && k + 1 < nit)
             for (int l = 0; l < it[k + 1].nh; l++)
-                for (int c = 0; c < x->kw; c++) {
+                for (int c = 0; c < x->kw && leader(x, &it[k + 1], l) == l; c++) {
                     sim_port_add(g, ph, ln[l].kgo[c], SIM_PUSH, 1, hw->lat_fifo, sim_last());
                     sim_port_add(g, ph, ln[l].vgo[c], SIM_PUSH, 1, hw->lat_fifo, sim_last());
                 }
@@ -191,25 +245,27 @@ static int ctxq(const mha_ctx *x, int n, const item *it, int nit, lane_net *ln, 
     return q;
 }
 
-static int stage_in(const mha_ctx *x, int n, int heads_n)
+/* q of the node's query heads; k and v of the KV heads it holds */
+static int stage_in(const mha_ctx *x, int n, int heads_n, int kv_n)
 {
     const sim_hw *hw = x->hw;
     sim_graph *g = &x->net->g;
-    const long T = x->st->tokens, hd = x->st->head_dim, groups = cdiv_l(heads_n, hw->hp);
+    const long T = x->st->tokens, hd = x->st->head_dim, groups = cdiv_l(kv_n, hw->hp);
     char name[SIM_NAME_LEN];
     snprintf(name, sizeof name, "n%d.stage_in", n);
     int p = sim_proc_add(g, name, n, SIM_PK_STAGEIN);
     sim_phase_add(g, p, cdiv_l(heads_n * hd * T, hw->mha_q), 1, 0, 0);      /* q */
-    sim_phase_add(g, p, cdiv_l(2 * heads_n * hd * T, hw->kv_in), 1, 0, 0);  /* k, v on chip */
+    sim_phase_add(g, p, cdiv_l(2 * kv_n * hd * T, hw->kv_in), 1, 0, 0);     /* k, v on chip */
     sim_phase_add(g, p, 2 * x->kw * groups * T, 1, 0, 0);                   /* k, v to HBM */
     return p;
 }
 
-static int node(mha_ctx *x, int n, int heads_n, int tx, long *msgs, long *elems, lane_net *ln, int *qproc)
+static int node(mha_ctx *x, int n, llx_range heads, int kv_n, int tx, long *msgs, long *elems, lane_net *ln,
+                int *qproc)
 {
     const sim_hw *hw = x->hw;
     const llx_stage *st = x->st;
-    const int hp = hw->hp, groups = (int)cdiv_l(heads_n, hp);
+    const int heads_n = heads.end - heads.begin, hp = hw->hp, groups = (int)cdiv_l(heads_n, hp);
     const int nit = heads_n > 0 ? groups * st->tokens : 0;
     item *it = malloc(sizeof *it * (size_t)(nit ? nit : 1));
     if (!it) return -1;
@@ -217,12 +273,15 @@ static int node(mha_ctx *x, int n, int heads_n, int tx, long *msgs, long *elems,
         for (int gi = 0; gi < groups; gi++, k++) {
             it[k].c = (long)st->pos + t + 1;
             it[k].nh = heads_n - gi * hp < hp ? heads_n - gi * hp : hp;
+            it[k].h0 = heads.begin + gi * hp;
         }
     if (nit > 0) {
-        int sin = stage_in(x, n, heads_n);
+        int sin = stage_in(x, n, heads_n, kv_n);
         int lanes = heads_n < hp ? heads_n : hp;
-        for (int l = 0; l < lanes; l++) lane(x, n, l, it, nit, sin, &ln[l], x->net->hbm_bytes);
-        replicas(&x->net->g, ln, lanes, x->kw, st->tokens == 1 || heads_n % hp == 0);
+        for (int l = 0; l < lanes; l++) lane_add(x, n, l, sin, leads(x, it, nit, l), &ln[l]);
+        for (int l = 0; l < lanes; l++) lane_items(x, l, it, nit, ln, x->net->hbm_bytes);
+        /* lanes alike: every item has the same lanes and no lane shares another's K/V */
+        replicas(&x->net->g, ln, lanes, x->kw, (st->tokens == 1 || heads_n % hp == 0) && x->group == 1);
     }
     *qproc = ctxq(x, n, it, nit, ln, tx, msgs, elems);
     free(it);
@@ -234,8 +293,13 @@ llx_status sim_net_mha(const sim_hw *hw, const llx_schedule *s, int i, sim_stage
     const llx_stage *st = &s->stages[i];
     const int N = hw->nodes;
     if (hw->hp > MAX_LANES) return llx_fail(LLX_ERR_ARG, "heads_parallel %d above %d", hw->hp, MAX_LANES);
-    mha_ctx x = {hw, st, net, (int)cdiv_l(st->head_dim, hw->G), 1, st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES};
-    if (x.kw > MAX_LANES) return llx_fail(LLX_ERR_ARG, "head_dim %d needs more than %d channels", st->head_dim, MAX_LANES);
+    const int kvh = st->kv_heads > 0 ? st->kv_heads : st->heads;
+    if (kvh < 1 || st->heads % kvh != 0)
+        return llx_fail(LLX_ERR_ARG, "stage %d: %d query heads on %d KV heads", i, st->heads, kvh);
+    const int bytes = st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES;
+    mha_ctx x = {hw, st, net, (int)cdiv_l(st->head_dim, hw->G), 1, bytes, st->heads / kvh};
+    if (x.kw > MAX_LANES)
+        return llx_fail(LLX_ERR_ARG, "head_dim %d needs more than %d channels", st->head_dim, MAX_LANES);
     for (int n = 0; n < N; n++) {
         llx_range r = llx_schedule_slice(s, i, n);
         long nb = cdiv_l(r.end - r.begin, hw->hp) * st->tokens;
@@ -255,7 +319,9 @@ llx_status sim_net_mha(const sim_hw *hw, const llx_schedule *s, int i, sim_stage
         snprintf(name, sizeof name, "n%d.for_router", n);
         own[n] = sim_fifo_add(&net->g, name, depth, 0, SIM_BYTE_BITS * hw->flit_bytes);
         int q = -1;
-        oom |= node(&x, n, r.end - r.begin, own[n], msgs + (long)n * x.nblk, elems + (long)n * x.nblk, ln, &q) != 0;
+        llx_range kv = s->part.kv_heads[n];
+        long at = (long)n * x.nblk;
+        oom |= node(&x, n, r, kv.end - kv.begin, own[n], msgs + at, elems + at, ln, &q) != 0;
         gate[n] = hw->hiding ? -1 : q;
     }
     if (!oom) oom = sim_net_ring(hw, net, x.nblk, own, msgs, elems, x.bytes, hw->mha_wb, gate, ring, wproc) != 0;

@@ -15,9 +15,13 @@
  *   quant    takes a row group's results from every slice, requantises one
  *            element per cycle (bias, scale, clamp) and packs flits for the
  *            router (tx_fifo)
- * then the ring and the write ports (net_ring.c) and, for FC1, the
- * activation pass over the gathered vector (act elements per cycle, a
- * separate kernel call).  Slices are identical except that the last row
+ * then the ring and the write ports (net_ring.c).  An activation on a
+ * gathered stage (GPT-2 FC1's GELU) is a pass over the gathered vector
+ * after the write (act elements per cycle, a separate kernel call, as
+ * TeraFly's Gelu_layer): dequantise, activate, requantise.  On a stage that
+ * stays local (Llama GATE's SiLU) it is in the quantiser's epilogue, as is
+ * the elementwise product with an aux slot (Llama UP times the node's own
+ * GATE rows, read with the result).  Slices are identical except that the last row
  * group may leave some idle: slices 1.. are replicas of slice 0. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +104,14 @@ static int slices(const mp_ctx *x, int n, int rows, int *res)
     return g->oom ? -1 : 0;
 }
 
+static int epilogue_lat(const sim_hw *hw, const llx_stage *st)
+{
+    int l = hw->quant_lat;
+    if (st->aux != LLX_SLOT_NONE) l += hw->fmul;
+    if (st->gather == 0) l += hw->act_lat[st->act];
+    return l;
+}
+
 /* node n's quantisation unit: element order (row group, token, slice);
  * message b is the b-th run of block_rows elements of that stream (a router
  * round: block_rows rows of one token).  Returns the process. */
@@ -110,7 +122,7 @@ static int quant(const mp_ctx *x, int n, int rows, const int *res, int tx, long 
     const int P = hw->P, T = x->st->tokens, fe = hw->flit_bytes / x->bytes;
     const long groups = rows > 0 ? cdiv_l(rows, P) : 0, pl = rows - (groups - 1) * P;
     const long E = (long)rows * T, full_end = (groups - 1) * P * T;
-    const long qlat = hw->quant_lat;
+    const long qlat = epilogue_lat(hw, x->st);
     char name[SIM_NAME_LEN];
     snprintf(name, sizeof name, "n%d.quant", n);
     int q = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
@@ -142,7 +154,9 @@ static void act_pass(const mp_ctx *x, int n, int write)
     snprintf(name, sizeof name, "n%d.act", n);
     int a = sim_proc_add(&x->net->g, name, n, SIM_PK_TAIL);
     sim_proc_after(&x->net->g, a, write);
+    const int lat = hw->i2f + hw->fmul + hw->act_lat[x->st->act] + hw->fmul + hw->lat_logic;
     sim_phase_add(&x->net->g, a, cdiv_l((long)x->st->gather * x->st->tokens, hw->act), 1, hw->sched, 0);
+    sim_phase_add(&x->net->g, a, 1, 1, lat, 0);
 }
 
 llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net)
@@ -179,7 +193,7 @@ llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_
         gate[n] = hw->hiding ? -1 : q;
     }
     if (!oom) oom = sim_net_ring(hw, net, x.nblk, own, msgs, elems, x.bytes, hw->mp_wb, gate, ring, wproc) != 0;
-    if (!oom && st->act != LLX_ACT_NONE)
+    if (!oom && st->act != LLX_ACT_NONE && st->gather > 0)
         for (int n = 0; n < N; n++) act_pass(&x, n, wproc[n]);
     free(msgs), free(elems);
     if (oom || net->g.oom) return llx_fail(LLX_ERR_NOMEM, "out of memory building stage %d", i);

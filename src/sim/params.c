@@ -350,6 +350,15 @@ llx_status llx_sim_parse_dims(const char *spec, llx_config *m)
             return llx_fail(LLX_ERR_ARG, "model dims: bad value for '%.*s'", (int)klen, s);
         memcpy(val, eq + 1, vlen);
         val[vlen] = 0;
+        if (klen == 4 && !strncmp(s, "arch", 4)) {
+            if (!strcmp(val, "gpt2")) c.arch = LLX_ARCH_GPT2;
+            else if (!strcmp(val, "llama")) c.arch = LLX_ARCH_LLAMA;
+            else return llx_fail(LLX_ERR_ARG, "model dims: arch '%s' is not gpt2 or llama", val);
+            if (!comma) break;
+            s = comma + 1;
+            if (!*s) return llx_fail(LLX_ERR_ARG, "model dims: trailing comma");
+            continue;
+        }
         char *end = NULL;
         errno = 0;
         long v = strtol(val, &end, 10);
@@ -362,7 +371,11 @@ llx_status llx_sim_parse_dims(const char *spec, llx_config *m)
         else if (klen == 3 && !strncmp(s, "ffn", 3)) dst = &c.n_inner, have_ffn = 1;
         else if (klen == 5 && !strncmp(s, "vocab", 5)) dst = &c.n_vocab;
         else if (klen == 3 && !strncmp(s, "ctx", 3)) dst = &c.n_ctx;
-        else return llx_fail(LLX_ERR_ARG, "model dims: unknown key '%.*s' (hidden, layers, heads, ffn, vocab, ctx)",
+        else if (klen == 8 && !strncmp(s, "kv_heads", 8)) dst = &c.n_kv_head;
+        else if (klen == 8 && !strncmp(s, "head_dim", 8)) dst = &c.head_dim;
+        else return llx_fail(LLX_ERR_ARG,
+                             "model dims: unknown key '%.*s' (hidden, layers, heads, ffn, vocab, ctx, kv_heads, "
+                             "head_dim, arch)",
                              (int)klen, s);
         *dst = (int)v;
         if (!comma) break;

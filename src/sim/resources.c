@@ -11,8 +11,10 @@
  * LUT/FF: per-unit costs that are assumptions (docs), reported, not
  * validated.  The device total adds the shell; `fits` compares it with the
  * platform. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "llx/schedule.h"
 #include "llx/sim.h"
 #include "util/status.h"
 
@@ -56,13 +58,17 @@ static void mem(llx_sim_component *c, double depth, double width, int to_uram)
 
 typedef struct dims {
     int P, G, N, L, C, F, kw, hp, lanes;
-    long rows; /* output rows this node owns over the four matrices */
+    int llama;      /* RMSNorm (gamma only), no biases, SiLU-gated MLP */
+    int widest;     /* widest activation slot of a layer (QKV, MID) */
+    long rows;      /* output rows this node owns over the layer's matrices */
+    long gate_rows; /* of which GATE rows (kept on the node for UP) */
 } dims;
 
 static llx_sim_component mp_unit(const llx_sim_arch *a, const dims *d)
 {
     llx_sim_component mp = {"mp", 0, 0, 0, 0, 0};
     mp.dsp = (double)d->P * d->G + D_FMUL + D_FADD;
+    if (d->llama) mp.dsp += D_EXP + D_FADD + D_FMUL + D_FMUL; /* SiLU epilogue, the product with GATE */
     for (int p = 0; p < d->P; p++) mem(&mp, a->out_fifo, 32, 0);
     mem(&mp, a->out_fifo, 32.0 * d->P, 0);         /* packed results */
     mem(&mp, a->out_fifo, 8.0 * a->flit_bytes, 0); /* repacked for the router */
@@ -92,10 +98,12 @@ static llx_sim_component ln_unit(const llx_sim_arch *a, const dims *d, int param
 {
     llx_sim_component ln = {"lnres", 0, 0, 0, 0, 0};
     int lanes = a->lnres_fusion ? d->lanes : 1;
-    /* per lane: residual add, two accumulators, square, normalise (operators shared by the passes) */
+    /* per lane: residual add, two accumulators, square, normalise (operators
+     * shared by the passes, the rotary step's too) */
     ln.dsp = lanes * (3 * D_FADD + 2 * D_FMUL) + 2 * D_FMUL + 2 * D_FADD + D_RSQRT;
     double per_lane = cdiv_i(d->C, lanes);
-    for (int l = 0; l < lanes; l++) mem(&ln, per_lane * 4 * d->L, 32, params_uram); /* gamma, beta of 2 LNs */
+    const int sets = d->llama ? 2 : 4; /* gamma of 2 RMSNorms; gamma, beta of 2 LayerNorms */
+    for (int l = 0; l < lanes; l++) mem(&ln, per_lane * sets * d->L, 32, params_uram);
     ln.lut = 1200.0 * lanes + 2000, ln.ff = 1600.0 * lanes + 3000;
     return ln;
 }
@@ -103,16 +111,16 @@ static llx_sim_component ln_unit(const llx_sim_arch *a, const dims *d, int param
 static llx_sim_component buf_unit(const dims *d, int params_uram)
 {
     llx_sim_component b = {"buffers", 0, 0, 0, 0, 0};
-    int widest = 3 * d->C > d->F ? 3 * d->C : d->F;
     for (int k = 0; k < d->G; k++) {
-        mem(&b, cdiv_i(widest, d->G), 32, 0); /* float_buffer, cyclic over G banks */
-        mem(&b, cdiv_i(widest, d->G), 8, 0);  /* int_buffer */
+        mem(&b, cdiv_i(d->widest, d->G), 32, 0); /* float_buffer, cyclic over G banks */
+        mem(&b, cdiv_i(d->widest, d->G), 8, 0);  /* int_buffer */
+        if (d->gate_rows > 0) mem(&b, cdiv_i(d->gate_rows, d->G), 32, 0); /* the node's GATE rows */
     }
     for (int k = 0; k < d->lanes; k++) {
         mem(&b, cdiv_i(d->C, d->lanes), 32, 0); /* input_buffer */
         mem(&b, cdiv_i(d->C, d->lanes), 32, 0); /* res_buffer */
     }
-    mem(&b, (double)d->rows * d->L, 32, params_uram); /* biases of the node's rows, every layer */
+    if (!d->llama) mem(&b, (double)d->rows * d->L, 32, params_uram); /* biases of the node's rows, every layer */
     b.dsp = 2 * D_FMUL; /* staging requantisers (q, k, v) */
     b.lut = 8000, b.ff = 12000;
     return b;
@@ -139,17 +147,22 @@ static llx_sim_component ring_unit(const llx_sim_arch *a, int N)
     return r;
 }
 
-/* Components of node n (the slice sizes decide the bias store). */
-static int node_components(const llx_sim_config *c, const llx_config *m, int n, llx_sim_component *out)
+/* Components of node n (its rows in the partition decide the bias and
+ * GATE stores). */
+static int node_components(const llx_sim_config *c, const llx_config *m, const llx_partition *part, int n,
+                           llx_sim_component *out)
 {
     const llx_sim_arch *a = &c->arch;
     dims d = {a->channels, a->word_bytes, a->nodes, m->n_layer, m->n_embd, m->n_inner,
-              cdiv_i(llx_config_head_dim(m), a->word_bytes), a->heads_parallel, a->ln_lanes, 0};
-    for (int mat = LLX_MAT_QKV; mat <= LLX_MAT_FC2; mat++) {
-        int r, cl;
-        llx_matrix_shape(m, (llx_matrix)mat, &r, &cl);
-        llx_range s = llx_split_range(r, d.N, n);
+              cdiv_i(llx_config_head_dim(m), a->word_bytes), a->heads_parallel, a->ln_lanes,
+              m->arch == LLX_ARCH_LLAMA, 0, 0, 0};
+    const llx_slot wide[] = {LLX_SLOT_X, LLX_SLOT_QKV, LLX_SLOT_CTX, LLX_SLOT_MID};
+    for (size_t k = 0; k < sizeof wide / sizeof wide[0]; k++)
+        if (llx_slot_width(m, wide[k]) > d.widest) d.widest = llx_slot_width(m, wide[k]);
+    for (int mat = LLX_MAT_QKV; mat < LLX_MAT_LAYER_COUNT; mat++) {
+        llx_range s = part->rows[mat][n];
         d.rows += s.end - s.begin;
+        if (mat == LLX_MAT_GATE) d.gate_rows = s.end - s.begin;
     }
     const int pu = c->plat.uram > 0 && a->params_uram;
     int k = 0;
@@ -170,13 +183,21 @@ llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config 
     const llx_sim_platform *p = &c->plat;
     const llx_sim_component shell = {"shell", p->shell_dsp, p->shell_lut, p->shell_ff, p->shell_bram, p->shell_uram};
     r->devices = (a->nodes + a->nodes_per_fpga - 1) / a->nodes_per_fpga;
+    llx_partition *part = malloc(sizeof *part);
+    if (!part) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    const llx_part_opts po = {a->nodes, 1, c->block_rows}; /* int8 weights */
+    llx_status st = llx_partition_build(part, m, &po);
+    if (st != LLX_OK) {
+        free(part);
+        return st;
+    }
     llx_sim_component comp[LLX_SIM_MAX_COMPONENTS];
     r->all_total.name = "all";
     for (int dv = 0; dv < r->devices; dv++) {
         llx_sim_component dev = {"device", 0, 0, 0, 0, 0};
         add(&dev, &shell);
         for (int n = dv * a->nodes_per_fpga; n < (dv + 1) * a->nodes_per_fpga && n < a->nodes; n++) {
-            int k = node_components(c, m, n, comp);
+            int k = node_components(c, m, part, n, comp);
             llx_sim_component tot = {"node", 0, 0, 0, 0, 0};
             for (int j = 0; j < k; j++) add(&tot, &comp[j]);
             if (tot.bram + tot.dsp + tot.uram > r->node_total.bram + r->node_total.dsp + r->node_total.uram) {
@@ -190,6 +211,7 @@ llx_status llx_sim_resources_estimate(const llx_sim_config *c, const llx_config 
             r->device_total = dev;
         add(&r->all_total, &dev);
     }
+    free(part);
     r->node_total.name = "node";
     r->device_total.name = "device";
     const llx_sim_component *t = &r->device_total;
