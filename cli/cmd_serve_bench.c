@@ -87,7 +87,7 @@ static void print_row(const sb_args *a, const llx_batch_bench *r, double base, i
                r->p99_ms, r->prefill_s);
         return;
     }
-    printf("| %3d | %10.1f | %8.1f | %6.2fx | %8.2f | %8.2f |\n", r->parallel, r->decode_tok_s,
+    printf("| %3d | %10.1f | %9.1f | %5.2fx | %10.2f | %10.2f |\n", r->parallel, r->decode_tok_s,
            r->decode_tok_s / r->parallel, base > 0 ? r->decode_tok_s / base : 0, r->p50_ms, r->p99_ms);
 }
 
@@ -111,8 +111,8 @@ int cmd_serve_bench(int argc, char **argv)
                a.gen);
     else
         printf("%s, %s, %d node(s) x %d thread(s), kernels %s, prompt %ld, %ld decode steps\n\n"
-               "|   P | agg tok/s  | tok/s/seq | vs P=1 | p50 ms/tok | p99 ms/tok |\n"
-               "| --- | ---------- | -------- | ------ | -------- | -------- |\n",
+               "|   P |  agg tok/s | tok/s/seq | vs P=1 | p50 ms/tok | p99 ms/tok |\n"
+               "| --: | ---------: | --------: | -----: | ---------: | ---------: |\n",
                a.model, llx_precision_name(a.ce.opt.precision), a.ce.opt.nodes, a.ce.opt.threads, es.kernels, a.prompt,
                a.gen);
     fflush(stdout);

@@ -79,6 +79,11 @@ int cli_engine_flag(int argc, char **argv, int *i, cli_engine *ce)
         ce->opt.max_ctx = (int)n;
         return 1;
     }
+    if ((r = cli_opt(argc, argv, i, "--kv-blocks", &v))) {
+        if (r < 0 || !cli_parse_int("--kv-blocks", v, 1, 1 << 24, &n)) return -1;
+        ce->opt.kv_blocks = (int)n;
+        return 1;
+    }
     if ((r = cli_opt(argc, argv, i, "--ring-timeout", &v))) {
         double d;
         if (r < 0 || !cli_parse_double("--ring-timeout", v, 0.1, 86400, &d)) return -1;
@@ -102,7 +107,9 @@ void cli_engine_help(FILE *f)
                "                       amx-emu (the amx code on emulated tiles, for tests)\n"
                "  -c, --ctx-size N     KV cache positions (default: the model's n_positions)\n"
                "  --block-rows N       rows per ring block (transmission hiding; default: 1 MiB of weights)\n"
-               "  --ring-timeout S     seconds a silent ring link may stall (default 60)\n");
+               "  --ring-timeout S     seconds a silent ring link may stall (default 60)\n"
+               "  --kv-blocks N        KV cache pool in blocks of 64 positions, shared by the sequences\n"
+               "                       (serve: bounds memory; default: every sequence's full context)\n");
 }
 
 static int pick_precision(cli_engine *ce, const llx_model *m)

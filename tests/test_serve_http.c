@@ -12,7 +12,7 @@
 
 static json_t *parse(const char *body)
 {
-    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    json_t *j = body ? json_loads(body, JSON_ALLOW_NUL, NULL) : NULL;
     if (!j) llx_test_note("not JSON: %.300s", body ? body : "(null)");
     return j;
 }
@@ -94,7 +94,17 @@ TEST(serve_completion_matches_generate, LLX_T_ASAN | LLX_T_TSAN)
     stop_clean(&p);
 }
 
-/* Concatenated "text" of every chunk of an SSE body; checks its framing. */
+static json_t *jget(json_t *o, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
+        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
+    return o;
+}
+
+/* Concatenated "text" (or delta content) of every chunk of an SSE body,
+ * NUL bytes included (a model may emit U+0000); checks its framing. */
 static char *sse_text(const char *body, int *chunks, const char **finish, long long *usage_completion)
 {
     size_t cap = 4096, len = 0;
@@ -111,14 +121,17 @@ static char *sse_text(const char *body, int *chunks, const char **finish, long l
         if (n > 6 && !strncmp(l, "data: ", 6)) {
             if (!strncmp(l, "data: [DONE]", 12)) done = 1;
             else {
-                char *line = strndup(l + 6, n - 6);
-                json_t *j = parse(line);
-                const char *t = j ? jstr(j, "choices.0.text") : NULL;
-                if (!t && j) t = jstr(j, "choices.0.delta.content");
-                if (t) {
-                    while (len + strlen(t) + 1 > cap) text = realloc(text, cap *= 2);
-                    memcpy(text + len, t, strlen(t) + 1);
-                    len += strlen(t);
+                json_error_t je;
+                json_t *j = json_loadb(l + 6, n - 6, JSON_ALLOW_NUL, &je);
+                if (!j) llx_test_note("not JSON (%s): %.200s", je.text, l + 6);
+                json_t *t = j ? jget(j, "choices.0.text") : NULL;
+                if (!t && j) t = jget(j, "choices.0.delta.content");
+                if (json_is_string(t)) {
+                    const size_t tl = json_string_length(t);
+                    while (len + tl + 1 > cap) text = realloc(text, cap *= 2);
+                    memcpy(text + len, json_string_value(t), tl);
+                    len += tl;
+                    text[len] = 0;
                 }
                 if (j && jstr(j, "choices.0.finish_reason")) {
                     snprintf(fin, sizeof fin, "%s", jstr(j, "choices.0.finish_reason"));
@@ -127,12 +140,13 @@ static char *sse_text(const char *body, int *chunks, const char **finish, long l
                 if (j && jint(j, "usage.completion_tokens") >= 0) *usage_completion = jint(j, "usage.completion_tokens");
                 (*chunks)++;
                 json_decref(j);
-                free(line);
             }
         }
         l = nl ? nl + 1 : NULL;
     }
     if (!done) llx_test_note("stream has no [DONE]: ...%.200s", body + (strlen(body) > 200 ? strlen(body) - 200 : 0));
+    for (size_t i = 0; done && i < len; i++)
+        if (!text[i]) text[i] = '\x01'; /* compare with strcmp, NULs kept visible */
     return done ? text : (free(text), NULL);
 }
 
@@ -352,4 +366,65 @@ TEST(serve_models_health_metrics, LLX_T_ASAN | LLX_T_TSAN)
     CHECK(llx_prom_value(body, "llx_steps_total") >= 5);
     free(body);
     stop_clean(&p);
+}
+
+/* Each request's text is the same alone and in a batch of others (same
+ * seed), and with a KV pool that holds one request at a time (the rest
+ * wait for blocks). */
+static void batched_equals_alone(const char *pool_blocks, int one_at_a_time)
+{
+    llx_serve_proc p;
+    if (!start_small(&p, "--parallel", "4") ) {
+        CHECK(0);
+        return;
+    }
+    enum { N = 6 };
+    char body[N][256], *alone[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(body[i], sizeof body[i],
+                 "{\"prompt\":\"request %d asks about the ring %.*s\",\"max_tokens\":%d,\"temperature\":0.8,"
+                 "\"seed\":%d,\"stream\":true}",
+                 i, i * 3, "nodes nodes nodes nodes nodes", 120 + 7 * i, 100 + i);
+        CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", body[i], NULL, &alone[i]), 200);
+    }
+    CHECK_EQ_INT(llx_serve_stop(&p, SIGTERM, 30), 0);
+    const char *m = llx_serve_model_small();
+    if (!llx_serve_start(&p, m, 60, "-t", "1", "--parallel", "4", "--kv-blocks", pool_blocks, NULL)) {
+        CHECK(0);
+        return;
+    }
+    pid_t pid[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "together%d.out", i);
+        pid[i] = llx_curl_bg(&p, "/v1/completions", body[i], llx_test_tmpfile(name));
+    }
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "together%d.out", i);
+        CHECK_EQ_INT(llx_curl_bg_wait(pid[i], 120), 0);
+        char *got = llx_test_read(llx_test_tmpfile(name), NULL);
+        int ca, cb;
+        const char *fa, *fb;
+        long long ua, ub;
+        char *ta = alone[i] ? sse_text(alone[i], &ca, &fa, &ua) : NULL, *tb = got ? sse_text(got, &cb, &fb, &ub) : NULL;
+        CHECK_MSG(ta && tb && !strcmp(ta, tb), "request %d differs batched (pool %s): '%s' vs '%s'", i, pool_blocks,
+                  ta ? ta : "", tb ? tb : "");
+        free(ta), free(tb), free(got), free(alone[i]);
+    }
+    char *metrics = NULL;
+    CHECK_EQ_INT(llx_http(&p, "GET", "/metrics", NULL, NULL, &metrics), 200);
+    const long long steps = llx_prom_value(metrics, "llx_batch_size_count");
+    const long long le1 = llx_prom_value(metrics, "llx_batch_size_bucket{le=\"1\"}");
+    if (one_at_a_time) CHECK_MSG(le1 == steps, "%lld of %lld steps ran more than one sequence", steps - le1, steps);
+    else CHECK_MSG(le1 < steps, "no step ran two sequences together (%lld steps)", steps);
+    free(metrics);
+    CHECK_EQ_INT(llx_serve_stop(&p, SIGTERM, 30), 0);
+    CHECK_MSG(llx_serve_clean(&p), "%.600s", p.err);
+}
+
+TEST(serve_batched_requests_match_alone, LLX_T_ASAN | LLX_T_TSAN)
+{
+    batched_equals_alone("16", 0); /* room for all four slots (3 blocks each) */
+    batched_equals_alone("3", 1);  /* one request at a time: admission waits for blocks */
 }

@@ -186,6 +186,24 @@ TEST(serve_queue_full_is_503, LLX_T_ASAN | LLX_T_TSAN)
     CHECK_MSG(llx_serve_clean(&p), "%.600s", p.err);
 }
 
+TEST(serve_request_larger_than_kv_pool, LLX_T_ASAN | LLX_T_TSAN)
+{
+    llx_serve_proc p;
+    const char *m = llx_serve_model_small();
+    if (!m || !llx_serve_start(&p, m, 60, "-t", "1", "--kv-blocks", "1", NULL)) { /* 64 positions */
+        CHECK(0);
+        return;
+    }
+    char *body = NULL;
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"prompt\":\"big\",\"max_tokens\":100}", NULL, &body), 400);
+    CHECK(body && strstr(body, "more than the pool's 1 blocks") && strstr(body, "context_length_exceeded"));
+    free(body);
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"prompt\":\"small\",\"max_tokens\":40}", NULL, &body), 200);
+    free(body);
+    CHECK_EQ_INT(llx_serve_stop(&p, SIGTERM, 30), 0);
+    CHECK_MSG(llx_serve_clean(&p), "%.600s", p.err);
+}
+
 TEST(serve_cli_usage_errors, LLX_T_ASAN)
 {
     llx_proc_result r;
@@ -282,23 +300,37 @@ TEST(serve_mpi_rank0_serves)
         CHECK(0);
         return;
     }
-    const char *req = "{\"prompt\":\"two ranks\",\"max_tokens\":16,\"temperature\":0.8,\"seed\":9}";
-    char *want = NULL, *got = NULL;
-    CHECK_EQ_INT(llx_http(&ref, "POST", "/v1/completions", req, NULL, &want), 200);
+    /* three seeded requests, alone on one node, then together on two MPI ranks */
+    enum { N = 3 };
+    char req[N][160], *want[N], *got[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(req[i], sizeof req[i], "{\"prompt\":\"two ranks %d\",\"max_tokens\":%d,\"temperature\":0.8,\"seed\":%d}",
+                 i, 40 + 10 * i, 9 + i);
+        CHECK_EQ_INT(llx_http(&ref, "POST", "/v1/completions", req[i], NULL, &want[i]), 200);
+    }
     CHECK_EQ_INT(llx_serve_stop(&ref, SIGTERM, 30), 0);
     char *argv[] = {(char *)mpirun, "--oversubscribe", "--allow-run-as-root", "-np", "2", (char *)llx_test_bin(),
                     "serve", "--backend", "mpi", "-m", (char *)m, "--port", "0", "-t", "1", NULL};
     if (!llx_serve_start_argv(&p, argv, 120)) {
         CHECK(0);
-        free(want);
+        for (int i = 0; i < N; i++) free(want[i]);
         return;
     }
-    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, NULL, &got), 200);
-    /* same text and usage as one node (ids and timestamps differ) */
-    const char *tw = want ? strstr(want, "\"choices\"") : NULL, *tg = got ? strstr(got, "\"choices\"") : NULL;
-    CHECK(tw && tg && !strcmp(tw, tg));
-    free(want);
-    free(got);
+    pid_t pid[N];
+    char name[N][32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name[i], sizeof name[i], "mpi%d.out", i);
+        pid[i] = llx_curl_bg(&p, "/v1/completions", req[i], llx_test_tmpfile(name[i]));
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(llx_curl_bg_wait(pid[i], 120), 0);
+        got[i] = llx_test_read(llx_test_tmpfile(name[i]), NULL);
+        /* same text and usage as one node (ids and timestamps differ) */
+        const char *tw = want[i] ? strstr(want[i], "\"choices\"") : NULL, *tg = got[i] ? strstr(got[i], "\"choices\"") : NULL;
+        CHECK_MSG(tw && tg && !strcmp(tw, tg), "request %d: %.200s vs %.200s", i, tw ? tw : "", tg ? tg : "");
+        free(want[i]);
+        free(got[i]);
+    }
     /* SIGTERM to rank 0 drains it; the other rank ends with it, and so does mpirun (exit 0).
      * (mpirun forwards a SIGTERM sent to itself as well, but then exits 1.) */
     const pid_t r0 = rank0_of(p.pid);

@@ -41,6 +41,8 @@ typedef struct llx_engine_opts {
     int max_ctx;           /* KV cache positions (0 = the model's n_ctx) */
     int max_batch;         /* tokens per pass; longer prompts run in several passes (0 = 256) */
     int max_seqs;          /* sequences held at once (continuous batching; 0 = 1) */
+    int kv_blocks;         /* KV cache pool, in blocks of llx_engine_kv_block() positions shared by all
+                            * sequences (0 = enough for max_seqs sequences of max_ctx) */
     int block_rows;        /* MP rows per ring block (0 = automatic: about 1 MiB of weights) */
     int lm_head_int8;      /* W8A8: int8 LM head (default) instead of fp32 */
     double ring_timeout_s; /* a link silent this long fails the run (0 = 60 s) */
@@ -110,6 +112,9 @@ void llx_engine_clear_stats(llx_engine *e);
 
 /* Sequences the engine can hold at once. */
 int llx_engine_max_seqs(const llx_engine *e);
+/* Positions per KV block, and the blocks free now. */
+int llx_engine_kv_block(void);
+int llx_engine_kv_free(const llx_engine *e);
 /* Open a sequence that will hold up to `positions` tokens; *seq gets its
  * id.  LLX_ERR_BUSY when no sequence slot or KV room is free now (close
  * one and retry); LLX_ERR_ARG when `positions` can never fit. */

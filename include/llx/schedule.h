@@ -229,6 +229,9 @@ typedef struct llx_sched_opts {
     int tokens;       /* tokens in the pass, >= 1 */
     int pos;          /* position of the first token */
     int all_logits;   /* LM head for every token (perplexity) instead of the last only */
+    int logits;       /* else the LM head for the last `logits` tokens (0: 1) */
+    int mixed;        /* tokens of several sequences at positions of their own (continuous
+                       * batching): pos is 0 and not checked; the engine knows the positions */
     int block_rows;   /* without a partition: rows per ring block (0 = automatic) */
     llx_precision precision;
 } llx_sched_opts;

@@ -20,7 +20,8 @@ llx_status w8_attn_alloc(node *nd, w8_node *q)
 {
     const llx_config *c = nd->cfg;
     const size_t nth = (size_t)llx_pool_size(nd->pool), hd = (size_t)llx_config_head_dim(c);
-    q->kv_ctx = (nd->max_ctx + 31) & ~31;
+    q->kv_ctx = nd->kv_cap; /* whole blocks, so whole chunks */
+    q->p_ld = (nd->max_ctx + 31) & ~31;
     q->kv_layer = (size_t)nd->kv_heads * (size_t)q->kv_ctx * hd;
     const size_t kv = (size_t)c->n_layer * q->kv_layer, NH = (size_t)(nd->heads > 0 ? nd->heads : 1);
     llx_status st = LLX_OK;
@@ -29,8 +30,9 @@ llx_status w8_attn_alloc(node *nd, w8_node *q)
     q->sc_ld = (size_t)nd->max_ctx > hd ? (size_t)nd->max_ctx : hd;
     q->scores = alloc_or(&st, nth * NH * q->sc_ld * 4);
     q->iscores = alloc_or(&st, nth * NH * (size_t)nd->max_ctx * 4);
-    q->probs = alloc_or(&st, nth * NH * (size_t)q->kv_ctx);
+    q->probs = alloc_or(&st, nth * NH * (size_t)q->p_ld);
     q->cacc = alloc_or(&st, nth * NH * hd * 4);
+    q->cpart = alloc_or(&st, nth * NH * hd * 4);
     return st;
 }
 
@@ -64,34 +66,70 @@ static void context_out(const node *nd, const llx_stage *st, const w8_layer *L, 
     }
 }
 
-/* One (token, group of heads) pair per item: int8 scores over the layer's
- * K cache (attn_qk_i8), fp32 softmax per head, int8 probabilities, and the
- * int8 context over the chunked V cache (attn_pv_i8).  Prefill gives each
- * thread whole tokens; a short decode gives each a group of heads. */
+/* Scores of H heads (from local KV head hl) of token t over positions
+ * [a, b) of its sequence, stretch by stretch of consecutive cache blocks;
+ * si is indexed by position. */
+static void scores_range(const node *nd, const llx_stage *st, int t, const int8_t *qv, int hl, int H, int32_t *si, int a,
+                         int b)
+{
+    const w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, KV = nd->kv_heads;
+    const int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer;
+    for (int p = a, e; p < b; p = e) {
+        e = llx_cache_run(nd, t, p, b);
+        const size_t c = (size_t)llx_cache_pos(nd, t, p);
+        nd->k->attn_qk_i8(si + p, nd->max_ctx, qv, kl + (c * KV + (size_t)hl) * hd, KV * hd, H, e - p, hd);
+    }
+}
+
+/* Context partial sums of H heads over positions [a, b) (a a multiple of
+ * 32) into acc, int32 and so exact whatever the stretches; part is scratch
+ * of H * hd. */
+static void context_range(const node *nd, const llx_stage *st, int t, const int8_t *pr, int hl, int H, int32_t *acc,
+                          int32_t *part, int a, int b)
+{
+    const w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, KV = nd->kv_heads;
+    const size_t cs = (size_t)KV * 32 * hd;
+    const int8_t *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    for (int p = a, e, first = 1; p < b; p = e, first = 0) {
+        e = llx_cache_run(nd, t, p, b);
+        const size_t c = (size_t)llx_cache_pos(nd, t, p);
+        int32_t *dst = first ? acc : part;
+        nd->k->attn_pv_i8(dst, pr + p, q->p_ld, vl + (c / 32) * cs + (size_t)hl * 32 * hd, cs, H, e - p, hd);
+        if (!first)
+            for (int i = 0; i < H * hd; i++) acc[i] += part[i];
+    }
+}
+
+/* One (token, group of heads) pair per item: int8 scores over the
+ * sequence's K cache (attn_qk_i8), fp32 softmax per head, int8
+ * probabilities, and the int8 context over its chunked V cache
+ * (attn_pv_i8).  Prefill gives each thread whole tokens; a short decode
+ * gives each a group of heads. */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
     const node *nd = j->nd;
     const llx_stage *st = j->st;
     w8_node *q = w8_impl(nd);
-    const int hd = st->head_dim, NH = nd->heads, KV = nd->kv_heads;
+    const int hd = st->head_dim, NH = nd->heads;
     const w8_layer *L = w8_layer_of(q, st);
-    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx, ldq = (size_t)q->ld[st->in];
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld, ldq = (size_t)q->ld[st->in];
     float *sc = q->scores + (size_t)ith * NH * q->sc_ld;
     int32_t *si = q->iscores + (size_t)ith * NH * lds;
     int8_t *pr = q->probs + (size_t)ith * NH * ldp;
-    int32_t *acc = q->cacc + (size_t)ith * NH * hd;
-    const int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    int32_t *acc = q->cacc + (size_t)ith * NH * hd, *part = q->cpart + (size_t)ith * NH * hd;
     for (int it = a; it < b; it++) {
-        const int t = it / j->groups, g = it % j->groups, n = st->pos + t + 1;
+        const int t = it / j->groups, g = it % j->groups, n = llx_tok_pos(nd, t) + 1;
         int hb, he;
         llx_split_work(j->h1 - j->h0, g, j->groups, 1, &hb, &he);
         const int H = he - hb, hl = j->h0 + hb - nd->kv0;
         if (H <= 0) continue;
         const int8_t *qv = q->q[st->in] + (size_t)t * ldq + (size_t)(j->h0 + hb) * hd;
-        nd->k->attn_qk_i8(si, (int)lds, qv, kl + (size_t)hl * hd, KV * hd, H, n, hd);
+        scores_range(nd, st, t, qv, hl, H, si, 0, n);
         for (int h = 0; h < H; h++) head_probs(nd, L, si + (size_t)h * lds, sc + (size_t)h * lds, pr + (size_t)h * ldp, n);
-        nd->k->attn_pv_i8(acc, pr, (int)ldp, vl + (size_t)hl * 32 * hd, (size_t)KV * 32 * hd, H, n, hd);
+        context_range(nd, st, t, pr, hl, H, acc, part, 0, n);
         context_out(nd, st, L, acc, sc, (size_t)t * q->ld[st->out] + (size_t)(j->h0 + hb) * hd, H * hd);
     }
 }
@@ -119,11 +157,8 @@ static void split_qk(void *arg, int a, int b, int ith)
     a = j->n - b, b = j->n - a0;
     const node *nd = j->nd;
     w8_node *q = w8_impl(nd);
-    const int hd = j->st->head_dim, hl = j->h0 - nd->kv0;
-    const size_t ldk = (size_t)nd->kv_heads * hd;
-    const int8_t *kl = q->kc + (size_t)j->st->layer * q->kv_layer + (size_t)a * ldk + (size_t)hl * hd;
-    const int8_t *qv = q->q[j->st->in] + (size_t)j->h0 * hd; /* one token */
-    nd->k->attn_qk_i8(q->iscores + a, nd->max_ctx, qv, kl, (int)ldk, j->h1 - j->h0, b - a, hd);
+    const int8_t *qv = q->q[j->st->in] + (size_t)j->h0 * j->st->head_dim; /* one token */
+    scores_range(nd, j->st, 0, qv, j->h0 - nd->kv0, j->h1 - j->h0, q->iscores, a, b);
 }
 
 static void split_probs(void *arg, int a, int b, int ith)
@@ -132,7 +167,7 @@ static void split_probs(void *arg, int a, int b, int ith)
     const node *nd = j->nd;
     w8_node *q = w8_impl(nd);
     const w8_layer *L = w8_layer_of(q, j->st);
-    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->kv_ctx;
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld;
     for (int h = a; h < b; h++) head_probs(nd, L, q->iscores + h * lds, q->scores + h * lds, q->probs + h * ldp, j->n);
 }
 
@@ -143,19 +178,17 @@ static void split_pv(void *arg, int a, int b, int ith)
     a = chunks - b, b = chunks - a0;
     const node *nd = j->nd;
     w8_node *q = w8_impl(nd);
-    const int hd = j->st->head_dim, NH = nd->heads, hl = j->h0 - nd->kv0;
-    const size_t cs = (size_t)nd->kv_heads * 32 * hd;
-    const int8_t *vl = q->vc + (size_t)j->st->layer * q->kv_layer + (size_t)a * cs + (size_t)hl * 32 * hd;
+    const int hd = j->st->head_dim, NH = nd->heads;
     const int end = 32 * b < j->n ? 32 * b : j->n;
-    nd->k->attn_pv_i8(q->cacc + (size_t)ith * NH * hd, q->probs + 32 * (size_t)a, q->kv_ctx, vl, cs, j->h1 - j->h0,
-                      end - 32 * a, hd);
+    context_range(nd, j->st, 0, q->probs, j->h0 - nd->kv0, j->h1 - j->h0, q->cacc + (size_t)ith * NH * hd,
+                  q->cpart + (size_t)ith * NH * hd, 32 * a, end);
 }
 
 static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
 {
     w8_node *q = w8_impl(nd);
     const int hd = st->head_dim, NH = nd->heads, H = h1 - h0, nth = llx_pool_size(nd->pool);
-    split_job j = {nd, st, h0, h1, st->pos + 1};
+    split_job j = {nd, st, h0, h1, llx_tok_pos(nd, 0) + 1};
     memset(q->cacc, 0, (size_t)nth * NH * hd * sizeof *q->cacc); /* a thread without chunks adds zeros */
     llx_node_parallel_paced(nd, nd->pace_attn, j.n, 8, split_qk, &j);
     llx_node_parallel_rows(nd, H, 1, split_probs, &j);
@@ -174,7 +207,7 @@ static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
     int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
     for (int t = 0; t < st->tokens; t++) {
         const int8_t *row = q->q[st->in] + (size_t)t * ldq;
-        const int p = st->pos + t;
+        const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
         memcpy(kl + ((size_t)p * KV + (size_t)(k0 - nd->kv0)) * hd, row + kofs + (size_t)k0 * hd,
                (size_t)(k1 - k0) * hd);
         int8_t *vchunk = vl + (size_t)(p / 32) * KV * 32 * hd + (size_t)(p % 32);
@@ -191,7 +224,7 @@ llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
         return llx_fail(LLX_ERR_UNSUPPORTED, "w8a8 attention with grouped KV heads is not implemented");
     append_kv(nd, st, h0, h1);
     const int nth = llx_pool_size(nd->pool);
-    if (st->tokens == 1 && nth > 1 && st->pos + 1 >= SPLIT_MIN_POS * nth) {
+    if (st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth) {
         attn_decode_split(nd, st, h0, h1);
         return LLX_OK;
     }

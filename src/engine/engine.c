@@ -36,9 +36,14 @@ static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
         return llx_fail(LLX_ERR_ARG, "--threads must be in [1, 256] (got %d)", o->threads);
     if (o->max_ctx == 0 || o->max_ctx > c->n_ctx) o->max_ctx = c->n_ctx;
     if (o->max_ctx < 1) return llx_fail(LLX_ERR_ARG, "context size must be positive (got %d)", o->max_ctx);
+    if (o->max_seqs == 0) o->max_seqs = 1;
+    if (o->max_seqs < 1 || o->max_seqs > 256)
+        return llx_fail(LLX_ERR_ARG, "sequences must be in [1, 256] (got %d)", o->max_seqs);
+    if (o->kv_blocks < 0) return llx_fail(LLX_ERR_ARG, "KV blocks must be >= 0 (got %d)", o->kv_blocks);
     if (o->max_batch == 0) o->max_batch = 256;
     if (o->max_batch < 1 || o->max_batch > 4096)
         return llx_fail(LLX_ERR_ARG, "batch size must be in [1, 4096] (got %d)", o->max_batch);
+    if (o->max_batch < o->max_seqs) o->max_batch = o->max_seqs; /* a step's last tokens fit one pass */
     if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block rows must be >= 0 (got %d)", o->block_rows);
     o->block_rows = (o->block_rows + 15) & ~15; /* whole 16-row int8 panels (kernels.h); 0 = automatic */
     if (!o->kernels) o->kernels = "auto";
@@ -72,9 +77,16 @@ llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_eng
         return st;
     }
     e->ops = e->opt.precision == LLX_PREC_FP32 ? &llx_fp32_ops : &llx_w8a8_ops;
+    st = llx_engine_kv_init(e);
+    if (st != LLX_OK) {
+        llx_engine_kv_free_all(e);
+        free(e);
+        return st;
+    }
     const llx_part_opts po = {e->opt.nodes, e->ops->weight_bytes_per_elem, e->opt.block_rows};
     st = llx_partition_build(&e->part, llx_model_config(m), &po);
     if (st != LLX_OK) {
+        llx_engine_kv_free_all(e);
         free(e);
         return st;
     }
@@ -109,6 +121,7 @@ void llx_engine_free(llx_engine *e)
     if (e->nd) llx_engine_run_local(e, 2, NULL, NULL);
     llx_pool_free(e->team);
     llx_inproc_fabric_free(e->fab);
+    llx_engine_kv_free_all(e);
     free(e->nd);
     free(e);
 }
@@ -154,24 +167,44 @@ static void account_ring(llx_engine *e)
     for (int i = 0; i < e->n_local; i++) llx_ring_clear_waits(e->nd[i].ring);
 }
 
-/* One pass of n <= max_batch tokens on every node. */
-llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits)
+/* The pass in e->kv.tok_* on every node: n tokens, the last `logits` of
+ * them wanted (all with all_logits).  A pass of the default sequence alone
+ * is planned at its position; a mixed one carries positions per token. */
+llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
 {
-    llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = n, .pos = e->pos, .all_logits = all_logits,
-                         .block_rows = e->opt.block_rows, .precision = e->opt.precision};
+    const engine_kv *k = &e->kv;
+    int mixed = 0;
+    for (int t = 0; t < n && !mixed; t++) mixed = k->tok_slot[t] != k->slots - 1 || k->tok_pos[t] != k->tok_pos[0] + t;
+    llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = n, .pos = mixed ? 0 : k->tok_pos[0], .all_logits = all_logits,
+                         .logits = logits, .mixed = mixed, .block_rows = e->opt.block_rows, .precision = e->opt.precision};
     llx_schedule s;
     LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
-    llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, tokens)
-                                                      : llx_engine_run_local(e, 1, &s, tokens);
+    llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, k->tok_ids)
+                                                      : llx_engine_run_local(e, 1, &s, k->tok_ids);
     llx_schedule_free(&s);
     if (st == LLX_ERR_RING) e->broken = 1;
     account_ring(e);
     if (st == LLX_OK) {
-        e->pos += n;
         e->stats.passes++;
         e->stats.tokens += n;
     }
     return st;
+}
+
+/* One pass of n <= max_batch tokens of the default sequence. */
+llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits)
+{
+    engine_kv *k = &e->kv;
+    const int def = k->slots - 1;
+    if (!k->held[def]) LLX_TRY(llx_engine_kv_take(e, def, e->opt.max_ctx));
+    for (int t = 0; t < n; t++) {
+        k->tok_ids[t] = tokens[t];
+        k->tok_pos[t] = e->pos + t;
+        k->tok_slot[t] = def;
+    }
+    LLX_TRY(llx_engine_run_pass(e, n, all_logits, 0));
+    e->pos += n;
+    return LLX_OK;
 }
 
 llx_status llx_engine_forward(llx_engine *e, const int *tokens, int n, float *logits, int all_logits)

@@ -6,6 +6,19 @@
 #include "engine/internal.h"
 #include "ring/link.h"
 
+/* The KV block pool (host side: which blocks each sequence holds) and the
+ * token table of the pass being run.  Slot `slots - 1` is the default
+ * sequence of llx_engine_forward; the others are llx_seq_open's. */
+typedef struct engine_kv {
+    int blocks, free, bps, slots;
+    unsigned char *used; /* [blocks] */
+    int *table;          /* [slots][bps] */
+    int *held;           /* [slots] blocks held, 0 = closed */
+    int *pos, *cap;      /* [slots] positions run, reserved */
+    int *tok_ids, *tok_pos, *tok_slot; /* [max_batch] the pass */
+    llx_pass_map map;
+} engine_kv;
+
 struct llx_engine {
     const llx_model *model;
     llx_engine_opts opt;
@@ -17,9 +30,8 @@ struct llx_engine {
     llx_pool *team;    /* threads backend, nodes > 1 */
     llx_inproc_fabric *fab;
     llx_link *mpi_link;
-    int pos;
-    int seq_open;      /* the one sequence of llx_seq_open is in use (seqs.c) */
-    int seq_cap;       /* its positions */
+    int pos;           /* the default sequence's position (llx_engine_forward) */
+    engine_kv kv;      /* the KV block pool and the sequences in it (seqs.c) */
     int broken;        /* a ring failure left the nodes out of step */
     long long weight_bytes;
     double ring_exposed_s; /* sum over gathers of the minimum wait over nodes */
@@ -33,12 +45,21 @@ llx_status llx_engine_run_local(llx_engine *e, int what, const llx_schedule *s, 
 llx_status llx_engine_local_nodes(llx_engine *e, int first, int count);
 llx_status llx_engine_threads_create(llx_engine *e);
 llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits);
+/* Run the pass in e->kv.tok_* (n tokens, the last `logits` of them wanted). */
+llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits);
+/* seqs.c: size the pool (before the nodes load), free it. */
+llx_status llx_engine_kv_init(llx_engine *e);
+void llx_engine_kv_free_all(llx_engine *e);
+/* Blocks for slot's `positions` (LLX_ERR_BUSY when the pool lacks them). */
+llx_status llx_engine_kv_take(llx_engine *e, int slot, int positions);
 
 /* Report fp32 activations to obs (threads backend). */
 void llx_engine_set_observer(llx_engine *e, const llx_observer *obs);
 
 llx_status llx_engine_mpi_create(llx_engine *e);
 llx_status llx_engine_mpi_pass(llx_engine *e, const llx_schedule *s, const int *tokens);
+/* rank > 0: the pass's token table from rank 0 into e->kv */
+llx_status llx_engine_mpi_recv_map(llx_engine *e, int n, int rows);
 void llx_engine_mpi_free(llx_engine *e);
 
 #endif

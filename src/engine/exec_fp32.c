@@ -4,8 +4,10 @@
  * One buffer per activation slot (llx/schedule.h), each holding up to
  * max_batch tokens, row-major [token][feature]; a stage names the slots it
  * reads and writes and is run by the executor of its `work`.  The KV cache
- * holds only this node's KV heads: K as [layer][kv head][position][d], V
- * transposed as [layer][kv head][d][position] (both blocks max_ctx * d). */
+ * holds only this node's KV heads: K as [layer][kv head][cache pos][d], V
+ * transposed as [layer][kv head][d][cache pos] (both blocks kv_cap * d; a
+ * sequence's positions map to cache positions through its blocks,
+ * internal.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ typedef struct f32_node {
     int logit_rows;
     float *kc, *vc;
     float *scores; /* [threads][max_ctx] */
+    float *vt;     /* [threads][head_dim][max_ctx]: a sequence's V gathered when its blocks are apart */
     float *emb;    /* C scratch for the embedding */
 } f32_node;
 
@@ -47,7 +50,7 @@ static llx_status alloc_f(float **p, size_t n)
 static size_t kv_index(const node *nd, int layer, int kvl, int pos)
 {
     const int hd = llx_config_head_dim(nd->cfg);
-    return (((size_t)layer * (size_t)nd->kv_heads + (size_t)kvl) * (size_t)nd->max_ctx + (size_t)pos) * (size_t)hd;
+    return (((size_t)layer * (size_t)nd->kv_heads + (size_t)kvl) * (size_t)nd->kv_cap + (size_t)pos) * (size_t)hd;
 }
 
 static llx_status load_matrix(node *nd, f32_node *f, f32_layer *L, int layer, llx_matrix m)
@@ -98,9 +101,10 @@ static llx_status load_buffers(node *nd, f32_node *f)
     f->logit_rows = 1;
     LLX_TRY(alloc_f(&f->buf[LLX_SLOT_LOGITS], (size_t)c->n_vocab));
     LLX_TRY(alloc_f(&f->emb, (size_t)c->n_embd));
-    const size_t kv = (size_t)c->n_layer * (size_t)nd->kv_heads * (size_t)nd->max_ctx * (size_t)llx_config_head_dim(c);
+    const size_t kv = (size_t)c->n_layer * (size_t)nd->kv_heads * (size_t)nd->kv_cap * (size_t)llx_config_head_dim(c);
     LLX_TRY(alloc_f(&f->kc, kv));
     LLX_TRY(alloc_f(&f->vc, kv));
+    LLX_TRY(alloc_f(&f->vt, (size_t)llx_pool_size(nd->pool) * (size_t)nd->max_ctx * (size_t)llx_config_head_dim(c)));
     return alloc_f(&f->scores, (size_t)llx_pool_size(nd->pool) * (size_t)nd->max_ctx);
 }
 
@@ -143,7 +147,7 @@ static void f32_unload(node *nd)
     free(f->layers);
     llx_arena_free(&f->weights);
     for (int s = 0; s < LLX_SLOT_COUNT; s++) free(f->buf[s]);
-    free(f->kc), free(f->vc), free(f->scores), free(f->emb);
+    free(f->kc), free(f->vc), free(f->scores), free(f->vt), free(f->emb);
     free(f);
     nd->impl = NULL;
 }
@@ -158,7 +162,8 @@ static llx_status f32_embed(node *nd, const llx_stage *st, int u0, int u1)
         float *xt = f->buf[st->out] + (size_t)t * ld;
         LLX_TRY(llx_hf_read_wte(nd->model->hf, nd->tokens[t], nd->tokens[t] + 1, xt));
         if (!st->pos_embed) continue;
-        LLX_TRY(llx_hf_read_wpe(nd->model->hf, st->pos + t, st->pos + t + 1, f->emb));
+        const int p = llx_tok_pos(nd, t);
+        LLX_TRY(llx_hf_read_wpe(nd->model->hf, p, p + 1, f->emb));
         llx_add_f32(xt, f->emb, C);
     }
     return LLX_OK;
@@ -258,8 +263,11 @@ typedef struct attn_job {
 } attn_job;
 
 /* item = head-major (head, token) pair.  Scores are one matrix-vector
- * product over the KV head's K rows; the context is another over the rows
- * of the transposed V cache ([d][position]), so both use the matmul kernels. */
+ * product over the KV head's K rows (stretch by stretch of the sequence's
+ * consecutive cache blocks: every score is its own dot product); the
+ * context is another over the rows of the transposed V cache
+ * ([d][position]), in one call over all n positions, so its sums run in
+ * the same order however the blocks lie (gathered first when apart). */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
@@ -269,16 +277,31 @@ static void attn_part(void *arg, int a, int b, int ith)
     const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads;
     const int ldq = f->ld[st->in], ldc = f->ld[st->out];
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = f->scores + (size_t)ith * nd->max_ctx;
+    float *sc = f->scores + (size_t)ith * nd->max_ctx, *vt = f->vt + (size_t)ith * nd->max_ctx * hd;
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T, n = st->pos + t + 1;
+        const int h = j->h0 + it / T, t = it % T, n = llx_tok_pos(nd, t) + 1;
         const float *q = f->buf[st->in] + (size_t)t * ldq + (size_t)h * hd;
         const size_t base = kv_index(nd, st->layer, h / G - nd->kv0, 0);
-        nd->k->matmul_f32(sc, n, q, hd, f->kc + base, hd, NULL, 1, n, hd);
+        for (int p = 0, e; p < n; p = e) {
+            e = llx_cache_run(nd, t, p, n);
+            const size_t c = (size_t)llx_cache_pos(nd, t, p);
+            nd->k->matmul_f32(sc + p, e - p, q, hd, f->kc + base + c * hd, hd, NULL, 1, e - p, hd);
+        }
         for (int s = 0; s < n; s++) sc[s] *= scale;
         nd->k->softmax_f32(sc, n);
-        nd->k->matmul_f32(f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, hd, sc, n, f->vc + base, nd->max_ctx,
-                          NULL, 1, hd, n);
+        const float *v = f->vc + base + (size_t)llx_cache_pos(nd, t, 0);
+        int ldv = nd->kv_cap;
+        if (llx_cache_run(nd, t, 0, n) < n) { /* the blocks lie apart: gather V^T [d][n] */
+            for (int p = 0, e; p < n; p = e) {
+                e = llx_cache_run(nd, t, p, n);
+                const size_t c = (size_t)llx_cache_pos(nd, t, p);
+                for (int d = 0; d < hd; d++)
+                    memcpy(vt + (size_t)d * n + p, f->vc + base + (size_t)d * nd->kv_cap + c, (size_t)(e - p) * sizeof(float));
+            }
+            v = vt;
+            ldv = n;
+        }
+        nd->k->matmul_f32(f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, hd, sc, n, v, ldv, NULL, 1, hd, n);
     }
 }
 
@@ -294,9 +317,9 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
         for (int t = 0; t < st->tokens; t++) {
             const float *row = f->buf[st->in] + (size_t)t * ldq;
             const size_t base = kv_index(nd, st->layer, kv - nd->kv0, 0);
-            const int p = st->pos + t;
+            const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
             memcpy(f->kc + base + (size_t)p * hd, row + kofs + (size_t)kv * hd, (size_t)hd * sizeof(float));
-            for (int d = 0; d < hd; d++) f->vc[base + (size_t)d * nd->max_ctx + p] = row[vofs + (size_t)kv * hd + d];
+            for (int d = 0; d < hd; d++) f->vc[base + (size_t)d * nd->kv_cap + p] = row[vofs + (size_t)kv * hd + d];
         }
     attn_job j = {nd, st, h0};
     llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);

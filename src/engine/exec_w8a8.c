@@ -218,7 +218,7 @@ static void w8_unload(node *nd)
     free(q->layers);
     llx_arena_free(&q->weights);
     for (int s = 0; s < LLX_SLOT_COUNT; s++) free(q->f[s]), free(q->q[s]), free(q->s[s]);
-    void *bufs[] = {q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc};
+    void *bufs[] = {q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc, q->cpart};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(q);
     nd->impl = NULL;
@@ -233,7 +233,7 @@ static llx_status w8_embed(node *nd, const llx_stage *st, int u0, int u1)
     for (int t = 0; t < st->tokens; t++) {
         float *xt = q->f[st->out] + (size_t)t * ld;
         memcpy(xt, q->wte + (size_t)nd->tokens[t] * C, (size_t)C * sizeof *xt);
-        if (st->pos_embed) llx_add_f32(xt, q->wpe + (size_t)(st->pos + t) * C, C);
+        if (st->pos_embed) llx_add_f32(xt, q->wpe + (size_t)llx_tok_pos(nd, t) * C, C);
     }
     return LLX_OK;
 }
@@ -337,9 +337,14 @@ static void mp_part(void *arg, int a, int b, int ith)
     const size_t per = W8_ACC_ELEMS + (size_t)j->nd->max_batch * 8;
     int32_t *acc = q->acc + (size_t)ith * per;
     float *y = q->ybuf + (size_t)ith * W8_ACC_ELEMS;
-    /* rows per tile: as many as the scratch holds, in whole packed units */
+    /* rows per tile: as many as the scratch holds, in whole packed units;
+     * with several tokens (prefill, a batch of sequences) no more than fit
+     * the L2 cache, so the kernel's passes over the tile for each group of
+     * tokens read the weights from memory only once */
     const int align = j->nd->k->i8_rows;
     int step = (int)(W8_ACC_ELEMS / (size_t)j->tokens) / align * align;
+    const int l2_rows = (int)(W8_L2_TILE / (size_t)j->K) / align * align;
+    if (j->tokens > 1 && l2_rows < step) step = l2_rows;
     if (step < align) step = align;
     for (int r = a; r < b; r += step) {
         const int e = r + step < b ? r + step : b;

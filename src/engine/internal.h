@@ -85,6 +85,22 @@ typedef struct node_ops {
     long long (*weight_bytes)(const node *nd);
 } node_ops;
 
+/* The KV cache of a node is a pool of blocks of LLX_KV_BLOCK positions
+ * (the engine hands them out; llx/engine.h).  A pass may mix tokens of
+ * several sequences: token t sits at position pos[t] of the sequence in
+ * slot slot[t], whose position p is kept at cache position
+ * table[slot * bps + p / LLX_KV_BLOCK] * LLX_KV_BLOCK + p % LLX_KV_BLOCK.
+ * A sequence whose blocks are consecutive is one contiguous stretch of the
+ * cache, as a single sequence was before the pool. */
+#define LLX_KV_BLOCK 64
+
+typedef struct llx_pass_map {
+    const int *pos;   /* [tokens] position of each token in its sequence */
+    const int *slot;  /* [tokens] its sequence slot */
+    const int *table; /* [slots][bps] block ids */
+    int bps;          /* blocks per sequence (table row length) */
+} llx_pass_map;
+
 #define LLX_PACE_MAX 64 /* pools up to this size split matrix rows by measured speed */
 
 struct node {
@@ -102,6 +118,8 @@ struct node {
     int head0, heads;         /* owned query heads */
     int kv0, kv_heads;        /* KV heads whose cache this node holds */
     int pass_tokens;          /* tokens of the pass being run */
+    int kv_cap;               /* cache positions: pool blocks * LLX_KV_BLOCK */
+    const llx_pass_map *map;  /* where the pass's tokens sit (set by the engine per pass) */
     const int *tokens;        /* ids of the pass (node 0, for the embedding) */
     float pace[LLX_PACE_MAX]; /* pool members' relative speeds on matrix stages (pass.c), 0: not yet */
     float pace_attn[LLX_PACE_MAX]; /* the same on decode attention */
@@ -110,6 +128,24 @@ struct node {
     llx_status status;        /* result of the last team job */
     char errmsg[512];
 };
+
+/* Position of token t of the pass, and the cache position of position p
+ * of token t's sequence. */
+static inline int llx_tok_pos(const node *nd, int t) { return nd->map->pos[t]; }
+static inline int llx_cache_pos(const node *nd, int t, int p)
+{
+    const int *bt = nd->map->table + (size_t)nd->map->slot[t] * nd->map->bps;
+    return bt[p / LLX_KV_BLOCK] * LLX_KV_BLOCK + p % LLX_KV_BLOCK;
+}
+/* End (<= n) of the stretch of positions from p of token t's sequence
+ * whose cache positions are consecutive. */
+static inline int llx_cache_run(const node *nd, int t, int p, int n)
+{
+    const int *bt = nd->map->table + (size_t)nd->map->slot[t] * nd->map->bps;
+    int b = p / LLX_KV_BLOCK;
+    while ((b + 1) * LLX_KV_BLOCK < n && bt[b + 1] == bt[b] + 1) b++;
+    return (b + 1) * LLX_KV_BLOCK < n ? (b + 1) * LLX_KV_BLOCK : n;
+}
 
 /* Run one pass of schedule s on node nd (tokens: the pass's ids, used by
  * node 0 for the embedding). */

@@ -103,6 +103,8 @@ static void init_nodes(llx_engine *e, int first, int count)
         nd->nodes = e->opt.nodes;
         nd->max_batch = e->opt.max_batch;
         nd->max_ctx = e->opt.max_ctx;
+        nd->kv_cap = e->kv.blocks * LLX_KV_BLOCK;
+        nd->map = &e->kv.map;
         nd->part = &e->part;
         nd->head0 = e->part.heads[nd->id].begin;
         nd->heads = e->part.heads[nd->id].end - nd->head0;

@@ -5,9 +5,10 @@
  * Every activation slot has an fp32 buffer, an int8 buffer and a per-token
  * scale of the int8 one; a stage's `quant` says which of them it writes
  * (llx/schedule.h).  The int8 KV cache holds this node's KV heads
- * position-major, so a decode step reads each layer's cache as one
- * sequential stream: K as [layer][pos][kv head][d], V in chunks of 32
- * positions, [layer][pos/32][kv head][d][pos%32] (kernels.h). */
+ * position-major, so a decode step reads each stretch of consecutive
+ * blocks of a sequence (internal.h) as one sequential stream: K as
+ * [layer][cache pos][kv head][d], V in chunks of 32 positions,
+ * [layer][cache pos/32][kv head][d][cache pos%32] (kernels.h). */
 #ifndef LLX_ENGINE_W8A8_NODE_H
 #define LLX_ENGINE_W8A8_NODE_H
 
@@ -17,6 +18,8 @@
  * token) a tile is 16K rows, so the kernel sees whole matrices and keeps its
  * four weight streams long */
 #define W8_ACC_ELEMS 16384
+/* weight bytes per tile when a matrix stage runs several tokens: within L2 */
+#define W8_L2_TILE (256u << 10)
 
 /* A layer's weights, or (layer -1) the final norm and the LM head. */
 typedef struct w8_layer {
@@ -38,9 +41,10 @@ typedef struct w8_node {
     float *s[LLX_SLOT_COUNT];  /* per-token scale of q */
     int ld[LLX_SLOT_COUNT];
     int logit_rows;
-    int8_t *kc, *vc;  /* [layer][pos][kv head][d]; V: [layer][pos/32][kv head][d][pos%32] */
-    int kv_ctx;       /* max_ctx rounded up to whole chunks */
+    int8_t *kc, *vc;  /* [layer][cache pos][kv head][d]; V: [layer][cache pos/32][kv head][d][cache pos%32] */
+    int kv_ctx;       /* cache positions (the block pool, whole chunks) */
     size_t kv_layer;  /* bytes of K (or V) per layer: kv_ctx * kv heads * head_dim */
+    int p_ld;         /* probabilities per head: max_ctx rounded up to whole chunks */
     int32_t *acc;     /* [threads][W8_ACC_ELEMS + max_batch * 8] */
     float *ybuf;      /* [threads][W8_ACC_ELEMS] epilogue row */
     float *scores;    /* [threads][heads][sc_ld] */
@@ -48,6 +52,7 @@ typedef struct w8_node {
     int32_t *iscores; /* [threads][heads][max_ctx] */
     int8_t *probs;    /* [threads][heads][kv_ctx] */
     int32_t *cacc;    /* [threads][heads][head_dim] */
+    int32_t *cpart;   /* [threads][heads][head_dim]: one stretch of the cache's share */
 } w8_node;
 
 static inline w8_node *w8_impl(const node *nd) { return nd->impl; }

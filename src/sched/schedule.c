@@ -176,7 +176,9 @@ static llx_status check_pass(const llx_config *cfg, const llx_sched_opts *o)
     if (o->nodes < 1 || o->nodes > LLX_MAX_NODES)
         return llx_fail(LLX_ERR_ARG, "node count %d out of range [1, %d]", o->nodes, LLX_MAX_NODES);
     if (o->tokens < 1) return llx_fail(LLX_ERR_ARG, "a pass needs at least one token (got %d)", o->tokens);
-    if (o->pos < 0 || (long)o->pos + o->tokens > cfg->n_ctx)
+    if (o->logits < 0 || o->logits > o->tokens)
+        return llx_fail(LLX_ERR_ARG, "logits wanted for %d of %d tokens", o->logits, o->tokens);
+    if (!o->mixed && (o->pos < 0 || (long)o->pos + o->tokens > cfg->n_ctx))
         return llx_fail(LLX_ERR_ARG, "positions %d..%d do not fit the context of %d tokens", o->pos,
                         o->pos + o->tokens - 1, cfg->n_ctx);
     if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block_rows must be >= 0 (got %d)", o->block_rows);
@@ -207,7 +209,7 @@ static void plan_stages(llx_schedule *s)
 
     llx_stage h = mp_stage(&p, LLX_OP_LM_HEAD, LLX_MAT_LM_HEAD, -1, LLX_SLOT_H, LLX_SLOT_LOGITS, 0);
     h.kernel = LLX_KERNEL_HOST;
-    h.tokens = o->all_logits ? o->tokens : 1;
+    h.tokens = o->all_logits ? o->tokens : o->logits > 0 ? o->logits : 1;
     s->stages[k++] = h;
     s->n_stages = k;
     for (int i = 0; i < k; i++) {

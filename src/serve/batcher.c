@@ -81,7 +81,9 @@ static void admit(batch *b)
         s->queued--;
         j->next = NULL;
         if (atomic_load(&j->cancel) || j->seq < 0) {
-            srv_job_finish(j, FIN_CANCELLED, atomic_load(&j->cancel) ? "the client went away" : llx_errmsg());
+            const int never = !atomic_load(&j->cancel); /* more KV room than the whole pool */
+            if (never) j->err_http = 400;
+            srv_job_finish(j, never ? FIN_ERROR : FIN_CANCELLED, never ? llx_errmsg() : "the client went away");
             srv_job_unref(j);
             continue;
         }

@@ -115,6 +115,15 @@ static int conn_fd(struct MHD_Connection *c)
     return ci ? ci->connect_fd : -1;
 }
 
+/* The error answer of a job that ended without finishing: 400 when the
+ * batcher found the request could never run, 500 when the engine failed,
+ * 503 when it was cancelled by the drain. */
+static void job_error(const srv_job *j, srv_error *e)
+{
+    if (j->err_http == 400) srv_fail(e, 400, "invalid_request_error", "context_length_exceeded", "max_tokens", "%s", j->errmsg);
+    else srv_fail(e, j->finish == FIN_ERROR ? 500 : 503, "server_error", NULL, NULL, "%s", j->errmsg);
+}
+
 /* Under j->mu: wait a little for the batcher. */
 static void wait_job(srv_job *j)
 {
@@ -147,7 +156,7 @@ static int stream_events(stream *x)
     if (j->state != JOB_DONE) return 0;
     if (j->finish == FIN_ERROR || j->finish == FIN_CANCELLED) {
         srv_error e;
-        srv_fail(&e, j->finish == FIN_ERROR ? 500 : 503, "server_error", NULL, NULL, "%s", j->errmsg);
+        job_error(j, &e);
         char *body = srv_reply_error(&e, &n);
         const int bad = !body || srv_buf_add(&x->pend, "data: ", 6) || srv_buf_add(&x->pend, body, strlen(body)) ||
                         srv_buf_add(&x->pend, "\n\n", 2);
@@ -239,7 +248,7 @@ static enum MHD_Result finish_plain(llx_server *s, struct MHD_Connection *c, rou
     enum MHD_Result ok;
     if (j->finish == FIN_ERROR || j->finish == FIN_CANCELLED) {
         srv_error e;
-        srv_fail(&e, j->finish == FIN_ERROR ? 500 : 503, "server_error", NULL, NULL, "%s", j->errmsg);
+        job_error(j, &e);
         ok = send_error(s, c, r, &e);
     } else {
         size_t len = 0;
