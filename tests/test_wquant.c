@@ -204,3 +204,24 @@ TEST(wquant_a4_per_token, LLX_T_ASAN)
     llx_quantize_a4(x, 40, q, &s, &z);
     CHECK(q[3] == -z && s == 2.0f / 15.0f);
 }
+
+#include "quant/hessian.h"
+
+TEST(wquant_hessian_accumulates, LLX_T_ASAN)
+{
+    enum { K = 37, T = 300, LD = 40 };
+    float *x = randw(T * LD, 21, 1.0f);
+    llx_hess h;
+    REQUIRE(llx_hess_init(&h, K, 64) == LLX_OK);
+    llx_hess_add(&h, llx_kernels_select("auto"), x, 200, LD);
+    llx_hess_add(&h, &llx_kernels_ref, x + 200 * LD, T - 200, LD);
+    CHECK_EQ_INT(h.n, T);
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            double s = 0;
+            for (int t = 0; t < T; t++) s += (double)x[t * LD + i] * x[t * LD + j];
+            CHECK_CLOSE(h.h[i * K + j], s, 1e-3, 1e-5);
+        }
+    llx_hess_free(&h);
+    free(x);
+}
