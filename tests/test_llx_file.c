@@ -27,7 +27,7 @@ static const char *write_container(const char *name)
     static const float a[5] = {1.0f, -2.5f, 3e-7f, 1e30f, -0.0f};
     static const signed char b[6] = {-127, -1, 0, 1, 64, 127};
     static const char c[] = "hello, world";
-    const llx_qinfo q = {LLX_ACT_DYNAMIC, 0.25f, 777, 1};
+    const llx_qinfo q = {.act_mode = LLX_ACT_DYNAMIC, .alpha = 0.25f, .calib_tokens = 777, .smooth_v = 1};
     llx_llx_writer *w = NULL;
     if (llx_llx_writer_create(&w, &small_cfg, &q) != LLX_OK) return NULL;
     CHECK(llx_llx_add(w, "a", LLX_DT_F32, 5, 0, copy_of(a, sizeof a)) == LLX_OK);
@@ -115,7 +115,7 @@ TEST(llxfile_writer_roundtrip, LLX_T_ASAN)
 TEST(llxfile_writer_empty, LLX_T_ASAN)
 {
     llx_llx_writer *w = NULL;
-    const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 1, 0};
+    const llx_qinfo q = {.act_mode = LLX_ACT_STATIC, .alpha = 0.5f, .calib_tokens = 1};
     CHECK(llx_llx_writer_create(&w, &small_cfg, &q) == LLX_OK);
     const char *path = llx_test_tmpfile("empty.llx");
     CHECK(llx_llx_write(w, path) == LLX_OK);
@@ -123,7 +123,7 @@ TEST(llxfile_writer_empty, LLX_T_ASAN)
     CHECK(llx_llx_open(&f, path) == LLX_OK);
     if (f) {
         CHECK_EQ_INT(llx_llx_count(f), 0);
-        CHECK_EQ_INT(llx_llx_file_bytes(f), 128);
+        CHECK_EQ_INT(llx_llx_file_bytes(f), 256); /* the header and the scheme record */
     }
     llx_llx_close(f);
 }
@@ -278,8 +278,8 @@ TEST(llxfile_bad_version, LLX_T_ASAN)
     size_t n;
     char *img = model_image(&n);
     if (!img) return;
-    img[8] = 2;
-    expect_refused(write_image("bad-version.llx", img, n), "file format version 2 is newer than this looplynx reads");
+    img[8] = 4;
+    expect_refused(write_image("bad-version.llx", img, n), "file format version 4 is newer than this looplynx reads");
     memset(img + 8, 0xff, 4);
     expect_refused(write_image("bad-version2.llx", img, n), "version 4294967295 is newer");
     memset(img + 8, 0, 4);
@@ -434,7 +434,7 @@ TEST(llxfile_bad_missing_tensor, LLX_T_ASAN)
 TEST(llxfile_bad_writer_args, LLX_T_ASAN)
 {
     llx_llx_writer *w = NULL;
-    const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 1, 0}, badq = {3, 0.5f, 1, 0};
+    const llx_qinfo q = {.act_mode = LLX_ACT_STATIC, .alpha = 0.5f, .calib_tokens = 1}, badq = {.act_mode = 3, .alpha = 0.5f, .calib_tokens = 1};
     llx_config badc = small_cfg;
     badc.n_head = 3;
     CHECK(llx_llx_writer_create(&w, &badc, &q) != LLX_OK && w == NULL);
@@ -501,7 +501,7 @@ TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
         {"valid_container.llx", "missing tensor 'h.0.qkv.w'", 0},
         {"valid_no_tensors.llx", "missing tensor 'h.0.qkv.w'", 0},
         {"bad_magic.llx", "bad magic", 0},
-        {"bad_version_newer.llx", "version 2 is newer", 0},
+        {"bad_version_newer.llx", "version 4 is newer", 0},
         {"bad_version_zero.llx", "bad format version 0", 0},
         {"bad_truncated.llx", "truncated or padded", 0},
         {"bad_short.llx", "too short", 0},
@@ -551,7 +551,7 @@ TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
  * opens (the overlap check must not depend on how ties sort). */
 TEST(llxfile_empty_tensor_shares_offset, LLX_T_ASAN)
 {
-    const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 1, 0};
+    const llx_qinfo q = {.act_mode = LLX_ACT_STATIC, .alpha = 0.5f, .calib_tokens = 1};
     llx_llx_writer *w = NULL;
     CHECK(llx_llx_writer_create(&w, &small_cfg, &q) == LLX_OK);
     if (!w) return;
@@ -575,7 +575,7 @@ TEST(llxfile_empty_tensor_shares_offset, LLX_T_ASAN)
     llx_llx_close(f);
     /* swap every pair in the table: the real tensor now comes first */
     for (int i = 0; i < 40; i++) {
-        char tmp[104], *e = buf + 128 + (size_t)(2 * i) * 104;
+        char tmp[104], *e = buf + 256 + (size_t)(2 * i) * 104; /* after the header and the scheme record */
         memcpy(tmp, e, 104);
         memcpy(e, e + 104, 104);
         memcpy(e + 104, tmp, 104);

@@ -12,7 +12,7 @@ static const llx_config cfg = {.n_vocab = 256, .n_ctx = 4, .n_embd = 4, .n_layer
 
 TEST(llxfile_q4_f16_roundtrip, LLX_T_ASAN)
 {
-    const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 10, 0};
+    const llx_qinfo q = {.act_mode = LLX_ACT_STATIC, .alpha = 0.5f, .calib_tokens = 10};
     llx_llx_writer *w = NULL;
     REQUIRE(llx_llx_writer_create(&w, &cfg, &q) == LLX_OK);
     uint8_t *q4 = malloc(6);

@@ -45,13 +45,42 @@ const llx_hf *llx_model_checkpoint(const llx_model *m);
 /* Bytes of weight data the model holds on disk (safetensors data or .llx file). */
 uint64_t llx_model_bytes(const llx_model *m);
 
+/* The numeric scheme of a .llx model (docs/quantization.md). */
+typedef enum llx_scheme {
+    LLX_SCHEME_W8A8 = 1, /* int8 weights per row, int8 activations (static or per token) */
+    LLX_SCHEME_W4A8 = 2, /* int4 weights per row or per group, int8 activations */
+    LLX_SCHEME_W4A4 = 3, /* int4 weights, int4 per-token asymmetric activations */
+    LLX_SCHEME_F32 = 4,  /* fp32 weights and activations: a transformed model (calibration) */
+} llx_scheme;
+
+typedef struct llx_scheme_info {
+    llx_scheme scheme;
+    int group;          /* int4 weight columns per scale; 0 = one scale per row */
+    int scales_f16;     /* int4 weight scales stored as fp16 (else fp32) */
+    int gptq;           /* weights rounded by GPTQ (else to nearest) */
+    float gptq_damp;    /* GPTQ damping, fraction of the mean Hessian diagonal */
+    int gptq_act_order; /* GPTQ columns in decreasing Hessian diagonal order */
+    int rotate;         /* Hadamard rotations folded into the weights */
+    int rotate_seed;    /* seed of the residual rotation's random signs */
+    int kv_int8;        /* int8 q/k/v and KV cache with static scales; 0: fp32 attention */
+    int kv_per_head;    /* those scales per head (version 1 files: one per tensor) */
+    int lm_bits;        /* LM head weights: 8 or 4 */
+    int rms_norm;       /* GPT-2 norms run as RMSNorm without weights (mean and affine folded away) */
+    int had_down;       /* online Hadamard transform of the down projection's input */
+    int lm_bias;        /* the LM head has a bias (the final norm's bias folded in) */
+} llx_scheme_info;
+
 /* Quantization info of an opened .llx model (zeros for an HF model). */
 typedef struct llx_quant_info {
     int act_mode;
     float alpha;
     int calib_tokens;
     int smooth_v;
+    llx_scheme_info s;
 } llx_quant_info;
+
+/* The scheme's name ("w8a8", "w4a8", "w4a4", "f32"; "?" otherwise). */
+const char *llx_scheme_name(llx_scheme s);
 void llx_model_quant_info(const llx_model *m, llx_quant_info *q);
 
 #endif

@@ -40,7 +40,16 @@ typedef struct table_entry {
     uint64_t offset, bytes, hash;
 } table_entry;
 
+/* version 3: the scheme, right after the header (docs/formats.md) */
+typedef struct scheme_record {
+    int32_t scheme, group, scales_f16, gptq;
+    float gptq_damp;
+    int32_t gptq_act_order, rotate, rotate_seed, kv_int8, kv_per_head, lm_bits, rms_norm, had_down, lm_bias;
+    uint8_t reserved[128 - 56];
+} scheme_record;
+
 _Static_assert(sizeof(file_header) == 128, "file header must be 128 bytes");
+_Static_assert(sizeof(scheme_record) == 128, "scheme record must be 128 bytes");
 _Static_assert(sizeof(table_entry) == 104, "table entry must be 104 bytes");
 
 struct llx_llx {
@@ -52,6 +61,53 @@ struct llx_llx {
     const table_entry *table;
     uint32_t n;
 };
+
+static uint64_t header_bytes(uint32_t version)
+{
+    return sizeof(file_header) + (version >= 3 ? sizeof(scheme_record) : 0);
+}
+
+llx_scheme_info llx_scheme_w8a8_v1(void)
+{
+    return (llx_scheme_info){.scheme = LLX_SCHEME_W8A8, .kv_int8 = 1, .lm_bits = 8};
+}
+
+static llx_scheme_info scheme_of(const scheme_record *r)
+{
+    return (llx_scheme_info){(llx_scheme)r->scheme, r->group, r->scales_f16, r->gptq, r->gptq_damp,
+                             r->gptq_act_order, r->rotate, r->rotate_seed, r->kv_int8, r->kv_per_head,
+                             r->lm_bits, r->rms_norm, r->had_down, r->lm_bias};
+}
+
+static scheme_record record_of(const llx_scheme_info *s)
+{
+    scheme_record r;
+    memset(&r, 0, sizeof r);
+    r.scheme = s->scheme, r.group = s->group, r.scales_f16 = s->scales_f16, r.gptq = s->gptq;
+    r.gptq_damp = s->gptq_damp, r.gptq_act_order = s->gptq_act_order, r.rotate = s->rotate;
+    r.rotate_seed = s->rotate_seed, r.kv_int8 = s->kv_int8, r.kv_per_head = s->kv_per_head;
+    r.lm_bits = s->lm_bits, r.rms_norm = s->rms_norm, r.had_down = s->had_down, r.lm_bias = s->lm_bias;
+    return r;
+}
+
+static int flag(int v) { return v == 0 || v == 1; }
+
+const char *llx_scheme_check(const llx_scheme_info *s)
+{
+    const int w4 = s->scheme == LLX_SCHEME_W4A8 || s->scheme == LLX_SCHEME_W4A4;
+    if (s->scheme < LLX_SCHEME_W8A8 || s->scheme > LLX_SCHEME_F32) return "unknown scheme";
+    if (s->group != 0 && s->group != 32 && s->group != 64 && s->group != 128) return "group is not 0, 32, 64 or 128";
+    if (s->group && !w4) return "weight groups need int4 weights";
+    if (!flag(s->scales_f16) || !flag(s->gptq) || !flag(s->gptq_act_order) || !flag(s->rotate) ||
+        !flag(s->kv_int8) || !flag(s->kv_per_head) || !flag(s->rms_norm) || !flag(s->had_down) || !flag(s->lm_bias))
+        return "a flag is not 0 or 1";
+    if (!(s->gptq_damp >= 0.0f && s->gptq_damp <= 1.0f)) return "GPTQ damping outside [0, 1]";
+    if (s->scheme == LLX_SCHEME_F32 ? s->lm_bits != 32 : s->lm_bits != 8 && s->lm_bits != 4)
+        return "LM head bits are not 8 or 4 (32 for f32)";
+    if (s->lm_bits == 4 && !w4) return "an int4 LM head needs an int4 scheme";
+    if (s->kv_per_head && !s->kv_int8) return "per-head KV scales without an int8 KV cache";
+    return NULL;
+}
 
 static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -275,7 +331,8 @@ static llx_status parse(llx_llx *f)
         return llx_fail(LLX_ERR_FORMAT, "%s: truncated or padded: header says %llu bytes, file has %zu", p,
                         (unsigned long long)h.file_bytes, f->map.size);
     if (h.n_tensors > MAX_TENSORS) return llx_fail(LLX_ERR_FORMAT, "%s: implausible tensor count %u", p, h.n_tensors);
-    const uint64_t table_end = sizeof h + (uint64_t)h.n_tensors * sizeof(table_entry);
+    const uint64_t hb = header_bytes(h.version);
+    const uint64_t table_end = hb + (uint64_t)h.n_tensors * sizeof(table_entry);
     if (table_end > f->map.size || h.data_offset < table_end || h.data_offset > f->map.size)
         return llx_fail(LLX_ERR_FORMAT, "%s: tensor table does not fit the file", p);
     file_header hz = h;
@@ -283,17 +340,25 @@ static llx_status parse(llx_llx *f)
     uint64_t hh = llx_hash64(&hz, sizeof hz, 0);
     hh = llx_hash64(f->map.data + sizeof h, (size_t)(table_end - sizeof h), hh);
     if (hh != h.header_hash) return llx_fail(LLX_ERR_FORMAT, "%s: header checksum mismatch (file corrupted)", p);
-    f->table = (const table_entry *)(const void *)(f->map.data + sizeof h);
+    f->table = (const table_entry *)(const void *)(f->map.data + hb);
     f->n = h.n_tensors;
     f->cfg = (llx_config){.n_vocab = h.n_vocab, .n_ctx = h.n_ctx, .n_embd = h.n_embd, .n_layer = h.n_layer,
                           .n_head = h.n_head, .n_inner = h.n_inner, .ln_eps = h.ln_eps};
-    f->q = (llx_qinfo){h.act_mode, h.alpha, h.calib_tokens, h.smooth_v};
+    f->q = (llx_qinfo){.act_mode = h.act_mode, .alpha = h.alpha, .calib_tokens = h.calib_tokens, .smooth_v = h.smooth_v};
     if (llx_config_check(&f->cfg) != LLX_OK) {
         llx_errmsg_prefix(p);
         return LLX_ERR_FORMAT;
     }
     if (h.act_mode != LLX_ACT_STATIC && h.act_mode != LLX_ACT_DYNAMIC)
         return llx_fail(LLX_ERR_FORMAT, "%s: unknown activation mode %d", p, h.act_mode);
+    f->q.s = llx_scheme_w8a8_v1();
+    if (h.version >= 3) {
+        scheme_record r;
+        memcpy(&r, f->map.data + sizeof h, sizeof r);
+        f->q.s = scheme_of(&r);
+        const char *why = llx_scheme_check(&f->q.s);
+        if (why) return llx_fail(LLX_ERR_FORMAT, "%s: bad quantization scheme: %s", p, why);
+    }
     return check_entries(f, &h, table_end);
 }
 
@@ -379,44 +444,112 @@ llx_status llx_llx_entry(const llx_llx *f, int i, llx_llx_desc *d)
     return LLX_OK;
 }
 
-/* Every tensor the W8A8 engine reads, with the dtype and shape the header's
- * config implies; plus sane static activation scales. */
-llx_status llx_llx_check_model(const llx_llx *f)
+static llx_status need(const llx_llx *f, const char *name, llx_dtype dt, long long rows, long long cols)
 {
-    static const char *const mat[4] = {"qkv", "proj", "fc1", "fc2"};
+    return llx_llx_tensor(f, name, dt, rows, cols) ? LLX_OK : LLX_ERR_FORMAT;
+}
+
+/* n scales (fp32 or fp16) that must be finite and >= 0 (0: an all-zero group) */
+static llx_status check_scales(const llx_llx *f, const char *name, const void *p, int f16, long long n)
+{
+    for (long long i = 0; i < n; i++) {
+        int bad;
+        if (f16) { /* infinity, NaN or a negative non-zero */
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)p + 2 * i, 2);
+            bad = (h & 0x7c00u) == 0x7c00u || ((h & 0x8000u) && (h & 0x7fffu));
+        } else {
+            float v;
+            memcpy(&v, (const uint8_t *)p + 4 * i, 4);
+            bad = !(v >= 0.0f) || v > 1e30f;
+        }
+        if (bad)
+            return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': scale %lld is negative or not finite", f->path, name, i);
+    }
+    return LLX_OK;
+}
+
+/* A matrix "<pre>.w" of `bits` (8, 4 or 32) and its scales "<pre>.s". */
+static llx_status check_weights(const llx_llx *f, const char *pre, long long rows, long long cols, int bits)
+{
+    const llx_scheme_info *s = &f->q.s;
+    char w[64], sc[64];
+    snprintf(w, sizeof w, "%s.w", pre);
+    snprintf(sc, sizeof sc, "%s.s", pre);
+    if (bits == 32) return need(f, w, LLX_DT_F32, rows, cols);
+    if (bits == 8) {
+        LLX_TRY(need(f, w, LLX_DT_I8, rows, cols));
+        return need(f, sc, LLX_DT_F32, rows, 0);
+    }
+    const int g = s->group ? s->group : (int)cols;
+    if (cols % 8 || cols % g)
+        return llx_fail(LLX_ERR_FORMAT, "%s: int4 matrix '%s' has %lld columns, not a multiple of 8 and of the group %d",
+                        f->path, w, cols, g);
+    LLX_TRY(need(f, w, LLX_DT_Q4, rows, cols));
+    const llx_dtype dt = s->scales_f16 ? LLX_DT_F16 : LLX_DT_F32;
+    const void *p = llx_llx_tensor(f, sc, dt, rows, s->group ? cols / g : 0);
+    if (!p) return LLX_ERR_FORMAT;
+    return check_scales(f, sc, p, s->scales_f16, rows * (cols / g));
+}
+
+static int layer_bits(const llx_scheme_info *s)
+{
+    return s->scheme == LLX_SCHEME_W8A8 ? 8 : s->scheme == LLX_SCHEME_F32 ? 32 : 4;
+}
+
+/* a vector of n static scales whose first `used` are positive and finite */
+static llx_status check_positive(const llx_llx *f, const char *name, long long n, long long used)
+{
+    const float *sc = llx_llx_tensor(f, name, LLX_DT_F32, n, 0);
+    if (!sc) return LLX_ERR_FORMAT;
+    for (long long i = 0; i < used; i++)
+        if (!(sc[i] > 0.0f) || sc[i] > 1e30f)
+            return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': activation scale %lld is not positive and finite",
+                            f->path, name, i);
+    return LLX_OK;
+}
+
+static llx_status check_layer(const llx_llx *f, int l)
+{
     static const char *const ln[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
     const llx_config *c = &f->cfg;
+    const llx_scheme_info *s = &f->q.s;
     char name[64];
-    for (int l = 0; l < c->n_layer; l++) {
-        for (int m = 0; m < 4; m++) {
-            int rows, cols;
-            llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
-            snprintf(name, sizeof name, "h.%d.%s.w", l, mat[m]);
-            if (!llx_llx_tensor(f, name, LLX_DT_I8, rows, cols)) return LLX_ERR_FORMAT;
-            snprintf(name, sizeof name, "h.%d.%s.s", l, mat[m]);
-            if (!llx_llx_tensor(f, name, LLX_DT_F32, rows, 0)) return LLX_ERR_FORMAT;
-            snprintf(name, sizeof name, "h.%d.%s.b", l, mat[m]);
-            if (!llx_llx_tensor(f, name, LLX_DT_F32, rows, 0)) return LLX_ERR_FORMAT;
-        }
-        for (int i = 0; i < 4; i++) {
-            snprintf(name, sizeof name, "h.%d.%s", l, ln[i]);
-            if (!llx_llx_tensor(f, name, LLX_DT_F32, c->n_embd, 0)) return LLX_ERR_FORMAT;
-        }
-        snprintf(name, sizeof name, "h.%d.act", l);
-        const float *sc = llx_llx_tensor(f, name, LLX_DT_F32, LLX_SC_COUNT, 0);
-        if (!sc) return LLX_ERR_FORMAT;
-        for (int i = 0; i < LLX_SC_COUNT - 1; i++)
-            if (!(sc[i] > 0.0f) || sc[i] > 1e30f)
-                return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s': activation scale %d is not positive and finite",
-                                f->path, name, i);
+    for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        if (!rows) continue;
+        snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
+        LLX_TRY(check_weights(f, name, rows, cols, layer_bits(s)));
+        snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
+        LLX_TRY(need(f, name, LLX_DT_F32, rows, 0));
     }
-    const struct { const char *name; llx_dtype dt; long long rows, cols; } g[] = {
-        {"wte", LLX_DT_F32, c->n_vocab, c->n_embd}, {"wpe", LLX_DT_F32, c->n_ctx, c->n_embd},
-        {"ln_f.g", LLX_DT_F32, c->n_embd, 0},       {"ln_f.b", LLX_DT_F32, c->n_embd, 0},
-        {"lm_head.w", LLX_DT_I8, c->n_vocab, c->n_embd}, {"lm_head.s", LLX_DT_F32, c->n_vocab, 0},
-    };
-    for (size_t i = 0; i < sizeof g / sizeof *g; i++)
-        if (!llx_llx_tensor(f, g[i].name, g[i].dt, g[i].rows, g[i].cols)) return LLX_ERR_FORMAT;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "h.%d.%s", l, ln[i]);
+        LLX_TRY(need(f, name, LLX_DT_F32, c->n_embd, 0));
+    }
+    if (s->scheme == LLX_SCHEME_F32 && !s->kv_int8) return LLX_OK; /* nothing is quantized */
+    snprintf(name, sizeof name, "h.%d.act", l);
+    LLX_TRY(check_positive(f, name, LLX_SC_COUNT, LLX_SC_COUNT - 1));
+    if (!s->kv_per_head) return LLX_OK;
+    snprintf(name, sizeof name, "h.%d.kv", l);
+    const int n = c->n_head + 2 * llx_config_kv_heads(c);
+    return check_positive(f, name, n, n);
+}
+
+/* Every tensor the quantized engine reads, with the dtype and shape the
+ * header's config and scheme imply; sane scales; the tokenizer. */
+llx_status llx_llx_check_model(const llx_llx *f)
+{
+    const llx_config *c = &f->cfg;
+    const llx_scheme_info *s = &f->q.s;
+    for (int l = 0; l < c->n_layer; l++) LLX_TRY(check_layer(f, l));
+    LLX_TRY(need(f, "wte", LLX_DT_F32, c->n_vocab, c->n_embd));
+    LLX_TRY(need(f, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
+    LLX_TRY(need(f, "ln_f.g", LLX_DT_F32, c->n_embd, 0));
+    LLX_TRY(need(f, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
+    LLX_TRY(check_weights(f, "lm_head", c->n_vocab, c->n_embd, s->lm_bits));
+    if (s->lm_bias) LLX_TRY(need(f, "lm_head.b", LLX_DT_F32, c->n_vocab, 0));
     const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
     if (!v || !m) return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer", f->path);
     if (v->dtype != LLX_DT_U8 || m->dtype != LLX_DT_U8 || v->cols || m->cols)
@@ -442,18 +575,20 @@ void llx_llx_fix_checksums(void *data, size_t size)
     if (size < sizeof h) return;
     memcpy(&h, data, sizeof h);
     uint8_t *base = data;
-    const uint64_t fit = (size - sizeof h) / sizeof(table_entry);
+    const uint64_t hb = header_bytes(h.version);
+    if (size < hb) return;
+    const uint64_t fit = (size - hb) / sizeof(table_entry);
     const uint64_t n = h.n_tensors < fit ? h.n_tensors : fit;
     for (uint64_t i = 0; i < n; i++) {
         table_entry e;
-        memcpy(&e, base + sizeof h + i * sizeof e, sizeof e);
+        memcpy(&e, base + hb + i * sizeof e, sizeof e);
         if (e.offset > size || e.bytes > size - e.offset) continue;
         e.hash = llx_hash64(base + e.offset, (size_t)e.bytes, (uint64_t)i);
-        memcpy(base + sizeof h + i * sizeof e, &e, sizeof e);
+        memcpy(base + hb + i * sizeof e, &e, sizeof e);
     }
     h.header_hash = 0;
     const uint64_t hh = llx_hash64(&h, sizeof h, 0);
-    h.header_hash = llx_hash64(base + sizeof h, (size_t)(n * sizeof(table_entry)), hh);
+    h.header_hash = llx_hash64(base + sizeof h, (size_t)(hb - sizeof h + n * sizeof(table_entry)), hh);
     memcpy(data, &h, sizeof h);
 }
 
@@ -480,10 +615,14 @@ llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, cons
     LLX_TRY(llx_config_check(c)); /* the reader refuses what it would refuse */
     if (q->act_mode != LLX_ACT_STATIC && q->act_mode != LLX_ACT_DYNAMIC)
         return llx_fail(LLX_ERR_ARG, "unknown activation mode %d", q->act_mode);
+    llx_qinfo qi = *q;
+    if (qi.s.scheme == 0) qi.s = llx_scheme_w8a8_v1(); /* callers that only know W8A8 */
+    const char *why = llx_scheme_check(&qi.s);
+    if (why) return llx_fail(LLX_ERR_ARG, "bad quantization scheme: %s", why);
     *out = calloc(1, sizeof **out);
     if (!*out) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     (*out)->cfg = *c;
-    (*out)->q = *q;
+    (*out)->q = qi;
     return LLX_OK;
 }
 
@@ -544,9 +683,11 @@ static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) & ~(uint64_t)(ALIG
 
 llx_status llx_llx_write(llx_llx_writer *w, const char *path)
 {
-    const size_t nt = (size_t)w->n;
-    table_entry *tab = calloc(nt ? nt : 1, sizeof *tab);
-    if (!tab) {
+    const size_t nt = (size_t)w->n, recb = sizeof(scheme_record);
+    /* the scheme record and the table are written (and hashed) as one block */
+    unsigned char *blob = calloc(1, recb + (nt ? nt : 1) * sizeof(table_entry));
+    table_entry *tab = blob ? (table_entry *)(void *)(blob + recb) : NULL;
+    if (!blob) {
         llx_llx_writer_free(w);
         return llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
@@ -555,7 +696,8 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
     memcpy(h.magic, LLX_FILE_MAGIC, 8);
     h.version = LLX_FILE_VERSION;
     h.n_tensors = (uint32_t)nt;
-    h.data_offset = align_up(sizeof h + nt * sizeof *tab);
+    const uint64_t hb = header_bytes(h.version);
+    h.data_offset = align_up(hb + nt * sizeof *tab);
     uint64_t off = h.data_offset;
     for (size_t i = 0; i < nt; i++) {
         const wt *e = &w->t[i];
@@ -576,15 +718,17 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
     h.n_head = c->n_head, h.n_inner = c->n_inner, h.ln_eps = c->ln_eps;
     h.act_mode = w->q.act_mode, h.alpha = w->q.alpha, h.calib_tokens = w->q.calib_tokens;
     h.smooth_v = w->q.smooth_v;
+    const scheme_record rec = record_of(&w->q.s);
+    memcpy(blob, &rec, recb);
     uint64_t hh = llx_hash64(&h, sizeof h, 0);
-    h.header_hash = llx_hash64(tab, nt * sizeof *tab, hh);
+    h.header_hash = llx_hash64(blob, recb + nt * sizeof *tab, hh);
 
     static const unsigned char zeros[ALIGN];
     llx_atomic_file a;
     llx_status st = llx_atomic_open(&a, path);
     if (st == LLX_OK) st = llx_atomic_write(&a, &h, sizeof h);
-    if (st == LLX_OK) st = llx_atomic_write(&a, tab, nt * sizeof *tab);
-    uint64_t pos = sizeof h + nt * sizeof *tab;
+    if (st == LLX_OK) st = llx_atomic_write(&a, blob, recb + nt * sizeof *tab);
+    uint64_t pos = hb + nt * sizeof *tab;
     for (size_t i = 0; i < nt && st == LLX_OK; i++) {
         st = check_cancel(w, path);
         if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
@@ -595,7 +739,7 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
     if (st == LLX_OK) st = check_cancel(w, path);
     if (st == LLX_OK) st = llx_atomic_commit(&a);
     else llx_atomic_abort(&a);
-    free(tab);
+    free(blob);
     llx_llx_writer_free(w);
     return st;
 }

@@ -15,12 +15,13 @@
 #include <stdint.h>
 
 #include "llx/config.h"
+#include "llx/model.h"
 #include "llx/schedule.h"
 #include "llx/status.h"
 #include "llx/tokenizer.h"
 
 #define LLX_FILE_MAGIC "LOOPLYNX"
-#define LLX_FILE_VERSION 1
+#define LLX_FILE_VERSION 3
 #define LLX_NAME_MAX 56
 
 /* Element types: q4 is two int4 values per byte (w + 8, the low nibble
@@ -29,13 +30,21 @@ typedef enum llx_dtype { LLX_DT_I8 = 1, LLX_DT_F32 = 2, LLX_DT_U8 = 3, LLX_DT_Q4
 
 typedef enum llx_act_mode { LLX_ACT_STATIC = 1, LLX_ACT_DYNAMIC = 2 } llx_act_mode;
 
-/* How the model was quantized (stored in the header). */
+/* How the model was quantized (stored in the header; the scheme record
+ * from version 3 on, docs/formats.md). */
 typedef struct llx_qinfo {
     int act_mode;     /* llx_act_mode */
     float alpha;      /* SmoothQuant migration strength; 0 = no smoothing */
     int calib_tokens; /* tokens of calibration text seen */
     int smooth_v;     /* attention output projection smoothed through V */
+    llx_scheme_info s;
 } llx_qinfo;
+
+/* The scheme of a version 1 file: W8A8, per-row int8, int8 KV with one
+ * scale per tensor, int8 LM head. */
+llx_scheme_info llx_scheme_w8a8_v1(void);
+/* Why a scheme record is not valid (one phrase), or NULL when it is. */
+const char *llx_scheme_check(const llx_scheme_info *s);
 
 /* Per layer: the static activation scales (LLX_SC_*, llx/schedule.h). */
 

@@ -111,4 +111,11 @@ void llx_model_quant_info(const llx_model *m, llx_quant_info *q)
     q->alpha = i->alpha;
     q->calib_tokens = i->calib_tokens;
     q->smooth_v = i->smooth_v;
+    q->s = i->s;
+}
+
+const char *llx_scheme_name(llx_scheme s)
+{
+    static const char *const n[] = {"?", "w8a8", "w4a8", "w4a4", "f32"};
+    return (unsigned)s < sizeof n / sizeof *n ? n[s] : "?";
 }

@@ -346,7 +346,7 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
                         const char *out)
 {
     const llx_config *cfg = &m->cfg;
-    llx_qinfo qi = {o->act_mode, o->alpha, seen, o->smooth_v};
+    llx_qinfo qi = {.act_mode = o->act_mode, .alpha = o->alpha, .calib_tokens = seen, .smooth_v = o->smooth_v};
     llx_llx_writer *wr;
     LLX_TRY(llx_llx_writer_create(&wr, cfg, &qi));
     llx_status st = LLX_OK;
