@@ -295,7 +295,7 @@ TEST(quantize_bad_cancelled, LLX_T_ASAN)
     CHECK(llx_quantize(hf, &o, out) == LLX_ERR_CANCELLED && strstr(llx_errmsg(), "interrupted"));
     CHECK_EQ_INT(llx_test_count_entries(dir), 0);
     const llx_config c = {.n_vocab = 256, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8, .ln_eps = 1e-5f};
-    const llx_qinfo qi = {1, 0.5f, 1, 0};
+    const llx_qinfo qi = {.act_mode = 1, .alpha = 0.5f, .calib_tokens = 1};
     llx_llx_writer *w = NULL;
     CHECK(llx_llx_writer_create(&w, &c, &qi) == LLX_OK);
     if (!w) return;

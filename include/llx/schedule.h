@@ -79,6 +79,7 @@ typedef enum llx_op {
     LLX_OP_GATE,
     LLX_OP_UP,
     LLX_OP_DOWN,
+    LLX_OP_HAD, /* online Hadamard transform of the down projection's input */
     LLX_OP_COUNT
 } llx_op;
 
@@ -89,6 +90,7 @@ typedef enum llx_work {
     LLX_WORK_MATMUL, /* out = act(in W^T + b) (* aux) */
     LLX_WORK_ROPE,   /* rotate q and k of the node's heads (in -> out) */
     LLX_WORK_ATTN,   /* append k, v to the cache; out = attention of the node's heads */
+    LLX_WORK_HADAMARD, /* out = H in, the normalised Hadamard transform of each token (in place) */
     LLX_WORK_COUNT
 } llx_work;
 
@@ -127,9 +129,12 @@ typedef enum llx_act { LLX_ACT_NONE = 0, LLX_ACT_GELU, LLX_ACT_SILU } llx_act;
 /* How a quantized datapath produces a stage's output (the fp32 datapath
  * ignores it):
  *   F32      fp32 values; the consumer takes them as they are
- *   STATIC   int8 with the static per-tensor scale `scale` (travels as int8)
- *   DYNAMIC  fp32 values, quantized per token once the vector is whole */
-typedef enum llx_quant { LLX_QUANT_F32 = 0, LLX_QUANT_STATIC, LLX_QUANT_DYNAMIC } llx_quant;
+ *   STATIC   int8 with the static scale `scale` (per tensor, or per head
+ *            for q, k, v; travels as int8)
+ *   DYNAMIC  fp32 values, quantized to int8 per token once the vector is whole
+ *   DYNAMIC4 fp32 values, quantized to int4 per token (asymmetric) once the
+ *            vector is whole (W4A4) */
+typedef enum llx_quant { LLX_QUANT_F32 = 0, LLX_QUANT_STATIC, LLX_QUANT_DYNAMIC, LLX_QUANT_DYNAMIC4 } llx_quant;
 
 /* Static activation scales of a quantized layer (one int8 step each), in
  * the order the .llx file stores them.  QKV output uses Q, K, V by segment. */
@@ -234,6 +239,13 @@ typedef struct llx_sched_opts {
                        * batching): pos is 0 and not checked; the engine knows the positions */
     int block_rows;   /* without a partition: rows per ring block (0 = automatic) */
     llx_precision precision;
+    /* quantized precisions: what a .llx model's scheme changes (zeros: W8A8) */
+    int act_bits;     /* matrix inputs: 8 (int8 as the precision says), 4 (int4 per token,
+                       * asymmetric, after the gather) or 32 (fp32: an fp32 .llx model) */
+    int kv_f32;       /* q, k, v and the KV cache in fp32 (else int8 with static scales) */
+    int hadamard;     /* a HADAMARD stage before the down projection (its input rotated online) */
+    int w_bits;       /* bits of the layers' weights (8, 4, 32; 0 = 8): the simulator's MACs and words */
+    int lm_bits;      /* bits of the LM head's weights (0 = 8) */
 } llx_sched_opts;
 
 typedef struct llx_schedule {

@@ -44,26 +44,25 @@ typedef struct attn_job {
 
 /* Head h's scores (int32, n) -> int8 probabilities, zero-padded to whole
  * chunks for the context kernel; sh is fp32 scratch. */
-static void head_probs(const node *nd, const w8_layer *L, const int32_t *si, float *sh, int8_t *ph, int n)
+static void head_probs(const node *nd, const w8_layer *L, int h, const int32_t *si, float *sh, int8_t *ph, int n)
 {
-    nd->k->scale_i32(sh, si, L->score_scale, n);
+    nd->k->scale_i32(sh, si, L->score_scale[h], n);
     nd->k->softmax_f32(sh, n);
     nd->k->quant_i8(ph, sh, 127.0f, n);
     memset(ph + n, 0, (size_t)(((n + 31) & ~31) - n));
 }
 
-/* int32 context of `len` consecutive channels at o -> int8 (static) or
- * fp32 (dynamic) context; tmp is fp32 scratch of len. */
+/* int32 context of H heads from head h0, at o -> int8 (static) or fp32
+ * (quantized per token after the gather) context, each head by its own
+ * scale; tmp is fp32 scratch of H * hd. */
 static void context_out(const node *nd, const llx_stage *st, const w8_layer *L, const int32_t *acc, float *tmp,
-                        size_t o, int len)
+                        size_t o, int h0, int H)
 {
     w8_node *q = w8_impl(nd);
-    if (st->quant == LLX_QUANT_STATIC) {
-        nd->k->scale_i32(tmp, acc, L->ctx_scale, len);
-        nd->k->quant_i8(q->q[st->out] + o, tmp, L->inv[st->scale], len);
-    } else {
-        nd->k->scale_i32(q->f[st->out] + o, acc, L->ctx_scale, len);
-    }
+    const int hd = st->head_dim;
+    float *y = st->quant == LLX_QUANT_STATIC ? tmp : q->f[st->out] + o;
+    for (int h = 0; h < H; h++) nd->k->scale_i32(y + (size_t)h * hd, acc + (size_t)h * hd, L->ctx_scale[h0 + h], hd);
+    if (st->quant == LLX_QUANT_STATIC) nd->k->quant_i8(q->q[st->out] + o, tmp, L->inv[st->scale], H * hd);
 }
 
 /* Scores of H heads (from local KV head hl) of token t over positions
@@ -128,9 +127,10 @@ static void attn_part(void *arg, int a, int b, int ith)
         if (H <= 0) continue;
         const int8_t *qv = q->q[st->in] + (size_t)t * ldq + (size_t)(j->h0 + hb) * hd;
         scores_range(nd, st, t, qv, hl, H, si, 0, n);
-        for (int h = 0; h < H; h++) head_probs(nd, L, si + (size_t)h * lds, sc + (size_t)h * lds, pr + (size_t)h * ldp, n);
+        for (int h = 0; h < H; h++)
+            head_probs(nd, L, j->h0 + hb + h, si + (size_t)h * lds, sc + (size_t)h * lds, pr + (size_t)h * ldp, n);
         context_range(nd, st, t, pr, hl, H, acc, part, 0, n);
-        context_out(nd, st, L, acc, sc, (size_t)t * q->ld[st->out] + (size_t)(j->h0 + hb) * hd, H * hd);
+        context_out(nd, st, L, acc, sc, (size_t)t * q->ld[st->out] + (size_t)(j->h0 + hb) * hd, j->h0 + hb, H);
     }
 }
 
@@ -168,7 +168,8 @@ static void split_probs(void *arg, int a, int b, int ith)
     w8_node *q = w8_impl(nd);
     const w8_layer *L = w8_layer_of(q, j->st);
     const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld;
-    for (int h = a; h < b; h++) head_probs(nd, L, q->iscores + h * lds, q->scores + h * lds, q->probs + h * ldp, j->n);
+    for (int h = a; h < b; h++)
+        head_probs(nd, L, j->h0 + h, q->iscores + h * lds, q->scores + h * lds, q->probs + h * ldp, j->n);
 }
 
 static void split_pv(void *arg, int a, int b, int ith)
@@ -195,7 +196,7 @@ static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
     llx_node_parallel_paced(nd, nd->pace_attn, (j.n + 31) / 32, 1, split_pv, &j);
     for (int i = 1; i < nth; i++)
         for (int d = 0; d < H * hd; d++) q->cacc[d] += q->cacc[(size_t)i * NH * hd + d];
-    context_out(nd, st, w8_layer_of(q, st), q->cacc, q->scores, (size_t)h0 * hd, H * hd);
+    context_out(nd, st, w8_layer_of(q, st), q->cacc, q->scores, (size_t)h0 * hd, h0, H);
 }
 
 /* Append the pass's k and v rows of KV heads [k0, k1) to the cache. */

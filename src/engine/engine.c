@@ -49,10 +49,30 @@ static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
     if (!o->kernels) o->kernels = "auto";
     const int quantized = llx_model_kind_of(m) == LLX_MODEL_LLX;
     if (o->precision == LLX_PREC_FP32 && quantized)
-        return llx_fail(LLX_ERR_UNSUPPORTED, "'%s' is a W8A8 model; fp32 needs the HuggingFace folder", llx_model_path(m));
+        return llx_fail(LLX_ERR_UNSUPPORTED, "'%s' is a quantized .llx model; fp32 needs the HuggingFace folder",
+                        llx_model_path(m));
     if (o->precision != LLX_PREC_FP32 && !quantized)
         return llx_fail(LLX_ERR_UNSUPPORTED, "w8a8 needs a quantized .llx model (make one with 'looplynx quantize')");
     return LLX_OK;
+}
+
+/* What the model's scheme changes in every pass's schedule. */
+static void set_sched(llx_engine *e)
+{
+    llx_sched_opts *so = &e->sched;
+    memset(so, 0, sizeof *so);
+    so->nodes = e->opt.nodes;
+    so->block_rows = e->opt.block_rows;
+    so->precision = e->opt.precision;
+    if (e->opt.precision == LLX_PREC_FP32) return;
+    llx_quant_info qi;
+    llx_model_quant_info(e->model, &qi);
+    const llx_scheme_info *s = &qi.s;
+    so->act_bits = s->scheme == LLX_SCHEME_W4A4 ? 4 : s->scheme == LLX_SCHEME_F32 ? 32 : 8;
+    so->w_bits = s->scheme == LLX_SCHEME_W8A8 ? 8 : s->scheme == LLX_SCHEME_F32 ? 32 : 4;
+    so->lm_bits = e->opt.lm_head_int8 || s->lm_bits != 8 ? s->lm_bits : 32;
+    so->kv_f32 = !s->kv_int8;
+    so->hadamard = s->had_down;
 }
 
 llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_engine_opts *o)
@@ -83,6 +103,7 @@ llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_eng
         free(e);
         return st;
     }
+    set_sched(e);
     const llx_part_opts po = {e->opt.nodes, e->ops->weight_bytes_per_elem, e->opt.block_rows};
     st = llx_partition_build(&e->part, llx_model_config(m), &po);
     if (st != LLX_OK) {
@@ -175,8 +196,9 @@ llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
     const engine_kv *k = &e->kv;
     int mixed = 0;
     for (int t = 0; t < n && !mixed; t++) mixed = k->tok_slot[t] != k->slots - 1 || k->tok_pos[t] != k->tok_pos[0] + t;
-    llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = n, .pos = mixed ? 0 : k->tok_pos[0], .all_logits = all_logits,
-                         .logits = logits, .mixed = mixed, .block_rows = e->opt.block_rows, .precision = e->opt.precision};
+    llx_sched_opts so = llx_engine_sched_opts(e, n, mixed ? 0 : k->tok_pos[0], all_logits);
+    so.logits = logits;
+    so.mixed = mixed;
     llx_schedule s;
     LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
     llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, k->tok_ids)

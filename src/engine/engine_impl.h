@@ -25,6 +25,7 @@ struct llx_engine {
     const llx_kernels *k;
     const node_ops *ops;
     llx_partition part; /* rows, heads and ring blocks of every node */
+    llx_sched_opts sched; /* every pass's schedule options but tokens, pos and all_logits */
     node *nd;          /* the nodes this process runs */
     int n_local;
     llx_pool *team;    /* threads backend, nodes > 1 */
@@ -37,6 +38,10 @@ struct llx_engine {
     double ring_exposed_s; /* sum over gathers of the minimum wait over nodes */
     llx_engine_stats stats;
 };
+
+/* The schedule options of a pass of n tokens at pos (the model's scheme
+ * included). */
+llx_sched_opts llx_engine_sched_opts(const llx_engine *e, int n, int pos, int all_logits);
 
 llx_status llx_node_setup(llx_engine *e, node *nd, llx_link *link);
 void llx_node_teardown(node *nd);

@@ -110,9 +110,9 @@ llx_status llx_engine_serve(llx_engine *e)
         LLX_TRY(llx_mpi_bcast(&c, sizeof c, 0));
         if (c.op == CMD_QUIT) return LLX_OK;
         LLX_TRY(llx_engine_mpi_recv_map(e, c.tokens, c.rows));
-        llx_sched_opts so = {.nodes = e->opt.nodes, .tokens = c.tokens, .pos = c.pos, .all_logits = c.all_logits,
-                             .logits = c.logits, .mixed = c.mixed, .block_rows = e->opt.block_rows,
-                             .precision = e->opt.precision};
+        llx_sched_opts so = llx_engine_sched_opts(e, c.tokens, c.pos, c.all_logits);
+        so.logits = c.logits;
+        so.mixed = c.mixed;
         llx_schedule s;
         LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
         llx_status st = llx_engine_run_local(e, 1, &s, NULL);

@@ -262,12 +262,7 @@ typedef struct attn_job {
     int h0;
 } attn_job;
 
-/* item = head-major (head, token) pair.  Scores are one matrix-vector
- * product over the KV head's K rows (stretch by stretch of the sequence's
- * consecutive cache blocks: every score is its own dot product); the
- * context is another over the rows of the transposed V cache
- * ([d][position]), in one call over all n positions, so its sums run in
- * the same order however the blocks lie (gathered first when apart). */
+/* item = head-major (head, token) pair (attn_f32.c) */
 static void attn_part(void *arg, int a, int b, int ith)
 {
     const attn_job *j = arg;
@@ -276,32 +271,12 @@ static void attn_part(void *arg, int a, int b, int ith)
     f32_node *f = impl(nd);
     const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads;
     const int ldq = f->ld[st->in], ldc = f->ld[st->out];
-    const float scale = 1.0f / sqrtf((float)hd);
     float *sc = f->scores + (size_t)ith * nd->max_ctx, *vt = f->vt + (size_t)ith * nd->max_ctx * hd;
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T, n = llx_tok_pos(nd, t) + 1;
-        const float *q = f->buf[st->in] + (size_t)t * ldq + (size_t)h * hd;
+        const int h = j->h0 + it / T, t = it % T;
         const size_t base = kv_index(nd, st->layer, h / G - nd->kv0, 0);
-        for (int p = 0, e; p < n; p = e) {
-            e = llx_cache_run(nd, t, p, n);
-            const size_t c = (size_t)llx_cache_pos(nd, t, p);
-            nd->k->matmul_f32(sc + p, e - p, q, hd, f->kc + base + c * hd, hd, NULL, 1, e - p, hd);
-        }
-        for (int s = 0; s < n; s++) sc[s] *= scale;
-        nd->k->softmax_f32(sc, n);
-        const float *v = f->vc + base + (size_t)llx_cache_pos(nd, t, 0);
-        int ldv = nd->kv_cap;
-        if (llx_cache_run(nd, t, 0, n) < n) { /* the blocks lie apart: gather V^T [d][n] */
-            for (int p = 0, e; p < n; p = e) {
-                e = llx_cache_run(nd, t, p, n);
-                const size_t c = (size_t)llx_cache_pos(nd, t, p);
-                for (int d = 0; d < hd; d++)
-                    memcpy(vt + (size_t)d * n + p, f->vc + base + (size_t)d * nd->kv_cap + c, (size_t)(e - p) * sizeof(float));
-            }
-            v = vt;
-            ldv = n;
-        }
-        nd->k->matmul_f32(f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, hd, sc, n, v, ldv, NULL, 1, hd, n);
+        llx_attn_f32_head(nd, t, f->buf[st->in] + (size_t)t * ldq + (size_t)h * hd, f->kc + base, f->vc + base, hd,
+                          f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, sc, vt);
     }
 }
 
@@ -317,9 +292,8 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
         for (int t = 0; t < st->tokens; t++) {
             const float *row = f->buf[st->in] + (size_t)t * ldq;
             const size_t base = kv_index(nd, st->layer, kv - nd->kv0, 0);
-            const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
-            memcpy(f->kc + base + (size_t)p * hd, row + kofs + (size_t)kv * hd, (size_t)hd * sizeof(float));
-            for (int d = 0; d < hd; d++) f->vc[base + (size_t)d * nd->kv_cap + p] = row[vofs + (size_t)kv * hd + d];
+            llx_attn_f32_append(nd, t, f->kc + base, f->vc + base, row + kofs + (size_t)kv * hd,
+                                row + vofs + (size_t)kv * hd, hd);
         }
     attn_job j = {nd, st, h0};
     llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);

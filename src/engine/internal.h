@@ -38,6 +38,7 @@ typedef enum llx_obs_point {
     LLX_OBS_X_IN, /* residual stream entering the layer, C */
     LLX_OBS_PROJ, /* attention output projection, C */
     LLX_OBS_FC2,  /* MLP output, C */
+    LLX_OBS_DOWN_IN, /* FC2 / DOWN input after the online Hadamard transform, F */
 } llx_obs_point;
 
 /* The point a stage's output is reported at (-1: none), and the point its
@@ -49,6 +50,7 @@ static inline int llx_obs_point_of(llx_op op)
         [LLX_OP_PROJ] = LLX_OBS_PROJ, [LLX_OP_RES_LN2] = LLX_OBS_LN2, [LLX_OP_FC1] = LLX_OBS_GELU,
         [LLX_OP_FC2] = LLX_OBS_FC2, [LLX_OP_RES] = -1, [LLX_OP_LN_F] = -1, [LLX_OP_LM_HEAD] = -1,
         [LLX_OP_ROPE] = LLX_OBS_QKV, [LLX_OP_GATE] = -1, [LLX_OP_UP] = LLX_OBS_GELU, [LLX_OP_DOWN] = LLX_OBS_FC2,
+        [LLX_OP_HAD] = LLX_OBS_DOWN_IN,
     };
     return (unsigned)op < LLX_OP_COUNT ? pt[op] : -1;
 }
@@ -165,6 +167,15 @@ void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
  * slower (busier) vCPU gets fewer rows and all finish together; parts stay
  * contiguous, so the weight streams stay long. */
 void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx);
+
+/* attn_f32.c: token t's fp32 attention for one query head q over its KV
+ * head's cache (K [cache pos][hd] at kc, V transposed [hd][kv_cap] at vc):
+ * out (hd) = softmax(q K^T / sqrt(hd)) V over the sequence's positions;
+ * sc (max_ctx) and vt (max_ctx * hd) are scratch.  And the append of
+ * token t's k and v at its position. */
+void llx_attn_f32_head(const node *nd, int t, const float *q, const float *kc, const float *vc, int hd, float *out,
+                       float *sc, float *vt);
+void llx_attn_f32_append(const node *nd, int t, float *kc, float *vc, const float *k, const float *v, int hd);
 
 /* Make a logits buffer of `rows` x vocab hold `tokens` rows (LM head over
  * every token for perplexity).  On allocation failure it keeps what it had;

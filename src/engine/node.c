@@ -10,6 +10,15 @@
 #include "engine/engine_impl.h"
 #include "util/status.h"
 
+llx_sched_opts llx_engine_sched_opts(const llx_engine *e, int n, int pos, int all_logits)
+{
+    llx_sched_opts so = e->sched;
+    so.tokens = n;
+    so.pos = pos;
+    so.all_logits = all_logits;
+    return so;
+}
+
 static void set_node_error(node *nd, llx_status st)
 {
     nd->status = st;

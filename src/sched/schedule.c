@@ -8,7 +8,7 @@
 
 #include "util/status.h"
 
-#define MAX_STAGES_PER_LAYER 10
+#define MAX_STAGES_PER_LAYER 11
 #define HOST_STAGES 3
 
 typedef struct plan {
@@ -22,13 +22,18 @@ typedef struct plan {
  * static scale every node knows; everything else travels as fp32. */
 static int elem_bytes(const plan *p, llx_quant q) { return p->quantized && q == LLX_QUANT_STATIC ? 1 : 4; }
 
-/* How a quantized datapath produces an activation an int8 matrix reads
- * next: static scale (the hardware) or per token (dynamic mode). */
+/* How a quantized datapath produces an activation a matrix reads next:
+ * static scale (the hardware), per token (dynamic mode), int4 per token
+ * (W4A4), or fp32 (an fp32 model). */
 static llx_quant act_quant(const plan *p)
 {
-    if (!p->quantized) return LLX_QUANT_F32;
+    if (!p->quantized || p->o->act_bits == 32) return LLX_QUANT_F32;
+    if (p->o->act_bits == 4) return LLX_QUANT_DYNAMIC4;
     return p->dynamic ? LLX_QUANT_DYNAMIC : LLX_QUANT_STATIC;
 }
+
+/* q, k, v: int8 with static scales, or fp32 (fp32 attention) */
+static llx_quant kv_quant(const plan *p) { return p->o->kv_f32 ? LLX_QUANT_F32 : LLX_QUANT_STATIC; }
 
 static llx_stage base_stage(const plan *p, llx_op op, llx_kernel k, llx_work w, int layer)
 {
@@ -116,13 +121,13 @@ static int plan_layer(const plan *p, int l, llx_stage *out)
     /* q, k, v: int8 straight from the matrix (GPT-2, static scales in both
      * W8A8 modes), or fp32 to the rotary step, which quantizes them */
     st = mp_stage(p, LLX_OP_QKV, LLX_MAT_QKV, l, LLX_SLOT_H, LLX_SLOT_QKV, 0);
-    finish_quant(p, &st, llama ? LLX_QUANT_F32 : LLX_QUANT_STATIC, LLX_SC_Q);
+    finish_quant(p, &st, llama ? LLX_QUANT_F32 : kv_quant(p), LLX_SC_Q);
     out[n++] = st;
     if (llama) {
         st = head_stage(p, LLX_OP_ROPE, LLX_KERNEL_LNRES, LLX_WORK_ROPE, l);
         st.in = st.out = LLX_SLOT_QKV;
         st.cols = llx_slot_width(p->c, LLX_SLOT_QKV);
-        set_quant(p, &st, LLX_QUANT_STATIC, LLX_SC_Q);
+        set_quant(p, &st, kv_quant(p), LLX_SC_Q);
         out[n++] = st;
     }
 
@@ -150,7 +155,18 @@ static int plan_layer(const plan *p, int l, llx_stage *out)
         st = mp_stage(p, LLX_OP_FC1, LLX_MAT_FC1, l, LLX_SLOT_H, LLX_SLOT_MID, 0);
         st.act = LLX_ACT_GELU;
     }
-    finish_quant(p, &st, act_quant(p), LLX_SC_GELU);
+    if (p->quantized && p->o->hadamard) {
+        /* the transform needs the whole fp32 vector: it runs after the
+         * gather, on every node, and quantizes its output */
+        finish_quant(p, &st, LLX_QUANT_F32, -1);
+        out[n++] = st;
+        st = base_stage(p, LLX_OP_HAD, LLX_KERNEL_LNRES, LLX_WORK_HADAMARD, l);
+        st.in = st.out = LLX_SLOT_MID;
+        st.cols = p->c->n_inner;
+        set_quant(p, &st, act_quant(p), LLX_SC_GELU);
+    } else {
+        finish_quant(p, &st, act_quant(p), LLX_SC_GELU);
+    }
     out[n++] = st;
     out[n++] = mp_stage(p, llama ? LLX_OP_DOWN : LLX_OP_FC2, LLX_MAT_FC2, l, LLX_SLOT_MID, LLX_SLOT_BR, 0);
     out[n++] = norm_stage(p, LLX_OP_RES, LLX_KERNEL_LNRES, l, LLX_SLOT_BR, LLX_NORMW_NONE);
@@ -184,6 +200,8 @@ static llx_status check_pass(const llx_config *cfg, const llx_sched_opts *o)
     if (o->block_rows < 0) return llx_fail(LLX_ERR_ARG, "block_rows must be >= 0 (got %d)", o->block_rows);
     if (o->precision < LLX_PREC_FP32 || o->precision > LLX_PREC_W8A8_DYNAMIC)
         return llx_fail(LLX_ERR_ARG, "unknown precision %d", (int)o->precision);
+    if (o->act_bits != 0 && o->act_bits != 8 && o->act_bits != 4 && o->act_bits != 32)
+        return llx_fail(LLX_ERR_ARG, "activation bits must be 8, 4 or 32 (got %d)", o->act_bits);
     return LLX_OK;
 }
 
@@ -204,7 +222,7 @@ static void plan_stages(llx_schedule *s)
     s->stages[k++] = e;
     for (int l = 0; l < cfg->n_layer; l++) k += plan_layer(&p, l, s->stages + k);
     llx_stage f = norm_stage(&p, LLX_OP_LN_F, LLX_KERNEL_HOST, -1, LLX_SLOT_NONE, LLX_NORMW_F);
-    set_quant(&p, &f, LLX_QUANT_DYNAMIC, -1); /* per token, for the int8 LM head */
+    set_quant(&p, &f, o->act_bits == 32 ? LLX_QUANT_F32 : LLX_QUANT_DYNAMIC, -1); /* per token, for the LM head */
     s->stages[k++] = f;
 
     llx_stage h = mp_stage(&p, LLX_OP_LM_HEAD, LLX_MAT_LM_HEAD, -1, LLX_SLOT_H, LLX_SLOT_LOGITS, 0);
@@ -280,8 +298,8 @@ int llx_slot_width(const llx_config *c, llx_slot s)
 
 const char *llx_op_name(llx_op op)
 {
-    static const char *names[] = {"embed", "ln1", "qkv", "attn", "proj", "res_ln2", "fc1", "fc2",
-                                  "res",   "ln_f", "lm_head", "rope", "gate", "up", "down"};
+    static const char *names[] = {"embed", "ln1",     "qkv",  "attn", "proj", "res_ln2", "fc1", "fc2",
+                                  "res",   "ln_f",    "lm_head", "rope", "gate", "up",   "down", "had"};
     return (unsigned)op < sizeof names / sizeof names[0] ? names[op] : "?";
 }
 
