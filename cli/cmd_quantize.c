@@ -1,4 +1,5 @@
-/* cli/cmd_quantize.c - looplynx quantize: HuggingFace GPT-2 -> W8A8 .llx.
+/* cli/cmd_quantize.c - looplynx quantize: HuggingFace model -> .llx
+ * (W8A8, W4A8 or W4A4).
  * SIGINT/SIGTERM stop the run cleanly: the library polls a flag and leaves
  * neither the output nor a temporary file; a second signal kills at once. */
 #include <signal.h>
@@ -26,7 +27,8 @@ static void catch_signals(void)
 static void help(void)
 {
     printf("usage: looplynx quantize -m HF_DIR --calib FILE -o MODEL.llx [options]\n\n"
-           "Calibrate on FILE, apply SmoothQuant smoothing and write a W8A8 model.\n\n"
+           "Calibrate on FILE, apply SmoothQuant smoothing (and optionally Hadamard rotations),\n"
+           "round the weights and write a quantized model (docs/quantization.md).\n\n"
            "  -m, --model DIR      HuggingFace GPT-2 folder\n"
            "  --calib FILE         calibration text (e.g. the training text)\n"
            "  -o, --output FILE    output .llx file (written atomically)\n"
@@ -37,6 +39,19 @@ static void help(void)
            "  --act MODE           static (per-tensor scales, the hardware) or dynamic\n"
            "                       (per-token scales); default static\n"
            "  --smooth-v           also smooth the attention output projection through V\n"
+           "  --scheme S           w8a8 (default), w4a8 (int4 weights, int8 activations)\n"
+           "                       or w4a4 (int4 weights, int4 per-token asymmetric activations)\n"
+           "  --group G            int4 weight columns per scale: 32, 64 or 128 (default: one\n"
+           "                       scale per output row)\n"
+           "  --scales f32|f16     int4 scale storage (default f32)\n"
+           "  --method rtn|gptq    weight rounding: to nearest (default) or GPTQ\n"
+           "  --damp D             GPTQ damping, fraction of the mean Hessian diagonal (0.01)\n"
+           "  --act-order on|off   GPTQ in decreasing Hessian diagonal order (default on)\n"
+           "  --rotate none|hadamard  Hadamard rotations folded into the weights, and the\n"
+           "                       online transform before the down projection (default none)\n"
+           "  --kv int8|fp32       KV cache and attention: int8 with static per-head scales\n"
+           "                       (default) or fp32\n"
+           "  --lm-head-bits 8|4   LM head weights (4 needs an int4 scheme; default 8)\n"
            "  -t, --threads N      threads (default: all cores)\n\n"
            "The output may not be one of the inputs.  Interrupting (Ctrl-C) leaves no\n"
            "output and no temporary file; the exit status is then 128 + the signal.\n");
@@ -80,6 +95,43 @@ int cmd_quantize(int argc, char **argv)
             else return cli_usage_error("--act must be static or dynamic (got '%s')", v);
         } else if (cli_flag(argv, i, "--smooth-v")) {
             o.smooth_v = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--scheme", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "w8a8")) o.scheme = LLX_SCHEME_W8A8;
+            else if (!strcmp(v, "w4a8")) o.scheme = LLX_SCHEME_W4A8;
+            else if (!strcmp(v, "w4a4")) o.scheme = LLX_SCHEME_W4A4;
+            else return cli_usage_error("--scheme must be w8a8, w4a8 or w4a4 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--group", &v))) {
+            if (r < 0 || !cli_parse_int("--group", v, 32, 128, &n)) return EXIT_USAGE;
+            if (n != 32 && n != 64 && n != 128) return cli_usage_error("--group must be 32, 64 or 128 (got %ld)", n);
+            o.group = (int)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--scales", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "f32") || !strcmp(v, "f16")) o.scales_f16 = v[1] == '1';
+            else return cli_usage_error("--scales must be f32 or f16 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--method", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "rtn") || !strcmp(v, "gptq")) o.gptq = v[0] == 'g';
+            else return cli_usage_error("--method must be rtn or gptq (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--damp", &v))) {
+            if (r < 0 || !cli_parse_double("--damp", v, 1e-6, 1, &d)) return EXIT_USAGE;
+            o.gptq_damp = (float)d;
+        } else if ((r = cli_opt(argc, argv, &i, "--act-order", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "on") || !strcmp(v, "off")) o.gptq_act_order = v[1] == 'n';
+            else return cli_usage_error("--act-order must be on or off (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--rotate", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "none") || !strcmp(v, "hadamard")) o.rotate = v[0] == 'h';
+            else return cli_usage_error("--rotate must be none or hadamard (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--kv", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "int8") || !strcmp(v, "fp32")) o.kv_int8 = v[0] == 'i';
+            else return cli_usage_error("--kv must be int8 or fp32 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--lm-head-bits", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "8") || !strcmp(v, "4")) o.lm_bits = v[0] - '0';
+            else return cli_usage_error("--lm-head-bits must be 8 or 4 (got '%s')", v);
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) || (r = cli_opt(argc, argv, &i, "-t", &v))) {
             if (r < 0 || !cli_parse_int("--threads", v, 1, 256, &n)) return EXIT_USAGE;
             o.threads = (int)n;

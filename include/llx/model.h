@@ -65,7 +65,6 @@ typedef struct llx_scheme_info {
     int kv_int8;        /* int8 q/k/v and KV cache with static scales; 0: fp32 attention */
     int kv_per_head;    /* those scales per head (version 1 files: one per tensor) */
     int lm_bits;        /* LM head weights: 8 or 4 */
-    int rms_norm;       /* GPT-2 norms run as RMSNorm without weights (mean and affine folded away) */
     int had_down;       /* online Hadamard transform of the down projection's input */
     int lm_bias;        /* the LM head has a bias (the final norm's bias folded in) */
 } llx_scheme_info;

@@ -1,11 +1,14 @@
-/* llx/quant.h - W8A8 SmoothQuant quantization and perplexity.
+/* llx/quant.h - quantizing a HuggingFace model into a .llx file.
  *
  * llx_quantize runs the FP32 engine over calibration text, gathers
  * per-channel activation maxima, migrates activation outliers into the
  * weights (SmoothQuant, strength alpha, folded into the LayerNorms), rounds
- * weights to int8 per output row, derives static activation scales, and
- * writes one self-contained .llx file atomically.  The W8A8 arithmetic is
- * described in docs/quantization.md. */
+ * weights per the scheme (int8 per output row; int4 per row or per group,
+ * to nearest or by GPTQ), derives static activation scales (per head for
+ * q, k, v), and writes one self-contained .llx file atomically.  With
+ * rotations or GPTQ the model is first transformed in fp32 and calibrated
+ * again through the engine in its transformed form.  The arithmetic is in
+ * docs/quantization.md. */
 #ifndef LLX_QUANT_H
 #define LLX_QUANT_H
 
@@ -22,6 +25,17 @@ typedef struct llx_quant_opts {
     int act_mode;           /* 1 static (per-tensor), 2 dynamic (per-token) */
     int smooth_v;           /* also smooth the attention output projection through V */
     int threads;            /* 0 = all cores */
+    /* the scheme (docs/quantization.md) */
+    llx_scheme scheme;      /* LLX_SCHEME_W8A8 (default), W4A8 or W4A4 */
+    int group;              /* int4 weight columns per scale: 0 (one per row), 32, 64 or 128 */
+    int scales_f16;         /* int4 weight scales stored as fp16 */
+    int gptq;               /* round weights with GPTQ (else to nearest) */
+    float gptq_damp;        /* GPTQ damping, fraction of the mean Hessian diagonal (0.01) */
+    int gptq_act_order;     /* GPTQ columns in decreasing Hessian diagonal (1) */
+    int rotate;             /* Hadamard rotations (residual, V/O per head, online before down) */
+    int rotate_seed;        /* seed of the residual rotation's signs */
+    int kv_int8;            /* int8 q/k/v and KV cache with static per-head scales (1), or fp32 (0) */
+    int lm_bits;            /* LM head weights: 8, or 4 with an int4 scheme */
     llx_progress_cb progress;
     void *progress_ud;
     /* Polled between calibration passes, layers and tensor writes: once it

@@ -65,6 +65,12 @@ static llx_status w8_load(node *nd)
         if (!q->had) return llx_fail(LLX_ERR_NOMEM, "out of memory");
         if (!llx_hadamard_init(q->had, c->n_inner, 0))
             return llx_fail(LLX_ERR_UNSUPPORTED, "%s: no Hadamard matrix of order %d", nd->model->path, c->n_inner);
+        const int8_t *d = llx_llx_tensor(nd->model->qf, "down.signs", LLX_DT_I8, c->n_inner, 0);
+        if (!d) return LLX_ERR_FORMAT;
+        int8_t *own = malloc((size_t)c->n_inner); /* the file's pages are released after loading */
+        if (!own) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+        memcpy(own, d, (size_t)c->n_inner);
+        q->had_signs = own;
     }
     q->layers = calloc((size_t)c->n_layer, sizeof *q->layers);
     if (!q->layers) return llx_fail(LLX_ERR_NOMEM, "out of memory");
@@ -84,6 +90,7 @@ static void w8_unload(node *nd)
     w8_free_layer(&q->top);
     free(q->layers);
     free(q->had);
+    free((void *)q->had_signs);
     llx_arena_free(&q->weights);
     for (int s = 0; s < LLX_SLOT_COUNT; s++) free(q->f[s]), free(q->q[s]), free(q->s[s]);
     void *bufs[] = {q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc, q->cpart, q->kcf, q->vcf};
@@ -155,7 +162,11 @@ static void had_rows(void *arg, int t0, int t1, int ith)
 {
     const had_job *j = arg;
     w8_node *q = w8_impl(j->nd);
-    const int o = j->st->out, ld = q->ld[o];
+    const int o = j->st->out, ld = q->ld[o], n = j->st->cols;
+    for (int t = t0; t < t1; t++) { /* the signs: exact */
+        float *x = q->f[o] + (size_t)t * ld;
+        for (int i = 0; i < n; i++) x[i] = q->had_signs[i] < 0 ? -x[i] : x[i];
+    }
     j->nd->k->fwht_f32(q->f[o] + (size_t)t0 * ld, t1 - t0, ld, q->had);
     if (j->st->quant == LLX_QUANT_STATIC) /* dynamic kinds are quantized in done() */
         for (int t = t0; t < t1; t++)

@@ -48,6 +48,7 @@ typedef struct w8_node {
     int dynamic, lm_int8;
     int kv_f32;        /* fp32 q, k, v and KV cache (attn_f32q.c) */
     llx_hadamard *had; /* the online transform of the down projection's input, or NULL */
+    const int8_t *had_signs; /* its signs, applied first */
     w8_layer *layers, top;
     const float *wte, *wpe;
     float *f[LLX_SLOT_COUNT];  /* fp32 buffer of each slot */

@@ -44,8 +44,8 @@ typedef struct table_entry {
 typedef struct scheme_record {
     int32_t scheme, group, scales_f16, gptq;
     float gptq_damp;
-    int32_t gptq_act_order, rotate, rotate_seed, kv_int8, kv_per_head, lm_bits, rms_norm, had_down, lm_bias;
-    uint8_t reserved[128 - 56];
+    int32_t gptq_act_order, rotate, rotate_seed, kv_int8, kv_per_head, lm_bits, had_down, lm_bias;
+    uint8_t reserved[128 - 52];
 } scheme_record;
 
 _Static_assert(sizeof(file_header) == 128, "file header must be 128 bytes");
@@ -76,7 +76,7 @@ static llx_scheme_info scheme_of(const scheme_record *r)
 {
     return (llx_scheme_info){(llx_scheme)r->scheme, r->group, r->scales_f16, r->gptq, r->gptq_damp,
                              r->gptq_act_order, r->rotate, r->rotate_seed, r->kv_int8, r->kv_per_head,
-                             r->lm_bits, r->rms_norm, r->had_down, r->lm_bias};
+                             r->lm_bits, r->had_down, r->lm_bias};
 }
 
 static scheme_record record_of(const llx_scheme_info *s)
@@ -86,7 +86,7 @@ static scheme_record record_of(const llx_scheme_info *s)
     r.scheme = s->scheme, r.group = s->group, r.scales_f16 = s->scales_f16, r.gptq = s->gptq;
     r.gptq_damp = s->gptq_damp, r.gptq_act_order = s->gptq_act_order, r.rotate = s->rotate;
     r.rotate_seed = s->rotate_seed, r.kv_int8 = s->kv_int8, r.kv_per_head = s->kv_per_head;
-    r.lm_bits = s->lm_bits, r.rms_norm = s->rms_norm, r.had_down = s->had_down, r.lm_bias = s->lm_bias;
+    r.lm_bits = s->lm_bits, r.had_down = s->had_down, r.lm_bias = s->lm_bias;
     return r;
 }
 
@@ -99,7 +99,7 @@ const char *llx_scheme_check(const llx_scheme_info *s)
     if (s->group != 0 && s->group != 32 && s->group != 64 && s->group != 128) return "group is not 0, 32, 64 or 128";
     if (s->group && !w4) return "weight groups need int4 weights";
     if (!flag(s->scales_f16) || !flag(s->gptq) || !flag(s->gptq_act_order) || !flag(s->rotate) ||
-        !flag(s->kv_int8) || !flag(s->kv_per_head) || !flag(s->rms_norm) || !flag(s->had_down) || !flag(s->lm_bias))
+        !flag(s->kv_int8) || !flag(s->kv_per_head) || !flag(s->had_down) || !flag(s->lm_bias))
         return "a flag is not 0 or 1";
     if (!(s->gptq_damp >= 0.0f && s->gptq_damp <= 1.0f)) return "GPTQ damping outside [0, 1]";
     if (s->scheme == LLX_SCHEME_F32 ? s->lm_bits != 32 : s->lm_bits != 8 && s->lm_bits != 4)
@@ -355,6 +355,8 @@ static llx_status parse(llx_llx *f)
     if (h.version >= 3) {
         scheme_record r;
         memcpy(&r, f->map.data + sizeof h, sizeof r);
+        if (!all_zero(r.reserved, sizeof r.reserved))
+            return llx_fail(LLX_ERR_FORMAT, "%s: non-zero reserved bytes in the scheme record", p);
         f->q.s = scheme_of(&r);
         const char *why = llx_scheme_check(&f->q.s);
         if (why) return llx_fail(LLX_ERR_FORMAT, "%s: bad quantization scheme: %s", p, why);
@@ -407,7 +409,10 @@ const llx_config *llx_llx_config(const llx_llx *f) { return &f->cfg; }
 const llx_qinfo *llx_llx_qinfo(const llx_llx *f) { return &f->q; }
 uint64_t llx_llx_file_bytes(const llx_llx *f) { return f->map.size; }
 
-void llx_llx_release_pages(const llx_llx *f) { llx_release_pages(f->map.data, f->map.size); }
+void llx_llx_release_pages(const llx_llx *f)
+{
+    if (f->mapped) llx_release_pages(f->map.data, f->map.size); /* never a caller's buffer: it would be zeroed */
+}
 
 static const table_entry *find(const llx_llx *f, const char *name)
 {
@@ -550,6 +555,13 @@ llx_status llx_llx_check_model(const llx_llx *f)
     LLX_TRY(need(f, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
     LLX_TRY(check_weights(f, "lm_head", c->n_vocab, c->n_embd, s->lm_bits));
     if (s->lm_bias) LLX_TRY(need(f, "lm_head.b", LLX_DT_F32, c->n_vocab, 0));
+    if (s->had_down) {
+        const int8_t *d = llx_llx_tensor(f, "down.signs", LLX_DT_I8, c->n_inner, 0);
+        if (!d) return LLX_ERR_FORMAT;
+        for (int i = 0; i < c->n_inner; i++)
+            if (d[i] != 1 && d[i] != -1)
+                return llx_fail(LLX_ERR_FORMAT, "%s: tensor 'down.signs': entry %d is not +1 or -1", f->path, i);
+    }
     const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
     if (!v || !m) return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer", f->path);
     if (v->dtype != LLX_DT_U8 || m->dtype != LLX_DT_U8 || v->cols || m->cols)
@@ -681,24 +693,21 @@ static llx_status check_cancel(const llx_llx_writer *w, const char *path)
 
 static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
 
-llx_status llx_llx_write(llx_llx_writer *w, const char *path)
+/* The header and the scheme record + table block of w's file. */
+static llx_status layout(const llx_llx_writer *w, file_header *h, unsigned char **blob)
 {
     const size_t nt = (size_t)w->n, recb = sizeof(scheme_record);
     /* the scheme record and the table are written (and hashed) as one block */
-    unsigned char *blob = calloc(1, recb + (nt ? nt : 1) * sizeof(table_entry));
-    table_entry *tab = blob ? (table_entry *)(void *)(blob + recb) : NULL;
-    if (!blob) {
-        llx_llx_writer_free(w);
-        return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    }
-    file_header h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, LLX_FILE_MAGIC, 8);
-    h.version = LLX_FILE_VERSION;
-    h.n_tensors = (uint32_t)nt;
-    const uint64_t hb = header_bytes(h.version);
-    h.data_offset = align_up(hb + nt * sizeof *tab);
-    uint64_t off = h.data_offset;
+    *blob = calloc(1, recb + (nt ? nt : 1) * sizeof(table_entry));
+    if (!*blob) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    table_entry *tab = (table_entry *)(void *)(*blob + recb);
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, LLX_FILE_MAGIC, 8);
+    h->version = LLX_FILE_VERSION;
+    h->n_tensors = (uint32_t)nt;
+    const uint64_t hb = header_bytes(h->version);
+    h->data_offset = align_up(hb + nt * sizeof *tab);
+    uint64_t off = h->data_offset;
     for (size_t i = 0; i < nt; i++) {
         const wt *e = &w->t[i];
         table_entry *te = &tab[i];
@@ -712,34 +721,96 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
         te->hash = llx_hash64(e->data, te->bytes, i);
         off = align_up(off + te->bytes);
     }
-    h.file_bytes = off;
+    h->file_bytes = off;
     const llx_config *c = &w->cfg;
-    h.n_vocab = c->n_vocab, h.n_ctx = c->n_ctx, h.n_embd = c->n_embd, h.n_layer = c->n_layer;
-    h.n_head = c->n_head, h.n_inner = c->n_inner, h.ln_eps = c->ln_eps;
-    h.act_mode = w->q.act_mode, h.alpha = w->q.alpha, h.calib_tokens = w->q.calib_tokens;
-    h.smooth_v = w->q.smooth_v;
+    h->n_vocab = c->n_vocab, h->n_ctx = c->n_ctx, h->n_embd = c->n_embd, h->n_layer = c->n_layer;
+    h->n_head = c->n_head, h->n_inner = c->n_inner, h->ln_eps = c->ln_eps;
+    h->act_mode = w->q.act_mode, h->alpha = w->q.alpha, h->calib_tokens = w->q.calib_tokens;
+    h->smooth_v = w->q.smooth_v;
     const scheme_record rec = record_of(&w->q.s);
-    memcpy(blob, &rec, recb);
-    uint64_t hh = llx_hash64(&h, sizeof h, 0);
-    h.header_hash = llx_hash64(blob, recb + nt * sizeof *tab, hh);
+    memcpy(*blob, &rec, recb);
+    const uint64_t hh = llx_hash64(h, sizeof *h, 0);
+    h->header_hash = llx_hash64(*blob, recb + nt * sizeof *tab, hh);
+    return LLX_OK;
+}
 
+/* Where the bytes go: an atomic file, or memory. */
+typedef struct sink {
+    llx_atomic_file *a;
+    unsigned char *mem;
+    size_t pos;
+} sink;
+
+static llx_status put(sink *k, const void *p, size_t n)
+{
+    if (!k->mem) return llx_atomic_write(k->a, p, n);
+    if (n) memcpy(k->mem + k->pos, p, n);
+    k->pos += n;
+    return LLX_OK;
+}
+
+static llx_status emit(const llx_llx_writer *w, sink *k, const file_header *h, const unsigned char *blob,
+                       const char *what)
+{
     static const unsigned char zeros[ALIGN];
-    llx_atomic_file a;
-    llx_status st = llx_atomic_open(&a, path);
-    if (st == LLX_OK) st = llx_atomic_write(&a, &h, sizeof h);
-    if (st == LLX_OK) st = llx_atomic_write(&a, blob, recb + nt * sizeof *tab);
-    uint64_t pos = hb + nt * sizeof *tab;
+    const size_t nt = (size_t)w->n, recb = sizeof(scheme_record);
+    const table_entry *tab = (const table_entry *)(const void *)(blob + recb);
+    llx_status st = put(k, h, sizeof *h);
+    if (st == LLX_OK) st = put(k, blob, recb + nt * sizeof *tab);
+    uint64_t pos = header_bytes(h->version) + nt * sizeof *tab;
     for (size_t i = 0; i < nt && st == LLX_OK; i++) {
-        st = check_cancel(w, path);
-        if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(tab[i].offset - pos));
-        if (st == LLX_OK) st = llx_atomic_write(&a, w->t[i].data, tab[i].bytes);
+        st = check_cancel(w, what);
+        if (st == LLX_OK) st = put(k, zeros, (size_t)(tab[i].offset - pos));
+        if (st == LLX_OK) st = put(k, w->t[i].data, tab[i].bytes);
         pos = tab[i].offset + tab[i].bytes;
     }
-    if (st == LLX_OK) st = llx_atomic_write(&a, zeros, (size_t)(h.file_bytes - pos));
-    if (st == LLX_OK) st = check_cancel(w, path);
-    if (st == LLX_OK) st = llx_atomic_commit(&a);
-    else llx_atomic_abort(&a);
+    if (st == LLX_OK) st = put(k, zeros, (size_t)(h->file_bytes - pos));
+    if (st == LLX_OK) st = check_cancel(w, what);
+    return st;
+}
+
+llx_status llx_llx_write(llx_llx_writer *w, const char *path)
+{
+    file_header h;
+    unsigned char *blob = NULL;
+    llx_status st = layout(w, &h, &blob);
+    llx_atomic_file a;
+    if (st == LLX_OK) st = llx_atomic_open(&a, path);
+    if (st == LLX_OK) {
+        sink k = {&a, NULL, 0};
+        st = emit(w, &k, &h, blob, path);
+        if (st == LLX_OK) st = llx_atomic_commit(&a);
+        else llx_atomic_abort(&a);
+    }
     free(blob);
     llx_llx_writer_free(w);
     return st;
+}
+
+llx_status llx_llx_write_mem(llx_llx_writer *w, void **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    file_header h;
+    unsigned char *blob = NULL;
+    llx_status st = layout(w, &h, &blob);
+    unsigned char *mem = NULL;
+    if (st == LLX_OK) {
+        mem = aligned_alloc(ALIGN, align_up(h.file_bytes));
+        if (!mem) st = llx_fail(LLX_ERR_NOMEM, "out of memory for a %llu MB model image",
+                                (unsigned long long)(h.file_bytes >> 20));
+    }
+    if (st == LLX_OK) {
+        sink k = {NULL, mem, 0};
+        st = emit(w, &k, &h, blob, "a model image");
+    }
+    free(blob);
+    llx_llx_writer_free(w);
+    if (st != LLX_OK) {
+        free(mem);
+        return st;
+    }
+    *data = mem;
+    *size = (size_t)h.file_bytes;
+    return LLX_OK;
 }

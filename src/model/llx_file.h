@@ -105,6 +105,9 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
 /* Poll *flag between tensor writes; non-zero abandons the write
  * (LLX_ERR_CANCELLED, temporary file removed). */
 void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag);
+/* Write the file into memory instead: *data (64-byte aligned, free()) of
+ * *size bytes, a valid .llx image (llx_llx_open_mem); frees the writer. */
+llx_status llx_llx_write_mem(llx_llx_writer *w, void **data, size_t *size);
 /* Write everything to `path` atomically and free the writer. */
 llx_status llx_llx_write(llx_llx_writer *w, const char *path);
 void llx_llx_writer_free(llx_llx_writer *w); /* accepts NULL */

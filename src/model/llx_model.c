@@ -41,6 +41,27 @@ static llx_status open_llx(llx_model *m, const char *path)
     return check_vocab_covers(m, what);
 }
 
+llx_status llx_model_open_mem(llx_model **out, const void *data, size_t size, const char *name)
+{
+    *out = NULL;
+    llx_model *m = calloc(1, sizeof *m);
+    if (!m) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    m->kind = LLX_MODEL_LLX;
+    m->path = strdup(name);
+    llx_status st = m->path ? llx_llx_open_mem(&m->qf, data, size, name) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (st == LLX_OK) st = llx_llx_check_model(m->qf);
+    if (st == LLX_OK) {
+        m->cfg = *llx_llx_config(m->qf);
+        st = llx_llx_tokenizer(m->qf, &m->tok);
+    }
+    if (st != LLX_OK) {
+        llx_model_close(m);
+        return st;
+    }
+    *out = m;
+    return LLX_OK;
+}
+
 llx_status llx_model_open(llx_model **out, const char *path)
 {
     *out = NULL;

@@ -17,6 +17,10 @@ struct llx_model {
     llx_llx *qf; /* LLX_MODEL_LLX */
 };
 
+/* A model from a .llx image in memory (8-byte aligned, outliving the
+ * model; `name` stands for the path in messages). */
+llx_status llx_model_open_mem(llx_model **out, const void *data, size_t size, const char *name);
+
 /* Release the model file's resident pages once the nodes hold their own copies. */
 void llx_model_release_pages(const llx_model *m);
 

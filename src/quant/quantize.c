@@ -18,6 +18,8 @@
 #include "llx/quant.h"
 #include "model/llx_file.h"
 #include "kernels/q8.h"
+#include "quant/lowbit.h"
+#include "quant/scheme.h"
 #include "util/file.h"
 #include "util/status.h"
 
@@ -53,6 +55,12 @@ llx_quant_opts llx_quant_defaults(void)
     o.window = 128;
     o.alpha = 0.5f;
     o.act_mode = LLX_ACT_STATIC;
+    o.scheme = LLX_SCHEME_W8A8;
+    o.gptq_damp = 0.01f;
+    o.gptq_act_order = 1;
+    o.rotate_seed = 1;
+    o.kv_int8 = 1;
+    o.lm_bits = 8;
     return o;
 }
 
@@ -113,42 +121,29 @@ static llx_status check_opts(const llx_quant_opts *o)
     return LLX_OK;
 }
 
-static llx_status calibrate(const llx_model *m, const llx_quant_opts *o, calib *c, int *seen)
+/* The calibration text's first o->calib_tokens tokens. */
+static llx_status calib_ids(const llx_model *m, const llx_quant_opts *o, int **ids, int *total)
 {
     char *text;
     size_t len;
     LLX_TRY(llx_read_file(o->calib_path, CALIB_MAX_BYTES, &text, &len));
-    int *ids = NULL, n = 0;
-    llx_status st = llx_tokenize(llx_model_tokenizer(m), text, len, &ids, &n);
+    int n = 0;
+    llx_status st = llx_tokenize(llx_model_tokenizer(m), text, len, ids, &n);
     free(text);
     if (st != LLX_OK) return st;
     if (n < 2) {
-        free(ids);
+        free(*ids);
+        *ids = NULL;
         return llx_fail(LLX_ERR_ARG, "calibration text '%s' has fewer than 2 tokens", o->calib_path);
     }
-    llx_engine_opts eo = llx_engine_defaults();
-    if (o->threads > 0) eo.threads = o->threads;
-    const int window = o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx;
-    eo.max_batch = window;
-    llx_engine *e = NULL;
-    float *logits = malloc((size_t)m->cfg.n_vocab * sizeof *logits);
-    st = logits ? llx_engine_create(&e, m, &eo) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    *total = o->calib_tokens < n ? o->calib_tokens : n;
+    return LLX_OK;
+}
+
+static llx_status calibrate(const llx_model *m, const llx_quant_opts *o, const int *ids, int total, calib *c)
+{
     const llx_observer obs = {observe, NULL, c};
-    if (st == LLX_OK) llx_engine_set_observer(e, &obs);
-    const int total = o->calib_tokens < n ? o->calib_tokens : n;
-    for (int done = 0; st == LLX_OK && done < total;) {
-        const int w = total - done < window ? total - done : window;
-        if ((st = cancelled(o)) != LLX_OK) break;
-        llx_engine_reset(e);
-        st = llx_engine_forward(e, ids + done, w, logits, 0);
-        done += w;
-        progress(o, "calibrate", (double)done / total);
-    }
-    *seen = total;
-    llx_engine_free(e);
-    free(logits);
-    free(ids);
-    return st;
+    return llx_quant_run_calib(m, o, LLX_PREC_FP32, ids, total, &obs, "calibrate");
 }
 
 /* s_j for weights w (R x K) whose inputs have channel maxima xmax (K). */
@@ -254,16 +249,6 @@ static llx_status smooth_layer(const calib *c, const llx_quant_opts *o, int l, q
     return LLX_OK;
 }
 
-/* int8 rows + per-row scales of an R x K fp32 matrix. */
-static llx_status quant_rows(const float *w, int R, int K, int8_t **q8, float **s)
-{
-    *q8 = malloc((size_t)R * K + 1);
-    *s = malloc((size_t)R * sizeof **s + 1);
-    if (!*q8 || !*s) return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    for (int r = 0; r < R; r++) llx_quantize_dynamic(w + (size_t)r * K, K, *q8 + (size_t)r * K, &(*s)[r]);
-    return LLX_OK;
-}
-
 static llx_status add_copy(llx_llx_writer *wr, const char *name, llx_dtype dt, long long r, long long c,
                            const void *src, size_t bytes)
 {
@@ -273,23 +258,16 @@ static llx_status add_copy(llx_llx_writer *wr, const char *name, llx_dtype dt, l
     return llx_llx_add(wr, name, dt, r, c, p);
 }
 
-static llx_status write_layer(llx_llx_writer *wr, const llx_config *cfg, int l, qlayer *q, const float *sc)
+static llx_status write_layer(llx_llx_writer *wr, const llx_config *cfg, const llx_quant_opts *o, const calib *c, int l,
+                              qlayer *q, const float *sc)
 {
     static const char *mat[4] = {"qkv", "proj", "fc1", "fc2"};
     static const char *ln[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
+    const llx_qw_spec spec = llx_quant_layer_spec(o);
     char name[64];
     for (int m = 0; m < 4; m++) {
-        int8_t *q8 = NULL;
-        float *s = NULL;
-        llx_status st = quant_rows(q->w[m], q->rows[m], q->cols[m], &q8, &s);
-        if (st != LLX_OK) {
-            free(q8), free(s);
-            return st;
-        }
-        snprintf(name, sizeof name, "h.%d.%s.w", l, mat[m]);
-        LLX_TRY(llx_llx_add(wr, name, LLX_DT_I8, q->rows[m], q->cols[m], q8));
-        snprintf(name, sizeof name, "h.%d.%s.s", l, mat[m]);
-        LLX_TRY(llx_llx_add(wr, name, LLX_DT_F32, q->rows[m], 0, s));
+        snprintf(name, sizeof name, "h.%d.%s", l, mat[m]);
+        LLX_TRY(llx_qw_add(wr, name, q->w[m], q->rows[m], q->cols[m], &spec, NULL));
         snprintf(name, sizeof name, "h.%d.%s.b", l, mat[m]);
         LLX_TRY(add_copy(wr, name, LLX_DT_F32, q->rows[m], 0, q->b[m], (size_t)q->rows[m] * 4));
     }
@@ -298,7 +276,14 @@ static llx_status write_layer(llx_llx_writer *wr, const llx_config *cfg, int l, 
         LLX_TRY(add_copy(wr, name, LLX_DT_F32, cfg->n_embd, 0, q->ln[i], (size_t)cfg->n_embd * 4));
     }
     snprintf(name, sizeof name, "h.%d.act", l);
-    return add_copy(wr, name, LLX_DT_F32, LLX_SC_COUNT, 0, sc, LLX_SC_COUNT * 4);
+    LLX_TRY(add_copy(wr, name, LLX_DT_F32, LLX_SC_COUNT, 0, sc, LLX_SC_COUNT * 4));
+    if (!o->kv_int8) return LLX_OK;
+    const int n = cfg->n_head + 2 * llx_config_kv_heads(cfg);
+    float *steps = malloc((size_t)n * sizeof *steps);
+    if (!steps) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_quant_head_steps(cfg, c->m[LLX_OBS_QKV] + (size_t)l * 3 * c->C, steps);
+    snprintf(name, sizeof name, "h.%d.kv", l);
+    return llx_llx_add(wr, name, LLX_DT_F32, n, 0, steps);
 }
 
 static llx_status add_file(llx_llx_writer *wr, const char *dir, const char *file, const char *name)
@@ -311,7 +296,7 @@ static llx_status add_file(llx_llx_writer *wr, const char *dir, const char *file
     return llx_llx_add(wr, name, LLX_DT_U8, (long long)len, 0, buf);
 }
 
-static llx_status write_globals(llx_llx_writer *wr, const llx_model *m, const char *dir)
+static llx_status write_globals(llx_llx_writer *wr, const llx_model *m, const llx_quant_opts *o, const char *dir)
 {
     const llx_config *c = &m->cfg;
     const size_t V = (size_t)c->n_vocab, C = (size_t)c->n_embd, P = (size_t)c->n_ctx;
@@ -324,20 +309,18 @@ static llx_status write_globals(llx_llx_writer *wr, const llx_model *m, const ch
     float *lm = st == LLX_OK ? malloc(V * C * 4) : NULL;
     if (st == LLX_OK && !lm) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
     if (st == LLX_OK) st = llx_hf_read_rows(m->hf, -1, LLX_MAT_LM_HEAD, 0, c->n_vocab, lm);
-    int8_t *q8 = NULL;
-    float *s = NULL;
-    if (st == LLX_OK) st = quant_rows(lm, c->n_vocab, c->n_embd, &q8, &s);
-    free(lm);
     if (st != LLX_OK) {
-        free(wte), free(wpe), free(g), free(b), free(q8), free(s);
+        free(wte), free(wpe), free(g), free(b), free(lm);
         return st;
     }
     LLX_TRY(llx_llx_add(wr, "wte", LLX_DT_F32, c->n_vocab, c->n_embd, wte));
     LLX_TRY(llx_llx_add(wr, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd, wpe));
     LLX_TRY(llx_llx_add(wr, "ln_f.g", LLX_DT_F32, c->n_embd, 0, g));
     LLX_TRY(llx_llx_add(wr, "ln_f.b", LLX_DT_F32, c->n_embd, 0, b));
-    LLX_TRY(llx_llx_add(wr, "lm_head.w", LLX_DT_I8, c->n_vocab, c->n_embd, q8));
-    LLX_TRY(llx_llx_add(wr, "lm_head.s", LLX_DT_F32, c->n_vocab, 0, s));
+    const llx_qw_spec spec = llx_quant_lm_spec(o);
+    st = llx_qw_add(wr, "lm_head", lm, c->n_vocab, c->n_embd, &spec, NULL);
+    free(lm);
+    LLX_TRY(st);
     LLX_TRY(add_file(wr, dir, "vocab.json", "tokenizer.vocab"));
     return add_file(wr, dir, "merges.txt", "tokenizer.merges");
 }
@@ -346,7 +329,8 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
                         const char *out)
 {
     const llx_config *cfg = &m->cfg;
-    llx_qinfo qi = {.act_mode = o->act_mode, .alpha = o->alpha, .calib_tokens = seen, .smooth_v = o->smooth_v};
+    llx_qinfo qi = {.act_mode = o->act_mode, .alpha = o->alpha, .calib_tokens = seen, .smooth_v = o->smooth_v,
+                    .s = llx_quant_scheme(o)};
     llx_llx_writer *wr;
     LLX_TRY(llx_llx_writer_create(&wr, cfg, &qi));
     llx_status st = LLX_OK;
@@ -356,11 +340,11 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
         float sc[LLX_SC_COUNT];
         st = read_layer(m->hf, cfg, l, &q);
         if (st == LLX_OK) st = smooth_layer(c, o, l, &q, sc);
-        if (st == LLX_OK) st = write_layer(wr, cfg, l, &q, sc);
+        if (st == LLX_OK) st = write_layer(wr, cfg, o, c, l, &q, sc);
         free_qlayer(&q);
         progress(o, "quantize", (double)(l + 1) / cfg->n_layer);
     }
-    if (st == LLX_OK) st = write_globals(wr, m, dir);
+    if (st == LLX_OK) st = write_globals(wr, m, o, dir);
     if (st != LLX_OK) {
         llx_llx_writer_free(wr);
         return st;
@@ -383,15 +367,23 @@ llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *o, const char 
         return llx_fail(LLX_ERR_ARG, "quantize needs a HuggingFace model folder, not '%s'", hf_dir);
     }
     calib c = {m->cfg.n_layer, m->cfg.n_embd, m->cfg.n_inner, {0}};
-    llx_status st = LLX_OK;
+    int *ids = NULL, total = 0;
+    llx_status st = llx_quant_check_scheme(o, &m->cfg);
+    if (st == LLX_OK) st = calib_ids(m, o, &ids, &total);
+    if (st == LLX_OK && (o->gptq || o->rotate)) {
+        st = llx_quantize_lowbit(m, o, ids, total, hf_dir, out_path);
+        free(ids);
+        llx_model_close(m);
+        return st;
+    }
     for (int p = 0; p < 5 && st == LLX_OK; p++) {
         c.m[p] = calloc((size_t)c.L * point_width(&c, p), sizeof(float));
         if (!c.m[p]) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
-    int seen = 0;
-    if (st == LLX_OK) st = calibrate(m, o, &c, &seen);
-    if (st == LLX_OK) st = build(m, o, &c, seen, hf_dir, out_path);
+    if (st == LLX_OK) st = calibrate(m, o, ids, total, &c);
+    if (st == LLX_OK) st = build(m, o, &c, total, hf_dir, out_path);
     for (int p = 0; p < 5; p++) free(c.m[p]);
+    free(ids);
     llx_model_close(m);
     return st;
 }

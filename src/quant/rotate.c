@@ -1,18 +1,18 @@
-/* quant/rotate.c - norm folding, centring and Hadamard rotations of fp32
- * weights, in double precision (rotate.h). */
+/* quant/rotate.c - norm folding and Hadamard rotations of fp32 weights,
+ * in double precision (rotate.h). */
 #include "quant/rotate.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/rng.h"
 #include "util/status.h"
 
-void llx_rot_apply_f64(const llx_hadamard *h, const int8_t *signs, double *v)
+/* v <- H v / sqrt(n), or H^T v / sqrt(n) */
+static void had_f64(const llx_hadamard *h, double *v, int transpose)
 {
     const int m = h->m, p = h->p;
-    if (signs)
-        for (int i = 0; i < h->n; i++) v[i] *= signs[i];
     for (int i = 0; i < m; i++) {
         double *r = v + (size_t)i * p;
         for (int hs = 1; hs < p; hs *= 2)
@@ -29,7 +29,7 @@ void llx_rot_apply_f64(const llx_hadamard *h, const int8_t *signs, double *v)
             for (int l = 0; l < m; l++) col[l] = v[(size_t)l * p + j];
             for (int i = 0; i < m; i++) {
                 double acc = 0.0;
-                for (int l = 0; l < m; l++) acc += h->hm[i * m + l] * col[l];
+                for (int l = 0; l < m; l++) acc += (transpose ? h->hm[l * m + i] : h->hm[i * m + l]) * col[l];
                 v[(size_t)i * p + j] = acc;
             }
         }
@@ -38,62 +38,92 @@ void llx_rot_apply_f64(const llx_hadamard *h, const int8_t *signs, double *v)
     for (int i = 0; i < h->n; i++) v[i] *= sc;
 }
 
+llx_status llx_rot_init(llx_rotation *r, int n, uint64_t seed, int mix)
+{
+    memset(r, 0, sizeof *r);
+    r->mix = mix;
+    if (!llx_hadamard_init(&r->h, n, 0))
+        return llx_fail(LLX_ERR_UNSUPPORTED,
+                        "no Hadamard matrix of order %d here (orders m * 2^k with m 1 or a Paley order, e.g. 12, 20, 28)",
+                        n);
+    r->d = malloc((size_t)n);
+    double *ones = malloc((size_t)n * sizeof *ones);
+    if (!r->d || !ones) {
+        free(ones);
+        llx_rot_free(r);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) ones[i] = 1.0;
+    had_f64(&r->h, ones, 0);
+    llx_rng g;
+    llx_rng_seed(&g, seed);
+    for (int i = 0; i < n; i++) {
+        const int8_t s = (llx_rng_u64(&g) >> 63) ? -1 : 1;
+        r->d[i] = mix && fabs(ones[i]) > 1e-9 ? 1 : s; /* mixing: keep the all-ones direction */
+    }
+    free(ones);
+    return LLX_OK;
+}
+
+void llx_rot_free(llx_rotation *r)
+{
+    free(r->d);
+    r->d = NULL;
+}
+
+void llx_rot_apply_f64(const llx_rotation *r, double *v)
+{
+    if (r->mix) had_f64(&r->h, v, 0);
+    for (int i = 0; i < r->h.n; i++) v[i] *= r->d[i];
+    had_f64(&r->h, v, r->mix);
+}
+
 static llx_status scratch(double **d, int n)
 {
     *d = malloc((size_t)n * sizeof **d);
     return *d ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
 }
 
-static void rot_vec(float *v, const llx_hadamard *h, const int8_t *signs, double *d)
+static void rot_vec(float *v, const llx_rotation *r, double *d)
 {
-    for (int i = 0; i < h->n; i++) d[i] = v[i];
-    llx_rot_apply_f64(h, signs, d);
-    for (int i = 0; i < h->n; i++) v[i] = (float)d[i];
+    for (int i = 0; i < r->h.n; i++) d[i] = v[i];
+    llx_rot_apply_f64(r, d);
+    for (int i = 0; i < r->h.n; i++) v[i] = (float)d[i];
 }
 
-llx_status llx_rot_vec(float *v, const llx_hadamard *h, const int8_t *signs)
-{
-    return llx_rot_rows(v, 1, h, signs);
-}
+llx_status llx_rot_vec(float *v, const llx_rotation *r) { return llx_rot_rows(v, 1, r); }
 
-llx_status llx_rot_rows(float *w, int R, const llx_hadamard *h, const int8_t *signs)
+llx_status llx_rot_rows(float *w, int R, const llx_rotation *r)
 {
     double *d;
-    LLX_TRY(scratch(&d, h->n));
-    for (int r = 0; r < R; r++) rot_vec(w + (size_t)r * h->n, h, signs, d);
+    LLX_TRY(scratch(&d, r->h.n));
+    for (int i = 0; i < R; i++) rot_vec(w + (size_t)i * r->h.n, r, d);
     free(d);
     return LLX_OK;
 }
 
-llx_status llx_rot_cols(float *w, int K, const llx_hadamard *h, const int8_t *signs)
+llx_status llx_rot_cols(float *w, int K, const llx_rotation *r)
 {
-    const int n = h->n;
+    const int n = r->h.n;
     double *d;
     LLX_TRY(scratch(&d, n));
     for (int k = 0; k < K; k++) {
         for (int i = 0; i < n; i++) d[i] = w[(size_t)i * K + k];
-        llx_rot_apply_f64(h, signs, d);
+        llx_rot_apply_f64(r, d);
         for (int i = 0; i < n; i++) w[(size_t)i * K + k] = (float)d[i];
     }
     free(d);
     return LLX_OK;
 }
 
-llx_status llx_rot_row_segments(float *w, int R, int K, const llx_hadamard *h)
+llx_status llx_rot_row_segments(float *w, int R, int K, const llx_rotation *r)
 {
     double *d;
-    LLX_TRY(scratch(&d, h->n));
-    for (int r = 0; r < R; r++)
-        for (int s = 0; s + h->n <= K; s += h->n) rot_vec(w + (size_t)r * K + s, h, NULL, d);
+    LLX_TRY(scratch(&d, r->h.n));
+    for (int i = 0; i < R; i++)
+        for (int s = 0; s + r->h.n <= K; s += r->h.n) rot_vec(w + (size_t)i * K + s, r, d);
     free(d);
     return LLX_OK;
-}
-
-void llx_rot_signs(int8_t *signs, int n, uint64_t seed)
-{
-    llx_rng g;
-    llx_rng_seed(&g, seed);
-    for (int i = 0; i < n; i++) signs[i] = (llx_rng_u64(&g) >> 63) ? -1 : 1;
 }
 
 void llx_fold_norm(float *w, int R, int K, float *c, const float *g, const float *b)
@@ -106,27 +136,5 @@ void llx_fold_norm(float *w, int R, int K, float *c, const float *g, const float
             c[r] = (float)s;
         }
         for (int k = 0; k < K; k++) wr[k] *= g[k];
-    }
-}
-
-void llx_center_out(float *w, int R, int K, float *c)
-{
-    for (int k = 0; k < K; k++) {
-        double s = 0.0;
-        for (int r = 0; r < R; r++) s += w[(size_t)r * K + k];
-        const double mean = s / R;
-        for (int r = 0; r < R; r++) w[(size_t)r * K + k] = (float)(w[(size_t)r * K + k] - mean);
-    }
-    if (c) llx_center_rows(c, 1, R);
-}
-
-void llx_center_rows(float *x, int n, int C)
-{
-    for (int i = 0; i < n; i++) {
-        float *v = x + (size_t)i * C;
-        double s = 0.0;
-        for (int j = 0; j < C; j++) s += v[j];
-        const double mean = s / C;
-        for (int j = 0; j < C; j++) v[j] = (float)(v[j] - mean);
     }
 }

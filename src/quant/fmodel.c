@@ -1,0 +1,219 @@
+/* quant/fmodel.c - the in-memory fp32 model, its rotation and its fp32
+ * .llx image (fmodel.h). */
+#include "quant/fmodel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/llx_file.h"
+#include "model/llx_model.h"
+#include "quant/rotate.h"
+#include "util/file.h"
+#include "util/status.h"
+
+static float *take(llx_status *st, size_t n)
+{
+    float *p = *st == LLX_OK ? malloc((n ? n : 1) * sizeof *p) : NULL;
+    if (!p && *st == LLX_OK) *st = llx_fail(LLX_ERR_NOMEM, "out of memory (%zu MB)", n * 4 >> 20);
+    return p;
+}
+
+static float *filled(llx_status *st, size_t n, float v)
+{
+    float *p = take(st, n);
+    for (size_t i = 0; p && i < n; i++) p[i] = v;
+    return p;
+}
+
+static llx_status load_layer(llx_fmodel *fm, const llx_hf *hf, int l)
+{
+    static const llx_vec g[2] = {LLX_VEC_LN1_G, LLX_VEC_LN2_G}, b[2] = {LLX_VEC_LN1_B, LLX_VEC_LN2_B};
+    const llx_config *c = &fm->cfg;
+    fm_layer *L = &fm->l[l];
+    llx_status st = LLX_OK;
+    for (int m = 0; m < LLX_MAT_LAYER_COUNT && st == LLX_OK; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        if (!rows) continue;
+        L->w[m] = take(&st, (size_t)rows * cols);
+        L->b[m] = take(&st, (size_t)rows);
+        if (st == LLX_OK) st = llx_hf_read_rows(hf, l, (llx_matrix)m, 0, rows, L->w[m]);
+        if (st == LLX_OK) st = llx_hf_read_bias(hf, l, (llx_matrix)m, 0, rows, L->b[m]);
+    }
+    for (int i = 0; i < 2 && st == LLX_OK; i++) {
+        L->g[i] = take(&st, (size_t)c->n_embd);
+        L->nb[i] = take(&st, (size_t)c->n_embd);
+        if (st == LLX_OK) st = llx_hf_read_vec(hf, l, g[i], L->g[i]);
+        if (st == LLX_OK) st = llx_hf_read_vec(hf, l, b[i], L->nb[i]);
+    }
+    return st;
+}
+
+llx_status llx_fmodel_load(llx_fmodel *fm, const llx_model *m)
+{
+    memset(fm, 0, sizeof *fm);
+    fm->cfg = m->cfg;
+    const llx_config *c = &fm->cfg;
+    if (c->arch != LLX_ARCH_GPT2) return llx_fail(LLX_ERR_UNSUPPORTED, "rotations and GPTQ need a GPT-2 model here");
+    const size_t V = (size_t)c->n_vocab, C = (size_t)c->n_embd;
+    llx_status st = LLX_OK;
+    fm->l = calloc((size_t)c->n_layer, sizeof *fm->l);
+    if (!fm->l) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = load_layer(fm, m->hf, l);
+    fm->wte = take(&st, V * C);
+    fm->wpe = take(&st, (size_t)c->n_ctx * C);
+    fm->gf = take(&st, C);
+    fm->nbf = take(&st, C);
+    fm->lm = take(&st, V * C);
+    if (st == LLX_OK) st = llx_hf_read_wte(m->hf, 0, c->n_vocab, fm->wte);
+    if (st == LLX_OK) st = llx_hf_read_wpe(m->hf, 0, c->n_ctx, fm->wpe);
+    if (st == LLX_OK) st = llx_hf_read_vec(m->hf, -1, LLX_VEC_LNF_G, fm->gf);
+    if (st == LLX_OK) st = llx_hf_read_vec(m->hf, -1, LLX_VEC_LNF_B, fm->nbf);
+    if (st == LLX_OK) st = llx_hf_read_rows(m->hf, -1, LLX_MAT_LM_HEAD, 0, c->n_vocab, fm->lm);
+    return st;
+}
+
+void llx_fmodel_free(llx_fmodel *fm)
+{
+    for (int l = 0; fm->l && l < fm->cfg.n_layer; l++) {
+        fm_layer *L = &fm->l[l];
+        for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) free(L->w[m]), free(L->b[m]);
+        for (int i = 0; i < 2; i++) free(L->g[i]), free(L->nb[i]);
+    }
+    free(fm->l);
+    free(fm->wte), free(fm->wpe), free(fm->gf), free(fm->nbf), free(fm->lm), free(fm->lmb), free(fm->down_signs);
+    memset(fm, 0, sizeof *fm);
+}
+
+/* the norm (g, nb) folded into the rows of w (R x C) and its bias; then 1, 0 */
+static void fold(float *w, int R, int C, float *bias, float *g, float *nb)
+{
+    llx_fold_norm(w, R, C, bias, g, nb);
+    for (int i = 0; i < C; i++) g[i] = 1.0f, nb[i] = 0.0f;
+}
+
+static llx_status rotate_layer(llx_fmodel *fm, fm_layer *L, const llx_rotation *rc, const llx_rotation *rd,
+                               const llx_rotation *rf)
+{
+    const llx_config *c = &fm->cfg;
+    const int C = c->n_embd, F = c->n_inner, d = llx_config_head_dim(c), NH = c->n_head;
+    float *qkv = L->w[LLX_MAT_QKV], *proj = L->w[LLX_MAT_PROJ], *fc1 = L->w[LLX_MAT_FC1], *fc2 = L->w[LLX_MAT_FC2];
+    fold(qkv, 3 * C, C, L->b[LLX_MAT_QKV], L->g[0], L->nb[0]);
+    fold(fc1, F, C, L->b[LLX_MAT_FC1], L->g[1], L->nb[1]);
+    /* the residual stream: readers' rows, writers' columns and biases */
+    LLX_TRY(llx_rot_rows(qkv, 3 * C, rc));
+    LLX_TRY(llx_rot_rows(fc1, F, rc));
+    LLX_TRY(llx_rot_cols(proj, C, rc));
+    LLX_TRY(llx_rot_vec(L->b[LLX_MAT_PROJ], rc));
+    LLX_TRY(llx_rot_cols(fc2, F, rc));
+    LLX_TRY(llx_rot_vec(L->b[LLX_MAT_FC2], rc));
+    /* V and O per head: v_h -> H v_h, and O's columns of head h follow */
+    for (int h = 0; h < NH; h++) {
+        LLX_TRY(llx_rot_cols(qkv + (size_t)(2 * C + h * d) * C, C, rd));
+        LLX_TRY(llx_rot_vec(L->b[LLX_MAT_QKV] + 2 * C + h * d, rd));
+    }
+    LLX_TRY(llx_rot_row_segments(proj, C, C, rd));
+    /* the down projection's input, rotated online by the engine */
+    return llx_rot_rows(fc2, C, rf);
+}
+
+llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed)
+{
+    const llx_config *c = &fm->cfg;
+    const int C = c->n_embd, V = c->n_vocab;
+    llx_rotation *r = calloc(3, sizeof *r);
+    if (!r) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_status st = llx_rot_init(&r[0], C, seed, 1);
+    if (st == LLX_OK) st = llx_rot_init(&r[1], llx_config_head_dim(c), seed + 1, 0);
+    if (st == LLX_OK) st = llx_rot_init(&r[2], c->n_inner, seed + 2, 0);
+    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(fm, &fm->l[l], &r[0], &r[1], &r[2]);
+    if (st == LLX_OK) fm->lmb = filled(&st, (size_t)V, 0.0f);
+    if (st == LLX_OK) {
+        fold(fm->lm, V, C, fm->lmb, fm->gf, fm->nbf);
+        st = llx_rot_rows(fm->lm, V, &r[0]);
+    }
+    if (st == LLX_OK) st = llx_rot_rows(fm->wte, V, &r[0]);
+    if (st == LLX_OK) st = llx_rot_rows(fm->wpe, c->n_ctx, &r[0]);
+    if (st == LLX_OK) { /* the online transform's signs go into the file */
+        fm->down_signs = malloc((size_t)c->n_inner);
+        if (fm->down_signs) memcpy(fm->down_signs, r[2].d, (size_t)c->n_inner);
+        else st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    fm->rotated = st == LLX_OK;
+    for (int i = 0; i < 3; i++) llx_rot_free(&r[i]);
+    free(r);
+    return st;
+}
+
+/* add a tensor the writer takes from fm (the pointer is cleared) */
+static llx_status give(llx_llx_writer *wr, const char *name, llx_dtype dt, long long r, long long c, float **p)
+{
+    float *d = *p;
+    *p = NULL;
+    return llx_llx_add(wr, name, dt, r, c, d);
+}
+
+static llx_status add_file(llx_llx_writer *wr, const char *dir, const char *file, const char *name)
+{
+    char *p = llx_path_join(dir, file), *buf = NULL;
+    size_t len = 0;
+    llx_status st = p ? llx_read_file(p, 256u << 20, &buf, &len) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    free(p);
+    return st == LLX_OK ? llx_llx_add(wr, name, LLX_DT_U8, (long long)len, 0, buf) : st;
+}
+
+static llx_status give_layers(llx_fmodel *fm, llx_llx_writer *wr)
+{
+    static const char *const norms[2][2] = {{"ln1.g", "ln1.b"}, {"ln2.g", "ln2.b"}};
+    const llx_config *c = &fm->cfg;
+    char name[64];
+    for (int l = 0; l < c->n_layer; l++) {
+        fm_layer *L = &fm->l[l];
+        for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
+            int rows, cols;
+            llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+            if (!rows) continue;
+            snprintf(name, sizeof name, "h.%d.%s.w", l, llx_matrix_name((llx_matrix)m));
+            LLX_TRY(give(wr, name, LLX_DT_F32, rows, cols, &L->w[m]));
+            snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
+            LLX_TRY(give(wr, name, LLX_DT_F32, rows, 0, &L->b[m]));
+        }
+        for (int i = 0; i < 2; i++) {
+            snprintf(name, sizeof name, "h.%d.%s", l, norms[i][0]);
+            LLX_TRY(give(wr, name, LLX_DT_F32, c->n_embd, 0, &L->g[i]));
+            snprintf(name, sizeof name, "h.%d.%s", l, norms[i][1]);
+            LLX_TRY(give(wr, name, LLX_DT_F32, c->n_embd, 0, &L->nb[i]));
+        }
+    }
+    return LLX_OK;
+}
+
+llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t *size)
+{
+    const llx_config *c = &fm->cfg;
+    llx_qinfo qi = {.act_mode = LLX_ACT_DYNAMIC};
+    qi.s = (llx_scheme_info){.scheme = LLX_SCHEME_F32, .lm_bits = 32, .rotate = fm->rotated,
+                             .had_down = fm->rotated, .lm_bias = fm->lmb != NULL};
+    llx_llx_writer *wr;
+    llx_status st = llx_llx_writer_create(&wr, c, &qi);
+    if (st == LLX_OK) st = give_layers(fm, wr);
+    if (st == LLX_OK) st = give(wr, "wte", LLX_DT_F32, c->n_vocab, c->n_embd, &fm->wte);
+    if (st == LLX_OK) st = give(wr, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd, &fm->wpe);
+    if (st == LLX_OK) st = give(wr, "ln_f.g", LLX_DT_F32, c->n_embd, 0, &fm->gf);
+    if (st == LLX_OK) st = give(wr, "ln_f.b", LLX_DT_F32, c->n_embd, 0, &fm->nbf);
+    if (st == LLX_OK) st = give(wr, "lm_head.w", LLX_DT_F32, c->n_vocab, c->n_embd, &fm->lm);
+    if (st == LLX_OK && fm->lmb) st = give(wr, "lm_head.b", LLX_DT_F32, c->n_vocab, 0, &fm->lmb);
+    if (st == LLX_OK && fm->down_signs) {
+        st = llx_llx_add(wr, "down.signs", LLX_DT_I8, c->n_inner, 0, fm->down_signs);
+        fm->down_signs = NULL;
+    }
+    if (st == LLX_OK) st = add_file(wr, dir, "vocab.json", "tokenizer.vocab");
+    if (st == LLX_OK) st = add_file(wr, dir, "merges.txt", "tokenizer.merges");
+    llx_fmodel_free(fm);
+    if (st != LLX_OK) {
+        if (wr) llx_llx_writer_free(wr);
+        return st;
+    }
+    return llx_llx_write_mem(wr, img, size);
+}

@@ -1,0 +1,45 @@
+/* quant/fmodel.h - a whole model's weights in fp32 in memory, transformed
+ * before quantization (Hadamard rotations, rotate.h) and written as an
+ * fp32 .llx image that the engine then runs for calibration.
+ *
+ * Matrices are [out][in]; norms have weights g and (GPT-2) biases nb.
+ * After llx_fmodel_rotate the norms are g = 1, nb = 0 (folded into the
+ * matrices they feed), the LM head is a matrix of its own with a bias (the
+ * final norm's, GPT-2) and the embeddings are rotated. */
+#ifndef LLX_QUANT_FMODEL_H
+#define LLX_QUANT_FMODEL_H
+
+#include "llx/model.h"
+#include "llx/schedule.h"
+
+typedef struct fm_layer {
+    float *w[LLX_MAT_LAYER_COUNT], *b[LLX_MAT_LAYER_COUNT]; /* b NULL when the model has none */
+    float *g[2], *nb[2];                                    /* the two norms */
+} fm_layer;
+
+typedef struct llx_fmodel {
+    llx_config cfg;
+    fm_layer *l;
+    float *wte, *wpe, *gf, *nbf; /* wpe, nbf: GPT-2 */
+    float *lm, *lmb;             /* V x C; lmb NULL until a fold gives it one */
+    int8_t *down_signs;          /* the online transform's signs (rotated) */
+    int rotated;
+} llx_fmodel;
+
+/* All of an HF model's weights. */
+llx_status llx_fmodel_load(llx_fmodel *fm, const llx_model *m);
+void llx_fmodel_free(llx_fmodel *fm);
+
+/* Fold the norms and rotate: the residual stream by the mixing rotation
+ * of seed, V and O per head and the down projection's input by signed
+ * rotations (seeds seed + 1, seed + 2; the last one is applied online by
+ * the engine, its signs stored as "down.signs").  The model's function is
+ * unchanged (docs/quantization.md). */
+llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed);
+
+/* The model as an fp32 .llx image (scheme f32; the tokenizer files of the
+ * HF folder dir) in *img / *size (free()).  The weights move into the
+ * image: fm is freed. */
+llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t *size);
+
+#endif

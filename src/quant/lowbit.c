@@ -1,0 +1,315 @@
+/* quant/lowbit.c - quantizing through a transformed fp32 model: with
+ * Hadamard rotations or GPTQ, the HF model is loaded whole (fmodel.c),
+ * rotated, and written as an fp32 .llx image in memory; the engine runs
+ * that image over the calibration text, and an observer collects, in the
+ * transformed model's own coordinates, the per-channel maxima every static
+ * scale comes from and (GPTQ) the Hessian of every matrix's input, layer
+ * by layer within a memory budget.  The weights are then read back from
+ * the image, rounded (RTN or GPTQ) and written with everything else. */
+#include "quant/lowbit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_impl.h"
+#include "quant/fmodel.h"
+#include "quant/hessian.h"
+#include "quant/scheme.h"
+#include "util/status.h"
+
+#define HESS_BUDGET ((size_t)1 << 30) /* bytes of Hessians held at once */
+
+/* the four matrix inputs of a layer, by observation point */
+enum { IN_QKV, IN_PROJ, IN_FC1, IN_FC2, IN_COUNT };
+
+typedef struct lb_calib {
+    const llx_config *c;
+    int down_point;        /* LLX_OBS_GELU, or LLX_OBS_DOWN_IN with the online transform */
+    float *max[IN_COUNT];  /* [L][width] max |x| of each input */
+    float *qkv_max;        /* [L][QKV width] */
+    llx_hess *h;           /* [L][IN_COUNT] for layers [h0, h1), or NULL */
+    int h0, h1;
+    const llx_kernels *k;
+} lb_calib;
+
+static int in_of(const lb_calib *c, llx_obs_point p)
+{
+    if (p == LLX_OBS_LN1) return IN_QKV;
+    if (p == LLX_OBS_CTX) return IN_PROJ;
+    if (p == LLX_OBS_LN2) return IN_FC1;
+    if ((int)p == c->down_point) return IN_FC2;
+    return -1;
+}
+
+static int in_width(const llx_config *c, int i) { return i == IN_FC2 ? c->n_inner : c->n_embd; }
+
+static void maxima(float *m, const float *x, int tokens, int width)
+{
+    for (int t = 0; t < tokens; t++)
+        for (int j = 0; j < width; j++) {
+            const float a = fabsf(x[(size_t)t * width + j]);
+            if (a > m[j]) m[j] = a;
+        }
+}
+
+static void observe(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
+{
+    lb_calib *c = ud;
+    if (p == LLX_OBS_QKV) {
+        maxima(c->qkv_max + (size_t)layer * width, x, tokens, width);
+        return;
+    }
+    const int i = in_of(c, p);
+    if (i < 0) return;
+    maxima(c->max[i] + (size_t)layer * width, x, tokens, width);
+    if (c->h && layer >= c->h0 && layer < c->h1)
+        llx_hess_add(&c->h[(layer - c->h0) * IN_COUNT + i], c->k, x, tokens, width);
+}
+
+static llx_status cancelled(const llx_quant_opts *o)
+{
+    return o->cancel && *o->cancel ? llx_fail(LLX_ERR_CANCELLED, "interrupted") : LLX_OK;
+}
+
+static void progress(const llx_quant_opts *o, const char *phase, double f)
+{
+    if (o->progress) o->progress(o->progress_ud, phase, f);
+}
+
+llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_precision prec, const int *ids,
+                               int total, const llx_observer *obs, const char *phase)
+{
+    llx_engine_opts eo = llx_engine_defaults();
+    if (o->threads > 0) eo.threads = o->threads;
+    eo.precision = prec;
+    const int window = o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx;
+    eo.max_batch = window;
+    llx_engine *e = NULL;
+    float *logits = malloc((size_t)m->cfg.n_vocab * sizeof *logits);
+    llx_status st = logits ? llx_engine_create(&e, m, &eo) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (st == LLX_OK) llx_engine_set_observer(e, obs);
+    for (int done = 0; st == LLX_OK && done < total;) {
+        const int w = total - done < window ? total - done : window;
+        if ((st = cancelled(o)) != LLX_OK) break;
+        llx_engine_reset(e);
+        st = llx_engine_forward(e, ids + done, w, logits, 0);
+        done += w;
+        progress(o, phase, (double)done / total);
+    }
+    llx_engine_free(e);
+    free(logits);
+    return st;
+}
+
+/* One run of the calibration text through the fp32 image (the quantized
+ * datapath, all fp32). */
+static llx_status run_calib(const llx_model *fm, const llx_quant_opts *o, const int *ids, int total, lb_calib *cb,
+                            const char *phase)
+{
+    const llx_observer obs = {observe, NULL, cb};
+    return llx_quant_run_calib(fm, o, LLX_PREC_W8A8_STATIC, ids, total, &obs, phase);
+}
+
+static float step_of(const float *m, int n)
+{
+    float a = 0.0f;
+    for (int i = 0; i < n; i++) a = m[i] > a ? m[i] : a;
+    return a > 0.0f ? a / 127.0f : 1.0f;
+}
+
+static llx_status copy_tensor(llx_llx_writer *wr, const llx_model *fm, const char *name, llx_dtype dt, long long r,
+                              long long c)
+{
+    const void *p = llx_llx_tensor(fm->qf, name, dt, r, c);
+    if (!p) return LLX_ERR_FORMAT;
+    const size_t n = (size_t)r * (size_t)(c ? c : 1) * (dt == LLX_DT_F32 ? 4 : 1);
+    void *d = malloc(n ? n : 1);
+    if (!d) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    memcpy(d, p, n);
+    return llx_llx_add(wr, name, dt, r, c, d);
+}
+
+/* A matrix of the image, rounded (GPTQ with h, else RTN) into the output. */
+static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char *pre, int rows, int cols,
+                             const llx_qw_spec *spec, const llx_hess *h)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.w", pre);
+    const float *src = llx_llx_tensor(fm->qf, name, LLX_DT_F32, rows, cols);
+    if (!src) return LLX_ERR_FORMAT;
+    float *w = malloc((size_t)rows * cols * sizeof *w);
+    double *hc = h ? malloc((size_t)cols * cols * sizeof *hc) : NULL;
+    if (!w || (h && !hc)) {
+        free(w), free(hc);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    memcpy(w, src, (size_t)rows * cols * sizeof *w);
+    if (h) memcpy(hc, h->h, (size_t)cols * cols * sizeof *hc); /* GPTQ overwrites it */
+    const llx_status st = llx_qw_add(wr, pre, w, rows, cols, spec, hc);
+    free(w), free(hc);
+    return st;
+}
+
+static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, const lb_calib *cb,
+                              int l)
+{
+    static const char *const norms[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
+    const llx_config *c = cb->c;
+    const llx_qw_spec spec = llx_quant_layer_spec(o);
+    char name[64];
+    for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        if (!rows) continue;
+        const int in = m == LLX_MAT_QKV ? IN_QKV : m == LLX_MAT_PROJ ? IN_PROJ : m == LLX_MAT_FC2 ? IN_FC2 : IN_FC1;
+        const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + in] : NULL;
+        snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
+        LLX_TRY(add_matrix(wr, fm, name, rows, cols, &spec, h));
+        snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
+        LLX_TRY(copy_tensor(wr, fm, name, LLX_DT_F32, rows, 0));
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "h.%d.%s", l, norms[i]);
+        LLX_TRY(copy_tensor(wr, fm, name, LLX_DT_F32, c->n_embd, 0));
+    }
+    const int C = c->n_embd, qw = llx_slot_width(c, LLX_SLOT_QKV), d = llx_config_head_dim(c);
+    const int NH = c->n_head, KV = llx_config_kv_heads(c);
+    const float *qm = cb->qkv_max + (size_t)l * qw;
+    float *sc = calloc(LLX_SC_COUNT, sizeof *sc);
+    if (!sc) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    sc[LLX_SC_LN1] = step_of(cb->max[IN_QKV] + (size_t)l * C, C);
+    sc[LLX_SC_Q] = step_of(qm, NH * d);
+    sc[LLX_SC_K] = step_of(qm + NH * d, KV * d);
+    sc[LLX_SC_V] = step_of(qm + (NH + KV) * d, KV * d);
+    sc[LLX_SC_CTX] = step_of(cb->max[IN_PROJ] + (size_t)l * C, C);
+    sc[LLX_SC_LN2] = step_of(cb->max[IN_FC1] + (size_t)l * C, C);
+    sc[LLX_SC_GELU] = step_of(cb->max[IN_FC2] + (size_t)l * c->n_inner, c->n_inner);
+    snprintf(name, sizeof name, "h.%d.act", l);
+    LLX_TRY(llx_llx_add(wr, name, LLX_DT_F32, LLX_SC_COUNT, 0, sc));
+    if (!o->kv_int8) return LLX_OK;
+    float *steps = malloc((size_t)(NH + 2 * KV) * sizeof *steps);
+    if (!steps) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_quant_head_steps(c, qm, steps);
+    snprintf(name, sizeof name, "h.%d.kv", l);
+    return llx_llx_add(wr, name, LLX_DT_F32, NH + 2 * KV, 0, steps);
+}
+
+static llx_status write_globals(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o)
+{
+    const llx_config *c = &fm->cfg;
+    const llx_qw_spec lm = llx_quant_lm_spec(o);
+    LLX_TRY(copy_tensor(wr, fm, "wte", LLX_DT_F32, c->n_vocab, c->n_embd));
+    LLX_TRY(copy_tensor(wr, fm, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
+    LLX_TRY(copy_tensor(wr, fm, "ln_f.g", LLX_DT_F32, c->n_embd, 0));
+    LLX_TRY(copy_tensor(wr, fm, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
+    LLX_TRY(add_matrix(wr, fm, "lm_head", c->n_vocab, c->n_embd, &lm, NULL));
+    if (llx_llx_qinfo(fm->qf)->s.lm_bias) LLX_TRY(copy_tensor(wr, fm, "lm_head.b", LLX_DT_F32, c->n_vocab, 0));
+    if (llx_llx_qinfo(fm->qf)->s.had_down) LLX_TRY(copy_tensor(wr, fm, "down.signs", LLX_DT_I8, c->n_inner, 0));
+    static const char *const tok[2] = {"tokenizer.vocab", "tokenizer.merges"};
+    for (int i = 0; i < 2; i++) {
+        llx_llx_desc d = {0};
+        for (int k = 0; k < llx_llx_count(fm->qf); k++)
+            if (llx_llx_entry(fm->qf, k, &d) == LLX_OK && !strcmp(d.name, tok[i])) break;
+        LLX_TRY(copy_tensor(wr, fm, tok[i], LLX_DT_U8, d.rows, 0));
+    }
+    return LLX_OK;
+}
+
+static void free_hess(lb_calib *cb, int n)
+{
+    for (int i = 0; cb->h && i < n; i++) llx_hess_free(&cb->h[i]);
+    free(cb->h);
+    cb->h = NULL;
+}
+
+/* Layers per Hessian pass: as many as the budget holds (at least one). */
+static int layers_per_pass(const llx_config *c)
+{
+    size_t per = 0;
+    for (int i = 0; i < IN_COUNT; i++) per += (size_t)in_width(c, i) * in_width(c, i) * (8 + 4);
+    const size_t n = HESS_BUDGET / (per ? per : 1);
+    return n < 1 ? 1 : n > (size_t)c->n_layer ? c->n_layer : (int)n;
+}
+
+static llx_status hess_alloc(lb_calib *cb, int h0, int h1, int window)
+{
+    cb->h0 = h0, cb->h1 = h1;
+    const int n = (h1 - h0) * IN_COUNT;
+    cb->h = calloc((size_t)n, sizeof *cb->h);
+    if (!cb->h) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) LLX_TRY(llx_hess_init(&cb->h[i], in_width(cb->c, i % IN_COUNT), window));
+    return LLX_OK;
+}
+
+/* Every layer into wr: maxima from the first pass, Hessians pass by pass. */
+static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, lb_calib *cb, const int *ids,
+                         int total)
+{
+    const int L = fm->cfg.n_layer, per = o->gptq ? layers_per_pass(&fm->cfg) : L;
+    llx_status st = LLX_OK;
+    for (int h0 = 0; st == LLX_OK && h0 < L; h0 += per) {
+        const int h1 = h0 + per < L ? h0 + per : L;
+        if (o->gptq) st = hess_alloc(cb, h0, h1, o->window);
+        if (st == LLX_OK && (o->gptq || h0 == 0)) st = run_calib(fm, o, ids, total, cb, "calibrate");
+        for (int l = h0; st == LLX_OK && l < h1; l++) {
+            st = cancelled(o);
+            if (st == LLX_OK) st = write_layer(wr, fm, o, cb, l);
+            progress(o, o->gptq ? "gptq" : "quantize", (double)(l + 1) / L);
+        }
+        free_hess(cb, (h1 - h0) * IN_COUNT);
+    }
+    return st;
+}
+
+static llx_status quantize_image(const llx_model *fm, const llx_quant_opts *o, const int *ids, int total,
+                                 const char *out)
+{
+    const llx_config *c = &fm->cfg;
+    lb_calib cb = {.c = c, .k = llx_kernels_select("auto")};
+    cb.down_point = llx_llx_qinfo(fm->qf)->s.had_down ? LLX_OBS_DOWN_IN : LLX_OBS_GELU;
+    llx_status st = LLX_OK;
+    for (int i = 0; i < IN_COUNT && st == LLX_OK; i++)
+        if (!(cb.max[i] = calloc((size_t)c->n_layer * in_width(c, i), sizeof(float))))
+            st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+    cb.qkv_max = calloc((size_t)c->n_layer * llx_slot_width(c, LLX_SLOT_QKV), sizeof(float));
+    if (st == LLX_OK && !cb.qkv_max) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_qinfo qi = {.act_mode = o->act_mode, .alpha = 0.0f, .calib_tokens = total, .s = llx_quant_scheme(o)};
+    qi.s.lm_bias = llx_llx_qinfo(fm->qf)->s.lm_bias;
+    llx_llx_writer *wr = NULL;
+    if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, &qi);
+    if (st == LLX_OK) st = layers(wr, fm, o, &cb, ids, total);
+    if (st == LLX_OK) st = write_globals(wr, fm, o);
+    for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
+    free(cb.qkv_max);
+    if (st != LLX_OK) {
+        llx_llx_writer_free(wr);
+        return st;
+    }
+    progress(o, "write", 0.0);
+    llx_llx_writer_set_cancel(wr, o->cancel);
+    st = llx_llx_write(wr, out);
+    progress(o, "write", 1.0);
+    return st;
+}
+
+llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, const int *ids, int total,
+                               const char *dir, const char *out)
+{
+    if (o->alpha > 0.0f)
+        return llx_fail(LLX_ERR_ARG, "smoothing is not combined with --rotate or --method gptq: give --alpha 0");
+    llx_fmodel fmod;
+    llx_status st = llx_fmodel_load(&fmod, m);
+    if (st == LLX_OK && o->rotate) st = llx_fmodel_rotate(&fmod, (uint64_t)(unsigned)o->rotate_seed);
+    void *img = NULL;
+    size_t size = 0;
+    if (st == LLX_OK) st = llx_fmodel_image(&fmod, dir, &img, &size);
+    else llx_fmodel_free(&fmod);
+    llx_model *fm = NULL;
+    if (st == LLX_OK) st = llx_model_open_mem(&fm, img, size, "the transformed fp32 model");
+    if (st == LLX_OK) st = quantize_image(fm, o, ids, total, out);
+    llx_model_close(fm);
+    free(img);
+    return st;
+}

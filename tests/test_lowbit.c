@@ -1,0 +1,85 @@
+/* tests/test_lowbit.c - the transformed fp32 model the low-bit quantizer
+ * calibrates on: after folding the norms and rotating (residual mixing
+ * rotation, V/O per head, the down projection's input offline and online),
+ * the engine's logits match the HuggingFace model's in fp32, on a model
+ * whose widths need Paley factors (96 = 12 * 8, heads of 24, F = 384 =
+ * 12 * 32) and on the shared GPT-2. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_impl.h"
+#include "llx/checkpoint.h"
+#include "model/llx_model.h"
+#include "quant/fmodel.h"
+#include "test.h"
+
+static const char *paley_model(void)
+{
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("paley-gpt2"));
+    if (llx_test_have_model(dir)) return dir;
+    const llx_config c = {.n_vocab = 500, .n_ctx = 32, .n_embd = 96, .n_layer = 2, .n_head = 4, .n_inner = 384,
+                          .ln_eps = 1e-5f};
+    return llx_synth_write(dir, &c, 3, "F32", NULL) == LLX_OK ? dir : NULL;
+}
+
+/* all positions' logits of n tokens */
+static float *logits_of(const llx_model *m, llx_precision p, const int *ids, int n)
+{
+    llx_engine_opts o = llx_engine_defaults();
+    o.threads = 1;
+    o.precision = p;
+    llx_engine *e = NULL;
+    float *l = malloc(sizeof(float) * n * m->cfg.n_vocab);
+    if (llx_engine_create(&e, m, &o) != LLX_OK || llx_engine_forward(e, ids, n, l, 1) != LLX_OK) {
+        llx_test_note("engine: %s", llx_errmsg());
+        free(l);
+        l = NULL;
+    }
+    llx_engine_free(e);
+    return l;
+}
+
+static void invariance(const char *dir, double tol)
+{
+    llx_model *m = NULL;
+    REQUIRE(llx_model_open(&m, dir) == LLX_OK);
+    llx_fmodel fm;
+    REQUIRE(llx_fmodel_load(&fm, m) == LLX_OK);
+    REQUIRE(llx_fmodel_rotate(&fm, 7) == LLX_OK);
+    void *img = NULL;
+    size_t size = 0;
+    REQUIRE(llx_fmodel_image(&fm, dir, &img, &size) == LLX_OK);
+    llx_model *r = NULL;
+    REQUIRE(llx_model_open_mem(&r, img, size, "rotated") == LLX_OK);
+    CHECK(llx_llx_qinfo(r->qf)->s.had_down && llx_llx_qinfo(r->qf)->s.lm_bias);
+    enum { N = 24 };
+    int ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 37 + 11) % m->cfg.n_vocab;
+    float *a = logits_of(m, LLX_PREC_FP32, ids, N), *b = logits_of(r, LLX_PREC_W8A8_STATIC, ids, N);
+    REQUIRE(a && b);
+    double diff = 0, mag = 0;
+    for (size_t i = 0; i < (size_t)N * m->cfg.n_vocab; i++) diff = fmax(diff, fabs(a[i] - b[i])), mag = fmax(mag, fabs(a[i]));
+    llx_test_note("%s: max |logit| %.3g, max difference %.3g", dir, mag, diff);
+    CHECK(mag > 0.1);
+    CHECK(diff <= tol * mag);
+    free(a), free(b);
+    llx_model_close(r);
+    free(img);
+    llx_model_close(m);
+}
+
+TEST(lowbit_rotation_keeps_logits_paley)
+{
+    const char *dir = paley_model();
+    REQUIRE(dir);
+    invariance(dir, 1e-4);
+}
+
+TEST(lowbit_rotation_keeps_logits_shared, LLX_T_LONG)
+{
+    const char *dir = llx_test_model_dir();
+    if (!dir) SKIP("shared shakespeare-gpt2 model not found");
+    invariance(dir, 1e-4);
+}
