@@ -153,7 +153,7 @@ TEST(weights_bad_nonfinite_llx, LLX_T_ASAN)
 TEST(llxfile_bad_nonfinite_container, LLX_T_ASAN)
 {
     const llx_config c = {.n_vocab = 300, .n_ctx = 16, .n_embd = 32, .n_layer = 1, .n_head = 4, .n_inner = 64, .ln_eps = 1e-5f};
-    const llx_qinfo q = {LLX_ACT_STATIC, 0.5f, 0, 0};
+    const llx_qinfo q = {.act_mode = LLX_ACT_STATIC, .alpha = 0.5f};
     static const struct { llx_dtype dt; int n, at; uint32_t bits; const char *what; } cases[] = {
         {LLX_DT_F32, 9, 8, 0x7f800000u, "Inf at element 8"},  /* the tail after the 32-byte blocks */
         {LLX_DT_F32, 16, 3, 0xffc00000u, "NaN at element 3"},

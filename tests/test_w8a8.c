@@ -45,6 +45,19 @@ static const int8_t *t8(const ref *r, const char *what, int l, long long rows, l
     return llx_llx_tensor(r->f, name, LLX_DT_I8, rows, cols);
 }
 
+/* The static scale of q head, k head or v head i (q heads, then k, then v):
+ * the file's per-head scales, or (version 1 files) the tensor's. */
+static float head_scale(const ref *r, int l, int i, const float *sc)
+{
+    const int H = r->c.n_head;
+    char name[64];
+    snprintf(name, sizeof name, "h.%d.kv", l);
+    llx_llx_desc d;
+    for (int k = 0; k < llx_llx_count(r->f); k++)
+        if (llx_llx_entry(r->f, k, &d) == LLX_OK && !strcmp(d.name, name)) return ((const float *)d.data)[i];
+    return sc[i < H ? LLX_SC_Q : i < 2 * H ? LLX_SC_K : LLX_SC_V];
+}
+
 /* the reference's own float formulas (docs/quantization.md, vecops.h) */
 static float rexp(float x)
 {
@@ -181,7 +194,7 @@ static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, 
 
 static void check_qkv(ref *r, int l, const int8_t *q, int T)
 {
-    const int C = r->c.n_embd;
+    const int C = r->c.n_embd, hd = C / r->c.n_head;
     const int8_t *w = t8(r, "qkv.w", l, 3 * C, C);
     const float *ws = t32(r, "qkv.s", l, 3 * C), *b = t32(r, "qkv.b", l, 3 * C);
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
@@ -189,7 +202,7 @@ static void check_qkv(ref *r, int l, const int8_t *q, int T)
     for (int t = 0; t < T; t++)
         for (int i = 0; i < 3 * C; i++)
             want[(size_t)t * 3 * C + i] =
-                rq8(rlinear(w, ws, b, r->in8 + (size_t)t * C, r->in_s[t], i, C) * (1.0f / sc[LLX_SC_Q + i / C]));
+                rq8(rlinear(w, ws, b, r->in8 + (size_t)t * C, r->in_s[t], i, C) * (1.0f / head_scale(r, l, i / hd, sc)));
     expect_i8(r, "qkv", q, want, (size_t)T * 3 * C);
     memcpy(r->qkv8, q, (size_t)T * 3 * C);
     free(want);
@@ -207,10 +220,10 @@ static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
     float *y = malloc(sizeof(float) * T * C), *p = malloc(sizeof(float) * ctx);
     int8_t *want = malloc((size_t)T * C);
     float ws[64];
-    const float score_scale = sc[LLX_SC_Q] * sc[LLX_SC_K] / sqrtf((float)hd);
     for (int t = 0; t < T; t++) {
         const int last = r->pos + t;
         for (int h = 0; h < H; h++) {
+            const float score_scale = head_scale(r, l, h, sc) * head_scale(r, l, H + h, sc) / sqrtf((float)hd);
             float m = -INFINITY, sum = 0.0f;
             for (int j = 0; j <= last; j++) {
                 double d = 0;
@@ -231,7 +244,7 @@ static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
             for (int k = 0; k < hd; k++) {
                 double acc = 0;
                 for (int j = 0; j <= last; j++) acc += (double)rq8(p[j] * inv * 127.0f) * vc[(size_t)j * C + h * hd + k];
-                y[(size_t)t * C + h * hd + k] = (float)(int32_t)acc * (sc[LLX_SC_V] / 127.0f);
+                y[(size_t)t * C + h * hd + k] = (float)(int32_t)acc * (head_scale(r, l, 2 * H + h, sc) / 127.0f);
             }
         }
         rquant(r, y + (size_t)t * C, C, want + (size_t)t * C, &ws[t], 1.0f / sc[LLX_SC_CTX], sc[LLX_SC_CTX]);
