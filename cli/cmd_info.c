@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: looplynx info -m MODEL [--json]\n\n"
-               "Validate a HuggingFace GPT-2 checkpoint folder or a W8A8 .llx file and\n"
+               "Validate a HuggingFace GPT-2 checkpoint folder or a quantized .llx file and\n"
                "describe it: dimensions, parameter count, storage dtype and size, how it was\n"
                "quantized (.llx: activation mode, SmoothQuant alpha, calibration tokens), and\n"
                "weight bytes at fp32, fp16 and int8 (W8A8: the four layer matrices int8 with\n"
@@ -79,6 +79,18 @@ static void fmt_float(char *buf, size_t cap, float x)
 
 static const char *act_name(int mode) { return mode == 2 ? "dynamic" : mode == 1 ? "static" : "?"; }
 
+/* The scheme's weights in words: "int8 per row", "int4 per group of 64 (fp16 scales), GPTQ". */
+static void weights_desc(char *buf, size_t n, const llx_scheme_info *s)
+{
+    if (s->scheme == LLX_SCHEME_W8A8) {
+        snprintf(buf, n, "int8 per row");
+        return;
+    }
+    char grp[32] = "per row";
+    if (s->group) snprintf(grp, sizeof grp, "per group of %d", s->group);
+    snprintf(buf, n, "int4 %s (%s scales), %s", grp, s->scales_f16 ? "fp16" : "fp32", s->gptq ? "GPTQ" : "RTN");
+}
+
 /* The kernel tier an engine would use here (--kernels auto, or
  * LLX_KERNELS), and every tier's status on this machine. */
 static void print_kernels_json(void)
@@ -124,8 +136,16 @@ static void print_json(const model_info *mi)
            llx_config_params(c), mi->dtype, mi->file_bytes, mi->data_bytes, w.fp32, w.fp16, w.int8);
     if (mi->q) {
         fmt_float(alpha, sizeof alpha, mi->q->alpha);
-        printf("{\"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s}", act_name(mi->q->act_mode),
-               alpha, mi->q->calib_tokens, mi->q->smooth_v ? "true" : "false");
+        const llx_scheme_info *s = &mi->q->s;
+        char damp[32];
+        fmt_float(damp, sizeof damp, s->gptq_damp);
+        printf("{\"scheme\": \"%s\", \"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s, "
+               "\"group\": %d, \"scales\": \"%s\", \"method\": \"%s\", \"gptq_damp\": %s, \"gptq_act_order\": %s, "
+               "\"rotate\": \"%s\", \"kv\": \"%s\", \"lm_head_bits\": %d, \"online_hadamard\": %s}",
+               llx_scheme_name(s->scheme), act_name(mi->q->act_mode), alpha, mi->q->calib_tokens,
+               mi->q->smooth_v ? "true" : "false", s->group, s->scales_f16 ? "f16" : "f32", s->gptq ? "gptq" : "rtn",
+               damp, s->gptq_act_order ? "true" : "false", s->rotate ? "hadamard" : "none",
+               s->kv_int8 ? "int8" : "fp32", s->lm_bits, s->had_down ? "true" : "false");
     } else {
         printf("null");
     }
@@ -149,7 +169,16 @@ static void print_human(const model_info *mi)
     printf("%-19s %s\n", "storage dtype", mi->dtype);
     if (mi->q) {
         fmt_float(alpha, sizeof alpha, mi->q->alpha);
-        printf("%-19s W8A8, %s activation scales\n", "quantization", act_name(mi->q->act_mode));
+        const llx_scheme_info *s = &mi->q->s;
+        char wd[96];
+        weights_desc(wd, sizeof wd, s);
+        printf("%-19s %s\n", "scheme", llx_scheme_name(s->scheme));
+        printf("%-19s %s\n", "weights", wd);
+        if (s->scheme == LLX_SCHEME_W4A4) printf("%-19s int4 per token, asymmetric\n", "activations");
+        else printf("%-19s int8, %s scales\n", "activations", act_name(mi->q->act_mode));
+        printf("%-19s %s\n", "rotation", s->rotate ? "hadamard (online before down_proj)" : "none");
+        printf("%-19s %s\n", "kv cache", s->kv_int8 ? (s->kv_per_head ? "int8, static per head" : "int8, static per tensor") : "fp32");
+        printf("%-19s int%d\n", "lm head", s->lm_bits);
         printf("%-19s %s%s\n", "smoothquant alpha", alpha, mi->q->alpha == 0.0f ? " (no smoothing)" : "");
         printf("%-19s %s\n", "smooth through V", mi->q->smooth_v ? "yes" : "no");
         print_count("calibration tokens", mi->q->calib_tokens);
@@ -203,7 +232,8 @@ static int info_llx(const char *file, int json)
     llx_quant_info q;
     llx_model_quant_info(m, &q);
     const long long bytes = (long long)llx_model_bytes(m);
-    const model_info mi = {"llx", file, "looplynx W8A8 .llx file", "file", llx_model_config(m), "I8",
+    const model_info mi = {"llx", file, "looplynx quantized .llx file", "file", llx_model_config(m),
+                           q.s.scheme == LLX_SCHEME_W8A8 ? "I8" : "Q4",
                            bytes, (unsigned long long)bytes, &q};
     print_info(&mi, json);
     llx_model_close(m);

@@ -35,7 +35,8 @@ static void help(void)
            "  --calib-tokens N     calibration tokens (default 16384)\n"
            "  --window N           tokens per calibration pass (default 128)\n"
            "  --alpha A            SmoothQuant migration strength in [0, 1] (default 0.5;\n"
-           "                       0 turns smoothing off)\n"
+           "                       0 turns smoothing off; 0 and required with --rotate\n"
+           "                       hadamard or --method gptq)\n"
            "  --act MODE           static (per-tensor scales, the hardware) or dynamic\n"
            "                       (per-token scales); default static\n"
            "  --smooth-v           also smooth the attention output projection through V\n"
@@ -61,6 +62,7 @@ int cmd_quantize(int argc, char **argv)
 {
     llx_quant_opts o = llx_quant_defaults();
     const char *model = NULL, *out = NULL;
+    int alpha_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long n;
@@ -88,6 +90,7 @@ int cmd_quantize(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--alpha", &v))) {
             if (r < 0 || !cli_parse_double("--alpha", v, 0, 1, &d)) return EXIT_USAGE;
             o.alpha = (float)d;
+            alpha_given = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--act", &v))) {
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "static")) o.act_mode = 1;
@@ -142,6 +145,7 @@ int cmd_quantize(int argc, char **argv)
     if (!model) return cli_usage_error("quantize: missing -m HF_DIR");
     if (!o.calib_path) return cli_usage_error("quantize: missing --calib FILE");
     if (!out) return cli_usage_error("quantize: missing -o MODEL.llx");
+    if (!alpha_given && (o.gptq || o.rotate)) o.alpha = 0; /* smoothing goes with neither */
     o.progress = cli_progress;
     o.cancel = &g_stop;
     catch_signals();

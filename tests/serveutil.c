@@ -293,6 +293,48 @@ const char *llx_serve_model_small_llx(void)
     return path;
 }
 
+/* The low-bit variants of llx_serve_model_small (LLX_LOWBIT_VARIANTS):
+ * 0 w4a8 RTN per row, static int8 activations, int8 KV;
+ * 1 w4a8 GPTQ groups of 32 with fp16 scales, dynamic activations, fp32 KV;
+ * 2 w4a4 RTN rotated (Hadamard), int8 KV, int4 LM head;
+ * 3 w4a4 GPTQ groups of 32 rotated, fp32 KV. */
+const char *llx_serve_model_small_lowbit(int v, const char **what)
+{
+    static const char *names[LLX_LOWBIT_VARIANTS] = {"w4a8 rtn", "w4a8 gptq g32 f16 fp32-kv dynamic",
+                                                     "w4a4 rtn rotated lm4", "w4a4 gptq g32 rotated fp32-kv"};
+    static char paths[LLX_LOWBIT_VARIANTS][512];
+    static int failed[LLX_LOWBIT_VARIANTS];
+    if (v < 0 || v >= LLX_LOWBIT_VARIANTS) return NULL;
+    if (what) *what = names[v];
+    if (paths[v][0]) return paths[v];
+    const char *dir = llx_serve_model_small(), *calib = llx_fixture_calib_text();
+    if (failed[v] || !dir || !calib) return NULL;
+    char name[64];
+    snprintf(name, sizeof name, "serve-small-lowbit%d.llx", v);
+    snprintf(paths[v], sizeof paths[v], "%s", llx_test_tmpfile(name));
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    o.calib_tokens = 1024;
+    o.window = 128;
+    o.threads = 1;
+    o.scheme = v < 2 ? LLX_SCHEME_W4A8 : LLX_SCHEME_W4A4;
+    o.gptq = v & 1;
+    o.group = v & 1 ? 32 : 0;
+    o.scales_f16 = v == 1;
+    o.act_mode = v == 1 ? 2 : 1;
+    o.kv_int8 = !(v & 1);
+    o.rotate = v >= 2;
+    o.lm_bits = v == 2 ? 4 : 8;
+    if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
+    if (llx_quantize(dir, &o, paths[v]) != LLX_OK) {
+        llx_test_note("quantize serve-small (%s): %s", names[v], llx_errmsg());
+        paths[v][0] = 0;
+        failed[v] = 1;
+        return NULL;
+    }
+    return paths[v];
+}
+
 long long llx_prom_value(const char *text, const char *name)
 {
     const size_t n = strlen(name);

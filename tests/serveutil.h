@@ -58,6 +58,10 @@ const char *llx_serve_model_small(void);
 const char *llx_serve_model_slow(void);
 /* The small model quantized to W8A8 (static). */
 const char *llx_serve_model_small_llx(void);
+/* That model quantized by a low-bit scheme (variant 0..LLX_LOWBIT_VARIANTS-1,
+ * serveutil.c); *what (if not NULL) gets the variant's description. */
+#define LLX_LOWBIT_VARIANTS 4
+const char *llx_serve_model_small_lowbit(int v, const char **what);
 
 /* The integer after `name` (a Prometheus sample line "name value") in
  * text, or -1. */

@@ -191,6 +191,19 @@ TEST(batch_invariance_w8a8, LLX_T_ASAN | LLX_T_TSAN)
     check_invariance(llx_serve_model_small_llx(), LLX_PREC_W8A8_DYNAMIC, 1, 1);
 }
 
+/* every low-bit scheme (int4 weights, int4 activations, fp32 or int8 KV,
+ * the online Hadamard) on the block pool */
+TEST(batch_invariance_lowbit, LLX_T_ASAN | LLX_T_TSAN)
+{
+    for (int v = 0; v < LLX_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *p = llx_serve_model_small_lowbit(v, &what);
+        llx_test_note("%s", what);
+        check_invariance(p, LLX_PREC_W8A8_STATIC, 1, 2);
+        check_invariance(p, LLX_PREC_W8A8_DYNAMIC, 2, 1);
+    }
+}
+
 TEST(batch_pool_limits, LLX_T_ASAN)
 {
     llx_model *m;

@@ -19,6 +19,7 @@
 #include "llx/quant.h"
 #include "model/llx_file.h"
 #include "test.h"
+#include "w8a8_fixtures.h"
 
 /* The bytes of every input of a quantize run, to prove they are untouched. */
 typedef struct inputs {
@@ -124,6 +125,49 @@ TEST(quantize_cli_writes_model, LLX_T_ASAN)
     release(&in);
 }
 
+/* a low-bit scheme's options are recorded in the file's scheme record and
+ * shown by info */
+TEST(quantize_cli_lowbit_scheme, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
+    REQUIRE(hf && calib);
+    const char *dir = fresh_dir("q-lowbit");
+    char out[600];
+    snprintf(out, sizeof out, "%s/w4a4.llx", dir);
+    llx_proc_result r;
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--calib-tokens", "300", "--window", "16", "-t", "1",
+            "--scheme", "w4a4", "--group", "32", "--scales", "f16", "--method", "gptq", "--damp", "0.05", "--act-order",
+            "off", "--rotate", "hadamard", "--alpha", "0", "--kv", "fp32", "--lm-head-bits", "4", NULL);
+    CHECK_MSG(r.status == 0, "quantize: exit %d, %.300s", r.status, r.err);
+    CHECK(strstr(last_line(&r), "wrote "));
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", out, "--json", NULL);
+    CHECK_MSG(r.status == 0, "info: exit %d, %.300s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL), *q = json_object_get(j, "quantization");
+    REQUIRE(j && json_is_object(q));
+    CHECK(!strcmp(json_string_value(json_object_get(q, "scheme")), "w4a4"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(q, "group")), 32);
+    CHECK(!strcmp(json_string_value(json_object_get(q, "scales")), "f16"));
+    CHECK(!strcmp(json_string_value(json_object_get(q, "method")), "gptq"));
+    CHECK_CLOSE(json_real_value(json_object_get(q, "gptq_damp")), 0.05, 1e-6, 0);
+    CHECK(json_is_false(json_object_get(q, "gptq_act_order")));
+    CHECK(!strcmp(json_string_value(json_object_get(q, "rotate")), "hadamard"));
+    CHECK(json_is_true(json_object_get(q, "online_hadamard")));
+    CHECK(!strcmp(json_string_value(json_object_get(q, "kv")), "fp32"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(q, "lm_head_bits")), 4);
+    CHECK(!strcmp(json_string_value(json_object_get(j, "storage_dtype")), "Q4"));
+    json_decref(j);
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", out, NULL);
+    CHECK(r.status == 0 && strstr(r.out, "int4 per group of 32 (fp16 scales), GPTQ"));
+    llx_proc_free(&r);
+    /* and it generates */
+    llx_cli(&r, "generate", "-m", out, "-p", "the engine", "-n", "5", "-t", "1", "--nodes", "2", NULL);
+    CHECK_MSG(r.status == 0, "generate: exit %d, %.300s", r.status, r.err);
+    CHECK(r.out_len > 0);
+    llx_proc_free(&r);
+}
+
 /* -o naming one of the inputs, in any spelling, is refused before any work. */
 TEST(quantize_bad_overwrite_inputs, LLX_T_ASAN)
 {
@@ -186,6 +230,14 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         {"--calib-tokens", "99999999999999999999", "--calib-tokens must be in [1,"},
         {"--window", "1", "--window must be in"},          {"--threads", "0", "--threads must be in"},
         {"--bogus", "1", "unknown option '--bogus'"},
+        {"--scheme", "w2a2", "--scheme must be w8a8, w4a8 or w4a4"}, {"--group", "48", "--group must be 32, 64 or 128"},
+        {"--group", "256", "--group must be in"},          {"--scales", "bf16", "--scales must be f32 or f16"},
+        {"--method", "awq", "--method must be rtn or gptq"}, {"--damp", "0", "--damp must be in"},
+        {"--act-order", "yes", "--act-order must be on or off"}, {"--rotate", "random", "--rotate must be none or hadamard"},
+        {"--kv", "int4", "--kv must be int8 or fp32"},     {"--lm-head-bits", "2", "--lm-head-bits must be 8 or 4"},
+        /* combinations the scheme refuses (default w8a8) */
+        {"--group", "32", "weight groups need int4 weights"}, {"--lm-head-bits", "4", "an int4 LM head needs an int4 scheme"},
+        {"--scales", "f16", "fp16 scales need int4 weights"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         llx_proc_result r;
@@ -194,6 +246,20 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         llx_proc_free(&r);
     }
     llx_proc_result r;
+    /* smoothing asked for with GPTQ; a group wider than a matrix's input */
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--scheme", "w4a8", "--method", "gptq", "--alpha",
+            "0.5", NULL);
+    CHECK(llx_cli_failed(&r, 2, "smoothing is not combined with --rotate or --method gptq"));
+    llx_proc_free(&r);
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--scheme", "w4a8", "--group", "64", NULL);
+    CHECK(llx_cli_failed(&r, 2, "the weight group does not divide an input width"));
+    llx_proc_free(&r);
+    /* a width with no known Hadamard matrix (F 300 = 4 * 75) */
+    const char *awk = llx_fixture_awkward(1);
+    REQUIRE(awk);
+    llx_cli(&r, "quantize", "-m", awk, "--calib", calib, "-o", out, "--rotate", "hadamard", NULL);
+    CHECK(llx_cli_failed(&r, 1, "no Hadamard matrix of order 300"));
+    llx_proc_free(&r);
     llx_cli(&r, "quantize", "-m", hf, "--calib", calib, NULL);
     CHECK(llx_cli_failed(&r, 2, "missing -o"));
     llx_proc_free(&r);

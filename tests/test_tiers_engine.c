@@ -13,6 +13,7 @@
 #include "kernels/amx_tile.h"
 #include "kernels/kernels.h"
 #include "llx/engine.h"
+#include "serveutil.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -97,4 +98,16 @@ TEST(tiers_engine_fp32_vector_tiers_identical)
     CHECK(dir != NULL);
     static const char *const f32_tiers[] = {"avx512"};
     if (dir) same_on_tiers(dir, LLX_PREC_FP32, "avx2", f32_tiers, 1);
+}
+
+/* the low-bit schemes: int4 weight panels, int4 per-token activations, the
+ * FWHT and fp32 attention on every tier, 1-3 nodes, 1-2 threads */
+TEST(tiers_engine_lowbit_identical, LLX_T_ASAN)
+{
+    for (int v = 0; v < LLX_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *p = llx_serve_model_small_lowbit(v, &what);
+        CHECK_MSG(p != NULL, "%s: no model", what);
+        if (p) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
+    }
 }

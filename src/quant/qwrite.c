@@ -19,9 +19,10 @@ static uint8_t *pack_nibbles(const int8_t *q, int R, int K)
     return p;
 }
 
-static llx_status add_scales(llx_llx_writer *wr, const char *name, float *s, int R, int ng, int f16)
+/* [R] scales (one per row) or, with weight groups, [R][ng] (ng may be 1) */
+static llx_status add_scales(llx_llx_writer *wr, const char *name, float *s, int R, int ng, int grouped, int f16)
 {
-    const long long cols = ng > 1 ? ng : 0;
+    const long long cols = grouped ? ng : 0;
     if (!f16) return llx_llx_add(wr, name, LLX_DT_F32, R, cols, s);
     uint16_t *h = malloc((size_t)R * ng * sizeof *h + 1);
     if (!h) {
@@ -68,7 +69,7 @@ llx_status llx_qw_add(llx_llx_writer *wr, const char *pre, float *w, int R, int 
         return llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
     st = llx_llx_add(wr, wn, LLX_DT_Q4, R, K, p);
-    return st == LLX_OK ? add_scales(wr, sn, s, R, ng, spec.f16) : (free(s), st);
+    return st == LLX_OK ? add_scales(wr, sn, s, R, ng, spec.group > 0, spec.f16) : (free(s), st);
 }
 
 const char *llx_qw_shape_error(int K, int bits, int group)
