@@ -172,10 +172,11 @@ static void print_human(const model_info *mi)
         const llx_scheme_info *s = &mi->q->s;
         char wd[96];
         weights_desc(wd, sizeof wd, s);
-        printf("%-19s %s\n", "scheme", llx_scheme_name(s->scheme));
+        printf("%-19s %s\n", "scheme",
+               s->scheme == LLX_SCHEME_W4A8 ? "W4A8" : s->scheme == LLX_SCHEME_W4A4 ? "W4A4" : "W8A8");
         printf("%-19s %s\n", "weights", wd);
         if (s->scheme == LLX_SCHEME_W4A4) printf("%-19s int4 per token, asymmetric\n", "activations");
-        else printf("%-19s int8, %s scales\n", "activations", act_name(mi->q->act_mode));
+        else printf("%-19s int8, %s activation scales\n", "activations", act_name(mi->q->act_mode));
         printf("%-19s %s\n", "rotation", s->rotate ? "hadamard (online before down_proj)" : "none");
         printf("%-19s %s\n", "kv cache", s->kv_int8 ? (s->kv_per_head ? "int8, static per head" : "int8, static per tensor") : "fp32");
         printf("%-19s int%d\n", "lm head", s->lm_bits);

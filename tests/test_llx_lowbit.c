@@ -1,11 +1,14 @@
 /* tests/test_llx_lowbit.c - the .llx element types of the low-bit schemes:
  * q4 (two int4 per byte) and f16 round-trip with the byte counts of their
  * shapes, and shapes q4 cannot hold are refused by the writer and, in a
- * hand-edited file, by the reader. */
+ * hand-edited file, by the reader; scheme records that are corrupt or do
+ * not describe the file's tensors, and bad values in the tensors a scheme
+ * adds, are refused with one line naming what is wrong. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/llx_file.h"
+#include "serveutil.h"
 #include "test.h"
 
 static const llx_config cfg = {.n_vocab = 256, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8, .ln_eps = 1e-5f};
@@ -37,4 +40,130 @@ TEST(llxfile_q4_f16_roundtrip, LLX_T_ASAN)
     CHECK(hp && hp[4] == 0x3c04);
     CHECK(!llx_llx_tensor(f, "m.s", LLX_DT_F32, 5, 0) && strstr(llx_errmsg(), "is f16 [5, 0], expected f32"));
     llx_llx_close(f);
+}
+
+/* ---- corrupt or mismatched files of the low-bit schemes ---- */
+
+static char *image_of(const char *path, size_t *n)
+{
+    char *img = llx_test_read(path, n), *buf = NULL;
+    if (img && posix_memalign((void **)&buf, 64, *n ? *n : 1) == 0) memcpy(buf, img, *n);
+    free(img);
+    return buf;
+}
+
+/* where tensor `name`'s data lies in the image (-1: absent) */
+static long long data_at(char *buf, size_t n, const char *name)
+{
+    llx_llx *f = NULL;
+    long long at = -1;
+    if (llx_llx_open_mem(&f, buf, n, "probe.llx") != LLX_OK) return -1;
+    for (int i = 0; i < llx_llx_count(f); i++) {
+        llx_llx_desc d;
+        if (llx_llx_entry(f, i, &d) == LLX_OK && !strcmp(d.name, name)) at = (const char *)d.data - buf;
+    }
+    llx_llx_close(f);
+    return at;
+}
+
+/* the scheme record's i-th 4-byte field set to v (an int, or a float's bits) */
+static void set_field(char *buf, int i, const void *v) { memcpy(buf + 128 + 4 * i, v, 4); }
+
+/* open + model check of the edited image (checksums recomputed): must fail with `want` */
+static void refused(char *orig, size_t n, void (*edit)(char *, size_t, const void *), const void *arg, const char *want)
+{
+    char *buf = NULL;
+    REQUIRE(posix_memalign((void **)&buf, 64, n) == 0);
+    memcpy(buf, orig, n);
+    edit(buf, n, arg);
+    llx_llx_fix_checksums(buf, n);
+    llx_llx *f = NULL;
+    llx_status st = llx_llx_open_mem(&f, buf, n, "edited.llx");
+    if (st == LLX_OK) st = llx_llx_check_model(f);
+    CHECK_MSG(st != LLX_OK && strstr(llx_errmsg(), want), "wanted '%s', got '%s'", want,
+              st == LLX_OK ? "accepted" : llx_errmsg());
+    llx_llx_close(f);
+    free(buf);
+}
+
+typedef struct field_edit { int field; int32_t v; } field_edit;
+static void edit_field(char *buf, size_t n, const void *a)
+{
+    (void)n;
+    const field_edit *e = a;
+    set_field(buf, e->field, &e->v);
+}
+
+typedef struct data_edit { const char *tensor; long long at; int bytes; uint32_t v; } data_edit;
+static void edit_data(char *buf, size_t n, const void *a)
+{
+    const data_edit *e = a;
+    const long long at = data_at(buf, n, e->tensor);
+    if (at >= 0) memcpy(buf + at + e->at, &e->v, (size_t)e->bytes);
+}
+
+enum { F_SCHEME, F_GROUP, F_F16, F_GPTQ, F_DAMP, F_ORDER, F_ROTATE, F_SEED, F_KV8, F_KVHEAD, F_LMBITS, F_HAD, F_LMBIAS };
+
+TEST(llxfile_bad_lowbit_scheme_records, LLX_T_ASAN)
+{
+    /* w4a8 per row, int8 KV; and w4a4 rotated with an int4 LM head */
+    const char *w4a8 = llx_serve_model_small_lowbit(0, NULL), *w4a4 = llx_serve_model_small_lowbit(2, NULL);
+    const char *g32 = llx_serve_model_small_lowbit(1, NULL);
+    REQUIRE(w4a8 && w4a4 && g32);
+    size_t n8 = 0, n4 = 0, ng = 0;
+    char *a = image_of(w4a8, &n8), *b = image_of(w4a4, &n4), *g = image_of(g32, &ng);
+    REQUIRE(a && b && g);
+    float nan;
+    const uint32_t nanbits = 0x7fc00000u;
+    memcpy(&nan, &nanbits, 4);
+    int32_t damp_nan;
+    memcpy(&damp_nan, &nan, 4);
+    static const struct { int field; int32_t v; const char *want; } rec[] = {
+        {F_SCHEME, 9, "bad quantization scheme: unknown scheme"},
+        {F_SCHEME, 0, "bad quantization scheme: unknown scheme"},
+        {F_GROUP, 48, "group is not 0, 32, 64 or 128"},
+        {F_ROTATE, 2, "a flag is not 0 or 1"},
+        {F_KV8, 0, "per-head KV scales without an int8 KV cache"},
+        {F_LMBITS, 5, "LM head bits are not 8 or 4"},
+        /* a record that does not describe the tensors */
+        {F_SCHEME, 1, "tensor 'h.0.qkv.w' is q4"},          /* int4 weights said to be int8 */
+        {F_GROUP, 32, "tensor 'h.0.qkv.s' is f32 [192, 0], expected f32 [192, 2]"}, /* per-row scales said to be grouped */
+        {F_F16, 1, "tensor 'h.0.qkv.s' is f32 [192, 0], expected f16"},
+        {F_HAD, 1, "missing tensor 'down.signs'"},
+        {F_LMBIAS, 1, "missing tensor 'lm_head.b'"},
+    };
+    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
+        const field_edit e = {rec[i].field, rec[i].v};
+        refused(a, n8, edit_field, &e, rec[i].want);
+    }
+    const field_edit dn = {F_DAMP, damp_nan};
+    refused(a, n8, edit_field, &dn, "GPTQ damping outside [0, 1]");
+    /* the int4 LM head said to be int8; W8A8 over an int4 LM head */
+    const field_edit lm8 = {F_LMBITS, 8}, w8 = {F_SCHEME, 1};
+    refused(b, n4, edit_field, &lm8, "tensor 'lm_head.w' is q4");
+    refused(b, n4, edit_field, &w8, "an int4 LM head needs an int4 scheme");
+    /* grouped scales said to be per row */
+    const field_edit g0 = {F_GROUP, 0};
+    refused(g, ng, edit_field, &g0, "tensor 'h.0.qkv.s' is f16 [192, 2], expected f16 [192, 0]");
+    /* bad values in the tensors the scheme adds */
+    const data_edit sign = {"down.signs", 5, 1, 3}, kv0 = {"h.1.kv", 4 * 3, 4, 0}, sneg = {"h.0.fc1.s", 4 * 7, 4, 0xbf800000u};
+    const data_edit sinf = {"h.1.proj.s", 2 * 3, 2, 0x7c00u}, sinf32 = {"lm_head.s", 0, 4, 0x7f800000u};
+    refused(b, n4, edit_data, &sign, "tensor 'down.signs': entry 5 is not +1 or -1");
+    refused(b, n4, edit_data, &kv0, "tensor 'h.1.kv': activation scale 3 is not positive");
+    refused(a, n8, edit_data, &sneg, "tensor 'h.0.fc1.s': scale 7 is negative or not finite");
+    refused(g, ng, edit_data, &sinf, "tensor 'h.1.proj.s' holds Inf at element 3");
+    refused(b, n4, edit_data, &sinf32, "tensor 'lm_head.s' holds Inf at element 0");
+    /* a non-zero reserved byte of the record */
+    const field_edit res = {20, 1};
+    refused(a, n8, edit_field, &res, "non-zero reserved bytes in the scheme record");
+    /* the untouched images are models */
+    char *imgs[3] = {a, b, g};
+    const size_t ns[3] = {n8, n4, ng};
+    for (int i = 0; i < 3; i++) {
+        llx_llx *f = NULL;
+        CHECK_MSG(llx_llx_open_mem(&f, imgs[i], ns[i], "ok.llx") == LLX_OK && llx_llx_check_model(f) == LLX_OK, "%s",
+                  llx_errmsg());
+        llx_llx_close(f);
+        free(imgs[i]);
+    }
 }
