@@ -1,0 +1,58 @@
+#!/bin/sh
+# scripts/lowbit_accuracy.sh - the accuracy table of docs/quantization.md:
+# perplexity on valid.txt of FP32 and of every quantization scheme of the
+# shared GPT-2 (calibrated on train.txt), each with an int8 and an fp32 KV
+# cache.  Prints a markdown table on stdout; the .llx files and the ppl JSON
+# go to OUT (default build/lowbit-acc).
+#
+#   scripts/lowbit_accuracy.sh [MODEL_DIR [DATA_DIR [OUT]]]
+#
+# Env: LLX (the looplynx binary, default build/looplynx), THREADS (default 2),
+# CTX (ppl window, default 128).
+set -eu
+MODEL=${1:-../shared/models/shakespeare-gpt2}
+DATA=${2:-../shared/data/tinyshakespeare}
+OUT=${3:-build/lowbit-acc}
+LLX=${LLX:-build/looplynx}
+THREADS=${THREADS:-2}
+CTX=${CTX:-128}
+mkdir -p "$OUT"
+
+ppl() { # name, model
+    [ -s "$OUT/$1.json" ] || "$LLX" ppl -m "$2" -f "$DATA/valid.txt" --ctx "$CTX" -t "$THREADS" --json >"$OUT/$1.json"
+    sed -E 's/.*"ppl": ([0-9.]+).*/\1/' "$OUT/$1.json"
+}
+
+quant() { # file name, options...
+    qn=$1
+    shift
+    [ -s "$OUT/$qn.llx" ] ||
+        "$LLX" quantize -m "$MODEL" --calib "$DATA/train.txt" -o "$OUT/$qn.llx" -t "$THREADS" "$@" 2>/dev/null
+}
+
+# name | description | quantize options
+VARIANTS='w8a8|W8A8 (SmoothQuant alpha 0.5, static)|
+w4a8-rtn-a05|W4A8 RTN g64 (SmoothQuant alpha 0.5)|--scheme w4a8 --group 64
+w4a8-rtn|W4A8 RTN g64|--scheme w4a8 --group 64 --alpha 0
+w4a8-gptq|W4A8 GPTQ g64|--scheme w4a8 --group 64 --method gptq
+w4a8-gptq-rot|W4A8 GPTQ g64, rotated|--scheme w4a8 --group 64 --method gptq --rotate hadamard
+w4a4-rtn|W4A4 RTN per channel|--scheme w4a4 --alpha 0
+w4a4-gptq|W4A4 GPTQ per channel|--scheme w4a4 --method gptq
+w4a4-rtn-rot|W4A4 RTN per channel, rotated|--scheme w4a4 --rotate hadamard
+w4a4-gptq-rot|W4A4 GPTQ per channel, rotated|--scheme w4a4 --method gptq --rotate hadamard'
+
+f=$(ppl fp32 "$MODEL")
+echo "| scheme | options | ppl, int8 KV | vs FP32 | ppl, fp32 KV | vs FP32 | int8 KV cost |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| FP32 | | | | $f | | |"
+echo "$VARIANTS" | while IFS='|' read -r name desc opts; do
+    # shellcheck disable=SC2086
+    quant "$name-kv8" $opts --kv int8
+    # shellcheck disable=SC2086
+    quant "$name-kv32" $opts --kv fp32
+    a=$(ppl "$name-kv8" "$OUT/$name-kv8.llx")
+    b=$(ppl "$name-kv32" "$OUT/$name-kv32.llx")
+    awk -v d="$desc" -v o="$opts" -v f="$f" -v a="$a" -v b="$b" 'BEGIN {
+        printf "| %s | `%s` | %.3f | %+.2f %% | %.3f | %+.2f %% | %+.2f %% |\n", d, o, a, 100 * (a / f - 1), b,
+               100 * (b / f - 1), 100 * (a / b - 1) }'
+done
