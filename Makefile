@@ -5,7 +5,8 @@
 #   make MODE=asan     ASan+UBSan build in build/asan/
 #   make MODE=tsan     TSan build in build/tsan/
 #   make fuzz          libFuzzer binaries (clang) in build/fuzz/
-#   make bench         kernel micro-benchmarks in build/bench-kernels
+#   make bench         kernel micro-benchmarks in build/bench-kernels, tokenizer
+#                      load/encode speed in build/bench-tokenizer
 #
 # Every .c under src/ goes into the library.  Only files named *_avx2.c,
 # *_avx512.c and *_amx.c get ISA flags (they are entered only after the
@@ -58,6 +59,7 @@ LIB := $(B)/liblooplynx.a
 BIN := $(B)/looplynx
 TESTBIN := $(B)/looplynx-tests
 BENCHBIN := $(B)/bench-kernels
+TOKBENCHBIN := $(B)/bench-tokenizer
 
 .PHONY: all test clean fuzz bench asan tsan demo
 all: $(BIN) $(TESTBIN)
@@ -99,7 +101,10 @@ $(TESTBIN): $(TEST_OBJ) $(LIB)
 $(BENCHBIN): $(BENCH_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS)
 
-bench: $(BENCHBIN)
+$(TOKBENCHBIN): $(B)/obj/bench/tokenizer/bench_tokenizer.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: $(BENCHBIN) $(TOKBENCHBIN)
 
 test: all
 	tests/run_all.sh
@@ -149,4 +154,4 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/libfuzzer_main.c $(FUZZ_OBJ)
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(B)/obj/bench/tokenizer/bench_tokenizer.d

@@ -1,6 +1,7 @@
-/* cli/cmd_tokenize.c - `looplynx tokenize`: text -> GPT-2 token ids, or ids
- * -> text, with the tokenizer of a model folder or of a .llx file.  Only
- * prints; all tokenizer logic is in the library. */
+/* cli/cmd_tokenize.c - `looplynx tokenize`: text -> token ids, or ids ->
+ * text, with the tokenizer of a model folder (GPT-2's vocab.json +
+ * merges.txt, or a tokenizer.json) or of a .llx file.  Only prints; all
+ * tokenizer logic is in the library. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -15,20 +16,24 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: looplynx tokenize -m MODEL [-p TEXT | -f FILE] [--json]\n"
+            "usage: looplynx tokenize -m MODEL [-p TEXT | -f FILE] [--no-special] [--json]\n"
             "       looplynx tokenize -m MODEL --decode IDS [--json]\n\n"
-            "Encode text into GPT-2 token ids, or decode token ids into text.\n\n"
-            "  -m, --model MODEL   folder holding vocab.json and merges.txt, or a .llx\n"
-            "                      file (its embedded tokenizer)\n"
+            "Encode text into token ids, or decode token ids into text.\n\n"
+            "  -m, --model MODEL   folder holding vocab.json and merges.txt (GPT-2) or\n"
+            "                      tokenizer.json (Llama 3 ...), or a .llx file (its\n"
+            "                      embedded tokenizer)\n"
             "  -p, --prompt TEXT   encode TEXT\n"
             "  -f, --file FILE     encode the bytes of FILE ('-' = standard input);\n"
             "                      with neither -p nor -f, standard input is encoded\n"
+            "  --no-special        do not add the model's special tokens around the text\n"
+            "                      (a tokenizer.json's BOS; GPT-2 adds none)\n"
             "  --decode IDS        decode token ids separated by spaces or commas and\n"
             "                      write the bytes exactly as they are (no newline added)\n"
             "  --json              print {\"tokens\": [...]} or {\"text\": \"...\"}\n"
             "  -h, --help          show this help\n\n"
             "Human output of encoding is 'ids: 1 2 3' and 'count: 3'.  Any bytes can be\n"
-            "encoded; invalid UTF-8 becomes single-byte tokens.\n");
+            "encoded; invalid UTF-8 becomes single-byte tokens.  Special tokens written\n"
+            "in the text ('<|eot_id|>') are matched as such.\n");
 }
 
 /* Where the tokenizer came from: a folder's files (owned here) or a .llx
@@ -39,25 +44,16 @@ typedef struct tok_source {
     const llx_tokenizer *t;
 } tok_source;
 
-/* The one place that turns -m into a tokenizer.  A folder needs only
- * vocab.json and merges.txt (no weights); anything else is opened as a model
- * with llx_model_open, which for a .llx file validates it and loads the
+/* The one place that turns -m into a tokenizer.  A folder needs only its
+ * tokenizer files (no weights); anything else is opened as a model with
+ * llx_model_open, which for a .llx file validates it and loads the
  * tokenizer embedded in it. */
 static llx_status open_tokenizer(const char *path, tok_source *ts)
 {
     memset(ts, 0, sizeof *ts);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        size_t n = strlen(path) + 16;
-        char *vocab = malloc(n), *merges = malloc(n);
-        llx_status rc = LLX_ERR_NOMEM;
-        if (vocab && merges) {
-            snprintf(vocab, n, "%s/vocab.json", path);
-            snprintf(merges, n, "%s/merges.txt", path);
-            rc = llx_tokenizer_load(&ts->own, vocab, merges);
-        }
-        free(vocab);
-        free(merges);
+        llx_status rc = llx_tokenizer_load_dir(&ts->own, path);
         ts->t = ts->own;
         return rc;
     }
@@ -158,10 +154,10 @@ static int do_decode(const llx_tokenizer *t, const char *spec, int json)
     return EXIT_OK;
 }
 
-static int do_encode(const llx_tokenizer *t, const char *text, size_t len, int json)
+static int do_encode(const llx_tokenizer *t, const char *text, size_t len, unsigned flags, int json)
 {
     int *ids = NULL, n = 0;
-    if (llx_tokenize(t, text, len, &ids, &n) != LLX_OK) return cli_lib_error();
+    if (llx_tokenize_ex(t, text, len, flags, &ids, &n) != LLX_OK) return cli_lib_error();
     fputs(json ? "{\"tokens\": [" : "ids:", stdout);
     for (int i = 0; i < n; i++) printf("%s%d", json ? (i ? ", " : "") : " ", ids[i]);
     if (json) fputs("]}\n", stdout);
@@ -174,6 +170,7 @@ int cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL, *prompt = NULL, *file = NULL, *decode = NULL;
     int json = 0;
+    unsigned flags = LLX_TOK_ADD_SPECIAL;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (cli_flag(argv, i, "-h") || cli_flag(argv, i, "--help")) {
@@ -181,6 +178,7 @@ int cmd_tokenize(int argc, char **argv)
             return EXIT_OK;
         }
         if (cli_flag(argv, i, "--json")) json = 1;
+        else if (cli_flag(argv, i, "--no-special")) flags = 0;
         else if ((r = cli_opt(argc, argv, &i, "-m", &model)) || (r = cli_opt(argc, argv, &i, "--model", &model))) {
         } else if ((r = cli_opt(argc, argv, &i, "-p", &prompt)) || (r = cli_opt(argc, argv, &i, "--prompt", &prompt))) {
         } else if ((r = cli_opt(argc, argv, &i, "-f", &file)) || (r = cli_opt(argc, argv, &i, "--file", &file))) {
@@ -188,7 +186,7 @@ int cmd_tokenize(int argc, char **argv)
         } else return cli_usage_error("tokenize: unknown option '%s' (try 'looplynx tokenize --help')", argv[i]);
         if (r < 0) return EXIT_USAGE;
     }
-    if (!model) return cli_usage_error("tokenize: -m MODEL is required (a folder with vocab.json and merges.txt, or a .llx file)");
+    if (!model) return cli_usage_error("tokenize: -m MODEL is required (a model folder or a .llx file)");
     if (prompt && file) return cli_usage_error("tokenize: give either -p or -f, not both");
     if (decode && (prompt || file)) return cli_usage_error("tokenize: --decode cannot be combined with -p or -f");
 
@@ -199,14 +197,14 @@ int cmd_tokenize(int argc, char **argv)
     if (decode) {
         rc = do_decode(t, decode, json);
     } else if (prompt) {
-        rc = do_encode(t, prompt, strlen(prompt), json);
+        rc = do_encode(t, prompt, strlen(prompt), flags, json);
     } else {
         int from_stdin = !file || !strcmp(file, "-");
         FILE *f = from_stdin ? stdin : fopen(file, "rb");
         size_t len = 0;
         char *text = f ? read_all(f, &len) : NULL;
         if (!text) rc = cli_runtime_error("cannot read %s: %s", from_stdin ? "standard input" : file, strerror(errno));
-        else rc = do_encode(t, text, len, json);
+        else rc = do_encode(t, text, len, flags, json);
         if (f && !from_stdin) fclose(f);
         free(text);
     }

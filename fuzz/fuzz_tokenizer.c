@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "fuzz_stream.h"
 #include "llx/tokenizer.h"
 
 #define CHECK_OR_TRAP(c)                                                                           \
@@ -76,23 +77,6 @@ static llx_tokenizer *the_tokenizer(void)
     return t;
 }
 
-static void check_stream(const llx_tokenizer *t, const int *ids, int n, const uint8_t *data, size_t size)
-{
-    llx_utf8_stream st = {0};
-    char *out = malloc(size + 8);
-    size_t w = 0;
-    for (int i = 0; i < n; i++) {
-        size_t len;
-        const char *b = llx_token_bytes(t, ids[i], &len);
-        CHECK_OR_TRAP(b && w + len <= size);
-        w += llx_utf8_stream_push(&st, b, len, out + w);
-        CHECK_OR_TRAP(st.npend >= 0 && st.npend <= 3 && w + (size_t)st.npend <= size);
-    }
-    w += llx_utf8_stream_flush(&st, out + w);
-    CHECK_OR_TRAP(w == size && memcmp(out, data, size) == 0);
-    free(out);
-}
-
 static void fuzz_loader(const uint8_t *data, size_t size)
 {
     const uint8_t *sep = memchr(data, 0, size);
@@ -124,7 +108,7 @@ int llx_fuzz_tokenizer(const uint8_t *data, size_t size)
     CHECK_OR_TRAP(llx_detokenize(t, ids, n, &back, &bl) == LLX_OK);
     CHECK_OR_TRAP(bl == size && memcmp(back, data, size) == 0);
     free(back);
-    check_stream(t, ids, n, data, size);
+    fuzz_check_stream(t, ids, n, data, size);
     free(ids);
     if (size > 0 && data[0] == 'V') fuzz_loader(data + 1, size - 1);
     return 0;

@@ -42,6 +42,12 @@ TEST(fuzz_corpus_tokenizer, LLX_T_ASAN)
     CHECK(n > 0);
 }
 
+TEST(fuzz_corpus_hf_tokenizer, LLX_T_ASAN)
+{
+    int n = replay("hf_tokenizer", llx_fuzz_hf_tokenizer);
+    CHECK(n > 0);
+}
+
 TEST(fuzz_corpus_safetensors, LLX_T_ASAN)
 {
     int n = replay("safetensors", llx_fuzz_safetensors);

@@ -165,3 +165,47 @@ TEST(tokenizer_bad_cli_runtime, LLX_T_ASAN)
     CHECK(r.status == 1 && one_error_line(&r, "bad-model/vocab.json: line 1"));
     llx_proc_free(&r);
 }
+
+/* tokenizer.json folders (the committed fixture): BOS added unless
+ * --no-special, special tokens matched in the text, decoding. */
+TEST(tokenizer_cli_hf)
+{
+    const char *d = "tests/fixtures/hf_tokenizer";
+    llx_proc_result r;
+    llx_cli(&r, "tokenize", "-m", d, "-p", " kingdom<|eot_id|>", NULL);
+    CHECK(r.status == 0 && strcmp(r.out, "ids: 559 556 561\ncount: 3\n") == 0);
+    llx_proc_free(&r);
+    llx_cli(&r, "tokenize", "-m", d, "-p", " kingdom<|eot_id|>", "--no-special", "--json", NULL);
+    CHECK(r.status == 0 && strcmp(r.out, "{\"tokens\": [556, 561]}\n") == 0);
+    llx_proc_free(&r);
+    llx_cli(&r, "tokenize", "-m", d, "--decode", "559 556 561", NULL);
+    CHECK(r.status == 0 && strcmp(r.out, "<|begin_of_text|> kingdom<|eot_id|>") == 0);
+    llx_proc_free(&r);
+    const char *ll = llx_test_shared("models/tinyllama-shakespeare/tokenizer.json");
+    if (!ll) SKIP("tinyllama-shakespeare not found");
+    llx_cli(&r, "tokenize", "-m", llx_test_shared("models/tinyllama-shakespeare"), "-p", "O", "--json", NULL);
+    CHECK(r.status == 0 && strcmp(r.out, "{\"tokens\": [128000, 46]}\n") == 0);
+    llx_proc_free(&r);
+}
+
+TEST(tokenizer_bad_cli_hf)
+{
+    const char *bad = llx_test_tmpfile("bad-hf");
+    char path[600], cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", bad);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/tokenizer.json", bad);
+    const char *uni = "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", 0.0]]}}";
+    write_file(path, uni, strlen(uni));
+    llx_proc_result r;
+    llx_cli(&r, "tokenize", "-m", bad, "-p", "x", NULL);
+    CHECK(r.status == 1 && one_error_line(&r, "bad-hf/tokenizer.json: model type 'Unigram' is not supported"));
+    llx_proc_free(&r);
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty", bad);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", empty);
+    CHECK(system(cmd) == 0);
+    llx_cli(&r, "tokenize", "-m", empty, "-p", "x", NULL);
+    CHECK(r.status == 1 && one_error_line(&r, "no tokenizer (expected tokenizer.json, or vocab.json and merges.txt)"));
+    llx_proc_free(&r);
+}

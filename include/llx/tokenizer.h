@@ -1,6 +1,8 @@
-/* llx/tokenizer.h - GPT-2 byte-level BPE.
+/* llx/tokenizer.h - byte-level BPE tokenizers: GPT-2's vocab.json +
+ * merges.txt, and HuggingFace tokenizer.json files of byte-level BPE models
+ * (Llama 3 and kin).  One handle serves both; see docs/tokenizer.md.
  *
- * Encoding: the text is split by the GPT-2 pre-tokenizer pattern
+ * GPT-2 files.  Encoding: the text is split by the GPT-2 pre-tokenizer pattern
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  * (PCRE2; \s, \p{L}, \p{N} as in OpenAI's encoder.py: Unicode White_Space,
  * Unicode 17 letters and numbers), each piece is mapped byte by byte onto the
@@ -16,6 +18,14 @@
  *
  * Decoding returns raw bytes (a token may end inside a UTF-8 character);
  * llx_utf8_stream holds back incomplete characters for streamed output.
+ *
+ * tokenizer.json.  Added tokens ("<|begin_of_text|>", "<|eot_id|>" ...) are
+ * matched first (leftmost, longest); the text between them goes through the
+ * file's pre-tokenizer (Split regex, ByteLevel) and BPE (with
+ * ignore_merges when set).  The post-processor's tokens (Llama 3: BOS in
+ * front) are added only on request (LLX_TOK_ADD_SPECIAL).  Unsupported
+ * models, normalizers, pre-tokenizers, post-processors and decoders are
+ * refused with one line naming what is not supported.
  *
  * A loaded tokenizer is immutable and may be used from several threads. */
 #ifndef LLX_TOKENIZER_H
@@ -39,7 +49,47 @@ llx_status llx_tokenizer_load(llx_tokenizer **out, const char *vocab_json_path, 
 llx_status llx_tokenizer_load_mem(llx_tokenizer **out, const char *vocab_json, size_t vocab_len,
                                   const char *merges, size_t merges_len);
 
+/* Load tokenizer.json of folder dir, with its tokenizer_config.json (BOS
+ * and EOS tokens, add_bos_token/add_eos_token, chat_template) and
+ * generation_config.json (eos_token_id: end-of-generation ids) when present. */
+llx_status llx_tokenizer_load_hf(llx_tokenizer **out, const char *dir);
+
+/* The same from memory (e.g. files embedded in a model file).  config and
+ * generation may be NULL.  The names are used in error messages. */
+typedef struct llx_tokenizer_files {
+    const char *json; /* tokenizer.json */
+    size_t json_len;
+    const char *config; /* tokenizer_config.json, or NULL */
+    size_t config_len;
+    const char *generation; /* generation_config.json, or NULL */
+    size_t generation_len;
+} llx_tokenizer_files;
+llx_status llx_tokenizer_load_hf_mem(llx_tokenizer **out, const llx_tokenizer_files *files);
+
+/* The tokenizer of a model folder: vocab.json + merges.txt when both are
+ * there (GPT-2, whose folders often carry a tokenizer.json too), else
+ * tokenizer.json (as llx_tokenizer_load_hf). */
+llx_status llx_tokenizer_load_dir(llx_tokenizer **out, const char *dir);
+
 void llx_tokenizer_free(llx_tokenizer *t); /* accepts NULL */
+
+/* 1 when loaded from tokenizer.json, 0 for GPT-2's two files. */
+int llx_tokenizer_is_hf(const llx_tokenizer *t);
+
+/* Beginning-of-text id (tokenizer_config.json bos_token, else the
+ * post-processor's first added token), or -1 (GPT-2 files). */
+int llx_tokenizer_bos(const llx_tokenizer *t);
+/* End-of-text id (tokenizer_config.json eos_token; GPT-2: <|endoftext|>), or -1. */
+int llx_tokenizer_eos(const llx_tokenizer *t);
+/* 1 when generation should stop at id: the EOS id, generation_config.json's
+ * eos_token_id(s), and the special tokens <|eot_id|>, <|eom_id|>,
+ * <|end_of_text|>, <|im_end|>, <|endoftext|> when the vocabulary has them. */
+int llx_tokenizer_is_eog(const llx_tokenizer *t, int id);
+/* 1 when id is a special added token (decoders may want to hide it). */
+int llx_tokenizer_is_special(const llx_tokenizer *t, int id);
+/* tokenizer_config.json's chat_template source (the "default" one when it
+ * is a list), or NULL when the model has none. */
+const char *llx_tokenizer_chat_template(const llx_tokenizer *t);
 
 /* Number of ids (max id + 1). */
 int llx_tokenizer_vocab_size(const llx_tokenizer *t);
@@ -48,7 +98,8 @@ int llx_tokenizer_vocab_size(const llx_tokenizer *t);
 int llx_tokenizer_merge_count(const llx_tokenizer *t);
 
 /* Id of the token whose raw bytes are bytes[0..len), or -1 (e.g. find
- * "<|endoftext|>" to get GPT-2's end-of-text id, 50256). */
+ * "<|endoftext|>" to get GPT-2's end-of-text id, 50256).  Added tokens of a
+ * tokenizer.json are found by their content. */
 int llx_tokenizer_find(const llx_tokenizer *t, const char *bytes, size_t len);
 
 /* Encode len bytes of text (any bytes).  *ids is a new array (free with
@@ -56,8 +107,18 @@ int llx_tokenizer_find(const llx_tokenizer *t, const char *bytes, size_t len);
  * exceeds INT_MAX. */
 llx_status llx_tokenize(const llx_tokenizer *t, const char *text, size_t len, int **ids, int *n);
 
+/* Flags of llx_tokenize_ex.  llx_tokenize is llx_tokenize_ex with 0: added
+ * tokens in the text are matched (as HF tokenizers does), nothing is added. */
+enum {
+    LLX_TOK_ADD_SPECIAL = 1u,     /* add the post-processor's tokens (Llama 3: BOS first) */
+    LLX_TOK_SPECIAL_AS_TEXT = 2u, /* special added tokens in the text are plain text
+                                     (transformers' split_special_tokens) */
+};
+llx_status llx_tokenize_ex(const llx_tokenizer *t, const char *text, size_t len, unsigned flags, int **ids, int *n);
+
 /* The raw bytes of token id (not NUL-terminated), or NULL when id is out of
- * range.  The pointer stays valid for the tokenizer's lifetime. */
+ * range.  An added token's bytes are its content ("<|eot_id|>").  The
+ * pointer stays valid for the tokenizer's lifetime. */
 const char *llx_token_bytes(const llx_tokenizer *t, int id, size_t *len);
 
 /* Decode ids into a new NUL-terminated buffer of *len bytes (free with free()).

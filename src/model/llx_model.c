@@ -8,8 +8,8 @@
 #include "util/file.h"
 #include "util/status.h"
 
-/* Every id the model can emit must decode: vocab.json needs an entry for
- * each of vocab_size ids. */
+/* Every id the model can emit must decode: the tokenizer needs an entry
+ * for each of vocab_size ids. */
 static llx_status check_vocab_covers(const llx_model *m, const char *vocab_file)
 {
     const int have = llx_tokenizer_vocab_size(m->tok), need = m->cfg.n_vocab;
@@ -22,11 +22,10 @@ static llx_status open_hf(llx_model *m, const char *dir)
 {
     LLX_TRY(llx_hf_open(&m->hf, dir));
     m->cfg = *llx_hf_config(m->hf);
-    char *v = llx_path_join(dir, "vocab.json"), *g = llx_path_join(dir, "merges.txt");
-    llx_status st = v && g ? llx_tokenizer_load(&m->tok, v, g) : llx_fail(LLX_ERR_NOMEM, "out of memory");
-    if (st == LLX_OK) st = check_vocab_covers(m, v);
-    free(v);
-    free(g);
+    LLX_TRY(llx_tokenizer_load_dir(&m->tok, dir)); /* vocab.json + merges.txt, else tokenizer.json */
+    char *f = llx_path_join(dir, llx_tokenizer_is_hf(m->tok) ? "tokenizer.json" : "vocab.json");
+    llx_status st = f ? check_vocab_covers(m, f) : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    free(f);
     return st;
 }
 

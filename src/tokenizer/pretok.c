@@ -75,9 +75,9 @@ void tok_pretok_free(tok_pretok *p)
     p->code = NULL;
 }
 
-/* One match at or after pos; PCRE2's return code. */
-static int match_at(const tok_pretok *p, const char *s, size_t n, size_t pos, pcre2_match_data *md)
+int tok_pretok_match(const tok_pretok *p, const char *s, size_t n, size_t pos, void *match_data)
 {
+    pcre2_match_data *md = match_data;
     const pcre2_code *code = p->code;
     if (p->jit) {
         int rc = pcre2_jit_match(code, (PCRE2_SPTR)s, n, pos, 0, md, NULL);
@@ -94,7 +94,7 @@ llx_status tok_pretok_split(const tok_pretok *p, const char *s, size_t n, tok_pi
     llx_status st = LLX_OK;
     size_t pos = 0;
     while (pos < n && st == LLX_OK) {
-        int rc = match_at(p, s, n, pos, md);
+        int rc = tok_pretok_match(p, s, n, pos, md);
         /* The alternatives cover every character, so each match starts at
          * pos and is non-empty; anything else is a bug, not bad input. */
         if (rc < 0 || ov[0] != pos || ov[1] <= ov[0] || ov[1] > n) {

@@ -1,5 +1,6 @@
-/* tokenizer/tokenize.c - encoding (split off invalid UTF-8, pre-tokenize,
- * BPE each piece) and decoding.
+/* tokenizer/tokenize.c - encoding with GPT-2's files (split off invalid
+ * UTF-8, pre-tokenize, BPE each piece) and decoding; tokenizer.json
+ * encoding is in hf_encode.c.
  *
  * BPE follows encoder.py exactly: repeatedly take the lowest-ranked adjacent
  * pair and merge all its occurrences left to right, then look again.  Instead
@@ -19,8 +20,7 @@
 
 typedef struct enc_ctx {
     const llx_tokenizer *t;
-    int *ids; /* output */
-    size_t n, cap;
+    tok_ids out;
     /* Per rank: a FIFO list of candidate positions (pool indices + 1; 0 =
      * empty).  A rank is in the heap exactly while its list is non-empty. */
     int32_t *head, *tail; /* n_merges each, calloc'ed once per call */
@@ -30,18 +30,7 @@ typedef struct enc_ctx {
     size_t npool, scap;
 } enc_ctx;
 
-static llx_status push_id(enc_ctx *c, int id)
-{
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        int *p = realloc(c->ids, cap * sizeof *p);
-        if (!p) return llx_fail(LLX_ERR_NOMEM, "tokenize: out of memory");
-        c->ids = p;
-        c->cap = cap;
-    }
-    c->ids[c->n++] = id;
-    return LLX_OK;
-}
+static llx_status push_id(enc_ctx *c, int id) { return tok_ids_push(&c->out, id); }
 
 static void free_scratch(enc_ctx *c)
 {
@@ -173,8 +162,7 @@ static llx_status bpe_piece(void *ctx, const char *s, size_t n)
     return LLX_OK;
 }
 
-/* End of the maximal run of well-formed UTF-8 starting at i. */
-static size_t valid_run_end(const unsigned char *p, size_t len, size_t i)
+size_t tok_valid_run_end(const unsigned char *p, size_t len, size_t i)
 {
     while (i < len) {
         if (p[i] < 0x80) {
@@ -190,9 +178,16 @@ static size_t valid_run_end(const unsigned char *p, size_t len, size_t i)
 
 llx_status llx_tokenize(const llx_tokenizer *t, const char *text, size_t len, int **ids, int *n)
 {
+    return llx_tokenize_ex(t, text, len, 0, ids, n);
+}
+
+llx_status llx_tokenize_ex(const llx_tokenizer *t, const char *text, size_t len, unsigned flags, int **ids, int *n)
+{
     *ids = NULL;
     *n = 0;
     if (len > (size_t)INT_MAX) return llx_fail(LLX_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
+    if (t->hf) return tok_hf_encode(t, text, len, flags, ids, n);
+    /* GPT-2 files: no added tokens, nothing to add around the text */
     enc_ctx c = {.t = t};
     c.head = calloc((size_t)t->n_merges + 1, sizeof *c.head);
     c.tail = calloc((size_t)t->n_merges + 1, sizeof *c.tail);
@@ -204,7 +199,7 @@ llx_status llx_tokenize(const llx_tokenizer *t, const char *text, size_t len, in
     llx_status st = LLX_OK;
     size_t i = 0;
     while (i < len && st == LLX_OK) {
-        size_t j = valid_run_end(p, len, i);
+        size_t j = tok_valid_run_end(p, len, i);
         if (j > i) st = tok_pretok_split(&t->pretok, text + i, j - i, bpe_piece, &c);
         /* bytes that start no well-formed character: one token each */
         for (; st == LLX_OK && j < len && tok_utf8_len(p + j, len - j) == 0; j++) st = push_id(&c, t->byte_id[p[j]]);
@@ -213,11 +208,11 @@ llx_status llx_tokenize(const llx_tokenizer *t, const char *text, size_t len, in
     free_scratch(&c);
     free(c.head), free(c.tail);
     if (st != LLX_OK) {
-        free(c.ids);
+        free(c.out.v);
         return st;
     }
-    *ids = c.ids;
-    *n = (int)c.n;
+    *ids = c.out.v;
+    *n = (int)c.out.n;
     return LLX_OK;
 }
 
