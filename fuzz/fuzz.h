@@ -16,6 +16,7 @@ int llx_fuzz_llx(const uint8_t *data, size_t size);
 int llx_fuzz_safetensors(const uint8_t *data, size_t size);
 int llx_fuzz_tokenizer(const uint8_t *data, size_t size);
 int llx_fuzz_hf_tokenizer(const uint8_t *data, size_t size);
+int llx_fuzz_chat(const uint8_t *data, size_t size);
 int llx_fuzz_sim(const uint8_t *data, size_t size);
 int llx_fuzz_dse(const uint8_t *data, size_t size);
 int llx_fuzz_serve_request(const uint8_t *data, size_t size);

@@ -48,6 +48,12 @@ TEST(fuzz_corpus_hf_tokenizer, LLX_T_ASAN)
     CHECK(n > 0);
 }
 
+TEST(fuzz_corpus_chat, LLX_T_ASAN)
+{
+    int n = replay("chat", llx_fuzz_chat);
+    CHECK(n > 0);
+}
+
 TEST(fuzz_corpus_safetensors, LLX_T_ASAN)
 {
     int n = replay("safetensors", llx_fuzz_safetensors);
