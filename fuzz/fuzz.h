@@ -14,6 +14,7 @@
 int llx_fuzz_config(const uint8_t *data, size_t size);
 int llx_fuzz_llx(const uint8_t *data, size_t size);
 int llx_fuzz_safetensors(const uint8_t *data, size_t size);
+int llx_fuzz_st_index(const uint8_t *data, size_t size);
 int llx_fuzz_tokenizer(const uint8_t *data, size_t size);
 int llx_fuzz_hf_tokenizer(const uint8_t *data, size_t size);
 int llx_fuzz_chat(const uint8_t *data, size_t size);

@@ -60,6 +60,12 @@ TEST(fuzz_corpus_safetensors, LLX_T_ASAN)
     CHECK(n > 0);
 }
 
+TEST(fuzz_corpus_st_index, LLX_T_ASAN)
+{
+    int n = replay("st_index", llx_fuzz_st_index);
+    CHECK(n > 0);
+}
+
 TEST(fuzz_corpus_sim, LLX_T_ASAN)
 {
     int n = replay("sim", llx_fuzz_sim);

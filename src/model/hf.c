@@ -216,8 +216,8 @@ static llx_status need_file(const char *dir, const char *name, char **path)
     *path = llx_path_join(dir, name);
     if (!*path) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     if (!llx_is_file(*path))
-        return llx_fail(LLX_ERR_IO, "%s: missing (a checkpoint folder needs config.json, model.safetensors, "
-                                    "vocab.json and merges.txt)", *path);
+        return llx_fail(LLX_ERR_IO, "%s: missing (a checkpoint folder needs config.json, model.safetensors "
+                                    "or a sharded index, vocab.json and merges.txt)", *path);
     return LLX_OK;
 }
 
@@ -238,17 +238,17 @@ llx_status llx_hf_open(llx_hf **out, const char *dir)
     *out = NULL;
     if (!dir || !*dir) return llx_fail(LLX_ERR_ARG, "llx_hf_open: no folder given");
     if (!llx_is_dir(dir)) return llx_fail(LLX_ERR_IO, "model folder '%s' does not exist or is not a folder", dir);
-    char *paths[4] = {NULL, NULL, NULL, NULL};
-    static const char *const names[4] = {"config.json", "model.safetensors", "vocab.json", "merges.txt"};
+    char *paths[3] = {NULL, NULL, NULL};
+    static const char *const names[3] = {"config.json", "vocab.json", "merges.txt"};
     llx_status s = LLX_OK;
-    for (int i = 0; i < 4 && s == LLX_OK; i++) s = need_file(dir, names[i], &paths[i]);
+    for (int i = 0; i < 3 && s == LLX_OK; i++) s = need_file(dir, names[i], &paths[i]);
     llx_config cfg;
     int tied = 1;
     if (s == LLX_OK) s = load_config(paths[0], &cfg, &tied);
     llx_st st;
-    if (s == LLX_OK) s = llx_st_open(&st, paths[1]);
+    if (s == LLX_OK) s = llx_st_open_model(&st, dir); /* model.safetensors, or an index and its shards */
     if (s == LLX_OK) s = llx_hf_from_st(out, &st, &cfg, tied, dir);
-    for (int i = 0; i < 4; i++) free(paths[i]);
+    for (int i = 0; i < 3; i++) free(paths[i]);
     return s;
 }
 
@@ -467,5 +467,5 @@ llx_status llx_hf_read_wpe(const llx_hf *m, int r0, int r1, float *dst)
 
 void llx_hf_release_pages(const llx_hf *m)
 {
-    if (m && m->st.map.data) llx_release_pages(m->st.map.data, m->st.map.size);
+    if (m) llx_st_release_pages(&m->st);
 }

@@ -270,6 +270,8 @@ void llx_st_close(llx_st *st)
     free(st->t);
     free(st->what);
     llx_unmap(&st->map);
+    for (int i = 0; i < st->n_shards; i++) llx_unmap(&st->shard_maps[i]);
+    free(st->shard_maps);
     memset(st, 0, sizeof *st);
 }
 
