@@ -57,7 +57,7 @@ static llx_status render(const char *src, json_t *msgs, int agp, char **out)
     return st;
 }
 
-TEST(chat_fixture_cases)
+TEST(chat_fixture_cases, LLX_T_ASAN)
 {
     json_t *j = cases_json();
     if (!j) return;
@@ -101,7 +101,7 @@ static int renders(const char *src, const char *want)
 }
 
 /* Python Jinja's behaviour where the JS reference differs, and whitespace rules. */
-TEST(chat_python_semantics)
+TEST(chat_python_semantics, LLX_T_ASAN)
 {
     CHECK(renders("{{ none }}|{{ true }}|{{ [1, 'a', none] }}|{{ {'k': false} }}|{{ undefined_name }}",
                   "None|True|[1, 'a', None]|{'k': False}|"));
@@ -132,7 +132,7 @@ static int refused(const char *src, llx_status want_st, const char *want)
     return ok;
 }
 
-TEST(chat_bad_templates)
+TEST(chat_bad_templates, LLX_T_ASAN)
 {
     CHECK(refused("{% macro f() %}x{% endmacro %}", LLX_ERR_UNSUPPORTED, "statement 'macro' is not supported"));
     CHECK(refused("{% include 'x' %}", LLX_ERR_UNSUPPORTED, "statement 'include' is not supported"));
@@ -179,7 +179,7 @@ static int render_fails(const char *src, const char *want)
     return ok;
 }
 
-TEST(chat_bad_renders)
+TEST(chat_bad_renders, LLX_T_ASAN)
 {
     CHECK(render_fails("{{ raise_exception('Only user and assistant roles are supported!') }}",
                        "chat template: Only user and assistant roles are supported!"));
@@ -198,7 +198,7 @@ TEST(chat_bad_renders)
     CHECK(render_fails("{{ 5 | trim }}", "filter 'trim' needs a string"));
 }
 
-TEST(chat_tokenizer_hookup)
+TEST(chat_tokenizer_hookup, LLX_T_ASAN)
 {
     llx_tokenizer *tok = NULL;
     CHECK(llx_tokenizer_load_hf(&tok, "tests/fixtures/hf_tokenizer") == LLX_OK);
@@ -250,7 +250,7 @@ static void *render_many(void *p)
     return NULL;
 }
 
-TEST(chat_threads)
+TEST(chat_threads, LLX_T_ASAN | LLX_T_TSAN)
 {
     json_t *j = cases_json();
     const char *src = json_string_value(json_object_get(json_object_get(j, "templates"), "llama31_style"));

@@ -114,7 +114,7 @@ static const char *base(void)
     return dir[0] ? dir : NULL;
 }
 
-TEST(checkpoint_sharded_loads_same_values)
+TEST(checkpoint_sharded_loads_same_values, LLX_T_ASAN)
 {
     const char *src = base();
     json_t *map = NULL;
@@ -216,7 +216,7 @@ static void twice(json_t *map, const char *dir)
 
 static void empty(json_t *map, const char *dir) { write_index(dir, "{\"metadata\": {}, \"weight_map\": {}}"); }
 
-TEST(checkpoint_sharded_bad_layouts)
+TEST(checkpoint_sharded_bad_layouts, LLX_T_ASAN)
 {
     const char *d;
     if (!base()) SKIP("no synthetic checkpoint");
@@ -246,7 +246,7 @@ TEST(checkpoint_sharded_bad_layouts)
     }
 }
 
-TEST(checkpoint_sharded_index_parse)
+TEST(checkpoint_sharded_index_parse, LLX_T_ASAN)
 {
     llx_st_index ix;
     const char *ok = "{\"weight_map\": {\"b\": \"s2\", \"a\": \"s1\", \"c\": \"s2\"}}";

@@ -168,7 +168,7 @@ TEST(tokenizer_bad_cli_runtime, LLX_T_ASAN)
 
 /* tokenizer.json folders (the committed fixture): BOS added unless
  * --no-special, special tokens matched in the text, decoding. */
-TEST(tokenizer_cli_hf)
+TEST(tokenizer_cli_hf, LLX_T_ASAN)
 {
     const char *d = "tests/fixtures/hf_tokenizer";
     llx_proc_result r;
@@ -188,7 +188,7 @@ TEST(tokenizer_cli_hf)
     llx_proc_free(&r);
 }
 
-TEST(tokenizer_bad_cli_hf)
+TEST(tokenizer_bad_cli_hf, LLX_T_ASAN)
 {
     const char *bad = llx_test_tmpfile("bad-hf");
     char path[600], cmd[700];

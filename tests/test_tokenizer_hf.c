@@ -79,7 +79,7 @@ static int same_text(const llx_tokenizer *t, const json_t *ids_j, const json_t *
     return ok;
 }
 
-TEST(tokenizer_hf_fixture_cases)
+TEST(tokenizer_hf_fixture_cases, LLX_T_ASAN)
 {
     llx_tokenizer *t = load_fixture();
     json_t *j = load_json(FIXTURE "/cases.json");
@@ -103,7 +103,7 @@ out:
 }
 
 /* Each pre-tokenizer variant replaces the fixture's; ids as HF gives them. */
-TEST(tokenizer_hf_fixture_variants)
+TEST(tokenizer_hf_fixture_variants, LLX_T_ASAN)
 {
     size_t len;
     char *base = llx_test_read(FIXTURE "/tokenizer.json", &len);
@@ -137,7 +137,7 @@ out:
     json_decref(j);
 }
 
-TEST(tokenizer_hf_fixture_specials)
+TEST(tokenizer_hf_fixture_specials, LLX_T_ASAN)
 {
     llx_tokenizer *t = load_fixture();
     if (!t) return;
@@ -174,7 +174,7 @@ TEST(tokenizer_hf_fixture_specials)
 }
 
 /* ignore_merges: " kingdom" is a vocabulary entry no merge builds. */
-TEST(tokenizer_hf_ignore_merges)
+TEST(tokenizer_hf_ignore_merges, LLX_T_ASAN)
 {
     size_t len;
     char *s = llx_test_read(FIXTURE "/tokenizer.json", &len);
@@ -197,7 +197,7 @@ TEST(tokenizer_hf_ignore_merges)
 
 /* Invalid UTF-8: a bad byte is its own byte token, the runs around it are
  * encoded alone, and decoding restores the bytes. */
-TEST(tokenizer_hf_invalid_utf8)
+TEST(tokenizer_hf_invalid_utf8, LLX_T_ASAN)
 {
     llx_tokenizer *t = load_fixture();
     if (!t) return;
@@ -244,7 +244,7 @@ static void *encode_many(void *p)
     return NULL;
 }
 
-TEST(tokenizer_hf_threads)
+TEST(tokenizer_hf_threads, LLX_T_ASAN | LLX_T_TSAN)
 {
     llx_tokenizer *t = load_fixture();
     if (!t) return;
@@ -260,7 +260,7 @@ TEST(tokenizer_hf_threads)
 
 /* ---- the real Llama 3 tokenizer (../shared) ---- */
 
-TEST(tokenizer_hf_llama_golden_cases)
+TEST(tokenizer_hf_llama_golden_cases, LLX_T_ASAN)
 {
     const llx_tokenizer *t = llama_tok();
     const char *p = llx_test_shared("models/tinyllama-shakespeare/golden/tokenizer_cases.json");
@@ -285,7 +285,7 @@ TEST(tokenizer_hf_llama_golden_cases)
     json_decref(j);
 }
 
-TEST(tokenizer_hf_llama_golden_prompts)
+TEST(tokenizer_hf_llama_golden_prompts, LLX_T_ASAN)
 {
     const llx_tokenizer *t = llama_tok();
     const char *p = llx_test_shared("models/tinyllama-shakespeare/golden/prompts.json");
@@ -306,7 +306,7 @@ TEST(tokenizer_hf_llama_golden_prompts)
 
 /* train.txt (1 MB): 270,305 ids whose FNV-1a hash (ids as 4-byte little
  * endian) was computed from HF tokenizers' output; decoding restores it. */
-TEST(tokenizer_hf_llama_train_txt)
+TEST(tokenizer_hf_llama_train_txt, LLX_T_ASAN)
 {
     const llx_tokenizer *t = llama_tok();
     const char *p = llx_test_shared("data/tinyshakespeare/train.txt");

@@ -61,7 +61,7 @@ static int refused_patch(const char *path, const char *value, const char *want)
     return ok;
 }
 
-TEST(tokenizer_hf_bad_model)
+TEST(tokenizer_hf_bad_model, LLX_T_ASAN)
 {
     CHECK(refused("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}", NULL,
                   "tokenizer.json: model type 'WordPiece' is not supported (only byte-level BPE)"));
@@ -74,7 +74,7 @@ TEST(tokenizer_hf_bad_model)
     CHECK(refused_patch("model.ignore_merges", "3", "\"ignore_merges\" must be true or false"));
 }
 
-TEST(tokenizer_hf_bad_vocab)
+TEST(tokenizer_hf_bad_vocab, LLX_T_ASAN)
 {
     CHECK(refused_patch("model.vocab.a", "\"x\"", "id of token 'a' is not an integer"));
     CHECK(refused_patch("model.vocab.a", "98", "id 98 is used twice"));
@@ -94,7 +94,7 @@ TEST(tokenizer_hf_bad_vocab)
     free(s);
 }
 
-TEST(tokenizer_hf_bad_merges)
+TEST(tokenizer_hf_bad_merges, LLX_T_ASAN)
 {
     CHECK(refused_patch("+model.merges", "[\"a\", \"zzz\"]", "merge 0: token 'zzz' is not in the vocabulary"));
     CHECK(refused_patch("+model.merges", "[\"q\", \"j\"]", "merge 0: 'q' + 'j' is not in the vocabulary"));
@@ -104,7 +104,7 @@ TEST(tokenizer_hf_bad_merges)
     CHECK(refused_patch("model.merges", "{}", "\"model.merges\" must be an array"));
 }
 
-TEST(tokenizer_hf_bad_added)
+TEST(tokenizer_hf_bad_added, LLX_T_ASAN)
 {
     CHECK(refused_patch("added_tokens.7.single_word", "true",
                         "added token '[NS]' uses \"single_word\", which is not supported"));
@@ -115,7 +115,7 @@ TEST(tokenizer_hf_bad_added)
     CHECK(refused_patch("added_tokens", "{}", "\"added_tokens\" must be an array"));
 }
 
-TEST(tokenizer_hf_bad_pipeline)
+TEST(tokenizer_hf_bad_pipeline, LLX_T_ASAN)
 {
     const char *llama = "(?i:'s|'t|'re|'ve|'m|'ll|'d)";
     char re[256];
@@ -150,7 +150,7 @@ TEST(tokenizer_hf_bad_pipeline)
                         "a pre-tokenizer after ByteLevel is not supported"));
 }
 
-TEST(tokenizer_hf_bad_config)
+TEST(tokenizer_hf_bad_config, LLX_T_ASAN)
 {
     size_t len;
     char *s = llx_test_read("tests/fixtures/hf_tokenizer/tokenizer.json", &len);
@@ -181,7 +181,7 @@ TEST(tokenizer_hf_bad_config)
     free(s);
 }
 
-TEST(tokenizer_hf_regex_translate)
+TEST(tokenizer_hf_regex_translate, LLX_T_ASAN)
 {
     struct {
         const char *in, *out_has;
