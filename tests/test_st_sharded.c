@@ -2,7 +2,8 @@
  * (model.safetensors.index.json + model-0000K-of-0000N.safetensors): a
  * synthetic checkpoint split into shards loads to the same values as the
  * single file (library and CLI), and each broken layout is one error line:
- * a missing shard, a tensor listed twice, a tensor in two shards, a tensor
+ * a missing shard, a malformed index, a shard that is not safetensors,
+ * a tensor listed twice, a tensor in two shards, a tensor
  * in the index but not in its shard, a shard tensor the index does not list
  * or maps elsewhere, a shard name that leaves the folder, no weights. */
 #include <jansson.h>
@@ -216,6 +217,19 @@ static void twice(json_t *map, const char *dir)
 
 static void empty(json_t *map, const char *dir) { write_index(dir, "{\"metadata\": {}, \"weight_map\": {}}"); }
 
+static void malformed(json_t *map, const char *dir) { write_index(dir, "{\"weight_map\": {\"wte.weight\": \"model-00001-of-00003.safetensors\",\n"); }
+
+/* a shard whose bytes are not a safetensors file */
+static void corrupt(json_t *map, const char *dir)
+{
+    write_map(dir, map);
+    char p[1200], sn[64];
+    shard_name(sn, sizeof sn, 2);
+    snprintf(p, sizeof p, "%s/%s", dir, sn);
+    FILE *f = fopen(p, "wb");
+    if (f) fputs("not a safetensors file", f), fclose(f);
+}
+
 TEST(checkpoint_sharded_bad_layouts, LLX_T_ASAN)
 {
     const char *d;
@@ -229,6 +243,8 @@ TEST(checkpoint_sharded_bad_layouts, LLX_T_ASAN)
     if ((d = variant("sh_escape", NULL, escape))) ckpt_expect_cli_error(d, "the shard must be a file name in the same folder");
     if ((d = variant("sh_twice", NULL, twice))) ckpt_expect_cli_error(d, "duplicate object key near '\"wte.weight\"' (a tensor is listed twice)");
     if ((d = variant("sh_empty", NULL, empty))) ckpt_expect_cli_error(d, "non-empty \"weight_map\"");
+    if ((d = variant("sh_malformed", NULL, malformed))) ckpt_expect_cli_error(d, "model.safetensors.index.json: line 2 column 0: string or '}' expected near end of file");
+    if ((d = variant("sh_corrupt", NULL, corrupt))) ckpt_expect_cli_error(d, "model-00003-of-00003.safetensors: header length 7021991845529153390 runs past the end of the file (22 bytes)");
     json_t *probe = NULL;
     const char *first = NULL;
     if ((d = make_sharded(base(), "sh_probe", NULL, &probe))) first = some_tensor(probe, 0);
