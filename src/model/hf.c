@@ -217,7 +217,7 @@ static llx_status need_file(const char *dir, const char *name, char **path)
     if (!*path) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     if (!llx_is_file(*path))
         return llx_fail(LLX_ERR_IO, "%s: missing (a checkpoint folder needs config.json, model.safetensors "
-                                    "or a sharded index, vocab.json and merges.txt)", *path);
+                                    "or a sharded index, and vocab.json and merges.txt or a tokenizer.json)", *path);
     return LLX_OK;
 }
 
@@ -241,7 +241,11 @@ llx_status llx_hf_open(llx_hf **out, const char *dir)
     char *paths[3] = {NULL, NULL, NULL};
     static const char *const names[3] = {"config.json", "vocab.json", "merges.txt"};
     llx_status s = LLX_OK;
-    for (int i = 0; i < 3 && s == LLX_OK; i++) s = need_file(dir, names[i], &paths[i]);
+    /* the tokenizer: vocab.json + merges.txt, or tokenizer.json (llx_tokenizer_load_dir checks it) */
+    char *tj = llx_path_join(dir, "tokenizer.json");
+    const int n_need = tj && llx_is_file(tj) ? 1 : 3;
+    free(tj);
+    for (int i = 0; i < n_need && s == LLX_OK; i++) s = need_file(dir, names[i], &paths[i]);
     llx_config cfg;
     int tied = 1;
     if (s == LLX_OK) s = load_config(paths[0], &cfg, &tied);
