@@ -2,6 +2,7 @@
 #include "serveutil.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -271,6 +272,55 @@ const char *llx_serve_model_slow(void)
     return synth_once(dir, sizeof dir, "serve-slow", (llx_config){.n_vocab = 500, .n_ctx = 1024, .n_embd = 256, .n_layer = 6, .n_head = 4, .n_inner = 1024, .ln_eps = 1e-5f}, &failed);
 }
 
+/* tokenizer.json of the fixture with the two Llama 3 header tokens added,
+ * and a tokenizer_config.json with tmpl, into dir (no vocab.json/merges.txt,
+ * so the model loads the tokenizer.json). */
+static int write_chat_tokenizer(const char *dir, const char *tmpl)
+{
+    char path[600];
+    json_t *tok = json_load_file("tests/fixtures/hf_tokenizer/tokenizer.json", 0, NULL);
+    json_t *added = tok ? json_object_get(tok, "added_tokens") : NULL;
+    if (!json_is_array(added)) {
+        json_decref(tok);
+        return 0;
+    }
+    static const char *extra[] = {"<|start_header_id|>", "<|end_header_id|>"};
+    for (int i = 0; i < 2; i++)
+        json_array_append_new(added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", 567 + i, "content", extra[i],
+                                               "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1));
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int ok = json_dump_file(tok, path, JSON_COMPACT) == 0;
+    json_decref(tok);
+    json_t *cfg = json_pack("{s:s, s:s}", "bos_token", "<|begin_of_text|>", "eos_token", "<|end_of_text|>");
+    if (tmpl) json_object_set_new(cfg, "chat_template", json_string(tmpl));
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    ok = ok && json_dump_file(cfg, path, JSON_INDENT(1)) == 0;
+    json_decref(cfg);
+    snprintf(path, sizeof path, "%s/vocab.json", dir), unlink(path);
+    snprintf(path, sizeof path, "%s/merges.txt", dir), unlink(path);
+    return ok;
+}
+
+const char *llx_serve_model_chat(const char *name, const char *tmpl)
+{
+    static char dirs[8][512], names[8][64];
+    static int failed[8];
+    int k = 0;
+    while (k < 8 && names[k][0] && strcmp(names[k], name)) k++;
+    if (k == 8) return NULL;
+    if (!names[k][0]) snprintf(names[k], sizeof names[k], "%s", name);
+    if (dirs[k][0] || failed[k]) return failed[k] ? NULL : dirs[k];
+    const llx_config c = {.n_vocab = 569, .n_ctx = 256, .n_embd = 64, .n_layer = 2, .n_head = 4, .n_inner = 256, .ln_eps = 1e-5f};
+    if (!synth_once(dirs[k], sizeof dirs[k], name, c, &failed[k])) return NULL;
+    if (!write_chat_tokenizer(dirs[k], tmpl)) {
+        llx_test_note("cannot write the chat tokenizer into %s", dirs[k]);
+        dirs[k][0] = 0;
+        failed[k] = 1;
+        return NULL;
+    }
+    return dirs[k];
+}
+
 const char *llx_serve_model_small_llx(void)
 {
     static char path[512];
@@ -341,4 +391,80 @@ long long llx_prom_value(const char *text, const char *name)
     for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
         if (!strncmp(l, name, n) && l[n] == ' ') return atoll(l + n + 1);
     return -1;
+}
+
+json_t *llx_json_parse(const char *body)
+{
+    json_t *j = body ? json_loads(body, JSON_ALLOW_NUL, NULL) : NULL;
+    if (!j) llx_test_note("not JSON: %.300s", body ? body : "(null)");
+    return j;
+}
+
+/* "a.b.0.c": object keys and array indexes */
+json_t *llx_jget(json_t *o, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
+        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
+    return o;
+}
+
+const char *llx_jstr(json_t *o, const char *path)
+{
+    o = llx_jget(o, path);
+    return json_is_string(o) ? json_string_value(o) : NULL;
+}
+
+long long llx_jint(json_t *o, const char *path)
+{
+    o = llx_jget(o, path);
+    return json_is_integer(o) ? json_integer_value(o) : -1;
+}
+
+/* Concatenated "text" (or delta content) of every chunk of an SSE body,
+ * NUL bytes included (a model may emit U+0000); checks its framing. */
+char *llx_sse_text(const char *body, int *chunks, const char **finish, long long *usage_completion)
+{
+    size_t cap = 4096, len = 0;
+    char *text = calloc(1, cap);
+    *chunks = 0;
+    *finish = NULL;
+    *usage_completion = -1;
+    const char *l = body;
+    int done = 0;
+    static char fin[32];
+    while (l && *l) {
+        const char *nl = strchr(l, '\n');
+        const size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n > 6 && !strncmp(l, "data: ", 6)) {
+            if (!strncmp(l, "data: [DONE]", 12)) done = 1;
+            else {
+                json_error_t je;
+                json_t *j = json_loadb(l + 6, n - 6, JSON_ALLOW_NUL, &je);
+                if (!j) llx_test_note("not JSON (%s): %.200s", je.text, l + 6);
+                json_t *t = j ? llx_jget(j, "choices.0.text") : NULL;
+                if (!t && j) t = llx_jget(j, "choices.0.delta.content");
+                if (json_is_string(t)) {
+                    const size_t tl = json_string_length(t);
+                    while (len + tl + 1 > cap) text = realloc(text, cap *= 2);
+                    memcpy(text + len, json_string_value(t), tl);
+                    len += tl;
+                    text[len] = 0;
+                }
+                if (j && llx_jstr(j, "choices.0.finish_reason")) {
+                    snprintf(fin, sizeof fin, "%s", llx_jstr(j, "choices.0.finish_reason"));
+                    *finish = fin;
+                }
+                if (j && llx_jint(j, "usage.completion_tokens") >= 0) *usage_completion = llx_jint(j, "usage.completion_tokens");
+                (*chunks)++;
+                json_decref(j);
+            }
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    if (!done) llx_test_note("stream has no [DONE]: ...%.200s", body + (strlen(body) > 200 ? strlen(body) - 200 : 0));
+    for (size_t i = 0; done && i < len; i++)
+        if (!text[i]) text[i] = '\x01'; /* compare with strcmp, NULs kept visible */
+    return done ? text : (free(text), NULL);
 }

@@ -4,6 +4,7 @@
 #ifndef LLX_TESTS_SERVEUTIL_H
 #define LLX_TESTS_SERVEUTIL_H
 
+#include <jansson.h>
 #include <sys/types.h>
 
 #include "test.h"
@@ -66,5 +67,30 @@ const char *llx_serve_model_small_lowbit(int v, const char **what);
 /* The integer after `name` (a Prometheus sample line "name value") in
  * text, or -1. */
 long long llx_prom_value(const char *text, const char *name);
+
+/* JSON of an answer: parsed (NULL, noted, when not JSON); the value at a
+ * path "a.b.0.c" (object keys and array indexes); its string (or NULL)
+ * and integer (or -1). */
+json_t *llx_json_parse(const char *body);
+json_t *llx_jget(json_t *o, const char *path);
+const char *llx_jstr(json_t *o, const char *path);
+long long llx_jint(json_t *o, const char *path);
+/* The concatenated "text" (or delta content) of every chunk of an SSE
+ * body (malloc'd; NUL bytes shown as 0x01), NULL when it lacks "data:
+ * [DONE]"; *chunks counts the chunks, *finish the last finish_reason,
+ * *usage_completion the usage chunk's completion_tokens (or -1). */
+char *llx_sse_text(const char *body, int *chunks, const char **finish, long long *usage_completion);
+
+/* A random-weight GPT-2-shaped model (vocab 569, ctx 256) with a
+ * tokenizer.json tokenizer: tests/fixtures/hf_tokenizer's, plus the
+ * special tokens <|start_header_id|> (567) and <|end_header_id|> (568), so
+ * it carries both the Llama 3 and the ChatML markers.  tokenizer_config.json
+ * gets chat_template `tmpl` (NULL: none).  `name` names the folder; built
+ * once per name. */
+const char *llx_serve_model_chat(const char *name, const char *tmpl);
+/* The fixture's ChatML template (serve it as "serve-chat-chatml"). */
+#define LLX_TEST_CHATML                                                                                                \
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + " \
+    "'\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 
 #endif

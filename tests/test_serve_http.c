@@ -10,32 +10,6 @@
 
 #include "serveutil.h"
 
-static json_t *parse(const char *body)
-{
-    json_t *j = body ? json_loads(body, JSON_ALLOW_NUL, NULL) : NULL;
-    if (!j) llx_test_note("not JSON: %.300s", body ? body : "(null)");
-    return j;
-}
-
-static const char *jstr(json_t *o, const char *path)
-{
-    /* "a.b.0.c": object keys and array indexes */
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
-        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
-    return json_is_string(o) ? json_string_value(o) : NULL;
-}
-
-static long long jint(json_t *o, const char *path)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
-        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
-    return json_is_integer(o) ? json_integer_value(o) : -1;
-}
-
 /* The text `looplynx generate --greedy` produces for prompt, n tokens. */
 static char *generate_text(const char *model, const char *prompt, int n)
 {
@@ -43,8 +17,8 @@ static char *generate_text(const char *model, const char *prompt, int n)
     snprintf(ns, sizeof ns, "%d", n);
     llx_proc_result r;
     llx_cli(&r, "generate", "-m", model, "-p", prompt, "-n", ns, "--greedy", "--json", "-t", "1", NULL);
-    json_t *j = r.status == 0 ? parse(r.out) : NULL;
-    char *t = j && jstr(j, "text") ? strdup(jstr(j, "text")) : NULL;
+    json_t *j = r.status == 0 ? llx_json_parse(r.out) : NULL;
+    char *t = j && llx_jstr(j, "text") ? strdup(llx_jstr(j, "text")) : NULL;
     if (!t) llx_test_note("generate failed: %d %.300s", r.status, r.err);
     json_decref(j);
     llx_proc_free(&r);
@@ -79,75 +53,19 @@ TEST(serve_completion_matches_generate, LLX_T_ASAN | LLX_T_TSAN)
                               "\"temperature\":0}",
                               NULL, &body);
     CHECK_EQ_INT(code, 200);
-    json_t *j = parse(body);
-    CHECK(j && jstr(j, "object") && !strcmp(jstr(j, "object"), "text_completion"));
-    CHECK(j && jstr(j, "model") && !strcmp(jstr(j, "model"), "serve-small"));
-    CHECK(j && jstr(j, "id") && !strncmp(jstr(j, "id"), "cmpl-", 5));
-    CHECK(want && j && jstr(j, "choices.0.text") && !strcmp(jstr(j, "choices.0.text"), want));
-    CHECK(j && jstr(j, "choices.0.finish_reason") && !strcmp(jstr(j, "choices.0.finish_reason"), "length"));
-    CHECK_EQ_INT(jint(j, "usage.completion_tokens"), 12);
-    CHECK(jint(j, "usage.prompt_tokens") > 0);
-    CHECK_EQ_INT(jint(j, "usage.total_tokens"), jint(j, "usage.prompt_tokens") + 12);
+    json_t *j = llx_json_parse(body);
+    CHECK(j && llx_jstr(j, "object") && !strcmp(llx_jstr(j, "object"), "text_completion"));
+    CHECK(j && llx_jstr(j, "model") && !strcmp(llx_jstr(j, "model"), "serve-small"));
+    CHECK(j && llx_jstr(j, "id") && !strncmp(llx_jstr(j, "id"), "cmpl-", 5));
+    CHECK(want && j && llx_jstr(j, "choices.0.text") && !strcmp(llx_jstr(j, "choices.0.text"), want));
+    CHECK(j && llx_jstr(j, "choices.0.finish_reason") && !strcmp(llx_jstr(j, "choices.0.finish_reason"), "length"));
+    CHECK_EQ_INT(llx_jint(j, "usage.completion_tokens"), 12);
+    CHECK(llx_jint(j, "usage.prompt_tokens") > 0);
+    CHECK_EQ_INT(llx_jint(j, "usage.total_tokens"), llx_jint(j, "usage.prompt_tokens") + 12);
     json_decref(j);
     free(body);
     free(want);
     stop_clean(&p);
-}
-
-static json_t *jget(json_t *o, const char *path)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, "."))
-        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
-    return o;
-}
-
-/* Concatenated "text" (or delta content) of every chunk of an SSE body,
- * NUL bytes included (a model may emit U+0000); checks its framing. */
-static char *sse_text(const char *body, int *chunks, const char **finish, long long *usage_completion)
-{
-    size_t cap = 4096, len = 0;
-    char *text = calloc(1, cap);
-    *chunks = 0;
-    *finish = NULL;
-    *usage_completion = -1;
-    const char *l = body;
-    int done = 0;
-    static char fin[32];
-    while (l && *l) {
-        const char *nl = strchr(l, '\n');
-        const size_t n = nl ? (size_t)(nl - l) : strlen(l);
-        if (n > 6 && !strncmp(l, "data: ", 6)) {
-            if (!strncmp(l, "data: [DONE]", 12)) done = 1;
-            else {
-                json_error_t je;
-                json_t *j = json_loadb(l + 6, n - 6, JSON_ALLOW_NUL, &je);
-                if (!j) llx_test_note("not JSON (%s): %.200s", je.text, l + 6);
-                json_t *t = j ? jget(j, "choices.0.text") : NULL;
-                if (!t && j) t = jget(j, "choices.0.delta.content");
-                if (json_is_string(t)) {
-                    const size_t tl = json_string_length(t);
-                    while (len + tl + 1 > cap) text = realloc(text, cap *= 2);
-                    memcpy(text + len, json_string_value(t), tl);
-                    len += tl;
-                    text[len] = 0;
-                }
-                if (j && jstr(j, "choices.0.finish_reason")) {
-                    snprintf(fin, sizeof fin, "%s", jstr(j, "choices.0.finish_reason"));
-                    *finish = fin;
-                }
-                if (j && jint(j, "usage.completion_tokens") >= 0) *usage_completion = jint(j, "usage.completion_tokens");
-                (*chunks)++;
-                json_decref(j);
-            }
-        }
-        l = nl ? nl + 1 : NULL;
-    }
-    if (!done) llx_test_note("stream has no [DONE]: ...%.200s", body + (strlen(body) > 200 ? strlen(body) - 200 : 0));
-    for (size_t i = 0; done && i < len; i++)
-        if (!text[i]) text[i] = '\x01'; /* compare with strcmp, NULs kept visible */
-    return done ? text : (free(text), NULL);
 }
 
 TEST(serve_stream_matches_plain, LLX_T_ASAN | LLX_T_TSAN)
@@ -163,12 +81,12 @@ TEST(serve_stream_matches_plain, LLX_T_ASAN | LLX_T_TSAN)
 #undef REQ
     CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", a, NULL, &plain), 200);
     CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", b, NULL, &streamed), 200);
-    json_t *j = parse(plain);
+    json_t *j = llx_json_parse(plain);
     int chunks;
     const char *fin;
     long long usage;
-    char *text = streamed ? sse_text(streamed, &chunks, &fin, &usage) : NULL;
-    CHECK(j && text && jstr(j, "choices.0.text") && !strcmp(text, jstr(j, "choices.0.text")));
+    char *text = streamed ? llx_sse_text(streamed, &chunks, &fin, &usage) : NULL;
+    CHECK(j && text && llx_jstr(j, "choices.0.text") && !strcmp(text, llx_jstr(j, "choices.0.text")));
     CHECK(text && chunks >= 3); /* text, finish, usage */
     CHECK(text && fin && !strcmp(fin, "length"));
     CHECK_EQ_INT(usage, 20);
@@ -189,8 +107,8 @@ TEST(serve_stop_sequences, LLX_T_ASAN | LLX_T_TSAN)
     }
     char *body = NULL;
     CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"prompt\":\"small dataflow\",\"max_tokens\":24,\"temperature\":0}", NULL, &body), 200);
-    json_t *j = parse(body);
-    const char *full = j ? jstr(j, "choices.0.text") : NULL;
+    json_t *j = llx_json_parse(body);
+    const char *full = j ? llx_jstr(j, "choices.0.text") : NULL;
     CHECK(full && strlen(full) >= 12);
     if (full && strlen(full) >= 12) {
         /* a stop string taken from the middle: the text ends right before its first occurrence */
@@ -207,12 +125,12 @@ TEST(serve_stop_sequences, LLX_T_ASAN | LLX_T_TSAN)
                  "{\"prompt\":\"small dataflow\",\"max_tokens\":24,\"temperature\":0,\"stop\":[\"\\u0001never\",%s]%s}",
                  stop_json ? stop_json : "\"x\"", "");
         CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", req, NULL, &b2), 200);
-        json_t *j2 = parse(b2);
-        const char *cut = j2 ? jstr(j2, "choices.0.text") : NULL;
+        json_t *j2 = llx_json_parse(b2);
+        const char *cut = j2 ? llx_jstr(j2, "choices.0.text") : NULL;
         const size_t at = (size_t)(strstr(full, stop) - full);
         CHECK(cut && strlen(cut) == at && !strncmp(cut, full, at));
-        CHECK(j2 && jstr(j2, "choices.0.finish_reason") && !strcmp(jstr(j2, "choices.0.finish_reason"), "stop"));
-        CHECK(j2 && jint(j2, "usage.completion_tokens") < 24);
+        CHECK(j2 && llx_jstr(j2, "choices.0.finish_reason") && !strcmp(llx_jstr(j2, "choices.0.finish_reason"), "stop"));
+        CHECK(j2 && llx_jint(j2, "usage.completion_tokens") < 24);
         /* streamed, the same cut */
         snprintf(req, sizeof req, "{\"prompt\":\"small dataflow\",\"max_tokens\":24,\"temperature\":0,\"stop\":%s,\"stream\":true}",
                  stop_json ? stop_json : "\"x\"");
@@ -220,7 +138,7 @@ TEST(serve_stop_sequences, LLX_T_ASAN | LLX_T_TSAN)
         int chunks;
         const char *fin;
         long long usage;
-        char *st = b3 ? sse_text(b3, &chunks, &fin, &usage) : NULL;
+        char *st = b3 ? llx_sse_text(b3, &chunks, &fin, &usage) : NULL;
         CHECK(st && cut && !strcmp(st, cut));
         CHECK(st && fin && !strcmp(fin, "stop"));
         free(st);
@@ -288,12 +206,12 @@ TEST(serve_bad_requests_get_error_objects, LLX_T_ASAN | LLX_T_TSAN)
         CHECK_MSG(code == c->status, "case %zu (%s %s %.60s): status %d, want %d: %.200s", i, c->method, c->path,
                   c->body ? c->body : "", code, c->status, body ? body : "");
         if (c->status != 200) {
-            json_t *j = parse(body);
-            const char *msg = j ? jstr(j, "error.message") : NULL, *code_s = j ? jstr(j, "error.code") : NULL;
-            const char *param = j ? jstr(j, "error.param") : NULL;
+            json_t *j = llx_json_parse(body);
+            const char *msg = j ? llx_jstr(j, "error.message") : NULL, *code_s = j ? llx_jstr(j, "error.code") : NULL;
+            const char *param = j ? llx_jstr(j, "error.param") : NULL;
             CHECK_MSG(msg && strstr(msg, c->msg), "case %zu: message '%s' lacks '%s'", i, msg ? msg : "", c->msg);
             CHECK_MSG(code_s && !strcmp(code_s, c->code), "case %zu: code '%s', want '%s'", i, code_s ? code_s : "", c->code);
-            CHECK_MSG(j && jstr(j, "error.type"), "case %zu: no error.type", i);
+            CHECK_MSG(j && llx_jstr(j, "error.type"), "case %zu: no error.type", i);
             CHECK_MSG(c->param ? param && !strcmp(param, c->param) : !param, "case %zu: param '%s', want '%s'", i,
                       param ? param : "(null)", c->param ? c->param : "(null)");
             json_decref(j);
@@ -349,9 +267,9 @@ TEST(serve_models_health_metrics, LLX_T_ASAN | LLX_T_TSAN)
     CHECK(body && !strcmp(body, "{\"status\":\"ok\"}"));
     free(body);
     CHECK_EQ_INT(llx_http(&p, "GET", "/v1/models", NULL, NULL, &body), 200);
-    json_t *j = parse(body);
-    CHECK(j && jstr(j, "object") && !strcmp(jstr(j, "object"), "list"));
-    CHECK(j && jstr(j, "data.0.id") && !strcmp(jstr(j, "data.0.id"), "tiny-gpt"));
+    json_t *j = llx_json_parse(body);
+    CHECK(j && llx_jstr(j, "object") && !strcmp(llx_jstr(j, "object"), "list"));
+    CHECK(j && llx_jstr(j, "data.0.id") && !strcmp(llx_jstr(j, "data.0.id"), "tiny-gpt"));
     json_decref(j);
     free(body);
     CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", "{\"model\":\"tiny-gpt\",\"prompt\":\"abc\",\"max_tokens\":5}", NULL, &body), 200);
@@ -407,7 +325,7 @@ static void batched_equals_alone(const char *pool_blocks, int one_at_a_time)
         int ca, cb;
         const char *fa, *fb;
         long long ua, ub;
-        char *ta = alone[i] ? sse_text(alone[i], &ca, &fa, &ua) : NULL, *tb = got ? sse_text(got, &cb, &fb, &ub) : NULL;
+        char *ta = alone[i] ? llx_sse_text(alone[i], &ca, &fa, &ua) : NULL, *tb = got ? llx_sse_text(got, &cb, &fb, &ub) : NULL;
         CHECK_MSG(ta && tb && !strcmp(ta, tb), "request %d differs batched (pool %s): '%s' vs '%s'", i, pool_blocks,
                   ta ? ta : "", tb ? tb : "");
         free(ta), free(tb), free(got), free(alone[i]);

@@ -1,6 +1,7 @@
 /* tests/test_serve_node.c - the server driven by the official `openai`
  * client for Node.js (tests/node/client.mjs): a completion, a streamed
- * completion, stop sequences, chat, the errors as the client's exception
+ * completion, stop sequences, chat (a model without a template, and one
+ * with a ChatML template: plain, streamed, roles), the errors as the client's exception
  * classes; and a bounded loopback load test (32 concurrent streaming
  * clients, 256 requests).  Skips only when node is not installed; a
  * missing `openai` package is a failure (scripts/install-deps.sh installs
@@ -42,26 +43,32 @@ static int run_client(const llx_serve_proc *p, const char *model_id, const char 
     return r->status;
 }
 
-TEST(serve_node_openai_client, LLX_T_ASAN | LLX_T_TSAN)
+/* Serve model as `alias`, run client.mjs "api" with `chat` ("chat" or
+ * "nochat"), and find each wanted "ok ..." line in its output. */
+static void api_run(const char *model, const char *alias, const char *chat, const char *const *want, size_t n_want)
 {
-    if (!have_node()) SKIP("node is not installed");
-    CHECK(have_openai());
-    const char *m = llx_serve_model_small();
     llx_serve_proc p;
-    if (!m || !llx_serve_start(&p, m, 60, "-t", "1", "--api-key", "k3y", "--alias", "small", NULL)) {
+    if (!model || !llx_serve_start(&p, model, 60, "-t", "1", "--api-key", "k3y", "--alias", alias, NULL)) {
         CHECK(0);
         return;
     }
     llx_proc_result r;
-    CHECK_EQ_INT(run_client(&p, "small", "api", "nochat", NULL, NULL, &r), 0);
-    static const char *want[] = {"ok completion", "ok streamed completion equals the plain one", "ok same seed",
-                                 "ok stop sequences", "ok chat without a template is a 400", "ok unknown model is a 404",
-                                 "ok max_tokens past the context is a 400", "ok a wrong type is a 400",
-                                 "ok a wrong API key is a 401", "ok models"};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) CHECK_MSG(strstr(r.out, want[i]), "missing '%s'", want[i]);
+    CHECK_EQ_INT(run_client(&p, alias, "api", chat, NULL, NULL, &r), 0);
+    for (size_t i = 0; i < n_want; i++) CHECK_MSG(strstr(r.out, want[i]), "missing '%s'", want[i]);
     llx_proc_free(&r);
     CHECK_EQ_INT(llx_serve_stop(&p, SIGTERM, 30), 0);
     CHECK_MSG(llx_serve_clean(&p), "%.600s", p.err);
+}
+
+TEST(serve_node_openai_client, LLX_T_ASAN | LLX_T_TSAN)
+{
+    if (!have_node()) SKIP("node is not installed");
+    CHECK(have_openai());
+    static const char *const want[] = {"ok completion", "ok streamed completion equals the plain one", "ok same seed",
+                                       "ok stop sequences", "ok chat without a template is a 400",
+                                       "ok unknown model is a 404", "ok max_tokens past the context is a 400",
+                                       "ok a wrong type is a 400", "ok a wrong API key is a 401", "ok models"};
+    api_run(llx_serve_model_small(), "small", "nochat", want, sizeof want / sizeof *want);
 }
 
 TEST(serve_node_load_test, LLX_T_ASAN | LLX_T_TSAN)
@@ -86,4 +93,14 @@ TEST(serve_node_load_test, LLX_T_ASAN | LLX_T_TSAN)
     free(metrics);
     CHECK_EQ_INT(llx_serve_stop(&p, SIGTERM, 30), 0);
     CHECK_MSG(llx_serve_clean(&p), "%.600s", p.err);
+}
+
+/* the same client against a model with a ChatML template */
+TEST(serve_node_openai_chat, LLX_T_ASAN | LLX_T_TSAN)
+{
+    if (!have_node()) SKIP("node is not installed");
+    CHECK(have_openai());
+    static const char *const want[] = {"ok completion", "ok streamed chat", "ok chat with a system prompt",
+                                       "ok chat roles refused", "ok a wrong API key is a 401", "ok models"};
+    api_run(llx_serve_model_chat("serve-chat-chatml", LLX_TEST_CHATML), "chat", "chat", want, sizeof want / sizeof *want);
 }

@@ -45,7 +45,27 @@ llx_status llx_chat_template_parse(llx_chat_template **out, const char *source, 
  * template; parse failures as above. */
 llx_status llx_chat_template_of(llx_chat_template **out, const llx_tokenizer *t);
 
+/* Parse source with the tokenizer's BOS / EOS token text as bos_token /
+ * eos_token (how llx_chat_template_of parses the model's own template). */
+llx_status llx_chat_template_parse_for(llx_chat_template **out, const char *source, size_t len, const llx_tokenizer *t);
+
 void llx_chat_template_free(llx_chat_template *t); /* accepts NULL */
+
+/* Template families (docs/chat.md).  "llama3": turns written as
+ * <|start_header_id|>ROLE<|end_header_id|>\n\nTEXT<|eot_id|>; "chatml":
+ * <|im_start|>ROLE\nTEXT<|im_end|>\n.
+ *
+ * The source of the built-in template of that name ("llama3": the Llama 3
+ * instruct shape without tools; "chatml"), or NULL for any other name. */
+const char *llx_chat_builtin(const char *name);
+/* The family a template source belongs to, from the markers it writes
+ * (all of the family's), or NULL when neither. */
+const char *llx_chat_family(const char *source);
+/* LLX_OK when tokenizer t carries family `name`: each marker is one special
+ * token and the end-of-turn marker (<|eot_id|>, <|im_end|>) ends generation
+ * (llx_tokenizer_is_eog).  Else LLX_ERR_UNSUPPORTED with one line naming
+ * the token (LLX_ERR_ARG for an unknown family). */
+llx_status llx_chat_check_tokenizer(const char *name, const llx_tokenizer *t);
 
 /* Render msgs[0..n) into a new NUL-terminated string (free with free()).
  * add_generation_prompt is the template variable of that name.  Fails with

@@ -38,6 +38,8 @@ typedef struct llx_serve_opts {
     int prefill_chunk;       /* prompt tokens a sequence runs per step (default 256) */
     double drain_timeout_s;  /* after stop, in-flight requests get this long to finish (default 30) */
     double idle_timeout_s;   /* an idle connection is closed after this (default 60) */
+    const char *chat_template; /* chat template source (Jinja; llx_chat_builtin gives the built-in ones);
+                                  NULL: the model's tokenizer_config.json chat_template (docs/serve.md) */
 } llx_serve_opts;
 
 llx_serve_opts llx_serve_defaults(void);
@@ -51,8 +53,16 @@ llx_status llx_server_create(llx_server **out, const llx_serve_opts *o);
 /* The port actually bound. */
 int llx_server_port(const llx_server *s);
 /* Serve this model with this engine (both must outlive the server).
- * Fails when the engine cannot hold `parallel` sequences. */
+ * Fails when the engine cannot hold `parallel` sequences, or when
+ * o.chat_template was given and cannot be used with the model's tokenizer
+ * (not Llama 3 instruct or ChatML, a marker token missing, or a parse
+ * error; one line says which). */
 llx_status llx_server_attach(llx_server *s, const llx_model *m, llx_engine *e);
+/* The chat template family in use ("llama3", "chatml"), or NULL when chat
+ * requests answer 400; then *why (when why is not NULL) says why the
+ * model's template cannot be used, or is NULL when it has none. */
+const char *llx_server_chat_template(const llx_server *s, const char **why);
+
 /* Run the batching loop until llx_server_stop, then drain: no new
  * requests are accepted, in-flight ones get drain_timeout_s to finish,
  * the rest are cancelled.  Returns LLX_OK after a clean drain, or the

@@ -157,12 +157,12 @@ static srv_finish take_token(llx_server *s, srv_job *j, int id)
     j->n_completion++;
     if (j->n_completion == 1) j->t_first = now;
     int r = 0;
-    if (id == LLX_EOT_TOKEN) {
+    const char *bytes = NULL;
+    size_t n = 0;
+    if (srv_token_visible(llx_model_tokenizer(s->model), id, &bytes, &n)) {
         f = FIN_STOP;
     } else {
-        size_t n = 0;
-        const char *bytes = llx_token_bytes(llx_model_tokenizer(s->model), id, &n);
-        r = srv_textout_push(&j->tout, bytes ? bytes : "", bytes ? n : 0, &j->text);
+        r = srv_textout_push(&j->tout, bytes, n, &j->text);
         if (r == 1) f = FIN_STOP;
         else if (j->n_completion >= j->max_tokens) f = FIN_LENGTH;
     }

@@ -89,6 +89,7 @@ extern const double srv_batch_bounds[SRV_LAT_BUCKETS];
 typedef enum srv_phase { SRV_LOADING = 0, SRV_READY, SRV_DRAINING, SRV_STOPPED } srv_phase;
 
 struct MHD_Daemon;
+struct llx_chat_template;
 
 struct llx_server {
     llx_serve_opts o;
@@ -98,6 +99,10 @@ struct llx_server {
     const llx_model *model;
     llx_engine *engine;
     int vocab, max_ctx, slots;
+    char *tpl_source;              /* o.chat_template copied, or NULL */
+    struct llx_chat_template *tpl; /* the chat template in use, NULL when none */
+    const char *tpl_family;        /* its family: "llama3", "chatml" */
+    char tpl_err[400];             /* why the model's template cannot be used ("" when none is there) */
     /* under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* the batcher waits here for work or stop */
@@ -122,9 +127,19 @@ int srv_prepare(llx_server *s, srv_job *j, srv_error *err);
 /* The batching loop (batcher.c). */
 llx_status srv_batcher_run(llx_server *s);
 
-/* Chat messages -> prompt text for this model (chat.c); -1 with err (400
- * when the model has no chat template). */
-int srv_chat_prompt(const llx_model *m, const srv_message *msgs, int n, char **text, size_t *len, srv_error *err);
+/* chat.c.  Pick the chat template when a model is attached: o.chat_template
+ * when given (an error when unusable), else the model's (unusable: chat
+ * requests answer 400 saying why). */
+llx_status srv_chat_init(llx_server *s, const llx_tokenizer *tok);
+void srv_chat_free(llx_server *s);
+/* Chat messages -> prompt text (malloc'd) with the template; -1 with err
+ * (400 when the model has no usable template or the template refuses the
+ * messages). */
+int srv_chat_prompt(const llx_server *s, const srv_message *msgs, int n, char **text, size_t *len, srv_error *err);
+/* What a generated token adds to the reply: 1 when it ends generation (the
+ * tokenizer's end-of-generation ids), else 0 with its bytes in *bytes, *n
+ * (none for special tokens, whose text is never shown). */
+int srv_token_visible(const llx_tokenizer *t, int id, const char **bytes, size_t *n);
 
 /* reply.c: malloc'd JSON / SSE texts (NULL when out of memory). */
 char *srv_reply_error(const srv_error *e, size_t *len);

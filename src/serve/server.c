@@ -52,6 +52,11 @@ llx_status llx_server_create(llx_server **out, const llx_serve_opts *o)
     snprintf(s->model_id, sizeof s->model_id, "%s", o->model_id && o->model_id[0] ? o->model_id : "looplynx");
     s->o.host = s->host;
     s->o.model_id = s->model_id;
+    if (o->chat_template && !(s->tpl_source = strdup(o->chat_template))) {
+        free(s);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    s->o.chat_template = s->tpl_source;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     srv_metrics_init(&s->metrics);
@@ -71,6 +76,7 @@ int llx_server_port(const llx_server *s) { return s->port; }
 llx_status llx_server_attach(llx_server *s, const llx_model *m, llx_engine *e)
 {
     const int seqs = llx_engine_max_seqs(e);
+    LLX_TRY(srv_chat_init(s, llx_model_tokenizer(m))); /* before the lock below publishes it */
     pthread_mutex_lock(&s->mu);
     s->model = m;
     s->engine = e;
@@ -117,6 +123,7 @@ void llx_server_free(llx_server *s)
         srv_job_finish(j, FIN_CANCELLED, "the server stopped");
         srv_job_unref(j);
     }
+    srv_chat_free(s);
     srv_metrics_destroy(&s->metrics);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -161,10 +168,11 @@ static int tokenize_prompt(llx_server *s, srv_job *j, srv_error *err)
     const char *text = j->p.prompt;
     size_t len = j->p.prompt_len;
     if (j->p.kind == SRV_CHAT) {
-        if (srv_chat_prompt(s->model, j->p.messages, j->p.n_messages, &chat, &len, err)) return -1;
+        if (srv_chat_prompt(s, j->p.messages, j->p.n_messages, &chat, &len, err)) return -1;
         text = chat;
     }
-    const llx_status st = llx_tokenize(tok, text, len, &j->prompt, &j->n_prompt);
+    /* a template writes its own special tokens (BOS ...); a plain prompt gets the tokenizer's */
+    const llx_status st = llx_tokenize_ex(tok, text, len, chat ? 0 : LLX_TOK_ADD_SPECIAL, &j->prompt, &j->n_prompt);
     free(chat);
     if (st != LLX_OK) return srv_fail(err, 500, "server_error", NULL, NULL, "%s", llx_errmsg());
     if (j->n_prompt == 0) return srv_fail(err, 400, "invalid_request_error", "invalid_value", "prompt", "the prompt is empty");

@@ -480,9 +480,14 @@ llx_status llx_chat_template_of(llx_chat_template **out, const llx_tokenizer *t)
 {
     *out = NULL;
     const char *src = llx_tokenizer_chat_template(t);
-    if (!src) return LLX_OK;
+    return src ? llx_chat_template_parse_for(out, src, strlen(src), t) : LLX_OK;
+}
+
+llx_status llx_chat_template_parse_for(llx_chat_template **out, const char *source, size_t len, const llx_tokenizer *t)
+{
+    *out = NULL;
     char *bos = token_text(t, llx_tokenizer_bos(t)), *eos = token_text(t, llx_tokenizer_eos(t));
-    llx_status st = llx_chat_template_parse(out, src, strlen(src), bos, eos);
+    llx_status st = llx_chat_template_parse(out, source, len, bos, eos);
     free(bos);
     free(eos);
     return st;

@@ -2,7 +2,8 @@
 // client for Node.js.  tests/test_serve_node.c starts the server and runs
 //   node client.mjs BASE_URL API_KEY MODEL_ID MODE [ARGS]
 // MODE "api": a completion, a streamed completion, stop sequences, a chat
-// request (streamed when the model has a chat template, else its 400), and
+// request (with ARGS "chat": plain and streamed, a system prompt, a role
+// refused; else the 400 of a model without a template), and
 // the errors the client maps to its own exception classes.
 // MODE "load CLIENTS REQUESTS TOKENS": CLIENTS concurrent streaming clients
 // share REQUESTS requests of TOKENS tokens each; every one must finish with
@@ -98,6 +99,18 @@ async function api(chatTemplate) {
     assert.equal(plainChat.choices[0].message.role, 'assistant');
     assert.equal(plainChat.choices[0].message.content, chat.text);
     ok('streamed chat');
+    assert.equal(plainChat.object, 'chat.completion');
+    assert.ok(plainChat.id.startsWith('chatcmpl-'));
+    assert.equal(plainChat.usage.total_tokens, plainChat.usage.prompt_tokens + plainChat.usage.completion_tokens);
+    assert.ok(!/<\|(im_start|im_end|eot_id|begin_of_text|end_of_text)\|>/.test(plainChat.choices[0].message.content));
+    // the system prompt is part of the rendered prompt
+    const userOnly = await client.chat.completions.create({ model, messages: messages.slice(1), max_tokens: 1 });
+    assert.ok(userOnly.usage.prompt_tokens < plainChat.usage.prompt_tokens);
+    ok('chat with a system prompt');
+    const e = await expectError(OpenAI.BadRequestError, 400,
+      () => client.chat.completions.create({ model, messages: [{ role: 'wizard', content: 'hi' }] }), 'chat roles refused');
+    assert.equal(e.code, 'invalid_value');
+    assert.equal(e.param, 'messages.role');
   } else {
     const e = await expectError(OpenAI.BadRequestError, 400,
       () => client.chat.completions.create({ model, messages, stream: true }), 'chat without a template is a 400');
