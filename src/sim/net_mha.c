@@ -47,12 +47,14 @@ typedef struct mha_ctx {
     sim_stage_net *net;
     int kw, nblk, bytes;
     int group; /* query heads per KV head */
+    int share; /* this node's lanes share their KV group's streams */
 } mha_ctx;
 
 /* The lane that streams lane l's K and V in item `it`: the first lane of
  * the item whose query head shares l's KV head (grouped-query attention). */
 static int leader(const mha_ctx *x, const item *it, int l)
 {
+    if (!x->share) return l;
     int kv = (it->h0 + l) / x->group, first = kv * x->group - it->h0;
     return first > 0 ? first : 0;
 }
@@ -60,8 +62,30 @@ static int leader(const mha_ctx *x, const item *it, int l)
 /* lanes l.. of the item that share lane l's KV head */
 static int span(const mha_ctx *x, const item *it, int l)
 {
+    if (!x->share) return 1;
     int end = ((it->h0 + l) / x->group + 1) * x->group - it->h0;
     return (end < it->nh ? end : it->nh) - l;
+}
+
+/* Can the node's lanes share streams?  Only if every lane has the same
+ * leader in every item it is busy in.  When heads_parallel and the group
+ * size do not divide one another the lanes fall on KV heads differently
+ * from item to item; a lane's K/V buffer would then need a switch between
+ * two leaders' streams, which the design has not, so each lane reads its
+ * own K and V. */
+static int can_share(mha_ctx *x, const item *it, int nit)
+{
+    x->share = x->group > 1;
+    for (int l = 0; x->share && l < x->hw->hp && l < MAX_LANES; l++) {
+        int lead = -1;
+        for (int k = 0; k < nit; k++) {
+            if (it[k].nh <= l) continue;
+            int m = leader(x, &it[k], l);
+            if (lead >= 0 && m != lead) return x->share = 0;
+            lead = m;
+        }
+    }
+    return x->share;
 }
 
 /* per-lane, per-channel FIFOs and processes of one node */
@@ -88,20 +112,31 @@ static int proc(sim_graph *g, int n, const char *what, int l, int c)
     return sim_proc_add(g, name, n, SIM_PK_COMPUTE);
 }
 
-/* Does lane l lead its KV group in some item (and so need K/V streams)? */
-static int leads(const mha_ctx *x, const item *it, int nit, int l)
+/* Does lane l lead its KV group in item k (and so stream its K and V)? */
+static int leads_item(const mha_ctx *x, const item *it, int k, int l)
 {
-    for (int k = 0; k < nit; k++)
-        if (it[k].nh > l && leader(x, &it[k], l) == l) return 1;
+    return it[k].nh > l && leader(x, &it[k], l) == l;
+}
+
+/* lanes l leads in items from..nit-1 */
+static int leads_from(const mha_ctx *x, const item *it, int nit, int from, int l)
+{
+    for (int k = from; k < nit; k++)
+        if (leads_item(x, it, k, l)) return 1;
     return 0;
 }
 
-/* one lane's FIFOs and processes */
-static void lane_add(const mha_ctx *x, int n, int l, int stagein, int dma, lane_net *ln)
+/* one lane's FIFOs and processes.  Without the head-wise pipeline a lane's
+ * K/V loads of item k > 0 wait for item k-1's context: a go token through a
+ * depth-1 FIFO, pushed by the requantiser, for every item after the first
+ * that the lane leads; the first item it leads is free when it is item 0
+ * (an initial token) and waits like the others otherwise. */
+static void lane_add(const mha_ctx *x, int n, int l, int stagein, const item *it, int nit, lane_net *ln)
 {
     const sim_hw *hw = x->hw;
     sim_graph *g = &x->net->g;
-    const int kw = x->kw, G = hw->G, off = !hw->headwise;
+    const int kw = x->kw, G = hw->G, dma = leads_from(x, it, nit, 0, l);
+    const int go = !hw->headwise && leads_from(x, it, nit, 1, l), go_init = leads_item(x, it, 0, l);
     ln->sc = fifo(g, n, "score", l, -1, hw->sc_fifo, 0, SIM_WORD_BITS);
     ln->byp = fifo(g, n, "score_bypass", l, -1, hw->score_fifo, 0, SIM_WORD_BITS);
     ln->mx = fifo(g, n, "max", l, -1, hw->stat_fifo, 0, SIM_WORD_BITS);
@@ -117,8 +152,8 @@ static void lane_add(const mha_ctx *x, int n, int l, int stagein, int dma, lane_
             g->fifos[ln->kbuf[c]].reserve = g->fifos[ln->vbuf[c]].reserve = 1;
         ln->prob[c] = fifo(g, n, "prob", l, c, hw->prob_fifo, 0, SIM_BYTE_BITS);
         ln->ctx[c] = fifo(g, n, "ctx", l, c, hw->ctx_fifo, 0, SIM_WORD_BITS * G);
-        ln->kgo[c] = off && dma ? fifo(g, n, "kgo", l, c, 1, 1, 1) : -1;
-        ln->vgo[c] = off && dma ? fifo(g, n, "vgo", l, c, 1, 1, 1) : -1;
+        ln->kgo[c] = go ? fifo(g, n, "kgo", l, c, 1, go_init, 1) : -1;
+        ln->vgo[c] = go ? fifo(g, n, "vgo", l, c, 1, go_init, 1) : -1;
         ln->sv[c] = proc(g, n, "sv", l, c);
         ln->kdma[c] = ln->vdma[c] = -1;
         if (!dma) continue;
@@ -138,10 +173,10 @@ static void kv_streams(const mha_ctx *x, const item *it, int l, lane_net *ln, do
     for (int ch = 0; ch < kw; ch++) {
         int ph = sim_phase_add(g, ln[l].kdma[ch], it->c, 1, 0, 1);
         for (int m = l; m < l + sp; m++) sim_port_add(g, ph, ln[m].kbuf[ch], SIM_PUSH, 1, hw->L_hbm, sim_every());
-        if (off) sim_port_add(g, ph, ln[l].kgo[ch], SIM_POP, 1, 0, sim_first());
+        if (off && ln[l].kgo[ch] >= 0) sim_port_add(g, ph, ln[l].kgo[ch], SIM_POP, 1, 0, sim_first());
         ph = sim_phase_add(g, ln[l].vdma[ch], it->c, 1, 0, 1);
         for (int m = l; m < l + sp; m++) sim_port_add(g, ph, ln[m].vbuf[ch], SIM_PUSH, 1, hw->L_hbm, sim_every());
-        if (off) sim_port_add(g, ph, ln[l].vgo[ch], SIM_POP, 1, 0, sim_first());
+        if (off && ln[l].vgo[ch] >= 0) sim_port_add(g, ph, ln[l].vgo[ch], SIM_POP, 1, 0, sim_first());
         int kch = l * kw + ch, vch = hw->hp * kw + l * kw + ch;
         if (kch < LLX_SIM_MAX_CHANNELS) hbm[kch] += (double)it->c * hw->G;
         if (vch < LLX_SIM_MAX_CHANNELS) hbm[vch] += (double)it->c * hw->G;
@@ -276,12 +311,13 @@ static int node(mha_ctx *x, int n, llx_range heads, int kv_n, int tx, long *msgs
             it[k].h0 = heads.begin + gi * hp;
         }
     if (nit > 0) {
+        can_share(x, it, nit);
         int sin = stage_in(x, n, heads_n, kv_n);
         int lanes = heads_n < hp ? heads_n : hp;
-        for (int l = 0; l < lanes; l++) lane_add(x, n, l, sin, leads(x, it, nit, l), &ln[l]);
+        for (int l = 0; l < lanes; l++) lane_add(x, n, l, sin, it, nit, &ln[l]);
         for (int l = 0; l < lanes; l++) lane_items(x, l, it, nit, ln, x->net->hbm_bytes);
         /* lanes alike: every item has the same lanes and no lane shares another's K/V */
-        replicas(&x->net->g, ln, lanes, x->kw, (st->tokens == 1 || heads_n % hp == 0) && x->group == 1);
+        replicas(&x->net->g, ln, lanes, x->kw, (st->tokens == 1 || heads_n % hp == 0) && !x->share);
     }
     *qproc = ctxq(x, n, it, nit, ln, tx, msgs, elems);
     free(it);
@@ -297,7 +333,7 @@ llx_status sim_net_mha(const sim_hw *hw, const llx_schedule *s, int i, sim_stage
     if (kvh < 1 || st->heads % kvh != 0)
         return llx_fail(LLX_ERR_ARG, "stage %d: %d query heads on %d KV heads", i, st->heads, kvh);
     const int bytes = st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES;
-    mha_ctx x = {hw, st, net, (int)cdiv_l(st->head_dim, hw->G), 1, bytes, st->heads / kvh};
+    mha_ctx x = {hw, st, net, (int)cdiv_l(st->head_dim, hw->G), 1, bytes, st->heads / kvh, 0};
     if (x.kw > MAX_LANES)
         return llx_fail(LLX_ERR_ARG, "head_dim %d needs more than %d channels", st->head_dim, MAX_LANES);
     for (int n = 0; n < N; n++) {
