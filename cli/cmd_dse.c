@@ -20,7 +20,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: looplynx dse [options]\n\n"
             "Search the LoopLynx design space on the simulator: the designs with the lowest decode latency\n"
-            "for their DSP and BRAM use (or the fastest, or the most tokens per joule) that fit the board.\n\n"
+            "for their DSP, LUT and BRAM use (or the fastest, or the most tokens per joule) that fit the board.\n\n"
             "  --platform NAME|FILE   u50 (default), u280, u55c, v80, or a platform .json file\n"
             "  --model M              gpt2 ... gpt2-xl (default gpt2-medium), a folder with config.json,\n"
             "                         or dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "  --prompt P --gen G     a workload: searched at the mean decode context, whole run reported\n"
             "                         for the validated designs\n"
             "  --precision w8a8       the accelerator's datapath (the only one the simulator models)\n"
-            "  --objective O          pareto (latency against DSP and BRAM, default), latency,\n"
+            "  --objective O          pareto (latency against DSP, LUT and BRAM, default), latency,\n"
             "                         tokens-per-joule\n"
             "  --cap PCT              utilisation cap per device and resource (default 80)\n"
             "  --vary KEY=V1,V2,...   the values of a searched parameter (repeatable; one value fixes it)\n"

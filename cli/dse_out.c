@@ -1,7 +1,7 @@
 /* cli/dse_out.c - the result of `looplynx dse` as a table, one JSON object
  * or CSV rows.  Columns: the searched parameters, decode latency, tokens per
  * second and per joule, each resource as a share of the device (the largest
- * device of the design) and the design's DSP and BRAM over all devices. */
+ * device of the design) and the design's DSP, LUT and BRAM over all devices. */
 #include <string.h>
 
 #include "cli.h"
@@ -40,8 +40,8 @@ static void header(const dse_report *d)
 {
     printf("  %3s", "#");
     for (int k = 0; k < d->r->nknobs; k++) printf(" %*s", col_width(d->r->knobs[k].name), short_name(d->r->knobs[k].name));
-    printf(" | %8s %8s %6s %5s %5s %5s %5s %5s %3s %6s %6s\n", "ms/tok", "tok/s", "tok/J", "DSP%", "LUT%", "FF%",
-           "BRAM%", "URAM%", "dev", "DSP", "BRAM");
+    printf(" | %8s %8s %6s %5s %5s %5s %5s %5s %3s %6s %7s %6s\n", "ms/tok", "tok/s", "tok/J", "DSP%", "LUT%", "FF%",
+           "BRAM%", "URAM%", "dev", "DSP", "LUT", "BRAM");
 }
 
 static void row(const dse_report *d, const char *tag, const llx_dse_point *p)
@@ -50,7 +50,7 @@ static void row(const dse_report *d, const char *tag, const llx_dse_point *p)
     for (int k = 0; k < d->r->nknobs; k++) printf(" %*g", col_width(d->r->knobs[k].name), p->knob[k]);
     printf(" | %8.3f %8.1f %6.2f", p->latency_ms, p->tokens_per_s, p->tokens_per_joule);
     for (int k = 0; k < LLX_DSE_RES; k++) printf(" %5.1f", 100 * p->frac[k]);
-    printf(" %3d %6.0f %6.0f", p->devices, p->total[0], p->total[3]);
+    printf(" %3d %6.0f %7.0f %6.0f", p->devices, p->total[0], p->total[1], p->total[3]);
     if (p->cycle_ms > 0) printf("  cycle-mode %.3f", p->cycle_ms);
     if (p->workload_ms > 0) printf("  workload %.1f ms", p->workload_ms);
     printf("\n");
@@ -67,7 +67,7 @@ void dse_print_text(const dse_report *d, const char *plot)
            "%ld simulator runs of a kernel group\n",
            r->considered, d->seconds, r->invalid, r->over_budget, r->pruned, r->evaluated, r->sim_runs);
     if (o->objective == LLX_DSE_PARETO)
-        printf("Pareto front: %d designs with the lowest decode latency for their DSP and BRAM (all devices)\n\n",
+        printf("Pareto front: %d designs with the lowest decode latency for their DSP, LUT and BRAM (all devices)\n\n",
                r->n_front);
     else
         printf("the %d designs with the %s\n\n", r->n_front,
@@ -88,9 +88,10 @@ void dse_print_text(const dse_report *d, const char *plot)
             row(d, tag, p);
             if (p->behind < 0) printf("        on the front\n");
             else
-                printf("        behind the front: #%d is at least as good in every objective (%.3f ms, %.0f DSP, %.0f BRAM)\n",
+                printf("        behind the front: #%d is at least as good in every objective (%.3f ms, %.0f DSP, %.0f LUT, "
+                       "%.0f BRAM)\n",
                        p->behind, r->front[p->behind].latency_ms, r->front[p->behind].total[0],
-                       r->front[p->behind].total[3]);
+                       r->front[p->behind].total[1], r->front[p->behind].total[3]);
         }
     }
     if (r->validated)

@@ -82,7 +82,7 @@ static void panel(FILE *f, const tmp *t, int col, const char *xlabel, int stairs
     quoted(f, t->path[0]);
     fprintf(f, " using %d:1 with points pt 7 ps 0.35 lc rgb '#bdbdbd' title 'timed designs', \\\n  ", col);
     quoted(f, t->path[1]);
-    fprintf(f, " using %d:1 with points pt 7 ps 0.8 lc rgb '#1f77b4' title 'Pareto front (latency, DSP, BRAM)', \\\n  ",
+    fprintf(f, " using %d:1 with points pt 7 ps 0.8 lc rgb '#1f77b4' title 'Pareto front (latency, DSP, LUT, BRAM)', \\\n  ",
             col);
     quoted(f, t->path[stairs]);
     fprintf(f, " using 1:2 with steps lw 2 lc rgb '#1f77b4' title 'front in this projection', \\\n  ");

@@ -68,7 +68,7 @@ static truth brute_force(const llx_dse_opts *o, const llx_config *m)
             continue;
         t.fit++;
         p.latency_ms = res.decode_ms_per_token, p.tokens_per_joule = res.tokens_per_joule;
-        p.total[0] = s->all_total.dsp, p.total[3] = s->all_total.bram;
+        p.total[0] = s->all_total.dsp, p.total[1] = s->all_total.lut, p.total[3] = s->all_total.bram;
         t.p[t.n++] = p;
     }
     return t;
@@ -77,7 +77,7 @@ static truth brute_force(const llx_dse_opts *o, const llx_config *m)
 static int same_objectives(const llx_dse_point *a, const llx_dse_point *b)
 {
     return fabs(a->latency_ms - b->latency_ms) <= 1e-9 * b->latency_ms && a->total[0] == b->total[0] &&
-           a->total[3] == b->total[3];
+           a->total[1] == b->total[1] && a->total[3] == b->total[3];
 }
 
 TEST(dse_front_is_the_brute_force_front)
@@ -106,6 +106,67 @@ TEST(dse_front_is_the_brute_force_front)
     CHECK_EQ_INT(r.n_front, n_true);
     CHECK(r.n_front > 3);
     free(t.p);
+    llx_dse_result_free(&r);
+}
+
+/* the values of knob `name` among the front's designs (a bit per value index) */
+static unsigned front_values(const llx_dse_opts *o, const llx_dse_result *r, const char *name)
+{
+    unsigned seen = 0;
+    for (int k = 0; k < o->nknobs; k++) {
+        if (strcmp(o->knobs[k].name, name)) continue;
+        for (int i = 0; i < r->n_front; i++)
+            for (int v = 0; v < o->knobs[k].n; v++)
+                if (r->front[i].knob[k] == o->knobs[k].v[v]) seen |= 1u << v;
+    }
+    return seen;
+}
+
+static llx_sim_resources resources_with(const llx_config *m, const char *set1, const char *set2)
+{
+    llx_sim_config c;
+    llx_sim_resources r;
+    CHECK(llx_sim_config_init(&c, "u50") == LLX_OK);
+    if (set1) CHECK(llx_sim_set(&c, set1) == LLX_OK);
+    if (set2) CHECK(llx_sim_set(&c, set2) == LLX_OK);
+    CHECK(llx_sim_resources_estimate(&c, m, &r) == LLX_OK);
+    return r;
+}
+
+/* Write ports and m_axi ports cost logic (docs/simulator.md section 6), so
+ * the front keeps narrower ones where they save LUTs: both write widths
+ * and both word widths of the small space are on it. */
+TEST(dse_front_trades_write_and_port_widths, LLX_T_ASAN)
+{
+    llx_config m = model("gpt2-medium");
+    /* a write port of k > 1 elements: a k:1 multiplexer per bank bit */
+    llx_sim_resources a = resources_with(&m, "mha_wb_elems=1", NULL), b = resources_with(&m, "mha_wb_elems=4", NULL);
+    llx_sim_resources c = resources_with(&m, "mha_wb_elems=16", NULL);
+    CHECK(a.node_total.lut < b.node_total.lut && b.node_total.lut < c.node_total.lut);
+    CHECK_CLOSE(b.node_total.lut - a.node_total.lut, 32.0 * 8 * 1, 0, 1e-9); /* 32 banks x 8 bits x one LUT6 */
+    CHECK(a.node_total.bram == c.node_total.bram && a.node_total.dsp == c.node_total.dsp);
+    /* more elements per cycle than banks: more banks, more BRAM */
+    a = resources_with(&m, "mp_wb_elems=32", NULL), b = resources_with(&m, "mp_wb_elems=64", NULL);
+    CHECK(a.node_total.bram < b.node_total.bram);
+    /* an aligned write of h: no multiplexer while the width divides the lanes */
+    a = resources_with(&m, "ln_wb_elems=4", NULL), b = resources_with(&m, "ln_wb_elems=8", NULL);
+    c = resources_with(&m, "ln_wb_elems=3", NULL);
+    CHECK(a.node_total.lut == b.node_total.lut && c.node_total.lut > b.node_total.lut);
+    /* the m_axi adapters grow with the port: 753 LUT and 2325 FF per 256 bits and port */
+    a = resources_with(&m, "word_bytes=32", "channels=8"), b = resources_with(&m, "word_bytes=64", "channels=8");
+    CHECK_CLOSE(b.node[3].lut - a.node[3].lut, 8 * 753.0, 0, 1e-6);
+    CHECK_CLOSE(b.node[3].ff - a.node[3].ff, 8 * 2325.0, 0, 1e-6);
+    CHECK(!strcmp(a.node[3].name, "dma"));
+
+    llx_config sm = model(SMALL);
+    llx_dse_opts o;
+    small_space(&o, &sm);
+    llx_dse_result r;
+    CHECK(llx_dse_run(&o, &sm, &r) == LLX_OK);
+    CHECK_EQ_INT((int)front_values(&o, &r, "mp_wb_elems"), 3);
+    CHECK_EQ_INT((int)front_values(&o, &r, "mha_wb_elems"), 3);
+    CHECK_EQ_INT((int)front_values(&o, &r, "word_bytes"), 3);
+    llx_test_note("small space: %d designs on the front", r.n_front);
     llx_dse_result_free(&r);
 }
 
@@ -138,7 +199,8 @@ TEST(dse_reported_designs_fit_and_the_paper_is_behind, LLX_T_ASAN)
         for (int j = 0; j < r.n_front; j++) CHECK(!llx_dse_dominates(p, &r.front[j])); /* not strictly better */
         CHECK(p->behind < 0 || (p->behind < r.n_front && !llx_dse_dominates(p, &r.front[p->behind]) &&
                                 r.front[p->behind].latency_ms <= p->latency_ms &&
-                                r.front[p->behind].total[0] <= p->total[0] && r.front[p->behind].total[3] <= p->total[3]));
+                                r.front[p->behind].total[0] <= p->total[0] && r.front[p->behind].total[1] <= p->total[1] &&
+                                r.front[p->behind].total[3] <= p->total[3]));
         llx_sim_config pc;
         CHECK(llx_dse_point_config(&o, p, &pc) == LLX_OK);
         CHECK(pc.arch.channels == 8 && pc.arch.word_bytes == 32 && pc.arch.clock_mhz == 285);

@@ -29,7 +29,7 @@
 #define LLX_DSE_RES 5         /* resources: DSP, LUT, FF, BRAM, URAM */
 
 typedef enum llx_dse_objective {
-    LLX_DSE_PARETO,  /* latency against DSP and BRAM: the non-dominated designs */
+    LLX_DSE_PARETO,  /* latency against DSP, LUT and BRAM: the non-dominated designs */
     LLX_DSE_LATENCY, /* the `top` lowest decode latencies */
     LLX_DSE_TPJ,     /* the `top` highest tokens per joule */
 } llx_dse_objective;
@@ -108,7 +108,7 @@ void llx_dse_result_free(llx_dse_result *r);
 /* Configuration of a point (o->base with the point's knob values). */
 llx_status llx_dse_point_config(const llx_dse_opts *o, const llx_dse_point *p, llx_sim_config *c);
 
-/* a weakly dominates b on (latency, DSP, BRAM) and differs in one. */
+/* a weakly dominates b on (latency, DSP, LUT, BRAM) and differs in one. */
 int llx_dse_dominates(const llx_dse_point *a, const llx_dse_point *b);
 
 /* ---- FIFO sizing ---- */

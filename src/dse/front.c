@@ -1,5 +1,5 @@
 /* dse/front.c - what the search keeps: the Pareto front of latency against
- * DSP and BRAM (or the `top` designs by latency or tokens per joule), the
+ * DSP, LUT and BRAM (or the `top` designs by latency or tokens per joule), the
  * pruning tests against it, the paper's designs placed against it, and the
  * end of a search: every reported design re-timed as a whole by
  * llx_sim_run (the composed time must be the same to the cycle) and the
@@ -12,17 +12,20 @@
 #include "dse/search.h"
 #include "util/status.h"
 
-int llx_dse_dominates(const llx_dse_point *a, const llx_dse_point *b)
-{
-    const int le = a->latency_ms <= b->latency_ms && a->total[0] <= b->total[0] && a->total[3] <= b->total[3];
-    const int lt = a->latency_ms < b->latency_ms || a->total[0] < b->total[0] || a->total[3] < b->total[3];
-    return le && lt;
-}
-
+/* the front's objectives: latency and, over all devices, DSP, LUT and BRAM */
 static int weakly(const llx_dse_point *a, const llx_dse_point *b)
 {
-    return a->latency_ms <= b->latency_ms && a->total[0] <= b->total[0] && a->total[3] <= b->total[3];
+    return a->latency_ms <= b->latency_ms && a->total[0] <= b->total[0] && a->total[1] <= b->total[1] &&
+           a->total[3] <= b->total[3];
 }
+
+static int same(const llx_dse_point *a, const llx_dse_point *b)
+{
+    return a->latency_ms == b->latency_ms && a->total[0] == b->total[0] && a->total[1] == b->total[1] &&
+           a->total[3] == b->total[3];
+}
+
+int llx_dse_dominates(const llx_dse_point *a, const llx_dse_point *b) { return weakly(a, b) && !same(a, b); }
 
 /* a setting of one of c's groups is beaten by a timed sibling setting: the
  * sibling candidate (same structure, same resources) is at least as fast */
@@ -46,7 +49,8 @@ int dse_pruned(const search *x, const cand *c)
     case LLX_DSE_PARETO:
         for (int i = 0; i < r->n_front; i++) {
             const llx_dse_point *f = &r->front[i];
-            if (f->latency_ms <= c->lb_ms && f->total[0] <= c->dsp && f->total[3] <= c->bram) return 1;
+            if (f->latency_ms <= c->lb_ms && f->total[0] <= c->dsp && f->total[1] <= c->lut && f->total[3] <= c->bram)
+                return 1;
         }
         break;
     case LLX_DSE_LATENCY:
@@ -106,8 +110,7 @@ llx_status dse_offer(search *x, const llx_dse_point *p)
      * and a design equal to a kept one in every objective is not kept twice */
     for (int i = 0; i < r->n_front; i++) {
         const llx_dse_point *f = &r->front[i];
-        if (f->latency_ms == p->latency_ms && f->tokens_per_joule == p->tokens_per_joule &&
-            f->total[0] == p->total[0] && f->total[3] == p->total[3])
+        if (same(f, p) && f->tokens_per_joule == p->tokens_per_joule)
             return LLX_OK;
     }
     int at = r->n_front;
@@ -165,9 +168,9 @@ static void place_paper(const search *x, llx_dse_point *p)
     p->behind = -1;
     for (int i = 0; i < r->n_front; i++) {
         const llx_dse_point *f = &r->front[i];
-        int same = f->latency_ms == p->latency_ms && f->total[0] == p->total[0] && f->total[3] == p->total[3];
+        int same_point = same(f, p);
         int better = x->o->objective == LLX_DSE_PARETO ? weakly(f, p) : score(x, f) <= score(x, p);
-        if (same) {
+        if (same_point) {
             p->behind = -1;
             return;
         }

@@ -148,7 +148,7 @@ llx_status dse_candidate(search *x, long id, int *kept)
     }
     k.id = id;
     k.lb_ms = lb / (c.arch.clock_mhz * 1e3);
-    k.dsp = rs->all_total.dsp, k.bram = rs->all_total.bram;
+    k.dsp = rs->all_total.dsp, k.lut = rs->all_total.lut, k.bram = rs->all_total.bram;
     k.tie = splitmix(x->o->seed ^ splitmix((uint64_t)id));
     if (x->nc == x->capc) {
         long nc = x->capc ? 2 * x->capc : 4096;

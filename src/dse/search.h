@@ -19,7 +19,7 @@ typedef struct gslot {
 
 typedef struct cand {
     long id;
-    double lb_ms, dsp, bram;
+    double lb_ms, dsp, lut, bram;
     uint64_t tie;
     int res;
     int g[DSE_GROUPS];

@@ -16,7 +16,8 @@
 #define K_ALL LLX_SIM_ALL_KERNELS
 
 /* What each kernel's timing rule reads (src/sim/net_*.c) and what the
- * resource model reads (src/sim/resources.c).  A wrong entry cannot go
+ * resource model reads (src/sim/resources.c: the write ports' banks and
+ * multiplexers read the write widths).  A wrong entry cannot go
  * unnoticed: every reported design is re-timed as a whole. */
 typedef struct knob_info {
     const char *name;
@@ -37,14 +38,14 @@ static const knob_info known[] = {
     {"headwise_pipeline", K_MHA, 0},
     {"transfer_hiding", K_MP | K_MHA, 0},
     {"mp_in_elems", K_MP, 0},
-    {"mp_wb_elems", K_MP, 0},
-    {"act_elems", K_MP, 0},
+    {"mp_wb_elems", K_MP, 1},
+    {"act_elems", K_MP, 1},
     {"mha_q_elems", K_MHA, 0},
     {"kv_in_elems", K_MHA, 0},
     {"ctx_q_elems", K_MHA, 0},
-    {"mha_wb_elems", K_MHA, 0},
+    {"mha_wb_elems", K_MHA, 1},
     {"ln_rd_elems", K_LN, 0},
-    {"ln_wb_elems", K_LN, 0},
+    {"ln_wb_elems", K_LN, 1},
     {"ln_acc_ii", K_LN, 0},
     {"out_fifo", K_MP, 1},
     {"disp_fifo", K_MP, 0},

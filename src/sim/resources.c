@@ -20,6 +20,15 @@
 
 enum { D_FADD = 2, D_FMUL = 3, D_EXP = 7, D_RSQRT = 8 }; /* Vitis HLS full-DSP fp32 cores */
 
+/* An m_axi adapter's logic grows with its data width: Vitis_Accel_Examples
+ * port_width_widening (U200, one read/write adapter) measured 3452 LUT /
+ * 4006 FF at 256 bits and 4205 / 6331 at 512: 753 LUT and 2325 FF per 256
+ * bits.  The 256-bit cost itself (1500 LUT, 2500 FF) is assumed. */
+#define MAXI_LUT_256 1500.0
+#define MAXI_FF_256 2500.0
+#define MAXI_LUT_PER_BIT (753.0 / 256.0)
+#define MAXI_FF_PER_BIT (2325.0 / 256.0)
+
 static double bram36(double depth, double width)
 {
     static const int cfg[][2] = {{16384, 1}, {8192, 2}, {4096, 4}, {2048, 9}, {1024, 18}, {512, 36}};
@@ -43,6 +52,31 @@ static double lutram(double depth, double width) { return depth < 64 ? width * (
 
 static int cdiv_i(long a, long b) { return (int)((a + b - 1) / b); }
 
+static int max_i(int a, int b) { return a > b ? a : b; }
+
+static int gcd_i(int a, int b) { return b ? gcd_i(b, a % b) : a; }
+
+/* A write port of k elements per cycle into a buffer of `banks` banks of
+ * `bits`-wide words (cyclic partitioning): each bank selects its word among
+ * the elements that can land in it, a multiplexer per bit of
+ * ceil((sources - 1) / 3) LUT6 (UG574: one LUT6 is a 4:1 multiplexer).  A
+ * write-back puts a message at an offset read from its header, so any of
+ * the k elements can land in any bank (k sources); a loop writing k
+ * consecutive elements from a multiple of k (the LN&Res write of h, the
+ * activation pass) gives bank b the elements j = b mod gcd(k, banks) apart:
+ * k / gcd(k, banks) sources, none to select when k divides the banks.  One
+ * element per cycle is a broadcast with a write enable per bank. */
+static double wport_luts(int banks, int bits, int k, int aligned)
+{
+    const int sources = aligned ? k / gcd_i(k, banks) : k;
+    return sources > 1 ? (double)banks * bits * (double)cdiv_i(sources - 1, 3) : 0;
+}
+
+/* banks of a buffer written k elements per cycle: each bank has one port
+ * for the writer (UG573: a block RAM has two ports; the readers take the
+ * other), so at least k banks */
+static int banks_for(int banks, int k) { return max_i(banks, k); }
+
 static void add(llx_sim_component *t, const llx_sim_component *c)
 {
     t->dsp += c->dsp, t->lut += c->lut, t->ff += c->ff, t->bram += c->bram, t->uram += c->uram;
@@ -58,6 +92,7 @@ static void mem(llx_sim_component *c, double depth, double width, int to_uram)
 
 typedef struct dims {
     int P, G, N, L, C, F, kw, hp, lanes;
+    int mp_wb, mha_wb, act, ln_wb; /* write ports into the shared buffers, elements per cycle */
     int llama;      /* RMSNorm (gamma only), no biases, SiLU-gated MLP */
     int widest;     /* widest activation slot of a layer (QKV, MID) */
     long rows;      /* output rows this node owns over the layer's matrices */
@@ -111,18 +146,23 @@ static llx_sim_component ln_unit(const llx_sim_arch *a, const dims *d, int param
 static llx_sim_component buf_unit(const dims *d, int params_uram)
 {
     llx_sim_component b = {"buffers", 0, 0, 0, 0, 0};
-    for (int k = 0; k < d->G; k++) {
-        mem(&b, cdiv_i(d->widest, d->G), 32, 0); /* float_buffer, cyclic over G banks */
-        mem(&b, cdiv_i(d->widest, d->G), 8, 0);  /* int_buffer */
-        if (d->gate_rows > 0) mem(&b, cdiv_i(d->gate_rows, d->G), 32, 0); /* the node's GATE rows */
-    }
-    for (int k = 0; k < d->lanes; k++) {
-        mem(&b, cdiv_i(d->C, d->lanes), 32, 0); /* input_buffer */
-        mem(&b, cdiv_i(d->C, d->lanes), 32, 0); /* res_buffer */
+    /* float_buffer (MP write-back, activation pass) and int_buffer (MHA
+     * write-back), cyclic over G banks or as many as a write port needs */
+    const int fb = banks_for(banks_for(d->G, d->mp_wb), d->act), ib = banks_for(d->G, d->mha_wb);
+    for (int k = 0; k < fb; k++) mem(&b, cdiv_i(d->widest, fb), 32, 0);
+    for (int k = 0; k < ib; k++) mem(&b, cdiv_i(d->widest, ib), 8, 0);
+    for (int k = 0; k < d->G && d->gate_rows > 0; k++) mem(&b, cdiv_i(d->gate_rows, d->G), 32, 0); /* GATE rows */
+    /* input_buffer and res_buffer over the lanes, or as many banks as the write of h needs */
+    const int lb = banks_for(d->lanes, d->ln_wb);
+    for (int k = 0; k < lb; k++) {
+        mem(&b, cdiv_i(d->C, lb), 32, 0); /* input_buffer */
+        mem(&b, cdiv_i(d->C, lb), 32, 0); /* res_buffer */
     }
     if (!d->llama) mem(&b, (double)d->rows * d->L, 32, params_uram); /* biases of the node's rows, every layer */
     b.dsp = 2 * D_FMUL; /* staging requantisers (q, k, v) */
-    b.lut = 8000, b.ff = 12000;
+    b.lut = 8000 + wport_luts(fb, 32, d->mp_wb, 0) + wport_luts(fb, 32, d->act, 1) +
+            wport_luts(ib, 8, d->mha_wb, 0) + wport_luts(lb, 32, d->ln_wb, 1);
+    b.ff = 12000;
     return b;
 }
 
@@ -132,7 +172,9 @@ static llx_sim_component dma_unit(const llx_sim_arch *a, const dims *d)
     int kv = 2 * d->hp * d->kw; /* the K/V channels also write */
     for (int p = 0; p < d->P; p++) mem(&dm, a->dma_fifo, 8.0 * d->G, 0);
     for (int p = 0; p < kv; p++) mem(&dm, a->dma_fifo, 8.0 * d->G, 0);
-    dm.lut = 1500.0 * d->P, dm.ff = 2500.0 * d->P;
+    const double bits = 8.0 * d->G;
+    dm.lut = d->P * (MAXI_LUT_256 + MAXI_LUT_PER_BIT * (bits - 256));
+    dm.ff = d->P * (MAXI_FF_256 + MAXI_FF_PER_BIT * (bits - 256));
     return dm;
 }
 
@@ -155,6 +197,7 @@ static int node_components(const llx_sim_config *c, const llx_config *m, const l
     const llx_sim_arch *a = &c->arch;
     dims d = {a->channels, a->word_bytes, a->nodes, m->n_layer, m->n_embd, m->n_inner,
               cdiv_i(llx_config_head_dim(m), a->word_bytes), a->heads_parallel, a->ln_lanes,
+              a->mp_wb_elems, a->mha_wb_elems, a->act_elems > 0 ? a->act_elems : a->word_bytes, a->ln_wb_elems,
               m->arch == LLX_ARCH_LLAMA, 0, 0, 0};
     const llx_slot wide[] = {LLX_SLOT_X, LLX_SLOT_QKV, LLX_SLOT_CTX, LLX_SLOT_MID};
     for (size_t k = 0; k < sizeof wide / sizeof wide[0]; k++)
