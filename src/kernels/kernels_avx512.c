@@ -10,10 +10,12 @@
 #include "kernels/kernels.h"
 
 void llx_matmul_f32_fill_avx512(llx_kernels *k); /* matmul_f32_avx512.c */
+void llx_attn_fill_avx512(llx_kernels *k);       /* attn_avx512.c */
 
 void llx_kernels_fill_avx512(llx_kernels *k)
 {
     llx_matmul_f32_fill_avx512(k);
+    llx_attn_fill_avx512(k);
     k->name = "avx512";
     k->tier = LLX_TIER_AVX512;
     k->i8_rows = 16;
