@@ -46,6 +46,10 @@ static inline __m128i llx_q8x16(__m512 v)
     return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v));
 }
 
+/* GELU out of line: the epilogue is inlined into every register tile and
+ * GELU is long (it runs once per 16 outputs, after a whole K loop) */
+static __attribute__((noinline, unused)) __m512 llx_epi_gelu16(__m512 y) { return llx_gelu16(y); }
+
 /* What the epilogue needs of 16 rows r .. r+15 (m: the rows that exist),
  * loaded once and used for every token. */
 typedef struct llx_epi16 {
@@ -53,7 +57,7 @@ typedef struct llx_epi16 {
     __mmask16 m;
 } llx_epi16;
 
-static inline llx_epi16 llx_epi16_rows(const llx_epilogue *ep, int r, int n)
+static inline __attribute__((always_inline)) llx_epi16 llx_epi16_rows(const llx_epilogue *ep, int r, int n)
 {
     llx_epi16 p;
     p.m = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
@@ -75,17 +79,19 @@ static inline llx_epi16 llx_epi16_rows(const llx_epilogue *ep, int r, int n)
 
 /* The epilogue's steps after the scale (act, aux, out_i8 or the fp32
  * store) on the 16 values y of token t, rows r .. r+15. */
-static inline void llx_epi16_tail(const llx_epilogue *ep, const llx_epi16 *p, int t, int r, __m512 y)
+static inline __attribute__((always_inline)) void llx_epi16_tail(const llx_epilogue *ep, const llx_epi16 *p, int t,
+                                                                  int r, __m512 y)
 {
     const size_t o = (size_t)t * ep->ldo + (size_t)r;
-    if (ep->act == LLX_EPI_GELU) y = llx_gelu16(y);
+    if (ep->act == LLX_EPI_GELU) y = llx_epi_gelu16(y);
     if (ep->aux) y = _mm512_mul_ps(y, _mm512_maskz_loadu_ps(p->m, ep->aux + (size_t)t * ep->lda + (size_t)r));
     if (ep->out_i8) _mm_mask_storeu_epi8((int8_t *)ep->out + o, p->m, llx_q8x16(_mm512_mul_ps(y, p->inv)));
     else _mm512_mask_storeu_ps((float *)ep->out + o, p->m, y);
 }
 
 /* The epilogue of the 16 results acc (int32, rows r .. r+15) of token t. */
-static inline void llx_epi16_store(const llx_epilogue *ep, const llx_epi16 *p, int t, int r, __m512i acc)
+static inline __attribute__((always_inline)) void llx_epi16_store(const llx_epilogue *ep, const llx_epi16 *p, int t,
+                                                                   int r, __m512i acc)
 {
     if (ep->scale == LLX_EPI_I32) {
         _mm512_mask_storeu_epi32((int32_t *)ep->out + (size_t)t * ep->ldo + (size_t)r, p->m, acc);

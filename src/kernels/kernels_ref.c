@@ -59,19 +59,32 @@ size_t llx_panel_index(int r, int k, int R, int K)
     return (size_t)p0 * K4 + (size_t)(k / 4) * (size_t)rows * 4 + (size_t)(r - p0) * 4 + (size_t)(k % 4);
 }
 
+/* the four bytes of a group, each + 128 (XOR 0x80), as one word */
+static inline uint32_t group4(const int8_t *s)
+{
+    uint32_t v;
+    memcpy(&v, s, 4);
+    return v ^ 0x80808080u;
+}
+
 void llx_pack_i8_panels(int8_t *dst, const int8_t *src, size_t ldsrc, int R, int K)
 {
-    const size_t K4 = ((size_t)K + 3) & ~(size_t)3;
+    const int G = K / 4, K4 = (K + 3) & ~3;
     for (int p0 = 0; p0 < R; p0 += 16) {
         const int rows = R - p0 < 16 ? R - p0 : 16;
-        uint8_t *d = (uint8_t *)dst + (size_t)p0 * K4;
-        for (int i = 0; i < rows; i++) {
-            const int8_t *s = src + (size_t)(p0 + i) * ldsrc;
-            for (size_t k = 0; k < K4; k++) {
-                const uint8_t v = k < (size_t)K ? (uint8_t)s[k] : 0;
-                d[(k / 4) * (size_t)rows * 4 + (size_t)i * 4 + k % 4] = v ^ 0x80;
+        int8_t *d = dst + (size_t)p0 * K4;
+        for (int g = 0; g < G; g++, d += 4 * rows) /* one group: the rows' four bytes, row by row */
+            for (int i = 0; i < rows; i++) {
+                const uint32_t v = group4(src + (size_t)(p0 + i) * ldsrc + 4 * (size_t)g);
+                memcpy(d + 4 * i, &v, 4);
             }
-        }
+        if (G * 4 < K) /* the last, partial group: columns past K are w = 0 */
+            for (int i = 0; i < rows; i++) {
+                int8_t b[4] = {0, 0, 0, 0};
+                memcpy(b, src + (size_t)(p0 + i) * ldsrc + 4 * (size_t)G, (size_t)(K - 4 * G));
+                const uint32_t v = group4(b);
+                memcpy(d + 4 * i, &v, 4);
+            }
     }
 }
 
