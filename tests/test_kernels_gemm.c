@@ -163,13 +163,16 @@ TEST(kernels_f32_vector_tiers_agree, LLX_T_ASAN)
     if (!a || !b) SKIP("tier avx512: %s", llx_tier_missing(LLX_TIER_AVX512));
     llx_rng r;
     llx_rng_seed(&r, 3);
-    static const int Ks[] = {1, 8, 13, 40, 64, 203, 768};
+    static const int Ks[] = {1, 8, 13, 40, 64, 203, 768, 1024};
     static const int Ts[] = {1, 3, 8, 9, 16, 21};
     static const int Rs[] = {1, 5, 6, 12, 13, 31};
+    /* strides a multiple of 4 KiB take the avx512 tier's own kernel, others the avx2 one */
+    for (int alias = 0; alias < 2; alias++)
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
         for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
             for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++) {
-                const int K = Ks[ki], T = Ts[ti], R = Rs[ri], ldx = K + 3, ldw = K + 1, ldo = R + 2;
+                const int K = Ks[ki], T = Ts[ti], R = Rs[ri], ldo = R + 2;
+                const int ldx = alias ? (K + 1023) / 1024 * 1024 : K + 3, ldw = alias ? ldx : K + 1;
                 float *x = malloc(sizeof(float) * T * ldx), *w = malloc(sizeof(float) * R * ldw);
                 float *bias = malloc(sizeof(float) * R), *o1 = malloc(sizeof(float) * T * ldo),
                       *o2 = malloc(sizeof(float) * T * ldo), *o3 = malloc(sizeof(float) * T * ldo);

@@ -9,8 +9,15 @@
  * tile is 4 token pairs x 6 rows (24 accumulators), run over K in blocks
  * so that its rows stay in L1; afterwards the lanes are combined with the
  * same tree, ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), on 16 elements at a
- * time.  Fewer than 8 tokens (decode) go to the avx2 kernel,
- * which streams four rows at once. */
+ * time.  Fewer than 8 tokens (decode) go to the avx2 kernel, which streams
+ * four rows at once.
+ *
+ * On Zen 4 a zmm FMA is two 256-bit halves, so AVX-512 brings no more
+ * multiply-adds per cycle than AVX2; this kernel wins where the avx2
+ * kernel's row streams alias in L1 (rows a multiple of 4 KiB apart: K =
+ * 1024, 3072, 4096): GPT-2 small's FC2 (768 x 3072) at T=128 87-95 GFLOP/s
+ * against 58-67 (one core, thread CPU time, best of 40).  Elsewhere (K =
+ * 768) the avx2 kernel was faster, 88-102 against 75-90, and runs. */
 #include <immintrin.h>
 
 #include "kernels/kernels.h"
@@ -135,9 +142,17 @@ static void chunk(const f32_args *a, int t, int r0, int nr)
         }
 }
 
+/* Rows a multiple of 4 KiB apart fall into the same L1 sets: the avx2
+ * kernel's seven row streams then evict each other. */
+static int aliasing(int ld) { return ld > 0 && ((size_t)ld * sizeof(float)) % 4096 == 0; }
+
 static void matmul_f32_avx512(float *out, int ldo, const float *x, int ldx, const float *w, int ldw,
                               const float *bias, int T, int R, int K)
 {
+    if (!aliasing(ldx) && !aliasing(ldw)) { /* the avx2 kernel is faster there (see the file's head) */
+        matmul_below(out, ldo, x, ldx, w, ldw, bias, T, R, K);
+        return;
+    }
     const int T8 = T & ~7;
     const f32_args a = {out, ldo, ldx, ldw, K, x, w, bias};
     for (int t = 0; t < T8; t += 8)
