@@ -1,7 +1,9 @@
 /* tests/test_batch.c - continuous batching: a sequence's logits and tokens
  * are bit-identical whether it runs alone or in steps with other sequences
  * (that join late, leave early, prefill in chunks beside its decode, and
- * leave its KV blocks apart in the pool), for FP32 and W8A8 (static and
+ * leave its KV blocks apart in the pool) and whether its prompt's blocks
+ * start at the cache's first or later (the prompt attention kernels read
+ * one stretch from wherever it starts), for FP32 and W8A8 (static and
  * dynamic), on 1 and 2 nodes with 1 and 2 threads; equal to the plain
  * forward path too; and the pool's limits (slots, blocks) are enforced. */
 #include <stdlib.h>
@@ -131,6 +133,35 @@ static int run_batched(llx_engine *e, const int *prompt, trace *tr, int V)
     return ok;
 }
 
+/* The sequence's prompt alone in steps of its own tokens (the prompt
+ * attention kernels), its blocks consecutive but after another sequence's
+ * (the stretch starts at cache position 128, not 0), in chunks that cross
+ * a block boundary; then greedy decode beside nothing. */
+static int run_offset(llx_engine *e, const int *prompt, trace *tr, int V)
+{
+    other X = {.n = 100}; /* two blocks, filled with its own prompt */
+    make_prompt(X.prompt, X.n, V, 14);
+    int s, fed = 0, ok = llx_seq_open(e, X.n, &X.seq) == LLX_OK;
+    const llx_seq_tokens xt = {X.seq, X.prompt, X.n};
+    if (ok && (llx_engine_step(e, &xt, 1, tr->logits) != LLX_OK || llx_seq_open(e, PROMPT + STEPS, &s) != LLX_OK))
+        llx_seq_close(e, X.seq), ok = 0;
+    if (!ok) return 0;
+    static const int chunks[3] = {40, 7, PROMPT - 47};
+    for (int c = 0; ok && c < 3; fed += chunks[c++]) {
+        const llx_seq_tokens it = {s, prompt + fed, chunks[c]};
+        ok = llx_engine_step(e, &it, 1, tr->logits) == LLX_OK;
+    }
+    for (int k = 0; ok && k < STEPS; k++) {
+        tr->tokens[k] = argmax(tr->logits + (size_t)k * V, V);
+        const llx_seq_tokens it = {s, &tr->tokens[k], 1};
+        ok = llx_engine_step(e, &it, 1, tr->logits + (size_t)(k + 1) * V) == LLX_OK;
+    }
+    if (ok) tr->tokens[STEPS] = argmax(tr->logits + (size_t)STEPS * V, V);
+    llx_seq_close(e, s);
+    llx_seq_close(e, X.seq);
+    return ok;
+}
+
 /* The plain forward path (the default sequence) for the same prompt. */
 static int run_forward(llx_engine *e, const int *prompt, trace *tr, int V)
 {
@@ -161,6 +192,10 @@ static void check_invariance(const char *path, llx_precision prec, int nodes, in
     CHECK_MSG(!memcmp(a.logits, b.logits, (size_t)(STEPS + 1) * V * sizeof(float)),
               "%s, %d node(s) x %d thread(s): logits differ alone vs batched", llx_precision_name(prec), nodes, threads);
     CHECK(!memcmp(a.tokens, b.tokens, sizeof a.tokens));
+    CHECK(run_offset(e, prompt, &b, V));
+    CHECK_MSG(!memcmp(a.logits, b.logits, (size_t)(STEPS + 1) * V * sizeof(float)),
+              "%s, %d node(s) x %d thread(s): logits differ with the prompt's stretch at cache position 128",
+              llx_precision_name(prec), nodes, threads);
     CHECK_EQ_INT(llx_engine_kv_free(e), 4 * 4); /* every block back */
     free(b.logits);
     llx_engine_free(e);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/w8a8_node.h"
+#include "kernels/attn_prefill.h"
 #include "util/status.h"
 
 static void *alloc_or(llx_status *st, size_t bytes)
@@ -33,6 +34,8 @@ llx_status w8_attn_alloc(node *nd, w8_node *q)
     q->probs = alloc_or(&st, nth * NH * (size_t)q->p_ld);
     q->cacc = alloc_or(&st, nth * NH * hd * 4);
     q->cpart = alloc_or(&st, nth * NH * hd * 4);
+    q->pscratch_bytes = llx_attn_prefill_scratch(nd->k, nd->max_ctx, (int)hd);
+    q->pscratch = alloc_or(&st, nth * q->pscratch_bytes);
     return st;
 }
 
@@ -134,6 +137,50 @@ static void attn_part(void *arg, int a, int b, int ith)
     }
 }
 
+/* A prompt, or a chunk of one, over one stretch of the cache
+ * (llx_pass_one_stretch): each of the node's heads attends for all the
+ * pass's tokens at once with the blocked causal kernel of
+ * kernels/attn_prefill.h (scores and context are GEMMs that reuse the
+ * head's packed K and V across the tokens), bit-identical to token by
+ * token.  An item is a head and a group of the tokens, so all threads work
+ * even when a ring block is one head.  Other multi-token passes (tokens of
+ * several sequences, blocks apart) take attn_part. */
+typedef struct prefill_job {
+    node *nd;
+    const llx_stage *st;
+    int h0, groups;
+} prefill_job;
+
+static void prefill_part(void *arg, int a, int b, int ith)
+{
+    const prefill_job *j = arg;
+    const node *nd = j->nd;
+    const llx_stage *st = j->st;
+    w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, KV = nd->kv_heads;
+    const w8_layer *L = w8_layer_of(q, st);
+    const size_t c0 = (size_t)llx_cache_pos(nd, 0, 0), cs = (size_t)KV * 32 * hd; /* the stretch's start */
+    const int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer + c0 * KV * hd;
+    const int8_t *vl = q->vc + (size_t)st->layer * q->kv_layer + c0 / 32 * cs;
+    const int out_i8 = st->quant == LLX_QUANT_STATIC, ldq = q->ld[st->in], ldo = q->ld[st->out];
+    for (int it = a; it < b; it++) {
+        const int h = j->h0 + it / j->groups, hl = h - nd->kv0;
+        int t0, t1;
+        llx_split_work(st->tokens, it % j->groups, j->groups, 1, &t0, &t1);
+        if (t1 <= t0) continue;
+        const size_t o = (size_t)t0 * ldo + (size_t)h * hd;
+        const llx_attn_prefill ap = {
+            .q = q->q[st->in] + (size_t)t0 * ldq + (size_t)h * hd, .ldq = (size_t)ldq,
+            .k = kl + (size_t)hl * hd, .ldk = (size_t)KV * hd,
+            .v = vl + (size_t)hl * 32 * hd, .cs = cs,
+            .T = t1 - t0, .pos0 = llx_tok_pos(nd, 0) + t0, .hd = hd,
+            .score_scale = L->score_scale[h], .ctx_scale = L->ctx_scale[h],
+            .out_i8 = out_i8, .inv_ctx = out_i8 ? L->inv[st->scale] : 0.0f, /* no output scale when fp32 */
+            .out = out_i8 ? (void *)(q->q[st->out] + o) : (void *)(q->f[st->out] + o), .ldo = (size_t)ldo};
+        llx_attn_prefill_i8(nd->k, &ap, q->pscratch + (size_t)ith * q->pscratch_bytes);
+    }
+}
+
 /* Decode on several threads: the layer's cache is split by position, so
  * each thread streams a contiguous part of K and of V with all heads.
  * Scores are int32 and the context partial sums int32, so splitting them
@@ -227,6 +274,12 @@ llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
     const int nth = llx_pool_size(nd->pool);
     if (st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth) {
         attn_decode_split(nd, st, h0, h1);
+        return LLX_OK;
+    }
+    if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens)) {
+        const int H = h1 - h0, groups = H >= nth ? 1 : (nth + H - 1) / H;
+        prefill_job p = {nd, st, h0, groups < st->tokens ? groups : st->tokens};
+        llx_node_parallel_rows(nd, H * p.groups, 1, prefill_part, &p);
         return LLX_OK;
     }
     attn_job j = {nd, st, h0, h1, st->tokens >= nth ? 1 : nth};

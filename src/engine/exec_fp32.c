@@ -22,6 +22,8 @@ typedef struct f32_layer {
     float *ng[3], *nb[3];                       /* norm weights by llx_normw (nb NULL for RMSNorm) */
 } f32_layer;
 
+#define ATT_QB 16 /* query tokens per prompt-attention item (prompt_part) */
+
 typedef struct f32_node {
     llx_arena weights; /* all weight slices of this node (huge pages) */
     f32_layer *layers, top;
@@ -29,7 +31,7 @@ typedef struct f32_node {
     int ld[LLX_SLOT_COUNT];
     int logit_rows;
     float *kc, *vc;
-    float *scores; /* [threads][max_ctx] */
+    float *scores; /* [threads][ATT_QB][max_ctx] */
     float *vt;     /* [threads][head_dim][max_ctx]: a sequence's V gathered when its blocks are apart */
     float *emb;    /* C scratch for the embedding */
 } f32_node;
@@ -105,7 +107,7 @@ static llx_status load_buffers(node *nd, f32_node *f)
     LLX_TRY(alloc_f(&f->kc, kv));
     LLX_TRY(alloc_f(&f->vc, kv));
     LLX_TRY(alloc_f(&f->vt, (size_t)llx_pool_size(nd->pool) * (size_t)nd->max_ctx * (size_t)llx_config_head_dim(c)));
-    return alloc_f(&f->scores, (size_t)llx_pool_size(nd->pool) * (size_t)nd->max_ctx);
+    return alloc_f(&f->scores, (size_t)llx_pool_size(nd->pool) * ATT_QB * (size_t)nd->max_ctx);
 }
 
 static llx_status f32_load(node *nd)
@@ -271,12 +273,47 @@ static void attn_part(void *arg, int a, int b, int ith)
     f32_node *f = impl(nd);
     const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads;
     const int ldq = f->ld[st->in], ldc = f->ld[st->out];
-    float *sc = f->scores + (size_t)ith * nd->max_ctx, *vt = f->vt + (size_t)ith * nd->max_ctx * hd;
+    float *sc = f->scores + (size_t)ith * ATT_QB * nd->max_ctx, *vt = f->vt + (size_t)ith * nd->max_ctx * hd;
     for (int it = a; it < b; it++) {
         const int h = j->h0 + it / T, t = it % T;
         const size_t base = kv_index(nd, st->layer, h / G - nd->kv0, 0);
         llx_attn_f32_head(nd, t, f->buf[st->in] + (size_t)t * ldq + (size_t)h * hd, f->kc + base, f->vc + base, hd,
                           f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, sc, vt);
+    }
+}
+
+/* A prompt, or a chunk of one, over one stretch of the cache
+ * (llx_pass_one_stretch): item = (head, block of ATT_QB tokens), head-major.
+ * The block's scores are one matmul over the KV head's K rows up to the
+ * block's last position, so K is read once per block, not per token; each
+ * score is a dot product of length head_dim in the kernel's one order, so
+ * this equals token by token (attn_f32.c) bit for bit.  Each token then
+ * scales and softmaxes its own positions, and its context is a
+ * matrix-vector product over the transposed V cache of exactly its length. */
+static void prompt_part(void *arg, int a, int b, int ith)
+{
+    const attn_job *j = arg;
+    node *nd = j->nd;
+    const llx_stage *st = j->st;
+    f32_node *f = impl(nd);
+    const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads, nb = (T + ATT_QB - 1) / ATT_QB;
+    const int ldq = f->ld[st->in], ldc = f->ld[st->out], lds = nd->max_ctx, p0 = llx_tok_pos(nd, 0);
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = f->scores + (size_t)ith * ATT_QB * lds;
+    const size_t c0 = (size_t)llx_cache_pos(nd, 0, 0);
+    for (int it = a; it < b; it++) {
+        const int h = j->h0 + it / nb, t0 = it % nb * ATT_QB, t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T;
+        const size_t base = kv_index(nd, st->layer, h / G - nd->kv0, 0);
+        const float *q = f->buf[st->in] + (size_t)t0 * ldq + (size_t)h * hd;
+        nd->k->matmul_f32(sc, lds, q, ldq, f->kc + base + c0 * hd, hd, NULL, t1 - t0, p0 + t1, hd);
+        for (int t = t0; t < t1; t++) {
+            float *s = sc + (size_t)(t - t0) * lds;
+            const int n = p0 + t + 1;
+            for (int i = 0; i < n; i++) s[i] *= scale;
+            nd->k->softmax_f32(s, n);
+            nd->k->matmul_f32(f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, hd, s, n, f->vc + base + c0,
+                              nd->kv_cap, NULL, 1, hd, n);
+        }
     }
 }
 
@@ -296,7 +333,10 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
                                 row + vofs + (size_t)kv * hd, hd);
         }
     attn_job j = {nd, st, h0};
-    llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);
+    if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens))
+        llx_node_parallel_rows(nd, (h1 - h0) * ((st->tokens + ATT_QB - 1) / ATT_QB), 1, prompt_part, &j);
+    else
+        llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);
     return LLX_OK;
 }
 

@@ -93,7 +93,7 @@ static void w8_unload(node *nd)
     free((void *)q->had_signs);
     llx_arena_free(&q->weights);
     for (int s = 0; s < LLX_SLOT_COUNT; s++) free(q->f[s]), free(q->q[s]), free(q->s[s]);
-    void *bufs[] = {q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc, q->cpart, q->kcf, q->vcf};
+    void *bufs[] = {q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc, q->cpart, q->kcf, q->vcf, q->pscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(q);
     nd->impl = NULL;

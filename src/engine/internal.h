@@ -148,6 +148,17 @@ static inline int llx_cache_run(const node *nd, int t, int p, int n)
     while ((b + 1) * LLX_KV_BLOCK < n && bt[b + 1] == bt[b] + 1) b++;
     return (b + 1) * LLX_KV_BLOCK < n ? (b + 1) * LLX_KV_BLOCK : n;
 }
+/* Whether the pass's T tokens are one sequence's consecutive positions
+ * whose cache positions, from the sequence's first up to the last token,
+ * are one stretch (a prompt or a chunk of one over consecutive blocks):
+ * then prompt attention reads the cache from llx_cache_pos(nd, 0, 0) on. */
+static inline int llx_pass_one_stretch(const node *nd, int T)
+{
+    const int p0 = llx_tok_pos(nd, 0);
+    for (int t = 1; t < T; t++)
+        if (nd->map->slot[t] != nd->map->slot[0] || llx_tok_pos(nd, t) != p0 + t) return 0;
+    return llx_cache_run(nd, 0, 0, p0 + T) == p0 + T;
+}
 
 /* Run one pass of schedule s on node nd (tokens: the pass's ids, used by
  * node 0 for the embedding). */

@@ -5,6 +5,9 @@
  * weights (fp32 models; the LM head with --lm-head fp32).  Then the
  * stage's activation, the aux product, and the output: fp32, or int8 by
  * the static scale of its row's segment (q | k | v, or one per head).
+ * int8 weights run the tier's gemm_i8 with this quantization unit fused
+ * into its epilogue where the epilogue holds the stage (i8_fused_part),
+ * else tiles of int32 sums (i8_part); both give the same bits.
  * Formulas: docs/quantization.md. */
 #include <string.h>
 
@@ -27,6 +30,7 @@ typedef struct mp_job {
     const float *seg_inv;
     int one_end;
     float one_inv;
+    llx_epilogue ep; /* int8 weights, fused (fused_setup) */
 } mp_job;
 
 /* The activation, the aux product and the int8 output of rows [a, a + n)
@@ -66,6 +70,8 @@ static int tile_rows(const mp_job *j, int align, size_t row_bytes)
     return step < align ? align : step;
 }
 
+/* int8 in tiles of int32 sums, then the quantization unit per token (static
+ * outputs with more segments than one epilogue holds: per-head scales) */
 static void i8_part(void *arg, int a, int b, int ith)
 {
     const mp_job *j = arg;
@@ -84,6 +90,44 @@ static void i8_part(void *arg, int a, int b, int ith)
             finish(j, yt, t, r, n);
         }
     }
+}
+
+/* The tier's int8 GEMM with the quantization unit fused into its epilogue
+ * (kernels.h: dequant, GELU, the aux product, int8 by the row's segment
+ * scale or fp32), no int32 tile in between: the prefill stage design, and
+ * at one token the same call is the bandwidth GEMV.  j->ep (fused_setup)
+ * is the epilogue of the stage's rows from r0. */
+static void i8_fused_part(void *arg, int a, int b, int ith)
+{
+    const mp_job *j = arg;
+    const llx_kernels *k = j->nd->k;
+    const llx_epilogue ep = llx_epilogue_at(&j->ep, 0, a);
+    /* a is a multiple of i8_rows from the slice start: a packed sub-matrix (kernels.h) */
+    k->gemm_i8(&ep, j->in, j->ldi, j->w + (size_t)a * llx_i8_ld(k, j->K), j->tokens, b - a, j->K);
+}
+
+/* The fused epilogue when it can hold the stage: GELU or no activation,
+ * and static outputs whose scales are at most LLX_EPI_SEGS runs of equal
+ * segments (q | k | v; per-head scales take the tiles of i8_part). */
+static int fused_setup(mp_job *j)
+{
+    llx_epilogue *ep = &j->ep;
+    if (j->st->act != LLX_ACT_NONE && j->st->act != LLX_ACT_GELU) return 0;
+    *ep = (llx_epilogue){.scale = LLX_EPI_DEQUANT, .act = j->st->act == LLX_ACT_GELU ? LLX_EPI_GELU : LLX_EPI_ACT_NONE,
+                         .ws = j->ws, .bias = j->b, .s_in = j->s_in, .row0 = j->r0, .ldo = (size_t)j->ldo,
+                         .out_i8 = j->out8 != NULL, .lda = (size_t)j->lda};
+    if (j->aux) ep->aux = j->aux + j->r0;
+    ep->out = j->out8 ? (void *)(j->out8 + j->r0) : (void *)(j->outf + j->r0);
+    for (int s = 0; j->out8 && s < j->nseg; s++) {
+        if (ep->nseg && ep->seg_inv[ep->nseg - 1] == j->seg_inv[s]) {
+            ep->seg_end[ep->nseg - 1] = j->seg_end[s];
+            continue;
+        }
+        if (ep->nseg == LLX_EPI_SEGS) return 0;
+        ep->seg_end[ep->nseg] = j->seg_end[s];
+        ep->seg_inv[ep->nseg++] = j->seg_inv[s];
+    }
+    return 1;
 }
 
 /* int4: the GEMM dequantizes (and adds the bias) into the output rows or
@@ -190,6 +234,6 @@ llx_status w8_matmul(node *nd, const llx_stage *st, int r0, int r1)
     }
     j.w = L->w[m] + (size_t)r * llx_i8_ld(nd->k, st->cols);
     j.ws = L->ws[m] + r;
-    llx_node_parallel_paced(nd, nd->pace, r1 - r0, nd->k->i8_rows, i8_part, &j);
+    llx_node_parallel_paced(nd, nd->pace, r1 - r0, nd->k->i8_rows, fused_setup(&j) ? i8_fused_part : i8_part, &j);
     return LLX_OK;
 }

@@ -69,6 +69,8 @@ typedef struct w8_node {
     int32_t *cacc;    /* [threads][heads][head_dim] */
     int32_t *cpart;   /* [threads][heads][head_dim]: one stretch of the cache's share */
     float *kcf, *vcf; /* fp32 KV cache: K [layer][kv head][pos][d], V [layer][kv head][d][pos] */
+    char *pscratch;   /* [threads][pscratch_bytes]: prompt attention (kernels/attn_prefill.h) */
+    size_t pscratch_bytes;
 } w8_node;
 
 static inline w8_node *w8_impl(const node *nd) { return nd->impl; }

@@ -141,6 +141,8 @@ llx_epilogue llx_epilogue_at(const llx_epilogue *ep, int t, int r)
     return e;
 }
 
+#define L2_TILE ((size_t)256 << 10) /* weight bytes per tile at prefill */
+
 void llx_gemm_i8_tiled(const llx_kernels *k, const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp,
                        int T, int R, int K)
 {
@@ -149,7 +151,12 @@ void llx_gemm_i8_tiled(const llx_kernels *k, const llx_epilogue *ep, const int8_
     float y[Y];
     const size_t ld = llx_i8_ld(k, K);
     const int tc = T < ACC / 8 ? T : ACC / 8, align = k->i8_rows > 8 ? k->i8_rows : 8;
-    const int rc = (ACC / tc) / align * align;
+    int rc = (ACC / tc) / align * align;
+    /* with several tokens, no more rows per tile than fit the L2 cache, so
+     * the kernel's passes over the tile for each group of tokens read the
+     * weights from memory once (one token: whole matrices, long streams) */
+    const int l2_rows = (int)(L2_TILE / ld) / align * align;
+    if (T > 1 && l2_rows < rc) rc = l2_rows > align ? l2_rows : align;
     for (int t0 = 0; t0 < T; t0 += tc) {
         const int nt = T - t0 < tc ? T - t0 : tc;
         for (int r0 = 0; r0 < R; r0 += rc) {
