@@ -18,6 +18,10 @@
  *             groups of 64 columns: GB/s of weights and scales
  *   gemm_q4   T=128 int4 GEMM, groups of 64, on the gemm_i8 shapes: GOP/s
  *   gemm_f32  T=128 fp32 GEMM, 1024x4096 and GPT-2 small's FC1 3072x768: GFLOP/s
+ *   peak      the tier's inner product instruction at its issue rate on this
+ *             core (bench/peak.h: avx2 maddubs+madd+add, avx512 vpdpbusd,
+ *             and the 8- and 16-lane FMA), each thread on its own chains:
+ *             GOP/s, the peak the GEMMs are measured against
  *   attn_i8   decode attention kernels of GPT-2 medium at context 1024
  *             (attn_qk_i8 then attn_pv_i8, 16 heads of 64, over 24 layers'
  *             int8 K and V caches: 48 MB, more than the caches hold); the
@@ -29,10 +33,16 @@
 #include <sys/mman.h>
 
 #include "kernels/kernels.h"
+#include "peak.h"
 #include "util/pool.h"
 #include "util/timer.h"
 
-enum { OP_READ, OP_GEMM_I8, OP_GEMM_F32, OP_ATTN, OP_GEMM_Q4 };
+enum { OP_READ, OP_GEMM_I8, OP_GEMM_F32, OP_ATTN, OP_GEMM_Q4, OP_PEAK };
+
+/* Short runs of the peak loops (about 0.1 ms), the best of many: on a
+ * shared machine the best is a run no other process interrupted. */
+#define PEAK_ITERS 20000L
+#define PEAK_RUNS 400
 
 typedef struct job {
     const llx_kernels *k;
@@ -43,6 +53,8 @@ typedef struct job {
     const float *ws, *s_in;
     size_t bytes;
     uint64_t sink;
+    uint32_t (*peak)(long iters, int seed); /* OP_PEAK */
+    double best_s[64];                       /* OP_PEAK: each member's shortest run */
 } job;
 
 static void member(void *arg, int ith, int nth)
@@ -69,6 +81,15 @@ static void member(void *arg, int ith, int nth)
         j->k->gemm_q4(&ep, j->x, j->K, (const uint8_t *)j->w + (size_t)b * j->K / 2, j->T, e - b, j->K, j->G);
         break;
     }
+    case OP_PEAK:
+        j->best_s[ith] = 1e30;
+        for (int r = 0; r < PEAK_RUNS; r++) {
+            const double t0 = llx_now_s();
+            j->sink += j->peak(PEAK_ITERS, ith + r);
+            const double t = llx_now_s() - t0;
+            if (t < j->best_s[ith]) j->best_s[ith] = t;
+        }
+        break;
     case OP_ATTN: { /* R layers of a [pos][16][64] K and a chunked V, T positions */
         enum { H = 16, HD = 64 };
         llx_split_work(j->R, ith, nth, 1, &b, &e);
@@ -131,6 +152,31 @@ static double gemm_q4(llx_pool *pool, const llx_kernels *k, const bufs *b, int T
     return time_job(pool, &j, reps);
 }
 
+/* The peak loops of the tier's instruction set (none for ref and the
+ * emulated or absent amx): GOP/s summed over the threads, each at its best
+ * run (the loops touch no memory). */
+static void run_peaks(llx_pool *pool, const llx_kernels *k)
+{
+    static const struct {
+        llx_tier tier;
+        const char *what;
+        uint32_t (*fn)(long, int);
+        double ops;
+    } peaks[] = {{LLX_TIER_AVX2, "int8 vpmaddubsw+vpmaddwd+vpaddd (ymm)", llx_peak_avx2_i8, PEAK_AVX2_I8_OPS},
+                 {LLX_TIER_AVX2, "fp32 vfmadd231ps (ymm)", llx_peak_fma256, PEAK_FMA256_OPS},
+                 {LLX_TIER_AVX512, "int8 vpdpbusd (zmm)", llx_peak_vnni512, PEAK_VNNI_OPS},
+                 {LLX_TIER_AVX512, "fp32 vfmadd231ps (zmm)", llx_peak_fma512, PEAK_FMA512_OPS}};
+    for (size_t i = 0; i < sizeof peaks / sizeof *peaks; i++) {
+        if (peaks[i].tier != k->tier) continue;
+        job j = {.k = k, .op = OP_PEAK, .peak = peaks[i].fn};
+        llx_pool_run(pool, member, &j);
+        double gops = 0;
+        for (int t = 0; t < llx_pool_size(pool); t++) gops += peaks[i].ops * PEAK_ITERS / j.best_s[t] / 1e9;
+        printf("%-7s %-10s %10.1f GOP/s  %s, best of %d runs per thread\n", k->name, "peak", gops, peaks[i].what,
+               PEAK_RUNS);
+    }
+}
+
 static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R, int K, double bw, int reps)
 {
     const size_t bytes = (size_t)R * K;
@@ -168,6 +214,7 @@ static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R,
     mf.R = 3072, mf.K = 768;
     const double f2 = 2.0 * 128 * 3072 * 768 / time_job(pool, &mf, rr) / 1e9;
     printf("%-7s %-10s 1024x4096 %.1f, 3072x768 %.1f GFLOP/s (T=128)\n", k->name, "gemm_f32", f1, f2);
+    run_peaks(pool, k);
     job at = {.k = k, .op = OP_ATTN, .T = 1024, .R = 24, .w = b->w8, .x = b->xa, .out = b->out};
     s = time_job(pool, &at, rr);
     const double kv = 24.0 * 2 * 1024 * 16 * 64;
@@ -185,7 +232,7 @@ static int parse(int argc, char **argv, int *threads, long *mb, int *reps, int *
         else if (!strcmp(argv[i], "--tiers")) *tiers = argv[i + 1];
         else return 0;
     }
-    return *threads >= 1 && *mb >= 16 && *reps >= 1 && *reps <= 64 && *K >= 32 && *K <= 65536 && argc % 2;
+    return *threads >= 1 && *threads <= 64 && *mb >= 16 && *reps >= 1 && *reps <= 64 && *K >= 32 && *K <= 65536 && argc % 2;
 }
 
 int main(int argc, char **argv)
