@@ -17,6 +17,7 @@
 #include "llx/quant.h"
 #include "llx/checkpoint.h"
 #include "test.h"
+#include "serveutil.h"
 #include "w8a8_fixtures.h"
 
 static const char *mpirun_path(void)
@@ -142,6 +143,19 @@ TEST(mpi_identity_awkward_heads)
     CHECK(f && q);
     if (f) check_identity(f, "fp32 awkward");
     if (q) check_identity(q, "w8a8 dynamic awkward");
+}
+
+/* low-bit schemes: int4 groups with fp16 scales and fp32 KV; w4a4 rotated
+ * (the online Hadamard on every rank) with an int4 LM head */
+TEST(mpi_identity_lowbit)
+{
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    for (int v = 1; v <= 2; v++) {
+        const char *what = "";
+        const char *p = llx_serve_model_small_lowbit(v, &what);
+        CHECK(p != NULL);
+        if (p) check_identity(p, what);
+    }
 }
 
 /* The repository's trained model on 2 and 3 ranks: greedy generation equals

@@ -1,11 +1,16 @@
-/* tests/test_w8a8.c - the W8A8 integer datapath against an independent
+/* tests/test_w8a8.c - the quantized datapaths against an independent
  * fake-quant reference written here (same formulas, float arithmetic, exact
  * double accumulation): the embedding, every int8 output and per-token
  * scale, every fp32 output, at every stage of every layer, then the final
- * LayerNorm and the int8 LM head's logits, all identical, for static and
+ * LayerNorm and the LM head's logits, all identical, for static and
  * dynamic scales, prefill and decode, on 2 threads.  The long run decodes
  * past the 32-position V chunks and past 128 positions, where 2 threads
- * split decode attention by position. */
+ * split decode attention by position.  The low-bit schemes add int4
+ * weights (per row or per group, fp32 or fp16 scales), int4 per-token
+ * activations, the online Hadamard transform (signs, then the
+ * Walsh-Hadamard butterflies) and int4 LM heads, checked the same way; with
+ * an fp32 KV cache the context (fp32 attention, the fp32 datapath's) is
+ * checked within one quantization step of a double-precision attention. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,7 @@
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
 #include "model/llx_file.h"
+#include "serveutil.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -23,7 +29,10 @@ typedef struct ref {
     int dynamic, pos, T;
     const int *ids; /* the pass's tokens (for the embedding) */
     int mismatches, checks;
+    llx_scheme_info s;        /* the file's scheme */
+    int a4;                   /* matrix inputs int4 per token (W4A4) */
     float *x, *h, *k8, *v8;   /* residual [T][C], LN out, KV cache [L][ctx][C] */
+    float *qkvf, *gf;         /* fp32 QKV output (fp32 KV), fp32 GELU output (Hadamard) */
     int8_t *in8, *qkv8, *g8;  /* last observed int8 tensors */
     float *in_s, *g_s;
     int8_t *ctx8;
@@ -38,11 +47,64 @@ static const float *t32(const ref *r, const char *what, int l, long long rows)
     return llx_llx_tensor(r->f, name, LLX_DT_F32, rows, 0);
 }
 
-static const int8_t *t8(const ref *r, const char *what, int l, long long rows, long long cols)
+
+/* A matrix as the file stores it: int8 rows with fp32 scales, or int4
+ * (two per byte, low nibble first, value + 8) with fp32 or fp16 scales per
+ * row or per group of input columns. */
+typedef struct rmat {
+    int bits, K, ng;
+    const int8_t *w8;
+    const uint8_t *w4;
+    const float *s32;
+    const uint16_t *s16;
+} rmat;
+
+static rmat rmat_of(const ref *r, const char *pre, long long rows, long long K)
 {
-    char name[64];
-    snprintf(name, sizeof name, "h.%d.%s", l, what);
-    return llx_llx_tensor(r->f, name, LLX_DT_I8, rows, cols);
+    char w[64], sc[64];
+    snprintf(w, sizeof w, "%s.w", pre);
+    snprintf(sc, sizeof sc, "%s.s", pre);
+    rmat m = {8, (int)K, 1, NULL, NULL, NULL, NULL};
+    m.w8 = llx_llx_tensor(r->f, w, LLX_DT_I8, rows, K);
+    if (m.w8) {
+        m.s32 = llx_llx_tensor(r->f, sc, LLX_DT_F32, rows, 0);
+        return m;
+    }
+    m.bits = 4;
+    m.w4 = llx_llx_tensor(r->f, w, LLX_DT_Q4, rows, K);
+    m.ng = r->s.group ? (int)K / r->s.group : 1;
+    const long long cols = r->s.group ? m.ng : 0;
+    if (r->s.scales_f16) m.s16 = llx_llx_tensor(r->f, sc, LLX_DT_F16, rows, cols);
+    else m.s32 = llx_llx_tensor(r->f, sc, LLX_DT_F32, rows, cols);
+    return m;
+}
+
+static rmat lmat(const ref *r, const char *what, int l, long long rows, long long K)
+{
+    char pre[64];
+    snprintf(pre, sizeof pre, "h.%d.%s", l, what);
+    return rmat_of(r, pre, rows, K);
+}
+
+/* IEEE half to float (finite values) */
+static float rhalf(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const float v = e ? ldexpf((float)(m | 1024), e - 25) : ldexpf((float)m, -24);
+    return h & 0x8000 ? -v : v;
+}
+
+static float rscale(const rmat *m, int r, int g)
+{
+    const size_t i = (size_t)r * m->ng + g;
+    return m->s16 ? rhalf(m->s16[i]) : m->s32[i];
+}
+
+static int rw(const rmat *m, int r, int k)
+{
+    if (m->bits == 8) return m->w8[(size_t)r * m->K + k];
+    const size_t i = (size_t)r * m->K + k;
+    return ((m->w4[i / 2] >> (i & 1 ? 4 : 0)) & 15) - 8;
 }
 
 /* The static scale of q head, k head or v head i (q heads, then k, then v):
@@ -96,8 +158,26 @@ static void rlayernorm(float *out, const float *x, const float *g, const float *
     for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * rstd * (g[i] * mul) + b[i] * mul;
 }
 
+/* int4 per token, asymmetric: 16 levels over [min, max] widened to 0; the
+ * products use q = code - zero point (docs/quantization.md) */
+static void rquant4(const float *h, int n, int8_t *q, float *s)
+{
+    float lo = 0.0f, hi = 0.0f;
+    for (int i = 0; i < n; i++) lo = h[i] < lo ? h[i] : lo, hi = h[i] > hi ? h[i] : hi;
+    const float inv = hi - lo > 0.0f ? 15.0f / (hi - lo) : 0.0f, z = rintf(-lo * inv);
+    for (int i = 0; i < n; i++) {
+        const float c = rintf(h[i] * inv) + z;
+        q[i] = (int8_t)((c < 0.0f ? 0.0f : c > 15.0f ? 15.0f : c) - z);
+    }
+    *s = (hi - lo) / 15.0f;
+}
+
 static void rquant(const ref *r, const float *h, int n, int8_t *q, float *s, float static_inv, float static_s)
 {
+    if (r->a4) {
+        rquant4(h, n, q, s);
+        return;
+    }
     if (!r->dynamic) {
         for (int i = 0; i < n; i++) q[i] = rq8(h[i] * static_inv);
         *s = static_s;
@@ -110,12 +190,19 @@ static void rquant(const ref *r, const float *h, int n, int8_t *q, float *s, flo
     *s = amax / 127.0f;
 }
 
-/* y[r] = acc * (s * ws[r]) + b[r], acc summed exactly in double */
-static float rlinear(const int8_t *w, const float *ws, const float *b, const int8_t *x, float s, int r, int K)
+/* y[r] = sum over groups g, in order, of acc_g * (s * ws[r][g]), plus
+ * b[r]; each acc_g summed exactly in double (one group: int8 rows) */
+static float rlinear(const rmat *m, const float *b, const int8_t *x, float s, int r)
 {
-    double acc = 0;
-    for (int k = 0; k < K; k++) acc += (double)w[(size_t)r * K + k] * x[k];
-    return (float)(int32_t)acc * (s * ws[r]) + (b ? b[r] : 0.0f);
+    const int G = m->K / m->ng;
+    float y = 0.0f;
+    for (int g = 0; g < m->ng; g++) {
+        double acc = 0;
+        for (int k = g * G; k < (g + 1) * G; k++) acc += (double)rw(m, r, k) * x[k];
+        const float p = (float)(int32_t)acc * (s * rscale(m, r, g));
+        y = g ? y + p : p;
+    }
+    return y + (b ? b[r] : 0.0f);
 }
 
 static void expect_i8(ref *r, const char *what, const int8_t *got, const int8_t *want, size_t n)
@@ -140,6 +227,9 @@ static void expect_f32(ref *r, const char *what, const float *got, const float *
         }
 }
 
+static void check_qkv_f32(ref *r, int l, const float *x, int T);
+static void check_gelu_f32(ref *r, int l, const float *x, int T);
+
 static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int width)
 {
     ref *r = ud;
@@ -156,16 +246,23 @@ static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int 
         expect_f32(r, l ? "residual" : "embedding", x, r->x, (size_t)T * C);
         return;
     }
+    if (p == LLX_OBS_QKV) { /* fp32 KV: the QKV output stays fp32 */
+        check_qkv_f32(r, l, x, T);
+        return;
+    }
+    if (p == LLX_OBS_GELU) { /* before the online Hadamard transform */
+        check_gelu_f32(r, l, x, T);
+        return;
+    }
     const llx_matrix m = p == LLX_OBS_PROJ ? LLX_MAT_PROJ : LLX_MAT_FC2;
     const int K = m == LLX_MAT_PROJ ? C : r->c.n_inner;
-    const int8_t *w = t8(r, m == LLX_MAT_PROJ ? "proj.w" : "fc2.w", l, C, K);
-    const float *ws = t32(r, m == LLX_MAT_PROJ ? "proj.s" : "fc2.s", l, C);
+    const rmat w = lmat(r, m == LLX_MAT_PROJ ? "proj" : "fc2", l, C, K);
     const float *b = t32(r, m == LLX_MAT_PROJ ? "proj.b" : "fc2.b", l, C);
     float *y = malloc(sizeof(float) * T * C);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < C; i++)
-            y[(size_t)t * C + i] = m == LLX_MAT_PROJ ? rlinear(w, ws, b, r->ctx8 + (size_t)t * C, r->ctx_s[t], i, K)
-                                                     : rlinear(w, ws, b, r->g8 + (size_t)t * K, r->g_s[t], i, K);
+            y[(size_t)t * C + i] = m == LLX_MAT_PROJ ? rlinear(&w, b, r->ctx8 + (size_t)t * C, r->ctx_s[t], i)
+                                                     : rlinear(&w, b, r->g8 + (size_t)t * K, r->g_s[t], i);
     expect_f32(r, m == LLX_MAT_PROJ ? "proj" : "fc2", x, y, (size_t)T * C);
     for (size_t i = 0; i < (size_t)T * C; i++) r->x[i] += x[i];
     free(y);
@@ -182,7 +279,7 @@ static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, 
     float ws[64];
     for (int t = 0; t < T; t++) {
         /* static: 1/s folded into gamma and beta; dynamic: per-token scale */
-        rlayernorm(r->h, r->x + (size_t)t * C, g, b, C, r->c.ln_eps, r->dynamic ? 1.0f : 1.0f / sstat);
+        rlayernorm(r->h, r->x + (size_t)t * C, g, b, C, r->c.ln_eps, r->dynamic || r->a4 ? 1.0f : 1.0f / sstat);
         rquant(r, r->h, C, want + (size_t)t * C, &ws[t], 1.0f, sstat);
     }
     expect_i8(r, which ? "ln2" : "ln1", q, want, (size_t)T * C);
@@ -195,14 +292,14 @@ static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, 
 static void check_qkv(ref *r, int l, const int8_t *q, int T)
 {
     const int C = r->c.n_embd, hd = C / r->c.n_head;
-    const int8_t *w = t8(r, "qkv.w", l, 3 * C, C);
-    const float *ws = t32(r, "qkv.s", l, 3 * C), *b = t32(r, "qkv.b", l, 3 * C);
+    const rmat w = lmat(r, "qkv", l, 3 * C, C);
+    const float *b = t32(r, "qkv.b", l, 3 * C);
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     int8_t *want = malloc((size_t)T * 3 * C);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < 3 * C; i++)
             want[(size_t)t * 3 * C + i] =
-                rq8(rlinear(w, ws, b, r->in8 + (size_t)t * C, r->in_s[t], i, C) * (1.0f / head_scale(r, l, i / hd, sc)));
+                rq8(rlinear(&w, b, r->in8 + (size_t)t * C, r->in_s[t], i) * (1.0f / head_scale(r, l, i / hd, sc)));
     expect_i8(r, "qkv", q, want, (size_t)T * 3 * C);
     memcpy(r->qkv8, q, (size_t)T * 3 * C);
     free(want);
@@ -256,19 +353,125 @@ static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
     free(y), free(p), free(want);
 }
 
-static void check_gelu(ref *r, int l, const int8_t *q, const float *s, int T)
+/* FC1 and GELU of token t, fp32 */
+static void rgelu(const ref *r, int l, int t, float *g)
 {
     const int C = r->c.n_embd, F = r->c.n_inner;
-    const int8_t *w = t8(r, "fc1.w", l, F, C);
-    const float *ws = t32(r, "fc1.s", l, F), *b = t32(r, "fc1.b", l, F);
+    const rmat w = lmat(r, "fc1", l, F, C);
+    const float *b = t32(r, "fc1.b", l, F);
+    for (int i = 0; i < F; i++) {
+        const float x = rlinear(&w, b, r->in8 + (size_t)t * C, r->in_s[t], i);
+        g[i] = x / (1.0f + rexp(-2.0f * (0.7978845608028654f * (x + 0.044715f * x * x * x))));
+    }
+}
+
+/* with the online Hadamard transform: the fp32 GELU output */
+static void check_gelu_f32(ref *r, int l, const float *x, int T)
+{
+    const int F = r->c.n_inner;
+    for (int t = 0; t < T; t++) rgelu(r, l, t, r->gf + (size_t)t * F);
+    expect_f32(r, "gelu (fp32)", x, r->gf, (size_t)T * F);
+}
+
+/* the transform: signs, then the butterflies of every stage h = 1, 2, 4,
+ * ... ((a, b) -> (a + b, a - b)), then 1/sqrt(F) (F a power of two here) */
+static void rhadamard(const ref *r, float *x)
+{
+    const int F = r->c.n_inner;
+    const int8_t *d = llx_llx_tensor(r->f, "down.signs", LLX_DT_I8, F, 0);
+    for (int i = 0; i < F; i++) x[i] = d[i] < 0 ? -x[i] : x[i];
+    for (int h = 1; h < F; h *= 2)
+        for (int j = 0; j < F; j++)
+            if (!(j & h)) {
+                const float a = x[j], b = x[j + h];
+                x[j] = a + b, x[j + h] = a - b;
+            }
+    const float scale = (float)(1.0 / sqrt((double)F));
+    for (int i = 0; i < F; i++) x[i] *= scale;
+}
+
+static void check_down_in(ref *r, int l, const int8_t *q, const float *s, int T)
+{
+    const int F = r->c.n_inner;
+    const float *sc = t32(r, "act", l, LLX_SC_COUNT);
+    int8_t *want = malloc((size_t)T * F);
+    float ws[64];
+    for (int t = 0; t < T; t++) {
+        rhadamard(r, r->gf + (size_t)t * F);
+        rquant(r, r->gf + (size_t)t * F, F, want + (size_t)t * F, &ws[t], 1.0f / sc[LLX_SC_GELU], sc[LLX_SC_GELU]);
+    }
+    expect_i8(r, "down input", q, want, (size_t)T * F);
+    expect_f32(r, "down input scale", s, ws, (size_t)T);
+    memcpy(r->g8, q, (size_t)T * F);
+    memcpy(r->g_s, s, sizeof(float) * T);
+    free(want);
+}
+
+/* fp32 KV: the QKV output in fp32, and the cache */
+static void check_qkv_f32(ref *r, int l, const float *x, int T)
+{
+    const int C = r->c.n_embd, ctx = r->c.n_ctx;
+    const rmat w = lmat(r, "qkv", l, 3 * C, C);
+    const float *b = t32(r, "qkv.b", l, 3 * C);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < 3 * C; i++) r->qkvf[(size_t)t * 3 * C + i] = rlinear(&w, b, r->in8 + (size_t)t * C, r->in_s[t], i);
+    expect_f32(r, "qkv (fp32)", x, r->qkvf, (size_t)T * 3 * C);
+    float *kc = r->k8 + (size_t)l * ctx * C, *vc = r->v8 + (size_t)l * ctx * C;
+    for (int t = 0; t < T; t++) {
+        memcpy(kc + (size_t)(r->pos + t) * C, r->qkvf + (size_t)t * 3 * C + C, sizeof(float) * C);
+        memcpy(vc + (size_t)(r->pos + t) * C, r->qkvf + (size_t)t * 3 * C + 2 * C, sizeof(float) * C);
+    }
+}
+
+/* fp32 KV: attention in double; each context value the engine quantized
+ * must lie within one step of it (the fp32 kernels' summation order is
+ * theirs), and the engine's codes go on */
+static void check_ctx_f32(ref *r, int l, const int8_t *q, const float *s, int T)
+{
+    const int C = r->c.n_embd, H = r->c.n_head, hd = C / H, ctx = r->c.n_ctx;
+    const float *sc = t32(r, "act", l, LLX_SC_COUNT);
+    const float *kc = r->k8 + (size_t)l * ctx * C, *vc = r->v8 + (size_t)l * ctx * C;
+    double *p = malloc(sizeof(double) * ctx);
+    int bad = 0;
+    for (int t = 0; t < T; t++) {
+        const int n = r->pos + t + 1;
+        const float step = r->a4 || r->dynamic ? s[t] : sc[LLX_SC_CTX];
+        for (int h = 0; h < H; h++) {
+            double m = -INFINITY, sum = 0;
+            for (int j = 0; j < n; j++) {
+                double d = 0;
+                for (int k = 0; k < hd; k++) d += (double)r->qkvf[(size_t)t * 3 * C + h * hd + k] * kc[(size_t)j * C + h * hd + k];
+                p[j] = d / sqrt((double)hd);
+                m = p[j] > m ? p[j] : m;
+            }
+            for (int j = 0; j < n; j++) sum += p[j] = exp(p[j] - m);
+            for (int k = 0; k < hd; k++) {
+                double y = 0;
+                for (int j = 0; j < n; j++) y += p[j] / sum * vc[(size_t)j * C + h * hd + k];
+                if (!r->a4 && !r->dynamic) y = fmax(-127.0 * step, fmin(127.0 * step, y)); /* static: clamped */
+                const double got = (double)q[(size_t)t * C + h * hd + k] * step;
+                bad += fabs(got - y) > 1.01 * step + 1e-6;
+            }
+        }
+    }
+    r->checks++;
+    if (bad) {
+        r->mismatches++;
+        llx_test_note("%s ctx (fp32 KV): %d values more than one step from the double-precision attention", r->where, bad);
+    }
+    memcpy(r->ctx8, q, (size_t)T * C);
+    memcpy(r->ctx_s, s, sizeof(float) * T);
+    free(p);
+}
+
+static void check_gelu(ref *r, int l, const int8_t *q, const float *s, int T)
+{
+    const int F = r->c.n_inner;
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     float *g = malloc(sizeof(float) * F), ws2[64];
     int8_t *want = malloc((size_t)T * F);
     for (int t = 0; t < T; t++) {
-        for (int i = 0; i < F; i++) {
-            const float x = rlinear(w, ws, b, r->in8 + (size_t)t * C, r->in_s[t], i, C);
-            g[i] = x / (1.0f + rexp(-2.0f * (0.7978845608028654f * (x + 0.044715f * x * x * x))));
-        }
+        rgelu(r, l, t, g);
         rquant(r, g, F, want + (size_t)t * F, &ws2[t], 1.0f / sc[LLX_SC_GELU], sc[LLX_SC_GELU]);
     }
     expect_i8(r, "gelu", q, want, (size_t)T * F);
@@ -286,28 +489,30 @@ static void on_i8(void *ud, int l, llx_obs_point p, const int8_t *q, const float
     case LLX_OBS_LN1: check_ln(r, l, 0, q, s, T); break;
     case LLX_OBS_LN2: check_ln(r, l, 1, q, s, T); break;
     case LLX_OBS_QKV: check_qkv(r, l, q, T); break;
-    case LLX_OBS_CTX: check_ctx(r, l, q, s, T); break;
+    case LLX_OBS_CTX: r->s.kv_int8 ? check_ctx(r, l, q, s, T) : check_ctx_f32(r, l, q, s, T); break;
     case LLX_OBS_GELU: check_gelu(r, l, q, s, T); break;
+    case LLX_OBS_DOWN_IN: check_down_in(r, l, q, s, T); break;
     default: break;
     }
 }
 
-/* The last token's logits: final LayerNorm, per-token int8, int8 LM head
- * (rows scaled, no bias). */
+/* The last token's logits: final LayerNorm, per-token int8, the LM head
+ * (int8 or int4, rows or groups scaled; a bias when the final norm's was
+ * folded into it). */
 static void check_logits(ref *r, const float *logits, int T)
 {
     const int C = r->c.n_embd, V = r->c.n_vocab;
     const float *g = llx_llx_tensor(r->f, "ln_f.g", LLX_DT_F32, C, 0), *b = llx_llx_tensor(r->f, "ln_f.b", LLX_DT_F32, C, 0);
-    const int8_t *w = llx_llx_tensor(r->f, "lm_head.w", LLX_DT_I8, V, C);
-    const float *ws = llx_llx_tensor(r->f, "lm_head.s", LLX_DT_F32, V, 0);
+    const rmat w = rmat_of(r, "lm_head", V, C);
+    const float *lb = r->s.lm_bias ? llx_llx_tensor(r->f, "lm_head.b", LLX_DT_F32, V, 0) : NULL;
     float *want = malloc(sizeof(float) * V), s;
     int8_t *h8 = malloc((size_t)C);
     rlayernorm(r->h, r->x + (size_t)(T - 1) * C, g, b, C, r->c.ln_eps, 1.0f);
-    const int dyn = r->dynamic;
-    r->dynamic = 1; /* the LM head's input is always quantized per token */
+    const int dyn = r->dynamic, a4 = r->a4;
+    r->dynamic = 1, r->a4 = 0; /* the LM head's input is always int8 per token */
     rquant(r, r->h, C, h8, &s, 0, 0);
-    r->dynamic = dyn;
-    for (int v = 0; v < V; v++) want[v] = rlinear(w, ws, NULL, h8, s, v, C);
+    r->dynamic = dyn, r->a4 = a4;
+    for (int v = 0; v < V; v++) want[v] = rlinear(&w, lb, h8, s, v);
     snprintf(r->where, sizeof r->where, "pos %d", r->pos);
     expect_f32(r, "logits", logits, want, (size_t)V);
     free(want), free(h8);
@@ -326,13 +531,17 @@ static void run_reference_check(const char *llx_path, const char *precision, int
     r.f = f;
     r.c = *llx_model_config(m);
     r.dynamic = !strcmp(precision, "dynamic");
+    r.s = llx_llx_qinfo(f)->s;
+    r.a4 = r.s.scheme == LLX_SCHEME_W4A4;
     const int T = prefill; /* the largest pass */
     REQUIRE(T <= 64 && total <= r.c.n_ctx);
     const int C = r.c.n_embd, F = r.c.n_inner, L = r.c.n_layer;
+    REQUIRE(!r.s.had_down || (F & (F - 1)) == 0); /* rhadamard: powers of two */
     r.x = malloc(sizeof(float) * T * C);
     r.h = malloc(sizeof(float) * C);
-    r.k8 = malloc((size_t)L * r.c.n_ctx * C);
-    r.v8 = malloc((size_t)L * r.c.n_ctx * C);
+    r.k8 = malloc(sizeof(float) * L * r.c.n_ctx * C); /* int8 or fp32 */
+    r.v8 = malloc(sizeof(float) * L * r.c.n_ctx * C);
+    r.qkvf = malloc(sizeof(float) * T * 3 * C), r.gf = malloc(sizeof(float) * T * F);
     r.in8 = malloc((size_t)T * C), r.qkv8 = malloc((size_t)T * 3 * C), r.g8 = malloc((size_t)T * F);
     r.ctx8 = malloc((size_t)T * C);
     r.in_s = malloc(sizeof(float) * T), r.g_s = malloc(sizeof(float) * T), r.ctx_s = malloc(sizeof(float) * T);
@@ -356,13 +565,13 @@ static void run_reference_check(const char *llx_path, const char *precision, int
     }
     CHECK(r.checks > (10 * L + 1) * (total - prefill));
     CHECK_EQ_INT(r.mismatches, 0);
-    llx_test_note("%s: %d outputs (every stage and the logits, %d positions) identical to the fake-quant reference",
-                  precision, r.checks, total);
+    llx_test_note("%s %s: %d outputs (every stage and the logits, %d positions) checked against the fake-quant "
+                  "reference, %d differ", llx_scheme_name(r.s.scheme), precision, r.checks, total, r.mismatches);
     llx_engine_free(e);
     llx_llx_close(f);
     llx_model_close(m);
     free(r.x), free(r.h), free(r.k8), free(r.v8), free(r.in8), free(r.qkv8), free(r.g8), free(r.ctx8);
-    free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits), free(ids);
+    free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits), free(ids), free(r.qkvf), free(r.gf);
 }
 
 TEST(w8a8_matches_fake_quant_reference_static, LLX_T_ASAN | LLX_T_TSAN)
@@ -387,4 +596,19 @@ TEST(w8a8_matches_fake_quant_reference_long, LLX_T_ASAN | LLX_T_TSAN)
     REQUIRE(s && d);
     run_reference_check(s, "static", 40, 150);
     run_reference_check(d, "dynamic", 40, 150);
+}
+
+/* every low-bit variant (serveutil.c): w4a8 per row; w4a8 GPTQ groups of
+ * 32, fp16 scales, fp32 KV; w4a4 rotated (online Hadamard) with an int4 LM
+ * head; w4a4 GPTQ groups of 32 rotated, fp32 KV; static and dynamic */
+TEST(lowbit_matches_fake_quant_reference, LLX_T_ASAN)
+{
+    for (int v = 0; v < LLX_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *p = llx_serve_model_small_lowbit(v, &what);
+        REQUIRE(p);
+        llx_test_note("%s", what);
+        run_reference_check(p, "static", 8, 12);
+        run_reference_check(p, "dynamic", 8, 12);
+    }
 }
