@@ -3,7 +3,8 @@
  * and random strings (tests/fixtures/tokenizer_cases.json, ids from npm
  * gpt-3-encoder and an encoder.py re-implementation), the invalid-UTF-8
  * rule, round trips, speed on long inputs, thread safety and the UTF-8
- * stream.  Loading errors and BPE semantics are in test_tokenizer_load.c. */
+ * stream (these four on the repository model's tokenizer when ../shared is
+ * absent).  Loading errors and BPE semantics are in test_tokenizer_load.c. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,6 +30,22 @@ static const llx_tokenizer *shared_tok(void)
             llx_test_fail_at(__FILE__, __LINE__, "load: %s", llx_errmsg());
             t = NULL;
         }
+    }
+    return t;
+}
+
+/* For the properties any byte-level BPE must have (round trips, the
+ * invalid-UTF-8 rule, long inputs, threads): the shared tokenizer when
+ * present, else the repository's reference model's (same byte ids). */
+static const llx_tokenizer *any_tok(void)
+{
+    static llx_tokenizer *t;
+    if (shared_tok()) return shared_tok();
+    if (!t) {
+        char v[512], m[512];
+        snprintf(v, sizeof v, "%s/vocab.json", golden_repo_model());
+        snprintf(m, sizeof m, "%s/merges.txt", golden_repo_model());
+        if (llx_tokenizer_load(&t, v, m) != LLX_OK) llx_test_fail_at(__FILE__, __LINE__, "load: %s", llx_errmsg());
     }
     return t;
 }
@@ -204,8 +221,8 @@ static void check_invalid_rule(const llx_tokenizer *t, const char *a, const char
 
 TEST(tokenizer_invalid_utf8, LLX_T_ASAN)
 {
-    const llx_tokenizer *t = shared_tok();
-    if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
+    const llx_tokenizer *t = any_tok();
+    REQUIRE(t);
     static const char *bad[] = {
         "\xff", "\xfe\xff", "\x80", "\x80\x80\xbf", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xc0\xaf",
         "\xe0\x80\xaf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80",
@@ -251,8 +268,8 @@ static void check_roundtrip(const llx_tokenizer *t, const char *s, size_t len)
 
 TEST(tokenizer_roundtrip, LLX_T_ASAN)
 {
-    const llx_tokenizer *t = shared_tok();
-    if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
+    const llx_tokenizer *t = any_tok();
+    REQUIRE(t);
 #define S(x) {x, sizeof x - 1}
     static const struct {
         const char *s;
@@ -329,8 +346,8 @@ static void check_long(const llx_tokenizer *t, const char *name, const char *uni
 
 TEST(tokenizer_long_inputs, LLX_T_ASAN)
 {
-    const llx_tokenizer *t = shared_tok();
-    if (!t) SKIP("shakespeare-gpt2 vocabulary not found");
+    const llx_tokenizer *t = any_tok();
+    REQUIRE(t);
     const size_t mb = 1 << 20;
     check_long(t, "letters", "a", mb, "");
     check_long(t, "spaces then word", " ", mb, "word");
@@ -368,11 +385,14 @@ static void *tok_thread(void *arg)
 
 TEST(tokenizer_threads, LLX_T_ASAN | LLX_T_TSAN)
 {
-    const llx_tokenizer *t = shared_tok();
+    /* valid.txt with ../shared, else the reference model's calib.txt */
+    const llx_tokenizer *t = any_tok();
     const char *v = llx_test_shared("data/tinyshakespeare/valid.txt");
-    if (!t || !v) SKIP("shakespeare data not found");
+    char calib[512];
+    snprintf(calib, sizeof calib, "%s/calib.txt", golden_repo_model());
     size_t len;
-    char *text = llx_test_read(v, &len);
+    char *text = llx_test_read(v ? v : calib, &len);
+    REQUIRE(t && text);
     int *ref = NULL, nref = 0;
     CHECK(llx_tokenize(t, text, len, &ref, &nref) == LLX_OK);
     tok_job jobs[4];
