@@ -222,7 +222,8 @@ TEST(checkpoint_bad_unused_layers, LLX_T_ASAN)
     every_command_refuses(dir, "model.safetensors: holds 2 layers but config.json sets n_layer 1 (tensor 'h.1.", 0);
 }
 
-/* A tensor no GPT-2 part uses is refused; HF's mask buffers are not. */
+/* A tensor no GPT-2 part uses is refused; HF's mask buffers (attn.bias,
+ * attn.masked_bias) are not. */
 TEST(checkpoint_bad_stray_tensor, LLX_T_ASAN)
 {
     llx_config c = ckpt_tiny_config();
@@ -232,10 +233,21 @@ TEST(checkpoint_bad_stray_tensor, LLX_T_ASAN)
     float x[4] = {1, 2, 3, 4};
     const long long shape[1] = {4};
     ckpt_img_add(&img, "h.1.attn.masked_bias", "F32", 1, shape, x, sizeof x);
+    /* the causal mask as transformers writes it: F32 [1, 1, n_ctx, n_ctx]
+     * (older versions) or BOOL; its values are never read */
+    static float mask[16 * 16];
+    static uint8_t mask_bool[16 * 16];
+    for (int i = 0; i < 16 * 16; i++) mask[i] = mask_bool[i] = i % 16 <= i / 16;
+    const long long mask_shape[4] = {1, 1, 16, 16};
+    ckpt_img_add(&img, "h.0.attn.bias", "F32", 4, mask_shape, mask, sizeof mask);
+    ckpt_img_add(&img, "h.1.attn.bias", "BOOL", 4, mask_shape, mask_bool, sizeof mask_bool);
     CHECK(ckpt_img_save(dir, &img));
     llx_proc_result r;
     llx_cli(&r, "info", "-m", dir, NULL);
     CHECK_MSG(r.status == 0, "a mask buffer was refused: %s", r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "generate", "-m", dir, "-p", "the ring", "-n", "2", "--greedy", NULL);
+    CHECK_MSG(r.status == 0 && r.out_len > 8, "generate with mask buffers: exit %d, %s", r.status, r.err);
     llx_proc_free(&r);
     ckpt_img_add(&img, "score.weight", "F32", 1, shape, x, sizeof x);
     CHECK(ckpt_img_save(dir, &img));
