@@ -272,43 +272,55 @@ uint64_t llx_hf_data_bytes(const llx_hf *m) { return m->st.data_size; }
 
 /* ---- reading ---- */
 
-/* n elements from element index i of t, to fp32.  Loads go through byte
- * assembly: the mapping gives no alignment guarantee.  Returns 1 when one of
- * them is NaN or infinite (all exponent bits set): checked here, in the one
- * pass that reads every weight at load, so the check costs no extra pass. */
+/* n elements from element index i of t, to fp32.  Returns 1 when one of
+ * them is NaN or infinite (all exponent bits set), checked here, in the one
+ * pass that reads every weight at load: (bits & exponent) + one exponent
+ * step reaches the sign bit only then, so the test is an AND, an ADD and an
+ * OR per element, branch-free (F32 runs 16 at a time, which the compiler
+ * vectorises).  Loads go through memcpy or byte assembly: the mapping gives
+ * no alignment guarantee. */
 static int convert_run(const llx_st_tensor *t, uint64_t i, size_t n, float *dst)
 {
     const uint8_t *p = t->data;
-    unsigned bad = 0;
+    uint32_t acc = 0;
+    size_t k = 0;
     switch (t->dtype) {
     case LLX_ST_F32:
         p += i * 4;
-        for (size_t k = 0; k < n; k++, p += 4) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        for (; k + 16 <= n; k += 16, p += 64) {
+            uint32_t u[16];
+            memcpy(u, p, sizeof u);
+            for (int j = 0; j < 16; j++) acc |= (u[j] & 0x7f800000u) + 0x00800000u;
+            memcpy(dst + k, u, sizeof u);
+        }
+#endif
+        for (; k < n; k++, p += 4) {
             const uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-            bad |= (u & 0x7f800000u) == 0x7f800000u;
+            acc |= (u & 0x7f800000u) + 0x00800000u;
             dst[k] = llx_bits_to_f32(u);
         }
-        break;
+        return (acc & 0x80000000u) != 0;
     case LLX_ST_F16:
         p += i * 2;
-        for (size_t k = 0; k < n; k++, p += 2) {
+        for (; k < n; k++, p += 2) {
             const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
-            bad |= (h & 0x7c00u) == 0x7c00u;
+            acc |= (h & 0x7c00u) + 0x0400u;
             dst[k] = llx_f16_to_f32(h);
         }
-        break;
+        return (acc & 0x8000u) != 0;
     case LLX_ST_BF16:
         p += i * 2;
-        for (size_t k = 0; k < n; k++, p += 2) {
+        for (; k < n; k++, p += 2) {
             const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
-            bad |= (h & 0x7f80u) == 0x7f80u;
+            acc |= (h & 0x7f80u) + 0x0080u;
             dst[k] = llx_bf16_to_f32(h);
         }
-        break;
+        return (acc & 0x8000u) != 0;
     default: /* bind() admits nothing else */
-        for (size_t k = 0; k < n; k++) dst[k] = 0.0f;
+        for (; k < n; k++) dst[k] = 0.0f;
+        return 0;
     }
-    return bad != 0;
 }
 
 /* Index of the first NaN/Inf among elements [i, i + n) of t, or -1. */

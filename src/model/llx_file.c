@@ -151,15 +151,14 @@ static unsigned dtype_bits(uint32_t dt)
     }
 }
 
-/* 1 when one of the floats in the little-endian word w (two F32, or four
- * F16 with f16 set) is NaN or Inf: all its exponent bits set. */
-static inline int word_nonfinite(uint64_t w, int f16)
-{
-    if (f16)
-        return (w & 0x7c00ull) == 0x7c00ull || (w & 0x7c000000ull) == 0x7c000000ull ||
-               (w & 0x7c0000000000ull) == 0x7c0000000000ull || (w & 0x7c00000000000000ull) == 0x7c00000000000000ull;
-    return (w & 0x7f800000ull) == 0x7f800000ull || (w & 0x7f80000000000000ull) == 0x7f80000000000000ull;
-}
+/* Per-lane masks of the float words hash64_float reads (two F32 or four
+ * F16 lanes per little-endian 64-bit word): a lane's exponent bits, one
+ * exponent step, and the lane's top bit.  (w & EXP) + STEP sets a lane's
+ * top bit only when its exponent bits are all set (NaN or Inf), and never
+ * carries into the next lane. */
+static const uint64_t nf_exp[2] = {0x7f8000007f800000ull, 0x7c007c007c007c00ull};
+static const uint64_t nf_step[2] = {0x0080000000800000ull, 0x0400040004000400ull};
+static const uint64_t nf_top[2] = {0x8000000080000000ull, 0x8000800080008000ull};
 
 /* llx_hash64 of a float tensor (F32, or F16 with f16 set) that also reports
  * (*bad) whether one of its floats is NaN or Inf: the same single pass over
@@ -170,12 +169,12 @@ static uint64_t hash64_float(const void *data, size_t n, uint64_t seed, int f16,
     uint64_t l0 = seed ^ 0x243F6A8885A308D3ull, l1 = seed ^ 0x13198A2E03707344ull;
     uint64_t l2 = seed ^ 0xA4093822299F31D0ull, l3 = seed ^ 0x082EFA98EC4E6C89ull;
     size_t i = 0;
-    int nf = 0;
+    const uint64_t ex = nf_exp[f16 != 0], step = nf_step[f16 != 0];
+    uint64_t nf = 0;
     for (; i + 32 <= n; i += 32) {
         uint64_t w[4];
         memcpy(w, p + i, 32);
-        nf |= word_nonfinite(w[0], f16) | word_nonfinite(w[1], f16) | word_nonfinite(w[2], f16) |
-              word_nonfinite(w[3], f16);
+        nf |= ((w[0] & ex) + step) | ((w[1] & ex) + step) | ((w[2] & ex) + step) | ((w[3] & ex) + step);
         l0 = mix(l0, w[0]);
         l1 = mix(l1, w[1]);
         l2 = mix(l2, w[2]);
@@ -185,10 +184,10 @@ static uint64_t hash64_float(const void *data, size_t n, uint64_t seed, int f16,
     for (size_t j = i; j + 2 <= n; j += f16 ? 2 : 4) {
         uint32_t u = 0;
         memcpy(&u, p + j, f16 || j + 4 > n ? 2 : 4);
-        nf |= f16 ? (u & 0x7c00u) == 0x7c00u : (u & 0x7f800000u) == 0x7f800000u;
+        nf |= ((u & ex) + step) & (f16 ? 0xffffu : 0xffffffffu);
     }
     for (; i < n; i++) h = mix(h, p[i] | 0x100u);
-    *bad = nf;
+    *bad = (nf & nf_top[f16 != 0]) != 0;
     return h ^ (h >> 29);
 }
 
