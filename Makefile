@@ -114,7 +114,7 @@ test: all
 DEMO := build/demo
 demo: all
 	@mkdir -p $(DEMO)
-	./build/looplynx synth --config gpt2 --seed 1 -o $(DEMO)/gpt2-synth
+	./build/looplynx synth --config gpt2 --seed 1 --force -o $(DEMO)/gpt2-synth
 	./build/looplynx info -m $(DEMO)/gpt2-synth
 	./build/looplynx generate -m $(DEMO)/gpt2-synth -p "Earth is the" -n 24 --seed 1
 	./build/looplynx quantize -m $(DEMO)/gpt2-synth --calib README.md --calib-tokens 1024 -o $(DEMO)/gpt2-synth.llx
