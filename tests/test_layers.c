@@ -287,7 +287,7 @@ TEST(layers_checker_refuses_a_wrong_include, LLX_T_ASAN)
 
 /* Issue 14: the datapaths execute a stage by its work, never by its name.
  * No file of the engine's stage machinery may mention an op. */
-TEST(layers_datapaths_do_not_branch_on_ops)
+TEST(layers_datapaths_do_not_branch_on_ops, LLX_T_ASAN)
 {
     static const char *files[] = {"src/engine/pass.c", "src/engine/exec_fp32.c", "src/engine/exec_w8a8.c",
                                   "src/engine/attn_w8a8.c", "src/engine/w8a8_node.h"};

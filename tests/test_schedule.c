@@ -110,7 +110,7 @@ static llx_config tiny_llama(int heads, int kv_heads)
     return c;
 }
 
-TEST(schedule_partition_heads_follow_kv_groups)
+TEST(schedule_partition_heads_follow_kv_groups, LLX_T_ASAN)
 {
     for (int kv = 1; kv <= 8; kv *= 2) {
         const llx_config c = tiny_llama(8, kv);
@@ -144,7 +144,7 @@ TEST(schedule_partition_heads_follow_kv_groups)
     }
 }
 
-TEST(schedule_partition_blocks_and_rows)
+TEST(schedule_partition_blocks_and_rows, LLX_T_ASAN)
 {
     llx_config c = medium();
     llx_partition p;
@@ -201,7 +201,7 @@ static void check_data_flow(const llx_schedule *s)
     CHECK(written[LLX_SLOT_LOGITS]);
 }
 
-TEST(schedule_llama_layer_and_data_flow)
+TEST(schedule_llama_layer_and_data_flow, LLX_T_ASAN)
 {
     const llx_config c = tiny_llama(8, 2);
     for (int prec = LLX_PREC_FP32; prec <= LLX_PREC_W8A8_DYNAMIC; prec++) {

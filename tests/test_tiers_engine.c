@@ -84,14 +84,14 @@ TEST(tiers_engine_w8a8_static_identical, LLX_T_ASAN)
     if (p) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
 }
 
-TEST(tiers_engine_w8a8_dynamic_identical)
+TEST(tiers_engine_w8a8_dynamic_identical, LLX_T_ASAN)
 {
     const char *p = llx_fixture_awkward_llx(2);
     CHECK(p != NULL);
     if (p) same_on_tiers(p, LLX_PREC_W8A8_DYNAMIC, "ref", int_tiers, 4);
 }
 
-TEST(tiers_engine_fp32_vector_tiers_identical)
+TEST(tiers_engine_fp32_vector_tiers_identical, LLX_T_ASAN)
 {
     if (!llx_kernels_select("avx2")) SKIP("no vector tier here");
     const char *dir = llx_fixture_awkward(2);
