@@ -97,8 +97,8 @@ static void member(void *arg, int ith, int nth)
         int32_t *acc = (int32_t *)j->out + (size_t)ith * H * (j->T + HD);
         for (int l = b; l < e; l++) {
             const int8_t *kc = (const int8_t *)j->w + 2 * (size_t)l * layer, *vc = kc + layer;
-            j->k->attn_qk_i8(acc, j->T, j->x, kc, H * HD, H, j->T, HD);
-            j->k->attn_pv_i8(acc, (const int8_t *)j->x + 4096, j->T, vc, (size_t)H * 32 * HD, H, j->T, HD);
+            j->k->attn_qk_i8(acc, j->T, j->x, kc, H * HD, H, 1, j->T, HD);
+            j->k->attn_pv_i8(acc, (const int8_t *)j->x + 4096, j->T, vc, (size_t)H * 32 * HD, H, 1, j->T, HD);
         }
         break;
     }

@@ -242,7 +242,8 @@ static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench
         res->rss_mb = rss;
         res->model_mb = llx_model_bytes(m) / 1e6;
         const int kv_elem = a->ce.opt.precision == LLX_PREC_FP32 ? 4 : 1;
-        res->kv_mb = 2.0 * c->n_layer * c->n_embd * (double)(a->ce.opt.max_ctx ? a->ce.opt.max_ctx : c->n_ctx) *
+        /* K and V of every KV head at the engine's context (copies on several nodes not counted) */
+        res->kv_mb = 2.0 * c->n_layer * llx_config_kv_heads(c) * llx_config_head_dim(c) * (double)llx_engine_max_ctx(e) *
                      kv_elem / 1e6;
         res->membw = probe ? median(bw, (int)a->reps) : 0;
         res->ratio = probe ? median(ratio, (int)a->reps) : 0;

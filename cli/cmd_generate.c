@@ -183,6 +183,19 @@ static void print_json(const gen_args *a, const llx_engine *e, const int *ids, i
            llx_precision_name(a->ce.opt.precision), es.kernels);
 }
 
+/* The text of ids without special tokens (Llama 3's <|begin_of_text|>,
+ * <|eot_id|>): what the user reads. */
+static llx_status visible_text(const llx_tokenizer *tok, const int *ids, int n, char **out, size_t *len)
+{
+    int *keep = malloc((size_t)(n > 0 ? n : 1) * sizeof *keep), k = 0;
+    if (!keep) return LLX_ERR_NOMEM;
+    for (int i = 0; i < n; i++)
+        if (!llx_tokenizer_is_special(tok, ids[i])) keep[k++] = ids[i];
+    const llx_status st = llx_detokenize(tok, keep, k, out, len);
+    free(keep);
+    return st;
+}
+
 static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
 {
     const llx_tokenizer *tok = llx_model_tokenizer(m);
@@ -196,7 +209,7 @@ static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
     if (!a->json) { /* the prompt, once nothing can refuse the run any more */
         char *p;
         size_t pl;
-        if (llx_detokenize(tok, ids, n, &p, &pl) == LLX_OK) fwrite(p, 1, pl, stdout), free(p);
+        if (visible_text(tok, ids, n, &p, &pl) == LLX_OK) fwrite(p, 1, pl, stdout), free(p);
         fflush(stdout);
     }
     const llx_gen_hooks hooks = {a->json ? NULL : stream_cb, dump ? dump_cb : NULL, dump};
@@ -215,7 +228,7 @@ static int run(gen_args *a, llx_model *m, llx_engine *e, const int *ids, int n)
     char *text = NULL;
     size_t tlen = 0;
     int nt = g.n_tokens - (g.stopped_eot ? 1 : 0);
-    if (llx_detokenize(tok, g.tokens, nt, &text, &tlen) != LLX_OK) tlen = 0;
+    if (visible_text(tok, g.tokens, nt, &text, &tlen) != LLX_OK) tlen = 0;
     if (a->json) print_json(a, e, ids, n, &g, text ? text : "", tlen);
     else {
         printf("\n");
@@ -246,11 +259,13 @@ int cmd_generate(int argc, char **argv)
     if (a.ce.opt.backend == LLX_BACKEND_MPI) llx_mpi_world(&rank, &size);
     if (rank == 0) { /* the host: tokenizer, prompt, sampling, output */
         if ((rc = read_prompt(&a, &text, &len))) goto done;
-        if (llx_tokenize(llx_model_tokenizer(m), text, len, &ids, &n) != LLX_OK) {
+        /* with the tokenizer's added tokens (Llama 3: BOS first), as HF does */
+        if (llx_tokenize_ex(llx_model_tokenizer(m), text, len, LLX_TOK_ADD_SPECIAL, &ids, &n) != LLX_OK) {
             rc = cli_lib_error();
             goto done;
         }
-        const int cap = a.ce.opt.max_ctx > 0 ? a.ce.opt.max_ctx : llx_model_config(m)->n_ctx;
+        const int n_ctx = llx_model_config(m)->n_ctx;
+        const int cap = a.ce.opt.max_ctx > 0 ? a.ce.opt.max_ctx : n_ctx < LLX_DEFAULT_CTX ? n_ctx : LLX_DEFAULT_CTX;
         if (n > cap) {
             rc = cli_usage_error("the prompt (%d tokens) does not fit the context of %d tokens", n, cap);
             goto done;

@@ -16,13 +16,13 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: looplynx info -m MODEL [--json]\n\n"
-               "Validate a HuggingFace GPT-2 checkpoint folder or a quantized .llx file and\n"
+               "Validate a HuggingFace GPT-2 or Llama checkpoint folder or a quantized .llx file and\n"
                "describe it: dimensions, parameter count, storage dtype and size, how it was\n"
                "quantized (.llx: activation mode, SmoothQuant alpha, calibration tokens), and\n"
-               "weight bytes at fp32, fp16 and int8 (W8A8: the four layer matrices int8 with\n"
-               "one fp32 scale per output row; embeddings, biases and LayerNorm stay fp32),\n"
-               "and the kernel tier an engine would use on this machine (and why any tier\n"
-               "cannot run here).\n\n"
+               "weight bytes at fp32, fp16 and int8 (W8A8: the layer matrices int8 with one\n"
+               "fp32 scale per output row; embeddings, biases and norms stay fp32), and the\n"
+               "kernel tier an engine would use on this machine (and why any tier cannot\n"
+               "run here).\n\n"
                "  -m, --model MODEL   checkpoint folder or .llx file\n"
                "  --json              one JSON object on stdout\n");
 }
@@ -33,11 +33,18 @@ typedef struct weight_bytes {
 
 static weight_bytes weight_sizes(const llx_config *c)
 {
-    const long long P = llx_config_params(c), C = c->n_embd, F = c->n_inner, L = c->n_layer;
-    const long long mat = L * (3 * C * C + C * C + F * C + C * F), rows = L * (3 * C + C + F + C);
+    const long long P = llx_config_params(c), L = c->n_layer;
+    long long mat = 0, rows = 0;
+    for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
+        int r, k;
+        llx_matrix_shape(c, (llx_matrix)m, &r, &k);
+        mat += L * (long long)r * k, rows += L * r;
+    }
     weight_bytes w = {P * 4, P * 2, mat + rows * 4 + (P - mat) * 4};
     return w;
 }
+
+static const char *arch_name(const llx_config *c) { return c->arch == LLX_ARCH_LLAMA ? "llama" : "gpt2"; }
 
 /* What both kinds of model report. */
 typedef struct model_info {
@@ -128,6 +135,12 @@ static void print_json(const model_info *mi)
     fmt_float(eps, sizeof eps, c->ln_eps);
     printf("{\"format\": \"%s\", \"path\": ", mi->format);
     cli_json_string(stdout, mi->path, strlen(mi->path));
+    char theta[32] = "null";
+    if (c->arch == LLX_ARCH_LLAMA) fmt_float(theta, sizeof theta, c->rope_theta);
+    printf(", \"architecture\": \"%s\", \"n_kv_head\": %d, \"rope_theta\": %s, \"rope_scaling\": %s, "
+           "\"tied_lm_head\": %s",
+           arch_name(c), llx_config_kv_heads(c), theta, c->rope_llama3 ? "\"llama3\"" : "null",
+           c->untied ? "false" : "true");
     printf(", \"vocab_size\": %d, \"n_positions\": %d, \"n_embd\": %d, \"n_layer\": %d, \"n_head\": %d, "
            "\"head_dim\": %d, \"n_inner\": %d, \"layer_norm_epsilon\": %s, \"parameters\": %lld, "
            "\"storage_dtype\": \"%s\", \"file_bytes\": %lld, \"data_bytes\": %llu, "
@@ -141,11 +154,12 @@ static void print_json(const model_info *mi)
         fmt_float(damp, sizeof damp, s->gptq_damp);
         printf("{\"scheme\": \"%s\", \"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s, "
                "\"group\": %d, \"scales\": \"%s\", \"method\": \"%s\", \"gptq_damp\": %s, \"gptq_act_order\": %s, "
-               "\"rotate\": \"%s\", \"kv\": \"%s\", \"lm_head_bits\": %d, \"online_hadamard\": %s}",
+               "\"rotate\": \"%s\", \"kv\": \"%s\", \"lm_head_bits\": %d, \"online_hadamard\": %s, \"smooth_down\": %s}",
                llx_scheme_name(s->scheme), act_name(mi->q->act_mode), alpha, mi->q->calib_tokens,
                mi->q->smooth_v ? "true" : "false", s->group, s->scales_f16 ? "f16" : "f32", s->gptq ? "gptq" : "rtn",
                damp, s->gptq_act_order ? "true" : "false", s->rotate ? "hadamard" : "none",
-               s->kv_int8 ? "int8" : "fp32", s->lm_bits, s->had_down ? "true" : "false");
+               s->kv_int8 ? "int8" : "fp32", s->lm_bits, s->had_down ? "true" : "false",
+               mi->q->smooth_down ? "true" : "false");
     } else {
         printf("null");
     }
@@ -162,10 +176,17 @@ static void print_human(const model_info *mi)
     printf("%-19s %s (%s)\n", "model", mi->path, mi->kind_desc);
     printf("%-19s %d\n%-19s %d\n%-19s %d\n%-19s %d\n", "vocab_size", c->n_vocab, "n_positions", c->n_ctx, "n_embd",
            c->n_embd, "n_layer", c->n_layer);
-    printf("%-19s %d (head_dim %d)\n%-19s %d\n%-19s %s\n", "n_head", c->n_head, llx_config_head_dim(c), "n_inner",
-           c->n_inner, "layer_norm_epsilon", eps);
+    printf("%-19s %d (head_dim %d)\n", "n_head", c->n_head, llx_config_head_dim(c));
+    if (c->arch == LLX_ARCH_LLAMA) {
+        char theta[32];
+        fmt_float(theta, sizeof theta, c->rope_theta);
+        printf("%-19s %d (%d query heads each)\n", "n_kv_head", llx_config_kv_heads(c), c->n_head / llx_config_kv_heads(c));
+        printf("%-19s theta %s%s\n", "rotary", theta, c->rope_llama3 ? ", llama3 scaling" : "");
+    }
+    printf("%-19s %d\n%-19s %s\n", "n_inner", c->n_inner, c->arch == LLX_ARCH_LLAMA ? "rms_norm_eps" : "layer_norm_epsilon",
+           eps);
     print_count("parameters", llx_config_params(c));
-    printf(" (LM head tied to wte counted once)\n");
+    printf(c->untied ? " (LM head untied)\n" : " (LM head tied to the embedding, counted once)\n");
     printf("%-19s %s\n", "storage dtype", mi->dtype);
     if (mi->q) {
         fmt_float(alpha, sizeof alpha, mi->q->alpha);
@@ -182,6 +203,7 @@ static void print_human(const model_info *mi)
         printf("%-19s int%d\n", "lm head", s->lm_bits);
         printf("%-19s %s%s\n", "smoothquant alpha", alpha, mi->q->alpha == 0.0f ? " (no smoothing)" : "");
         printf("%-19s %s\n", "smooth through V", mi->q->smooth_v ? "yes" : "no");
+        if (c->arch == LLX_ARCH_LLAMA) printf("%-19s %s\n", "smooth down_proj", mi->q->smooth_down ? "yes" : "no");
         print_count("calibration tokens", mi->q->calib_tokens);
         printf("\n");
     }
@@ -215,7 +237,7 @@ static int info_hf(const char *dir, int json)
     }
     sprintf(path, "%s/model.safetensors", dir);
     struct stat st;
-    const model_info mi = {"hf", dir, "HuggingFace GPT-2 folder", "model.safetensors", llx_hf_config(m),
+    const model_info mi = {"hf", dir, llx_hf_config(m)->arch == LLX_ARCH_LLAMA ? "HuggingFace Llama folder" : "HuggingFace GPT-2 folder", "model.safetensors", llx_hf_config(m),
                            llx_hf_dtype(m), stat(path, &st) == 0 ? (long long)st.st_size : -1,
                            (unsigned long long)llx_hf_data_bytes(m), NULL};
     print_info(&mi, json);

@@ -29,7 +29,7 @@ static void help(void)
     printf("usage: looplynx quantize -m HF_DIR --calib FILE -o MODEL.llx [options]\n\n"
            "Calibrate on FILE, apply SmoothQuant smoothing (and optionally Hadamard rotations),\n"
            "round the weights and write a quantized model (docs/quantization.md).\n\n"
-           "  -m, --model DIR      HuggingFace GPT-2 folder\n"
+           "  -m, --model DIR      HuggingFace GPT-2 or Llama folder (Llama: W8A8 only)\n"
            "  --calib FILE         calibration text (e.g. the training text)\n"
            "  -o, --output FILE    output .llx file (written atomically)\n"
            "  --calib-tokens N     calibration tokens (default 16384)\n"
@@ -53,6 +53,7 @@ static void help(void)
            "  --kv int8|fp32       KV cache and attention: int8 with static per-head scales\n"
            "                       (default) or fp32\n"
            "  --lm-head-bits 8|4   LM head weights (4 needs an int4 scheme; default 8)\n"
+           "  --smooth-down on|off Llama: smooth down_proj through up_proj's rows (default on)\n"
            "  -t, --threads N      threads (default: all cores)\n\n"
            "The output may not be one of the inputs.  Interrupting (Ctrl-C) leaves no\n"
            "output and no temporary file; the exit status is then 128 + the signal.\n");
@@ -135,6 +136,11 @@ int cmd_quantize(int argc, char **argv)
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "8") || !strcmp(v, "4")) o.lm_bits = v[0] - '0';
             else return cli_usage_error("--lm-head-bits must be 8 or 4 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--smooth-down", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "on")) o.smooth_down = 1;
+            else if (!strcmp(v, "off")) o.smooth_down = 0;
+            else return cli_usage_error("--smooth-down must be on or off (got '%s')", v);
         } else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) || (r = cli_opt(argc, argv, &i, "-t", &v))) {
             if (r < 0 || !cli_parse_int("--threads", v, 1, 256, &n)) return EXIT_USAGE;
             o.threads = (int)n;

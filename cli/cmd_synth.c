@@ -1,5 +1,6 @@
-/* cli/cmd_synth.c - `looplynx synth`: write a random-weight GPT-2 checkpoint
- * folder from a preset or a config.json, optionally reshaped by flags.  The
+/* cli/cmd_synth.c - `looplynx synth`: write a random-weight GPT-2 or Llama
+ * checkpoint folder from a preset or a config.json, optionally reshaped by
+ * flags.  The
  * weights and files come from llx_synth_write; this file only parses. */
 #include <dirent.h>
 #include <stdlib.h>
@@ -14,15 +15,17 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: looplynx synth --config NAME|FILE.json -o DIR [options]\n\n"
-            "Write a random-weight GPT-2 checkpoint folder in the HuggingFace layout\n"
-            "(config.json, model.safetensors, vocab.json, merges.txt).\n\n"
-            "  --config NAME|FILE   preset gpt2, gpt2-medium, gpt2-large, gpt2-xl, or a config.json\n"
+            "Write a random-weight checkpoint folder in the HuggingFace layout: GPT-2\n"
+            "(config.json, model.safetensors, vocab.json, merges.txt) or Llama (config.json,\n"
+            "model.safetensors, tokenizer.json, tokenizer_config.json).\n\n"
+            "  --config NAME|FILE   preset gpt2, gpt2-medium, gpt2-large, gpt2-xl, llama-3.2-1b,\n"
+            "                       llama-tiny, or a config.json\n"
             "  -o, --out DIR        output folder (created; an existing folder must be empty)\n"
             "  --force              write into an existing non-empty folder, replacing its\n"
             "                       config.json, model.safetensors, vocab.json and merges.txt\n"
             "  --seed S             weight seed, 0 .. 2^63-1 (default 1)\n"
             "  --dtype f32|f16|bf16 tensor storage type (default f32)\n"
-            "  --vocab-from DIR     copy vocab.json and merges.txt from DIR instead of\n"
+            "  --vocab-from DIR     GPT-2: copy vocab.json and merges.txt from DIR instead of\n"
             "                       generating a byte-level BPE vocabulary of --vocab tokens\n\n"
             "shape overrides (applied to the preset or file):\n"
             "  --layers N  --embd N  --heads N  --vocab N  --ctx N  --inner N\n"
@@ -43,7 +46,8 @@ static int load_base(const char *name, llx_config *c)
     if (llx_config_preset(name, c) == LLX_OK) return 0;
     struct stat st;
     if (stat(name, &st) != 0)
-        return cli_usage_error("--config '%s' is neither a preset (gpt2, gpt2-medium, gpt2-large, gpt2-xl) nor a file",
+        return cli_usage_error("--config '%s' is neither a preset (gpt2, gpt2-medium, gpt2-large, gpt2-xl, "
+                               "llama-3.2-1b, llama-tiny) nor a file",
                                name);
     if (llx_config_load_json(name, c) != LLX_OK) return cli_lib_error();
     return 0;

@@ -93,3 +93,44 @@ const char *llx_fixture_shakespeare_llx(int act)
                          llx_test_shared("data/tinyshakespeare/train.txt"), act, 16384,
                          act == 2 ? "shakespeare-dynamic.llx" : "shakespeare-static.llx");
 }
+
+/* A synthetic Llama with grouped KV heads whose count divides neither the
+ * node counts nor the head count per node: 6 query heads on 2 KV heads of
+ * 16, hidden 96, 2 layers; its static and dynamic .llx files. */
+const char *llx_fixture_llama(void)
+{
+    static char dir[512];
+    if (dir[0]) return dir;
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("llama-gqa"));
+    llx_config c = {.n_vocab = 700, .n_ctx = 96, .n_embd = 96, .n_layer = 2, .n_head = 6, .n_inner = 200,
+                    .ln_eps = 1e-5f, .arch = LLX_ARCH_LLAMA, .n_kv_head = 2, .head_dim = 16, .rope_theta = 10000.0f,
+                    .rope_llama3 = 1, .rope_factor = 8.0f, .rope_low_freq = 1.0f, .rope_high_freq = 4.0f,
+                    .rope_orig_ctx = 32};
+    if (llx_synth_write(dir, &c, 3, "BF16", NULL) != LLX_OK) {
+        llx_test_note("synth: %s", llx_errmsg());
+        dir[0] = 0;
+        return NULL;
+    }
+    return dir;
+}
+
+const char *llx_fixture_llama_llx(int act)
+{
+    static char paths[3][512];
+    char *p = paths[act == 2 ? 2 : 1];
+    if (p[0]) return p;
+    const char *dir = llx_fixture_llama(), *calib = llx_fixture_calib_text();
+    if (!dir || !calib) return NULL;
+    snprintf(p, sizeof paths[0], "%s", llx_test_tmpfile(act == 2 ? "llama-dynamic.llx" : "llama-static.llx"));
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    o.calib_tokens = 1024;
+    o.act_mode = act;
+    o.smooth_v = 1; /* the grouped V smoothing too */
+    if (llx_quantize(dir, &o, p) != LLX_OK) {
+        llx_test_note("quantize: %s", llx_errmsg());
+        p[0] = 0;
+        return NULL;
+    }
+    return p;
+}

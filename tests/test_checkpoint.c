@@ -471,8 +471,8 @@ TEST(checkpoint_bad_activation, LLX_T_ASAN)
     CHECK(ckpt_config_set(dir, "activation_function", "\"relu\""));
     expect_bad(dir, LLX_ERR_UNSUPPORTED, "activation_function 'relu' is not supported");
     dir = fresh("model-type");
-    CHECK(ckpt_config_set(dir, "model_type", "\"llama\""));
-    expect_bad(dir, LLX_ERR_UNSUPPORTED, "model_type 'llama' is not supported");
+    CHECK(ckpt_config_set(dir, "model_type", "\"mistral\""));
+    expect_bad(dir, LLX_ERR_UNSUPPORTED, "model_type 'mistral' is not supported (gpt2 or llama)");
 }
 
 static void edit_extra_field(json_t *h)

@@ -138,40 +138,44 @@ TIER_TEST(quant_unit_bit_exact)
 }
 
 /* The attention kernels over the position-major K and chunked V layouts
- * (kernels.h), with gaps between rows and chunks and stale bytes past n. */
+ * (kernels.h), with gaps between rows and chunks and stale bytes past n,
+ * one KV head per query head or grouped (query head h on KV head h/group). */
 TIER_TEST(attn_bit_exact)
 {
     llx_rng r;
     llx_rng_seed(&r, 11);
     static const int hds[] = {8, 12, 13, 40, 64, 128};
     static const int ns[] = {1, 5, 8, 31, 32, 33, 100, 257};
-    static const int Hs[] = {1, 3, 16};
+    static const int Hs[] = {1, 3, 16}, groups[] = {1, 4, 0}; /* 0: all H heads on one KV head */
     for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
         for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
-            for (size_t Hi = 0; Hi < sizeof Hs / sizeof *Hs; Hi++) {
-                const int hd = hds[hi], n = ns[ni], H = Hs[Hi], n32 = (n + 31) & ~31, ext = ni == 4;
-                const int ldk = H * hd + 7, ldp = n32 + 32, lds = n + 3, la = H * (lds > hd ? lds : hd);
-                const size_t cs = (size_t)H * 32 * hd + 64;
-                int8_t *kc = malloc((size_t)n32 * ldk), *v = malloc(cs * (size_t)(n32 / 32));
-                int8_t *q = malloc((size_t)H * hd), *p = calloc((size_t)H * ldp, 1);
-                int32_t *a = malloc(sizeof(int32_t) * la), *b = malloc(sizeof(int32_t) * la);
-                tier_fill_i8(kc, (size_t)n32 * ldk, &r, ext);
-                tier_fill_i8(v, cs * (size_t)(n32 / 32), &r, ext); /* stale bytes past n too */
-                tier_fill_i8(q, (size_t)H * hd, &r, ext);
-                for (int h = 0; h < H; h++)
-                    for (int s = 0; s < n; s++) p[h * ldp + s] = (int8_t)(ext ? 127 : llx_rng_u64(&r) % 128);
-                memset(a, 0, sizeof(int32_t) * la), memset(b, 0, sizeof(int32_t) * la);
-                llx_kernels_ref.attn_qk_i8(a, lds, q, kc, ldk, H, n, hd);
-                k->attn_qk_i8(b, lds, q, kc, ldk, H, n, hd);
-                CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * H * lds), "attn_qk H %d hd %d n %d", H, hd, n);
-                CHECK_EQ_INT(a[(H - 1) * lds + n - 1],
-                             llx_kernels_ref.dot_i8(q + (H - 1) * hd, kc + (size_t)(n - 1) * ldk + (H - 1) * hd, hd));
-                llx_kernels_ref.attn_pv_i8(a, p, ldp, v, cs, H, n, hd);
-                k->attn_pv_i8(b, p, ldp, v, cs, H, n, hd);
-                CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * H * hd), "attn_pv H %d hd %d n %d", H, hd, n);
-                if (ext) CHECK_EQ_INT(a[0], 127 * 127 * 32); /* n = 32, all 127 */
-                free(kc), free(v), free(q), free(p), free(a), free(b);
-            }
+            for (size_t Hi = 0; Hi < sizeof Hs / sizeof *Hs; Hi++)
+                for (size_t gi = 0; gi < sizeof groups / sizeof *groups; gi++) {
+                    const int hd = hds[hi], n = ns[ni], H = Hs[Hi], G = groups[gi] ? groups[gi] : H;
+                    if (H % G) continue;
+                    const int KV = H / G, n32 = (n + 31) & ~31, ext = ni == 4;
+                    const int ldk = KV * hd + 7, ldp = n32 + 32, lds = n + 3, la = H * (lds > hd ? lds : hd);
+                    const size_t cs = (size_t)KV * 32 * hd + 64;
+                    int8_t *kc = malloc((size_t)n32 * ldk), *v = malloc(cs * (size_t)(n32 / 32));
+                    int8_t *q = malloc((size_t)H * hd), *p = calloc((size_t)H * ldp, 1);
+                    int32_t *a = malloc(sizeof(int32_t) * la), *b = malloc(sizeof(int32_t) * la);
+                    tier_fill_i8(kc, (size_t)n32 * ldk, &r, ext);
+                    tier_fill_i8(v, cs * (size_t)(n32 / 32), &r, ext); /* stale bytes past n too */
+                    tier_fill_i8(q, (size_t)H * hd, &r, ext);
+                    for (int h = 0; h < H; h++)
+                        for (int s = 0; s < n; s++) p[h * ldp + s] = (int8_t)(ext ? 127 : llx_rng_u64(&r) % 128);
+                    memset(a, 0, sizeof(int32_t) * la), memset(b, 0, sizeof(int32_t) * la);
+                    llx_kernels_ref.attn_qk_i8(a, lds, q, kc, ldk, H, G, n, hd);
+                    k->attn_qk_i8(b, lds, q, kc, ldk, H, G, n, hd);
+                    CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * H * lds), "attn_qk H %d G %d hd %d n %d", H, G, hd, n);
+                    CHECK_EQ_INT(a[(H - 1) * lds + n - 1],
+                                 llx_kernels_ref.dot_i8(q + (H - 1) * hd, kc + (size_t)(n - 1) * ldk + (KV - 1) * hd, hd));
+                    llx_kernels_ref.attn_pv_i8(a, p, ldp, v, cs, H, G, n, hd);
+                    k->attn_pv_i8(b, p, ldp, v, cs, H, G, n, hd);
+                    CHECK_MSG(!memcmp(a, b, sizeof(int32_t) * H * hd), "attn_pv H %d G %d hd %d n %d", H, G, hd, n);
+                    if (ext) CHECK_EQ_INT(a[0], 127 * 127 * 32); /* n = 32, all 127 */
+                    free(kc), free(v), free(q), free(p), free(a), free(b);
+                }
 }
 
 /* GELU, softmax and LayerNorm: same bits on every table (they feed int8 rounding). */
@@ -198,6 +202,47 @@ TIER_TEST(gelu_softmax_layernorm_bit_exact)
         double sum = 0;
         for (int i = 0; i < n; i++) sum += a[i];
         CHECK_CLOSE(sum, 1.0, 1e-5, 0);
+    }
+}
+
+/* The Llama vector operations: values against their definitions, and the
+ * same bits on every table. */
+TEST(kernels_rmsnorm_silu_values, LLX_T_ASAN)
+{
+    float x[4] = {1, 2, 3, 4}, g[4] = {1, 2, 1, 1}, y[4];
+    llx_rmsnorm_f32(y, x, g, 4, 0.0f);
+    CHECK_CLOSE(y[1], 2.0 * 2.0 / sqrt(7.5), 1e-6, 0); /* mean of squares 30/4 */
+    CHECK_CLOSE(llx_silu1(1.0f), 1.0 / (1.0 + exp(-1.0)), 1e-6, 0);
+    CHECK_CLOSE(llx_silu1(-20.0f), -20.0 / (1.0 + exp(20.0)), 1e-12, 1e-6);
+    float h[4] = {1, 2, 3, 4}; /* pairs (1, 3) and (2, 4) */
+    const float cs[4] = {cosf(0.5f), cosf(1.5f), sinf(0.5f), sinf(1.5f)};
+    llx_rope_f32(h, cs, 2);
+    CHECK_CLOSE(h[0], cos(0.5) - 3 * sin(0.5), 1e-6, 0);
+    CHECK_CLOSE(h[2], 3 * cos(0.5) + sin(0.5), 1e-6, 0);
+    CHECK_CLOSE(h[3], 4 * cos(1.5) + 2 * sin(1.5), 1e-6, 0);
+}
+
+/* The Llama vector kernels: the same bits as the reference. */
+TIER_TEST(rmsnorm_silu_rope_bit_exact)
+{
+    llx_rng r;
+    llx_rng_seed(&r, 17);
+    enum { N = 1037 };
+    static float a[N], b[N], gg[N], o1[N], o2[N], c2[N];
+    for (int n = 1; n <= N; n += n < 40 ? 1 : 111) {
+        for (int i = 0; i < n; i++) a[i] = b[i] = (float)llx_rng_normal(&r) * (i % 3 ? 3.0f : 30.0f);
+        llx_kernels_ref.silu_f32(a, n);
+        k->silu_f32(b, n);
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * n), "silu n=%d", n);
+        for (int i = 0; i < n; i++) a[i] = (float)llx_rng_normal(&r) * 4.0f, gg[i] = 1.0f + 0.01f * i;
+        llx_kernels_ref.rmsnorm_f32(o1, a, gg, n, 1e-5f);
+        k->rmsnorm_f32(o2, a, gg, n, 1e-5f);
+        CHECK_MSG(!memcmp(o1, o2, sizeof(float) * n), "rmsnorm n=%d", n);
+        const int half = n / 2;
+        for (int i = 0; i < 2 * half; i++) a[i] = b[i] = (float)llx_rng_normal(&r), c2[i] = (float)llx_rng_normal(&r);
+        llx_kernels_ref.rope_f32(a, c2, half);
+        k->rope_f32(b, c2, half);
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * 2 * half), "rope half=%d", half);
     }
 }
 

@@ -39,12 +39,12 @@ static void by_token(const llx_attn_prefill *a, void *out)
     int8_t *p = malloc((size_t)n32);
     for (int t = 0; t < a->T; t++) {
         const int seen = a->pos0 + t + 1;
-        k->attn_qk_i8(si, n, a->q + (size_t)t * a->ldq, a->k, (int)a->ldk, 1, seen, hd);
+        k->attn_qk_i8(si, n, a->q + (size_t)t * a->ldq, a->k, (int)a->ldk, 1, 1, seen, hd);
         k->scale_i32(sh, si, a->score_scale, seen);
         k->softmax_f32(sh, seen);
         k->quant_i8(p, sh, 127.0f, seen);
         memset(p + seen, 0, (size_t)(((seen + 31) & ~31) - seen));
-        k->attn_pv_i8(acc, p, n32, a->v, a->cs, 1, seen, hd);
+        k->attn_pv_i8(acc, p, n32, a->v, a->cs, 1, 1, seen, hd);
         if (a->out_i8) {
             k->scale_i32(sh, acc, a->ctx_scale, hd);
             k->quant_i8((int8_t *)out + (size_t)t * a->ldo, sh, a->inv_ctx, hd);

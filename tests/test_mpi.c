@@ -2,7 +2,8 @@
  * mpirun --oversubscribe): greedy tokens and every step's logits identical
  * to one node in this process, for 2 and 3 ranks, FP32 and W8A8; a --nodes
  * that disagrees with the rank count is a usage error; a rank that dies or
- * stalls ends the whole run within a bounded time, with a message. */
+ * stalls ends the whole run within a bounded time, with a message; Llama
+ * with grouped KV heads likewise. */
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -384,4 +385,16 @@ TEST(mpi_stalled_rank_times_out)
         llx_test_note("stopped rank 1: the job ended %.2f s later with status %d", after, r.status);
     }
     llx_proc_free(&r);
+}
+
+/* Llama: grouped KV heads (6 query heads on 2 KV heads), 2 ranks own one KV
+ * head each, 3 ranks replicate one; FP32 and both W8A8 modes. */
+TEST(mpi_identity_llama)
+{
+    if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
+    const char *f = llx_fixture_llama(), *s = llx_fixture_llama_llx(1), *d = llx_fixture_llama_llx(2);
+    CHECK(f && s && d);
+    if (f) check_identity(f, "fp32 llama");
+    if (s) check_identity(s, "w8a8 static llama");
+    if (d) check_identity(d, "w8a8 dynamic llama");
 }

@@ -106,7 +106,7 @@ TEST(schedule_ring_bytes_follow_precision, LLX_T_ASAN)
 static llx_config tiny_llama(int heads, int kv_heads)
 {
     llx_config c = {.n_vocab = 1000, .n_ctx = 256, .n_embd = 256, .n_layer = 2, .n_head = heads, .n_inner = 640,
-                    .ln_eps = 1e-5f, .arch = LLX_ARCH_LLAMA, .n_kv_head = kv_heads, .head_dim = 32};
+                    .ln_eps = 1e-5f, .arch = LLX_ARCH_LLAMA, .n_kv_head = kv_heads, .head_dim = 32, .rope_theta = 10000.0f};
     return c;
 }
 

@@ -17,4 +17,10 @@ const char *llx_fixture_calib_text(void);
  * shared data is absent). */
 const char *llx_fixture_shakespeare_llx(int act);
 
+/* A synthetic Llama (6 query heads on 2 KV heads of 16, hidden 96, 2
+ * layers, vocab 700, ctx 96, llama3 rope) and its static (act 1) and dynamic
+ * (act 2) .llx files (V smoothing on). */
+const char *llx_fixture_llama(void);
+const char *llx_fixture_llama_llx(int act);
+
 #endif

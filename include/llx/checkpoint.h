@@ -1,12 +1,16 @@
-/* llx/checkpoint.h - HuggingFace GPT-2 checkpoint folders.
+/* llx/checkpoint.h - HuggingFace checkpoint folders: GPT2LMHeadModel and
+ * LlamaForCausalLM.
  *
- * A folder holds config.json, model.safetensors (F32, F16 or BF16 tensors,
- * HuggingFace key names with or without a "transformer." prefix, Conv1D
- * [in, out] layout, lm_head.weight optional and tied to wte when absent),
- * vocab.json and merges.txt.  Opening validates the config and every
- * safetensors header field before any tensor is touched, and refuses a
- * tensor the config does not use (other than HF's attention-mask buffers);
- * the tensor data stays memory-mapped and is converted on read. */
+ * A GPT-2 folder holds config.json, model.safetensors (F32, F16 or BF16
+ * tensors, HuggingFace key names with or without a "transformer." prefix,
+ * Conv1D [in, out] layout, lm_head.weight optional and tied to wte when
+ * absent), vocab.json and merges.txt.  A Llama folder holds config.json,
+ * model.safetensors (nn.Linear [out, in] layout; lm_head.weight unless
+ * tie_word_embeddings) and tokenizer.json; docs/formats.md lists both.
+ * Opening validates the config and every safetensors header field before
+ * any tensor is touched, and refuses a tensor the config does not use
+ * (other than HF's attention-mask buffers); the tensor data stays
+ * memory-mapped and is converted on read. */
 #ifndef LLX_CHECKPOINT_H
 #define LLX_CHECKPOINT_H
 
@@ -53,11 +57,14 @@ typedef enum llx_vec {
  * transpose is undone here), converted to fp32: dst[(r - r0) * cols + k].
  * layer is ignored for LLX_MAT_LM_HEAD (lm_head.weight, or wte when tied). */
 llx_status llx_hf_read_rows(const llx_hf *m, int layer, llx_matrix mat, int r0, int r1, float *dst);
-/* Entries [r0, r1) of that matrix's bias (zeros for the LM head). */
+/* 1 when the model's matrices and norms have biases (GPT-2), 0 (Llama). */
+int llx_hf_has_bias(const llx_hf *m);
+/* Entries [r0, r1) of that matrix's bias (zeros for the LM head and for
+ * models without biases). */
 llx_status llx_hf_read_bias(const llx_hf *m, int layer, llx_matrix mat, int r0, int r1, float *dst);
-/* A whole LayerNorm vector (C floats). */
+/* A whole norm vector (C floats); a bias of an RMSNorm model reads as zeros. */
 llx_status llx_hf_read_vec(const llx_hf *m, int layer, llx_vec v, float *dst);
-/* Rows [r0, r1) of wte (V x C) or wpe (n_ctx x C). */
+/* Rows [r0, r1) of the token embedding (V x C) or, GPT-2 only, wpe (n_ctx x C). */
 llx_status llx_hf_read_wte(const llx_hf *m, int r0, int r1, float *dst);
 llx_status llx_hf_read_wpe(const llx_hf *m, int r0, int r1, float *dst);
 

@@ -23,9 +23,17 @@ typedef struct llx_config {
     llx_arch arch;
     int n_kv_head; /* KV heads (grouped-query attention); n_head % n_kv_head == 0 */
     int head_dim;  /* per-head width (d); Llama may have NH * d != C */
+    int untied;    /* the LM head is its own matrix (lm_head.weight), not the token embedding */
+    /* Llama rotary positions: inv_freq[i] = theta^(-2i/d), optionally
+     * rescaled per frequency band as rope_type "llama3" does */
+    float rope_theta;
+    int rope_llama3;
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_ctx; /* original_max_position_embeddings */
 } llx_config;
 
 #define LLX_EOT_TOKEN 50256 /* GPT-2 <|endoftext|> */
+#define LLX_MAX_POSITIONS (1 << 20) /* Llama 3.2 has 131072; GPT-2 checkpoints stay within 65536 */
 
 static inline int llx_config_head_dim(const llx_config *c)
 {
@@ -33,7 +41,8 @@ static inline int llx_config_head_dim(const llx_config *c)
 }
 static inline int llx_config_kv_heads(const llx_config *c) { return c->n_kv_head > 0 ? c->n_kv_head : c->n_head; }
 
-/* Fill c with a named preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl. */
+/* Fill c with a named preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl,
+ * llama-3.2-1b, llama-tiny (the shape of the shared tinyllama-shakespeare). */
 llx_status llx_config_preset(const char *name, llx_config *c);
 
 /* Check that every field is in range and the dimensions are consistent. */

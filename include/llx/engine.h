@@ -32,13 +32,15 @@ typedef enum llx_backend {
     LLX_BACKEND_MPI = 1,     /* node i is MPI rank i (run under mpirun) */
 } llx_backend;
 
+#define LLX_DEFAULT_CTX 8192
+
 typedef struct llx_engine_opts {
     int nodes;             /* ring size (threads backend); MPI: must equal the world size */
     int threads;           /* worker threads per node */
     llx_precision precision; /* FP32 needs an HF model; W8A8 modes need a .llx model */
     const char *kernels;   /* "auto", "ref" or "avx2" */
     llx_backend backend;
-    int max_ctx;           /* KV cache positions (0 = the model's n_ctx) */
+    int max_ctx;           /* KV cache positions (0 = the model's n_ctx, at most LLX_DEFAULT_CTX) */
     int max_batch;         /* tokens per pass; longer prompts run in several passes (0 = 256) */
     int max_seqs;          /* sequences held at once (continuous batching; 0 = 1) */
     int kv_blocks;         /* KV cache pool, in blocks of llx_engine_kv_block() positions shared by all

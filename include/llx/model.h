@@ -75,6 +75,7 @@ typedef struct llx_quant_info {
     float alpha;
     int calib_tokens;
     int smooth_v;
+    int smooth_down; /* Llama: down_proj smoothed through up_proj */
     llx_scheme_info s;
 } llx_quant_info;
 

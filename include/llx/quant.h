@@ -23,7 +23,8 @@ typedef struct llx_quant_opts {
     int window;             /* tokens per calibration pass (0 = 128) */
     float alpha;            /* SmoothQuant strength in [0, 1]; 0 turns smoothing off */
     int act_mode;           /* 1 static (per-tensor), 2 dynamic (per-token) */
-    int smooth_v;           /* also smooth the attention output projection through V */
+    int smooth_v;           /* also smooth the attention output projection through V (-1: the default, off) */
+    int smooth_down;        /* Llama: also smooth down_proj through up_proj's rows (-1: the default) */
     int threads;            /* 0 = all cores */
     /* the scheme (docs/quantization.md) */
     llx_scheme scheme;      /* LLX_SCHEME_W8A8 (default), W4A8 or W4A4 */

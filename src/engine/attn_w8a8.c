@@ -36,6 +36,8 @@ llx_status w8_attn_alloc(node *nd, w8_node *q)
     q->cpart = alloc_or(&st, nth * NH * hd * 4);
     q->pscratch_bytes = llx_attn_prefill_scratch(nd->k, nd->max_ctx, (int)hd);
     q->pscratch = alloc_or(&st, nth * q->pscratch_bytes);
+    if (st == LLX_OK && c->arch == LLX_ARCH_LLAMA && !(q->rope = llx_rope_table(c, nd->max_ctx)))
+        st = llx_fail(LLX_ERR_NOMEM, "out of memory for the rotary table");
     return st;
 }
 
@@ -44,6 +46,14 @@ typedef struct attn_job {
     const llx_stage *st;
     int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
 } attn_job;
+
+/* Query heads per KV head (grouped-query attention; 1 for GPT-2). */
+static int group_of(const llx_stage *st) { return st->heads / st->kv_heads; }
+
+/* The node-local KV head query head h reads.  A kernel call over query
+ * heads [a, b) passes the K and V of kv_local(a) and the group size: a is
+ * the first head of its group, or [a, b) lies in one group (kernels.h). */
+static int kv_local(const node *nd, const llx_stage *st, int h) { return h / group_of(st) - nd->kv0; }
 
 /* Head h's scores (int32, n) -> int8 probabilities, zero-padded to whole
  * chunks for the context kernel; sh is fp32 scratch. */
@@ -68,7 +78,8 @@ static void context_out(const node *nd, const llx_stage *st, const w8_layer *L, 
     if (st->quant == LLX_QUANT_STATIC) nd->k->quant_i8(q->q[st->out] + o, tmp, L->inv[st->scale], H * hd);
 }
 
-/* Scores of H heads (from local KV head hl) of token t over positions
+/* Scores of H query heads (reading from local KV head hl: the first of
+ * them starts its group, or all lie in one) of token t over positions
  * [a, b) of its sequence, stretch by stretch of consecutive cache blocks;
  * si is indexed by position. */
 static void scores_range(const node *nd, const llx_stage *st, int t, const int8_t *qv, int hl, int H, int32_t *si, int a,
@@ -80,11 +91,12 @@ static void scores_range(const node *nd, const llx_stage *st, int t, const int8_
     for (int p = a, e; p < b; p = e) {
         e = llx_cache_run(nd, t, p, b);
         const size_t c = (size_t)llx_cache_pos(nd, t, p);
-        nd->k->attn_qk_i8(si + p, nd->max_ctx, qv, kl + (c * KV + (size_t)hl) * hd, KV * hd, H, e - p, hd);
+        nd->k->attn_qk_i8(si + p, nd->max_ctx, qv, kl + (c * KV + (size_t)hl) * hd, KV * hd, H, group_of(st), e - p,
+                          hd);
     }
 }
 
-/* Context partial sums of H heads over positions [a, b) (a a multiple of
+/* Context partial sums of H heads (KV head hl as above) over positions [a, b) (a a multiple of
  * 32) into acc, int32 and so exact whatever the stretches; part is scratch
  * of H * hd. */
 static void context_range(const node *nd, const llx_stage *st, int t, const int8_t *pr, int hl, int H, int32_t *acc,
@@ -98,7 +110,8 @@ static void context_range(const node *nd, const llx_stage *st, int t, const int8
         e = llx_cache_run(nd, t, p, b);
         const size_t c = (size_t)llx_cache_pos(nd, t, p);
         int32_t *dst = first ? acc : part;
-        nd->k->attn_pv_i8(dst, pr + p, q->p_ld, vl + (c / 32) * cs + (size_t)hl * 32 * hd, cs, H, e - p, hd);
+        nd->k->attn_pv_i8(dst, pr + p, q->p_ld, vl + (c / 32) * cs + (size_t)hl * 32 * hd, cs, H, group_of(st), e - p,
+                          hd);
         if (!first)
             for (int i = 0; i < H * hd; i++) acc[i] += part[i];
     }
@@ -115,7 +128,7 @@ static void attn_part(void *arg, int a, int b, int ith)
     const node *nd = j->nd;
     const llx_stage *st = j->st;
     w8_node *q = w8_impl(nd);
-    const int hd = st->head_dim, NH = nd->heads;
+    const int hd = st->head_dim, NH = nd->heads, G = group_of(st);
     const w8_layer *L = w8_layer_of(q, st);
     const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld, ldq = (size_t)q->ld[st->in];
     float *sc = q->scores + (size_t)ith * NH * q->sc_ld;
@@ -124,15 +137,15 @@ static void attn_part(void *arg, int a, int b, int ith)
     int32_t *acc = q->cacc + (size_t)ith * NH * hd, *part = q->cpart + (size_t)ith * NH * hd;
     for (int it = a; it < b; it++) {
         const int t = it / j->groups, g = it % j->groups, n = llx_tok_pos(nd, t) + 1;
-        int hb, he;
-        llx_split_work(j->h1 - j->h0, g, j->groups, 1, &hb, &he);
-        const int H = he - hb, hl = j->h0 + hb - nd->kv0;
+        int hb, he; /* parts of whole groups when the heads start a group */
+        llx_split_work(j->h1 - j->h0, g, j->groups, j->h0 % G ? 1 : G, &hb, &he);
+        const int H = he - hb, kv = kv_local(nd, st, j->h0 + hb);
         if (H <= 0) continue;
         const int8_t *qv = q->q[st->in] + (size_t)t * ldq + (size_t)(j->h0 + hb) * hd;
-        scores_range(nd, st, t, qv, hl, H, si, 0, n);
+        scores_range(nd, st, t, qv, kv, H, si, 0, n);
         for (int h = 0; h < H; h++)
             head_probs(nd, L, j->h0 + hb + h, si + (size_t)h * lds, sc + (size_t)h * lds, pr + (size_t)h * ldp, n);
-        context_range(nd, st, t, pr, hl, H, acc, part, 0, n);
+        context_range(nd, st, t, pr, kv, H, acc, part, 0, n);
         context_out(nd, st, L, acc, sc, (size_t)t * q->ld[st->out] + (size_t)(j->h0 + hb) * hd, j->h0 + hb, H);
     }
 }
@@ -164,7 +177,7 @@ static void prefill_part(void *arg, int a, int b, int ith)
     const int8_t *vl = q->vc + (size_t)st->layer * q->kv_layer + c0 / 32 * cs;
     const int out_i8 = st->quant == LLX_QUANT_STATIC, ldq = q->ld[st->in], ldo = q->ld[st->out];
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / j->groups, hl = h - nd->kv0;
+        const int h = j->h0 + it / j->groups, hl = kv_local(nd, st, h); /* its KV head */
         int t0, t1;
         llx_split_work(st->tokens, it % j->groups, j->groups, 1, &t0, &t1);
         if (t1 <= t0) continue;
@@ -205,7 +218,7 @@ static void split_qk(void *arg, int a, int b, int ith)
     const node *nd = j->nd;
     w8_node *q = w8_impl(nd);
     const int8_t *qv = q->q[j->st->in] + (size_t)j->h0 * j->st->head_dim; /* one token */
-    scores_range(nd, j->st, 0, qv, j->h0 - nd->kv0, j->h1 - j->h0, q->iscores, a, b);
+    scores_range(nd, j->st, 0, qv, kv_local(nd, j->st, j->h0), j->h1 - j->h0, q->iscores, a, b);
 }
 
 static void split_probs(void *arg, int a, int b, int ith)
@@ -228,7 +241,7 @@ static void split_pv(void *arg, int a, int b, int ith)
     w8_node *q = w8_impl(nd);
     const int hd = j->st->head_dim, NH = nd->heads;
     const int end = 32 * b < j->n ? 32 * b : j->n;
-    context_range(nd, j->st, 0, q->probs, j->h0 - nd->kv0, j->h1 - j->h0, q->cacc + (size_t)ith * NH * hd,
+    context_range(nd, j->st, 0, q->probs, kv_local(nd, j->st, j->h0), j->h1 - j->h0, q->cacc + (size_t)ith * NH * hd,
                   q->cpart + (size_t)ith * NH * hd, 32 * a, end);
 }
 
@@ -244,6 +257,34 @@ static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
     for (int i = 1; i < nth; i++)
         for (int d = 0; d < H * hd; d++) q->cacc[d] += q->cacc[(size_t)i * NH * hd + d];
     context_out(nd, st, w8_layer_of(q, st), q->cacc, q->scores, (size_t)h0 * hd, h0, H);
+}
+
+/* ROPE: the fp32 q of query heads [h0, h1) and k of their KV heads turned
+ * by the position's angles, then q, k and v of those heads rounded to int8
+ * with their static scales (per head, or the Q, K, V tensors' in version 1
+ * files; the gathered QKV slot arrives in fp32 for this). */
+llx_status w8_rope(node *nd, const llx_stage *st, int h0, int h1)
+{
+    w8_node *q = w8_impl(nd);
+    const w8_layer *L = w8_layer_of(q, st);
+    const int hd = st->head_dim, G = group_of(st), ld = q->ld[st->in];
+    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd, k0 = h0 / G, k1 = h1 > h0 ? (h1 - 1) / G + 1 : k0;
+    for (int t = 0; t < st->tokens; t++) {
+        float *row = q->f[st->in] + (size_t)t * ld;
+        int8_t *out = q->q[st->out] + (size_t)t * ld;
+        const float *cs = q->rope + (size_t)llx_tok_pos(nd, t) * hd;
+        for (int h = h0; h < h1; h++) nd->k->rope_f32(row + (size_t)h * hd, cs, hd / 2);
+        for (int k = k0; k < k1; k++) nd->k->rope_f32(row + kofs + (size_t)k * hd, cs, hd / 2);
+        const size_t qo = (size_t)h0 * hd, ko = (size_t)kofs + (size_t)k0 * hd, vo = (size_t)vofs + (size_t)k0 * hd;
+        for (int h = h0; h < h1; h++) /* each head by its static scale (segments q heads | k | v) */
+            nd->k->quant_i8(out + qo + (size_t)(h - h0) * hd, row + qo + (size_t)(h - h0) * hd, L->seg_inv[h], hd);
+        for (int k = k0; k < k1; k++) {
+            const size_t d = (size_t)(k - k0) * hd;
+            nd->k->quant_i8(out + ko + d, row + ko + d, L->seg_inv[st->heads + k], hd);
+            nd->k->quant_i8(out + vo + d, row + vo + d, L->seg_inv[st->heads + st->kv_heads + k], hd);
+        }
+    }
+    return LLX_OK;
 }
 
 /* Append the pass's k and v rows of KV heads [k0, k1) to the cache. */
@@ -268,9 +309,9 @@ static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
 llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     if (h1 <= h0) return LLX_OK;
-    if (st->heads != st->kv_heads)
-        return llx_fail(LLX_ERR_UNSUPPORTED, "w8a8 attention with grouped KV heads is not implemented");
-    append_kv(nd, st, h0, h1);
+    /* the KV heads of these query heads (rewritten with the same bytes when
+     * the heads of one group come in several calls) */
+    append_kv(nd, st, h0 / group_of(st), (h1 - 1) / group_of(st) + 1);
     const int nth = llx_pool_size(nd->pool);
     if (st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth) {
         attn_decode_split(nd, st, h0, h1);

@@ -34,7 +34,10 @@ static llx_status check_opts(const llx_model *m, llx_engine_opts *o)
         return llx_fail(LLX_ERR_ARG, "--nodes must be in [1, %d] (got %d)", LLX_MAX_NODES, o->nodes);
     if (o->threads < 1 || o->threads > 256)
         return llx_fail(LLX_ERR_ARG, "--threads must be in [1, 256] (got %d)", o->threads);
-    if (o->max_ctx == 0 || o->max_ctx > c->n_ctx) o->max_ctx = c->n_ctx;
+    /* default: the model's positions, at most LLX_DEFAULT_CTX (Llama 3.2 has
+     * 131072; its KV cache would take gigabytes nobody asked for) */
+    if (o->max_ctx == 0) o->max_ctx = c->n_ctx < LLX_DEFAULT_CTX ? c->n_ctx : LLX_DEFAULT_CTX;
+    if (o->max_ctx > c->n_ctx) o->max_ctx = c->n_ctx;
     if (o->max_ctx < 1) return llx_fail(LLX_ERR_ARG, "context size must be positive (got %d)", o->max_ctx);
     if (o->max_seqs == 0) o->max_seqs = 1;
     if (o->max_seqs < 1 || o->max_seqs > 256)

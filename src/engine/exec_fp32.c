@@ -31,6 +31,7 @@ typedef struct f32_node {
     int ld[LLX_SLOT_COUNT];
     int logit_rows;
     float *kc, *vc;
+    float *rope;   /* Llama: [position][cos of d/2 angles, then sin] */
     float *scores; /* [threads][ATT_QB][max_ctx] */
     float *vt;     /* [threads][head_dim][max_ctx]: a sequence's V gathered when its blocks are apart */
     float *emb;    /* C scratch for the embedding */
@@ -64,7 +65,7 @@ static llx_status load_matrix(node *nd, f32_node *f, f32_layer *L, int layer, ll
     L->w[m] = llx_arena_take(&f->weights, (size_t)(r.end - r.begin) * (size_t)cols * sizeof(float));
     if (!L->w[m]) return llx_fail(LLX_ERR_INTERNAL, "node weight arena too small");
     LLX_TRY(llx_hf_read_rows(nd->model->hf, layer, m, r.begin, r.end, L->w[m]));
-    if (m == LLX_MAT_LM_HEAD) return LLX_OK; /* the LM head has no bias */
+    if (m == LLX_MAT_LM_HEAD || !llx_hf_has_bias(nd->model->hf)) return LLX_OK; /* no bias */
     LLX_TRY(alloc_f(&L->b[m], (size_t)(r.end - r.begin)));
     return llx_hf_read_bias(nd->model->hf, layer, m, r.begin, r.end, L->b[m]);
 }
@@ -76,6 +77,7 @@ static llx_status load_norm(node *nd, f32_layer *L, int layer, llx_normw w)
     const size_t C = (size_t)nd->cfg->n_embd;
     LLX_TRY(alloc_f(&L->ng[w], C));
     LLX_TRY(llx_hf_read_vec(nd->model->hf, layer, g[w], L->ng[w]));
+    if (!llx_hf_has_bias(nd->model->hf)) return LLX_OK; /* RMSNorm */
     LLX_TRY(alloc_f(&L->nb[w], C));
     return llx_hf_read_vec(nd->model->hf, layer, b[w], L->nb[w]);
 }
@@ -107,6 +109,8 @@ static llx_status load_buffers(node *nd, f32_node *f)
     LLX_TRY(alloc_f(&f->kc, kv));
     LLX_TRY(alloc_f(&f->vc, kv));
     LLX_TRY(alloc_f(&f->vt, (size_t)llx_pool_size(nd->pool) * (size_t)nd->max_ctx * (size_t)llx_config_head_dim(c)));
+    if (c->arch == LLX_ARCH_LLAMA && !(f->rope = llx_rope_table(c, nd->max_ctx)))
+        return llx_fail(LLX_ERR_NOMEM, "out of memory for the rotary table");
     return alloc_f(&f->scores, (size_t)llx_pool_size(nd->pool) * ATT_QB * (size_t)nd->max_ctx);
 }
 
@@ -149,7 +153,7 @@ static void f32_unload(node *nd)
     free(f->layers);
     llx_arena_free(&f->weights);
     for (int s = 0; s < LLX_SLOT_COUNT; s++) free(f->buf[s]);
-    free(f->kc), free(f->vc), free(f->scores), free(f->vt), free(f->emb);
+    free(f->kc), free(f->vc), free(f->rope), free(f->scores), free(f->vt), free(f->emb);
     free(f);
     nd->impl = NULL;
 }
@@ -190,7 +194,8 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
         if (st->in != LLX_SLOT_NONE) llx_add_f32(xt, f->buf[st->in] + (size_t)t * f->ld[st->in], C);
         if (st->norm == LLX_NORM_NONE) continue;
         float *out = f->buf[st->out] + (size_t)t * f->ld[st->out];
-        j->nd->k->layernorm_f32(out, xt, L->ng[st->normw], L->nb[st->normw], C, j->nd->cfg->ln_eps);
+        if (st->norm == LLX_NORM_RMS) j->nd->k->rmsnorm_f32(out, xt, L->ng[st->normw], C, j->nd->cfg->ln_eps);
+        else j->nd->k->layernorm_f32(out, xt, L->ng[st->normw], L->nb[st->normw], C, j->nd->cfg->ln_eps);
     }
 }
 
@@ -221,6 +226,7 @@ static void mp_part(void *arg, int a, int b, int ith)
     for (int t = 0; t < j->tokens; t++) {
         float *o = out + (size_t)t * j->ldo;
         if (j->st->act == LLX_ACT_GELU) k->gelu_f32(o, n);
+        else if (j->st->act == LLX_ACT_SILU) k->silu_f32(o, n);
         if (j->aux)
             for (int i = 0; i < n; i++) o[i] *= j->aux[(size_t)t * j->lda + a + i];
     }
@@ -253,6 +259,23 @@ static llx_status f32_matmul(node *nd, const llx_stage *st, int r0, int r1)
         j.aux = f->buf[st->aux] + r0;
     }
     llx_node_parallel_paced(nd, nd->pace, r1 - r0, 12, mp_part, &j);
+    return LLX_OK;
+}
+
+/* ---- ROPE: rotate q of query heads [h0, h1) and k of their KV heads ---- */
+
+static llx_status f32_rope(node *nd, const llx_stage *st, int h0, int h1)
+{
+    f32_node *f = impl(nd);
+    const int hd = st->head_dim, G = st->heads / st->kv_heads, ld = f->ld[st->out];
+    const int kofs = st->heads * hd;
+    if (h1 <= h0) return LLX_OK;
+    for (int t = 0; t < st->tokens; t++) {
+        float *row = f->buf[st->out] + (size_t)t * ld;
+        const float *cs = f->rope + (size_t)llx_tok_pos(nd, t) * hd;
+        for (int h = h0; h < h1; h++) nd->k->rope_f32(row + (size_t)h * hd, cs, hd / 2);
+        for (int kv = h0 / G; kv <= (h1 - 1) / G; kv++) nd->k->rope_f32(row + kofs + (size_t)kv * hd, cs, hd / 2);
+    }
     return LLX_OK;
 }
 
@@ -342,24 +365,22 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
 
 /* ---- the executor table and the observers ---- */
 
-typedef llx_status (*exec_fn)(node *nd, const llx_stage *st, int u0, int u1);
-static const exec_fn executors[LLX_WORK_COUNT] = {
+static const llx_exec_fn executors[LLX_WORK_COUNT] = {
     [LLX_WORK_EMBED] = f32_embed,
     [LLX_WORK_NORM] = f32_norm,
     [LLX_WORK_MATMUL] = f32_matmul,
+    [LLX_WORK_ROPE] = f32_rope,
     [LLX_WORK_ATTN] = f32_attn,
 };
 
 static llx_status f32_run(node *nd, const llx_stage *st, int u0, int u1)
 {
-    const exec_fn fn = (unsigned)st->work < LLX_WORK_COUNT ? executors[st->work] : NULL;
-    if (!fn) return llx_fail(LLX_ERR_UNSUPPORTED, "the fp32 datapath has no %s stage", llx_op_name(st->op));
-    return fn(nd, st, u0, u1);
+    return llx_node_exec(executors, "fp32", nd, st, u0, u1);
 }
 
 static void f32_done(node *nd, const llx_stage *st)
 {
-    const int p = llx_obs_point_of(st->op);
+    const int p = llx_obs_point_at(nd->cfg, st);
     if (p < 0 || !nd->obs || !nd->obs->fn || st->out == LLX_SLOT_NONE) return;
     f32_node *f = impl(nd);
     nd->obs->fn(nd->obs->ud, st->layer, (llx_obs_point)p, f->buf[st->out], st->tokens, f->ld[st->out]);

@@ -93,7 +93,8 @@ static void w8_unload(node *nd)
     free((void *)q->had_signs);
     llx_arena_free(&q->weights);
     for (int s = 0; s < LLX_SLOT_COUNT; s++) free(q->f[s]), free(q->q[s]), free(q->s[s]);
-    void *bufs[] = {q->kc, q->vc, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc, q->cpart, q->kcf, q->vcf, q->pscratch};
+    void *bufs[] = {q->kc, q->vc, q->rope, q->acc, q->ybuf, q->scores, q->iscores, q->probs, q->cacc, q->cpart, q->kcf, q->vcf,
+                    q->pscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(q);
     nd->impl = NULL;
@@ -134,7 +135,8 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
         if (st->norm == LLX_NORM_NONE) continue;
         float *hf = q->f[o] + (size_t)t * q->ld[o];
         int8_t *h8 = q->q[o] + (size_t)t * q->ld[o];
-        nd->k->layernorm_f32(hf, xt, L->ng[st->normw], L->nb[st->normw], C, nd->cfg->ln_eps);
+        if (st->norm == LLX_NORM_RMS) nd->k->rmsnorm_f32(hf, xt, L->ng[st->normw], C, nd->cfg->ln_eps);
+        else nd->k->layernorm_f32(hf, xt, L->ng[st->normw], L->nb[st->normw], C, nd->cfg->ln_eps);
         if (st->quant == LLX_QUANT_DYNAMIC || st->quant == LLX_QUANT_DYNAMIC4) {
             w8_quantize(nd, st, hf, C, h8, &q->s[o][t]);
         } else if (st->quant == LLX_QUANT_STATIC) {
@@ -189,20 +191,18 @@ static llx_status w8_attention(node *nd, const llx_stage *st, int h0, int h1)
 /* ---- the executor table, quantization after the gather, observers ---- */
 
 
-typedef llx_status (*exec_fn)(node *nd, const llx_stage *st, int u0, int u1);
-static const exec_fn executors[LLX_WORK_COUNT] = {
+static const llx_exec_fn executors[LLX_WORK_COUNT] = {
     [LLX_WORK_EMBED] = w8_embed,
     [LLX_WORK_NORM] = w8_norm,
     [LLX_WORK_MATMUL] = w8_matmul,
+    [LLX_WORK_ROPE] = w8_rope,
     [LLX_WORK_ATTN] = w8_attention,
     [LLX_WORK_HADAMARD] = w8_hadamard,
 };
 
 static llx_status w8_run(node *nd, const llx_stage *st, int u0, int u1)
 {
-    const exec_fn fn = (unsigned)st->work < LLX_WORK_COUNT ? executors[st->work] : NULL;
-    if (!fn) return llx_fail(LLX_ERR_UNSUPPORTED, "the w8a8 datapath has no %s stage", llx_op_name(st->op));
-    return fn(nd, st, u0, u1);
+    return llx_node_exec(executors, "w8a8", nd, st, u0, u1);
 }
 
 static void w8_before(node *nd, const llx_stage *st)
@@ -226,7 +226,7 @@ static void w8_done(node *nd, const llx_stage *st)
             else w8_quantize(nd, st, q->f[o] + (size_t)t * q->ld[o], q->ld[o], q->q[o] + (size_t)t * q->ld[o], &q->s[o][t]);
         }
     }
-    const int p = llx_obs_point_of(st->op);
+    const int p = llx_obs_point_at(nd->cfg, st);
     if (p < 0 || !nd->obs || o == LLX_SLOT_NONE) return;
     if (st->quant == LLX_QUANT_F32) {
         if (nd->obs->fn) nd->obs->fn(nd->obs->ud, st->layer, (llx_obs_point)p, q->f[o], st->tokens, q->ld[o]);

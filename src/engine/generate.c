@@ -13,10 +13,18 @@ void llx_generation_free(llx_generation *g)
     memset(g, 0, sizeof *g);
 }
 
+/* The end of generation: the tokenizer's end ids (Llama 3: <|eot_id|>,
+ * <|end_of_text|>, ...), and GPT-2's <|endoftext|> id as before. */
+static int is_end(const llx_tokenizer *tok, int id)
+{
+    return llx_tokenizer_is_eog(tok, id) || (!llx_tokenizer_is_hf(tok) && id == LLX_EOT_TOKEN);
+}
+
+/* Special added tokens and the end token print nothing. */
 static int emit(const llx_gen_hooks *h, const llx_tokenizer *tok, llx_utf8_stream *us, int id)
 {
     size_t n = 0;
-    const char *b = id == LLX_EOT_TOKEN ? "" : llx_token_bytes(tok, id, &n);
+    const char *b = is_end(tok, id) || llx_tokenizer_is_special(tok, id) ? "" : llx_token_bytes(tok, id, &n);
     char buf[1024];
     if (!b || n + 4 > sizeof buf) b = "", n = 0;
     size_t m = llx_utf8_stream_push(us, b, n, buf);
@@ -55,7 +63,7 @@ llx_status llx_generate(llx_engine *e, const llx_tokenizer *tok, const int *prom
         const int id = llx_sample(s, logits);
         out->tokens[out->n_tokens++] = id;
         const int stop = emit(hooks, tok, &us, id);
-        if (id == LLX_EOT_TOKEN) {
+        if (is_end(tok, id)) {
             out->stopped_eot = 1;
             break;
         }

@@ -55,6 +55,13 @@ static inline int llx_obs_point_of(llx_op op)
     return (unsigned)op < LLX_OP_COUNT ? pt[op] : -1;
 }
 static inline int llx_obs_point_before(llx_op op) { return op == LLX_OP_LN1 ? LLX_OBS_X_IN : -1; }
+/* The point of stage st of a model with config c: q and k of a Llama are
+ * reported after the rotary step, not straight out of the matrix. */
+static inline int llx_obs_point_at(const llx_config *c, const llx_stage *st)
+{
+    if (st->op == LLX_OP_QKV && c->arch == LLX_ARCH_LLAMA) return -1;
+    return llx_obs_point_of(st->op);
+}
 
 typedef struct llx_observer {
     void (*fn)(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width);
@@ -160,6 +167,13 @@ static inline int llx_pass_one_stretch(const node *nd, int T)
     return llx_cache_run(nd, 0, 0, p0 + T) == p0 + T;
 }
 
+/* A datapath's executor of one llx_work, and the lookup every datapath's
+ * `run` makes: table[st->work], or one error line naming the stage when
+ * the datapath has none for it. */
+typedef llx_status (*llx_exec_fn)(node *nd, const llx_stage *st, int u0, int u1);
+llx_status llx_node_exec(const llx_exec_fn *table, const char *datapath, node *nd, const llx_stage *st, int u0,
+                         int u1);
+
 /* Run one pass of schedule s on node nd (tokens: the pass's ids, used by
  * node 0 for the embedding). */
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens);
@@ -187,6 +201,11 @@ void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn,
 void llx_attn_f32_head(const node *nd, int t, const float *q, const float *kc, const float *vc, int hd, float *out,
                        float *sc, float *vt);
 void llx_attn_f32_append(const node *nd, int t, float *kc, float *vc, const float *k, const float *v, int hd);
+
+/* The rotary table of a Llama model for positions [0, positions): row p
+ * holds cos of the d/2 angles, then their sin (rope.c; llx_alloc'd, NULL
+ * when out of memory). */
+float *llx_rope_table(const llx_config *c, int positions);
 
 /* Make a logits buffer of `rows` x vocab hold `tokens` rows (LM head over
  * every token for perplexity).  On allocation failure it keeps what it had;

@@ -135,7 +135,9 @@ static llx_status load_matrix(node *nd, w8_node *q, w8_layer *L, int l, llx_matr
         if (s->rotate || s->lm_bits == 32)
             return llx_fail(LLX_ERR_UNSUPPORTED, "%s: an fp32 LM head from the embedding needs an unrotated quantized model",
                             nd->model->path);
-        L->wf[m] = own_floats(q, &st, q->wte + (size_t)r.begin * cols, (size_t)n * cols); /* tied: wte rows */
+        /* tied: the embedding's rows; untied (Llama): the file's fp32 LM head */
+        const float *f = nd->cfg->untied ? tensor(nd, &st, "lm_head.f", LLX_DT_F32, rows, cols) : q->wte;
+        if (f) L->wf[m] = own_floats(q, &st, f + (size_t)r.begin * cols, (size_t)n * cols);
         return st;
     }
     if (L->fmt[m] == W8_WF_I8) {
@@ -174,7 +176,7 @@ static llx_status load_norm(node *nd, w8_node *q, w8_layer *L, int l, llx_normw 
     llx_status st = LLX_OK;
     char name[64];
     const float mul = q->dynamic || folds[w] < 0 ? 1.0f : L->inv[folds[w]];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (nd->cfg->arch == LLX_ARCH_GPT2 ? 2 : 1); i++) { /* RMSNorm: no bias */
         if (l >= 0) snprintf(name, sizeof name, "h.%d.%s.%c", l, names[w], "gb"[i]);
         else snprintf(name, sizeof name, "%s.%c", names[w], "gb"[i]);
         const float *v = tensor(nd, &st, name, LLX_DT_F32, C, 0);
@@ -247,7 +249,7 @@ llx_status w8_load_weights(node *nd, w8_node *q)
     const llx_config *c = nd->cfg;
     llx_status st = LLX_OK;
     q->wte = tensor(nd, &st, "wte", LLX_DT_F32, c->n_vocab, c->n_embd);
-    q->wpe = tensor(nd, &st, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd);
+    if (c->arch == LLX_ARCH_GPT2) q->wpe = tensor(nd, &st, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd);
     LLX_TRY(st);
     for (int l = 0; l < c->n_layer; l++) {
         w8_layer *L = &q->layers[l];

@@ -40,6 +40,7 @@ static void finish(const mp_job *j, float *y, int t, int a, int n)
 {
     const llx_kernels *k = j->nd->k;
     if (j->st->act == LLX_ACT_GELU) k->gelu_f32(y, n);
+    else if (j->st->act == LLX_ACT_SILU) k->silu_f32(y, n);
     if (j->aux)
         for (int i = 0; i < n; i++) y[i] *= j->aux[(size_t)t * j->lda + j->r0 + a + i];
     if (!j->out8) return;

@@ -98,6 +98,14 @@ void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn,
     for (int i = 0; i < nth; i++) pace[i] *= (float)nth / norm;
 }
 
+llx_status llx_node_exec(const llx_exec_fn *table, const char *datapath, node *nd, const llx_stage *st, int u0,
+                         int u1)
+{
+    const llx_exec_fn fn = (unsigned)st->work < LLX_WORK_COUNT ? table[st->work] : NULL;
+    if (!fn) return llx_fail(LLX_ERR_UNSUPPORTED, "the %s datapath has no %s stage", datapath, llx_op_name(st->op));
+    return fn(nd, st, u0, u1);
+}
+
 /* One stage on this node: its own units in ring blocks (rows: the
  * partition's block; heads: one head), each block posted to the ring as
  * soon as it is computed, so it travels while the next is computed.

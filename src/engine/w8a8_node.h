@@ -56,6 +56,7 @@ typedef struct w8_node {
     float *s[LLX_SLOT_COUNT];  /* per-token scale of q */
     int ld[LLX_SLOT_COUNT];
     int logit_rows;
+    float *rope;      /* Llama: [position][cos of d/2 angles, then sin] */
     int8_t *kc, *vc;  /* [layer][cache pos][kv head][d]; V: [layer][cache pos/32][kv head][d][cache pos%32] */
     int kv_ctx;       /* cache positions (the block pool, whole chunks) */
     size_t kv_layer;  /* bytes of K (or V) per layer: kv_ctx * kv heads * head_dim */
@@ -79,9 +80,10 @@ static inline const w8_layer *w8_layer_of(const w8_node *q, const llx_stage *st)
     return st->layer >= 0 ? &q->layers[st->layer] : &q->top;
 }
 
-/* attn_w8a8.c: scratch for attention, and the ATTN executor (int8, or
- * fp32 through attn_f32q.c) */
+/* attn_w8a8.c: scratch for attention, the ROPE and ATTN executors (int8,
+ * or fp32 through attn_f32q.c) */
 llx_status w8_attn_alloc(node *nd, w8_node *q);
+llx_status w8_rope(node *nd, const llx_stage *st, int h0, int h1);
 llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1);
 llx_status w8_attn_f32_alloc(node *nd, w8_node *q);
 llx_status w8_attn_f32(node *nd, const llx_stage *st, int h0, int h1);

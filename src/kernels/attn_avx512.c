@@ -12,8 +12,9 @@
 
 #include "kernels/kernels.h"
 
-static void (*qk_below)(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd);
-static void (*pv_below)(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd);
+static void (*qk_below)(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int group, int n, int hd);
+static void (*pv_below)(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int group, int n,
+                        int hd);
 
 static inline __m256i ld(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
@@ -25,14 +26,16 @@ static inline __m256i hsum8x8(const __m256i r[8])
     return _mm256_add_epi32(_mm256_permute2x128_si256(h, g, 0x20), _mm256_permute2x128_si256(h, g, 0x31));
 }
 
-static void attn_qk_i8_avx512(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd)
+/* Query head h reads KV head h / group (grouped-query attention). */
+static void attn_qk_i8_avx512(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int group, int n,
+                              int hd)
 {
     enum { HMAX = 256 };
     if (hd % 32 || H > HMAX) {
-        qk_below(s, lds, q, k, ldk, H, n, hd);
+        qk_below(s, lds, q, k, ldk, H, group, n, hd);
         return;
     }
-    const int n8 = n & ~7, span = H * hd;
+    const int n8 = n & ~7, span = ((H + group - 1) / group) * hd; /* the KV heads' bytes of a row */
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi8(1);
     int32_t corr[HMAX]; /* 128 * sum(q_h) */
     for (int h = 0; h < H; h++) {
@@ -46,7 +49,7 @@ static void attn_qk_i8_avx512(int32_t *s, int lds, const int8_t *q, const int8_t
         for (int i = 16; i < 24; i++) /* K is cold: fetch two blocks ahead, as the avx2 kernel */
             for (int o = 0; o < span; o += 64) _mm_prefetch((const char *)(kb + (size_t)i * ldk + o), _MM_HINT_T0);
         for (int h = 0; h < H; h++) {
-            const int8_t *qh = q + (size_t)h * hd, *kh = kb + (size_t)h * hd;
+            const int8_t *qh = q + (size_t)h * hd, *kh = kb + (size_t)(h / group) * hd;
             __m256i r[8];
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++) r[i] = _mm256_setzero_si256();
@@ -60,13 +63,14 @@ static void attn_qk_i8_avx512(int32_t *s, int lds, const int8_t *q, const int8_t
                                 _mm256_sub_epi32(hsum8x8(r), _mm256_set1_epi32(corr[h])));
         }
     }
-    if (n8 < n) qk_below(s + n8, lds, q, k + (size_t)n8 * ldk, ldk, H, n - n8, hd);
+    if (n8 < n) qk_below(s + n8, lds, q, k + (size_t)n8 * ldk, ldk, H, group, n - n8, hd);
 }
 
-static void attn_pv_i8_avx512(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd)
+static void attn_pv_i8_avx512(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int group,
+                              int n, int hd)
 {
     if (hd % 8) {
-        pv_below(acc, p, ldp, v, cs, H, n, hd);
+        pv_below(acc, p, ldp, v, cs, H, group, n, hd);
         return;
     }
     const int chunks = (n + 31) / 32;
@@ -74,7 +78,7 @@ static void attn_pv_i8_avx512(int32_t *acc, const int8_t *p, int ldp, const int8
     for (int c = 0; c < chunks; c++)
         for (int h = 0; h < H; h++) {
             const __m256i pv = ld(p + (size_t)h * ldp + 32 * c);
-            const int8_t *chunk = v + (size_t)c * cs + (size_t)h * 32 * hd;
+            const int8_t *chunk = v + (size_t)c * cs + (size_t)(h / group) * 32 * hd;
             int32_t *ah = acc + (size_t)h * hd;
             for (int d = 0; d < hd; d += 8) {
                 const int8_t *rows = chunk + (size_t)d * 32;

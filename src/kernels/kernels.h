@@ -129,17 +129,27 @@ typedef struct llx_kernels {
      * V: positions in chunks of 32; chunk c (cs bytes apart) holds, per head
      * h, a block at h*32*hd that stores for each d < hd the 32 bytes
      * V_h[32c .. 32c+31][d].  Callers pass k, v already offset to the first
-     * head they want (h0*hd, h0*32*hd) and H heads from there. */
+     * KV head they want (j0*hd, j0*32*hd) and H query heads from there;
+     * query head h reads KV head h / group (grouped-query attention; group 1:
+     * one KV head per query head). */
 
-    /* Scores: s[h*lds + p] = sum_{d<hd} q[h*hd + d] * K[p][h][d], p < n. */
-    void (*attn_qk_i8)(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd);
-    /* Context: acc[h*hd + d] = sum_{s<n} p[h*ldp + s] * V_h[s][d], p in
-     * [0, 127]; p is read in whole chunks, so p[h*ldp + n .. 32*ceil(n/32))
+    /* Scores: s[h*lds + p] = sum_{d<hd} q[h*hd + d] * K[p][h/group][d], p < n. */
+    void (*attn_qk_i8)(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int group, int n,
+                       int hd);
+    /* Context: acc[h*hd + d] = sum_{s<n} p[h*ldp + s] * V_{h/group}[s][d], p
+     * in [0, 127]; p is read in whole chunks, so p[h*ldp + n .. 32*ceil(n/32))
      * must be 0. */
-    void (*attn_pv_i8)(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd);
+    void (*attn_pv_i8)(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int group, int n,
+                       int hd);
 
     /* the formulas of vecops.h, bit-exact across tables */
     void (*layernorm_f32)(float *out, const float *x, const float *g, const float *b, int C, float eps);
+    void (*rmsnorm_f32)(float *out, const float *x, const float *g, int C, float eps);
+    void (*silu_f32)(float *x, int n); /* in place */
+    /* rotary embedding of one head of 2*half values in place: the pairs
+     * (x[i], x[i + half]) turned by the angle whose cos and sin are
+     * cs[i], cs[half + i] */
+    void (*rope_f32)(float *x, const float *cs, int half);
     void (*gelu_f32)(float *x, int n); /* in place */
     void (*softmax_f32)(float *x, int n);
 

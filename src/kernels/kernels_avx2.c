@@ -391,18 +391,19 @@ static inline __m256i hsum8x8_i32(const __m256i r[8])
 /* Eight positions at a time (8 rows of K, all heads: one sequential pass
  * over the layer's K cache), each head's eight dot products reduced
  * together. */
-static void attn_qk_i8_avx2(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd)
+static void attn_qk_i8_avx2(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int group, int n,
+                            int hd)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int d32 = hd & ~31, n8 = n & ~7;
-    const int span = H * hd;
+    const int span = ((H + group - 1) / group) * hd; /* the KV heads' bytes of a row */
     for (int p = 0; p < n8; p += 8) {
         const int8_t *kb = k + (size_t)p * ldk;
         /* K is cold (the weight stream evicted it): fetch two blocks ahead */
         for (int i = 16; i < 24; i++)
             for (int o = 0; o < span; o += 64) _mm_prefetch((const char *)(kb + (size_t)i * ldk + o), _MM_HINT_T0);
         for (int h = 0; h < H; h++) {
-            const int8_t *qh = q + (size_t)h * hd, *kh = kb + (size_t)h * hd;
+            const int8_t *qh = q + (size_t)h * hd, *kh = kb + (size_t)(h / group) * hd;
             __m256i r[8];
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++) r[i] = _mm256_setzero_si256();
@@ -422,13 +423,14 @@ static void attn_qk_i8_avx2(int32_t *s, int lds, const int8_t *q, const int8_t *
     }
     for (int p = n8; p < n; p++)
         for (int h = 0; h < H; h++)
-            s[(size_t)h * lds + p] = dot_i8_avx2(q + (size_t)h * hd, k + (size_t)p * ldk + (size_t)h * hd, hd);
+            s[(size_t)h * lds + p] = dot_i8_avx2(q + (size_t)h * hd, k + (size_t)p * ldk + (size_t)(h / group) * hd, hd);
 }
 
 /* Chunk by chunk (one sequential pass over the layer's V cache), head by
  * head, 8 rows at a time against the chunk's 32 probabilities: p is
  * unsigned, so maddubs takes it as is. */
-static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd)
+static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int group,
+                            int n, int hd)
 {
     const __m256i ones = _mm256_set1_epi16(1);
     const int chunks = (n + 31) / 32, d8 = hd & ~7;
@@ -437,7 +439,7 @@ static void attn_pv_i8_avx2(int32_t *acc, const int8_t *p, int ldp, const int8_t
         for (int h = 0; h < H; h++) {
             const int8_t *ph = p + (size_t)h * ldp + 32 * c;
             const __m256i pv = ld(ph);
-            const int8_t *chunk = v + (size_t)c * cs + (size_t)h * 32 * hd;
+            const int8_t *chunk = v + (size_t)c * cs + (size_t)(h / group) * 32 * hd;
             int32_t *ah = acc + (size_t)h * hd;
             for (int d = 0; d < d8; d += 8) {
                 const int8_t *rows = chunk + (size_t)d * 32;
@@ -499,6 +501,53 @@ static void layernorm_f32_avx2(float *out, const float *x, const float *g, const
         _mm256_storeu_ps(out + i, _mm256_add_ps(y, _mm256_loadu_ps(b + i)));
     }
     for (; i < C; i++) out[i] = (x[i] - mean) * rstd * g[i] + b[i];
+}
+
+static void rmsnorm_f32_avx2(float *out, const float *x, const float *g, int C, float eps)
+{
+    const int C8 = C & ~7;
+    __m256 l = _mm256_setzero_ps();
+    for (int i = 0; i < C8; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        l = _mm256_add_ps(l, _mm256_mul_ps(v, v));
+    }
+    float s = hsum8(l);
+    for (int i = C8; i < C; i++) s += x[i] * x[i];
+    const float rstd = 1.0f / sqrtf(s / (float)C + eps);
+    const __m256 rv = _mm256_set1_ps(rstd);
+    int i = 0;
+    for (; i < C8; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), rv), _mm256_loadu_ps(g + i)));
+    for (; i < C; i++) out[i] = x[i] * rstd * g[i];
+}
+
+/* products rounded separately, then the sum (as the reference: no FMA) */
+static void rope_f32_avx2(float *x, const float *cs, int half)
+{
+    int i = 0;
+    for (; i + 8 <= half; i += 8) {
+        const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + half + i);
+        const __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(cs + half + i);
+        _mm256_storeu_ps(x + i, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)));
+        _mm256_storeu_ps(x + half + i, _mm256_add_ps(_mm256_mul_ps(b, c), _mm256_mul_ps(a, s)));
+    }
+    for (; i < half; i++) {
+        const float a = x[i], b = x[i + half], c = cs[i], s1 = cs[half + i];
+        const float ac = a * c, bs = b * s1, bc = b * c, as = a * s1;
+        x[i] = ac - bs;
+        x[i + half] = bc + as;
+    }
+}
+
+static void silu_f32_avx2(float *x, int n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp8(_mm256_xor_ps(v, neg)))));
+    }
+    for (; i < n; i++) x[i] = llx_silu1(x[i]);
 }
 
 static void gelu_f32_avx2(float *x, int n)
@@ -614,6 +663,9 @@ void llx_kernels_fill_avx2(llx_kernels *k)
     k->attn_qk_i8 = attn_qk_i8_avx2;
     k->attn_pv_i8 = attn_pv_i8_avx2;
     k->layernorm_f32 = layernorm_f32_avx2;
+    k->rmsnorm_f32 = rmsnorm_f32_avx2;
+    k->silu_f32 = silu_f32_avx2;
+    k->rope_f32 = rope_f32_avx2;
     k->argmax_f32 = argmax_f32_avx2;
     k->gelu_f32 = gelu_f32_avx2;
     k->softmax_f32 = softmax_f32_avx2;

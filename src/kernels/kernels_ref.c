@@ -191,24 +191,27 @@ static void quant_i8_ref(int8_t *q, const float *y, float inv, int n)
     for (int i = 0; i < n; i++) q[i] = llx_q8(y[i] * inv);
 }
 
-static void attn_qk_i8_ref(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int n, int hd)
+static void attn_qk_i8_ref(int32_t *s, int lds, const int8_t *q, const int8_t *k, int ldk, int H, int group, int n,
+                           int hd)
 {
     for (int h = 0; h < H; h++)
         for (int p = 0; p < n; p++) {
             int32_t a = 0;
-            for (int d = 0; d < hd; d++) a += (int32_t)q[h * hd + d] * k[(size_t)p * ldk + (size_t)h * hd + d];
+            const size_t kh = (size_t)(h / group) * hd;
+            for (int d = 0; d < hd; d++) a += (int32_t)q[h * hd + d] * k[(size_t)p * ldk + kh + d];
             s[(size_t)h * lds + p] = a;
         }
 }
 
-static void attn_pv_i8_ref(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int n, int hd)
+static void attn_pv_i8_ref(int32_t *acc, const int8_t *p, int ldp, const int8_t *v, size_t cs, int H, int group,
+                           int n, int hd)
 {
     for (int h = 0; h < H; h++)
         for (int d = 0; d < hd; d++) {
             int32_t a = 0;
             for (int s = 0; s < n; s++)
                 a += (int32_t)p[(size_t)h * ldp + s] *
-                     v[(size_t)(s / 32) * cs + ((size_t)h * hd + d) * 32 + (size_t)(s % 32)];
+                     v[(size_t)(s / 32) * cs + ((size_t)(h / group) * hd + d) * 32 + (size_t)(s % 32)];
             acc[h * hd + d] = a;
         }
 }
@@ -254,6 +257,9 @@ const llx_kernels llx_kernels_ref = {
     .attn_qk_i8 = attn_qk_i8_ref,
     .attn_pv_i8 = attn_pv_i8_ref,
     .layernorm_f32 = llx_layernorm_f32,
+    .rmsnorm_f32 = llx_rmsnorm_f32,
+    .silu_f32 = llx_silu_f32,
+    .rope_f32 = llx_rope_f32,
     .argmax_f32 = argmax_f32_ref,
     .gelu_f32 = llx_gelu_f32,
     .softmax_f32 = llx_softmax_f32,

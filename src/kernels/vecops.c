@@ -30,6 +30,27 @@ void llx_layernorm_f32(float *out, const float *x, const float *g, const float *
     for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * rstd * g[i] + b[i];
 }
 
+void llx_rmsnorm_f32(float *out, const float *x, const float *g, int C, float eps)
+{
+    const int C8 = C & ~7;
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < C8; i++) l[i & 7] += x[i] * x[i];
+    float s = lanes_sum(l);
+    for (int i = C8; i < C; i++) s += x[i] * x[i];
+    const float rstd = 1.0f / sqrtf(s / (float)C + eps);
+    for (int i = 0; i < C; i++) out[i] = x[i] * rstd * g[i];
+}
+
+void llx_rope_f32(float *x, const float *cs, int half)
+{
+    for (int i = 0; i < half; i++) {
+        const float a = x[i], b = x[i + half], c = cs[i], s = cs[half + i];
+        const float ac = a * c, bs = b * s, bc = b * c, as = a * s;
+        x[i] = ac - bs;
+        x[i + half] = bc + as;
+    }
+}
+
 float llx_exp_ref(float x)
 {
     if (x != x) return x;
@@ -61,6 +82,13 @@ float llx_gelu1(float x)
 void llx_gelu_f32(float *x, int n)
 {
     for (int i = 0; i < n; i++) x[i] = llx_gelu1(x[i]);
+}
+
+float llx_silu1(float x) { return x / (1.0f + llx_exp_ref(-x)); }
+
+void llx_silu_f32(float *x, int n)
+{
+    for (int i = 0; i < n; i++) x[i] = llx_silu1(x[i]);
 }
 
 void llx_softmax_f32(float *x, int n)

@@ -14,7 +14,8 @@
  *                 (lane j takes i = j mod 8 below n & ~7; lanes combined as
  *                 ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); then the tail in order);
  *                 the division is a multiply by 1/S.
- *   the LayerNorm sums use the same 8-lane blocking. */
+ *   silu(x)     = x / (1 + llx_exp(-x))
+ *   the LayerNorm and RMSNorm sums use the same 8-lane blocking. */
 #ifndef LLX_VECOPS_H
 #define LLX_VECOPS_H
 
@@ -22,10 +23,21 @@
  * rstd = 1/sqrt(var + eps), S the 8-lane blocked sum described above. */
 void llx_layernorm_f32(float *out, const float *x, const float *g, const float *b, int C, float eps);
 
+/* out (C) = (x * rstd) * g: rstd = 1/sqrt(S(x*x)/C + eps) (Llama's RMSNorm:
+ * weight * (x * rsqrt(mean(x^2) + eps))), S the 8-lane blocked sum. */
+void llx_rmsnorm_f32(float *out, const float *x, const float *g, int C, float eps);
+
+/* Rotary embedding of one head (rotate_half on the halves): for i < half,
+ * a = x[i], b = x[i + half], c = cs[i], s = cs[half + i]:
+ * x[i] = a*c - b*s, x[i + half] = b*c + a*s (each product rounded, then the sum). */
+void llx_rope_f32(float *x, const float *cs, int half);
+
 float llx_exp_ref(float x);
 float llx_gelu1(float x);
 /* in place over n values (the reference kernels) */
 void llx_gelu_f32(float *x, int n);
+float llx_silu1(float x);
+void llx_silu_f32(float *x, int n);
 void llx_softmax_f32(float *x, int n);
 
 /* y (n) += x (n) */

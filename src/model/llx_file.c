@@ -29,7 +29,13 @@ typedef struct file_header {
     float alpha;
     int32_t calib_tokens;
     int32_t smooth_v;
-    uint8_t reserved[128 - 84];
+    /* version 3 (read from 2): the Llama fields, zero in a GPT-2 file */
+    int32_t arch, n_kv_head, head_dim, untied;
+    float rope_theta;
+    int32_t rope_llama3;
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int32_t rope_orig_ctx;
+    int32_t smooth_down;
 } file_header;
 
 typedef struct table_entry {
@@ -344,6 +350,13 @@ static llx_status parse(llx_llx *f)
     f->cfg = (llx_config){.n_vocab = h.n_vocab, .n_ctx = h.n_ctx, .n_embd = h.n_embd, .n_layer = h.n_layer,
                           .n_head = h.n_head, .n_inner = h.n_inner, .ln_eps = h.ln_eps};
     f->q = (llx_qinfo){.act_mode = h.act_mode, .alpha = h.alpha, .calib_tokens = h.calib_tokens, .smooth_v = h.smooth_v};
+    if (h.version >= 2) { /* the Llama fields (zero in a GPT-2 file) */
+        llx_config *c = &f->cfg;
+        c->arch = (llx_arch)h.arch, c->n_kv_head = h.n_kv_head, c->head_dim = h.head_dim, c->untied = h.untied;
+        c->rope_theta = h.rope_theta, c->rope_llama3 = h.rope_llama3, c->rope_factor = h.rope_factor;
+        c->rope_low_freq = h.rope_low_freq, c->rope_high_freq = h.rope_high_freq, c->rope_orig_ctx = h.rope_orig_ctx;
+        f->q.smooth_down = h.smooth_down;
+    }
     if (llx_config_check(&f->cfg) != LLX_OK) {
         llx_errmsg_prefix(p);
         return LLX_ERR_FORMAT;
@@ -360,6 +373,11 @@ static llx_status parse(llx_llx *f)
         const char *why = llx_scheme_check(&f->q.s);
         if (why) return llx_fail(LLX_ERR_FORMAT, "%s: bad quantization scheme: %s", p, why);
     }
+    const llx_scheme_info *s = &f->q.s;
+    if (f->cfg.arch == LLX_ARCH_LLAMA &&
+        (s->scheme != LLX_SCHEME_W8A8 || !s->kv_int8 || s->rotate || s->had_down || s->lm_bias || s->lm_bits != 8))
+        return llx_fail(LLX_ERR_UNSUPPORTED, "%s: a Llama model must be W8A8 with an int8 KV cache (scheme %s)", p,
+                        llx_scheme_name(s->scheme));
     return check_entries(f, &h, table_end);
 }
 
@@ -513,10 +531,13 @@ static llx_status check_positive(const llx_llx *f, const char *name, long long n
     return LLX_OK;
 }
 
+/* A layer's matrices (GPT-2: with biases), norms (Llama: RMSNorm weights
+ * only) and static activation scales. */
 static llx_status check_layer(const llx_llx *f, int l)
 {
-    static const char *const ln[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
+    static const char *const ln[4] = {"ln1.g", "ln2.g", "ln1.b", "ln2.b"};
     const llx_config *c = &f->cfg;
+    const int gpt2 = c->arch == LLX_ARCH_GPT2;
     const llx_scheme_info *s = &f->q.s;
     char name[64];
     for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
@@ -526,9 +547,9 @@ static llx_status check_layer(const llx_llx *f, int l)
         snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
         LLX_TRY(check_weights(f, name, rows, cols, layer_bits(s)));
         snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
-        LLX_TRY(need(f, name, LLX_DT_F32, rows, 0));
+        if (gpt2) LLX_TRY(need(f, name, LLX_DT_F32, rows, 0));
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < (gpt2 ? 4 : 2); i++) {
         snprintf(name, sizeof name, "h.%d.%s", l, ln[i]);
         LLX_TRY(need(f, name, LLX_DT_F32, c->n_embd, 0));
     }
@@ -541,18 +562,29 @@ static llx_status check_layer(const llx_llx *f, int l)
     return check_positive(f, name, n, n);
 }
 
+static llx_status check_u8(const llx_llx *f, const char *name, int required)
+{
+    const table_entry *e = find(f, name);
+    if (!e) return required ? llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer file '%s'", f->path, name) : LLX_OK;
+    if (e->dtype != LLX_DT_U8 || e->cols)
+        return llx_fail(LLX_ERR_FORMAT, "%s: embedded tokenizer files must be u8 vectors", f->path);
+    return LLX_OK;
+}
+
 /* Every tensor the quantized engine reads, with the dtype and shape the
  * header's config and scheme imply; sane scales; the tokenizer. */
 llx_status llx_llx_check_model(const llx_llx *f)
 {
     const llx_config *c = &f->cfg;
     const llx_scheme_info *s = &f->q.s;
+    const int gpt2 = c->arch == LLX_ARCH_GPT2;
     for (int l = 0; l < c->n_layer; l++) LLX_TRY(check_layer(f, l));
     LLX_TRY(need(f, "wte", LLX_DT_F32, c->n_vocab, c->n_embd));
-    LLX_TRY(need(f, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
+    if (gpt2) LLX_TRY(need(f, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
     LLX_TRY(need(f, "ln_f.g", LLX_DT_F32, c->n_embd, 0));
-    LLX_TRY(need(f, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
+    if (gpt2) LLX_TRY(need(f, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
     LLX_TRY(check_weights(f, "lm_head", c->n_vocab, c->n_embd, s->lm_bits));
+    if (c->untied) LLX_TRY(need(f, "lm_head.f", LLX_DT_F32, c->n_vocab, c->n_embd));
     if (s->lm_bias) LLX_TRY(need(f, "lm_head.b", LLX_DT_F32, c->n_vocab, 0));
     if (s->had_down) {
         const int8_t *d = llx_llx_tensor(f, "down.signs", LLX_DT_I8, c->n_inner, 0);
@@ -561,6 +593,11 @@ llx_status llx_llx_check_model(const llx_llx *f)
             if (d[i] != 1 && d[i] != -1)
                 return llx_fail(LLX_ERR_FORMAT, "%s: tensor 'down.signs': entry %d is not +1 or -1", f->path, i);
     }
+    if (!gpt2) {
+        LLX_TRY(check_u8(f, "tokenizer.json", 1));
+        LLX_TRY(check_u8(f, "tokenizer.config", 0));
+        return check_u8(f, "tokenizer.generation", 0);
+    }
     const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
     if (!v || !m) return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer", f->path);
     if (v->dtype != LLX_DT_U8 || m->dtype != LLX_DT_U8 || v->cols || m->cols)
@@ -568,9 +605,32 @@ llx_status llx_llx_check_model(const llx_llx *f)
     return LLX_OK;
 }
 
+/* An embedded u8 file's bytes and length (NULL, 0 when absent). */
+static const char *embedded(const llx_llx *f, const char *name, size_t *len)
+{
+    const table_entry *e = find(f, name);
+    *len = e && e->dtype == LLX_DT_U8 ? (size_t)e->bytes : 0;
+    return e && e->dtype == LLX_DT_U8 ? (const char *)f->map.data + e->offset : NULL;
+}
+
+/* Llama: tokenizer.json with tokenizer_config.json and
+ * generation_config.json as the quantizer embedded them. */
+static llx_status hf_tokenizer(const llx_llx *f, llx_tokenizer **out)
+{
+    llx_tokenizer_files tf = {0};
+    tf.json = embedded(f, "tokenizer.json", &tf.json_len);
+    tf.config = embedded(f, "tokenizer.config", &tf.config_len);
+    tf.generation = embedded(f, "tokenizer.generation", &tf.generation_len);
+    if (!tf.json) return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer file 'tokenizer.json'", f->path);
+    llx_status st = llx_tokenizer_load_hf_mem(out, &tf);
+    if (st != LLX_OK) llx_errmsg_prefix(f->path);
+    return st;
+}
+
 llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out)
 {
     *out = NULL;
+    if (f->cfg.arch != LLX_ARCH_GPT2) return hf_tokenizer(f, out);
     const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
     if (!v || !m || v->dtype != LLX_DT_U8 || m->dtype != LLX_DT_U8)
         return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer", f->path);
@@ -726,6 +786,12 @@ static llx_status layout(const llx_llx_writer *w, file_header *h, unsigned char 
     h->n_head = c->n_head, h->n_inner = c->n_inner, h->ln_eps = c->ln_eps;
     h->act_mode = w->q.act_mode, h->alpha = w->q.alpha, h->calib_tokens = w->q.calib_tokens;
     h->smooth_v = w->q.smooth_v;
+    if (c->arch != LLX_ARCH_GPT2) {
+        h->arch = (int32_t)c->arch, h->n_kv_head = c->n_kv_head, h->head_dim = c->head_dim, h->untied = c->untied;
+        h->rope_theta = c->rope_theta, h->rope_llama3 = c->rope_llama3, h->rope_factor = c->rope_factor;
+        h->rope_low_freq = c->rope_low_freq, h->rope_high_freq = c->rope_high_freq, h->rope_orig_ctx = c->rope_orig_ctx;
+        h->smooth_down = w->q.smooth_down;
+    }
     const scheme_record rec = record_of(&w->q.s);
     memcpy(*blob, &rec, recb);
     const uint64_t hh = llx_hash64(h, sizeof *h, 0);

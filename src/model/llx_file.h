@@ -21,7 +21,7 @@
 #include "llx/tokenizer.h"
 
 #define LLX_FILE_MAGIC "LOOPLYNX"
-#define LLX_FILE_VERSION 3
+#define LLX_FILE_VERSION 3 /* 1: GPT-2 W8A8; 3: + the scheme record and the Llama config (docs/formats.md) */
 #define LLX_NAME_MAX 56
 
 /* Element types: q4 is two int4 values per byte (w + 8, the low nibble
@@ -37,6 +37,7 @@ typedef struct llx_qinfo {
     float alpha;      /* SmoothQuant migration strength; 0 = no smoothing */
     int calib_tokens; /* tokens of calibration text seen */
     int smooth_v;     /* attention output projection smoothed through V */
+    int smooth_down;  /* Llama: down_proj smoothed through up_proj's rows */
     llx_scheme_info s;
 } llx_qinfo;
 

@@ -22,7 +22,8 @@ static llx_status open_hf(llx_model *m, const char *dir)
 {
     LLX_TRY(llx_hf_open(&m->hf, dir));
     m->cfg = *llx_hf_config(m->hf);
-    LLX_TRY(llx_tokenizer_load_dir(&m->tok, dir)); /* vocab.json + merges.txt, else tokenizer.json */
+    /* GPT-2: vocab.json + merges.txt, else tokenizer.json; Llama: tokenizer.json */
+    LLX_TRY(m->cfg.arch == LLX_ARCH_LLAMA ? llx_tokenizer_load_hf(&m->tok, dir) : llx_tokenizer_load_dir(&m->tok, dir));
     char *f = llx_path_join(dir, llx_tokenizer_is_hf(m->tok) ? "tokenizer.json" : "vocab.json");
     llx_status st = f ? check_vocab_covers(m, f) : llx_fail(LLX_ERR_NOMEM, "out of memory");
     free(f);
@@ -131,6 +132,7 @@ void llx_model_quant_info(const llx_model *m, llx_quant_info *q)
     q->alpha = i->alpha;
     q->calib_tokens = i->calib_tokens;
     q->smooth_v = i->smooth_v;
+    q->smooth_down = i->smooth_down;
     q->s = i->s;
 }
 

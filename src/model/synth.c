@@ -1,7 +1,8 @@
-/* model/synth.c - write a random-weight GPT-2 checkpoint folder in the
- * HuggingFace layout (config.json, model.safetensors, vocab.json,
- * merges.txt).  Weights follow GPT-2's initialisation (normal, std 0.02,
- * residual projections scaled by 1/sqrt(2L), LayerNorm 1/0, biases 0) and are
+/* model/synth.c - write a random-weight checkpoint folder in the
+ * HuggingFace layout: GPT-2 (config.json, model.safetensors, vocab.json,
+ * merges.txt) or Llama (config.json, model.safetensors, tokenizer.json;
+ * synth_llama.c).  Weights follow GPT-2's initialisation (normal, std 0.02,
+ * residual projections scaled by 1/sqrt(2L), norms 1, biases 0) and are
  * a function of the seed alone: every run, thread count and dtype draws the
  * same fp32 values (F16/BF16 store them rounded).  The tensor data is
  * generated in parallel chunks and streamed to disk; it is never held whole. */
@@ -19,6 +20,7 @@
 #include "model/bpe_vocab.h"
 #include "model/half.h"
 #include "model/safetensors.h"
+#include "model/synth_internal.h"
 #include "util/file.h"
 #include "util/pool.h"
 #include "util/rng.h"
@@ -26,19 +28,7 @@
 
 #define TOKENIZER_MAX_BYTES (64u << 20)
 
-enum { INIT_NORMAL, INIT_ONES, INIT_ZEROS };
-
-typedef struct synth_tensor {
-    char name[64];
-    int ndim;
-    uint64_t shape[2];
-    int init;
-    float std;
-    uint64_t numel;
-} synth_tensor;
-
-static void add_tensor(synth_tensor *t, int *n, const char *name, int ndim, uint64_t d0, uint64_t d1, int init,
-                       float std)
+void llx_synth_add(synth_tensor *t, int *n, const char *name, int ndim, uint64_t d0, uint64_t d1, int init, float std)
 {
     synth_tensor *x = &t[(*n)++];
     snprintf(x->name, sizeof x->name, "%s", name);
@@ -53,18 +43,19 @@ static void add_tensor(synth_tensor *t, int *n, const char *name, int ndim, uint
 /* The tensors of cfg in file order (HF names, no prefix, Conv1D [in, out]). */
 static synth_tensor *tensor_list(const llx_config *c, int *count)
 {
+    if (c->arch == LLX_ARCH_LLAMA) return llx_synth_llama_tensors(c, count);
     synth_tensor *t = calloc((size_t)c->n_layer * 12 + 4, sizeof *t);
     if (!t) return NULL;
     const uint64_t V = (uint64_t)c->n_vocab, C = (uint64_t)c->n_embd, F = (uint64_t)c->n_inner;
     const float std = 0.02f, res_std = (float)(0.02 / sqrt(2.0 * c->n_layer));
     int n = 0;
-    add_tensor(t, &n, "wte.weight", 2, V, C, INIT_NORMAL, std);
-    add_tensor(t, &n, "wpe.weight", 2, (uint64_t)c->n_ctx, C, INIT_NORMAL, std);
+    llx_synth_add(t, &n, "wte.weight", 2, V, C, INIT_NORMAL, std);
+    llx_synth_add(t, &n, "wpe.weight", 2, (uint64_t)c->n_ctx, C, INIT_NORMAL, std);
     for (int l = 0; l < c->n_layer; l++) {
         char nm[64];
 #define T(suffix, nd, d0, d1, init, s)                                                                      \
     snprintf(nm, sizeof nm, "h.%d.%s", l, suffix);                                                         \
-    add_tensor(t, &n, nm, nd, d0, d1, init, s)
+    llx_synth_add(t, &n, nm, nd, d0, d1, init, s)
         T("ln_1.weight", 1, C, 0, INIT_ONES, 0);
         T("ln_1.bias", 1, C, 0, INIT_ZEROS, 0);
         T("attn.c_attn.weight", 2, C, 3 * C, INIT_NORMAL, std);
@@ -79,8 +70,8 @@ static synth_tensor *tensor_list(const llx_config *c, int *count)
         T("mlp.c_proj.bias", 1, C, 0, INIT_ZEROS, 0);
 #undef T
     }
-    add_tensor(t, &n, "ln_f.weight", 1, C, 0, INIT_ONES, 0);
-    add_tensor(t, &n, "ln_f.bias", 1, C, 0, INIT_ZEROS, 0);
+    llx_synth_add(t, &n, "ln_f.weight", 1, C, 0, INIT_ONES, 0);
+    llx_synth_add(t, &n, "ln_f.bias", 1, C, 0, INIT_ZEROS, 0);
     *count = n;
     return t;
 }
@@ -288,7 +279,7 @@ static llx_status copy_tokenizer(const char *from, const char *out_dir, int n_vo
     return st;
 }
 
-static llx_status write_pair(const char *out_dir, const char *name, const char *buf, size_t len)
+llx_status llx_synth_write_file(const char *out_dir, const char *name, const char *buf, size_t len)
 {
     char *p = llx_path_join(out_dir, name);
     if (!p) return llx_fail(LLX_ERR_NOMEM, "out of memory");
@@ -302,8 +293,8 @@ static llx_status generate_tokenizer(const char *out_dir, int n_vocab, int *eot)
     char *vocab = NULL, *merges = NULL;
     size_t vlen = 0, mlen = 0;
     LLX_TRY(llx_bpe_vocab_generate(n_vocab, &vocab, &vlen, &merges, &mlen));
-    llx_status st = write_pair(out_dir, "vocab.json", vocab, vlen);
-    if (st == LLX_OK) st = write_pair(out_dir, "merges.txt", merges, mlen);
+    llx_status st = llx_synth_write_file(out_dir, "vocab.json", vocab, vlen);
+    if (st == LLX_OK) st = llx_synth_write_file(out_dir, "merges.txt", merges, mlen);
     free(vocab);
     free(merges);
     *eot = n_vocab >= 257 ? n_vocab - 1 : -1;
@@ -313,7 +304,7 @@ static llx_status generate_tokenizer(const char *out_dir, int n_vocab, int *eot)
 /* ---- config.json ---- */
 
 /* Shortest %g form that reads back as the same float. */
-static void fmt_float(char *buf, size_t cap, float x)
+void llx_synth_fmt_float(char *buf, size_t cap, float x)
 {
     for (int p = 1; p <= 9; p++) {
         snprintf(buf, cap, "%.*g", p, (double)x);
@@ -324,7 +315,7 @@ static void fmt_float(char *buf, size_t cap, float x)
 static llx_status write_config(const char *out_dir, const llx_config *c, const char *dtype, int eot)
 {
     char eps[32], ids[96] = "";
-    fmt_float(eps, sizeof eps, c->ln_eps);
+    llx_synth_fmt_float(eps, sizeof eps, c->ln_eps);
     if (eot >= 0) snprintf(ids, sizeof ids, "  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n", eot, eot);
     const char *torch = !strcmp(dtype, "F32") ? "float32" : !strcmp(dtype, "F16") ? "float16" : "bfloat16";
     char buf[2048];
@@ -339,7 +330,7 @@ static llx_status write_config(const char *out_dir, const llx_config *c, const c
                      "  \"vocab_size\": %d\n}\n",
                      ids, eps, c->n_ctx, c->n_embd, c->n_head, c->n_inner, c->n_layer, c->n_ctx, torch, c->n_vocab);
     if (n < 0 || (size_t)n >= sizeof buf) return llx_fail(LLX_ERR_INTERNAL, "config.json text too long");
-    return write_pair(out_dir, "config.json", buf, (size_t)n);
+    return llx_synth_write_file(out_dir, "config.json", buf, (size_t)n);
 }
 
 /* ---- folder ---- */
@@ -462,6 +453,18 @@ llx_status llx_synth_write(const char *out_dir, const llx_config *cfg, uint64_t 
     if (st != LLX_OK) {
         llx_errmsg_prefix("synth config");
         return st;
+    }
+    if (cfg->arch == LLX_ARCH_LLAMA) {
+        if (vocab_from) return llx_fail(LLX_ERR_ARG, "a synthetic Llama writes its own tokenizer.json (no vocab copy)");
+        if (cfg->n_vocab < 512)
+            return llx_fail(LLX_ERR_ARG, "a synthetic Llama needs vocab_size >= 512 (256 bytes, 256 special tokens)");
+        LLX_TRY(make_dirs(out_dir));
+        LLX_TRY(llx_synth_llama_tokenizer(out_dir, cfg->n_vocab));
+        char *p = llx_path_join(out_dir, "model.safetensors");
+        if (!p) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+        st = write_safetensors(p, cfg, seed, dt);
+        free(p);
+        return st == LLX_OK ? llx_synth_llama_config(out_dir, cfg, dt) : st;
     }
     if (!vocab_from && cfg->n_vocab < 256)
         return llx_fail(LLX_ERR_ARG, "a generated byte-level vocabulary needs vocab_size >= 256 (got %d); "

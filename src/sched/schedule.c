@@ -132,6 +132,7 @@ static int plan_layer(const plan *p, int l, llx_stage *out)
     }
 
     st = head_stage(p, LLX_OP_ATTN, LLX_KERNEL_MHA, LLX_WORK_ATTN, l);
+    st.block = st.heads / st.kv_heads; /* a ring block per KV group: its K and V are read once */
     st.in = LLX_SLOT_QKV;
     st.out = LLX_SLOT_CTX;
     st.gather = st.heads * st.head_dim;

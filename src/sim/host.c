@@ -12,8 +12,9 @@ double sim_host_stage_s(const llx_sim_config *c, const llx_stage *st)
     const llx_sim_arch *a = &c->arch;
     const double d = st->cols, T = st->tokens;
     switch (st->op) {
-    case LLX_OP_EMBED: /* wte + wpe rows, then the vector to every node */
-        return 2 * d * 4 * T / (a->host_mem_gbps * 1e9) + a->nodes * pcie_s(a, 4 * d * T) + a->launch_us * 1e-6;
+    case LLX_OP_EMBED: /* wte (+ wpe) rows, then the vector to every node */
+        return (st->pos_embed ? 2 : 1) * d * 4 * T / (a->host_mem_gbps * 1e9) + a->nodes * pcie_s(a, 4 * d * T) +
+               a->launch_us * 1e-6;
     case LLX_OP_LN_F:
         if (a->lm_head_fpga) return 0;
         return pcie_s(a, 4 * d * T) + 8 * d * T / (a->host_gflops * 1e9);

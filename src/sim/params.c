@@ -385,6 +385,7 @@ llx_status llx_sim_parse_dims(const char *spec, llx_config *m)
     if (!c.n_embd || !c.n_layer || !c.n_head || !c.n_vocab)
         return llx_fail(LLX_ERR_ARG, "model dims need hidden, layers, heads and vocab");
     if (!have_ffn) c.n_inner = 4 * c.n_embd;
+    if (c.arch == LLX_ARCH_LLAMA) c.rope_theta = 10000.0f; /* LlamaConfig's default; timing does not depend on it */
     LLX_TRY(llx_config_check(&c));
     *m = c;
     return LLX_OK;
