@@ -318,6 +318,13 @@ TEST(generate_cli_prompt_sources, LLX_T_ASAN)
  * more is not an error: generation stops when the context is full, prints
  * what it made, says so in one stderr line and exits 0 ("stop": "length";
  * "n" when -n was reached). */
+/* the "stop" field of a generate --json result, "" when absent (no strcmp on NULL) */
+static const char *stop_of(const json_t *j)
+{
+    const char *s = json_string_value(json_object_get(j, "stop"));
+    return s ? s : "";
+}
+
 TEST(generate_cli_n_tokens, LLX_T_ASAN)
 {
     const char *hf = tiny();
@@ -326,7 +333,7 @@ TEST(generate_cli_n_tokens, LLX_T_ASAN)
     for (int i = 0; i < 3; i++) {
         json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "ab", "-n", ns[i], "--seed", "1", NULL});
         CHECK(j && (int)json_array_size(json_object_get(j, "tokens")) == atoi(ns[i]));
-        CHECK(j && !strcmp(json_string_value(json_object_get(j, "stop")), "n"));
+        CHECK(j && !strcmp(stop_of(j), "n"));
         json_decref(j);
     }
     json_t *j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "the ring of nodes", "-n", "1", "--greedy", NULL});
@@ -338,7 +345,7 @@ TEST(generate_cli_n_tokens, LLX_T_ASAN)
     snprintf(over, sizeof over, "%d", 34 - np);
     j = gen_json(NULL, (const char *[]){"-m", hf, "-p", "the ring of nodes", "-n", fit, "--greedy", NULL});
     CHECK(j && (int)json_array_size(json_object_get(j, "tokens")) == 33 - np);
-    CHECK(j && !strcmp(json_string_value(json_object_get(j, "stop")), "n"));
+    CHECK(j && !strcmp(stop_of(j), "n"));
     json_decref(j);
     /* one more than fits: the same tokens, "stop": "length", one note */
     llx_proc_result r;
@@ -348,7 +355,7 @@ TEST(generate_cli_n_tokens, LLX_T_ASAN)
     CHECK_MSG(r.status == 0 && !strcmp(r.err, note), "exit %d, stderr: %s", r.status, r.err);
     j = json_loads(r.out, 0, NULL);
     CHECK(j && (int)json_array_size(json_object_get(j, "tokens")) == 33 - np);
-    CHECK(j && !strcmp(json_string_value(json_object_get(j, "stop")), "length"));
+    CHECK(j && !strcmp(stop_of(j), "length"));
     json_decref(j);
     llx_proc_free(&r);
     /* streamed: the prompt, the text, a newline; the note and the timing line on stderr */
@@ -362,7 +369,7 @@ TEST(generate_cli_n_tokens, LLX_T_ASAN)
     /* the default -n (128) works on a model with a 32-token context */
     llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "--greedy", "--json", NULL);
     j = json_loads(r.out, 0, NULL);
-    CHECK_MSG(r.status == 0 && j && !strcmp(json_string_value(json_object_get(j, "stop")), "length") &&
+    CHECK_MSG(r.status == 0 && j && !strcmp(stop_of(j), "length") &&
                   (int)json_array_size(json_object_get(j, "tokens")) == 33 - np,
               "default -n: exit %d, %s", r.status, r.err);
     json_decref(j);

@@ -102,7 +102,7 @@ TEST(serve_sigterm_drains_in_flight, LLX_T_ASAN | LLX_T_TSAN)
         return;
     }
     char b1[256], want[64];
-    const int n = llx_serve_tokens_for(&p, 2.0, 32, 1000);
+    const int n = llx_serve_tokens_for(&p, 6.0, 32, 1000); /* long enough to outlast a loaded machine */
     const char *o1 = llx_test_tmpfile("drain.out");
     const pid_t c1 = llx_curl_bg(&p, "/v1/completions", long_stream(b1, sizeof b1, n), o1);
     CHECK(wait_metric(&p, ACTIVE, 1));
