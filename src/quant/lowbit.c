@@ -73,9 +73,23 @@ static llx_status cancelled(const llx_quant_opts *o)
     return o->cancel && *o->cancel ? llx_fail(LLX_ERR_CANCELLED, "interrupted") : LLX_OK;
 }
 
-static void progress(const llx_quant_opts *o, const char *phase, double f)
+
+void llx_quant_progress(const llx_quant_opts *o, const char *phase, double f)
 {
     if (o->progress) o->progress(o->progress_ud, phase, f);
+}
+
+llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const char *out)
+{
+    if (st != LLX_OK) {
+        llx_llx_writer_free(wr);
+        return st;
+    }
+    llx_quant_progress(o, "write", 0.0);
+    llx_llx_writer_set_cancel(wr, o->cancel);
+    st = llx_llx_write(wr, out);
+    llx_quant_progress(o, "write", 1.0);
+    return st;
 }
 
 llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_precision prec, const int *ids,
@@ -96,7 +110,7 @@ llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_
         llx_engine_reset(e);
         st = llx_engine_forward(e, ids + done, w, logits, 0);
         done += w;
-        progress(o, phase, (double)done / total);
+        llx_quant_progress(o, phase, (double)done / total);
     }
     llx_engine_free(e);
     free(logits);
@@ -256,7 +270,7 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
         for (int l = h0; st == LLX_OK && l < h1; l++) {
             st = cancelled(o);
             if (st == LLX_OK) st = write_layer(wr, fm, o, cb, l);
-            progress(o, o->gptq ? "gptq" : "quantize", (double)(l + 1) / L);
+            llx_quant_progress(o, o->gptq ? "gptq" : "quantize", (double)(l + 1) / L);
         }
         free_hess(cb, (h1 - h0) * IN_COUNT);
     }
@@ -283,15 +297,7 @@ static llx_status quantize_image(const llx_model *fm, const llx_quant_opts *o, c
     if (st == LLX_OK) st = write_globals(wr, fm, o);
     for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
     free(cb.qkv_max);
-    if (st != LLX_OK) {
-        llx_llx_writer_free(wr);
-        return st;
-    }
-    progress(o, "write", 0.0);
-    llx_llx_writer_set_cancel(wr, o->cancel);
-    st = llx_llx_write(wr, out);
-    progress(o, "write", 1.0);
-    return st;
+    return llx_quant_finish_write(wr, st, o, out);
 }
 
 llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, const int *ids, int total,

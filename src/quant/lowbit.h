@@ -5,7 +5,15 @@
 
 #include "engine/internal.h"
 #include "llx/quant.h"
+#include "model/llx_file.h"
 #include "model/llx_model.h"
+
+/* Report phase progress f in [0, 1] to o's callback, if any. */
+void llx_quant_progress(const llx_quant_opts *o, const char *phase, double f);
+
+/* The end of every quantizer: st != LLX_OK frees writer wr and returns st;
+ * else wr writes out atomically (cancellable, "write" progress) and is spent. */
+llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const char *out);
 
 /* Run ids[0 .. total) through model m in windows of o->window tokens (a
  * fresh cache each), reporting activations to obs (progress: phase). */

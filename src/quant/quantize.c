@@ -54,10 +54,6 @@ llx_quant_opts llx_quant_defaults(void)
     return o;
 }
 
-static void progress(const llx_quant_opts *o, const char *phase, double f)
-{
-    if (o->progress) o->progress(o->progress_ud, phase, f);
-}
 
 static llx_status cancelled(const llx_quant_opts *o)
 {
@@ -304,18 +300,10 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
         if (st == LLX_OK) st = llx_smooth_layer(cfg, c, o, l, &q, sc);
         if (st == LLX_OK) st = write_layer(wr, cfg, o, c, l, &q, sc);
         free_qlayer(&q);
-        progress(o, "quantize", (double)(l + 1) / cfg->n_layer);
+        llx_quant_progress(o, "quantize", (double)(l + 1) / cfg->n_layer);
     }
     if (st == LLX_OK) st = write_globals(wr, m, o, dir);
-    if (st != LLX_OK) {
-        llx_llx_writer_free(wr);
-        return st;
-    }
-    progress(o, "write", 0.0);
-    llx_llx_writer_set_cancel(wr, o->cancel);
-    st = llx_llx_write(wr, out);
-    progress(o, "write", 1.0);
-    return st;
+    return llx_quant_finish_write(wr, st, o, out);
 }
 
 llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *opts, const char *out_path)
