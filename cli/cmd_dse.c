@@ -184,7 +184,7 @@ static int set_up(const args *a, llx_config *m, llx_dse_opts *o)
     llx_sim_config c;
     int rc = cli_sim_platform(a->platform, &c);
     if (rc == EXIT_OK) rc = cli_sim_sets(&c, a->sets, a->nsets);
-    if (rc == EXIT_OK) rc = cli_sim_model(a->model, m);
+    if (rc == EXIT_OK) rc = cli_sim_model(a->model, m, &c.scheme);
     if (rc != EXIT_OK) return rc;
     if (llx_sim_check(&c, m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
     int lo, hi;

@@ -168,7 +168,7 @@ int cmd_fifo(int argc, char **argv)
     if (rc == EXIT_OK) rc = cli_sim_platform(a.platform, &c);
     if (rc != EXIT_OK) return rc;
     c.arch.nodes = (int)a.nodes;
-    if ((rc = cli_sim_sets(&c, a.sets, a.nsets)) != EXIT_OK || (rc = cli_sim_model(a.model, &m)) != EXIT_OK) return rc;
+    if ((rc = cli_sim_sets(&c, a.sets, a.nsets)) != EXIT_OK || (rc = cli_sim_model(a.model, &m, &c.scheme)) != EXIT_OK) return rc;
     if (llx_sim_check(&c, &m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
     int ctx = a.context ? (int)a.context : m.n_ctx;
     if (ctx > m.n_ctx) return cli_usage_error("--context %d exceeds the model's %d positions", ctx, m.n_ctx);

@@ -19,9 +19,13 @@ static void usage(FILE *f)
             "Time a GPT-2 or Llama style model on the cycle-level model of the LoopLynx FPGA design.\n\n"
             "  --platform NAME|FILE   u50 (default), u280, u55c, v80, or a platform .json file\n"
             "  --nodes N              accelerator nodes in the ring (default 1)\n"
-            "  --model M              a preset (gpt2-medium by default), a folder with config.json, or\n"
+            "  --model M              a preset (gpt2-medium by default), a folder with config.json, a .llx\n"
+            "                         model (its header gives the scheme), or\n"
             "                         dims:hidden=H,layers=L,heads=A,ffn=F,vocab=V[,ctx=C]\n"
             "                         [,arch=llama,kv_heads=K,head_dim=D]\n"
+            "  --scheme S             the numeric scheme for a model without a .llx header: w8a8 (default),\n"
+            "                         w4a8 or w4a4, then [,group=0|32|64|128][,scales=fp16|fp32]\n"
+            "                         [,lm=8|4][,hadamard=0|1][,kv=int8]\n"
             "  --prompt P --gen G     prefill P tokens, then G decode passes\n"
             "  --context C            time one decode token attending C keys (default 640,\n"
             "                         the position the paper's artifacts time, or the model's\n"
@@ -61,6 +65,9 @@ static void print_text(const llx_sim_config *c, const char *model, const llx_con
            "%.0f MHz)\n",
            r->hbm_gbps_per_channel, c->plat.name, c->plat.hbm_total_gbps, c->plat.hbm_pcs, c->plat.hbm_eff,
            a->word_bytes, a->clock_mhz);
+    char sch[128];
+    llx_sim_scheme_format(&c->scheme, sch, sizeof sch);
+    printf("scheme    %s\n", sch);
     printf("options   lnres-fusion %s, headwise-pipeline %s, transfer-hiding %s, prefill %s, lm-head %s\n",
            a->lnres_fusion ? "on" : "off", a->headwise_pipeline ? "on" : "off", a->transfer_hiding ? "on" : "off",
            a->prefill_batched ? "batch" : "token", a->lm_head_fpga ? "fpga" : "host");
@@ -111,6 +118,9 @@ static void print_json(const llx_sim_config *c, const char *model, const llx_con
            llx_config_head_dim(m), m->n_inner, m->n_vocab);
     printf(",\"platform\":\"%s\",\"nodes\":%d,\"nodes_per_fpga\":%d,\"devices\":%d,\"mode\":\"%s\"", c->plat.name,
            a->nodes, a->nodes_per_fpga, r->res.devices, a->cycle_mode ? "cycle" : "fast");
+    char sch[128];
+    llx_sim_scheme_format(&c->scheme, sch, sizeof sch);
+    printf(",\"scheme\":\"%s\"", sch);
     printf(",\"lnres_fusion\":%s,\"headwise_pipeline\":%s,\"transfer_hiding\":%s",
            a->lnres_fusion ? "true" : "false", a->headwise_pipeline ? "true" : "false",
            a->transfer_hiding ? "true" : "false");
@@ -160,7 +170,7 @@ static int deadlock_out(const llx_sim_result *r, int json)
 
 int cmd_sim(int argc, char **argv)
 {
-    const char *platform = "u50", *model = "gpt2-medium", *val = NULL;
+    const char *platform = "u50", *model = "gpt2-medium", *val = NULL, *scheme = NULL;
     const char *sets[MAX_SETS];
     int nsets = 0, json = 0, have_work = 0, show_progress = 0;
     long nodes = -1, v = 0;
@@ -183,6 +193,9 @@ int cmd_sim(int argc, char **argv)
         } else if ((k = cli_opt(argc, argv, &i, "--model", &val)) != 0) {
             if (k < 0) return EXIT_USAGE;
             model = val;
+        } else if ((k = cli_opt(argc, argv, &i, "--scheme", &val)) != 0) {
+            if (k < 0) return EXIT_USAGE;
+            scheme = val;
         } else if ((k = cli_opt(argc, argv, &i, "--nodes", &val)) != 0) {
             if (k < 0 || !cli_parse_int("--nodes", val, 1, LLX_MAX_NODES, &nodes)) return EXIT_USAGE;
         } else if ((k = cli_opt(argc, argv, &i, "--prompt", &val)) != 0) {
@@ -232,9 +245,15 @@ int cmd_sim(int argc, char **argv)
     if (cycle >= 0) c.arch.cycle_mode = cycle;
     if ((rc = cli_sim_sets(&c, sets, nsets)) != EXIT_OK) return rc;
 
+    if (scheme && llx_sim_scheme_parse(scheme, &c.scheme) != LLX_OK) return cli_usage_error("--scheme: %s", llx_errmsg());
     llx_config m;
-    rc = cli_sim_model(model, &m);
+    llx_sim_scheme from_llx = {-1, 0, 0, 0, 0, 0, 0};
+    rc = cli_sim_model(model, &m, &from_llx);
     if (rc != EXIT_OK) return rc;
+    if (from_llx.w_bits >= 0) {
+        if (scheme) return cli_usage_error("--scheme: the .llx model's header gives its scheme; drop --scheme");
+        c.scheme = from_llx;
+    }
     if (llx_sim_check(&c, &m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
     if (!have_work) w.context = m.n_ctx < 640 ? m.n_ctx : 640;
     if (w.context > m.n_ctx)

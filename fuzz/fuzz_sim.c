@@ -1,6 +1,6 @@
 /* fuzz/fuzz_sim.c - simulator inputs: a platform JSON document (input that
- * starts with '{'), or lines of `--set` strings, dims: specs and
- * platform:NAME.  Bad input must be rejected, never crash; an accepted small
+ * starts with '{'), or lines of `--set` strings, dims: specs,
+ * scheme:SPEC (`sim --scheme`) and platform:NAME.  Bad input must be rejected, never crash; an accepted small
  * configuration is timed (fast engine) and must give a finite, positive
  * latency whose categories add up, or a reported deadlock. */
 #include <math.h>
@@ -28,6 +28,7 @@ int llx_fuzz_sim(const uint8_t *data, size_t size)
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             if (!strncmp(line, "platform:", 9)) llx_sim_config_init(&c, line + 9);
             else if (!strncmp(line, "dims:", 5)) llx_sim_parse_dims(line, &m);
+            else if (!strncmp(line, "scheme:", 7)) llx_sim_scheme_parse(line + 7, &c.scheme);
             else llx_sim_set(&c, line);
         }
     }

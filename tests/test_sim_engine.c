@@ -1,7 +1,8 @@
 /* tests/test_sim_engine.c - the simulator's two engines and its FIFOs:
- * the fast and the cycle-stepped engine agree over a matrix of 44
+ * the fast and the cycle-stepped engine agree over a matrix of 52
  * configurations (GPT-2 and Llama shapes, 1-8 nodes, every platform,
- * shallow FIFOs, odd widths, every switch); shallow FIFOs cost cycles; cyclic waits are
+ * shallow FIFOs, odd widths, every switch, the w4a8/w4a4 schemes with group
+ * scales, int4 LM head and the online Hadamard); shallow FIFOs cost cycles; cyclic waits are
  * reported as deadlocks with the FIFOs and the cycle, the same way by both
  * engines; transfer hiding changes nothing on one node. */
 #include <math.h>
@@ -24,8 +25,8 @@ static int dims(const char *spec, llx_config *m) { return llx_sim_parse_dims(spe
 /* one pass of `tokens` tokens at position pos, in both engines */
 static int both(const llx_sim_config *c, const llx_config *m, int tokens, int pos, llx_sim_pass *f, llx_sim_pass *y)
 {
-    llx_sched_opts o = {.nodes = c->arch.nodes, .tokens = tokens, .pos = pos, .block_rows = c->block_rows,
-                        .precision = LLX_PREC_W8A8_STATIC};
+    llx_sched_opts o = {.nodes = c->arch.nodes, .tokens = tokens, .pos = pos, .block_rows = c->block_rows};
+    llx_sim_scheme_sched(&c->scheme, &o); /* w8a8 unless the case says */
     llx_schedule s;
     if (llx_schedule_build(&s, m, &o) != LLX_OK) return 0;
     llx_sim_config a = *c, b = *c;
@@ -38,7 +39,7 @@ static int both(const llx_sim_config *c, const llx_config *m, int tokens, int po
 typedef struct matrix_case {
     const char *plat, *model;
     int nodes, tokens, pos;
-    const char *sets[4];
+    const char *sets[4]; /* --set keys, or "scheme=SPEC" (w8a8 without) */
 } matrix_case;
 
 static const matrix_case matrix[] = {
@@ -107,13 +108,27 @@ static const matrix_case matrix[] = {
     {"u280", LLAMA, 3, 1, 50, {"lm_head_fpga=1", "transfer_hiding=0", "ln_lanes=3"}},
     {"v80", "dims:arch=llama,hidden=192,layers=2,heads=6,kv_heads=3,head_dim=40,ffn=500,vocab=300,ctx=64", 5, 1, 40,
      {"heads_parallel=2", "word_bytes=16", "channels=12"}},
+    /* low-bit schemes: int4 weights in two-row passes with their scale
+     * words, int4 LM head, the online Hadamard (odd factor 5 in 640),
+     * fp32 gathers of int4 activations; odd rows per slice, shallow FIFOs */
+    {"u280", LLAMA, 1, 1, 50, {"scheme=w4a8"}},
+    {"u280", LLAMA, 3, 1, 50, {"heads_parallel=2", "scheme=w4a4,hadamard=1"}},
+    {"u50", LLAMA, 2, 1, 50, {"lm_head_fpga=1", "channels=12", "scheme=w4a4,lm=4,hadamard=1,group=64,scales=fp16"}},
+    {"u55c", LLAMA, 2, 3, 20, {"heads_parallel=4", "channels=16", "scheme=w4a8,group=32"}},
+    {"u50", "dims:hidden=320,layers=1,heads=5,ffn=1000,vocab=500,ctx=64", 3, 1, 20,
+     {"word_bytes=24", "mp_in_elems=5", "block_rows=13", "scheme=w4a8,group=128"}},
+    {"u50", "dims:hidden=256,layers=1,heads=4,ffn=1024,vocab=500,ctx=128", 2, 1, 40,
+     {"dma_fifo=2", "out_fifo=2", "disp_fifo=1", "scheme=w4a8,group=64,scales=fp16"}},
+    {"u280", "dims:hidden=256,layers=1,heads=4,ffn=1024,vocab=500,ctx=128", 4, 2, 40,
+     {"lm_head_fpga=1", "transfer_hiding=0", "lnres_fusion=0", "scheme=w4a4,lm=4,hadamard=1"}},
+    {"v80", "dims:hidden=96,layers=2,heads=3,ffn=96,vocab=300,ctx=32", 8, 1, 31, {"block_rows=5", "scheme=w4a8"}},
 #undef LLAMA
 };
 
 TEST(sim_fast_matches_cycle_matrix, LLX_T_ASAN)
 {
     const int n = (int)(sizeof matrix / sizeof matrix[0]);
-    CHECK(n >= 30);
+    CHECK(n >= 52);
     double worst = 0;
     int exact = 0;
     for (int k = 0; k < n; k++) {
@@ -121,7 +136,10 @@ TEST(sim_fast_matches_cycle_matrix, LLX_T_ASAN)
         llx_config m;
         CHECK_MSG(dims(mc->model, &m), "case %d: %s", k, mc->model);
         llx_sim_config c = cfg(mc->plat, mc->nodes);
-        for (int s = 0; s < 4 && mc->sets[s]; s++) CHECK_MSG(llx_sim_set(&c, mc->sets[s]) == LLX_OK, "%s", mc->sets[s]);
+        for (int s = 0; s < 4 && mc->sets[s]; s++)
+            CHECK_MSG(!strncmp(mc->sets[s], "scheme=", 7) ? llx_sim_scheme_parse(mc->sets[s] + 7, &c.scheme) == LLX_OK
+                                                          : llx_sim_set(&c, mc->sets[s]) == LLX_OK,
+                      "%s", mc->sets[s]);
         CHECK_MSG(llx_sim_check(&c, &m) == LLX_OK, "case %d: %s", k, llx_errmsg());
         llx_sim_pass f, y;
         CHECK_MSG(both(&c, &m, mc->tokens, mc->pos, &f, &y), "case %d: %s", k, llx_errmsg());

@@ -246,6 +246,8 @@ typedef struct llx_sched_opts {
     int hadamard;     /* a HADAMARD stage before the down projection (its input rotated online) */
     int w_bits;       /* bits of the layers' weights (8, 4, 32; 0 = 8): the simulator's MACs and words */
     int lm_bits;      /* bits of the LM head's weights (0 = 8) */
+    int w_group;      /* int4 weights: columns per scale (0: one scale per row) */
+    int w_scale_bytes; /* int4 weights: bytes per scale (2 fp16, 4 fp32; 0 = 4) */
 } llx_sched_opts;
 
 typedef struct llx_schedule {

@@ -44,6 +44,7 @@ typedef struct llx_sim_arch {
     int nodes_per_fpga;   /* nodes sharing one device (one per SLR) */
     int channels;         /* HBM channels (= MP slices) per node */
     int word_bytes;       /* bytes per HBM word = int8 MACs per slice (n_group) */
+    int w4_macs_per_dsp;  /* int4-weight MACs per DSP48E2 (2: two weights of a column packed, sharing the activation) */
     double clock_mhz;     /* kernel clock */
     int heads_parallel;   /* heads the MHA kernel processes at once */
     int ln_lanes;         /* LN&Res vector width */
@@ -100,11 +101,37 @@ typedef struct llx_sim_arch {
     double hbm_pj_per_bit, link_pj_per_bit;
 } llx_sim_arch;
 
+/* The numeric scheme the accelerator runs (docs/simulator.md section 1.3):
+ * what a .llx model's header records, or `sim --scheme`.  Zeros are W8A8
+ * (the paper's design). */
+typedef struct llx_sim_scheme {
+    int w_bits;      /* layer weights: 8 or 4 (0 = 8) */
+    int act_bits;    /* matrix inputs: 8 or 4 (0 = 8; 4 = int4 per token, gathered in fp32) */
+    int lm_bits;     /* LM head weights on the FPGA: 8 or 4 (0 = 8) */
+    int group;       /* int4 weight columns per scale (0: one per row; 32, 64, 128) */
+    int scale_bytes; /* bytes of an int4 weight scale: 2 (fp16) or 4 (fp32; 0 = 4) */
+    int kv_f32;      /* fp32 q/k/v and KV cache (refused: the MHA unit is int8) */
+    int hadamard;    /* online Hadamard transform before the down projection */
+} llx_sim_scheme;
+
 typedef struct llx_sim_config {
     llx_sim_platform plat;
     llx_sim_arch arch;
     int block_rows; /* MP rows per ring block (presets: 64, the router's block; 0 = the engine's automatic blocks) */
+    llx_sim_scheme scheme;
 } llx_sim_config;
+
+/* "w8a8" | "w4a8" | "w4a4", then optional ",group=N", ",scales=fp16|fp32",
+ * ",kv=int8|fp32", ",lm=8|4", ",hadamard=0|1" (scheme.c).  Refuses invalid
+ * combinations with one line. */
+llx_status llx_sim_scheme_parse(const char *spec, llx_sim_scheme *s);
+/* The scheme is one the simulator models (checked by llx_sim_check too). */
+llx_status llx_sim_scheme_check(const llx_sim_scheme *s);
+/* "w4a8,group=64,scales=fp16,kv=int8,lm=4,hadamard=1" into buf. */
+void llx_sim_scheme_format(const llx_sim_scheme *s, char *buf, int len);
+/* The schedule options of one pass of this scheme (the fields a schedule's
+ * options take from a .llx header, docs/design.md). */
+void llx_sim_scheme_sched(const llx_sim_scheme *s, llx_sched_opts *o);
 
 /* Fill c with a platform preset ("u50", "u280", "u55c", "v80") and the
  * paper's architecture (one node, 285 MHz, 8 channels of 32-byte words...). */

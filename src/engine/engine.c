@@ -76,6 +76,8 @@ static void set_sched(llx_engine *e)
     so->lm_bits = e->opt.lm_head_int8 || s->lm_bits != 8 ? s->lm_bits : 32;
     so->kv_f32 = !s->kv_int8;
     so->hadamard = s->had_down;
+    so->w_group = s->group;
+    so->w_scale_bytes = s->scales_f16 ? 2 : 4;
 }
 
 llx_status llx_engine_create(llx_engine **out, const llx_model *m, const llx_engine_opts *o)

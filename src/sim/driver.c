@@ -27,7 +27,7 @@ typedef struct stage_time {
 
 typedef struct stage_key {
     int kernel, work, rows, cols, heads, kv_heads, head_dim, tokens, ctx, act, aux, residual, norm, gather,
-        gather_bytes, units, block;
+        gather_bytes, units, block, quant, bits;
 } stage_key;
 
 #define MEMO_SLOTS 64 /* not timing: stage shapes remembered */
@@ -38,7 +38,7 @@ typedef struct memo {
     int n, next;
 } memo;
 
-static stage_key key_of(const llx_stage *st, int kernel)
+static stage_key key_of(const llx_schedule *s, const llx_stage *st, int kernel)
 {
     stage_key k;
     memset(&k, 0, sizeof k);
@@ -47,6 +47,7 @@ static stage_key key_of(const llx_stage *st, int kernel)
     k.ctx = kernel == LLX_KERNEL_MHA ? st->pos : 0, k.act = st->act, k.aux = st->aux != LLX_SLOT_NONE;
     k.residual = st->residual, k.norm = st->norm, k.gather = st->gather;
     k.gather_bytes = st->gather_bytes, k.units = st->units, k.block = st->block;
+    k.quant = st->quant, k.bits = st->work == LLX_WORK_MATMUL ? sim_weight_bits(s, st) : 0;
     return k;
 }
 
@@ -118,7 +119,7 @@ llx_status sim_build_stage(const sim_hw *hw, const llx_schedule *s, int i, int k
     typedef llx_status (*rule_fn)(const sim_hw *, const llx_schedule *, int, sim_stage_net *);
     static const rule_fn rule[LLX_WORK_COUNT] = {
         [LLX_WORK_NORM] = sim_net_ln, [LLX_WORK_MATMUL] = sim_net_mp, [LLX_WORK_ROPE] = sim_net_rope,
-        [LLX_WORK_ATTN] = sim_net_mha};
+        [LLX_WORK_ATTN] = sim_net_mha, [LLX_WORK_HADAMARD] = sim_net_had};
     const llx_stage *st = &s->stages[i];
     memset(net, 0, sizeof *net);
     sim_graph_init(&net->g);
@@ -185,7 +186,7 @@ static llx_status time_stage(const sim_hw *hw, const llx_schedule *s, int i, uns
         kernel = st->op == LLX_OP_LM_HEAD ? LLX_KERNEL_MP : LLX_KERNEL_LNRES;
     }
     if (!(kernels & LLX_SIM_KERNEL_BIT(kernel))) return LLX_OK;
-    stage_key k = key_of(st, kernel);
+    stage_key k = key_of(s, st, kernel);
     const stage_time *hit = c->arch.cycle_mode ? NULL : memo_get(m, &k);
     stage_time r;
     if (hit) {
@@ -211,6 +212,9 @@ llx_status sim_check_schedule(const llx_sim_config *c, const llx_schedule *s)
     if (s->opt.nodes != c->arch.nodes)
         return llx_fail(LLX_ERR_ARG, "schedule is planned for %d nodes but the simulator has %d", s->opt.nodes,
                         c->arch.nodes);
+    if ((s->opt.w_bits == 4 || s->opt.lm_bits == 4) && c->arch.out_fifo < 2) /* not timing: bits */
+        return llx_fail(LLX_ERR_ARG, "out_fifo %d cannot take a pass's two results: int4 weights need at least 2",
+                        c->arch.out_fifo);
     return LLX_OK;
 }
 
@@ -285,8 +289,8 @@ llx_status llx_sim_time_kernels(const llx_sim_config *c, const llx_schedule *s, 
 static llx_status time_pass(const llx_sim_config *c, const llx_config *mdl, int tokens, int pos, llx_sim_pass *out,
                             memo *m, const progress *pg)
 {
-    llx_sched_opts o = {.nodes = c->arch.nodes, .tokens = tokens, .pos = pos, .block_rows = c->block_rows,
-                        .precision = LLX_PREC_W8A8_STATIC};
+    llx_sched_opts o = {.nodes = c->arch.nodes, .tokens = tokens, .pos = pos, .block_rows = c->block_rows};
+    llx_sim_scheme_sched(&c->scheme, &o);
     llx_schedule s;
     LLX_TRY(llx_schedule_build(&s, mdl, &o));
     llx_status st = time_schedule(c, &s, LLX_SIM_ALL_KERNELS, out, m, pg);

@@ -76,6 +76,16 @@ llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_
 llx_status sim_net_mha(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
 llx_status sim_net_ln(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
 llx_status sim_net_rope(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
+llx_status sim_net_had(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net);
+
+/* Bits of the weights a MATMUL stage streams: the LM head's (lm_bits) or
+ * the layers' (w_bits); 8 unless the schedule says 4 (an fp32 LM head
+ * moved onto the FPGA is int8 there, as the paper's design). */
+static inline int sim_weight_bits(const llx_schedule *s, const llx_stage *st)
+{
+    int b = st->matrix == LLX_MAT_LM_HEAD ? s->opt.lm_bits : s->opt.w_bits;
+    return b == 4 ? 4 : 8; /* not timing: bit widths */
+}
 
 /* The ring all-gather and write-back of one stage.  own[n] is the FIFO that
  * carries node n's result flits (pushed by its kernel), msgs[n*nblk+b] the

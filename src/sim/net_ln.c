@@ -26,7 +26,9 @@
  * per firing, limited by the shared buffer's read (ln_rd) and write (ln_wb)
  * ports; an element pairs with the one half a head away, so the last
  * output waits half a head after the last input; x cos - y sin (two
- * multiplies, an add) and the int8 requantisation (multiply, round). */
+ * multiplies, an add) and the int8 requantisation (multiply, round).
+ *
+ * HADAMARD: the fast Walsh-Hadamard transform of the MLP activation (below). */
 #include <stdio.h>
 #include <string.h>
 
@@ -130,5 +132,44 @@ llx_status sim_net_rope(const sim_hw *hw, const llx_schedule *s, int i, sim_stag
         net->hbm_bytes[0] += (double)st->tokens * st->head_dim * SIM_WORD_BYTES;
     }
     if (net->g.oom) return llx_fail(LLX_ERR_NOMEM, "out of memory building a rotary stage");
+    return LLX_OK;
+}
+
+/* HADAMARD (the online transform before the down projection, W4A4 with
+ * rotation): every node transforms the whole gathered fp32 vector of F
+ * elements on the LN&Res lanes, as FlexLLM's dec_FHT does on its
+ * block_parallel lanes (Modules/FHT.h): a read pass into a ping-pong
+ * buffer; per radix-2 stage (log2 of F's power-of-two part) a perfect-
+ * shuffle pass (lanes elements per cycle) and a butterfly pass (two lane
+ * vectors, u + v and u - v, per cycle), the next stage waiting for the
+ * adders; an odd factor m of F (a Kronecker product with an m x m Hadamard
+ * matrix) as a dense pass of m additions per element; a per-token min/max
+ * pass when the output is quantized per token; the write pass, scaling by
+ * 1/sqrt(F) and quantizing. */
+static void had_token(const sim_hw *hw, const llx_stage *st, sim_graph *g, int p)
+{
+    const long F = st->cols, lanes = hw->fusion ? hw->lanes : 1, vec = cdiv_l(F, lanes);
+    long odd = F;
+    int stages = 0;
+    while (odd > 1 && odd % 2 == 0) odd /= 2, stages++; /* not timing: F = 2^stages x odd */
+    int rd = (int)cdiv_l(lanes, hw->ln_rd), wb = (int)cdiv_l(lanes, hw->ln_wb);
+    sim_phase_add(g, p, vec, rd, 0, 0);
+    for (int k = 0; k < stages; k++) {
+        sim_phase_add(g, p, vec, 1, k ? hw->fadd : 0, 0); /* shuffle: after the last butterflies land */
+        sim_phase_add(g, p, cdiv_l(vec, 2), 1, 0, 0);     /* butterflies */
+    }
+    if (odd > 1) sim_phase_add(g, p, vec * odd, 1, hw->fadd, 0);
+    if (st->quant == LLX_QUANT_DYNAMIC || st->quant == LLX_QUANT_DYNAMIC4)
+        sim_phase_add(g, p, vec, 1, hw->fadd, 0); /* the token's min and max */
+    sim_phase_add(g, p, vec, wb, hw->fadd, 0);
+    sim_phase_add(g, p, 1, 1, hw->fmul + hw->lat_logic, 0); /* 1/sqrt(F), round */
+}
+
+llx_status sim_net_had(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_net *net)
+{
+    const llx_stage *st = &s->stages[i];
+    int p = sim_proc_add(&net->g, "n0.had", 0, SIM_PK_COMPUTE);
+    for (int t = 0; t < st->tokens; t++) had_token(hw, st, &net->g, p);
+    if (net->g.oom) return llx_fail(LLX_ERR_NOMEM, "out of memory building a Hadamard stage");
     return LLX_OK;
 }

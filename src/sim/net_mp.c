@@ -30,11 +30,19 @@
 #include "sim/hw.h"
 #include "util/status.h"
 
+typedef struct pass_shape pass_shape;
+
 typedef struct mp_ctx {
     const sim_hw *hw;
+    const llx_schedule *s;
     const llx_stage *st;
     sim_stage_net *net;
     int B, nblk, bytes;
+    struct pass_shape {
+        int k;        /* rows per pass */
+        long wpr, sw; /* weight words and scale words per pass */
+    } ps;
+    int mac_lat; /* a row's sums from its last beat to the result FIFO */
 } mp_ctx;
 
 /* Can the activation feed ever hold a MAC back?  Not when it packs a word
@@ -47,21 +55,48 @@ static int feed_binds(const sim_hw *hw)
     return cdiv_l(hw->G, hw->mp_in) > 1 || hw->disp_fifo + hw->lat_fifo - 1 < 2;
 }
 
+/* The weight stream of one slice pass (docs/simulator.md section 1.3): a
+ * pass computes `k` output rows at once, k = 8 / weight bits (int4: two
+ * rows, whose weights of one column sit side by side in the word and share
+ * the activation, FlexLLM's PE_i4xi4_pack_1x2), over wpr weight words of
+ * word_bytes bytes each; the rows' scales follow as sw words (int4 only:
+ * one scale per row, or one per `group` columns, of w_scale_bytes each,
+ * padded to a word per pass). */
+static pass_shape pass_of(const sim_hw *hw, const llx_schedule *s, const llx_stage *st)
+{
+    pass_shape ps;
+    const int bits = sim_weight_bits(s, st);
+    ps.k = 8 / bits; /* not timing: weights per byte */
+    ps.wpr = cdiv_l(st->cols, hw->G);
+    ps.sw = 0;
+    if (ps.k > 1) {
+        const long per_row = s->opt.w_group > 0 ? cdiv_l(st->cols, s->opt.w_group) : 1;
+        const int sb = s->opt.w_scale_bytes > 0 ? s->opt.w_scale_bytes : SIM_WORD_BYTES;
+        ps.sw = cdiv_l((long)ps.k * per_row * sb, hw->G);
+    }
+    return ps;
+}
+
 /* node n's slices, feed and MACs; returns 0 or -1 (out of memory) */
 static int slices(const mp_ctx *x, int n, int rows, int *res)
 {
     const sim_hw *hw = x->hw;
     sim_graph *g = &x->net->g;
     const int P = hw->P, T = x->st->tokens, ap = rows < P ? rows : P, feed_on = feed_binds(hw);
-    const long wpr = cdiv_l(x->st->cols, hw->G), groups = cdiv_l(rows, P), pl = rows - (groups - 1) * P;
+    const pass_shape ps = x->ps;
+    const long L = (ps.wpr + ps.sw) * T; /* MAC beats per pass: one word per token beat */
+    const long passes0 = cdiv_l(cdiv_l(rows, P), ps.k); /* slice 0 has the most rows */
     char name[SIM_NAME_LEN];
     int wbuf[LLX_SIM_MAX_CHANNELS], disp[LLX_SIM_MAX_CHANNELS], dma0 = -1, mac0 = -1, feed = -1;
+    long full = 0; /* slices with passes0 passes */
     if (feed_on) {
         snprintf(name, sizeof name, "n%d.feed", n);
         feed = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
     }
     for (int p = 0; p < ap; p++) {
-        long rows_p = cdiv_l(rows - p, P);
+        const long rows_p = cdiv_l(rows - p, P), passes = cdiv_l(rows_p, ps.k);
+        const long last = rows_p - (passes - 1) * ps.k; /* rows of the last pass */
+        full += passes == passes0;
         snprintf(name, sizeof name, "n%d.w[%d]", n, p);
         wbuf[p] = sim_fifo_add(g, name, hw->dma_fifo, 0, SIM_BYTE_BITS * hw->G);
         if (wbuf[p] >= 0) g->fifos[wbuf[p]].reserve = 1; /* m_axi: requests hold their place */
@@ -75,14 +110,19 @@ static int slices(const mp_ctx *x, int n, int rows, int *res)
         snprintf(name, sizeof name, "n%d.dma[%d]", n, p);
         int dma = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
         sim_proc_rate(g, dma, hw->hbm);
-        int ph = sim_phase_add(g, dma, rows_p * wpr, 1, 0, 1);
+        int ph = sim_phase_add(g, dma, passes * (ps.wpr + ps.sw), 1, 0, 1);
         sim_port_add(g, ph, wbuf[p], SIM_PUSH, 1, hw->L_hbm, sim_every());
         snprintf(name, sizeof name, "n%d.mac[%d]", n, p);
         int mac = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
-        ph = sim_phase_add(g, mac, rows_p * wpr * T, 1, feed_on ? 0 : hw->lat_fifo, 0);
-        if (feed_on) sim_port_add(g, ph, disp[p], SIM_POP, 1, 0, sim_every());
-        sim_port_add(g, ph, wbuf[p], SIM_POP, 1, 0, sim_each(T, T - 1));
-        sim_port_add(g, ph, res[p], SIM_PUSH, 1, hw->tree_lat, (sim_pat){wpr * T, wpr * T - T, wpr * T - 1, 0, 0});
+        /* every pass but the last pushes k results per token, the last `last` */
+        for (int part = 0; part < 2; part++) {
+            const long np = part == 0 ? passes - 1 : 1, kk = part == 0 ? ps.k : last;
+            if (np <= 0) continue;
+            ph = sim_phase_add(g, mac, np * L, 1, part == 0 || passes == 1 ? (feed_on ? 0 : hw->lat_fifo) : 0, 0);
+            if (feed_on) sim_port_add(g, ph, disp[p], SIM_POP, 1, 0, sim_every());
+            sim_port_add(g, ph, wbuf[p], SIM_POP, 1, 0, sim_each(T, T - 1));
+            sim_port_add(g, ph, res[p], SIM_PUSH, (int)kk, x->mac_lat, (sim_pat){L, L - T, L - 1, 0, 0});
+        }
         if (p == 0) {
             dma0 = dma, mac0 = mac;
         } else if (dma >= 0 && mac >= 0) {
@@ -91,22 +131,26 @@ static int slices(const mp_ctx *x, int n, int rows, int *res)
             if (feed_on) g->fifos[disp[p]].replica_of = disp[0];
             g->fifos[res[p]].replica_of = res[0];
         }
-        if (p < LLX_SIM_MAX_CHANNELS) x->net->hbm_bytes[p] += (double)(rows_p * wpr) * hw->G;
+        if (p < LLX_SIM_MAX_CHANNELS) x->net->hbm_bytes[p] += (double)(passes * (ps.wpr + ps.sw)) * hw->G;
     }
     if (!feed_on) return g->oom ? -1 : 0;
+    /* one activation word per MAC beat, broadcast to the slices still busy
+     * (a beat that applies a scale word takes a word it does not use) */
     const int feed_ii = (int)cdiv_l(hw->G, hw->mp_in);
-    if (groups > 1) {
-        int ph = sim_phase_add(g, feed, (groups - 1) * wpr * T, feed_ii, 0, 0);
+    if (passes0 > 1) {
+        int ph = sim_phase_add(g, feed, (passes0 - 1) * L, feed_ii, 0, 0);
         for (int p = 0; p < ap; p++) sim_port_add(g, ph, disp[p], SIM_PUSH, 1, hw->lat_fifo, sim_every());
     }
-    int ph = sim_phase_add(g, feed, wpr * T, feed_ii, 0, 0);
-    for (int p = 0; p < pl; p++) sim_port_add(g, ph, disp[p], SIM_PUSH, 1, hw->lat_fifo, sim_every());
+    int ph = sim_phase_add(g, feed, L, feed_ii, 0, 0);
+    for (int p = 0; p < full; p++) sim_port_add(g, ph, disp[p], SIM_PUSH, 1, hw->lat_fifo, sim_every());
     return g->oom ? -1 : 0;
 }
 
-static int epilogue_lat(const sim_hw *hw, const llx_stage *st)
+static int epilogue_lat(const sim_hw *hw, const llx_schedule *s, const llx_stage *st)
 {
     int l = hw->quant_lat;
+    /* int4 asymmetric inputs: + zero point x (scale x row sum), FlexLLM's s_sum */
+    if (s->opt.act_bits == 4 && st->matrix != LLX_MAT_LM_HEAD) l += hw->fmul + hw->fadd; /* not timing: bits */
     if (st->aux != LLX_SLOT_NONE) l += hw->fmul;
     if (st->gather == 0) l += hw->act_lat[st->act];
     return l;
@@ -122,7 +166,7 @@ static int quant(const mp_ctx *x, int n, int rows, const int *res, int tx, long 
     const int P = hw->P, T = x->st->tokens, fe = hw->flit_bytes / x->bytes;
     const long groups = rows > 0 ? cdiv_l(rows, P) : 0, pl = rows - (groups - 1) * P;
     const long E = (long)rows * T, full_end = (groups - 1) * P * T;
-    const long qlat = epilogue_lat(hw, x->st);
+    const long qlat = epilogue_lat(hw, x->s, x->st);
     char name[SIM_NAME_LEN];
     snprintf(name, sizeof name, "n%d.quant", n);
     int q = sim_proc_add(g, name, n, SIM_PK_COMPUTE);
@@ -163,7 +207,10 @@ llx_status sim_net_mp(const sim_hw *hw, const llx_schedule *s, int i, sim_stage_
 {
     const llx_stage *st = &s->stages[i];
     const int N = hw->nodes;
-    mp_ctx x = {hw, st, net, st->block, 1, st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES};
+    mp_ctx x = {hw, s, st, net, st->block, 1, st->gather_bytes > 0 ? st->gather_bytes : SIM_WORD_BYTES, {1, 0, 0}, 0};
+    x.ps = pass_of(hw, s, st);
+    /* group scales: each group's integer sum is scaled and added in fp32 */
+    x.mac_lat = hw->tree_lat + (x.ps.sw > 0 && s->opt.w_group > 0 ? hw->fmul + hw->fadd : 0);
     for (int n = 0; n < N; n++) {
         llx_range r = llx_schedule_slice(s, i, n);
         long nb = cdiv_l((long)(r.end - r.begin) * st->tokens, x.B);

@@ -36,6 +36,7 @@ static void arch_default(llx_sim_arch *a)
     a->nodes_per_fpga = 2;
     a->channels = 8;
     a->word_bytes = 32;
+    a->w4_macs_per_dsp = 2;
     a->clock_mhz = 285.0;
     a->heads_parallel = 1;
     a->ln_lanes = 8;
@@ -132,6 +133,8 @@ static const param params[] = {
     PI(nodes_per_fpga, 1, LLX_MAX_NODES, "nodes sharing one device", "paper III-E: one node per SLR"),
     PI(channels, 1, LLX_SIM_MAX_CHANNELS, "HBM channels (MP slices) per node", "LoopLynx xclbins: HBM[0..7] per node"),
     PI(word_bytes, 4, 256, "bytes per HBM word = int8 MACs per slice", "paper III-D n_group=32; 256-bit ports"),
+    PI(w4_macs_per_dsp, 1, 2, "int4-weight MACs per DSP (2: two packed weights share the activation)",
+       "FlexLLM PE.h PE_i4xi4_pack_1x2; Allo PE_8_4_pack; WP486"),
     PD(clock_mhz, 10, 1000, "kernel clock, MHz", "paper III-D, Table II"),
     PI(heads_parallel, 1, 64, "heads processed at once in the MHA kernel", "inferred from Fig. 7 MHA DSPs"),
     PI(ln_lanes, 1, 256, "LN&Res lanes", "TeraFly INP_PARALLEL"),
@@ -308,6 +311,7 @@ llx_status llx_sim_check(const llx_sim_config *c, const llx_config *m)
     const llx_sim_arch *a = &c->arch;
     const llx_sim_platform *p = &c->plat;
     LLX_TRY(check_ranges(c));
+    LLX_TRY(llx_sim_scheme_check(&c->scheme));
     if (a->clock_mhz < p->clock_min_mhz || a->clock_mhz > p->clock_max_mhz)
         return llx_fail(LLX_ERR_ARG, "clock %g MHz is outside the %s's range [%g, %g] MHz", a->clock_mhz, p->name,
                         p->clock_min_mhz, p->clock_max_mhz);
@@ -318,6 +322,9 @@ llx_status llx_sim_check(const llx_sim_config *c, const llx_config *m)
     if (a->flit_bytes % 4)
         return llx_fail(LLX_ERR_ARG, "flit_bytes %d is not a multiple of 4 (a datapack carries fp32 values)",
                         a->flit_bytes);
+    if ((c->scheme.w_bits == 4 || c->scheme.lm_bits == 4) && a->out_fifo < 2)
+        return llx_fail(LLX_ERR_ARG, "out_fifo %d cannot take a pass's two results: int4 weights need at least 2",
+                        a->out_fifo);
     if (!m) return LLX_OK;
     int hd = llx_config_head_dim(m);
     int kw = (hd + a->word_bytes - 1) / a->word_bytes;

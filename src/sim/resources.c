@@ -97,19 +97,26 @@ typedef struct dims {
     int widest;     /* widest activation slot of a layer (QKV, MID) */
     long rows;      /* output rows this node owns over the layer's matrices */
     long gate_rows; /* of which GATE rows (kept on the node for UP) */
+    int k;          /* output rows per slice pass: 2 with int4 weights (layers or LM head), else 1 */
+    int macs_per_dsp; /* MACs one multiplier DSP does (2: packed int4 weights) */
+    int groups;     /* group-wise weight scales: a scale-and-add per row of a pass */
+    int had;        /* the online Hadamard transform, F wide, on the LN&Res lanes */
 } dims;
 
 static llx_sim_component mp_unit(const llx_sim_arch *a, const dims *d)
 {
     llx_sim_component mp = {"mp", 0, 0, 0, 0, 0};
-    mp.dsp = (double)d->P * d->G + D_FMUL + D_FADD;
+    /* a slice multiplies k rows' weights by the shared activation word: P x
+     * G x k MACs per cycle on P x G x k / macs_per_dsp DSPs */
+    mp.dsp = (double)d->P * d->G * d->k / d->macs_per_dsp + D_FMUL + D_FADD;
+    if (d->groups) mp.dsp += (double)d->P * d->k * (D_FMUL + D_FADD);
     if (d->llama) mp.dsp += D_EXP + D_FADD + D_FMUL + D_FMUL; /* SiLU epilogue, the product with GATE */
     for (int p = 0; p < d->P; p++) mem(&mp, a->out_fifo, 32, 0);
     mem(&mp, a->out_fifo, 32.0 * d->P, 0);         /* packed results */
     mem(&mp, a->out_fifo, 8.0 * a->flit_bytes, 0); /* repacked for the router */
     mem(&mp, 9.0 * d->L, 32, 0);                   /* scales */
     /* adder trees (G-1 adders of ~20 bits), accumulators, quantiser logic */
-    mp.lut = d->P * (20.0 * (d->G - 1) + 64) + 1500, mp.ff = d->P * (24.0 * (d->G - 1) + 96) + 2500;
+    mp.lut = d->P * (20.0 * d->k * (d->G - 1) + 64) + 1500, mp.ff = d->P * (24.0 * d->k * (d->G - 1) + 96) + 2500;
     return mp;
 }
 
@@ -140,6 +147,15 @@ static llx_sim_component ln_unit(const llx_sim_arch *a, const dims *d, int param
     const int sets = d->llama ? 2 : 4; /* gamma of 2 RMSNorms; gamma, beta of 2 LayerNorms */
     for (int l = 0; l < lanes; l++) mem(&ln, per_lane * sets * d->L, 32, params_uram);
     ln.lut = 1200.0 * lanes + 2000, ln.ff = 1600.0 * lanes + 3000;
+    if (d->had) {
+        /* FlexLLM dec_FHT: per lane an adder and a subtractor, one 1/sqrt(F)
+         * multiply; two ping-pong buffers and the shuffle buffer of F fp32
+         * over the lanes; the shuffle lets every lane read from any lane, a
+         * lanes:1 multiplexer per bit (UG574: a LUT6 is a 4:1 multiplexer) */
+        ln.dsp += lanes * 2.0 * D_FADD + D_FMUL;
+        for (int l = 0; l < 3 * lanes; l++) mem(&ln, cdiv_i(d->F, lanes), 32, 0);
+        ln.lut += lanes > 1 ? (double)lanes * 32 * cdiv_i(lanes - 1, 3) : 0;
+    }
     return ln;
 }
 
@@ -198,7 +214,13 @@ static int node_components(const llx_sim_config *c, const llx_config *m, const l
     dims d = {a->channels, a->word_bytes, a->nodes, m->n_layer, m->n_embd, m->n_inner,
               cdiv_i(llx_config_head_dim(m), a->word_bytes), a->heads_parallel, a->ln_lanes,
               a->mp_wb_elems, a->mha_wb_elems, a->act_elems > 0 ? a->act_elems : a->word_bytes, a->ln_wb_elems,
-              m->arch == LLX_ARCH_LLAMA, 0, 0, 0};
+              m->arch == LLX_ARCH_LLAMA, 0, 0, 0, 1, 1, 0, 0};
+    const llx_sim_scheme *sc = &c->scheme;
+    const int int4 = sc->w_bits == 4 || (a->lm_head_fpga && sc->lm_bits == 4);
+    d.k = int4 ? 2 : 1; /* not timing: int4 weights per byte */
+    d.macs_per_dsp = int4 ? a->w4_macs_per_dsp : 1;
+    d.groups = int4 && sc->group > 0;
+    d.had = sc->hadamard;
     const llx_slot wide[] = {LLX_SLOT_X, LLX_SLOT_QKV, LLX_SLOT_CTX, LLX_SLOT_MID};
     for (size_t k = 0; k < sizeof wide / sizeof wide[0]; k++)
         if (llx_slot_width(m, wide[k]) > d.widest) d.widest = llx_slot_width(m, wide[k]);
