@@ -172,8 +172,8 @@ int cmd_fifo(int argc, char **argv)
     if (llx_sim_check(&c, &m) != LLX_OK) return cli_usage_error("%s", llx_errmsg());
     int ctx = a.context ? (int)a.context : m.n_ctx;
     if (ctx > m.n_ctx) return cli_usage_error("--context %d exceeds the model's %d positions", ctx, m.n_ctx);
-    llx_sched_opts so = {.nodes = c.arch.nodes, .tokens = 1, .pos = ctx - 1, .block_rows = c.block_rows,
-                         .precision = LLX_PREC_W8A8_STATIC};
+    llx_sched_opts so = {.nodes = c.arch.nodes, .tokens = 1, .pos = ctx - 1, .block_rows = c.block_rows};
+    llx_sim_scheme_sched(&c.scheme, &so);
     llx_schedule s;
     if (llx_schedule_build(&s, &m, &so) != LLX_OK) return cli_lib_error();
     int stages[LLX_FIFO_MAX_STAGES], n;

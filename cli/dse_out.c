@@ -64,8 +64,9 @@ void dse_print_text(const dse_report *d, const char *plot)
            100 * o->cap, o->nodes_lo, o->nodes_hi);
     workload_line(d);
     printf("\nsearched %ld designs in %.1f s: %ld invalid, %ld over the cap, %ld pruned by bounds, %ld timed with "
-           "%ld simulator runs of a kernel group\n",
-           r->considered, d->seconds, r->invalid, r->over_budget, r->pruned, r->evaluated, r->sim_runs);
+           "%ld simulator runs of a kernel group, %ld deadlocked\n",
+           r->considered, d->seconds, r->invalid, r->over_budget, r->pruned, r->evaluated, r->sim_runs,
+           r->deadlocked);
     if (o->objective == LLX_DSE_PARETO)
         printf("Pareto front: %d designs with the lowest decode latency for their DSP, LUT and BRAM (all devices)\n\n",
                r->n_front);
@@ -134,8 +135,8 @@ void dse_print_json(const dse_report *d)
         printf("]}");
     }
     printf("],\"stats\":{\"considered\":%ld,\"invalid\":%ld,\"over_budget\":%ld,\"pruned\":%ld,\"timed\":%ld,"
-           "\"simulator_runs\":%ld,\"seconds\":%.3f}",
-           r->considered, r->invalid, r->over_budget, r->pruned, r->evaluated, r->sim_runs, d->seconds);
+           "\"deadlocked\":%ld,\"simulator_runs\":%ld,\"seconds\":%.3f}",
+           r->considered, r->invalid, r->over_budget, r->pruned, r->evaluated, r->deadlocked, r->sim_runs, d->seconds);
     printf(",\"front\":[");
     for (int i = 0; i < r->n_front; i++) {
         if (i) printf(",");

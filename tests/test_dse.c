@@ -4,7 +4,9 @@
  * reported design fits its budget, the front is non-dominated and the
  * paper's designs are on or behind it; the composed latencies are the
  * simulator's; a seed gives one answer whatever the thread count; the
- * other objectives find the brute-force best; bad options are refused. */
+ * other objectives find the brute-force best; bad options are refused; the
+ * weight precision is a dimension (--vary w_bits=8,4); designs that deadlock
+ * are infeasible, not an error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +184,7 @@ TEST(dse_reported_designs_fit_and_the_paper_is_behind, LLX_T_ASAN)
     o.validate = 2;
     llx_dse_result r;
     CHECK(llx_dse_run(&o, &m, &r) == LLX_OK);
-    CHECK_EQ_INT(r.considered, r.invalid + r.over_budget + r.pruned + r.evaluated);
+    CHECK_EQ_INT(r.considered, r.invalid + r.over_budget + r.pruned + r.evaluated + r.deadlocked);
     CHECK(r.n_front > 5 && r.n_paper == 2 && r.n_all == r.evaluated);
     for (int i = 0; i < r.n_front; i++) {
         const llx_dse_point *p = &r.front[i];
@@ -348,4 +350,83 @@ TEST(dse_refuses_bad_options, LLX_T_ASAN)
     CHECK(llx_dse_run(&o, &m, &r) == LLX_ERR_ARG && strstr(llx_errmsg(), "exceeds the model's 256 positions"));
     o.work = (llx_sim_workload){200, 100, 0};
     CHECK(llx_dse_run(&o, &m, &r) == LLX_ERR_ARG && strstr(llx_errmsg(), "exceeds"));
+}
+
+/* every default knob at the base's value only, then `knob` over `values` */
+static void single_space(llx_dse_opts *o, const llx_sim_config *c, const llx_config *m)
+{
+    CHECK(llx_dse_opts_init(o, c, m, 1, 1) == LLX_OK);
+    for (int k = 0; k < o->nknobs; k++) {
+        if (!strcmp(o->knobs[k].name, "nodes") || !strcmp(o->knobs[k].name, "nodes_per_fpga")) continue; /* one node */
+        char v[64];
+        llx_sim_param_value(c, llx_sim_param_find(o->knobs[k].name), v, sizeof v);
+        CHECK_MSG(llx_dse_set_knob(o, o->knobs[k].name, v) == LLX_OK, "%s: %s", o->knobs[k].name, llx_errmsg());
+    }
+    o->work.context = 200;
+    o->validate = 0;
+}
+
+static int knob_index(const llx_dse_result *r, const char *name)
+{
+    for (int k = 0; k < r->nknobs; k++)
+        if (!strcmp(r->knobs[k].name, name)) return k;
+    return -1;
+}
+
+/* the precision as a dimension: w8a8 and w4a8 designs in one search */
+TEST(dse_searches_the_weight_precision, LLX_T_ASAN)
+{
+    llx_config m = model("dims:hidden=1024,layers=1,heads=16,ffn=4096,vocab=1000,ctx=64");
+    llx_sim_config c;
+    CHECK(llx_sim_config_init(&c, "u50") == LLX_OK);
+    llx_dse_opts o;
+    single_space(&o, &c, &m);
+    o.work.context = 8; /* the matrices, not attention, decide */
+    CHECK(llx_dse_set_knob(&o, "w_bits", "8,4") == LLX_OK);
+    CHECK(llx_dse_set_knob(&o, "channels", "8,16") == LLX_OK);
+    CHECK(llx_dse_set_knob(&o, "w_bits", "8,6") == LLX_OK); /* in range; the scheme check refuses 6 */
+    llx_dse_result r;
+    CHECK(llx_dse_run(&o, &m, &r) == LLX_OK);
+    CHECK_EQ_INT(r.invalid, 2);
+    llx_dse_result_free(&r);
+    CHECK(llx_dse_set_knob(&o, "w_bits", "8,4") == LLX_OK);
+    o.objective = LLX_DSE_LATENCY;
+    CHECK(llx_dse_run(&o, &m, &r) == LLX_OK);
+    const int wb = knob_index(&r, "w_bits"), ch = knob_index(&r, "channels");
+    CHECK(wb >= 0 && ch >= 0 && r.n_all == 4 && r.evaluated == 4 && r.deadlocked == 0);
+    double ms[2][2] = {{0, 0}, {0, 0}}; /* [int4][16 channels] */
+    for (int i = 0; i < r.n_all; i++) {
+        const llx_dse_point *p = &r.all[i];
+        ms[p->knob[wb] == 4][p->knob[ch] == 16] = p->latency_ms;
+        llx_sim_config pc;
+        double t;
+        CHECK(llx_dse_point_config(&o, p, &pc) == LLX_OK && pc.scheme.w_bits == (int)p->knob[wb]);
+        CHECK(llx_sim_eval_decode(&pc, &m, o.work.context, &t) == LLX_OK);
+        CHECK_CLOSE(p->latency_ms, t, 0, 1e-12); /* composed = simulated, the int4 schedule included */
+    }
+    for (int k = 0; k < 2; k++) CHECK_MSG(ms[1][k] > 0 && ms[1][k] < 0.8 * ms[0][k], "%g vs %g", ms[1][k], ms[0][k]);
+    CHECK(r.n_front >= 1 && r.front[0].knob[wb] == 4);
+    llx_dse_result_free(&r);
+}
+
+/* A design that deadlocks is infeasible: counted, not reported, and the
+ * search goes on (a score bypass FIFO shorter than the context). */
+TEST(dse_deadlocking_designs_are_infeasible, LLX_T_ASAN)
+{
+    llx_config m = model(SMALL);
+    llx_sim_config c;
+    CHECK(llx_sim_config_init(&c, "u50") == LLX_OK);
+    llx_dse_opts o;
+    single_space(&o, &c, &m);
+    CHECK(llx_dse_set_knob(&o, "score_fifo", "100,4096") == LLX_OK);
+    CHECK(llx_dse_set_knob(&o, "ln_lanes", "4,8") == LLX_OK);
+    llx_dse_result r;
+    CHECK_MSG(llx_dse_run(&o, &m, &r) == LLX_OK, "%s", llx_errmsg());
+    const int sf = knob_index(&r, "score_fifo");
+    CHECK_EQ_INT(r.deadlocked, 2);
+    CHECK_EQ_INT(r.considered, r.invalid + r.over_budget + r.pruned + r.evaluated + r.deadlocked);
+    CHECK(r.n_all == 2 && r.n_front >= 1);
+    for (int i = 0; i < r.n_all; i++) CHECK(r.all[i].knob[sf] == 4096);
+    for (int i = 0; i < r.n_front; i++) CHECK(r.front[i].knob[sf] == 4096);
+    llx_dse_result_free(&r);
 }

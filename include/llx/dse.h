@@ -88,6 +88,7 @@ typedef struct llx_dse_result {
     long invalid;      /* rejected by the simulator's checks (channels, widths) */
     long over_budget;  /* over the cap in some resource */
     long pruned;       /* dropped by an analytic lower bound against designs already timed */
+    long deadlocked;   /* timed, but a stage deadlocks (infeasible, not reported) */
     long evaluated;    /* timed */
     long sim_runs;     /* event-simulator runs of a kernel group */
     int nknobs;

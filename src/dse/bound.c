@@ -2,7 +2,7 @@
  * search's first filter (docs/dse.md section 2).
  *
  * Per stage, from the schedule and the configuration only:
- *   MP    the busiest slice's weight words at the HBM channel's word rate
+ *   MP    the busiest slice's weight (and int4 scale) words at the HBM channel's word rate
  *         (and one word per MAC per token), or the write port writing the
  *         gathered vector at its width, whichever is longer; then FC1's
  *         activation pass; then the hand-over;
@@ -40,7 +40,13 @@ static double mp_stage(const llx_sim_config *c, const llx_schedule *s, int i)
     for (int n = 0; n < s->opt.nodes; n++) {
         llx_range r = llx_schedule_slice(s, i, n);
         if (r.end <= r.begin) continue;
-        double words = cdiv_d(r.end - r.begin, a->channels) * cdiv_d(st->cols, a->word_bytes);
+        /* int4 weights: passes of two rows, each its weight words and the
+         * pair's scale words (docs/simulator.md section 1.3) */
+        const int bits = st->matrix == LLX_MAT_LM_HEAD ? s->opt.lm_bits : s->opt.w_bits, k = bits == 4 ? 2 : 1;
+        const double per_row = s->opt.w_group > 0 ? cdiv_d(st->cols, s->opt.w_group) : 1;
+        const double sb = s->opt.w_scale_bytes > 0 ? s->opt.w_scale_bytes : 4;
+        const double sw = k > 1 ? cdiv_d(k * per_row * sb, a->word_bytes) : 0;
+        double words = cdiv_d(cdiv_d(r.end - r.begin, a->channels), k) * (cdiv_d(st->cols, a->word_bytes) + sw);
         double stream = words / rate > words * st->tokens ? words / rate : words * st->tokens;
         double wb = write_cycles(s, i, n, 1, a->mp_wb_elems);
         double t = stream > wb ? stream : wb;

@@ -156,6 +156,7 @@ static llx_status paper_point(search *x, int nodes, int *ok, llx_dse_point *p)
     for (int g = 0; g < x->nkern; g++)
         if (dse_queue(x, k.g[g])) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     LLX_TRY(dse_time_jobs(x));
+    if (dse_deadlocks(x, &k)) return LLX_OK; /* the paper's design deadlocks with these settings */
     dse_compose(x, &k, p);
     p->paper_nodes = nodes;
     *ok = 1;

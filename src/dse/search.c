@@ -39,16 +39,19 @@ static int grow(void **arr, int *cap, int n, size_t size)
 
 static llx_status oom(void) { return llx_fail(LLX_ERR_NOMEM, "out of memory in the design-space search"); }
 
-static int sched_of(search *x, int nodes, int block, int *slot)
+/* the schedule of a candidate: its nodes, ring blocks and scheme (the
+ * weight bits may be a knob) */
+static int sched_of(search *x, const llx_sim_config *c, int *slot)
 {
+    const int nodes = c->arch.nodes, block = c->block_rows, w_bits = c->scheme.w_bits;
     for (int i = 0; i < x->nsc; i++)
-        if (x->sc[i].nodes == nodes && x->sc[i].block == block) return *slot = i, LLX_OK;
+        if (x->sc[i].nodes == nodes && x->sc[i].block == block && x->sc[i].w_bits == w_bits) return *slot = i, LLX_OK;
     if (grow((void **)&x->sc, &x->capsc, x->nsc, sizeof *x->sc)) return oom();
     sched_slot *s = &x->sc[x->nsc];
-    llx_sched_opts o = {.nodes = nodes, .tokens = 1, .pos = x->context - 1, .block_rows = block,
-                        .precision = LLX_PREC_W8A8_STATIC};
+    llx_sched_opts o = {.nodes = nodes, .tokens = 1, .pos = x->context - 1, .block_rows = block};
+    llx_sim_scheme_sched(&c->scheme, &o);
     LLX_TRY(llx_schedule_build(&s->s, x->m, &o));
-    s->nodes = nodes, s->block = block;
+    s->nodes = nodes, s->block = block, s->w_bits = w_bits;
     *slot = x->nsc++;
     return LLX_OK;
 }
@@ -101,7 +104,7 @@ static llx_status group_of(search *x, const unsigned char *idx, int g, int *slot
     llx_sim_config c;
     LLX_TRY(dse_apply(&x->sp, &x->o->base, ci, &c));
     int sc;
-    LLX_TRY(sched_of(x, c.arch.nodes, c.block_rows, &sc));
+    LLX_TRY(sched_of(x, &c, &sc));
     s = &x->gs[x->ngs];
     s->sched = sc;
     s->bound = dse_bound_cycles(&c, &x->sc[sc].s, kernel);
@@ -161,6 +164,13 @@ llx_status dse_candidate(search *x, long id, int *kept)
     return LLX_OK;
 }
 
+int dse_deadlocks(const search *x, const cand *c)
+{
+    for (int g = 0; g < x->nkern; g++)
+        if (x->gs[c->g[g]].deadlock) return 1;
+    return 0;
+}
+
 int dse_queue(search *x, int slot)
 {
     if (x->gs[slot].state) return 0;
@@ -189,9 +199,10 @@ static void run_jobs(void *ctx, int ith, int nth)
         llx_status st = dse_apply(&x->sp, &x->o->base, s->idx, &c);
         if (st == LLX_OK)
             st = llx_sim_time_kernels(&c, &x->sc[s->sched].s, LLX_SIM_KERNEL_BIT(s->kernel), &p);
-        if (st == LLX_OK && p.deadlock.found)
-            st = llx_fail(LLX_ERR_ARG, "a %s stage deadlocks: %s", llx_kernel_name((llx_kernel)s->kernel),
-                          p.deadlock.what);
+        if (st == LLX_OK && p.deadlock.found) { /* an infeasible design, not an error */
+            s->deadlock = 1;
+            continue;
+        }
         if (st != LLX_OK && j->st[ith] == LLX_OK) {
             j->st[ith] = st;
             snprintf(j->err[ith], sizeof j->err[ith], "%s", llx_errmsg());
@@ -218,6 +229,7 @@ llx_status dse_time_jobs(search *x)
         gslot *s = &x->gs[x->jobs[i]];
         s->state = 2;
         x->r->sim_runs++;
+        if (s->deadlock) continue;
         if (s->bound > s->cycles + 1e-6)
             st = llx_fail(LLX_ERR_INTERNAL, "the analytic bound of a %s group (%.0f cycles) exceeds its simulation (%.0f)",
                           llx_kernel_name((llx_kernel)s->kernel), s->bound, s->cycles);
@@ -290,7 +302,7 @@ static llx_status kernels_present(search *x)
     for (int k = 0; k < x->sp.nk; k++) idx[k] = (unsigned char)x->sp.canon[k];
     LLX_TRY(dse_apply(&x->sp, &x->o->base, idx, &c));
     int sc;
-    LLX_TRY(sched_of(x, c.arch.nodes, c.block_rows, &sc));
+    LLX_TRY(sched_of(x, &c, &sc));
     const llx_schedule *s = &x->sc[sc].s;
     for (int i = 0; i < s->n_stages; i++) {
         int k = s->stages[i].kernel;
@@ -331,6 +343,10 @@ static llx_status sweep(search *x)
         st = dse_time_jobs(x);
         for (long i = b; i < e && st == LLX_OK; i++) {
             if (!need[i]) continue;
+            if (dse_deadlocks(x, &x->c[i])) {
+                x->r->deadlocked++;
+                continue;
+            }
             llx_dse_point p;
             dse_compose(x, &x->c[i], &p);
             x->r->evaluated++;

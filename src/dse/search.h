@@ -15,6 +15,7 @@ typedef struct gslot {
     double bound;                         /* analytic cycles */
     double cycles, hbm, link;             /* simulated */
     int state;                            /* 0 untimed, 1 queued, 2 timed */
+    int deadlock;                         /* timed: a stage deadlocked (the candidates using it are infeasible) */
 } gslot;
 
 typedef struct cand {
@@ -26,7 +27,7 @@ typedef struct cand {
 } cand;
 
 typedef struct sched_slot {
-    int nodes, block;
+    int nodes, block, w_bits;
     llx_schedule s;
 } sched_slot;
 
@@ -57,6 +58,8 @@ typedef struct search {
 
 /* search.c */
 llx_status dse_candidate(search *x, long id, int *kept);
+/* one of the candidate's kernel groups (timed) deadlocked */
+int dse_deadlocks(const search *x, const cand *c);
 llx_status dse_time_jobs(search *x);
 int dse_queue(search *x, int slot);
 /* the point of a candidate whose groups are all timed */

@@ -55,6 +55,7 @@ static const knob_info known[] = {
     {"stat_fifo", K_MHA, 0},
     {"prob_fifo", K_MHA, 1},
     {"ctx_fifo", K_MHA, 0},
+    {"w_bits", K_MP, 1}, /* the scheme's weight bits: the MP slices' passes and DSPs */
 };
 
 static const knob_info *info(const char *name)

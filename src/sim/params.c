@@ -100,6 +100,7 @@ llx_status llx_sim_config_init(llx_sim_config *c, const char *platform)
     memset(c, 0, sizeof *c);
     arch_default(&c->arch);
     c->block_rows = 64; /* the router's round; 0 = the engine's automatic blocks */
+    c->scheme = (llx_sim_scheme){.w_bits = 8, .act_bits = 8, .lm_bits = 8, .scale_bytes = 4}; /* W8A8 */
     const char *name = platform ? platform : "u50";
     for (int i = 0; i < N_PRESETS; i++)
         if (strcmp(presets[i].name, name) == 0) {
@@ -194,6 +195,8 @@ static const param params[] = {
     PD(uw_per_mhz_kff, 0, 1e6, "dynamic power per 1000 FFs, uW/MHz", "assumed: XPE-style"),
     PD(hbm_pj_per_bit, 0, 1e4, "HBM access energy, pJ/bit", "AMD: ~7 pJ/bit for HBM2"),
     PD(link_pj_per_bit, 0, 1e4, "ring link energy, pJ/bit", "assumed: serdes"),
+    {"w_bits", T_INT, offsetof(llx_sim_config, scheme.w_bits), 0, 8, "layer weight bits, 8 or 4 (the scheme)",
+     "the scheme: --scheme or a .llx header"},
     {"block_rows", T_INT, offsetof(llx_sim_config, block_rows), 0, 1 << 20,
      "MP rows per ring block (0: the engine's, about 1 MiB of weights)", "64: TeraFly round of 64 fp32"},
     PPI(hbm_pcs, 1, LLX_SIM_MAX_CHANNELS * LLX_MAX_NODES, "HBM pseudo-channels on the device", "data sheet"),
