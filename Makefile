@@ -6,7 +6,9 @@
 #   make MODE=tsan     TSan build in build/tsan/
 #   make fuzz          libFuzzer binaries (clang) in build/fuzz/
 #   make bench         kernel micro-benchmarks in build/bench-kernels, tokenizer
-#                      load/encode speed in build/bench-tokenizer
+#                      load/encode speed in build/bench-tokenizer, model load
+#                      time in build/bench-load and build/bench-load-nocheck
+#                      (the load passes without their NaN/Inf check)
 #
 # Every .c under src/ goes into the library.  Only files named *_avx2.c,
 # *_avx512.c and *_amx.c get ISA flags (they are entered only after the
@@ -60,6 +62,10 @@ BIN := $(B)/looplynx
 TESTBIN := $(B)/looplynx-tests
 BENCHBIN := $(B)/bench-kernels
 TOKBENCHBIN := $(B)/bench-tokenizer
+LOADBENCHBIN := $(B)/bench-load $(B)/bench-load-nocheck
+# the load passes (model/wscan.h) built without their check, for bench-load-nocheck
+WSCAN_SRC := $(wildcard src/model/wscan*.c)
+WSCAN_NC_OBJ := $(WSCAN_SRC:%.c=$(B)/obj-nocheck/%.o)
 
 .PHONY: all test clean fuzz bench asan tsan demo
 all: $(BIN) $(TESTBIN)
@@ -79,6 +85,10 @@ $(B)/obj/%_avx512.o: %_avx512.c
 $(B)/obj/%_amx.o: %_amx.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_AMX) -MMD -MP -c $< -o $@
+
+$(B)/obj-nocheck/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DLLX_WSCAN_NO_CHECK $(if $(findstring _avx512,$*),$(ISA_AVX512),$(if $(findstring _avx2,$*),$(ISA_AVX2))) -MMD -MP -c $< -o $@
 
 $(B)/obj/src/ring/link_mpi.o: src/ring/link_mpi.c
 	@mkdir -p $(dir $@)
@@ -104,7 +114,14 @@ $(BENCHBIN): $(BENCH_OBJ) $(LIB)
 $(TOKBENCHBIN): $(B)/obj/bench/tokenizer/bench_tokenizer.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-bench: $(BENCHBIN) $(TOKBENCHBIN)
+$(B)/bench-load: $(B)/obj/bench/load/bench_load.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# the objects given before the library replace its wscan members
+$(B)/bench-load-nocheck: $(B)/obj/bench/load/bench_load.o $(WSCAN_NC_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(WSCAN_NC_OBJ) $(LIB) $(LDLIBS)
+
+bench: $(BENCHBIN) $(TOKBENCHBIN) $(LOADBENCHBIN)
 
 test: all
 	tests/run_all.sh
@@ -154,4 +171,5 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/libfuzzer_main.c $(FUZZ_OBJ)
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(B)/obj/bench/tokenizer/bench_tokenizer.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(B)/obj/bench/tokenizer/bench_tokenizer.d \
+    $(B)/obj/bench/load/bench_load.d $(WSCAN_NC_OBJ:.o=.d)

@@ -184,6 +184,21 @@ TEST(llxfile_bad_nonfinite_container, LLX_T_ASAN)
             llx_llx_close(f);
         }
     }
+    /* int8 tensors are integers: bytes that would spell a float NaN/Inf
+     * (00 00 80 7f, ff ff ff ff) are not checked */
+    for (int dt = 0; dt < 2; dt++) {
+        uint8_t *data = malloc(64);
+        REQUIRE(data);
+        for (int k = 0; k < 64; k += 8) memcpy(data + k, "\x00\x00\x80\x7f\xff\xff\xff\xff", 8);
+        llx_llx_writer *w = NULL;
+        REQUIRE(llx_llx_writer_create(&w, &c, &q) == LLX_OK);
+        CHECK(llx_llx_add(w, "x", dt ? LLX_DT_U8 : LLX_DT_I8, 8, 8, data) == LLX_OK);
+        const char *path = llx_test_tmpfile("nf-container-int.llx");
+        CHECK(llx_llx_write(w, path) == LLX_OK);
+        llx_llx *f = NULL;
+        CHECK_MSG(llx_llx_open(&f, path) == LLX_OK, "an int8 tensor was checked as floats: %s", llx_errmsg());
+        llx_llx_close(f);
+    }
 }
 
 /* vocab.json of 280 tokens for a model whose vocab_size is 300: ids

@@ -10,87 +10,50 @@
 
 #include "model/half.h"
 #include "model/hf_internal.h"
+#include "model/wscan.h"
 #include "util/mem.h"
 #include "util/status.h"
 
-/* n elements from element index i of t, to fp32.  Returns 1 when one of
- * them is NaN or infinite (all exponent bits set), checked here, in the one
- * pass that reads every weight at load: (bits & exponent) + one exponent
- * step reaches the sign bit only then, so the test is an AND, an ADD and an
- * OR per element, branch-free (F32 runs 16 at a time, which the compiler
- * vectorises).  Loads go through memcpy or byte assembly: the mapping gives
- * no alignment guarantee. */
+/* n elements from element index i of t, to fp32, by this machine's tier of
+ * the load pass (model/wscan.h).  Returns 1 when one of them is NaN or
+ * infinite, checked here, in the one pass that reads every weight at load. */
 static int convert_run(const llx_st_tensor *t, uint64_t i, size_t n, float *dst)
 {
+    const llx_wscan *w = llx_wscan_get();
     const uint8_t *p = t->data;
-    uint32_t acc = 0;
-    size_t k = 0;
     switch (t->dtype) {
-    case LLX_ST_F32:
-        p += i * 4;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        for (; k + 16 <= n; k += 16, p += 64) {
-            uint32_t u[16];
-            memcpy(u, p, sizeof u);
-            for (int j = 0; j < 16; j++) acc |= (u[j] & 0x7f800000u) + 0x00800000u;
-            memcpy(dst + k, u, sizeof u);
-        }
-#endif
-        for (; k < n; k++, p += 4) {
-            const uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-            acc |= (u & 0x7f800000u) + 0x00800000u;
-            dst[k] = llx_bits_to_f32(u);
-        }
-        return (acc & 0x80000000u) != 0;
-    case LLX_ST_F16:
-        p += i * 2;
-        for (; k < n; k++, p += 2) {
-            const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
-            acc |= (h & 0x7c00u) + 0x0400u;
-            dst[k] = llx_f16_to_f32(h);
-        }
-        return (acc & 0x8000u) != 0;
-    case LLX_ST_BF16:
-        p += i * 2;
-        for (; k < n; k++, p += 2) {
-            const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
-            acc |= (h & 0x7f80u) + 0x0080u;
-            dst[k] = llx_bf16_to_f32(h);
-        }
-        return (acc & 0x8000u) != 0;
+    case LLX_ST_F32: return w->f32(p + i * 4, n, dst);
+    case LLX_ST_F16: return w->f16(p + i * 2, n, dst);
+    case LLX_ST_BF16: return w->bf16(p + i * 2, n, dst);
     default: /* bind() admits nothing else */
-        for (; k < n; k++) dst[k] = 0.0f;
+        for (size_t k = 0; k < n; k++) dst[k] = 0.0f;
         return 0;
     }
 }
 
 /* Index of the first NaN/Inf among elements [i, i + n) of t, or -1. */
-static int64_t first_nonfinite(const llx_st_tensor *t, uint64_t i, uint64_t n)
+static int64_t first_nonfinite(const llx_st_tensor *t, uint64_t i, uint64_t n, int *nan)
 {
-    float buf[1024];
-    for (uint64_t k = 0; k < n; k += 1024) {
-        const size_t m = n - k < 1024 ? (size_t)(n - k) : 1024;
-        if (!convert_run(t, i + k, m, buf)) continue;
-        for (size_t j = 0; j < m; j++)
-            if (!isfinite(buf[j])) return (int64_t)(i + k + j);
-    }
-    return -1;
+    const int es = t->dtype == LLX_ST_F32 ? 4 : 2;
+    if (t->dtype != LLX_ST_F32 && t->dtype != LLX_ST_F16 && t->dtype != LLX_ST_BF16) return -1;
+    const int64_t at = llx_wscan_first_bad((const uint8_t *)t->data + i * (uint64_t)es, (size_t)n, es,
+                                           t->dtype == LLX_ST_BF16, nan);
+    return at < 0 ? -1 : (int64_t)i + at;
 }
 
 /* The one-line refusal naming the file, the tensor and the element. */
 static llx_status nonfinite_error(const llx_hf *m, const llx_st_tensor *t, uint64_t i, uint64_t n)
 {
-    int64_t at = first_nonfinite(t, i, n);
+    int nan = 0;
+    int64_t at = first_nonfinite(t, i, n, &nan);
     if (at < 0) at = (int64_t)i; /* cannot happen: convert_run saw one */
-    float v;
-    convert_run(t, (uint64_t)at, 1, &v);
     char name[96], where[96] = "";
     llx_st_printable(name, sizeof name, t->name);
     if (t->ndim == 2)
         snprintf(where, sizeof where, " [%llu, %llu]", (unsigned long long)((uint64_t)at / t->shape[1]),
                  (unsigned long long)((uint64_t)at % t->shape[1]));
     return llx_fail(LLX_ERR_FORMAT, "%s: tensor '%s' holds %s at element %lld%s; a checkpoint with NaN or Inf "
-                                    "weights cannot be used", m->st.what, name, isnan(v) ? "NaN" : "Inf",
+                                    "weights cannot be used", m->st.what, name, nan ? "NaN" : "Inf",
                     (long long)at, where);
 }
 
@@ -102,7 +65,12 @@ static llx_status convert_checked(const llx_hf *m, const llx_st_tensor *t, uint6
 
 llx_status llx_hf_check_tensor(const llx_hf *m, const llx_st_tensor *t)
 {
-    return t && first_nonfinite(t, 0, t->numel) >= 0 ? nonfinite_error(m, t, 0, t->numel) : LLX_OK;
+    if (!t) return LLX_OK;
+    const llx_wscan *w = llx_wscan_get();
+    const llx_wscan_conv_fn f = t->dtype == LLX_ST_F32 ? w->f32 : t->dtype == LLX_ST_F16 ? w->f16 : w->bf16;
+    if (t->dtype != LLX_ST_F32 && t->dtype != LLX_ST_F16 && t->dtype != LLX_ST_BF16) return LLX_OK;
+    const size_t es = t->dtype == LLX_ST_F32 ? 4 : 2;
+    return llx_wscan_any_bad(f, t->data, (size_t)t->numel, es) ? nonfinite_error(m, t, 0, t->numel) : LLX_OK;
 }
 
 llx_status llx_hf_check_finite(const llx_hf *m)

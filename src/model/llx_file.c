@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "llx/schedule.h"
+#include "model/wscan.h"
 #include "util/file.h"
 #include "util/mem.h"
 #include "util/status.h"
@@ -115,32 +116,19 @@ const char *llx_scheme_check(const llx_scheme_info *s)
     return NULL;
 }
 
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* Each step is a bijection of the lane state and of the input word, so any
- * change confined to one 8-byte word always changes the result. */
-static inline uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v * 0x9E3779B97F4A7C15ull;
-    return rotl64(h, 31) * 0xC2B2AE3D27D4EB4Full;
-}
-
 uint64_t llx_hash64(const void *data, size_t n, uint64_t seed)
 {
     const unsigned char *p = data;
-    uint64_t l0 = seed ^ 0x243F6A8885A308D3ull, l1 = seed ^ 0x13198A2E03707344ull;
-    uint64_t l2 = seed ^ 0xA4093822299F31D0ull, l3 = seed ^ 0x082EFA98EC4E6C89ull;
+    static const uint64_t sd[4] = {LLX_HASH_SEEDS};
+    uint64_t l[4] = {seed ^ sd[0], seed ^ sd[1], seed ^ sd[2], seed ^ sd[3]};
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
         uint64_t w[4];
         memcpy(w, p + i, 32);
-        l0 = mix(l0, w[0]);
-        l1 = mix(l1, w[1]);
-        l2 = mix(l2, w[2]);
-        l3 = mix(l3, w[3]);
+        for (int j = 0; j < 4; j++) l[j] = llx_hash_mix(l[j], w[j]);
     }
-    uint64_t h = mix(mix(mix(mix((uint64_t)n, l0), l1), l2), l3);
-    for (; i < n; i++) h = mix(h, p[i] | 0x100u);
+    uint64_t h = llx_hash_mix(llx_hash_mix(llx_hash_mix(llx_hash_mix((uint64_t)n, l[0]), l[1]), l[2]), l[3]);
+    for (; i < n; i++) h = llx_hash_mix(h, p[i] | 0x100u);
     return h ^ (h >> 29);
 }
 
@@ -157,61 +145,13 @@ static unsigned dtype_bits(uint32_t dt)
     }
 }
 
-/* Per-lane masks of the float words hash64_float reads (two F32 or four
- * F16 lanes per little-endian 64-bit word): a lane's exponent bits, one
- * exponent step, and the lane's top bit.  (w & EXP) + STEP sets a lane's
- * top bit only when its exponent bits are all set (NaN or Inf), and never
- * carries into the next lane. */
-static const uint64_t nf_exp[2] = {0x7f8000007f800000ull, 0x7c007c007c007c00ull};
-static const uint64_t nf_step[2] = {0x0080000000800000ull, 0x0400040004000400ull};
-static const uint64_t nf_top[2] = {0x8000000080000000ull, 0x8000800080008000ull};
-
-/* llx_hash64 of a float tensor (F32, or F16 with f16 set) that also reports
- * (*bad) whether one of its floats is NaN or Inf: the same single pass over
- * the bytes. */
-static uint64_t hash64_float(const void *data, size_t n, uint64_t seed, int f16, int *bad)
-{
-    const unsigned char *p = data;
-    uint64_t l0 = seed ^ 0x243F6A8885A308D3ull, l1 = seed ^ 0x13198A2E03707344ull;
-    uint64_t l2 = seed ^ 0xA4093822299F31D0ull, l3 = seed ^ 0x082EFA98EC4E6C89ull;
-    size_t i = 0;
-    const uint64_t ex = nf_exp[f16 != 0], step = nf_step[f16 != 0];
-    uint64_t nf = 0;
-    for (; i + 32 <= n; i += 32) {
-        uint64_t w[4];
-        memcpy(w, p + i, 32);
-        nf |= ((w[0] & ex) + step) | ((w[1] & ex) + step) | ((w[2] & ex) + step) | ((w[3] & ex) + step);
-        l0 = mix(l0, w[0]);
-        l1 = mix(l1, w[1]);
-        l2 = mix(l2, w[2]);
-        l3 = mix(l3, w[3]);
-    }
-    uint64_t h = mix(mix(mix(mix((uint64_t)n, l0), l1), l2), l3);
-    for (size_t j = i; j + 2 <= n; j += f16 ? 2 : 4) {
-        uint32_t u = 0;
-        memcpy(&u, p + j, f16 || j + 4 > n ? 2 : 4);
-        nf |= ((u & ex) + step) & (f16 ? 0xffffu : 0xffffffffu);
-    }
-    for (; i < n; i++) h = mix(h, p[i] | 0x100u);
-    *bad = (nf & nf_top[f16 != 0]) != 0;
-    return h ^ (h >> 29);
-}
-
 /* The first NaN/Inf of a float tensor, as "NaN at element 12". */
 static void describe_nonfinite(const uint8_t *p, uint64_t bytes, int f16, char *buf, size_t cap)
 {
-    const uint64_t es = f16 ? 2 : 4;
-    for (uint64_t k = 0; k + es <= bytes; k += es) {
-        uint32_t u = 0;
-        memcpy(&u, p + k, es);
-        const int inf_nan = f16 ? (u & 0x7c00u) == 0x7c00u : (u & 0x7f800000u) == 0x7f800000u;
-        if (inf_nan) {
-            const int nan = f16 ? (u & 0x3ffu) != 0 : (u & 0x7fffffu) != 0;
-            snprintf(buf, cap, "%s at element %llu", nan ? "NaN" : "Inf", (unsigned long long)(k / es));
-            return;
-        }
-    }
-    snprintf(buf, cap, "a non-finite value");
+    int nan = 0;
+    const int64_t at = llx_wscan_first_bad(p, (size_t)(bytes / (f16 ? 2 : 4)), f16 ? 2 : 4, 0, &nan);
+    if (at >= 0) snprintf(buf, cap, "%s at element %lld", nan ? "NaN" : "Inf", (long long)at);
+    else snprintf(buf, cap, "a non-finite value");
 }
 
 
@@ -305,7 +245,7 @@ static llx_status check_entries(llx_llx *f, const file_header *h, uint64_t table
         const uint8_t *d = f->map.data + e->offset;
         int bad = 0;
         const int is_float = e->dtype == LLX_DT_F32 || e->dtype == LLX_DT_F16, f16 = e->dtype == LLX_DT_F16;
-        const uint64_t hash = is_float ? hash64_float(d, e->bytes, i, f16, &bad) : llx_hash64(d, e->bytes, i);
+        const uint64_t hash = is_float ? llx_wscan_get()->hash_float(d, e->bytes, i, f16, &bad) : llx_hash64(d, e->bytes, i);
         char what[64];
         if (hash != e->hash) {
             st = llx_fail(LLX_ERR_FORMAT, "%s: checksum mismatch in tensor '%s' (file corrupted)", p, e->name);
