@@ -164,19 +164,29 @@ TEST(tokenizer_hf_bad_config, LLX_T_ASAN)
                       " \"add_bos_token\": true, \"add_eos_token\": true, \"eos_token\": \"<|im_end|>\","
                       " \"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}, {\"name\": \"default\", \"template\": \"D\"}]}";
     const char *gen = "{\"eos_token_id\": [97, 98]}";
-    llx_tokenizer_files f = {s, len, cfg, strlen(cfg), gen, strlen(gen)};
+    const char *model = "{\"architectures\": [\"LlamaForCausalLM\"], \"eos_token_id\": [99, 100]}";
+    llx_tokenizer_files f = {s, len, cfg, strlen(cfg), gen, strlen(gen), model, strlen(model)};
     llx_tokenizer *t = NULL;
     CHECK(llx_tokenizer_load_hf_mem(&t, &f) == LLX_OK);
     if (t) {
         CHECK_EQ_INT(llx_tokenizer_bos(t), 562);
         CHECK_EQ_INT(llx_tokenizer_eos(t), 563);
         CHECK(llx_tokenizer_is_eog(t, 97) && llx_tokenizer_is_eog(t, 98) && llx_tokenizer_is_eog(t, 563));
+        /* config.json's eos_token_id (a list here) ends generation too */
+        CHECK(llx_tokenizer_is_eog(t, 99) && llx_tokenizer_is_eog(t, 100) && !llx_tokenizer_is_eog(t, 101));
         CHECK(strcmp(llx_tokenizer_chat_template(t), "D") == 0);
         int *ids = NULL, n = 0;
         CHECK(llx_tokenize_ex(t, "a", 1, LLX_TOK_ADD_SPECIAL, &ids, &n) == LLX_OK);
         CHECK(n == 3 && ids[0] == 562 && ids[1] == 97 && ids[2] == 563);
         free(ids);
     }
+    llx_tokenizer_free(t);
+    /* ... and as a single id, with no generation_config.json */
+    const char *model1 = "{\"eos_token_id\": 101}";
+    llx_tokenizer_files f1 = {s, len, NULL, 0, NULL, 0, model1, strlen(model1)};
+    t = NULL;
+    CHECK(llx_tokenizer_load_hf_mem(&t, &f1) == LLX_OK);
+    CHECK(t && llx_tokenizer_is_eog(t, 101) && !llx_tokenizer_is_eog(t, 99));
     llx_tokenizer_free(t);
     free(s);
 }

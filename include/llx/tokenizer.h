@@ -63,6 +63,8 @@ typedef struct llx_tokenizer_files {
     size_t config_len;
     const char *generation; /* generation_config.json, or NULL */
     size_t generation_len;
+    const char *model_config; /* the model's config.json (its eos_token_id), or NULL */
+    size_t model_config_len;
 } llx_tokenizer_files;
 llx_status llx_tokenizer_load_hf_mem(llx_tokenizer **out, const llx_tokenizer_files *files);
 

@@ -536,6 +536,7 @@ llx_status llx_llx_check_model(const llx_llx *f)
     if (!gpt2) {
         LLX_TRY(check_u8(f, "tokenizer.json", 1));
         LLX_TRY(check_u8(f, "tokenizer.config", 0));
+        LLX_TRY(check_u8(f, "tokenizer.model_config", 0));
         return check_u8(f, "tokenizer.generation", 0);
     }
     const table_entry *v = find(f, "tokenizer.vocab"), *m = find(f, "tokenizer.merges");
@@ -553,14 +554,15 @@ static const char *embedded(const llx_llx *f, const char *name, size_t *len)
     return e && e->dtype == LLX_DT_U8 ? (const char *)f->map.data + e->offset : NULL;
 }
 
-/* Llama: tokenizer.json with tokenizer_config.json and
- * generation_config.json as the quantizer embedded them. */
+/* Llama: tokenizer.json with tokenizer_config.json, generation_config.json
+ * and config.json (for its eos_token_id) as the quantizer embedded them. */
 static llx_status hf_tokenizer(const llx_llx *f, llx_tokenizer **out)
 {
     llx_tokenizer_files tf = {0};
     tf.json = embedded(f, "tokenizer.json", &tf.json_len);
     tf.config = embedded(f, "tokenizer.config", &tf.config_len);
     tf.generation = embedded(f, "tokenizer.generation", &tf.generation_len);
+    tf.model_config = embedded(f, "tokenizer.model_config", &tf.model_config_len);
     if (!tf.json) return llx_fail(LLX_ERR_FORMAT, "%s: missing embedded tokenizer file 'tokenizer.json'", f->path);
     llx_status st = llx_tokenizer_load_hf_mem(out, &tf);
     if (st != LLX_OK) llx_errmsg_prefix(f->path);

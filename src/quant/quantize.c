@@ -254,9 +254,10 @@ static llx_status add_tokenizer(llx_llx_writer *wr, const llx_model *m, const ch
         return add_file(wr, dir, "merges.txt", "tokenizer.merges");
     }
     LLX_TRY(add_file(wr, dir, "tokenizer.json", "tokenizer.json"));
-    static const char *const opt[2][2] = {{"tokenizer_config.json", "tokenizer.config"},
-                                          {"generation_config.json", "tokenizer.generation"}};
-    for (int i = 0; i < 2; i++) {
+    static const char *const opt[3][2] = {{"tokenizer_config.json", "tokenizer.config"},
+                                          {"generation_config.json", "tokenizer.generation"},
+                                          {"config.json", "tokenizer.model_config"}};
+    for (int i = 0; i < 3; i++) {
         char *p = llx_path_join(dir, opt[i][0]);
         const int there = p && llx_is_file(p);
         free(p);

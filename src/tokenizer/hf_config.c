@@ -1,8 +1,9 @@
 /* tokenizer/hf_config.c - what a tokenizer.json model folder says beside
  * tokenizer.json: tokenizer_config.json (bos_token, eos_token, chat_template,
  * and add_bos_token/add_eos_token for the Llama tokenizer classes, which
- * rebuild the post-processor from them) and generation_config.json
- * (eos_token_id: one id or a list, all ending generation). */
+ * rebuild the post-processor from them), generation_config.json and the
+ * model's config.json (eos_token_id: one id or a list, all ending
+ * generation). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,23 +95,30 @@ static llx_status parse(const char *text, size_t len, const char *name, json_t *
     return LLX_OK;
 }
 
-llx_status tok_hf_configs(llx_tokenizer *t, const char *cfg, size_t cfg_len, const char *cfg_name, const char *gen,
-                          size_t gen_len, const char *gen_name)
+/* eos_token_id (one id or a list) of a JSON document, when it is an object */
+static llx_status read_eos_ids(llx_tokenizer *t, const char *text, size_t len, const char *name)
+{
+    json_t *j = NULL;
+    LLX_TRY(parse(text, len, name, &j));
+    llx_status st = read_generation(t, j, name);
+    json_decref(j);
+    return st;
+}
+
+llx_status tok_hf_configs(llx_tokenizer *t, const llx_tokenizer_files *f, const char *cfg_name, const char *gen_name,
+                          const char *model_name)
 {
     if (t->n_pre > 0 && t->special[t->frame_pre[0]]) t->bos = t->frame_pre[0];
     json_t *j = NULL;
     llx_status st = LLX_OK;
-    if (cfg) {
-        st = parse(cfg, cfg_len, cfg_name, &j);
+    if (f->config) {
+        st = parse(f->config, f->config_len, cfg_name, &j);
         if (st == LLX_OK) st = read_config(t, j, cfg_name);
         json_decref(j);
     }
     add_stop(t, t->eos);
-    if (st == LLX_OK && gen) {
-        st = parse(gen, gen_len, gen_name, &j);
-        if (st == LLX_OK) st = read_generation(t, j, gen_name);
-        json_decref(j);
-    }
+    if (st == LLX_OK && f->generation) st = read_eos_ids(t, f->generation, f->generation_len, gen_name);
+    if (st == LLX_OK && f->model_config) st = read_eos_ids(t, f->model_config, f->model_config_len, model_name);
     static const char *const enders[] = {"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|im_end|>", "<|endoftext|>"};
     for (size_t i = 0; i < sizeof enders / sizeof *enders; i++) {
         int id = llx_tokenizer_find(t, enders[i], strlen(enders[i]));

@@ -366,7 +366,7 @@ static llx_status load_root(llx_tokenizer *t, json_t *root, const char *name)
 
 /* Names used in messages: the files' paths, or their bare names. */
 typedef struct hf_names {
-    const char *json, *config, *generation;
+    const char *json, *config, *generation, *model;
 } hf_names;
 
 static llx_status load_named(llx_tokenizer **out, const llx_tokenizer_files *f, const hf_names *nm)
@@ -385,8 +385,7 @@ static llx_status load_named(llx_tokenizer **out, const llx_tokenizer_files *f, 
     if (st == LLX_OK) st = tok_hf_pipeline(t, root, name);
     json_decref(root);
     if (st == LLX_OK)
-        st = tok_hf_configs(t, f->config, f->config_len, nm->config, f->generation, f->generation_len,
-                            nm->generation);
+        st = tok_hf_configs(t, f, nm->config, nm->generation, nm->model);
     if (st != LLX_OK) {
         llx_tokenizer_free(t);
         return st;
@@ -397,7 +396,7 @@ static llx_status load_named(llx_tokenizer **out, const llx_tokenizer_files *f, 
 
 llx_status llx_tokenizer_load_hf_mem(llx_tokenizer **out, const llx_tokenizer_files *f)
 {
-    const hf_names nm = {"tokenizer.json", "tokenizer_config.json", "generation_config.json"};
+    const hf_names nm = {"tokenizer.json", "tokenizer_config.json", "generation_config.json", "config.json"};
     return load_named(out, f, &nm);
 }
 
@@ -414,14 +413,15 @@ llx_status llx_tokenizer_load_hf(llx_tokenizer **out, const char *dir)
     *out = NULL;
     llx_tokenizer_files f = {0};
     hf_names nm = {llx_path_join(dir, "tokenizer.json"), llx_path_join(dir, "tokenizer_config.json"),
-                   llx_path_join(dir, "generation_config.json")};
-    char *j = NULL, *c = NULL, *g = NULL;
+                   llx_path_join(dir, "generation_config.json"), llx_path_join(dir, "config.json")};
+    char *j = NULL, *c = NULL, *g = NULL, *mc = NULL;
     llx_status st = read_opt(nm.json, 1, &j, &f.json_len);
     if (st == LLX_OK) st = read_opt(nm.config, 0, &c, &f.config_len);
     if (st == LLX_OK) st = read_opt(nm.generation, 0, &g, &f.generation_len);
-    f.json = j, f.config = c, f.generation = g;
+    if (st == LLX_OK) st = read_opt(nm.model, 0, &mc, &f.model_config_len);
+    f.json = j, f.config = c, f.generation = g, f.model_config = mc;
     if (st == LLX_OK) st = load_named(out, &f, &nm);
-    free(j), free(c), free(g);
-    free((char *)nm.json), free((char *)nm.config), free((char *)nm.generation);
+    free(j), free(c), free(g), free(mc);
+    free((char *)nm.json), free((char *)nm.config), free((char *)nm.generation), free((char *)nm.model);
     return st;
 }

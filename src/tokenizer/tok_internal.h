@@ -182,9 +182,10 @@ char *tok_regex_translate(const char *pat, size_t len, const char *what);
  * post_processor, decoder) into t; the model and added tokens are loaded. */
 struct json_t;
 llx_status tok_hf_pipeline(llx_tokenizer *t, struct json_t *root, const char *name);
-/* tokenizer_config.json / generation_config.json (either may be NULL). */
-llx_status tok_hf_configs(llx_tokenizer *t, const char *cfg, size_t cfg_len, const char *cfg_name, const char *gen,
-                          size_t gen_len, const char *gen_name);
+/* f's tokenizer_config.json, generation_config.json and config.json (each
+ * may be NULL), named in messages by the three names. */
+llx_status tok_hf_configs(llx_tokenizer *t, const llx_tokenizer_files *f, const char *cfg_name, const char *gen_name,
+                          const char *model_name);
 /* Id of the added token with exactly these bytes, or -1. */
 int tok_trie_find(const tok_trie *tr, const char *s, size_t n);
 void tok_trie_free(tok_trie *tr);
