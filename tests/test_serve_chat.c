@@ -7,14 +7,20 @@
  * same text, stops on end-of-generation tokens without showing special
  * tokens; bad message arrays, roles a template refuses and unusable
  * templates are 400 error objects; bad --chat-template values stop the
- * server with one line. */
+ * server with one line.  The shared tinyllama-shakespeare (skipped without
+ * ../shared) chats through its own Llama 3 template, and a copy of it that
+ * says <|eot_id|> where it would say "," ends its answer there. */
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "ckpt_util.h"
 #include "llx/chat.h"
+#include "model/half.h"
 #include "llx/tokenizer.h"
 #include "serveutil.h"
 
@@ -354,4 +360,92 @@ TEST(serve_chat_template_flag_errors, LLX_T_ASAN)
     expect_serve_error(chat, path, 1, "chat template: line 1");
     snprintf(path, sizeof path, "%s", write_template("empty.jinja", ""));
     expect_serve_error(chat, path, 1, "is empty");
+}
+
+#define LLAMA3_RENDERED                                                                                                \
+    "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"                               \
+    "<|start_header_id|>user<|end_header_id|>\n\nName a ring.<|eot_id|>"                                               \
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+
+/* The shared tinyllama-shakespeare served with the Llama 3 template of its
+ * tokenizer_config.json: chat answers are the completions of the rendered
+ * prompt, well formed, streamed the same, without special text; a greedy
+ * answer of 48 tokens ends on the model's end token when `stops`, else at
+ * the length. */
+static void llama_chat_checks(const char *dir, int stops)
+{
+    llx_serve_proc p;
+    if (!llx_serve_start(&p, dir, 120, "-t", "1", "--alias", "chat", NULL)) {
+        CHECK(0);
+        return;
+    }
+    CHECK_MSG(strstr(p.out, "chat template llama3"), "ready line: %s", p.out);
+    llx_tokenizer *tok = NULL;
+    char *ids = NULL;
+    if (llx_tokenizer_load_dir(&tok, dir) == LLX_OK && llx_tokenizer_chat_template(tok))
+        ids = rendered_ids(dir, llx_tokenizer_chat_template(tok), LLAMA3_RENDERED);
+    llx_tokenizer_free(tok);
+    CHECK(ids != NULL);
+    chat_equals_completion(&p, ids);
+    free(ids);
+    char *out = NULL;
+    CHECK_EQ_INT(llx_http(&p, "POST", "/v1/chat/completions",
+                          "{\"messages\": " MESSAGES ", \"max_tokens\": 48, \"temperature\": 0}", NULL, &out),
+                 200);
+    json_t *j = llx_json_parse(out);
+    const char *fin = llx_jstr(j, "choices.0.finish_reason"), *text = llx_jstr(j, "choices.0.message.content");
+    llx_test_note("answer (%s): %s", fin ? fin : "?", text ? text : "?");
+    CHECK(text && !has_special(text));
+    CHECK_MSG(fin && !strcmp(fin, stops ? "stop" : "length"), "finish_reason %s", fin ? fin : "(none)");
+    if (stops) CHECK(llx_jint(j, "usage.completion_tokens") < 48 && !strchr(text ? text : ",", ','));
+    json_decref(j);
+    free(out);
+    stop_clean(&p);
+}
+
+/* A copy of the tiny Llama (model from) in the run's folder `name` whose
+ * <|eot_id|> embedding row - tied, so also its LM head row - is 1.05 times
+ * the row of `like`: wherever `like` would be the answer (a positive
+ * logit), <|eot_id|> is.  The tokenizer files are links to from's. */
+static const char *eot_like(const char *from, const char *name, const char *like)
+{
+    static char dir[1024];
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile(name));
+    llx_tokenizer *tok = NULL;
+    if (llx_tokenizer_load_dir(&tok, from) != LLX_OK) return NULL;
+    const int eot = llx_tokenizer_find(tok, "<|eot_id|>", 10), x = llx_tokenizer_find(tok, like, strlen(like));
+    llx_tokenizer_free(tok);
+    ckpt_img img;
+    if (eot < 0 || x < 0 || mkdir(dir, 0755) != 0 || !ckpt_img_load(from, &img)) return NULL;
+    size_t n = 0;
+    uint8_t *e = (uint8_t *)ckpt_img_raw(&img, "model.embed_tokens.weight", &n);
+    const size_t C = n / 128256 / 2;
+    for (size_t j = 0; e && C == 256 && j < C; j++) {
+        const uint16_t h = llx_f32_to_bf16(1.05f * llx_bf16_to_f32(ckpt_u16_at(e + (size_t)x * C * 2, j)));
+        e[((size_t)eot * C + j) * 2] = (uint8_t)h, e[((size_t)eot * C + j) * 2 + 1] = (uint8_t)(h >> 8);
+    }
+    int ok = e && C == 256 && ckpt_img_save(dir, &img);
+    ckpt_img_free(&img);
+    static const char *const linked[] = {"config.json", "generation_config.json", "tokenizer.json",
+                                         "tokenizer_config.json"};
+    for (size_t i = 0; ok && i < 4; i++) {
+        char a[1200], b[1200];
+        snprintf(a, sizeof a, "%s/%s", from, linked[i]);
+        snprintf(b, sizeof b, "%s/%s", dir, linked[i]);
+        ok = symlink(a, b) == 0;
+    }
+    return ok ? dir : NULL;
+}
+
+TEST(serve_chat_llama_shared)
+{
+    const char *dir = llx_test_shared("models/tinyllama-shakespeare/config.json")
+                          ? llx_test_shared("models/tinyllama-shakespeare")
+                          : NULL;
+    if (!dir) SKIP("shared tinyllama-shakespeare not found");
+    llama_chat_checks(dir, 0);
+    /* a model that says <|eot_id|> where it would say ",": the answer ends there */
+    const char *eot = eot_like(dir, "tinyllama-eot", ",");
+    REQUIRE(eot);
+    llama_chat_checks(eot, 1);
 }
