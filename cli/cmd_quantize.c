@@ -29,7 +29,7 @@ static void help(void)
     printf("usage: looplynx quantize -m HF_DIR --calib FILE -o MODEL.llx [options]\n\n"
            "Calibrate on FILE, apply SmoothQuant smoothing (and optionally Hadamard rotations),\n"
            "round the weights and write a quantized model (docs/quantization.md).\n\n"
-           "  -m, --model DIR      HuggingFace GPT-2 or Llama folder (Llama: W8A8 only)\n"
+           "  -m, --model DIR      HuggingFace GPT-2 or Llama folder\n"
            "  --calib FILE         calibration text (e.g. the training text)\n"
            "  -o, --output FILE    output .llx file (written atomically)\n"
            "  --calib-tokens N     calibration tokens (default 16384)\n"

@@ -134,3 +134,56 @@ const char *llx_fixture_llama_llx(int act)
     }
     return p;
 }
+
+const char *llx_fixture_llama_paley(void)
+{
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("llama-paley"));
+    if (llx_test_have_model(dir)) return dir;
+    llx_config c = {.n_vocab = 700, .n_ctx = 96, .n_embd = 96, .n_layer = 2, .n_head = 6, .n_inner = 192,
+                    .ln_eps = 1e-5f, .arch = LLX_ARCH_LLAMA, .n_kv_head = 2, .head_dim = 16, .rope_theta = 10000.0f,
+                    .rope_llama3 = 1, .rope_factor = 8.0f, .rope_low_freq = 1.0f, .rope_high_freq = 4.0f,
+                    .rope_orig_ctx = 32};
+    if (llx_synth_write(dir, &c, 5, "BF16", NULL) != LLX_OK) {
+        llx_test_note("synth: %s", llx_errmsg());
+        dir[0] = 0;
+        return NULL;
+    }
+    return dir;
+}
+
+const char *llx_fixture_llama_lowbit(int v, const char **what)
+{
+    static const char *names[LLX_LLAMA_LOWBIT_VARIANTS] = {
+        "llama w4a8 rtn", "llama w4a8 gptq g32 f16 fp32-kv dynamic", "llama w4a4 rtn rotated lm4",
+        "llama w4a4 gptq g32 rotated fp32-kv"};
+    static char paths[LLX_LLAMA_LOWBIT_VARIANTS][512];
+    if (v < 0 || v >= LLX_LLAMA_LOWBIT_VARIANTS) return NULL;
+    if (what) *what = names[v];
+    char name[64];
+    snprintf(name, sizeof name, "llama-lowbit%d.llx", v);
+    snprintf(paths[v], sizeof paths[v], "%s", llx_test_tmpfile(name));
+    if (llx_test_exists(paths[v])) return paths[v];
+    const char *dir = llx_fixture_llama_paley(), *calib = llx_fixture_calib_text();
+    if (!dir || !calib) return NULL;
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    o.calib_tokens = 1024;
+    o.window = 96;
+    o.threads = 1;
+    o.scheme = v < 2 ? LLX_SCHEME_W4A8 : LLX_SCHEME_W4A4;
+    o.gptq = v & 1;
+    o.group = v & 1 ? 32 : 0;
+    o.scales_f16 = v == 1;
+    o.act_mode = v == 1 ? 2 : 1;
+    o.kv_int8 = !(v & 1);
+    o.rotate = v >= 2;
+    o.lm_bits = v == 2 ? 4 : 8;
+    if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
+    if (llx_quantize(dir, &o, paths[v]) != LLX_OK) {
+        llx_test_note("quantize %s: %s", names[v], llx_errmsg());
+        paths[v][0] = 0;
+        return NULL;
+    }
+    return paths[v];
+}

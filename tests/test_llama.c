@@ -270,6 +270,17 @@ TEST(llama_nodes_identity_w8a8, LLX_T_TSAN)
     if (d) check_identity(d, LLX_PREC_W8A8_DYNAMIC);
 }
 
+/* every low-bit scheme of the synthetic Paley-size Llama (w8a8_fixtures.h) */
+TEST(llama_nodes_identity_lowbit, LLX_T_TSAN)
+{
+    for (int v = 0; v < LLX_LLAMA_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *p = llx_fixture_llama_lowbit(v, &what);
+        CHECK_MSG(p != NULL, "%s: no model", what);
+        if (p) check_identity(p, LLX_PREC_W8A8_STATIC);
+    }
+}
+
 TEST(llama_nodes_identity_shared_model)
 {
     const char *dir = tiny_llama();
@@ -356,9 +367,51 @@ TEST(llama_cli_commands, LLX_T_ASAN)
     llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "--calib-tokens", "256", "--act", "dynamic", "-o", out, NULL);
     CHECK_MSG(r.status == 0, "quantize: %s", r.err);
     llx_proc_free(&r);
-    /* the low-bit schemes are GPT-2's: a Llama is refused before calibrating */
-    llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "--scheme", "w4a8", "-o", out, NULL);
-    CHECK_MSG(r.status != 0 && strstr(r.err, "Llama models quantize to W8A8 with an int8 KV cache only"), "%s", r.err);
+    /* rotation needs Hadamard orders: this model's MLP width 200 = 8 * 25 has none */
+    llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "--scheme", "w4a4", "--rotate", "hadamard", "--alpha", "0",
+            "-o", out, NULL);
+    CHECK_MSG(r.status == 1 && strstr(r.err, "looplynx: error: no Hadamard matrix of order 200 here") &&
+                  !strchr(strchr(r.err, '\n') + 1, '\n'),
+              "%s", r.err);
+    llx_proc_free(&r);
+}
+
+/* The low-bit Llama files: info shows the scheme; generate (2 nodes), ppl
+ * and bench run; quantize writes every scheme from the CLI. */
+TEST(llama_lowbit_cli_commands, LLX_T_ASAN)
+{
+    const char *calib = llx_fixture_calib_text(), *dir = llx_fixture_llama_paley();
+    CHECK(calib && dir);
+    if (!calib || !dir) return;
+    llx_proc_result r;
+    for (int v = 0; v < LLX_LLAMA_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *m = llx_fixture_llama_lowbit(v, &what);
+        CHECK_MSG(m != NULL, "%s: no model", what);
+        if (!m) continue;
+        llx_cli(&r, "info", "-m", m, NULL);
+        CHECK_MSG(r.status == 0 && strstr(r.out, v < 2 ? "W4A8" : "W4A4") && strstr(r.out, "n_kv_head") &&
+                      strstr(r.out, v < 2 ? "rotation            none" : "rotation            hadamard"),
+                  "info %s: %s%s", what, r.out, r.err);
+        llx_proc_free(&r);
+        llx_cli(&r, "generate", "-m", m, "-p", "the engine", "-n", "4", "--greedy", "--threads", "1", "--nodes", "2",
+                "--json", NULL);
+        CHECK_MSG(r.status == 0 && strstr(r.out, "\"tokens\""), "generate %s: %s", what, r.err);
+        llx_proc_free(&r);
+        llx_cli(&r, "ppl", "-m", m, "-f", calib, "--ctx", "32", "--max-tokens", "96", "--json", "--threads", "2", NULL);
+        CHECK_MSG(r.status == 0 && strstr(r.out, "\"ppl\""), "ppl %s: %s", what, r.err);
+        llx_proc_free(&r);
+        llx_cli(&r, "bench", "-m", m, "--prompt", "8", "--gen", "4", "-r", "1", "-t", "1", "--json", NULL);
+        CHECK_MSG(r.status == 0 && strstr(r.out, "decode"), "bench %s: %s", what, r.err);
+        llx_proc_free(&r);
+    }
+    const char *out = llx_test_tmpfile("llama-cli-w4a8.llx");
+    llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "--calib-tokens", "256", "--scheme", "w4a8", "--group", "32",
+            "--method", "gptq", "--rotate", "hadamard", "--alpha", "0", "--kv", "fp32", "-o", out, NULL);
+    CHECK_MSG(r.status == 0, "quantize: %s", r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", out, NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, "GPTQ") && strstr(r.out, "kv cache            fp32"), "%s%s", r.out, r.err);
     llx_proc_free(&r);
 }
 

@@ -500,6 +500,8 @@ TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
         {"valid_model_dynamic.llx", NULL, 1},
         {"valid_w4a4_rot.llx", NULL, 1},         /* version 3: w4a4 g32 f16, rotated, int4 LM head */
         {"valid_w4a8_gptq_fp32kv.llx", NULL, 1}, /* version 3: w4a8 GPTQ per row, fp32 KV */
+        {"valid_llama.llx", NULL, 1},            /* version 3: Llama (GQA 2/1) W8A8 */
+        {"valid_llama_w4a4_rot.llx", NULL, 1},   /* version 3: Llama w4a4 g32 f16, rotated, int4 LM head */
         {"valid_container.llx", "missing tensor 'h.0.qkv.w'", 0},
         {"valid_no_tensors.llx", "missing tensor 'h.0.qkv.w'", 0},
         {"bad_magic.llx", "bad magic", 0},

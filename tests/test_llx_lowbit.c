@@ -10,6 +10,7 @@
 #include "model/llx_file.h"
 #include "serveutil.h"
 #include "test.h"
+#include "w8a8_fixtures.h"
 
 static const llx_config cfg = {.n_vocab = 256, .n_ctx = 4, .n_embd = 4, .n_layer = 1, .n_head = 2, .n_inner = 8, .ln_eps = 1e-5f};
 
@@ -157,6 +158,51 @@ TEST(llxfile_bad_lowbit_scheme_records, LLX_T_ASAN)
     const field_edit res = {20, 1};
     refused(a, n8, edit_field, &res, "non-zero reserved bytes in the scheme record");
     /* the untouched images are models */
+    char *imgs[3] = {a, b, g};
+    const size_t ns[3] = {n8, n4, ng};
+    for (int i = 0; i < 3; i++) {
+        llx_llx *f = NULL;
+        CHECK_MSG(llx_llx_open_mem(&f, imgs[i], ns[i], "ok.llx") == LLX_OK && llx_llx_check_model(f) == LLX_OK, "%s",
+                  llx_errmsg());
+        llx_llx_close(f);
+        free(imgs[i]);
+    }
+}
+
+/* The same for Llama's low-bit files (grouped KV heads: QKV has 6 + 2 + 2
+ * heads of 16 = 160 rows; no biases; a gate matrix; RMSNorm). */
+TEST(llxfile_bad_lowbit_llama_records, LLX_T_ASAN)
+{
+    const char *w4a8 = llx_fixture_llama_lowbit(0, NULL), *g32 = llx_fixture_llama_lowbit(1, NULL);
+    const char *w4a4 = llx_fixture_llama_lowbit(2, NULL);
+    REQUIRE(w4a8 && w4a4 && g32);
+    size_t n8 = 0, n4 = 0, ng = 0;
+    char *a = image_of(w4a8, &n8), *b = image_of(w4a4, &n4), *g = image_of(g32, &ng);
+    REQUIRE(a && b && g);
+    static const struct { int field; int32_t v; const char *want; } rec[] = {
+        {F_SCHEME, 9, "bad quantization scheme: unknown scheme"},
+        {F_GROUP, 48, "group is not 0, 32, 64 or 128"},
+        {F_KV8, 0, "per-head KV scales without an int8 KV cache"},
+        {F_SCHEME, 1, "tensor 'h.0.qkv.w' is q4"},
+        {F_GROUP, 32, "tensor 'h.0.qkv.s' is f32 [160, 0], expected f32 [160, 3]"},
+        {F_F16, 1, "tensor 'h.0.qkv.s' is f32 [160, 0], expected f16"},
+        {F_HAD, 1, "missing tensor 'down.signs'"},
+        {F_LMBIAS, 1, "missing tensor 'lm_head.b'"}, /* RMSNorm: the fold gives no LM-head bias */
+    };
+    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
+        const field_edit e = {rec[i].field, rec[i].v};
+        refused(a, n8, edit_field, &e, rec[i].want);
+    }
+    const field_edit lm8 = {F_LMBITS, 8}, w8 = {F_SCHEME, 1}, g0 = {F_GROUP, 0};
+    refused(b, n4, edit_field, &lm8, "tensor 'lm_head.w' is q4");
+    refused(b, n4, edit_field, &w8, "an int4 LM head needs an int4 scheme");
+    refused(g, ng, edit_field, &g0, "tensor 'h.0.qkv.s' is f16 [160, 3], expected f16 [160, 0]");
+    const data_edit sign = {"down.signs", 191, 1, 0}, kv0 = {"h.1.kv", 4 * 9, 4, 0};
+    const data_edit gneg = {"h.0.gate.s", 4 * 5, 4, 0xbf800000u}, ginf = {"h.1.gate.s", 2 * 7, 2, 0x7c00u};
+    refused(b, n4, edit_data, &sign, "tensor 'down.signs': entry 191 is not +1 or -1");
+    refused(b, n4, edit_data, &kv0, "tensor 'h.1.kv': activation scale 9 is not positive");
+    refused(a, n8, edit_data, &gneg, "tensor 'h.0.gate.s': scale 5 is negative or not finite");
+    refused(g, ng, edit_data, &ginf, "tensor 'h.1.gate.s' holds Inf at element 7");
     char *imgs[3] = {a, b, g};
     const size_t ns[3] = {n8, n4, ng};
     for (int i = 0; i < 3; i++) {

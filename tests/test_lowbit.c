@@ -3,7 +3,8 @@
  * rotation, V/O per head, the down projection's input offline and online),
  * the engine's logits match the HuggingFace model's in fp32, on a model
  * whose widths need Paley factors (96 = 12 * 8, heads of 24, F = 384 =
- * 12 * 32) and on the shared GPT-2. */
+ * 12 * 32) and on the shared GPT-2; the same for Llama (RMSNorm folded, V
+ * per KV head) on a synthetic GQA model and the shared tiny Llama. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "model/llx_model.h"
 #include "quant/fmodel.h"
 #include "test.h"
+#include "w8a8_fixtures.h"
 
 static const char *paley_model(void)
 {
@@ -53,7 +55,8 @@ static void invariance(const char *dir, double tol)
     REQUIRE(llx_fmodel_image(&fm, dir, &img, &size) == LLX_OK);
     llx_model *r = NULL;
     REQUIRE(llx_model_open_mem(&r, img, size, "rotated") == LLX_OK);
-    CHECK(llx_llx_qinfo(r->qf)->s.had_down && llx_llx_qinfo(r->qf)->s.lm_bias);
+    const int llama = m->cfg.arch == LLX_ARCH_LLAMA; /* RMSNorm: no bias to fold into the LM head */
+    CHECK(llx_llx_qinfo(r->qf)->s.had_down && llx_llx_qinfo(r->qf)->s.lm_bias == !llama);
     enum { N = 24 };
     int ids[N];
     for (int i = 0; i < N; i++) ids[i] = (i * 37 + 11) % m->cfg.n_vocab;
@@ -75,6 +78,21 @@ TEST(lowbit_rotation_keeps_logits_paley)
     const char *dir = paley_model();
     REQUIRE(dir);
     invariance(dir, 1e-4);
+}
+
+/* Llama: RMSNorm folded, R1, R2 per KV head (GQA 6/2), R4 of 192 = 12 * 16 */
+TEST(lowbit_rotation_keeps_logits_llama, LLX_T_ASAN)
+{
+    const char *dir = llx_fixture_llama_paley();
+    REQUIRE(dir);
+    invariance(dir, 1e-4);
+}
+
+/* the shared tiny Llama: tied embeddings, 640 = 20 * 32 */
+TEST(lowbit_rotation_keeps_logits_tinyllama, LLX_T_LONG)
+{
+    if (!llx_test_shared("models/tinyllama-shakespeare/config.json")) SKIP("shared tinyllama-shakespeare not found");
+    invariance(llx_test_shared("models/tinyllama-shakespeare"), 1e-4);
 }
 
 TEST(lowbit_rotation_keeps_logits_shared, LLX_T_LONG)

@@ -388,7 +388,8 @@ TEST(mpi_stalled_rank_times_out)
 }
 
 /* Llama: grouped KV heads (6 query heads on 2 KV heads), 2 ranks own one KV
- * head each, 3 ranks replicate one; FP32 and both W8A8 modes. */
+ * head each, 3 ranks replicate one; FP32, both W8A8 modes and two low-bit
+ * schemes. */
 TEST(mpi_identity_llama)
 {
     if (!mpi_ready()) SKIP("mpirun or an MPI build of looplynx not available");
@@ -397,4 +398,10 @@ TEST(mpi_identity_llama)
     if (f) check_identity(f, "fp32 llama");
     if (s) check_identity(s, "w8a8 static llama");
     if (d) check_identity(d, "w8a8 dynamic llama");
+    for (int v = 1; v <= 2; v++) { /* int4 groups, fp16 scales, fp32 KV; w4a4 rotated, int4 LM head */
+        const char *what = "";
+        const char *p = llx_fixture_llama_lowbit(v, &what);
+        CHECK(p != NULL);
+        if (p) check_identity(p, what);
+    }
 }

@@ -111,3 +111,23 @@ TEST(tiers_engine_lowbit_identical, LLX_T_ASAN)
         if (p) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
     }
 }
+
+/* the same for Llama's low-bit files: rotary step, grouped KV heads,
+ * SiLU-gated MLP, int4 and the online Hadamard of 192 = 12 * 16.  With an
+ * fp32 KV cache (variants 1 and 3) attention is the fp32 kernels', whose
+ * summation order the ref tier does not share (docs/quantization.md): the
+ * vector tiers must agree with avx2 bit for bit, and the ref tier is not
+ * compared (variant 3 differs from it here). */
+TEST(tiers_engine_llama_lowbit_identical, LLX_T_ASAN)
+{
+    static const char *const vec_tiers[] = {"avx512", "amx-emu"};
+    for (int v = 0; v < LLX_LLAMA_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *p = llx_fixture_llama_lowbit(v, &what);
+        CHECK_MSG(p != NULL, "%s: no model", what);
+        if (!p) continue;
+        if (!(v & 1)) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
+        else if (llx_kernels_select("avx2")) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "avx2", vec_tiers, 2);
+        else llx_test_note("%s: no vector tier here", what);
+    }
+}

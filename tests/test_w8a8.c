@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/engine_impl.h"
+#include "kernels/hadamard.h"
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
 #include "model/llx_file.h"
@@ -31,6 +32,9 @@ typedef struct ref {
     int mismatches, checks;
     llx_scheme_info s;        /* the file's scheme */
     int a4;                   /* matrix inputs int4 per token (W4A4) */
+    int llama;                /* RMSNorm, rotary step, grouped KV heads, SiLU-gated MLP, no biases */
+    int NH, KV, hd, QW, CW;   /* query heads, KV heads, head width, QKV width, context width */
+    float *rope;              /* Llama: [position][cos of hd/2 angles, then sin] */
     float *x, *h, *k8, *v8;   /* residual [T][C], LN out, KV cache [L][ctx][C] */
     float *qkvf, *gf;         /* fp32 QKV output (fp32 KV), fp32 GELU output (Hadamard) */
     int8_t *in8, *qkv8, *g8;  /* last observed int8 tensors */
@@ -158,6 +162,67 @@ static void rlayernorm(float *out, const float *x, const float *g, const float *
     for (int i = 0; i < C; i++) out[i] = (x[i] - mean) * rstd * (g[i] * mul) + b[i] * mul;
 }
 
+/* Llama: x * rstd * g, rstd from the mean of squares (no mean, no bias) */
+static void rrmsnorm(float *out, const float *x, const float *g, int C, float eps, float mul)
+{
+    for (int i = 0; i < C; i++) out[i] = x[i] * x[i];
+    const float rstd = 1.0f / sqrtf(rsum8(out, C) / (float)C + eps);
+    for (int i = 0; i < C; i++) out[i] = x[i] * rstd * (g[i] * mul);
+}
+
+static void rnorm(const ref *r, float *out, const float *x, const float *g, const float *b, float mul)
+{
+    if (r->llama) rrmsnorm(out, x, g, r->c.n_embd, r->c.ln_eps, mul);
+    else rlayernorm(out, x, g, b, r->c.n_embd, r->c.ln_eps, mul);
+}
+
+/* The rotary table as HF computes it in float (llama3 bands blended), and
+ * the turn of one head: (a, b) -> (a c - b s, b c + a s) */
+static float *rrope_table(const llx_config *c, int positions)
+{
+    const int d = c->head_dim, half = d / 2;
+    float *t = malloc(sizeof(float) * (size_t)positions * d), *inv = malloc(sizeof(float) * half);
+    for (int i = 0; i < half; i++) {
+        float f = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)d);
+        const float old = (float)c->rope_orig_ctx, wl = 6.28318530717958647692f / f;
+        if (c->rope_llama3 && wl > old / c->rope_low_freq) f = f / c->rope_factor;
+        else if (c->rope_llama3 && !(wl < old / c->rope_high_freq)) {
+            const float sm = (old / wl - c->rope_low_freq) / (c->rope_high_freq - c->rope_low_freq);
+            f = (1.0f - sm) * f / c->rope_factor + sm * f;
+        }
+        inv[i] = f;
+    }
+    for (int p = 0; p < positions; p++)
+        for (int i = 0; i < half; i++) {
+            t[(size_t)p * d + i] = (float)cos((double)((float)p * inv[i]));
+            t[(size_t)p * d + half + i] = (float)sin((double)((float)p * inv[i]));
+        }
+    free(inv);
+    return t;
+}
+
+static void rrope(const ref *r, float *x, int pos)
+{
+    const int half = r->hd / 2;
+    const float *cs = r->rope + (size_t)pos * r->hd;
+    for (int i = 0; i < half; i++) {
+        const float a = x[i], b = x[i + half];
+        x[i] = a * cs[i] - b * cs[half + i];
+        x[i + half] = b * cs[i] + a * cs[half + i];
+    }
+}
+
+static float rlinear(const rmat *m, const float *b, const int8_t *x, float s, int r);
+
+/* QKV of token t in fp32 (Llama: q and k heads turned) */
+static void rqkv(const ref *r, int l, int t, float *y)
+{
+    const rmat w = lmat(r, "qkv", l, r->QW, r->c.n_embd);
+    const float *b = r->llama ? NULL : t32(r, "qkv.b", l, r->QW);
+    for (int i = 0; i < r->QW; i++) y[i] = rlinear(&w, b, r->in8 + (size_t)t * r->c.n_embd, r->in_s[t], i);
+    for (int h = 0; r->llama && h < r->NH + r->KV; h++) rrope(r, y + h * r->hd, r->pos + t);
+}
+
 /* int4 per token, asymmetric: 16 levels over [min, max] widened to 0; the
  * products use q = code - zero point (docs/quantization.md) */
 static void rquant4(const float *h, int n, int8_t *q, float *s)
@@ -236,12 +301,13 @@ static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int 
     const int C = r->c.n_embd;
     snprintf(r->where, sizeof r->where, "pos %d layer %d", r->pos, l);
     if (p == LLX_OBS_X_IN) {
-        if (l == 0) { /* the embedding: wte[token] + wpe[position] */
+        if (l == 0) { /* the embedding: wte[token] + wpe[position] (Llama: wte[token]) */
             const float *wte = llx_llx_tensor(r->f, "wte", LLX_DT_F32, r->c.n_vocab, C);
-            const float *wpe = llx_llx_tensor(r->f, "wpe", LLX_DT_F32, r->c.n_ctx, C);
+            const float *wpe = r->llama ? NULL : llx_llx_tensor(r->f, "wpe", LLX_DT_F32, r->c.n_ctx, C);
             for (int t = 0; t < T; t++)
                 for (int i = 0; i < C; i++)
-                    r->x[(size_t)t * C + i] = wte[(size_t)r->ids[t] * C + i] + wpe[(size_t)(r->pos + t) * C + i];
+                    r->x[(size_t)t * C + i] =
+                        wpe ? wte[(size_t)r->ids[t] * C + i] + wpe[(size_t)(r->pos + t) * C + i] : wte[(size_t)r->ids[t] * C + i];
         }
         expect_f32(r, l ? "residual" : "embedding", x, r->x, (size_t)T * C);
         return;
@@ -255,13 +321,13 @@ static void on_f32(void *ud, int l, llx_obs_point p, const float *x, int T, int 
         return;
     }
     const llx_matrix m = p == LLX_OBS_PROJ ? LLX_MAT_PROJ : LLX_MAT_FC2;
-    const int K = m == LLX_MAT_PROJ ? C : r->c.n_inner;
+    const int K = m == LLX_MAT_PROJ ? r->CW : r->c.n_inner;
     const rmat w = lmat(r, m == LLX_MAT_PROJ ? "proj" : "fc2", l, C, K);
-    const float *b = t32(r, m == LLX_MAT_PROJ ? "proj.b" : "fc2.b", l, C);
+    const float *b = r->llama ? NULL : t32(r, m == LLX_MAT_PROJ ? "proj.b" : "fc2.b", l, C);
     float *y = malloc(sizeof(float) * T * C);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < C; i++)
-            y[(size_t)t * C + i] = m == LLX_MAT_PROJ ? rlinear(&w, b, r->ctx8 + (size_t)t * C, r->ctx_s[t], i)
+            y[(size_t)t * C + i] = m == LLX_MAT_PROJ ? rlinear(&w, b, r->ctx8 + (size_t)t * K, r->ctx_s[t], i)
                                                      : rlinear(&w, b, r->g8 + (size_t)t * K, r->g_s[t], i);
     expect_f32(r, m == LLX_MAT_PROJ ? "proj" : "fc2", x, y, (size_t)T * C);
     for (size_t i = 0; i < (size_t)T * C; i++) r->x[i] += x[i];
@@ -272,14 +338,14 @@ static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, 
 {
     const int C = r->c.n_embd;
     const float *g = t32(r, which ? "ln2.g" : "ln1.g", l, C);
-    const float *b = t32(r, which ? "ln2.b" : "ln1.b", l, C);
+    const float *b = r->llama ? NULL : t32(r, which ? "ln2.b" : "ln1.b", l, C);
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
     const float sstat = sc[which ? LLX_SC_LN2 : LLX_SC_LN1];
     int8_t *want = malloc((size_t)T * C);
     float ws[64];
     for (int t = 0; t < T; t++) {
         /* static: 1/s folded into gamma and beta; dynamic: per-token scale */
-        rlayernorm(r->h, r->x + (size_t)t * C, g, b, C, r->c.ln_eps, r->dynamic || r->a4 ? 1.0f : 1.0f / sstat);
+        rnorm(r, r->h, r->x + (size_t)t * C, g, b, r->dynamic || r->a4 ? 1.0f : 1.0f / sstat);
         rquant(r, r->h, C, want + (size_t)t * C, &ws[t], 1.0f, sstat);
     }
     expect_i8(r, which ? "ln2" : "ln1", q, want, (size_t)T * C);
@@ -291,41 +357,42 @@ static void check_ln(ref *r, int l, int which, const int8_t *q, const float *s, 
 
 static void check_qkv(ref *r, int l, const int8_t *q, int T)
 {
-    const int C = r->c.n_embd, hd = C / r->c.n_head;
-    const rmat w = lmat(r, "qkv", l, 3 * C, C);
-    const float *b = t32(r, "qkv.b", l, 3 * C);
+    const int QW = r->QW, hd = r->hd;
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
-    int8_t *want = malloc((size_t)T * 3 * C);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < 3 * C; i++)
-            want[(size_t)t * 3 * C + i] =
-                rq8(rlinear(&w, b, r->in8 + (size_t)t * C, r->in_s[t], i) * (1.0f / head_scale(r, l, i / hd, sc)));
-    expect_i8(r, "qkv", q, want, (size_t)T * 3 * C);
-    memcpy(r->qkv8, q, (size_t)T * 3 * C);
-    free(want);
+    int8_t *want = malloc((size_t)T * QW);
+    float *y = malloc(sizeof(float) * QW);
+    for (int t = 0; t < T; t++) {
+        rqkv(r, l, t, y);
+        for (int i = 0; i < QW; i++) want[(size_t)t * QW + i] = rq8(y[i] * (1.0f / head_scale(r, l, i / hd, sc)));
+    }
+    expect_i8(r, "qkv", q, want, (size_t)T * QW);
+    memcpy(r->qkv8, q, (size_t)T * QW);
+    free(want), free(y);
 }
 
+/* query head h reads KV head h / (NH / KV) (grouped-query attention) */
 static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
 {
-    const int C = r->c.n_embd, H = r->c.n_head, hd = C / H, ctx = r->c.n_ctx;
+    const int H = r->NH, hd = r->hd, ctx = r->c.n_ctx, QW = r->QW, CW = r->CW, KW = r->KV * hd, G = r->NH / r->KV;
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
-    int8_t *kc = (int8_t *)r->k8 + (size_t)l * ctx * C, *vc = (int8_t *)r->v8 + (size_t)l * ctx * C;
+    int8_t *kc = (int8_t *)r->k8 + (size_t)l * ctx * KW, *vc = (int8_t *)r->v8 + (size_t)l * ctx * KW;
     for (int t = 0; t < T; t++) {
-        memcpy(kc + (size_t)(r->pos + t) * C, r->qkv8 + (size_t)t * 3 * C + C, (size_t)C);
-        memcpy(vc + (size_t)(r->pos + t) * C, r->qkv8 + (size_t)t * 3 * C + 2 * C, (size_t)C);
+        memcpy(kc + (size_t)(r->pos + t) * KW, r->qkv8 + (size_t)t * QW + CW, (size_t)KW);
+        memcpy(vc + (size_t)(r->pos + t) * KW, r->qkv8 + (size_t)t * QW + CW + KW, (size_t)KW);
     }
-    float *y = malloc(sizeof(float) * T * C), *p = malloc(sizeof(float) * ctx);
-    int8_t *want = malloc((size_t)T * C);
+    float *y = malloc(sizeof(float) * T * CW), *p = malloc(sizeof(float) * ctx);
+    int8_t *want = malloc((size_t)T * CW);
     float ws[64];
     for (int t = 0; t < T; t++) {
         const int last = r->pos + t;
         for (int h = 0; h < H; h++) {
-            const float score_scale = head_scale(r, l, h, sc) * head_scale(r, l, H + h, sc) / sqrtf((float)hd);
+            const int g = h / G;
+            const float score_scale = head_scale(r, l, h, sc) * head_scale(r, l, H + g, sc) / sqrtf((float)hd);
             float m = -INFINITY, sum = 0.0f;
             for (int j = 0; j <= last; j++) {
                 double d = 0;
                 for (int k = 0; k < hd; k++)
-                    d += (double)r->qkv8[(size_t)t * 3 * C + h * hd + k] * kc[(size_t)j * C + h * hd + k];
+                    d += (double)r->qkv8[(size_t)t * QW + h * hd + k] * kc[(size_t)j * KW + g * hd + k];
                 p[j] = (float)(int32_t)d * score_scale;
                 m = p[j] > m ? p[j] : m;
             }
@@ -340,27 +407,33 @@ static void check_ctx(ref *r, int l, const int8_t *q, const float *s, int T)
             const float inv = 1.0f / sum;
             for (int k = 0; k < hd; k++) {
                 double acc = 0;
-                for (int j = 0; j <= last; j++) acc += (double)rq8(p[j] * inv * 127.0f) * vc[(size_t)j * C + h * hd + k];
-                y[(size_t)t * C + h * hd + k] = (float)(int32_t)acc * (head_scale(r, l, 2 * H + h, sc) / 127.0f);
+                for (int j = 0; j <= last; j++) acc += (double)rq8(p[j] * inv * 127.0f) * vc[(size_t)j * KW + g * hd + k];
+                y[(size_t)t * CW + h * hd + k] = (float)(int32_t)acc * (head_scale(r, l, H + r->KV + g, sc) / 127.0f);
             }
         }
-        rquant(r, y + (size_t)t * C, C, want + (size_t)t * C, &ws[t], 1.0f / sc[LLX_SC_CTX], sc[LLX_SC_CTX]);
+        rquant(r, y + (size_t)t * CW, CW, want + (size_t)t * CW, &ws[t], 1.0f / sc[LLX_SC_CTX], sc[LLX_SC_CTX]);
     }
-    expect_i8(r, "ctx", q, want, (size_t)T * C);
+    expect_i8(r, "ctx", q, want, (size_t)T * CW);
     expect_f32(r, "ctx scale", s, ws, (size_t)T);
-    memcpy(r->ctx8, q, (size_t)T * C);
+    memcpy(r->ctx8, q, (size_t)T * CW);
     memcpy(r->ctx_s, s, sizeof(float) * T);
     free(y), free(p), free(want);
 }
 
-/* FC1 and GELU of token t, fp32 */
+/* FC1 and GELU of token t, fp32; Llama: silu(gate) * up, silu(x) = x / (1 + exp(-x)) */
 static void rgelu(const ref *r, int l, int t, float *g)
 {
     const int C = r->c.n_embd, F = r->c.n_inner;
     const rmat w = lmat(r, "fc1", l, F, C);
-    const float *b = t32(r, "fc1.b", l, F);
+    const float *b = r->llama ? NULL : t32(r, "fc1.b", l, F);
+    const rmat wg = r->llama ? lmat(r, "gate", l, F, C) : w;
     for (int i = 0; i < F; i++) {
         const float x = rlinear(&w, b, r->in8 + (size_t)t * C, r->in_s[t], i);
+        if (r->llama) {
+            const float a = rlinear(&wg, NULL, r->in8 + (size_t)t * C, r->in_s[t], i);
+            g[i] = x * (a / (1.0f + rexp(-a)));
+            continue;
+        }
         g[i] = x / (1.0f + rexp(-2.0f * (0.7978845608028654f * (x + 0.044715f * x * x * x))));
     }
 }
@@ -373,19 +446,37 @@ static void check_gelu_f32(ref *r, int l, const float *x, int T)
     expect_f32(r, "gelu (fp32)", x, r->gf, (size_t)T * F);
 }
 
-/* the transform: signs, then the butterflies of every stage h = 1, 2, 4,
- * ... ((a, b) -> (a + b, a - b)), then 1/sqrt(F) (F a power of two here) */
+/* the transform: signs, then for F = m * p (p a power of two, m 1 or a
+ * Paley order) the butterflies of every stage h = 1, 2, 4, ... < p ((a, b)
+ * -> (a + b, a - b)) within each of the m blocks of p, then each column j
+ * mixed by H_m (signed sum over the m blocks in order), then 1/sqrt(F) */
 static void rhadamard(const ref *r, float *x)
 {
     const int F = r->c.n_inner;
     const int8_t *d = llx_llx_tensor(r->f, "down.signs", LLX_DT_I8, F, 0);
     for (int i = 0; i < F; i++) x[i] = d[i] < 0 ? -x[i] : x[i];
-    for (int h = 1; h < F; h *= 2)
+    static int8_t hm[128 * 128];
+    int m = F;
+    while (m % 2 == 0) m /= 2;
+    while (!llx_hadamard_small(m, hm)) m *= 2; /* the smallest Paley order (or 1) times the odd part */
+    const int p = F / m;
+    for (int h = 1; h < p; h *= 2)
         for (int j = 0; j < F; j++)
-            if (!(j & h)) {
+            if (!(j % p & h)) {
                 const float a = x[j], b = x[j + h];
                 x[j] = a + b, x[j + h] = a - b;
             }
+    if (m > 1) {
+        float col[128];
+        for (int j = 0; j < p; j++) {
+            for (int i = 0; i < m; i++) col[i] = x[i * p + j];
+            for (int i = 0; i < m; i++) {
+                float acc = hm[i * m] > 0 ? col[0] : -col[0];
+                for (int k = 1; k < m; k++) acc = hm[i * m + k] > 0 ? acc + col[k] : acc - col[k];
+                x[i * p + j] = acc;
+            }
+        }
+    }
     const float scale = (float)(1.0 / sqrt((double)F));
     for (int i = 0; i < F; i++) x[i] *= scale;
 }
@@ -410,16 +501,13 @@ static void check_down_in(ref *r, int l, const int8_t *q, const float *s, int T)
 /* fp32 KV: the QKV output in fp32, and the cache */
 static void check_qkv_f32(ref *r, int l, const float *x, int T)
 {
-    const int C = r->c.n_embd, ctx = r->c.n_ctx;
-    const rmat w = lmat(r, "qkv", l, 3 * C, C);
-    const float *b = t32(r, "qkv.b", l, 3 * C);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < 3 * C; i++) r->qkvf[(size_t)t * 3 * C + i] = rlinear(&w, b, r->in8 + (size_t)t * C, r->in_s[t], i);
-    expect_f32(r, "qkv (fp32)", x, r->qkvf, (size_t)T * 3 * C);
-    float *kc = r->k8 + (size_t)l * ctx * C, *vc = r->v8 + (size_t)l * ctx * C;
+    const int ctx = r->c.n_ctx, QW = r->QW, CW = r->CW, KW = r->KV * r->hd;
+    for (int t = 0; t < T; t++) rqkv(r, l, t, r->qkvf + (size_t)t * QW);
+    expect_f32(r, "qkv (fp32)", x, r->qkvf, (size_t)T * QW);
+    float *kc = r->k8 + (size_t)l * ctx * KW, *vc = r->v8 + (size_t)l * ctx * KW;
     for (int t = 0; t < T; t++) {
-        memcpy(kc + (size_t)(r->pos + t) * C, r->qkvf + (size_t)t * 3 * C + C, sizeof(float) * C);
-        memcpy(vc + (size_t)(r->pos + t) * C, r->qkvf + (size_t)t * 3 * C + 2 * C, sizeof(float) * C);
+        memcpy(kc + (size_t)(r->pos + t) * KW, r->qkvf + (size_t)t * QW + CW, sizeof(float) * KW);
+        memcpy(vc + (size_t)(r->pos + t) * KW, r->qkvf + (size_t)t * QW + CW + KW, sizeof(float) * KW);
     }
 }
 
@@ -428,9 +516,9 @@ static void check_qkv_f32(ref *r, int l, const float *x, int T)
  * theirs), and the engine's codes go on */
 static void check_ctx_f32(ref *r, int l, const int8_t *q, const float *s, int T)
 {
-    const int C = r->c.n_embd, H = r->c.n_head, hd = C / H, ctx = r->c.n_ctx;
+    const int H = r->NH, hd = r->hd, ctx = r->c.n_ctx, QW = r->QW, CW = r->CW, KW = r->KV * hd, G = r->NH / r->KV;
     const float *sc = t32(r, "act", l, LLX_SC_COUNT);
-    const float *kc = r->k8 + (size_t)l * ctx * C, *vc = r->v8 + (size_t)l * ctx * C;
+    const float *kc = r->k8 + (size_t)l * ctx * KW, *vc = r->v8 + (size_t)l * ctx * KW;
     double *p = malloc(sizeof(double) * ctx);
     int bad = 0;
     for (int t = 0; t < T; t++) {
@@ -440,16 +528,16 @@ static void check_ctx_f32(ref *r, int l, const int8_t *q, const float *s, int T)
             double m = -INFINITY, sum = 0;
             for (int j = 0; j < n; j++) {
                 double d = 0;
-                for (int k = 0; k < hd; k++) d += (double)r->qkvf[(size_t)t * 3 * C + h * hd + k] * kc[(size_t)j * C + h * hd + k];
+                for (int k = 0; k < hd; k++) d += (double)r->qkvf[(size_t)t * QW + h * hd + k] * kc[(size_t)j * KW + h / G * hd + k];
                 p[j] = d / sqrt((double)hd);
                 m = p[j] > m ? p[j] : m;
             }
             for (int j = 0; j < n; j++) sum += p[j] = exp(p[j] - m);
             for (int k = 0; k < hd; k++) {
                 double y = 0;
-                for (int j = 0; j < n; j++) y += p[j] / sum * vc[(size_t)j * C + h * hd + k];
+                for (int j = 0; j < n; j++) y += p[j] / sum * vc[(size_t)j * KW + h / G * hd + k];
                 if (!r->a4 && !r->dynamic) y = fmax(-127.0 * step, fmin(127.0 * step, y)); /* static: clamped */
-                const double got = (double)q[(size_t)t * C + h * hd + k] * step;
+                const double got = (double)q[(size_t)t * CW + h * hd + k] * step;
                 bad += fabs(got - y) > 1.01 * step + 1e-6;
             }
         }
@@ -459,7 +547,7 @@ static void check_ctx_f32(ref *r, int l, const int8_t *q, const float *s, int T)
         r->mismatches++;
         llx_test_note("%s ctx (fp32 KV): %d values more than one step from the double-precision attention", r->where, bad);
     }
-    memcpy(r->ctx8, q, (size_t)T * C);
+    memcpy(r->ctx8, q, (size_t)T * CW);
     memcpy(r->ctx_s, s, sizeof(float) * T);
     free(p);
 }
@@ -502,12 +590,13 @@ static void on_i8(void *ud, int l, llx_obs_point p, const int8_t *q, const float
 static void check_logits(ref *r, const float *logits, int T)
 {
     const int C = r->c.n_embd, V = r->c.n_vocab;
-    const float *g = llx_llx_tensor(r->f, "ln_f.g", LLX_DT_F32, C, 0), *b = llx_llx_tensor(r->f, "ln_f.b", LLX_DT_F32, C, 0);
+    const float *g = llx_llx_tensor(r->f, "ln_f.g", LLX_DT_F32, C, 0);
+    const float *b = r->llama ? NULL : llx_llx_tensor(r->f, "ln_f.b", LLX_DT_F32, C, 0);
     const rmat w = rmat_of(r, "lm_head", V, C);
     const float *lb = r->s.lm_bias ? llx_llx_tensor(r->f, "lm_head.b", LLX_DT_F32, V, 0) : NULL;
     float *want = malloc(sizeof(float) * V), s;
     int8_t *h8 = malloc((size_t)C);
-    rlayernorm(r->h, r->x + (size_t)(T - 1) * C, g, b, C, r->c.ln_eps, 1.0f);
+    rnorm(r, r->h, r->x + (size_t)(T - 1) * C, g, b, 1.0f);
     const int dyn = r->dynamic, a4 = r->a4;
     r->dynamic = 1, r->a4 = 0; /* the LM head's input is always int8 per token */
     rquant(r, r->h, C, h8, &s, 0, 0);
@@ -533,17 +622,20 @@ static void run_reference_check(const char *llx_path, const char *precision, int
     r.dynamic = !strcmp(precision, "dynamic");
     r.s = llx_llx_qinfo(f)->s;
     r.a4 = r.s.scheme == LLX_SCHEME_W4A4;
+    r.llama = r.c.arch == LLX_ARCH_LLAMA;
+    r.NH = r.c.n_head, r.KV = llx_config_kv_heads(&r.c), r.hd = llx_config_head_dim(&r.c);
+    r.QW = (r.NH + 2 * r.KV) * r.hd, r.CW = r.NH * r.hd;
+    r.rope = r.llama ? rrope_table(&r.c, r.c.n_ctx) : NULL;
     const int T = prefill; /* the largest pass */
     REQUIRE(T <= 64 && total <= r.c.n_ctx);
     const int C = r.c.n_embd, F = r.c.n_inner, L = r.c.n_layer;
-    REQUIRE(!r.s.had_down || (F & (F - 1)) == 0); /* rhadamard: powers of two */
     r.x = malloc(sizeof(float) * T * C);
     r.h = malloc(sizeof(float) * C);
-    r.k8 = malloc(sizeof(float) * L * r.c.n_ctx * C); /* int8 or fp32 */
-    r.v8 = malloc(sizeof(float) * L * r.c.n_ctx * C);
-    r.qkvf = malloc(sizeof(float) * T * 3 * C), r.gf = malloc(sizeof(float) * T * F);
-    r.in8 = malloc((size_t)T * C), r.qkv8 = malloc((size_t)T * 3 * C), r.g8 = malloc((size_t)T * F);
-    r.ctx8 = malloc((size_t)T * C);
+    r.k8 = malloc(sizeof(float) * L * r.c.n_ctx * r.QW); /* int8 or fp32 */
+    r.v8 = malloc(sizeof(float) * L * r.c.n_ctx * r.QW);
+    r.qkvf = malloc(sizeof(float) * T * r.QW), r.gf = malloc(sizeof(float) * T * F);
+    r.in8 = malloc((size_t)T * C), r.qkv8 = malloc((size_t)T * r.QW), r.g8 = malloc((size_t)T * F);
+    r.ctx8 = malloc((size_t)T * r.CW);
     r.in_s = malloc(sizeof(float) * T), r.g_s = malloc(sizeof(float) * T), r.ctx_s = malloc(sizeof(float) * T);
     llx_engine_opts o = llx_engine_defaults();
     o.threads = 2;
@@ -571,7 +663,7 @@ static void run_reference_check(const char *llx_path, const char *precision, int
     llx_llx_close(f);
     llx_model_close(m);
     free(r.x), free(r.h), free(r.k8), free(r.v8), free(r.in8), free(r.qkv8), free(r.g8), free(r.ctx8);
-    free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits), free(ids), free(r.qkvf), free(r.gf);
+    free(r.in_s), free(r.g_s), free(r.ctx_s), free(logits), free(ids), free(r.qkvf), free(r.gf), free(r.rope);
 }
 
 TEST(w8a8_matches_fake_quant_reference_static, LLX_T_ASAN | LLX_T_TSAN)
@@ -611,4 +703,28 @@ TEST(lowbit_matches_fake_quant_reference, LLX_T_ASAN)
         run_reference_check(p, "static", 8, 12);
         run_reference_check(p, "dynamic", 8, 12);
     }
+}
+
+/* Llama's low-bit files (w8a8_fixtures.h): RMSNorm, the rotary step, 6
+ * query heads on 2 KV heads, silu(gate) * up, the online Hadamard of 192 =
+ * 12 * 16 (Paley 12 times a butterfly of 16); static and dynamic */
+TEST(lowbit_llama_matches_fake_quant_reference, LLX_T_ASAN)
+{
+    for (int v = 0; v < LLX_LLAMA_LOWBIT_VARIANTS; v++) {
+        const char *what = "";
+        const char *p = llx_fixture_llama_lowbit(v, &what);
+        REQUIRE(p);
+        llx_test_note("%s", what);
+        run_reference_check(p, "static", 8, 12);
+        run_reference_check(p, "dynamic", 8, 12);
+    }
+}
+
+/* Llama W8A8 (V smoothing over grouped heads, down_proj smoothing) */
+TEST(w8a8_llama_matches_fake_quant_reference, LLX_T_ASAN)
+{
+    const char *s = llx_fixture_llama_llx(LLX_ACT_STATIC), *d = llx_fixture_llama_llx(LLX_ACT_DYNAMIC);
+    REQUIRE(s && d);
+    run_reference_check(s, "static", 8, 12);
+    run_reference_check(d, "dynamic", 8, 12);
 }

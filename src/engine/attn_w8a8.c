@@ -36,8 +36,6 @@ llx_status w8_attn_alloc(node *nd, w8_node *q)
     q->cpart = alloc_or(&st, nth * NH * hd * 4);
     q->pscratch_bytes = llx_attn_prefill_scratch(nd->k, nd->max_ctx, (int)hd);
     q->pscratch = alloc_or(&st, nth * q->pscratch_bytes);
-    if (st == LLX_OK && c->arch == LLX_ARCH_LLAMA && !(q->rope = llx_rope_table(c, nd->max_ctx)))
-        st = llx_fail(LLX_ERR_NOMEM, "out of memory for the rotary table");
     return st;
 }
 
@@ -275,6 +273,7 @@ llx_status w8_rope(node *nd, const llx_stage *st, int h0, int h1)
         const float *cs = q->rope + (size_t)llx_tok_pos(nd, t) * hd;
         for (int h = h0; h < h1; h++) nd->k->rope_f32(row + (size_t)h * hd, cs, hd / 2);
         for (int k = k0; k < k1; k++) nd->k->rope_f32(row + kofs + (size_t)k * hd, cs, hd / 2);
+        if (st->quant == LLX_QUANT_F32) continue; /* an fp32 KV cache: attention reads the turned fp32 row */
         const size_t qo = (size_t)h0 * hd, ko = (size_t)kofs + (size_t)k0 * hd, vo = (size_t)vofs + (size_t)k0 * hd;
         for (int h = h0; h < h1; h++) /* each head by its static scale (segments q heads | k | v) */
             nd->k->quant_i8(out + qo + (size_t)(h - h0) * hd, row + qo + (size_t)(h - h0) * hd, L->seg_inv[h], hd);

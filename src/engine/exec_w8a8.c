@@ -42,6 +42,8 @@ static llx_status load_buffers(node *nd, w8_node *q)
     q->logit_rows = 1;
     q->acc = alloc_or(&st, nth * (W8_ACC_ELEMS + B * 8) * 4);
     q->ybuf = alloc_or(&st, nth * W8_ACC_ELEMS * 4);
+    if (st == LLX_OK && c->arch == LLX_ARCH_LLAMA && !(q->rope = llx_rope_table(c, nd->max_ctx)))
+        st = llx_fail(LLX_ERR_NOMEM, "out of memory for the rotary table");
     LLX_TRY(st);
     return q->kv_f32 ? w8_attn_f32_alloc(nd, q) : w8_attn_alloc(nd, q);
 }

@@ -313,11 +313,6 @@ static llx_status parse(llx_llx *f)
         const char *why = llx_scheme_check(&f->q.s);
         if (why) return llx_fail(LLX_ERR_FORMAT, "%s: bad quantization scheme: %s", p, why);
     }
-    const llx_scheme_info *s = &f->q.s;
-    if (f->cfg.arch == LLX_ARCH_LLAMA &&
-        (s->scheme != LLX_SCHEME_W8A8 || !s->kv_int8 || s->rotate || s->had_down || s->lm_bias || s->lm_bits != 8))
-        return llx_fail(LLX_ERR_UNSUPPORTED, "%s: a Llama model must be W8A8 with an int8 KV cache (scheme %s)", p,
-                        llx_scheme_name(s->scheme));
     return check_entries(f, &h, table_end);
 }
 

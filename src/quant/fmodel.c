@@ -8,6 +8,7 @@
 
 #include "model/llx_file.h"
 #include "model/llx_model.h"
+#include "quant/lowbit.h"
 #include "quant/rotate.h"
 #include "util/file.h"
 #include "util/status.h"
@@ -30,6 +31,7 @@ static llx_status load_layer(llx_fmodel *fm, const llx_hf *hf, int l)
 {
     static const llx_vec g[2] = {LLX_VEC_LN1_G, LLX_VEC_LN2_G}, b[2] = {LLX_VEC_LN1_B, LLX_VEC_LN2_B};
     const llx_config *c = &fm->cfg;
+    const int bias = llx_hf_has_bias(hf); /* GPT-2; Llama has neither biases nor norm biases */
     fm_layer *L = &fm->l[l];
     llx_status st = LLX_OK;
     for (int m = 0; m < LLX_MAT_LAYER_COUNT && st == LLX_OK; m++) {
@@ -37,15 +39,15 @@ static llx_status load_layer(llx_fmodel *fm, const llx_hf *hf, int l)
         llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
         if (!rows) continue;
         L->w[m] = take(&st, (size_t)rows * cols);
-        L->b[m] = take(&st, (size_t)rows);
+        if (bias) L->b[m] = take(&st, (size_t)rows);
         if (st == LLX_OK) st = llx_hf_read_rows(hf, l, (llx_matrix)m, 0, rows, L->w[m]);
-        if (st == LLX_OK) st = llx_hf_read_bias(hf, l, (llx_matrix)m, 0, rows, L->b[m]);
+        if (st == LLX_OK && bias) st = llx_hf_read_bias(hf, l, (llx_matrix)m, 0, rows, L->b[m]);
     }
     for (int i = 0; i < 2 && st == LLX_OK; i++) {
         L->g[i] = take(&st, (size_t)c->n_embd);
-        L->nb[i] = take(&st, (size_t)c->n_embd);
+        if (bias) L->nb[i] = take(&st, (size_t)c->n_embd);
         if (st == LLX_OK) st = llx_hf_read_vec(hf, l, g[i], L->g[i]);
-        if (st == LLX_OK) st = llx_hf_read_vec(hf, l, b[i], L->nb[i]);
+        if (st == LLX_OK && bias) st = llx_hf_read_vec(hf, l, b[i], L->nb[i]);
     }
     return st;
 }
@@ -55,21 +57,21 @@ llx_status llx_fmodel_load(llx_fmodel *fm, const llx_model *m)
     memset(fm, 0, sizeof *fm);
     fm->cfg = m->cfg;
     const llx_config *c = &fm->cfg;
-    if (c->arch != LLX_ARCH_GPT2) return llx_fail(LLX_ERR_UNSUPPORTED, "rotations and GPTQ need a GPT-2 model here");
     const size_t V = (size_t)c->n_vocab, C = (size_t)c->n_embd;
     llx_status st = LLX_OK;
     fm->l = calloc((size_t)c->n_layer, sizeof *fm->l);
     if (!fm->l) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = load_layer(fm, m->hf, l);
+    const int gpt2 = c->arch == LLX_ARCH_GPT2;
     fm->wte = take(&st, V * C);
-    fm->wpe = take(&st, (size_t)c->n_ctx * C);
+    if (gpt2) fm->wpe = take(&st, (size_t)c->n_ctx * C);
     fm->gf = take(&st, C);
-    fm->nbf = take(&st, C);
+    if (gpt2) fm->nbf = take(&st, C);
     fm->lm = take(&st, V * C);
     if (st == LLX_OK) st = llx_hf_read_wte(m->hf, 0, c->n_vocab, fm->wte);
-    if (st == LLX_OK) st = llx_hf_read_wpe(m->hf, 0, c->n_ctx, fm->wpe);
+    if (st == LLX_OK && gpt2) st = llx_hf_read_wpe(m->hf, 0, c->n_ctx, fm->wpe);
     if (st == LLX_OK) st = llx_hf_read_vec(m->hf, -1, LLX_VEC_LNF_G, fm->gf);
-    if (st == LLX_OK) st = llx_hf_read_vec(m->hf, -1, LLX_VEC_LNF_B, fm->nbf);
+    if (st == LLX_OK && gpt2) st = llx_hf_read_vec(m->hf, -1, LLX_VEC_LNF_B, fm->nbf);
     if (st == LLX_OK) st = llx_hf_read_rows(m->hf, -1, LLX_MAT_LM_HEAD, 0, c->n_vocab, fm->lm);
     return st;
 }
@@ -120,6 +122,7 @@ static llx_status rotate_layer(llx_fmodel *fm, fm_layer *L, const llx_rotation *
 
 llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed)
 {
+    if (fm->cfg.arch == LLX_ARCH_LLAMA) return llx_fmodel_rotate_llama(fm, seed);
     const llx_config *c = &fm->cfg;
     const int C = c->n_embd, V = c->n_vocab;
     llx_rotation *r = calloc(3, sizeof *r);
@@ -154,15 +157,6 @@ static llx_status give(llx_llx_writer *wr, const char *name, llx_dtype dt, long 
     return llx_llx_add(wr, name, dt, r, c, d);
 }
 
-static llx_status add_file(llx_llx_writer *wr, const char *dir, const char *file, const char *name)
-{
-    char *p = llx_path_join(dir, file), *buf = NULL;
-    size_t len = 0;
-    llx_status st = p ? llx_read_file(p, 256u << 20, &buf, &len) : llx_fail(LLX_ERR_NOMEM, "out of memory");
-    free(p);
-    return st == LLX_OK ? llx_llx_add(wr, name, LLX_DT_U8, (long long)len, 0, buf) : st;
-}
-
 static llx_status give_layers(llx_fmodel *fm, llx_llx_writer *wr)
 {
     static const char *const norms[2][2] = {{"ln1.g", "ln1.b"}, {"ln2.g", "ln2.b"}};
@@ -176,12 +170,14 @@ static llx_status give_layers(llx_fmodel *fm, llx_llx_writer *wr)
             if (!rows) continue;
             snprintf(name, sizeof name, "h.%d.%s.w", l, llx_matrix_name((llx_matrix)m));
             LLX_TRY(give(wr, name, LLX_DT_F32, rows, cols, &L->w[m]));
+            if (!L->b[m]) continue; /* Llama */
             snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
             LLX_TRY(give(wr, name, LLX_DT_F32, rows, 0, &L->b[m]));
         }
         for (int i = 0; i < 2; i++) {
             snprintf(name, sizeof name, "h.%d.%s", l, norms[i][0]);
             LLX_TRY(give(wr, name, LLX_DT_F32, c->n_embd, 0, &L->g[i]));
+            if (!L->nb[i]) continue;
             snprintf(name, sizeof name, "h.%d.%s", l, norms[i][1]);
             LLX_TRY(give(wr, name, LLX_DT_F32, c->n_embd, 0, &L->nb[i]));
         }
@@ -191,6 +187,7 @@ static llx_status give_layers(llx_fmodel *fm, llx_llx_writer *wr)
 
 llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t *size)
 {
+    fm->cfg.untied = 0; /* lm_head.w is the LM head; no lm_head.f */
     const llx_config *c = &fm->cfg;
     llx_qinfo qi = {.act_mode = LLX_ACT_DYNAMIC};
     qi.s = (llx_scheme_info){.scheme = LLX_SCHEME_F32, .lm_bits = 32, .rotate = fm->rotated,
@@ -199,17 +196,16 @@ llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t 
     llx_status st = llx_llx_writer_create(&wr, c, &qi);
     if (st == LLX_OK) st = give_layers(fm, wr);
     if (st == LLX_OK) st = give(wr, "wte", LLX_DT_F32, c->n_vocab, c->n_embd, &fm->wte);
-    if (st == LLX_OK) st = give(wr, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd, &fm->wpe);
+    if (st == LLX_OK && fm->wpe) st = give(wr, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd, &fm->wpe);
     if (st == LLX_OK) st = give(wr, "ln_f.g", LLX_DT_F32, c->n_embd, 0, &fm->gf);
-    if (st == LLX_OK) st = give(wr, "ln_f.b", LLX_DT_F32, c->n_embd, 0, &fm->nbf);
+    if (st == LLX_OK && fm->nbf) st = give(wr, "ln_f.b", LLX_DT_F32, c->n_embd, 0, &fm->nbf);
     if (st == LLX_OK) st = give(wr, "lm_head.w", LLX_DT_F32, c->n_vocab, c->n_embd, &fm->lm);
     if (st == LLX_OK && fm->lmb) st = give(wr, "lm_head.b", LLX_DT_F32, c->n_vocab, 0, &fm->lmb);
     if (st == LLX_OK && fm->down_signs) {
         st = llx_llx_add(wr, "down.signs", LLX_DT_I8, c->n_inner, 0, fm->down_signs);
         fm->down_signs = NULL;
     }
-    if (st == LLX_OK) st = add_file(wr, dir, "vocab.json", "tokenizer.vocab");
-    if (st == LLX_OK) st = add_file(wr, dir, "merges.txt", "tokenizer.merges");
+    if (st == LLX_OK) st = llx_quant_add_tokenizer(wr, c, dir);
     llx_fmodel_free(fm);
     if (st != LLX_OK) {
         if (wr) llx_llx_writer_free(wr);

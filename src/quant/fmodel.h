@@ -37,8 +37,14 @@ void llx_fmodel_free(llx_fmodel *fm);
  * unchanged (docs/quantization.md). */
 llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed);
 
+/* Llama's rotations (fmodel_llama.c; called by llx_fmodel_rotate): RMSNorm
+ * weights folded, a signed (not mixing) rotation of the residual stream,
+ * V per KV head with o_proj's columns, down_proj's input online; no LM
+ * head bias (RMSNorm has none). */
+llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed);
+
 /* The model as an fp32 .llx image (scheme f32; the tokenizer files of the
- * HF folder dir) in *img / *size (free()).  The weights move into the
+ * HF folder dir; the LM head always a matrix of its own, untied = 0) in *img / *size (free()).  The weights move into the
  * image: fm is freed. */
 llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t *size);
 

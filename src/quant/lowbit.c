@@ -43,7 +43,10 @@ static int in_of(const lb_calib *c, llx_obs_point p)
     return -1;
 }
 
-static int in_width(const llx_config *c, int i) { return i == IN_FC2 ? c->n_inner : c->n_embd; }
+static int in_width(const llx_config *c, int i)
+{
+    return i == IN_FC2 ? c->n_inner : i == IN_PROJ ? llx_slot_width(c, LLX_SLOT_CTX) : c->n_embd;
+}
 
 static void maxima(float *m, const float *x, int tokens, int width)
 {
@@ -169,22 +172,25 @@ static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char
 static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, const lb_calib *cb,
                               int l)
 {
-    static const char *const norms[4] = {"ln1.g", "ln1.b", "ln2.g", "ln2.b"};
+    static const char *const norms[4] = {"ln1.g", "ln2.g", "ln1.b", "ln2.b"};
     const llx_config *c = cb->c;
+    const int gpt2 = c->arch == LLX_ARCH_GPT2; /* Llama: no biases, RMSNorm weights only */
     const llx_qw_spec spec = llx_quant_layer_spec(o);
     char name[64];
     for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
         int rows, cols;
         llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
         if (!rows) continue;
+        /* FC1 (Llama: up) and GATE share their input */
         const int in = m == LLX_MAT_QKV ? IN_QKV : m == LLX_MAT_PROJ ? IN_PROJ : m == LLX_MAT_FC2 ? IN_FC2 : IN_FC1;
         const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + in] : NULL;
         snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
         LLX_TRY(add_matrix(wr, fm, name, rows, cols, &spec, h));
+        if (!gpt2) continue;
         snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
         LLX_TRY(copy_tensor(wr, fm, name, LLX_DT_F32, rows, 0));
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < (gpt2 ? 4 : 2); i++) {
         snprintf(name, sizeof name, "h.%d.%s", l, norms[i]);
         LLX_TRY(copy_tensor(wr, fm, name, LLX_DT_F32, c->n_embd, 0));
     }
@@ -197,7 +203,8 @@ static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx
     sc[LLX_SC_Q] = step_of(qm, NH * d);
     sc[LLX_SC_K] = step_of(qm + NH * d, KV * d);
     sc[LLX_SC_V] = step_of(qm + (NH + KV) * d, KV * d);
-    sc[LLX_SC_CTX] = step_of(cb->max[IN_PROJ] + (size_t)l * C, C);
+    const int cw = in_width(c, IN_PROJ);
+    sc[LLX_SC_CTX] = step_of(cb->max[IN_PROJ] + (size_t)l * cw, cw);
     sc[LLX_SC_LN2] = step_of(cb->max[IN_FC1] + (size_t)l * C, C);
     sc[LLX_SC_GELU] = step_of(cb->max[IN_FC2] + (size_t)l * c->n_inner, c->n_inner);
     snprintf(name, sizeof name, "h.%d.act", l);
@@ -210,25 +217,30 @@ static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx
     return llx_llx_add(wr, name, LLX_DT_F32, NH + 2 * KV, 0, steps);
 }
 
-static llx_status write_globals(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o)
+/* c: the HF model's config (fm's is untied = 0) */
+static llx_status write_globals(llx_llx_writer *wr, const llx_model *fm, const llx_config *c, const llx_quant_opts *o,
+                                const char *dir)
 {
-    const llx_config *c = &fm->cfg;
     const llx_qw_spec lm = llx_quant_lm_spec(o);
+    const int gpt2 = c->arch == LLX_ARCH_GPT2;
     LLX_TRY(copy_tensor(wr, fm, "wte", LLX_DT_F32, c->n_vocab, c->n_embd));
-    LLX_TRY(copy_tensor(wr, fm, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
+    if (gpt2) LLX_TRY(copy_tensor(wr, fm, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
     LLX_TRY(copy_tensor(wr, fm, "ln_f.g", LLX_DT_F32, c->n_embd, 0));
-    LLX_TRY(copy_tensor(wr, fm, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
+    if (gpt2) LLX_TRY(copy_tensor(wr, fm, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
     LLX_TRY(add_matrix(wr, fm, "lm_head", c->n_vocab, c->n_embd, &lm, NULL));
+    /* untied (Llama): the image's LM head, final norm folded in when rotated, for --lm-head fp32 */
+    if (c->untied) {
+        const void *p = llx_llx_tensor(fm->qf, "lm_head.w", LLX_DT_F32, c->n_vocab, c->n_embd);
+        if (!p) return LLX_ERR_FORMAT;
+        const size_t n = (size_t)c->n_vocab * c->n_embd * sizeof(float);
+        void *d = malloc(n);
+        if (!d) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+        memcpy(d, p, n);
+        LLX_TRY(llx_llx_add(wr, "lm_head.f", LLX_DT_F32, c->n_vocab, c->n_embd, d));
+    }
     if (llx_llx_qinfo(fm->qf)->s.lm_bias) LLX_TRY(copy_tensor(wr, fm, "lm_head.b", LLX_DT_F32, c->n_vocab, 0));
     if (llx_llx_qinfo(fm->qf)->s.had_down) LLX_TRY(copy_tensor(wr, fm, "down.signs", LLX_DT_I8, c->n_inner, 0));
-    static const char *const tok[2] = {"tokenizer.vocab", "tokenizer.merges"};
-    for (int i = 0; i < 2; i++) {
-        llx_llx_desc d = {0};
-        for (int k = 0; k < llx_llx_count(fm->qf); k++)
-            if (llx_llx_entry(fm->qf, k, &d) == LLX_OK && !strcmp(d.name, tok[i])) break;
-        LLX_TRY(copy_tensor(wr, fm, tok[i], LLX_DT_U8, d.rows, 0));
-    }
-    return LLX_OK;
+    return llx_quant_add_tokenizer(wr, c, dir);
 }
 
 static void free_hess(lb_calib *cb, int n)
@@ -277,10 +289,10 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
     return st;
 }
 
-static llx_status quantize_image(const llx_model *fm, const llx_quant_opts *o, const int *ids, int total,
-                                 const char *out)
+static llx_status quantize_image(const llx_model *m, const llx_model *fm, const llx_quant_opts *o, const int *ids,
+                                 int total, const char *dir, const char *out)
 {
-    const llx_config *c = &fm->cfg;
+    const llx_config *c = &m->cfg;
     lb_calib cb = {.c = c, .k = llx_kernels_select("auto")};
     cb.down_point = llx_llx_qinfo(fm->qf)->s.had_down ? LLX_OBS_DOWN_IN : LLX_OBS_GELU;
     llx_status st = LLX_OK;
@@ -294,7 +306,7 @@ static llx_status quantize_image(const llx_model *fm, const llx_quant_opts *o, c
     llx_llx_writer *wr = NULL;
     if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, &qi);
     if (st == LLX_OK) st = layers(wr, fm, o, &cb, ids, total);
-    if (st == LLX_OK) st = write_globals(wr, fm, o);
+    if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
     for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
     free(cb.qkv_max);
     return llx_quant_finish_write(wr, st, o, out);
@@ -314,7 +326,7 @@ llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, cons
     else llx_fmodel_free(&fmod);
     llx_model *fm = NULL;
     if (st == LLX_OK) st = llx_model_open_mem(&fm, img, size, "the transformed fp32 model");
-    if (st == LLX_OK) st = quantize_image(fm, o, ids, total, out);
+    if (st == LLX_OK) st = quantize_image(m, fm, o, ids, total, dir, out);
     llx_model_close(fm);
     free(img);
     return st;

@@ -15,6 +15,11 @@ void llx_quant_progress(const llx_quant_opts *o, const char *phase, double f);
  * else wr writes out atomically (cancellable, "write" progress) and is spent. */
 llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const char *out);
 
+/* The tokenizer files of HF folder dir for a model of config c (GPT-2:
+ * vocab.json, merges.txt; Llama: tokenizer.json and, when present,
+ * tokenizer_config.json and generation_config.json), added to wr. */
+llx_status llx_quant_add_tokenizer(llx_llx_writer *wr, const llx_config *c, const char *dir);
+
 /* Run ids[0 .. total) through model m in windows of o->window tokens (a
  * fresh cache each), reporting activations to obs (progress: phase). */
 llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_precision prec, const int *ids,

@@ -247,9 +247,9 @@ static llx_status add_lm_head(llx_llx_writer *wr, const llx_model *m, const llx_
     return st;
 }
 
-static llx_status add_tokenizer(llx_llx_writer *wr, const llx_model *m, const char *dir)
+llx_status llx_quant_add_tokenizer(llx_llx_writer *wr, const llx_config *c, const char *dir)
 {
-    if (m->cfg.arch == LLX_ARCH_GPT2) {
+    if (c->arch == LLX_ARCH_GPT2) {
         LLX_TRY(add_file(wr, dir, "vocab.json", "tokenizer.vocab"));
         return add_file(wr, dir, "merges.txt", "tokenizer.merges");
     }
@@ -281,7 +281,7 @@ static llx_status write_globals(llx_llx_writer *wr, const llx_model *m, const ll
     LLX_TRY(add_vec(wr, m, "ln_f.g", LLX_VEC_LNF_G));
     if (c->arch == LLX_ARCH_GPT2) LLX_TRY(add_vec(wr, m, "ln_f.b", LLX_VEC_LNF_B));
     LLX_TRY(add_lm_head(wr, m, o));
-    return add_tokenizer(wr, m, dir);
+    return llx_quant_add_tokenizer(wr, c, dir);
 }
 
 static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, int seen, const char *dir,

@@ -35,9 +35,6 @@ llx_status llx_quant_check_scheme(const llx_quant_opts *o, const llx_config *c)
     if (o->lm_bits == 4 && !w4) return llx_fail(LLX_ERR_ARG, "an int4 LM head needs an int4 scheme");
     if (o->gptq && !(o->gptq_damp > 0.0f && o->gptq_damp <= 1.0f))
         return llx_fail(LLX_ERR_ARG, "GPTQ damping must be in (0, 1] (got %g)", (double)o->gptq_damp);
-    if (c->arch == LLX_ARCH_LLAMA && (sc != LLX_SCHEME_W8A8 || o->gptq || o->rotate || !o->kv_int8))
-        return llx_fail(LLX_ERR_UNSUPPORTED,
-                        "Llama models quantize to W8A8 with an int8 KV cache only (no int4, GPTQ, rotations or --kv fp32)");
     if (!w4) return LLX_OK;
     for (int m = 0; m <= LLX_MAT_LM_HEAD; m++) {
         int rows, cols;
