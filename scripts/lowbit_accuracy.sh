@@ -1,14 +1,16 @@
 #!/bin/sh
 # scripts/lowbit_accuracy.sh - the accuracy table of docs/quantization.md:
-# perplexity on valid.txt of FP32 and of every quantization scheme of the
-# shared GPT-2 (calibrated on train.txt), each with an int8 and an fp32 KV
-# cache.  Prints a markdown table on stdout; the .llx files and the ppl JSON
-# go to OUT (default build/lowbit-acc).
+# perplexity on valid.txt of FP32 and of every quantization scheme of a
+# shared model (shakespeare-gpt2 or tinyllama-shakespeare; calibrated on
+# train.txt), each with an int8 and an fp32 KV cache.  Prints a markdown
+# table on stdout; the .llx files and the ppl JSON go to OUT (default
+# build/lowbit-acc).
 #
 #   scripts/lowbit_accuracy.sh [MODEL_DIR [DATA_DIR [OUT]]]
 #
 # Env: LLX (the looplynx binary, default build/looplynx), THREADS (default 2),
-# CTX (ppl window, default 128).
+# CTX (ppl window, default 128), MAX_TOKENS (ppl on the first N valid ids;
+# default all; the tiny Llama's table uses 4096, its golden protocol).
 set -eu
 MODEL=${1:-../shared/models/shakespeare-gpt2}
 DATA=${2:-../shared/data/tinyshakespeare}
@@ -16,10 +18,12 @@ OUT=${3:-build/lowbit-acc}
 LLX=${LLX:-build/looplynx}
 THREADS=${THREADS:-2}
 CTX=${CTX:-128}
+MAX_TOKENS=${MAX_TOKENS:-}
 mkdir -p "$OUT"
 
 ppl() { # name, model
-    [ -s "$OUT/$1.json" ] || "$LLX" ppl -m "$2" -f "$DATA/valid.txt" --ctx "$CTX" -t "$THREADS" --json >"$OUT/$1.json"
+    [ -s "$OUT/$1.json" ] || "$LLX" ppl -m "$2" -f "$DATA/valid.txt" --ctx "$CTX" -t "$THREADS" \
+        ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"} --json >"$OUT/$1.json"
     sed -E 's/.*"ppl": ([0-9.]+).*/\1/' "$OUT/$1.json"
 }
 
