@@ -80,7 +80,9 @@ TIER_TEST(gemm_i8_epilogues_bit_exact)
     llx_rng r;
     llx_rng_seed(&r, 2);
     static const int Ks[] = {5, 64, 260};
-    static const int Rs[] = {3, 16, 40, 97};
+    /* 4133 rows: a decode GEMV in more than one chunk of its int32 buffer
+     * (gemm_i8_avx512.c), a partial panel last */
+    static const int Rs[] = {3, 16, 40, 97, 4133};
     static const int Ts[] = {1, 3, 14, 29};
     enum { KINDS = 9 };
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
@@ -88,6 +90,7 @@ TIER_TEST(gemm_i8_epilogues_bit_exact)
             for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
                 for (int kind = 0; kind < KINDS; kind++) {
                     const int K = Ks[ki], R = Rs[ri], T = Ts[ti], ldo = R + 3;
+                    if (R > 1000 && T > 3) continue;
                     int8_t *x = malloc((size_t)T * K), *w = malloc((size_t)R * K);
                     float *ws = malloc(sizeof(float) * R), *b = malloc(sizeof(float) * R), *s_in = malloc(sizeof(float) * T);
                     tier_fill_i8(x, (size_t)T * K, &r, 0);

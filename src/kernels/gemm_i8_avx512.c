@@ -150,7 +150,7 @@ static void tile_part(const gemm_args *a, const int8_t *w, int r0, int t0, int n
 
 /* Decode: one token, four panels from the four quarters of the matrix
  * (part panels each) at once, then the rest one by one. */
-static void gemv(const gemm_args *a, const int8_t *w, int R)
+static void gemv_streams(const gemm_args *a, const int8_t *w, int R)
 {
     const int K = a->K;
     const size_t K4 = ((size_t)K + 3) & ~(size_t)3, ps = 16 * K4;
@@ -190,6 +190,36 @@ static void gemv(const gemm_args *a, const int8_t *w, int R)
     }
     for (int p = 4 * part; p < full; p++) tile_full(a, w + (size_t)p * ps, 16 * p, 0, 1, 1);
     if (R % 16) tile_part(a, w + (size_t)full * ps, 16 * full, 0, 1, R % 16);
+}
+
+/* Decode through the epilogue: the streams' int32 results of GEMV_ROWS rows
+ * at a time go to a buffer on the stack, then the epilogue runs over them
+ * in row order.  Inside the streams' loop the epilogue's scales, biases and
+ * outputs would be twelve more streams of single cache lines, at the
+ * quarters of the matrix, that the weight streams wait for (issue 13: 15-30 %
+ * of a decode step); in row order they are three short sequential ones.
+ * Same operations on each value, so the same bits. */
+#define GEMV_ROWS 4096
+static void gemv(const gemm_args *a, const int8_t *w, int R)
+{
+    const llx_epilogue *ep = a->ep;
+    if (ep->scale == LLX_EPI_I32) {
+        gemv_streams(a, w, R);
+        return;
+    }
+    _Alignas(64) int32_t acc[GEMV_ROWS];
+    const llx_epilogue e32 = {.scale = LLX_EPI_I32, .out = acc, .ldo = GEMV_ROWS};
+    const size_t ps = 16 * (((size_t)a->K + 3) & ~(size_t)3);
+    for (int r0 = 0; r0 < R; r0 += GEMV_ROWS) {
+        const int n = R - r0 < GEMV_ROWS ? R - r0 : GEMV_ROWS;
+        const gemm_args a32 = {&e32, a->x, a->ldx, a->xs, a->K};
+        gemv_streams(&a32, w + (size_t)(r0 / 16) * ps, n);
+        for (int r = 0; r < n; r += 16) {
+            const int m = n - r < 16 ? n - r : 16;
+            const llx_epi16 e = llx_epi16_rows(ep, r0 + r, m);
+            llx_epi16_store(ep, &e, 0, r0 + r, _mm512_maskz_loadu_epi32(e.m, acc + r));
+        }
+    }
 }
 
 void llx_gemm_i8_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
