@@ -166,10 +166,11 @@ TEST(kernels_f32_vector_tiers_agree, LLX_T_ASAN)
     if (!a || !b) SKIP("tier avx512: %s", llx_tier_missing(LLX_TIER_AVX512));
     llx_rng r;
     llx_rng_seed(&r, 3);
-    static const int Ks[] = {1, 8, 13, 40, 64, 203, 768, 1024};
+    static const int Ks[] = {1, 8, 13, 40, 64, 203, 768, 1024, 3100};
     static const int Ts[] = {1, 3, 8, 9, 16, 21};
-    static const int Rs[] = {1, 5, 6, 12, 13, 31};
-    /* strides a multiple of 4 KiB take the avx512 tier's own kernel, others the avx2 one */
+    /* 200 rows: several of the avx512 kernel's row chunks, the last partial */
+    static const int Rs[] = {1, 5, 6, 12, 13, 31, 200};
+    /* strides a multiple of 4 KiB and others (rows that alias in L1 or not) */
     for (int alias = 0; alias < 2; alias++)
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
         for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)

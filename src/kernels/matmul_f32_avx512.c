@@ -12,12 +12,18 @@
  * time.  Fewer than 8 tokens (decode) go to the avx2 kernel, which streams
  * four rows at once.
  *
+ * Rows go in chunks of at most L2_W bytes of weights, and every block of 8
+ * tokens passes over a chunk before the next, so prefill reads each weight
+ * from memory once, not once per 8 tokens (the avx2 kernel sweeps the whole
+ * matrix for every 4 tokens).
+ *
  * On Zen 4 a zmm FMA is two 256-bit halves, so AVX-512 brings no more
- * multiply-adds per cycle than AVX2; this kernel wins where the avx2
- * kernel's row streams alias in L1 (rows a multiple of 4 KiB apart: K =
- * 1024, 3072, 4096): GPT-2 small's FC2 (768 x 3072) at T=128 87-95 GFLOP/s
- * against 58-67 (one core, thread CPU time, best of 40).  Elsewhere (K =
- * 768) the avx2 kernel was faster, 88-102 against 75-90, and runs. */
+ * multiply-adds per cycle than AVX2; the gains are the 32 registers (24
+ * accumulators), rows a multiple of 4 KiB apart not evicting each other in
+ * L1 (the avx2 kernel's row streams do: K = 1024, 3072, 4096), and the
+ * chunks.  GPT-2 small's four shapes at T=128 over 12 layers' weights (one
+ * core, thread CPU time, best of 10, load 19): 80-82 GFLOP/s each, against
+ * 63-82 for the unchunked kernel and 38-81 for avx2 (issue 13). */
 #include <immintrin.h>
 
 #include "kernels/kernels.h"
@@ -43,7 +49,8 @@ static inline __m512 reduce8(const __m512 *v)
 }
 
 #define KB 512 /* columns per block */
-#define RC 96  /* rows per chunk: 16 row tiles share a packed block of x */
+#define RC 96  /* rows per chunk at most: 16 row tiles share a packed block of x */
+#define L2_W ((size_t)384 << 10) /* weight bytes per chunk: they stay in the 1 MiB L2 with x */
 
 /* 8 tokens (xp: their x[k0 .. k1) packed in pairs, 8 columns x 2 tokens
  * per 64 bytes) x 6 rows (w rows wr[0..5]) over k in [k0, k1) (multiples
@@ -142,21 +149,22 @@ static void chunk(const f32_args *a, int t, int r0, int nr)
         }
 }
 
-/* Rows a multiple of 4 KiB apart fall into the same L1 sets: the avx2
- * kernel's seven row streams then evict each other. */
-static int aliasing(int ld) { return ld > 0 && ((size_t)ld * sizeof(float)) % 4096 == 0; }
+/* Rows per chunk: whole row tiles of at most L2_W bytes of weights (at
+ * least one tile, at most RC rows). */
+static int chunk_rows(int K)
+{
+    const int rc = (int)(L2_W / ((size_t)K * sizeof(float))) / 6 * 6;
+    return rc < 6 ? 6 : rc > RC ? RC : rc;
+}
 
 static void matmul_f32_avx512(float *out, int ldo, const float *x, int ldx, const float *w, int ldw,
                               const float *bias, int T, int R, int K)
 {
-    if (!aliasing(ldx) && !aliasing(ldw)) { /* the avx2 kernel is faster there (see the file's head) */
-        matmul_below(out, ldo, x, ldx, w, ldw, bias, T, R, K);
-        return;
-    }
     const int T8 = T & ~7;
     const f32_args a = {out, ldo, ldx, ldw, K, x, w, bias};
-    for (int t = 0; t < T8; t += 8)
-        for (int r = 0; r < R; r += RC) chunk(&a, t, r, R - r < RC ? R - r : RC);
+    const int rc = chunk_rows(K);
+    for (int r = 0; r < R; r += rc) /* a chunk's rows stay in L2 while every token block passes */
+        for (int t = 0; t < T8; t += 8) chunk(&a, t, r, R - r < rc ? R - r : rc);
     if (T8 < T)
         matmul_below(out + (size_t)T8 * ldo, ldo, x + (size_t)T8 * ldx, ldx, w, ldw, bias, T - T8, R, K);
 }
