@@ -9,13 +9,14 @@
  * and madd with ones leaves one int32 per row.  At each group's end
  * 8 sum x is subtracted (the offset of the stored weights) and the group's
  * scaled product is added to the row's fp32 sum in group order, as the
- * reference does; the tail of the epilogue is the table's. */
+ * reference does; the tail of the epilogue is the table's.  Decode
+ * streams two panels (from the two halves of the rows) and widens the
+ * int16 sums once per four octets. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
 
-#define PF_DIST 2048
 #define MAX_GROUPS 2048 /* K / G */
 #define NT 4
 
@@ -69,7 +70,7 @@ static inline __m256 group_scales(const llx_epilogue *ep, int ng, int g, int r, 
 
 /* NP (<= 4) panels x nt (<= NT) tokens */
 static inline __attribute__((always_inline)) void tile(const q4_args *a, const uint8_t *const *w, const int *r,
-                                                       const int *rows, int t0, int nt, const int NP, const int PF)
+                                                       const int *rows, int t0, int nt, const int NP)
 {
     const llx_epilogue *ep = a->ep;
     const __m256i nib = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
@@ -84,7 +85,6 @@ static inline __attribute__((always_inline)) void tile(const q4_args *a, const u
             const size_t o = (size_t)oc * 32;
             __m256i lo[4], hi[4];
             for (int p = 0; p < NP; p++) {
-                if (PF) _mm_prefetch((const char *)(w[p] + o + PF_DIST), _MM_HINT_T0);
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(w[p] + o));
                 lo[p] = _mm256_and_si256(v, nib);
                 hi[p] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
@@ -113,25 +113,80 @@ static inline __attribute__((always_inline)) void tile(const q4_args *a, const u
         for (int p = 0; p < NP; p++) finish8(a, t0 + j, r[p], rows[p], y[p][j]);
 }
 
+/* Decode of NP (<= GV_MAX) panels at w[p] (first rows r[p], rows[p] of
+ * them), one token.  The int16 sums of maddubs stay in int16 over up to
+ * four octets (|4 x 2 x 2 x 15 x 128| = 30720 < 2^15) before one madd
+ * widens them: the expensive step runs once per 128 bytes of a panel. */
+#define GV_MAX 2 /* panels a decode streams at once (<= 4) */
+#define FOR_P(M) M(0) M(1) M(2) M(3)
+#define GV_PTR(p) const uint8_t *w##p = w[NP > p ? p : 0];
+#define GV_ACC(p) __m256i c##p = _mm256_setzero_si256();
+#define GV_S16(p) __m256i s##p = _mm256_setzero_si256();
+#define GV_DOT(p)                                                                                                  \
+    if (NP > p) {                                                                                                  \
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(w##p + o));                                         \
+        s##p = _mm256_add_epi16(s##p, _mm256_maddubs_epi16(_mm256_and_si256(v, nib), bl));                         \
+        s##p = _mm256_add_epi16(s##p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), nib), bh));   \
+    }
+#define GV_WIDEN(p)                                                                                                \
+    if (NP > p) c##p = _mm256_add_epi32(c##p, _mm256_madd_epi16(s##p, ones));
+#define GV_SUM(p)                                                                                                  \
+    if (NP > p) acc[p] = _mm256_sub_epi32(c##p, corr);
+
+static inline __attribute__((always_inline)) void gemv_panels(const q4_args *a, const uint8_t *const *w, const int *r,
+                                                              const int *rows, const int NP)
+{
+    const llx_epilogue *ep = a->ep;
+    const int ng = a->ng, G8 = a->G / 8;
+    const __m256i nib = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256 s = _mm256_set1_ps(ep->s_in[0]);
+    __m256 y[GV_MAX];
+    for (int p = 0; p < NP; p++) y[p] = _mm256_setzero_ps();
+    FOR_P(GV_PTR)
+    const int8_t *x = a->x;
+    size_t o = 0;
+    for (int g = 0; g < ng; g++) {
+        FOR_P(GV_ACC)
+        for (int i = 0; i < G8;) {
+            FOR_P(GV_S16)
+            for (const int e = i + 4 < G8 ? i + 4 : G8; i < e; i++, o += 32, x += 8) {
+                const __m256i bl = bcast4(x), bh = bcast4(x + 4);
+                FOR_P(GV_DOT)
+            }
+            FOR_P(GV_WIDEN)
+        }
+        const __m256i corr = _mm256_set1_epi32(a->xs8[g]);
+        __m256i acc[GV_MAX];
+        FOR_P(GV_SUM)
+        for (int p = 0; p < NP; p++) {
+            const __m256 pr = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[p]), _mm256_mul_ps(s, group_scales(ep, ng, g, r[p], rows[p])));
+            y[p] = g ? _mm256_add_ps(y[p], pr) : pr;
+        }
+    }
+    for (int p = 0; p < NP; p++) finish8(a, 0, r[p], rows[p], y[p]);
+}
+
+/* Decode: GV_MAX panels from GV_MAX parts of the rows at once, then the
+ * rest.  Few streams: the hardware prefetcher keeps up with two, not four. */
 static void gemv(const q4_args *a, const uint8_t *wp, int R)
 {
     const size_t ps = 4 * (size_t)a->K; /* 8 rows x K/2 bytes */
-    const int panels = (R + 7) / 8, part = panels / 4;
+    const int panels = (R + 7) / 8, part = panels / GV_MAX;
     for (int i = 0; i < part; i++) {
-        const uint8_t *w[4];
-        int r[4], rows[4];
-        for (int q = 0; q < 4; q++) {
+        const uint8_t *w[GV_MAX];
+        int r[GV_MAX], rows[GV_MAX];
+        for (int q = 0; q < GV_MAX; q++) {
             const int pn = i + q * part;
             w[q] = wp + (size_t)pn * ps;
             r[q] = 8 * pn;
             rows[q] = R - r[q] < 8 ? R - r[q] : 8;
         }
-        tile(a, w, r, rows, 0, 1, 4, 1);
+        gemv_panels(a, w, r, rows, GV_MAX);
     }
-    for (int p = 4 * part; p < panels; p++) {
+    for (int p = GV_MAX * part; p < panels; p++) {
         const uint8_t *w[1] = {wp + (size_t)p * ps};
         const int r[1] = {8 * p}, rows[1] = {R - 8 * p < 8 ? R - 8 * p : 8};
-        tile(a, w, r, rows, 0, 1, 1, 1);
+        gemv_panels(a, w, r, rows, 1);
     }
 }
 
@@ -146,8 +201,8 @@ static void gemm(const q4_args *a, const uint8_t *wp, int T, int R)
         const int rows[2] = {R - r[0] < 8 ? R - r[0] : 8, R - r[1] < 8 ? R - r[1] : 8};
         for (int t = 0; t < T; t += NT) {
             const int nt = T - t < NT ? T - t : NT;
-            if (two) tile(a, w, r, rows, t, nt, 2, 0);
-            else tile(a, w, r, rows, t, nt, 1, 0);
+            if (two) tile(a, w, r, rows, t, nt, 2);
+            else tile(a, w, r, rows, t, nt, 1);
         }
     }
 }
