@@ -264,7 +264,7 @@ static void print_json_one(const bench_args *a, const llx_model *m, const bench_
            "\"prefill_tok_s\": %.3f, \"prefill_tok_s_sd\": %.3f, \"decode_tok_s\": %.3f, \"decode_tok_s_sd\": %.3f, "
            "\"weight_bytes_per_token\": %lld, \"decode_gb_s\": %.3f, \"ring_exposed_ms_per_token\": %.4f, "
            "\"ring_wait_ms_per_token\": %.4f, \"ring_bytes_per_token\": %.0f, \"rss_mb\": %.1f, \"model_mb\": %.1f, \"kv_cache_mb\": %.1f",
-           llx_precision_name(a->ce.opt.precision), r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
+           a->ce.label, r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
            r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
            r->wait_ms_per_token, r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
     if (r->membw > 0)
@@ -288,10 +288,10 @@ static void print_table(const bench_args *a, const llx_model *m, const bench_res
             snprintf(ratio, sizeof ratio, "%.1f%%", 100 * r[i].ratio);
         }
         printf("| %-10.10s | %-12s | %5d | %7d | pp%-4ld | %9.2f +- %6.2f | %8s | %8s | %8s |\n", name,
-               llx_precision_name(a->ce.opt.precision), r[i].nodes, r[i].threads, a->prompt, r[i].pp.mean,
+               a->ce.label, r[i].nodes, r[i].threads, a->prompt, r[i].pp.mean,
                r[i].pp.sd, "-", "-", "-");
         printf("| %-10.10s | %-12s | %5d | %7d | tg%-4ld | %9.2f +- %6.2f | %8.2f | %8s | %8s |\n", name,
-               llx_precision_name(a->ce.opt.precision), r[i].nodes, r[i].threads, a->gen, r[i].tg.mean, r[i].tg.sd,
+               a->ce.label, r[i].nodes, r[i].threads, a->gen, r[i].tg.mean, r[i].tg.sd,
                gbs, mb, ratio);
     }
     for (int i = 0; i < n; i++)

@@ -181,7 +181,7 @@ static void print_json(const gen_args *a, const llx_engine *e, const int *ids, i
            "\"seed\": %llu, \"nodes\": %d, \"threads\": %d, \"precision\": \"%s\", \"kernels\": \"%s\"}\n",
            g->prefill_s * 1e3, g->decode_passes ? g->decode_s * 1e3 / g->decode_passes : 0.0,
            g->stopped_eot ? "eos" : g->stopped_length ? "length" : "n", g->stopped_eot ? "true" : "false", (unsigned long long)a->so.seed, a->ce.opt.nodes, a->ce.opt.threads,
-           llx_precision_name(a->ce.opt.precision), es.kernels);
+           a->ce.label, es.kernels);
 }
 
 /* The text of ids without special tokens (Llama 3's <|begin_of_text|>,

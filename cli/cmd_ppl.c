@@ -132,10 +132,10 @@ int cmd_ppl(int argc, char **argv)
     cli_progress_end();
     if (json)
         printf("{\"nll\": %.6f, \"ppl\": %.4f, \"tokens\": %ld, \"windows\": %d, \"ctx\": %ld, \"precision\": \"%s\"}\n",
-               res.nll, res.ppl, res.predictions, res.windows, ctx, llx_precision_name(ce.opt.precision));
+               res.nll, res.ppl, res.predictions, res.windows, ctx, ce.label);
     else
         printf("ppl %.4f  (nll %.6f nats over %ld predictions in %d windows of %ld, %s)\n", res.ppl, res.nll,
-               res.predictions, res.windows, ctx, llx_precision_name(ce.opt.precision));
+               res.predictions, res.windows, ctx, ce.label);
 done:
     free(text);
     free(ids);

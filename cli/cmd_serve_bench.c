@@ -107,13 +107,13 @@ int cmd_serve_bench(int argc, char **argv)
     if (a.json)
         printf("{\"model\": \"%s\", \"precision\": \"%s\", \"nodes\": %d, \"threads\": %d, \"kernels\": \"%s\", "
                "\"prompt\": %ld, \"gen\": %ld, \"results\": [",
-               a.model, llx_precision_name(a.ce.opt.precision), a.ce.opt.nodes, a.ce.opt.threads, es.kernels, a.prompt,
+               a.model, a.ce.label, a.ce.opt.nodes, a.ce.opt.threads, es.kernels, a.prompt,
                a.gen);
     else
         printf("%s, %s, %d node(s) x %d thread(s), kernels %s, prompt %ld, %ld decode steps\n\n"
                "|   P |  agg tok/s | tok/s/seq | vs P=1 | p50 ms/tok | p99 ms/tok |\n"
                "| --: | ---------: | --------: | -----: | ---------: | ---------: |\n",
-               a.model, llx_precision_name(a.ce.opt.precision), a.ce.opt.nodes, a.ce.opt.threads, es.kernels, a.prompt,
+               a.model, a.ce.label, a.ce.opt.nodes, a.ce.opt.threads, es.kernels, a.prompt,
                a.gen);
     fflush(stdout);
     double base = 0;

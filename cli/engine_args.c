@@ -112,6 +112,19 @@ void cli_engine_help(FILE *f)
                "                       (serve: bounds memory; default: every sequence's full context)\n");
 }
 
+/* The scheme and the activation mode the engine runs a .llx model with:
+ * "w8a8-static" is llx_precision_name's; an int4 scheme names itself. */
+static void precision_label(cli_engine *ce, const llx_quant_info *qi)
+{
+    const char *p = llx_precision_name(ce->opt.precision), *mode = strchr(p, '-');
+    switch (qi->s.scheme) {
+    case LLX_SCHEME_W4A8:
+    case LLX_SCHEME_W4A4: snprintf(ce->label, sizeof ce->label, "%s%s", llx_scheme_name(qi->s.scheme), mode ? mode : ""); break;
+    case LLX_SCHEME_F32: snprintf(ce->label, sizeof ce->label, "%s", llx_scheme_name(qi->s.scheme)); break;
+    default: snprintf(ce->label, sizeof ce->label, "%s", p); break;
+    }
+}
+
 static int pick_precision(cli_engine *ce, const llx_model *m)
 {
     const int q = llx_model_kind_of(m) == LLX_MODEL_LLX;
@@ -121,6 +134,7 @@ static int pick_precision(cli_engine *ce, const llx_model *m)
         if (q) return cli_usage_error("--precision fp32 needs a HuggingFace folder; '%s' is a W8A8 .llx model",
                                       llx_model_path(m));
         ce->opt.precision = LLX_PREC_FP32;
+        snprintf(ce->label, sizeof ce->label, "fp32");
         return 0;
     }
     if (!q) return cli_usage_error("--precision %s needs a .llx model (make one with 'looplynx quantize')", p);
@@ -129,6 +143,7 @@ static int pick_precision(cli_engine *ce, const llx_model *m)
     if (!strcmp(p, "w8a8-static")) ce->opt.precision = LLX_PREC_W8A8_STATIC;
     else if (!strcmp(p, "w8a8-dynamic")) ce->opt.precision = LLX_PREC_W8A8_DYNAMIC;
     else ce->opt.precision = qi.act_mode == 2 ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
+    precision_label(ce, &qi);
     return 0;
 }
 

@@ -10,6 +10,9 @@ typedef struct cli_engine {
     llx_engine_opts opt;
     const char *precision; /* NULL = the model's own (fp32 for HF, stored mode for .llx) */
     int nodes_set;
+    /* after cli_engine_open: what the engine runs, for reports ("fp32",
+     * "w8a8-static", "w4a8-dynamic", "w4a4-static", "f32") */
+    char label[24];
 } cli_engine;
 
 void cli_engine_init(cli_engine *ce);

@@ -203,6 +203,42 @@ TEST(bench_cli_json, LLX_T_ASAN)
     llx_proc_free(&r);
 }
 
+/* The precision bench, ppl and generate report names a low-bit model's
+ * scheme and activation mode, not "w8a8-static". */
+TEST(bench_cli_lowbit_precision_label, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
+    REQUIRE(hf && calib);
+    static const char *schemes[] = {"w4a8", "w4a4"};
+    for (int i = 0; i < 2; i++) {
+        char out[600], want[32];
+        snprintf(out, sizeof out, "%s", llx_test_tmpfile(i ? "label-w4a4.llx" : "label-w4a8.llx"));
+        llx_proc_result r;
+        llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--calib-tokens", "64", "--window", "16", "-t",
+                "1", "--scheme", schemes[i], NULL);
+        CHECK_MSG(r.status == 0, "quantize %s: exit %d, %.300s", schemes[i], r.status, r.err);
+        llx_proc_free(&r);
+        snprintf(want, sizeof want, "%s-static", schemes[i]);
+        llx_cli(&r, "bench", "-m", out, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", "--json", NULL);
+        json_t *j = parse_ok(&r);
+        CHECK_MSG(j && !strcmp(json_string_value(json_object_get(j, "precision")), want), "%s: %.200s", want, r.out);
+        json_decref(j);
+        llx_proc_free(&r);
+        char cell[40];
+        snprintf(cell, sizeof cell, "| %-12s |", want);
+        llx_cli(&r, "bench", "-m", out, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", NULL);
+        CHECK_MSG(r.status == 0 && strstr(r.out, cell) && !strstr(r.out, "w8a8"), "table: %.300s", r.out);
+        llx_proc_free(&r);
+        snprintf(want, sizeof want, "%s-dynamic", schemes[i]);
+        llx_cli(&r, "ppl", "-m", out, "-f", calib, "--max-tokens", "40", "--ctx", "16", "-t", "1", "--precision",
+                "w8a8-dynamic", "--json", NULL);
+        j = parse_ok(&r);
+        CHECK_MSG(j && !strcmp(json_string_value(json_object_get(j, "precision")), want), "%s: %.200s", want, r.out);
+        json_decref(j);
+        llx_proc_free(&r);
+    }
+}
+
 TEST(bench_cli_sweep, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf();
