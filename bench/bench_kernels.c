@@ -16,7 +16,8 @@
  *   gemv_q4   T=1 int4 weights (the tier's q4 panels) x int8 activations over
  *             the same bytes (twice the rows), per-row scales (G=K) and
  *             groups of 64 columns: GB/s of weights and scales
- *   gemm_q4   T=128 int4 GEMM, groups of 64, on the gemm_i8 shapes: GOP/s
+ *   gemm_q4   T=128 int4 GEMM, one scale per row (G=K) and groups of 64,
+ *             on the gemm_i8 shapes: GOP/s
  *   gemm_f32  T=128 fp32 GEMM, 1024x4096 and GPT-2 small's FC1 3072x768: GFLOP/s
  *   peak      the tier's inner product instruction at its issue rate on this
  *             core (bench/peak.h: avx2 maddubs+madd+add, avx512 vpdpbusd,
@@ -203,12 +204,14 @@ static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R,
     for (int i = 0; i < 4; i++)
         printf(" %s %.1f", names[i], gemm_i8(pool, k, b, 128, shapes[i][0], shapes[i][1], k->tier ? reps : 1));
     printf(" GOP/s (T=128)\n");
-    printf("%-7s %-10s", k->name, "gemm_q4");
-    for (int i = 0; i < 4; i++) {
-        const int R4 = shapes[i][0], K4 = shapes[i][1];
-        printf(" %s %.1f", names[i], 2.0 * 128 * R4 * K4 / gemm_q4(pool, k, b, 128, R4, K4, 64, k->tier ? reps : 1) / 1e9);
+    for (int per_row = 1; per_row >= 0; per_row--) { /* one scale per row (G=K), then groups of 64 */
+        printf("%-7s %-10s", k->name, "gemm_q4");
+        for (int i = 0; i < 4; i++) {
+            const int R4 = shapes[i][0], K4 = shapes[i][1], G = per_row ? K4 : 64;
+            printf(" %s %.1f", names[i], 2.0 * 128 * R4 * K4 / gemm_q4(pool, k, b, 128, R4, K4, G, k->tier ? reps : 1) / 1e9);
+        }
+        printf(per_row ? " GOP/s (T=128, G=K)\n" : " GOP/s (T=128, G=64)\n");
     }
-    printf(" GOP/s (T=128, G=64)\n");
     job mf = {.k = k, .op = OP_GEMM_F32, .T = 128, .R = 1024, .K = 4096, .w = b->wf, .x = b->xf, .out = b->out};
     const double f1 = 2.0 * 128 * 1024 * 4096 / time_job(pool, &mf, rr) / 1e9;
     mf.R = 3072, mf.K = 768;

@@ -10,6 +10,9 @@
 void llx_xsum_i8(int32_t *s, const int8_t *x, int ldx, int T, int K);
 /* gemm_i8 and matmul_i8p of the avx512 tier (panel layout) */
 void llx_gemm_i8_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
+/* gemm_i8 with the sums of x given: xs[t] = sum_k x[t*ldx + k], t < T */
+void llx_gemm_i8_avx512_sums(const llx_epilogue *ep, const int8_t *x, int ldx, const int32_t *xs, const int8_t *wp,
+                             int T, int R, int K);
 void llx_matmul_i8p_avx512(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K);
 
 /* gemm_q4 of the avx512 tier (16-row q4 panels, q4_avx512.c) */

@@ -222,28 +222,41 @@ static void gemv(const gemm_args *a, const int8_t *w, int R)
     }
 }
 
+/* nc tokens of a (their sums of x in a->xs) times the R rows at wp */
+static void gemm_tokens(const gemm_args *a, const int8_t *wp, int nc, int R)
+{
+    const size_t ps = 16 * (((size_t)a->K + 3) & ~(size_t)3);
+    const int full = R / 16;
+    if (nc == 1) {
+        gemv(a, wp, R);
+        return;
+    }
+    /* NP_MAX panels at a time, their groups reused by every token block */
+    for (int p = 0; p < full; p += NP_MAX) {
+        const int np = full - p < NP_MAX ? full - p : NP_MAX;
+        for (int t = 0; t < nc; t += NT_MAX)
+            tile_full(a, wp + (size_t)p * ps, 16 * p, t, nc - t < NT_MAX ? nc - t : NT_MAX, np);
+    }
+    if (R % 16) tile_part(a, wp + (size_t)full * ps, 16 * full, 0, nc, R % 16);
+}
+
+void llx_gemm_i8_avx512_sums(const llx_epilogue *ep, const int8_t *x, int ldx, const int32_t *xs, const int8_t *wp,
+                             int T, int R, int K)
+{
+    const gemm_args a = {ep, x, (size_t)ldx, xs, K};
+    gemm_tokens(&a, wp, T, R);
+}
+
 void llx_gemm_i8_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
 {
     enum { TC = 1024 }; /* tokens per chunk: the sums of x live on the stack */
     int32_t xs[TC];
-    const size_t ps = 16 * (((size_t)K + 3) & ~(size_t)3);
-    const int full = R / 16;
     for (int c = 0; c < T; c += TC) {
         const int nc = T - c < TC ? T - c : TC;
         llx_xsum_i8(xs, x + (size_t)c * ldx, ldx, nc, K);
         const llx_epilogue e = llx_epilogue_at(ep, c, 0);
         const gemm_args a = {&e, x + (size_t)c * ldx, (size_t)ldx, xs, K};
-        if (nc == 1) {
-            gemv(&a, wp, R);
-            continue;
-        }
-        /* NP_MAX panels at a time, their groups reused by every token block */
-        for (int p = 0; p < full; p += NP_MAX) {
-            const int np = full - p < NP_MAX ? full - p : NP_MAX;
-            for (int t = 0; t < nc; t += NT_MAX)
-                tile_full(&a, wp + (size_t)p * ps, 16 * p, t, nc - t < NT_MAX ? nc - t : NT_MAX, np);
-        }
-        if (R % 16) tile_part(&a, wp + (size_t)full * ps, 16 * full, 0, nc, R % 16);
+        gemm_tokens(&a, wp, nc, R);
     }
 }
 

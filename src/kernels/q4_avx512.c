@@ -203,6 +203,51 @@ static void gemm(const q4_args *a, const uint8_t *wp, int T, int R)
     }
 }
 
+/* Prefill with one scale per row: a block of rows unpacked once into the
+ * int8 panel layout (kernels.h: w + 128 as a byte, here nibble + 120; a
+ * last panel of n < 16 rows holds 4n bytes per group), then the int8 GEMM
+ * of the stage design runs on it (12 x 8 token tiles, the panels in L2).
+ * Its epilogue is DEQUANT, the same formula as one group's (kernels.h),
+ * and its int32 sums are the same exact products: bit-exact. */
+enum { I8_BUF = 192 * 1024 }; /* bytes of unpacked rows: 48 of K <= 4096, 16 of K <= 12288 */
+
+static void unpack_i8(int8_t *dst, const uint8_t *src, int n, int K)
+{
+    const __m512i nib = _mm512_set1_epi8(0x0f), off = _mm512_set1_epi8(120);
+    for (int p = 0; 16 * p < n; p++) {
+        const int rows = n - 16 * p < 16 ? n - 16 * p : 16;
+        const __mmask64 m = rows == 16 ? ~0ull : (1ull << (4 * rows)) - 1;
+        const uint8_t *s = src + (size_t)p * 8 * K;
+        int8_t *d = dst + (size_t)p * 16 * K;
+        for (int o = 0; o < K / 8; o++) {
+            const __m512i v = _mm512_loadu_si512(s + (size_t)o * 64);
+            const __m512i lo = _mm512_add_epi8(_mm512_and_si512(v, nib), off);
+            const __m512i hi = _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), nib), off);
+            _mm512_mask_storeu_epi8(d + (size_t)(2 * o) * 4 * rows, m, lo);
+            _mm512_mask_storeu_epi8(d + (size_t)(2 * o + 1) * 4 * rows, m, hi);
+        }
+    }
+}
+
+static void gemm_via_i8(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K)
+{
+    enum { TC = 1024 }; /* tokens whose sums of x are on the stack at once */
+    _Alignas(64) int8_t buf[I8_BUF];
+    int32_t xs[TC];
+    int blk = I8_BUF / K / 16 * 16;
+    blk = blk > 48 ? 48 : blk; /* the int8 GEMM's 3 panels per tile */
+    for (int c = 0; c < T; c += TC) {
+        const int nc = T - c < TC ? T - c : TC;
+        llx_xsum_i8(xs, x + (size_t)c * ldx, ldx, nc, K);
+        for (int r0 = 0; r0 < R; r0 += blk) {
+            const int n = R - r0 < blk ? R - r0 : blk;
+            unpack_i8(buf, wp + (size_t)r0 * K / 2, n, K);
+            const llx_epilogue e = llx_epilogue_at(ep, c, r0);
+            llx_gemm_i8_avx512_sums(&e, x + (size_t)c * ldx, ldx, xs, buf, nc, n, K);
+        }
+    }
+}
+
 void llx_gemm_q4_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
                         int G)
 {
@@ -210,6 +255,10 @@ void llx_gemm_q4_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const 
     _Static_assert(TC % NT == 0 && TC * (MAX_GROUPS / 8) <= NT * MAX_GROUPS, "xs8 holds either chunk");
     int32_t xs8[NT * MAX_GROUPS];
     const int ng = K / G;
+    if (T > 1 && ng == 1 && 16 * K <= I8_BUF) {
+        gemm_via_i8(ep, x, ldx, wp, T, R, K);
+        return;
+    }
     const int tc = ng <= MAX_GROUPS / 8 ? TC : NT;
     for (int c = 0; c < T; c += tc) {
         const int nc = T - c < tc ? T - c : tc;
