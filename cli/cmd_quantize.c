@@ -45,6 +45,8 @@ static void help(void)
            "  --group G            int4 weight columns per scale: 32, 64 or 128 (default: one\n"
            "                       scale per output row)\n"
            "  --scales f32|f16     int4 scale storage (default f32)\n"
+           "  --weight-clip none|mse  int4 weights: clip each row/group at the ratio in\n"
+           "                       [0.5, 1] of least squared rounding error (default none)\n"
            "  --method rtn|gptq    weight rounding: to nearest (default) or GPTQ\n"
            "  --damp D             GPTQ damping, fraction of the mean Hessian diagonal (0.01)\n"
            "  --act-order on|off   GPTQ in decreasing Hessian diagonal order (default on)\n"
@@ -113,6 +115,10 @@ int cmd_quantize(int argc, char **argv)
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "f32") || !strcmp(v, "f16")) o.scales_f16 = v[1] == '1';
             else return cli_usage_error("--scales must be f32 or f16 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--weight-clip", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "none") || !strcmp(v, "mse")) o.weight_clip = v[0] == 'm';
+            else return cli_usage_error("--weight-clip must be none or mse (got '%s')", v);
         } else if ((r = cli_opt(argc, argv, &i, "--method", &v))) {
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "rtn") || !strcmp(v, "gptq")) o.gptq = v[0] == 'g';

@@ -11,6 +11,7 @@
 # Env: LLX (the looplynx binary, default build/looplynx), THREADS (default 2),
 # CTX (ppl window, default 128), MAX_TOKENS (ppl on the first N valid ids;
 # default all; the tiny Llama's table uses 4096, its golden protocol).
+# ONLY (an extended regex: only the rows whose name matches, e.g. ONLY=clip).
 set -eu
 MODEL=${1:-../shared/models/shakespeare-gpt2}
 DATA=${2:-../shared/data/tinyshakespeare}
@@ -19,6 +20,7 @@ LLX=${LLX:-build/looplynx}
 THREADS=${THREADS:-2}
 CTX=${CTX:-128}
 MAX_TOKENS=${MAX_TOKENS:-}
+ONLY=${ONLY:-.}
 mkdir -p "$OUT"
 
 ppl() { # name, model
@@ -43,13 +45,17 @@ w4a8-gptq-rot|W4A8 GPTQ g64, rotated|--scheme w4a8 --group 64 --method gptq --ro
 w4a4-rtn|W4A4 RTN per channel|--scheme w4a4 --alpha 0
 w4a4-gptq|W4A4 GPTQ per channel|--scheme w4a4 --method gptq
 w4a4-rtn-rot|W4A4 RTN per channel, rotated|--scheme w4a4 --rotate hadamard
-w4a4-gptq-rot|W4A4 GPTQ per channel, rotated|--scheme w4a4 --method gptq --rotate hadamard'
+w4a4-gptq-rot|W4A4 GPTQ per channel, rotated|--scheme w4a4 --method gptq --rotate hadamard
+w4a4-rtn-clip|W4A4 RTN per channel, weight clip|--scheme w4a4 --alpha 0 --weight-clip mse
+w4a4-gptq-clip|W4A4 GPTQ per channel, weight clip|--scheme w4a4 --method gptq --weight-clip mse
+w4a4-rtn-rot-clip|W4A4 RTN per channel, rotated, weight clip|--scheme w4a4 --rotate hadamard --weight-clip mse
+w4a4-gptq-rot-clip|W4A4 GPTQ per channel, rotated, weight clip|--scheme w4a4 --method gptq --rotate hadamard --weight-clip mse'
 
 f=$(ppl fp32 "$MODEL")
 echo "| scheme | options | ppl, int8 KV | vs FP32 | ppl, fp32 KV | vs FP32 | int8 KV cost |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 echo "| FP32 | | | | $f | | |"
-echo "$VARIANTS" | while IFS='|' read -r name desc opts; do
+echo "$VARIANTS" | grep -E "^[^|]*($ONLY)" | while IFS='|' read -r name desc opts; do
     # shellcheck disable=SC2086
     quant "$name-kv8" $opts --kv int8
     # shellcheck disable=SC2086

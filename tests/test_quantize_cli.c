@@ -235,9 +235,11 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         {"--method", "awq", "--method must be rtn or gptq"}, {"--damp", "0", "--damp must be in"},
         {"--act-order", "yes", "--act-order must be on or off"}, {"--rotate", "random", "--rotate must be none or hadamard"},
         {"--kv", "int4", "--kv must be int8 or fp32"},     {"--lm-head-bits", "2", "--lm-head-bits must be 8 or 4"},
+        {"--weight-clip", "0.9", "--weight-clip must be none or mse"},
         /* combinations the scheme refuses (default w8a8) */
         {"--group", "32", "weight groups need int4 weights"}, {"--lm-head-bits", "4", "an int4 LM head needs an int4 scheme"},
         {"--scales", "f16", "fp16 scales need int4 weights"},
+        {"--weight-clip", "mse", "weight clipping needs int4 weights"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         llx_proc_result r;

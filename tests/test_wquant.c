@@ -28,7 +28,7 @@ TEST(wquant_rtn_int4_groups, LLX_T_ASAN)
     w[3] = 1.0f; /* an outlier in row 0, group 0 */
     int8_t q[R * K];
     float s[R * 4];
-    const llx_wq spec = {4, 32, 0};
+    const llx_wq spec = {4, 32, 0, 0};
     llx_wq_rtn(&spec, w, R, K, q, s);
     for (int r = 0; r < R; r++)
         for (int g = 0; g < 4; g++) {
@@ -43,7 +43,7 @@ TEST(wquant_rtn_int4_groups, LLX_T_ASAN)
         }
     CHECK(q[3] == 7 && s[0] > 5 * s[1]); /* the outlier sets only its own group's scale */
     /* fp16 scales: the stored scale is an fp16 value and the rounding used it */
-    const llx_wq h16 = {4, 64, 1};
+    const llx_wq h16 = {4, 64, 1, 0};
     float s16[R * 2];
     llx_wq_rtn(&h16, w, R, K, q, s16);
     for (int i = 0; i < R * 2; i++) CHECK(llx_f16_to_f32(llx_f32_to_f16(s16[i])) == s16[i]);
@@ -55,13 +55,62 @@ TEST(wquant_rtn_int4_groups, LLX_T_ASAN)
     free(w);
 }
 
+static double sq_err(const float *w, const int8_t *q, const float *s, int n)
+{
+    double e = 0.0;
+    for (int k = 0; k < n; k++) e += ((double)w[k] - q[k] * (double)s[0]) * ((double)w[k] - q[k] * (double)s[0]);
+    return e;
+}
+
+/* --weight-clip mse: per group the clipped scale is one of the searched
+ * ratios, never worse than no clipping, strictly better on Gaussian
+ * weights (whose tails a full-range scale wastes levels on), and the codes
+ * are the rounding with that scale, saturated at -8 / 7. */
+TEST(wquant_rtn_int4_clip_search, LLX_T_ASAN)
+{
+    enum { R = 16, K = 128, G = 32, NG = K / G };
+    float *w = randw(R * K, 9, 0.05f);
+    int8_t q[R * K], q0[R * K];
+    float s[R * NG], s0[R * NG];
+    const llx_wq plain = {4, G, 0, 0}, clip = {4, G, 0, 1};
+    llx_wq_rtn(&plain, w, R, K, q0, s0);
+    llx_wq_rtn(&clip, w, R, K, q, s);
+    int better = 0, saturated = 0;
+    for (int i = 0; i < R * NG; i++) {
+        const float *wg = w + (size_t)i * G;
+        float amax = 0;
+        for (int k = 0; k < G; k++) amax = fmaxf(amax, fabsf(wg[k]));
+        int found = 0;
+        for (int c = 0; c <= 50; c++) found |= s[i] == amax * (1.0f - 0.01f * (float)c) / 7.0f;
+        CHECK(found);
+        const double e = sq_err(wg, q + (size_t)i * G, &s[i], G), e0 = sq_err(wg, q0 + (size_t)i * G, &s0[i], G);
+        CHECK(e <= e0);
+        better += e < 0.9 * e0;
+        for (int k = 0; k < G; k++) {
+            float r = rintf(wg[k] / s[i]);
+            saturated += r > 7 || r < -8;
+            r = r > 7 ? 7 : r < -8 ? -8 : r;
+            CHECK(q[(size_t)i * G + k] == (int)r);
+        }
+    }
+    CHECK(better > R * NG / 2);
+    CHECK(saturated > 0);
+    /* int8 ignores the flag (the W8A8 rounding stays) */
+    const llx_wq c8 = {8, 0, 0, 1}, p8 = {8, 0, 0, 0};
+    float s8[R], t8[R];
+    llx_wq_rtn(&c8, w, R, K, q, s8);
+    llx_wq_rtn(&p8, w, R, K, q0, t8);
+    CHECK(memcmp(q, q0, sizeof q) == 0 && memcmp(s8, t8, sizeof s8) == 0);
+    free(w);
+}
+
 TEST(wquant_rtn_int8_is_w8a8_rounding, LLX_T_ASAN)
 {
     enum { R = 3, K = 100 };
     float *w = randw(R * K, 2, 0.1f);
     int8_t q[R * K], ref[R * K];
     float s[R], sref[R];
-    const llx_wq spec = {8, 0, 0};
+    const llx_wq spec = {8, 0, 0, 0};
     llx_wq_rtn(&spec, w, R, K, q, s);
     for (int r = 0; r < R; r++) llx_quantize_dynamic(w + r * K, K, ref + r * K, &sref[r]);
     CHECK(memcmp(q, ref, sizeof q) == 0);
@@ -123,7 +172,7 @@ TEST(wquant_gptq_beats_rtn, LLX_T_ASAN)
     static const int groups[] = {0, 32};
     for (int gi = 0; gi < 2; gi++)
         for (int ao = 0; ao < 2; ao++) {
-            const llx_wq spec = {4, groups[gi], 0};
+            const llx_wq spec = {4, groups[gi], 0, 0};
             const llx_gptq_opts o = {0.01, ao, 32};
             memcpy(h, h0, sizeof(double) * K * K);
             memcpy(w, w0, sizeof(float) * R * K);
@@ -147,13 +196,14 @@ TEST(wquant_gptq_diagonal_hessian_is_rtn, LLX_T_ASAN)
     float *w0 = randw(R * K, 5, 0.1f), *w = malloc(sizeof(float) * R * K);
     int8_t q[R * K], qr[R * K];
     float s[R * 2], sr[R * 2];
-    const llx_wq spec = {4, 32, 1};
-    for (int ao = 0; ao < 2; ao++) {
+    const llx_wq spec = {4, 32, 1, 0};
+    for (int ao = 0; ao < 4; ao++) { /* act-order off/on, weight clipping off/on */
+        const llx_wq sp = {4, 32, 1, ao >= 2};
         for (int j = 0; j < K; j++) h[j * K + j] = 1.0 + j;
         memcpy(w, w0, sizeof(float) * R * K);
-        const llx_gptq_opts o = {0.01, ao, 16};
-        REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
-        llx_wq_rtn(&spec, w0, R, K, qr, sr);
+        const llx_gptq_opts o = {0.01, ao & 1, 16};
+        REQUIRE(llx_wq_gptq(&sp, &o, w, R, K, h, q, s) == LLX_OK);
+        llx_wq_rtn(&sp, w0, R, K, qr, sr);
         CHECK(memcmp(q, qr, sizeof q) == 0);
         CHECK(memcmp(s, sr, sizeof s) == 0);
     }

@@ -30,6 +30,7 @@ typedef struct llx_quant_opts {
     llx_scheme scheme;      /* LLX_SCHEME_W8A8 (default), W4A8 or W4A4 */
     int group;              /* int4 weight columns per scale: 0 (one per row), 32, 64 or 128 */
     int scales_f16;         /* int4 weight scales stored as fp16 */
+    int weight_clip;        /* int4 weights: MSE-optimal clip ratio per row/group (RTN and GPTQ scales) */
     int gptq;               /* round weights with GPTQ (else to nearest) */
     float gptq_damp;        /* GPTQ damping, fraction of the mean Hessian diagonal (0.01) */
     int gptq_act_order;     /* GPTQ columns in decreasing Hessian diagonal (1) */

@@ -45,7 +45,7 @@ llx_status llx_qw_add(llx_llx_writer *wr, const char *pre, float *w, int R, int 
         memcpy(c, w, (size_t)R * K * sizeof *c);
         return llx_llx_add(wr, wn, LLX_DT_F32, R, K, c);
     }
-    const llx_wq spec = {q->bits, q->bits == 4 ? q->group : 0, q->bits == 4 && q->f16};
+    const llx_wq spec = {q->bits, q->bits == 4 ? q->group : 0, q->bits == 4 && q->f16, q->bits == 4 && q->clip};
     const int G = spec.group > 0 && spec.group < K ? spec.group : K, ng = K / G;
     int8_t *v = malloc((size_t)R * K + 1);
     float *s = malloc((size_t)R * ng * sizeof *s + 1);

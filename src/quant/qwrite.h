@@ -12,6 +12,7 @@ typedef struct llx_qw_spec {
     int bits;           /* 8, 4 or 32 */
     int group;          /* int4: columns per scale (0 = per row) */
     int f16;            /* int4: fp16 scales */
+    int clip;           /* int4: MSE-optimal clip ratio per group (wquant.h) */
     llx_gptq_opts gptq; /* with a Hessian */
 } llx_qw_spec;
 

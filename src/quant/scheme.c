@@ -31,6 +31,8 @@ llx_status llx_quant_check_scheme(const llx_quant_opts *o, const llx_config *c)
         return llx_fail(LLX_ERR_ARG, "the weight group must be 32, 64 or 128 (got %d)", o->group);
     if (o->group && !w4) return llx_fail(LLX_ERR_ARG, "weight groups need int4 weights (--scheme w4a8 or w4a4)");
     if (o->scales_f16 && !w4) return llx_fail(LLX_ERR_ARG, "fp16 scales need int4 weights (--scheme w4a8 or w4a4)");
+    if (o->weight_clip && !w4)
+        return llx_fail(LLX_ERR_ARG, "weight clipping needs int4 weights (--scheme w4a8 or w4a4)");
     if (o->lm_bits != 8 && o->lm_bits != 4) return llx_fail(LLX_ERR_ARG, "the LM head must be 8 or 4 bits");
     if (o->lm_bits == 4 && !w4) return llx_fail(LLX_ERR_ARG, "an int4 LM head needs an int4 scheme");
     if (o->gptq && !(o->gptq_damp > 0.0f && o->gptq_damp <= 1.0f))
@@ -49,9 +51,10 @@ llx_status llx_quant_check_scheme(const llx_quant_opts *o, const llx_config *c)
 llx_qw_spec llx_quant_layer_spec(const llx_quant_opts *o)
 {
     const llx_scheme sc = o->scheme ? o->scheme : LLX_SCHEME_W8A8;
-    llx_qw_spec q = {sc == LLX_SCHEME_W8A8 ? 8 : 4, o->group, o->scales_f16, {o->gptq_damp, o->gptq_act_order, 128}};
+    llx_qw_spec q = {sc == LLX_SCHEME_W8A8 ? 8 : 4, o->group, o->scales_f16, o->weight_clip,
+                     {o->gptq_damp, o->gptq_act_order, 128}};
     if (sc == LLX_SCHEME_F32) q.bits = 32;
-    if (q.bits != 4) q.group = 0, q.f16 = 0;
+    if (q.bits != 4) q.group = 0, q.f16 = 0, q.clip = 0;
     return q;
 }
 
@@ -59,7 +62,7 @@ llx_qw_spec llx_quant_lm_spec(const llx_quant_opts *o)
 {
     llx_qw_spec q = llx_quant_layer_spec(o);
     if (q.bits != 32) q.bits = o->lm_bits == 4 ? 4 : 8;
-    if (q.bits != 4) q.group = 0, q.f16 = 0;
+    if (q.bits != 4) q.group = 0, q.f16 = 0, q.clip = 0;
     return q;
 }
 

@@ -39,13 +39,36 @@ static float group_amax(const float *w, int n)
     return m;
 }
 
+#define CLIP_STEPS 50 /* ratios 1, 0.99, ..., 0.50 */
+
+/* the magnitude a group's scale comes from: amax, or with clip the
+ * clipped magnitude of least squared rounding error (wquant.h) */
+static float scale_amax(const llx_wq *q, const float *w, int n)
+{
+    const float amax = group_amax(w, n);
+    if (!q->clip || q->bits != 4 || amax == 0.0f) return amax;
+    float best = amax;
+    double best_err = INFINITY;
+    for (int i = 0; i <= CLIP_STEPS; i++) {
+        const float a = amax * (1.0f - 0.01f * (float)i), s = llx_wq_scale(q, a);
+        if (s == 0.0f) break;
+        double err = 0.0;
+        for (int k = 0; k < n && err < best_err; k++) {
+            const double d = (double)w[k] - (double)round_with(q, w[k], s, 0.0f) * s;
+            err += d * d;
+        }
+        if (err < best_err) best_err = err, best = a;
+    }
+    return best;
+}
+
 void llx_wq_rtn(const llx_wq *q, const float *w, int R, int K, int8_t *out, float *scales)
 {
     const int G = q->group > 0 && q->group < K ? q->group : K, ng = K / G;
     for (int r = 0; r < R; r++)
         for (int g = 0; g < ng; g++) {
             const float *wg = w + (size_t)r * K + (size_t)g * G;
-            const float amax = group_amax(wg, G), s = llx_wq_scale(q, amax), inv = inv_of(q, amax);
+            const float amax = scale_amax(q, wg, G), s = llx_wq_scale(q, amax), inv = inv_of(q, amax);
             scales[(size_t)r * ng + g] = s;
             for (int k = 0; k < G; k++) out[(size_t)r * K + (size_t)g * G + k] = (int8_t)round_with(q, wg[k], s, inv);
         }
@@ -179,7 +202,7 @@ typedef struct gptq_state {
 
 static void set_group_scale(gptq_state *s, int r, int g, const float *wg)
 {
-    const float amax = group_amax(wg, s->G);
+    const float amax = scale_amax(s->q, wg, s->G);
     s->scales[(size_t)r * s->ng + g] = llx_wq_scale(s->q, amax);
     s->inv[(size_t)r * s->ng + g] = inv_of(s->q, amax);
 }

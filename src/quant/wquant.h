@@ -11,6 +11,11 @@
  * With fp16 scales, s is rounded to fp16 first and the rounding uses the
  * rounded s, so q * s is exactly what the engine computes with.  A group
  * whose scale is 0 (all zero, or below fp16's range) stores q = 0.
+ * With clip (int4 only), amax above is replaced by the clipped magnitude
+ * c * amax, c in {1, 0.99, ..., 0.50}, whose rounding has the least squared
+ * error sum_k (w_k - q_k s)^2 over the group (ties: the larger c); values
+ * beyond it saturate at -8 or 7 (QuaRot's weight clipping for RTN; GPTQ
+ * takes its group scales the same way).
  *
  * GPTQ (Frantar et al., 2023) rounds the columns one at a time and moves
  * each column's rounding error onto the columns not yet rounded, weighted
@@ -38,6 +43,7 @@ typedef struct llx_wq {
     int bits;     /* 4 or 8 */
     int group;    /* columns per scale; K (or 0) = one per row */
     int f16;      /* round scales to fp16 */
+    int clip;     /* int4: search the MSE-optimal clip ratio per group */
 } llx_wq;
 
 typedef struct llx_gptq_opts {
