@@ -309,7 +309,7 @@ class Runner:
         self.kvs = [[np.where(o > 0, o / 127.0, 1.0).astype(np.float32) for o in obs] for obs in self.kvobs]
         self.kvobs = None
 
-    def nll(self, ids, batch=64):
+    def nll(self, ids, batch=8):  # 8 x 127 x vocab doubles of log-probabilities at once
         tot, n = 0.0, 0
         for b in batches(ids, 128, batch):
             lg = self.forward(b)
