@@ -154,11 +154,101 @@ TEST(wscan_tiers_hash_like_the_reference, LLX_T_ASAN)
     free(buf);
 }
 
+static llx_wscan_tile_fn tile(const llx_wscan *w, int dt)
+{
+    return dt == F32 ? w->tile_f32 : dt == F16 ? w->tile_f16 : w->tile_bf16;
+}
+
+/* A kn x rn tile at src (source rows stride bytes apart) through the
+ * reference and tier w into destinations with ld = kn + 3 floats per row,
+ * pre-filled with a pattern the pass must leave alone outside the tile; 0
+ * when they disagree (flag, or any destination bit for finite input). */
+static int tile_same(const llx_wscan *w, int dt, const uint8_t *src, size_t stride, size_t kn, size_t rn, int *bad_out)
+{
+    const size_t ld = kn + 3, cells = (rn + 1) * ld + 1;
+    float *a = malloc(cells * sizeof *a), *b = malloc(cells * sizeof *b);
+    if (!a || !b) return 0;
+    for (size_t i = 0; i < cells; i++) a[i] = b[i] = (float)i * 0.5f + 7.0f;
+    const int ra = tile(llx_wscan_tier(LLX_WSCAN_REF), dt)(src, stride, kn, rn, a + 1, ld);
+    const int rb = tile(w, dt)(src, stride, kn, rn, b + 1, ld);
+    int ok = ra == rb && (ra || memcmp(a, b, cells * sizeof *a) == 0);
+    *bad_out = ra;
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* The reference tile pass is the conversion, element by element, transposed. */
+TEST(wscan_tile_reference_is_the_conversion_transposed, LLX_T_ASAN)
+{
+    const llx_wscan *ref = llx_wscan_tier(LLX_WSCAN_REF);
+    uint8_t src[4 * 13 * 21];
+    float t[13 * 21], row[21];
+    for (int dt = F32; dt <= BF16; dt++) {
+        const size_t kn = 13, rn = 21, stride = 21 * (size_t)esize(dt);
+        for (size_t i = 0; i < kn * rn; i++) put(src, dt, i, finite_val(dt, (uint32_t)(i * 11 + 3)));
+        CHECK(tile(ref, dt)(src, stride, kn, rn, t, kn) == 0);
+        for (size_t k = 0; k < kn; k++) {
+            CHECK(conv(ref, dt)(src + k * stride, rn, row) == 0);
+            for (size_t r = 0; r < rn; r++) CHECK_MSG(!memcmp(&row[r], &t[r * kn + k], 4), "dtype %d [%zu][%zu]", dt, k, r);
+        }
+        put(src, dt, 5 * rn + 7, dt == F32 ? bad32[0] : dt == F16 ? bad16[2] : badbf[3]);
+        CHECK(tile(ref, dt)(src, stride, kn, rn, t, kn) == 1);
+    }
+}
+
+/* The tiers' tile passes against the reference: odd tile sizes, unaligned
+ * sources, padded source rows, finite data with and without the specials
+ * (F16 subnormals send a block to the scalar path); then one NaN/Inf at
+ * every position of small tiles. */
+TEST(wscan_tiers_tile_like_the_reference, LLX_T_ASAN)
+{
+    enum { MAXK = 27, MAXR = 27, PAD = 5 };
+    uint8_t *buf = malloc(4 * (size_t)MAXK * (MAXR + PAD) + 8);
+    REQUIRE(buf);
+    int tiers = 0;
+    for (int t = LLX_WSCAN_AVX2; t < LLX_WSCAN_COUNT; t++) {
+        const llx_wscan *w = llx_wscan_tier(t);
+        if (!w) continue;
+        tiers++;
+        for (int dt = F32; dt <= BF16; dt++)
+            for (size_t kn = 0; kn <= MAXK; kn++)
+                for (size_t rn = 0; rn <= MAXR; rn += 1 + (kn % 3)) {
+                    const size_t off = (kn + rn) % 4, stride = (rn + (kn % 2 ? PAD : 0)) * (size_t)esize(dt);
+                    uint8_t *src = buf + off;
+                    for (int plain = 0; plain <= 1; plain++) {
+                        for (size_t k = 0; k < kn; k++)
+                            for (size_t r = 0; r < rn; r++) {
+                                uint32_t v = (uint32_t)(k * 31 + r * 7 + kn * 3 + rn);
+                                if (plain && v % 5 == 0) v++; /* no specials, no F16 subnormals */
+                                put(src + k * stride, dt, r, finite_val(dt, v));
+                            }
+                        int bad = 1;
+                        CHECK_MSG(tile_same(w, dt, src, stride, kn, rn, &bad) && !bad,
+                                  "%s dtype %d kn %zu rn %zu plain %d (finite)", w->name, dt, kn, rn, plain);
+                    }
+                    if (kn > 17 || rn > 17) continue;
+                    for (size_t at = 0; at < kn * rn; at++) {
+                        const size_t k = at / rn, r = at % rn, v = (at + kn) % 6, es = (size_t)esize(dt);
+                        uint8_t saved[4];
+                        memcpy(saved, src + k * stride + r * es, es);
+                        put(src + k * stride, dt, r, dt == F32 ? bad32[v] : dt == F16 ? bad16[v] : badbf[v]);
+                        int bad = 0;
+                        CHECK_MSG(tile_same(w, dt, src, stride, kn, rn, &bad) && bad,
+                                  "%s dtype %d kn %zu rn %zu bad at [%zu][%zu]", w->name, dt, kn, rn, k, r);
+                        memcpy(src + k * stride + r * es, saved, es);
+                    }
+                }
+    }
+    free(buf);
+    if (!tiers) SKIP("no vector tier on this CPU");
+}
+
 /* LLX_KERNELS=ref pins the scalar passes (tiers_* runs use it). */
 TEST(wscan_best_tier_is_usable, LLX_T_ASAN)
 {
     const llx_wscan *w = llx_wscan_get();
-    REQUIRE(w && w->f32 && w->f16 && w->bf16 && w->hash_float);
+    REQUIRE(w && w->f32 && w->f16 && w->bf16 && w->hash_float && w->tile_f32 && w->tile_f16 && w->tile_bf16);
     const char *env = getenv("LLX_KERNELS");
     if (env && !strcmp(env, "ref")) CHECK(w == llx_wscan_tier(LLX_WSCAN_REF));
     else CHECK(w == llx_wscan_tier(LLX_WSCAN_AVX512) || w == llx_wscan_tier(LLX_WSCAN_AVX2) ||

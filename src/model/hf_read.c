@@ -84,23 +84,28 @@ llx_status llx_hf_check_finite(const llx_hf *m)
 }
 
 /* Rows [r0, r1) of the [rows][cols] matrix stored transposed as t = [cols][rows],
- * in tiles so both sides are touched in cache-sized pieces.  Returns 1 when
- * a value was NaN or infinite. */
+ * in tiles so both sides are touched in cache-sized pieces, each widened,
+ * checked and transposed by this machine's tier of the tile pass
+ * (model/wscan.h).  Returns 1 when a value was NaN or infinite. */
 enum { TILE = 64 };
 static int read_transposed(const llx_st_tensor *t, int rows, int cols, int r0, int r1, float *dst)
 {
-    float tile[TILE][TILE];
+    const llx_wscan *w = llx_wscan_get();
+    const llx_wscan_tile_fn f = t->dtype == LLX_ST_F32 ? w->tile_f32 : t->dtype == LLX_ST_F16 ? w->tile_f16
+                                : t->dtype == LLX_ST_BF16 ? w->tile_bf16 : NULL;
+    if (!f) { /* bind() admits nothing else */
+        memset(dst, 0, (size_t)(r1 - r0) * (size_t)cols * sizeof *dst);
+        return 0;
+    }
+    const size_t es = t->dtype == LLX_ST_F32 ? 4 : 2, stride = (size_t)rows * es;
+    const uint8_t *p = t->data;
     int bad = 0;
     for (int kb = 0; kb < cols; kb += TILE) {
         const int kn = cols - kb < TILE ? cols - kb : TILE;
         for (int rb = r0; rb < r1; rb += TILE) {
             const int rn = r1 - rb < TILE ? r1 - rb : TILE;
-            for (int k = 0; k < kn; k++)
-                bad |= convert_run(t, (uint64_t)(kb + k) * (uint64_t)rows + (uint64_t)rb, (size_t)rn, tile[k]);
-            for (int r = 0; r < rn; r++) {
-                float *d = dst + (size_t)(rb - r0 + r) * (size_t)cols + (size_t)kb;
-                for (int k = 0; k < kn; k++) d[k] = tile[k][r];
-            }
+            bad |= f(p + (size_t)kb * stride + (size_t)rb * es, stride, (size_t)kn, (size_t)rn,
+                     dst + (size_t)(rb - r0) * (size_t)cols + (size_t)kb, (size_t)cols);
         }
     }
     return bad;

@@ -66,6 +66,47 @@ int llx_wscan_bf16_ref(const void *src, size_t n, float *dst)
     return (acc & 0x8000u) != 0;
 }
 
+/* The tile passes: element by element, the conversions above one value at
+ * a time (the same check, the same fp32). */
+int llx_wscan_tile_f32_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
+{
+    uint32_t acc = 0;
+    for (size_t k = 0; k < kn; k++) {
+        const uint8_t *p = (const uint8_t *)src + k * stride;
+        for (size_t r = 0; r < rn; r++, p += 4) {
+            const uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            NF(acc, (u & 0x7f800000u) + 0x00800000u);
+            dst[r * ld + k] = llx_bits_to_f32(u);
+        }
+    }
+    return (acc & 0x80000000u) != 0;
+}
+
+static int tile16_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld, int bf16)
+{
+    const uint32_t ex = bf16 ? 0x7f80u : 0x7c00u, step = bf16 ? 0x0080u : 0x0400u;
+    uint32_t acc = 0;
+    for (size_t k = 0; k < kn; k++) {
+        const uint8_t *p = (const uint8_t *)src + k * stride;
+        for (size_t r = 0; r < rn; r++, p += 2) {
+            const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+            NF(acc, (h & ex) + step);
+            dst[r * ld + k] = bf16 ? llx_bf16_to_f32(h) : llx_f16_to_f32(h);
+        }
+    }
+    return (acc & 0x8000u) != 0;
+}
+
+int llx_wscan_tile_f16_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
+{
+    return tile16_ref(src, stride, kn, rn, dst, ld, 0);
+}
+
+int llx_wscan_tile_bf16_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
+{
+    return tile16_ref(src, stride, kn, rn, dst, ld, 1);
+}
+
 /* Per-lane masks of the 64-bit words the hash reads (two F32 or four F16
  * lanes per little-endian word): exponent bits, one exponent step, the
  * lane's top bit.  The step never carries into the next lane. */
@@ -144,8 +185,14 @@ static int best;
 
 static void build(void)
 {
-    tiers[LLX_WSCAN_REF] = (llx_wscan){"ref", llx_wscan_f32_ref, llx_wscan_f16_ref, llx_wscan_bf16_ref,
-                                       llx_wscan_hash_float_ref};
+    tiers[LLX_WSCAN_REF] = (llx_wscan){"ref",
+                                       llx_wscan_f32_ref,
+                                       llx_wscan_f16_ref,
+                                       llx_wscan_bf16_ref,
+                                       llx_wscan_hash_float_ref,
+                                       llx_wscan_tile_f32_ref,
+                                       llx_wscan_tile_f16_ref,
+                                       llx_wscan_tile_bf16_ref};
     usable[LLX_WSCAN_REF] = 1;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init(); /* its AVX/AVX-512 flags include the OS's XCR0 state */

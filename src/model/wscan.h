@@ -38,10 +38,19 @@ typedef int (*llx_wscan_conv_fn)(const void *src, size_t n, float *dst);
  * F16 (f16 = 1) data; *bad = 1 when one of the floats is NaN or Inf. */
 typedef uint64_t (*llx_wscan_hash_fn)(const void *data, size_t n, uint64_t seed, int f16, int *bad);
 
+/* Widen a block stored transposed, with the same check: source row k
+ * (k < kn) holds rn little-endian elements at src + k * stride bytes, and
+ * its element r goes to dst[r * ld + k] (no alignment needed).  Returns 1
+ * when one of the kn * rn elements is NaN or infinite, else 0.  This is
+ * GPT-2's Conv1D transpose undone (model/hf_read.c); the vector tiers
+ * transpose 8x8 blocks in registers. */
+typedef int (*llx_wscan_tile_fn)(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld);
+
 typedef struct {
     const char *name;
     llx_wscan_conv_fn f32, f16, bf16;
     llx_wscan_hash_fn hash_float;
+    llx_wscan_tile_fn tile_f32, tile_f16, tile_bf16;
 } llx_wscan;
 
 enum { LLX_WSCAN_REF, LLX_WSCAN_AVX2, LLX_WSCAN_AVX512, LLX_WSCAN_COUNT };
@@ -65,6 +74,9 @@ int64_t llx_wscan_first_bad(const void *src, size_t n, int dtype_bytes, int bf16
 int llx_wscan_f32_ref(const void *src, size_t n, float *dst);
 int llx_wscan_f16_ref(const void *src, size_t n, float *dst);
 int llx_wscan_bf16_ref(const void *src, size_t n, float *dst);
+int llx_wscan_tile_f32_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld);
+int llx_wscan_tile_f16_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld);
+int llx_wscan_tile_bf16_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld);
 uint64_t llx_wscan_hash_float_ref(const void *data, size_t n, uint64_t seed, int f16, int *bad);
 /* The hash's end from byte i (a multiple of 32) given the four lane states
  * and the non-finite accumulator nf of the 64-bit words before i. */

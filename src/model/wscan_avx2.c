@@ -1,7 +1,10 @@
 /* model/wscan_avx2.c - the AVX2 tier of the load passes (model/wscan.h):
  * F32, BF16 and F16 runs widened to fp32 eight lanes at a time with the
  * NaN/Inf check fused in (an AND, an ADD and an OR per vector).  F16 blocks
- * holding a subnormal go through the scalar specification. */
+ * holding a subnormal go through the scalar specification.  The tile
+ * passes load 8 source rows of 8 elements, widen and check them the same
+ * way, transpose the 8x8 block in registers and store 8 destination rows;
+ * the check's accumulator is tested once per call. */
 #include <immintrin.h>
 
 #include "model/wscan.h"
@@ -98,8 +101,97 @@ static int f16_avx2(const void *src, size_t n, float *dst)
     return bad;
 }
 
+/* The 8x8 block in v (row i = v[i]) transposed in place. */
+static inline void transpose8(__m256 v[8])
+{
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44); /* a0 b0 c0 d0 | a4 b4 c4 d4 */
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee); /* column 1 | 5 */
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44); /* column 2 | 6 */
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee); /* column 3 | 7 */
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+enum { T_F32, T_F16, T_BF16 };
+
+/* The tile pass of dtype dt (a constant in each caller): 8x8 blocks in
+ * registers, the rows and columns past the last whole block by the scalar
+ * specification. */
+static inline __attribute__((always_inline)) int tile_avx2(int dt, const char *src, size_t stride, size_t kn,
+                                                           size_t rn, float *dst, size_t ld)
+{
+    const llx_wscan_tile_fn ref = dt == T_F32 ? llx_wscan_tile_f32_ref
+                                  : dt == T_F16 ? llx_wscan_tile_f16_ref : llx_wscan_tile_bf16_ref;
+    const size_t es = dt == T_F32 ? 4 : 2, k8 = kn & ~(size_t)7, r8 = rn & ~(size_t)7;
+    const __m256i ex = _mm256_set1_epi32(0x7c00), man = _mm256_set1_epi32(0x3ff), z = _mm256_setzero_si256();
+    __m256i acc = z;
+    int bad = 0;
+    for (size_t r = 0; r < r8; r += 8)
+        for (size_t k = 0; k < k8; k += 8) {
+            const char *s = src + k * stride + r * es;
+            __m256i x[8];
+            __m256i sub = z;
+            for (int i = 0; i < 8; i++) {
+                if (dt == T_F32) {
+                    x[i] = _mm256_loadu_si256((const __m256i *)(s + (size_t)i * stride));
+                    NF(acc, nf32(x[i]));
+                } else if (dt == T_BF16) {
+                    const __m128i h = _mm_loadu_si128((const __m128i *)(s + (size_t)i * stride));
+                    x[i] = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+                    NF(acc, nf32(x[i]));
+                } else {
+                    x[i] = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(s + (size_t)i * stride)));
+                    const __m256i e = _mm256_and_si256(x[i], ex);
+                    NF(acc, _mm256_add_epi32(e, _mm256_set1_epi32(0x0400)));
+                    sub = _mm256_or_si256(sub, _mm256_andnot_si256(_mm256_cmpeq_epi32(_mm256_and_si256(x[i], man), z),
+                                                                   _mm256_cmpeq_epi32(e, z)));
+                }
+            }
+            float *d = dst + r * ld + k;
+            if (dt == T_F16 && !_mm256_testz_si256(sub, sub)) {
+                bad |= ref(s, stride, 8, 8, d, ld);
+                continue;
+            }
+            __m256 v[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_castsi256_ps(dt == T_F16 ? widen_f16(x[i]) : x[i]);
+            transpose8(v);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + (size_t)i * ld, v[i]);
+        }
+    bad |= dt == T_F16 ? !_mm256_testz_si256(acc, _mm256_set1_epi32(0x8000)) : any_top32(acc);
+    if (k8 < kn) bad |= ref(src + k8 * stride, stride, kn - k8, rn, dst + k8, ld);
+    if (r8 < rn) bad |= ref(src + r8 * es, stride, k8, rn - r8, dst + r8 * ld, ld);
+    return bad;
+}
+
+static int tile_f32_avx2(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
+{
+    return tile_avx2(T_F32, src, stride, kn, rn, dst, ld);
+}
+
+static int tile_f16_avx2(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
+{
+    return tile_avx2(T_F16, src, stride, kn, rn, dst, ld);
+}
+
+static int tile_bf16_avx2(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
+{
+    return tile_avx2(T_BF16, src, stride, kn, rn, dst, ld);
+}
+
 void llx_wscan_fill_avx2(llx_wscan *w)
 {
+    w->tile_f32 = tile_f32_avx2;
+    w->tile_f16 = tile_f16_avx2;
+    w->tile_bf16 = tile_bf16_avx2;
     w->name = "avx2";
     w->f32 = f32_avx2;
     w->bf16 = bf16_avx2;
