@@ -99,7 +99,7 @@ void llx_test_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- helpers (tests/testutil.c) ---- */
 
-/* Path of a file in the shared data folder (env LLX_SHARED, else ../shared),
+/* Absolute path of a file in the shared data folder (env LLX_SHARED, else ../shared),
  * or NULL when it does not exist.  Returned string is static per call site use. */
 const char *llx_test_shared(const char *rel);
 /* The shakespeare-gpt2 model folder, or NULL when absent. */

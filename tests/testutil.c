@@ -29,10 +29,16 @@ const char *llx_test_shared(const char *rel)
     static int k;
     const char *base = getenv("LLX_SHARED");
     if (!base || !*base) base = "../shared";
-    char *b = bufs[k++ & 7];
-    snprintf(b, sizeof bufs[0], "%s/%s", base, rel);
-    struct stat st;
-    return stat(b, &st) == 0 ? b : NULL;
+    char *b = bufs[k++ & 7], path[4096];
+    snprintf(path, sizeof path, "%s/%s", base, rel);
+    /* absolute, so a test may link to it from a temporary folder (CI finds
+     * the data as the relative ../shared, which a symlink elsewhere would
+     * resolve against its own folder) */
+    char *abs = realpath(path, NULL);
+    if (!abs) return NULL;
+    snprintf(b, sizeof bufs[0], "%s", abs);
+    free(abs);
+    return b;
 }
 
 const char *llx_test_model_dir(void)
