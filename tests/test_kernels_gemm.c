@@ -64,6 +64,45 @@ static void raw_products(const llx_kernels *k)
 TIER_TEST(gemm_i8_raw_bit_exact) { raw_products(k); }
 TEST(kernels_ref_gemm_i8_pairs_layout, LLX_T_ASAN) { raw_products(&llx_kernels_ref); }
 
+/* Many tokens (the avx2 tier's blocked GEMM from 8 tokens on): several
+ * column blocks (K > 1024, tails of K % 32), row blocks of 12 with every
+ * remainder, token counts around the threshold and not multiples of the
+ * register tile, extreme weights and activations (a pair sum of the masked
+ * product at -2 * 127 * 128), and row sub-ranges that start inside a block. */
+TIER_TEST(gemm_i8_many_tokens_bit_exact)
+{
+    llx_rng r;
+    llx_rng_seed(&r, 7);
+    static const struct { int T, R, K; } shapes[] = {{7, 26, 2100}, {8, 26, 2100}, {9, 37, 1056}, {10, 12, 3077},
+                                                      {11, 2, 64}, {16, 40, 1024}, {40, 25, 2048}, {97, 13, 33},
+                                                      {130, 50, 96}};
+    for (int mode = 0; mode < 4; mode++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            const int T = shapes[i].T, R = shapes[i].R, K = shapes[i].K, ldx = K + 3, lda = R + 1;
+            int8_t *x = malloc((size_t)T * ldx), *w = malloc((size_t)R * K);
+            int32_t *want = malloc(sizeof(int32_t) * T * lda), *got = malloc(sizeof(int32_t) * T * lda);
+            /* mode 1: x = 127, w = -127 (|w| times ~x = -128 everywhere) */
+            tier_fill_i8(x, (size_t)T * ldx, &r, mode);
+            tier_fill_i8(w, (size_t)R * K, &r, mode == 1 ? 2 : mode == 3 ? 0 : mode);
+            int8_t *wp = packed(k, w, R, K);
+            memset(want, 0x11, sizeof(int32_t) * T * lda), memset(got, 0x11, sizeof(int32_t) * T * lda);
+            llx_matmul_i8_ref(want, lda, x, ldx, w, K, T, R, K);
+            k->matmul_i8p(got, lda, x, ldx, wp, T, R, K);
+            CHECK_MSG(!memcmp(want, got, sizeof(int32_t) * T * lda), "%s matmul_i8p mode %d T %d R %d K %d", k->name,
+                      mode, T, R, K);
+            if (mode == 1) CHECK_EQ_INT(got[0], -127 * 127 * K);
+            const int a = 2 * k->i8_rows; /* a sub-range from a packed row boundary */
+            if (R > a) {
+                k->matmul_i8p(got, lda, x, ldx, wp + (size_t)a * llx_i8_ld(k, K), T, R - a, K);
+                int same = 1;
+                for (int t = 0; t < T; t++)
+                    same &= !memcmp(got + (size_t)t * lda, want + (size_t)t * lda + a, sizeof(int32_t) * (R - a));
+                CHECK_MSG(same, "%s sub-range from row %d: T %d R %d K %d", k->name, a, T, R, K);
+            }
+            free(x), free(w), free(wp), free(want), free(got);
+        }
+}
+
 /* The spec of an epilogue: the reference products, then llx_epilogue_row
  * with the reference's element kernels. */
 static void epilogue_ref(const llx_epilogue *ep, const int8_t *x, int ldx, const int8_t *w, int T, int R, int K)

@@ -309,10 +309,21 @@ static void gp_4x2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t
     acc[lda + 3] = s4[3] + pair_tail(h, 1, x1, K32, K);
 }
 
+void llx_matmul_i8p_multi_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R,
+                               int K); /* gemm_i8_avx2.c */
+
+/* From this many tokens the blocked GEMM of gemm_i8_avx2.c (which prepares
+ * each weight block once for all tokens) is faster than the tiles below. */
+#define MULTI_MIN_T 8
+
 static void matmul_i8p_avx2(int32_t *acc, int lda, const int8_t *x, int ldx, const int8_t *wp, int T, int R, int K)
 {
     const int pairs_end = R & ~1, quads_end = R & ~3;
     int t = 0;
+    if (T >= MULTI_MIN_T) {
+        llx_matmul_i8p_multi_avx2(acc, lda, x, ldx, wp, T, pairs_end, K);
+        t = T;
+    }
     for (; t + 4 <= T; t += 4) {
         for (int r = 0; r < quads_end; r += 4) {
             const int8_t *g = wp + (size_t)r * K;
