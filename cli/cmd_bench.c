@@ -1,6 +1,10 @@
 /* cli/cmd_bench.c - looplynx bench: prefill and decode speed (llama-bench
  * style), weight bytes streamed per decoded token, and the same machine's
- * memory read bandwidth measured in the same run for comparison. */
+ * memory read bandwidth measured in the same run for comparison.  With
+ * --vs a second model runs in the same process, its repetitions
+ * alternating with the first model's, and the ratio of their speeds is
+ * taken per repetition pair: on a shared machine whose bandwidth drifts
+ * between runs, two separate runs compare two different machines. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +19,7 @@
 #define PROBE_LLC_MULTIPLE 4 /* the bandwidth probe reads at least this many times the last-level cache */
 
 typedef struct bench_args {
-    const char *model;
+    const char *model, *vs;
     long prompt, gen, reps, membw_mb;
     long nodes[MAX_SWEEP], threads[MAX_SWEEP];
     int n_nodes, n_threads, membw, membw_set, json;
@@ -34,7 +38,10 @@ typedef struct bench_result {
     double ring_bytes_per_token;
     long long weight_bytes;
     double membw, ratio, rss_mb, model_mb, kv_mb; /* membw: median of the probes; ratio: median per rep */
+    double vs_pp, vs_tg; /* --vs model's result: median per repetition pair of its tok/s / the first model's */
     const char *kernels;
+    const char *label; /* the precision it ran */
+    const llx_model *m;
 } bench_result;
 
 static void help(void)
@@ -53,6 +60,9 @@ static void help(void)
            "                       is the median of per-repetition decode GB/s / probe GB/s\n"
            "  --membw-mb N         size of the probe in MiB (default 1024, or 4x the last-level\n"
            "                       cache if that is larger; implies --membw)\n"
+           "  --vs MODEL2          also bench MODEL2 in the same run, its repetitions alternating\n"
+           "                       with MODEL's (A B, B A, ...); reports MODEL2's speed over\n"
+           "                       MODEL's as the median of per-repetition ratios\n"
            "  --json               JSON: one object, or {\"results\": [...]} for a sweep\n");
     cli_engine_help(stdout);
 }
@@ -81,6 +91,9 @@ static int parse(int argc, char **argv, bench_args *a)
         } else if ((r = cli_opt(argc, argv, &i, "-m", &v)) || (r = cli_opt(argc, argv, &i, "--model", &v))) {
             if (r < 0) return EXIT_USAGE;
             a->model = v;
+        } else if ((r = cli_opt(argc, argv, &i, "--vs", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            a->vs = v;
         } else if ((r = cli_opt(argc, argv, &i, "--prompt", &v))) {
             if (r < 0 || !cli_parse_int("--prompt", v, 1, 1 << 16, &a->prompt)) return EXIT_USAGE;
         } else if ((r = cli_opt(argc, argv, &i, "--gen", &v))) {
@@ -188,74 +201,136 @@ static void progress(int nodes, int threads, long r, long reps)
     else if (r) fprintf(stderr, "bench: nodes %d threads %d rep %ld/%ld\n", nodes, threads, r, reps);
 }
 
-static int run_config(bench_args *a, llx_model *m, int nodes, int threads, bench_result *res)
+/* One model's engine and its repetitions' figures in run_config. */
+typedef struct side {
+    cli_engine *ce; /* its options and precision label */
+    llx_model *m;
+    llx_engine *e;
+    int *ids;
+    float *logits;
+    double *pp, *tg, *ratio, ring_s, wait_s, rss;
+    long long ring_b;
+    llx_engine_stats es0;
+} side;
+
+/* Create the engine, the prompt and the buffers, and warm up (fault in
+ * weights and caches). */
+static int side_setup(const bench_args *a, side *sd)
 {
-    a->ce.opt.nodes = nodes;
-    a->ce.opt.threads = threads;
-    const llx_config *c = llx_model_config(m);
+    const llx_config *c = llx_model_config(sd->m);
     if (a->prompt + a->gen > c->n_ctx)
         return cli_usage_error("--prompt %ld + --gen %ld exceed the model context of %d", a->prompt, a->gen, c->n_ctx);
-    llx_engine *e;
-    if (llx_engine_create(&e, m, &a->ce.opt) != LLX_OK) return cli_lib_error();
-    int *ids = malloc((size_t)a->prompt * sizeof *ids);
-    float *logits = malloc((size_t)c->n_vocab * sizeof *logits);
-    double *pp = calloc((size_t)a->reps, sizeof *pp), *tg = calloc((size_t)a->reps, sizeof *tg);
-    int rc = ids && logits && pp && tg ? 0 : cli_runtime_error("out of memory");
+    if (llx_engine_create(&sd->e, sd->m, &sd->ce->opt) != LLX_OK) return cli_lib_error();
+    sd->ids = malloc((size_t)a->prompt * sizeof *sd->ids);
+    sd->logits = malloc((size_t)c->n_vocab * sizeof *sd->logits);
+    sd->pp = calloc((size_t)a->reps, sizeof *sd->pp), sd->tg = calloc((size_t)a->reps, sizeof *sd->tg);
+    sd->ratio = calloc((size_t)a->reps, sizeof *sd->ratio);
+    if (!sd->ids || !sd->logits || !sd->pp || !sd->tg || !sd->ratio) return cli_runtime_error("out of memory");
     unsigned x = 12345;
-    for (long i = 0; !rc && i < a->prompt; i++) ids[i] = (int)((x = x * 1103515245u + 12345u) >> 8) % c->n_vocab;
-    double ring_s = 0, wait_s = 0, rs, ws, *bw = calloc((size_t)a->reps, sizeof *bw), *ratio = calloc((size_t)a->reps, sizeof *ratio);
-    long long ring_b = 0, rb;
+    for (long i = 0; i < a->prompt; i++) sd->ids[i] = (int)((x = x * 1103515245u + 12345u) >> 8) % c->n_vocab;
+    double rs, ws;
+    long long rb;
+    if (one_rep(sd->e, sd->ids, &(bench_args){.prompt = a->prompt < 16 ? a->prompt : 16, .gen = 2}, sd->logits, &rs,
+                &rs, &rs, &ws, &rb) != LLX_OK)
+        return cli_lib_error();
+    sd->rss = llx_rss_bytes() / 1e6; /* before the probe's buffer exists */
+    llx_engine_get_stats(sd->e, &sd->es0);
+    return 0;
+}
+
+static int side_rep(const bench_args *a, side *sd, long r, double bw)
+{
+    double rs, ws;
+    long long rb;
+    if (one_rep(sd->e, sd->ids, a, sd->logits, &sd->pp[r], &sd->tg[r], &rs, &ws, &rb) != LLX_OK) {
+        if (!a->json) progress(0, 0, 0, 0); /* the error line starts a line of its own */
+        return cli_lib_error();
+    }
+    sd->ring_s += rs, sd->wait_s += ws, sd->ring_b += rb;
+    if (bw > 0) sd->ratio[r] = sd->es0.weight_bytes * sd->tg[r] / 1e9 / bw;
+    return 0;
+}
+
+static void side_result(const bench_args *a, side *sd, double *bw, bench_result *res)
+{
+    const llx_config *c = llx_model_config(sd->m);
+    llx_engine_stats es;
+    llx_engine_get_stats(sd->e, &es);
+    res->nodes = sd->ce->opt.nodes, res->threads = sd->ce->opt.threads;
+    res->pp = stats(sd->pp, (int)a->reps);
+    res->tg = stats(sd->tg, (int)a->reps);
+    res->ring_ms_per_token = sd->ring_s * 1e3 / ((double)a->reps * a->gen);
+    res->wait_ms_per_token = sd->wait_s * 1e3 / ((double)a->reps * a->gen);
+    res->ring_bytes_per_token = (double)sd->ring_b / ((double)a->reps * a->gen);
+    res->weight_bytes = es.weight_bytes;
+    res->kernels = es.kernels;
+    res->label = sd->ce->label;
+    res->m = sd->m;
+    res->rss_mb = sd->rss;
+    res->model_mb = llx_model_bytes(sd->m) / 1e6;
+    const int kv_elem = sd->ce->opt.precision == LLX_PREC_FP32 ? 4 : 1;
+    /* K and V of every KV head at the engine's context (copies on several nodes not counted) */
+    res->kv_mb = 2.0 * c->n_layer * llx_config_kv_heads(c) * llx_config_head_dim(c) * (double)llx_engine_max_ctx(sd->e) *
+                 kv_elem / 1e6;
+    res->membw = bw ? median(bw, (int)a->reps) : 0;
+    res->ratio = bw ? median(sd->ratio, (int)a->reps) : 0;
+}
+
+static void side_free(side *sd)
+{
+    free(sd->ids), free(sd->logits), free(sd->pp), free(sd->tg), free(sd->ratio);
+    llx_engine_free(sd->e);
+    sd->ids = NULL, sd->logits = NULL, sd->pp = sd->tg = sd->ratio = NULL, sd->e = NULL;
+}
+
+/* median over repetitions of y[r] / x[r] */
+static double pair_ratio(const double *y, const double *x, long reps)
+{
+    double q[1000];
+    for (long r = 0; r < reps; r++) q[r] = x[r] > 0 ? y[r] / x[r] : 0;
+    return median(q, (int)reps);
+}
+
+/* One sweep point: the model (and the --vs model, ns = 2), each with its
+ * own engine; repetition r runs them in the order A B for even r, B A for
+ * odd r, with the probe next to every repetition. */
+static int run_config(const bench_args *a, side *sd, int ns, int nodes, int threads, bench_result *res)
+{
+    for (int k = 0; k < ns; k++) sd[k].ce->opt.nodes = nodes, sd[k].ce->opt.threads = threads;
+    int rc = 0;
+    for (int k = 0; !rc && k < ns; k++) rc = side_setup(a, &sd[k]);
+    double *bw = rc ? NULL : calloc((size_t)a->reps, sizeof *bw);
     llx_membw *probe = NULL;
-    if (!rc && (!bw || !ratio)) rc = cli_runtime_error("out of memory");
-    /* warm-up: fault in weights and caches */
-    if (!rc && one_rep(e, ids, &(bench_args){.prompt = a->prompt < 16 ? a->prompt : 16, .gen = 2}, logits, &rs, &rs,
-                       &rs, &ws, &rb) != LLX_OK)
-        rc = cli_lib_error();
-    const double rss = llx_rss_bytes() / 1e6; /* before the probe's buffer exists */
+    if (!rc && !bw) rc = cli_runtime_error("out of memory");
     if (!rc && a->membw && llx_membw_create(&probe, nodes * threads, (size_t)a->membw_mb << 20) != LLX_OK)
         rc = cli_lib_error();
-    llx_engine_stats es0;
-    llx_engine_get_stats(e, &es0);
     for (long r = 0; !rc && r < a->reps; r++) {
         /* the probe runs next to every repetition: this machine's bandwidth drifts */
         if (probe) bw[r] = llx_membw_run(probe, 3);
-        if (one_rep(e, ids, a, logits, &pp[r], &tg[r], &rs, &ws, &rb) != LLX_OK) {
-            if (!a->json) progress(0, 0, 0, 0); /* the error line starts a line of its own */
-            rc = cli_lib_error();
-        }
-        ring_s += rs, wait_s += ws, ring_b += rb;
-        if (probe) ratio[r] = es0.weight_bytes * tg[r] / 1e9 / bw[r];
+        for (int k = 0; !rc && k < ns; k++) rc = side_rep(a, &sd[r % 2 ? ns - 1 - k : k], r, probe ? bw[r] : 0);
         if (!rc && !a->json) progress(nodes, threads, r + 1, a->reps);
     }
     if (!a->json) progress(0, 0, 0, 0);
-    if (!rc) {
-        llx_engine_stats es;
-        llx_engine_get_stats(e, &es);
-        res->nodes = nodes, res->threads = threads;
-        res->pp = stats(pp, (int)a->reps);
-        res->tg = stats(tg, (int)a->reps);
-        res->ring_ms_per_token = ring_s * 1e3 / ((double)a->reps * a->gen);
-        res->wait_ms_per_token = wait_s * 1e3 / ((double)a->reps * a->gen);
-        res->ring_bytes_per_token = (double)ring_b / ((double)a->reps * a->gen);
-        res->weight_bytes = es.weight_bytes;
-        res->kernels = es.kernels;
-        res->rss_mb = rss;
-        res->model_mb = llx_model_bytes(m) / 1e6;
-        const int kv_elem = a->ce.opt.precision == LLX_PREC_FP32 ? 4 : 1;
-        /* K and V of every KV head at the engine's context (copies on several nodes not counted) */
-        res->kv_mb = 2.0 * c->n_layer * llx_config_kv_heads(c) * llx_config_head_dim(c) * (double)llx_engine_max_ctx(e) *
-                     kv_elem / 1e6;
-        res->membw = probe ? median(bw, (int)a->reps) : 0;
-        res->ratio = probe ? median(ratio, (int)a->reps) : 0;
+    for (int k = 0; !rc && k < ns; k++) side_result(a, &sd[k], probe ? bw : NULL, &res[k]);
+    if (!rc && ns == 2) {
+        res[1].vs_pp = pair_ratio(sd[1].pp, sd[0].pp, a->reps);
+        res[1].vs_tg = pair_ratio(sd[1].tg, sd[0].tg, a->reps);
     }
     llx_membw_free(probe);
-    free(ids), free(logits), free(pp), free(tg), free(bw), free(ratio);
-    llx_engine_free(e);
+    free(bw);
+    for (int k = 0; k < ns; k++) side_free(&sd[k]);
     return rc;
 }
 
-static void print_json_one(const bench_args *a, const llx_model *m, const bench_result *r)
+static const char *base_name(const llx_model *m)
 {
+    const char *name = strrchr(llx_model_path(m), '/');
+    return name && name[1] ? name + 1 : llx_model_path(m);
+}
+
+static void print_json_one(const bench_args *a, const bench_result *r)
+{
+    const llx_model *m = r->m;
     const double gbs = r->weight_bytes * r->tg.mean / 1e9;
     printf("{\"model\": ");
     cli_json_string(stdout, llx_model_path(m), strlen(llx_model_path(m)));
@@ -264,23 +339,23 @@ static void print_json_one(const bench_args *a, const llx_model *m, const bench_
            "\"prefill_tok_s\": %.3f, \"prefill_tok_s_sd\": %.3f, \"decode_tok_s\": %.3f, \"decode_tok_s_sd\": %.3f, "
            "\"weight_bytes_per_token\": %lld, \"decode_gb_s\": %.3f, \"ring_exposed_ms_per_token\": %.4f, "
            "\"ring_wait_ms_per_token\": %.4f, \"ring_bytes_per_token\": %.0f, \"rss_mb\": %.1f, \"model_mb\": %.1f, \"kv_cache_mb\": %.1f",
-           a->ce.label, r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
+           r->label, r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
            r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
            r->wait_ms_per_token, r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
     if (r->membw > 0)
         printf(", \"membw_gb_s\": %.3f, \"membw_probe_mib\": %ld, \"decode_membw_ratio\": %.4f", r->membw, a->membw_mb,
                r->ratio);
+    if (r->vs_tg > 0) printf(", \"vs_prefill_ratio\": %.4f, \"vs_decode_ratio\": %.4f", r->vs_pp, r->vs_tg);
     printf("}");
 }
 
-static void print_table(const bench_args *a, const llx_model *m, const bench_result *r, int n)
+static void print_table(const bench_args *a, const bench_result *r, int n)
 {
     printf("| %-10s | %-12s | %5s | %7s | %6s | %18s | %8s | %8s | %8s |\n", "model", "precision", "nodes", "threads",
            "test", "t/s", "GB/s", "membw", "ratio");
     printf("|------------|--------------|------:|--------:|-------:|-------------------:|---------:|---------:|---------:|\n");
-    const char *name = strrchr(llx_model_path(m), '/');
-    name = name && name[1] ? name + 1 : llx_model_path(m);
     for (int i = 0; i < n; i++) {
+        const char *name = base_name(r[i].m);
         const double gbs = r[i].weight_bytes * r[i].tg.mean / 1e9;
         char mb[32] = "-", ratio[32] = "-";
         if (r[i].membw > 0) {
@@ -288,10 +363,10 @@ static void print_table(const bench_args *a, const llx_model *m, const bench_res
             snprintf(ratio, sizeof ratio, "%.1f%%", 100 * r[i].ratio);
         }
         printf("| %-10.10s | %-12s | %5d | %7d | pp%-4ld | %9.2f +- %6.2f | %8s | %8s | %8s |\n", name,
-               a->ce.label, r[i].nodes, r[i].threads, a->prompt, r[i].pp.mean,
+               r[i].label, r[i].nodes, r[i].threads, a->prompt, r[i].pp.mean,
                r[i].pp.sd, "-", "-", "-");
         printf("| %-10.10s | %-12s | %5d | %7d | tg%-4ld | %9.2f +- %6.2f | %8.2f | %8s | %8s |\n", name,
-               a->ce.label, r[i].nodes, r[i].threads, a->gen, r[i].tg.mean, r[i].tg.sd,
+               r[i].label, r[i].nodes, r[i].threads, a->gen, r[i].tg.mean, r[i].tg.sd,
                gbs, mb, ratio);
     }
     for (int i = 0; i < n; i++)
@@ -300,6 +375,12 @@ static void print_table(const bench_args *a, const llx_model *m, const bench_res
                r[i].nodes, r[i].threads, r[i].weight_bytes / 1e6, r[i].ring_ms_per_token,
                r[i].tg.mean > 0 ? 100 * r[i].ring_ms_per_token * r[i].tg.mean / 1e3 : 0.0, r[i].wait_ms_per_token,
                r[i].ring_bytes_per_token, r[i].rss_mb, r[i].model_mb, r[i].kv_mb, r[i].kernels);
+    for (int i = 0; i < n; i++)
+        if (r[i].vs_tg > 0) {
+            printf("nodes %d threads %d: %s / %s (repetitions alternating, medians of per-repetition ratios): "
+                   "decode %.2fx, prefill %.2fx\n", r[i].nodes, r[i].threads, base_name(r[i].m), base_name(r[i - 1].m),
+                   r[i].vs_tg, r[i].vs_pp);
+        }
 }
 
 int cmd_bench(int argc, char **argv)
@@ -308,29 +389,36 @@ int cmd_bench(int argc, char **argv)
     int rc = parse(argc, argv, &a);
     if (rc < 0) return EXIT_OK;
     if (rc) return rc;
-    llx_model *m;
-    if ((rc = cli_engine_open(&a.ce, a.model, &m))) return rc;
-    bench_result res[MAX_SWEEP * MAX_SWEEP];
+    cli_engine ce_vs = a.ce; /* the same flags; its own precision and label */
+    side sd[2] = {{.ce = &a.ce}, {.ce = &ce_vs}};
+    if ((rc = cli_engine_open(&a.ce, a.model, &sd[0].m))) return rc;
+    const int ns = a.vs ? 2 : 1;
+    if (a.vs && (rc = cli_engine_open(&ce_vs, a.vs, &sd[1].m))) {
+        llx_model_close(sd[0].m);
+        return rc;
+    }
+    bench_result res[2 * MAX_SWEEP * MAX_SWEEP];
+    memset(res, 0, sizeof res);
     int n = 0;
     for (int i = 0; !rc && i < a.n_nodes; i++)
         for (int j = 0; !rc && j < a.n_threads; j++) {
-            rc = run_config(&a, m, (int)a.nodes[i], (int)a.threads[j], &res[n]);
-            if (!rc) n++;
+            rc = run_config(&a, sd, ns, (int)a.nodes[i], (int)a.threads[j], &res[n]);
+            if (!rc) n += ns;
         }
     if (!rc && a.json) {
-        if (n == 1) print_json_one(&a, m, &res[0]);
+        if (n == 1) print_json_one(&a, &res[0]);
         else {
             printf("{\"results\": [");
             for (int i = 0; i < n; i++) {
                 if (i) printf(", ");
-                print_json_one(&a, m, &res[i]);
+                print_json_one(&a, &res[i]);
             }
             printf("]}");
         }
         printf("\n");
     } else if (!rc) {
-        print_table(&a, m, res, n);
+        print_table(&a, res, n);
     }
-    llx_model_close(m);
+    for (int k = 0; k < ns; k++) llx_model_close(sd[k].m);
     return rc;
 }

@@ -263,6 +263,46 @@ TEST(bench_cli_sweep, LLX_T_ASAN)
     llx_proc_free(&r);
 }
 
+/* --vs: a second model in the same run, repetitions alternating; each
+ * keeps its own precision, and the ratio is taken per repetition pair (one
+ * repetition: exactly the second's tok/s over the first's). */
+TEST(bench_cli_vs, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *llx = llx_tiny_llx(1);
+    REQUIRE(hf && llx);
+    llx_proc_result r;
+    llx_cli(&r, "bench", "-m", hf, "--vs", llx, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", "--json", NULL);
+    json_t *j = parse_ok(&r), *res = json_object_get(j, "results");
+    CHECK_MSG(json_is_array(res) && json_array_size(res) == 2, "%.300s", r.out);
+    if (json_is_array(res) && json_array_size(res) == 2) {
+        const json_t *a = json_array_get(res, 0), *b = json_array_get(res, 1);
+        check_bench_record(a, 1, 0);
+        check_bench_record(b, 1, 0);
+        CHECK(!strcmp(json_string_value(json_object_get(a, "precision")), "fp32"));
+        CHECK(!strcmp(json_string_value(json_object_get(b, "precision")), "w8a8-static"));
+        CHECK(json_integer_value(json_object_get(b, "weight_bytes_per_token")) <
+              json_integer_value(json_object_get(a, "weight_bytes_per_token")));
+        CHECK(!json_object_get(a, "vs_decode_ratio"));
+        CHECK_CLOSE(num(b, "vs_decode_ratio"), num(b, "decode_tok_s") / num(a, "decode_tok_s"), 1e-3, 2e-3);
+        CHECK_CLOSE(num(b, "vs_prefill_ratio"), num(b, "prefill_tok_s") / num(a, "prefill_tok_s"), 1e-3, 2e-3);
+    }
+    json_decref(j);
+    llx_proc_free(&r);
+    /* the table names both models and the ratio line; two sweep points, two reps */
+    llx_cli(&r, "bench", "-m", hf, "--vs", llx, "--prompt", "8", "--gen", "4", "--reps", "2", "-t", "1", "--nodes", "1,2",
+            NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, "| fp32") && strstr(r.out, "| w8a8-static"), "%.400s", r.err);
+    CHECK(strstr(r.out, "nodes 1 threads 1: ") && strstr(r.out, "nodes 2 threads 1: ") &&
+          strstr(r.out, "medians of per-repetition ratios): decode "));
+    llx_proc_free(&r);
+    llx_cli(&r, "bench", "-m", hf, "--vs", llx_test_tmpfile("no-such-model"), "--prompt", "8", NULL);
+    CHECK(llx_cli_failed(&r, 1, "not found"));
+    llx_proc_free(&r);
+    llx_cli(&r, "bench", "-m", hf, "--prompt", "8", "--vs", NULL);
+    CHECK(llx_cli_failed(&r, 2, "--vs needs a value"));
+    llx_proc_free(&r);
+}
+
 TEST(bench_bad_args, LLX_T_ASAN)
 {
     const char *hf = llx_tiny_hf();
