@@ -63,7 +63,7 @@ static void help(void)
            "  --vs MODEL2          also bench MODEL2 in the same run, its repetitions alternating\n"
            "                       with MODEL's (A B, B A, ...); reports MODEL2's speed over\n"
            "                       MODEL's as the median of per-repetition ratios\n"
-           "  --json               JSON: one object, or {\"results\": [...]} for a sweep\n");
+           "  --json               JSON: one object, or {\"results\": [...]} for a sweep or --vs\n");
     cli_engine_help(stdout);
 }
 
