@@ -205,9 +205,12 @@ TEST(kernels_f32_vector_tiers_agree, LLX_T_ASAN)
     if (!a || !b) SKIP("tier avx512: %s", llx_tier_missing(LLX_TIER_AVX512));
     llx_rng r;
     llx_rng_seed(&r, 3);
-    static const int Ks[] = {1, 8, 13, 40, 64, 203, 768, 1024, 3100};
-    static const int Ts[] = {1, 3, 8, 9, 16, 21};
-    /* 200 rows: several of the avx512 kernel's row chunks, the last partial */
+    /* K: below 8, tails, several of the 16-token kernel's column blocks */
+    static const int Ks[] = {1, 7, 8, 13, 40, 64, 203, 768, 1024, 3100};
+    /* T: the 16-token blocks, then a block of 8, then the avx2 tail */
+    static const int Ts[] = {1, 3, 8, 9, 16, 21, 24, 37};
+    /* 200 rows: several of the avx512 kernels' row chunks, the last partial;
+     * row counts not a multiple of the tiles' 3 or 6 rows or the 8 stored at once */
     static const int Rs[] = {1, 5, 6, 12, 13, 31, 200};
     /* strides a multiple of 4 KiB and others (rows that alias in L1 or not) */
     for (int alias = 0; alias < 2; alias++)

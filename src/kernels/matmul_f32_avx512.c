@@ -2,28 +2,31 @@
  * tiers' summation order (kernels.h): its results equal the avx2 tier's bit
  * for bit.  Built with AVX-512 flags; entered only after the CPU check.
  *
- * A zmm holds the 8-lane accumulators of two elements: tokens t and t+1 of
- * one row.  Each step multiplies the pair's x[k .. k+7] (two halves) by the
- * row's w[k .. k+7] broadcast to both halves and adds with one fused
- * multiply-add per lane, exactly the avx2 kernel's per-lane operations.  A
- * tile is 4 token pairs x 6 rows (24 accumulators), run over K in blocks
- * so that its rows stay in L1; afterwards the lanes are combined with the
- * same tree, ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), on 16 elements at a
- * time.  Fewer than 8 tokens (decode) go to the avx2 kernel, which streams
- * four rows at once.
+ * Prefill goes 16 tokens at a time (below, "16 tokens in the lanes"): a
+ * zmm holds one of the 8 lanes of 16 elements, x is packed transposed, and
+ * the weights are broadcast from memory by the multiply-adds themselves, so
+ * the vector unit runs nothing but the multiply-adds.  A block of 8 tokens
+ * left over goes to the pair kernel: a zmm holds the 8-lane accumulators of
+ * two elements, tokens t and t+1 of one row; each step multiplies the
+ * pair's x[k .. k+7] (two halves) by the row's w[k .. k+7] broadcast to both
+ * halves, a tile is 4 token pairs x 6 rows (24 accumulators).  Both keep
+ * each lane's sequence of fused multiply-adds and combine the lanes with the
+ * avx2 tree, ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).  Fewer than 8 tokens
+ * (decode) go to the avx2 kernel, which streams four rows at once.
  *
- * Rows go in chunks of at most L2_W bytes of weights, and every block of 8
- * tokens passes over a chunk before the next, so prefill reads each weight
- * from memory once, not once per 8 tokens (the avx2 kernel sweeps the whole
- * matrix for every 4 tokens).
+ * Rows go in chunks, and every token block passes over a chunk before the
+ * next, so prefill reads each weight from memory once, not once per token
+ * block (the avx2 kernel sweeps the whole matrix for every 4 tokens).
  *
  * On Zen 4 a zmm FMA is two 256-bit halves, so AVX-512 brings no more
  * multiply-adds per cycle than AVX2; the gains are the 32 registers (24
- * accumulators), rows a multiple of 4 KiB apart not evicting each other in
- * L1 (the avx2 kernel's row streams do: K = 1024, 3072, 4096), and the
- * chunks.  GPT-2 small's four shapes at T=128 over 12 layers' weights (one
- * core, thread CPU time, best of 10, load 19): 80-82 GFLOP/s each, against
- * 63-82 for the unchunked kernel and 38-81 for avx2 (issue 13). */
+ * accumulators), the broadcast operands (the pair kernel's broadcasts of 8
+ * floats take the vector unit), rows a multiple of 4 KiB apart not evicting
+ * each other in L1 (the avx2 kernel's row streams do: K = 1024, 3072,
+ * 4096), and the chunks.  GPT-2 small's four shapes at T=128 over 12
+ * layers' weights (one core, thread CPU time, best of 8, load 10): QKV,
+ * proj, FC1, FC2 at 89-93 GFLOP/s with 16 tokens in the lanes, 82-85 with
+ * the pair kernel alone (issue 13). */
 #include <immintrin.h>
 
 #include "kernels/kernels.h"
@@ -149,6 +152,149 @@ static void chunk(const f32_args *a, int t, int r0, int nr)
         }
 }
 
+/* ---- 16 tokens in the lanes: the prefill kernel ----
+ * A zmm holds one lane l of 16 elements: tokens t .. t+15 of one row.  Each
+ * step multiplies the tokens' x[k + l] (x packed transposed: 16 tokens per
+ * column) by the row's w[k + l], broadcast from memory by the multiply-add
+ * itself, so no instruction but the 24 multiply-adds uses the vector unit;
+ * a tile is 3 rows x the 8 lanes (24 accumulators) of 16 tokens.  Each
+ * lane's sequence of fused multiply-adds, and the tree that combines the
+ * lanes, are the avx2 kernel's, so the bits are the same. */
+
+#define KB16 384 /* columns per block: 24 KiB of packed x, in L1 */
+#define RC16 144 /* rows per chunk at most: x is packed once per 48 row tiles */
+#define W16 ((size_t)3 << 20) /* weight bytes per chunk at most, in L2 and L3: 4 bytes of
+                                * weights feed 16 multiply-adds, a slow stream */
+
+/* An 8 x 8 transpose: row i of dst (dst + i * ldd, 8 floats) gets column
+ * k + i of the rows src[0..7]. */
+static inline void tr8(float *dst, size_t ldd, const float *const *src, int k)
+{
+    const __m256 r0 = _mm256_loadu_ps(src[0] + k), r1 = _mm256_loadu_ps(src[1] + k), r2 = _mm256_loadu_ps(src[2] + k),
+                 r3 = _mm256_loadu_ps(src[3] + k), r4 = _mm256_loadu_ps(src[4] + k), r5 = _mm256_loadu_ps(src[5] + k),
+                 r6 = _mm256_loadu_ps(src[6] + k), r7 = _mm256_loadu_ps(src[7] + k);
+    /* s0: rows 0,1 of columns 0,1 (and 4,5 in the high half); s1: columns 2,3 (6,7) */
+    const __m256 s0 = _mm256_unpacklo_ps(r0, r1), s1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 s2 = _mm256_unpacklo_ps(r2, r3), s3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 s4 = _mm256_unpacklo_ps(r4, r5), s5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 s6 = _mm256_unpacklo_ps(r6, r7), s7 = _mm256_unpackhi_ps(r6, r7);
+    /* c[i]: column i of rows 0-3 (low half), column i + 4 (high half); d[i]: rows 4-7 */
+    const __m256 c[4] = {_mm256_shuffle_ps(s0, s2, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(s0, s2, _MM_SHUFFLE(3, 2, 3, 2)),
+                         _mm256_shuffle_ps(s1, s3, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(s1, s3, _MM_SHUFFLE(3, 2, 3, 2))};
+    const __m256 d[4] = {_mm256_shuffle_ps(s4, s6, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(s4, s6, _MM_SHUFFLE(3, 2, 3, 2)),
+                         _mm256_shuffle_ps(s5, s7, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(s5, s7, _MM_SHUFFLE(3, 2, 3, 2))};
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(c[i], d[i], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(c[i], d[i], 0x31));
+    }
+}
+
+/* x[k0 .. k1) of tokens xr[0..15], transposed: xt[16 * (k - k0) + j] = xr[j][k] */
+static void pack_xt(float *xt, const float *const *xr, int k0, int k1)
+{
+    for (int k = k0; k < k1; k += 8, xt += 128) {
+        tr8(xt, 16, xr, k);
+        tr8(xt + 8, 16, xr + 8, k);
+    }
+}
+
+/* 16 tokens (xt, packed over [k0, k1)) x 3 rows (wr[0..2]) over k in [k0,
+ * k1), multiples of 8, continuing the 24 accumulators in acc (zero when k0
+ * is 0): acc[16 * (8 * r + l) + j] is lane l of row r, token j.  With last
+ * set, the lanes are combined instead, ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)),
+ * and sum[16 * r + j] is row r's sum for token j.  Storing and reloading
+ * the accumulators between blocks changes no bit. */
+static void tile_16x3(float *acc, float *sum, const float *xt, const float *const *wr, int k0, int k1, int last)
+{
+#define A(r, l) a##r##l
+#define ld(r, l) (k0 ? _mm512_load_ps(acc + 16 * (8 * (r) + (l))) : _mm512_setzero_ps())
+#define LOAD8(r)                                                                                                   \
+    __m512 A(r, 0) = ld(r, 0), A(r, 1) = ld(r, 1), A(r, 2) = ld(r, 2), A(r, 3) = ld(r, 3), A(r, 4) = ld(r, 4),   \
+           A(r, 5) = ld(r, 5), A(r, 6) = ld(r, 6), A(r, 7) = ld(r, 7);
+    LOAD8(0) LOAD8(1) LOAD8(2)
+    const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2];
+    for (int k = k0; k < k1; k += 8, xt += 128) {
+#define LANE(l)                                                                                                    \
+    {                                                                                                              \
+        __m512 xv = _mm512_load_ps(xt + 16 * (l));                                                                 \
+        __asm__("" : "+v"(xv)); /* one load, kept in a register, for the three rows */                            \
+        A(0, l) = _mm512_fmadd_ps(_mm512_set1_ps(w0[k + (l)]), xv, A(0, l));                                       \
+        A(1, l) = _mm512_fmadd_ps(_mm512_set1_ps(w1[k + (l)]), xv, A(1, l));                                       \
+        A(2, l) = _mm512_fmadd_ps(_mm512_set1_ps(w2[k + (l)]), xv, A(2, l));                                       \
+    }
+        LANE(0) LANE(1) LANE(2) LANE(3) LANE(4) LANE(5) LANE(6) LANE(7)
+#undef LANE
+    }
+#define TREE(r)                                                                                                    \
+    _mm512_store_ps(sum + 16 * (r), _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(A(r, 0), A(r, 4)),                  \
+                                                                _mm512_add_ps(A(r, 2), A(r, 6))),                  \
+                                                  _mm512_add_ps(_mm512_add_ps(A(r, 1), A(r, 5)),                  \
+                                                                _mm512_add_ps(A(r, 3), A(r, 7)))));
+#define STORE8(r)                                                                                                  \
+    _mm512_store_ps(acc + 16 * (8 * (r) + 0), A(r, 0)), _mm512_store_ps(acc + 16 * (8 * (r) + 1), A(r, 1)),       \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 2), A(r, 2)), _mm512_store_ps(acc + 16 * (8 * (r) + 3), A(r, 3)),   \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 4), A(r, 4)), _mm512_store_ps(acc + 16 * (8 * (r) + 5), A(r, 5)),   \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 6), A(r, 6)), _mm512_store_ps(acc + 16 * (8 * (r) + 7), A(r, 7));
+    if (last) {
+        TREE(0) TREE(1) TREE(2)
+    } else {
+        STORE8(0) STORE8(1) STORE8(2)
+    }
+#undef TREE
+#undef STORE8
+#undef LOAD8
+#undef ld
+#undef A
+}
+
+/* tokens [t, t + 16) x rows [r0, r0 + nr), nr <= RC16, K >= 8: sums in
+ * sum[16 * r + j], then the tail k = K8 .. K-1 and the bias as the avx2
+ * kernel adds them, then out, 8 rows x 8 tokens at a time */
+static void chunk16(const f32_args *a, int t, int r0, int nr)
+{
+    _Alignas(64) float xt[KB16 * 16];
+    _Alignas(64) float sum[(RC16 + 2) * 16];
+    _Alignas(64) float acc[RC16 / 3][24 * 16];
+    const int K8 = a->K & ~7, tiles = (nr + 2) / 3;
+    const float *xr[16];
+    for (int j = 0; j < 16; j++) xr[j] = a->x + (size_t)(t + j) * a->ldx;
+    for (int k0 = 0; k0 < K8; k0 += KB16) {
+        const int k1 = K8 - k0 < KB16 ? K8 : k0 + KB16;
+        pack_xt(xt, xr, k0, k1);
+        for (int i = 0; i < tiles; i++) {
+            const float *wr[3];
+            for (int q = 0; q < 3; q++) wr[q] = a->w + (size_t)(r0 + (3 * i + q < nr ? 3 * i + q : nr - 1)) * a->ldw;
+            tile_16x3(acc[i], sum + 48 * i, xt, wr, k0, k1, k1 == K8);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        float *s = sum + 16 * r;
+        const float *wr = a->w + (size_t)(r0 + r) * a->ldw;
+        if (K8 < a->K) /* the tail, then the bias, element by element */
+            for (int j = 0; j < 16; j++) {
+                float e = s[j];
+                for (int k = K8; k < a->K; k++) e += wr[k] * xr[j][k];
+                s[j] = a->bias ? e + a->bias[r0 + r] : e;
+            }
+        else if (a->bias)
+            _mm512_store_ps(s, _mm512_add_ps(_mm512_load_ps(s), _mm512_set1_ps(a->bias[r0 + r])));
+    }
+    float *out = a->out + (size_t)t * a->ldo + r0;
+    int r = 0;
+    for (; r + 8 <= nr; r += 8) {
+        const float *rows[8];
+        for (int i = 0; i < 8; i++) rows[i] = sum + 16 * (r + i);
+        tr8(out + r, (size_t)a->ldo, rows, 0);
+        tr8(out + 8 * (size_t)a->ldo + r, (size_t)a->ldo, rows, 8);
+    }
+    for (; r < nr; r++)
+        for (int j = 0; j < 16; j++) out[(size_t)j * a->ldo + r] = sum[16 * r + j];
+}
+
 /* Rows per chunk: whole row tiles of at most L2_W bytes of weights (at
  * least one tile, at most RC rows). */
 static int chunk_rows(int K)
@@ -157,14 +303,24 @@ static int chunk_rows(int K)
     return rc < 6 ? 6 : rc > RC ? RC : rc;
 }
 
+/* Rows per 16-token chunk: whole row tiles of at most W16 bytes of weights
+ * (at least one tile, at most RC16 rows). */
+static int chunk16_rows(int K)
+{
+    const int rc = (int)(W16 / ((size_t)K * sizeof(float))) / 3 * 3;
+    return rc < 3 ? 3 : rc > RC16 ? RC16 : rc;
+}
+
 static void matmul_f32_avx512(float *out, int ldo, const float *x, int ldx, const float *w, int ldw,
                               const float *bias, int T, int R, int K)
 {
-    const int T8 = T & ~7;
+    const int T16 = K >= 8 ? T & ~15 : 0, T8 = T & ~7;
     const f32_args a = {out, ldo, ldx, ldw, K, x, w, bias};
-    const int rc = chunk_rows(K);
-    for (int r = 0; r < R; r += rc) /* a chunk's rows stay in L2 while every token block passes */
-        for (int t = 0; t < T8; t += 8) chunk(&a, t, r, R - r < rc ? R - r : rc);
+    const int rc16 = chunk16_rows(K), rc = chunk_rows(K);
+    for (int r = 0; r < R; r += rc16) /* a chunk's rows stay in L2 while every token block passes */
+        for (int t = 0; t < T16; t += 16) chunk16(&a, t, r, R - r < rc16 ? R - r : rc16);
+    for (int r = 0; r < R && T16 < T8; r += rc) /* blocks of 8 tokens left (K < 8: all) */
+        for (int t = T16; t < T8; t += 8) chunk(&a, t, r, R - r < rc ? R - r : rc);
     if (T8 < T)
         matmul_below(out + (size_t)T8 * ldo, ldo, x + (size_t)T8 * ldx, ldx, w, ldw, bias, T - T8, R, K);
 }
