@@ -20,10 +20,10 @@
  *
  * On Zen 4 a zmm FMA is two 256-bit halves, so AVX-512 brings no more
  * multiply-adds per cycle than AVX2; the gains are the 32 registers (24
- * accumulators), the broadcast operands (the pair kernel's broadcasts of 8
- * floats take the vector unit), rows a multiple of 4 KiB apart not evicting
- * each other in L1 (the avx2 kernel's row streams do: K = 1024, 3072,
- * 4096), and the chunks.  GPT-2 small's four shapes at T=128 over 12
+ * accumulators), the broadcast operands (the pair kernel spends a broadcast
+ * of 8 floats per row and step besides), rows a multiple of 4 KiB apart
+ * not evicting each other in L1 (the avx2 kernel's row streams do: K =
+ * 1024, 3072, 4096), and the chunks.  GPT-2 small's four shapes at T=128 over 12
  * layers' weights (one core, thread CPU time, best of 8, load 10): QKV,
  * proj, FC1, FC2 at 89-93 GFLOP/s with 16 tokens in the lanes, 82-85 with
  * the pair kernel alone (issue 13). */
