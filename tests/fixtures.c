@@ -152,6 +152,27 @@ const char *llx_fixture_llama_paley(void)
     return dir;
 }
 
+/* The quantizer options of low-bit test variant v (0-3), shared by the
+ * Llama and the serve fixtures; window is the calibration window. */
+llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window)
+{
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = calib;
+    o.calib_tokens = 1024;
+    o.window = window;
+    o.threads = 1;
+    o.scheme = v < 2 ? LLX_SCHEME_W4A8 : LLX_SCHEME_W4A4;
+    o.gptq = v & 1;
+    o.group = v & 1 ? 32 : 0;
+    o.scales_f16 = v == 1;
+    o.act_mode = v == 1 ? 2 : 1;
+    o.kv_int8 = !(v & 1);
+    o.rotate = v >= 2;
+    o.lm_bits = v == 2 ? 4 : 8;
+    if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
+    return o;
+}
+
 const char *llx_fixture_llama_lowbit(int v, const char **what)
 {
     static const char *names[LLX_LLAMA_LOWBIT_VARIANTS] = {
@@ -166,20 +187,7 @@ const char *llx_fixture_llama_lowbit(int v, const char **what)
     if (llx_test_exists(paths[v])) return paths[v];
     const char *dir = llx_fixture_llama_paley(), *calib = llx_fixture_calib_text();
     if (!dir || !calib) return NULL;
-    llx_quant_opts o = llx_quant_defaults();
-    o.calib_path = calib;
-    o.calib_tokens = 1024;
-    o.window = 96;
-    o.threads = 1;
-    o.scheme = v < 2 ? LLX_SCHEME_W4A8 : LLX_SCHEME_W4A4;
-    o.gptq = v & 1;
-    o.group = v & 1 ? 32 : 0;
-    o.scales_f16 = v == 1;
-    o.act_mode = v == 1 ? 2 : 1;
-    o.kv_int8 = !(v & 1);
-    o.rotate = v >= 2;
-    o.lm_bits = v == 2 ? 4 : 8;
-    if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
+    llx_quant_opts o = llx_fixture_lowbit_opts(v, calib, 96);
     if (llx_quantize(dir, &o, paths[v]) != LLX_OK) {
         llx_test_note("quantize %s: %s", names[v], llx_errmsg());
         paths[v][0] = 0;

@@ -362,20 +362,7 @@ const char *llx_serve_model_small_lowbit(int v, const char **what)
     char name[64];
     snprintf(name, sizeof name, "serve-small-lowbit%d.llx", v);
     snprintf(paths[v], sizeof paths[v], "%s", llx_test_tmpfile(name));
-    llx_quant_opts o = llx_quant_defaults();
-    o.calib_path = calib;
-    o.calib_tokens = 1024;
-    o.window = 128;
-    o.threads = 1;
-    o.scheme = v < 2 ? LLX_SCHEME_W4A8 : LLX_SCHEME_W4A4;
-    o.gptq = v & 1;
-    o.group = v & 1 ? 32 : 0;
-    o.scales_f16 = v == 1;
-    o.act_mode = v == 1 ? 2 : 1;
-    o.kv_int8 = !(v & 1);
-    o.rotate = v >= 2;
-    o.lm_bits = v == 2 ? 4 : 8;
-    if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
+    llx_quant_opts o = llx_fixture_lowbit_opts(v, calib, 128);
     if (llx_quantize(dir, &o, paths[v]) != LLX_OK) {
         llx_test_note("quantize serve-small (%s): %s", names[v], llx_errmsg());
         paths[v][0] = 0;

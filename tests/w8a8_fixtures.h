@@ -4,6 +4,8 @@
 #ifndef LLX_TEST_FIXTURES_H
 #define LLX_TEST_FIXTURES_H
 
+#include "llx/quant.h"
+
 /* hidden 120 (not a multiple of 32), 3 heads of 40, vocab 1000, F 300, ctx 64;
  * one layer (layers = 1) or two (layers = 2).  NULL on failure (noted). */
 const char *llx_fixture_awkward(int layers);
@@ -33,5 +35,9 @@ const char *llx_fixture_llama_llx(int act);
 #define LLX_LLAMA_LOWBIT_VARIANTS 4
 const char *llx_fixture_llama_paley(void);
 const char *llx_fixture_llama_lowbit(int v, const char **what);
+/* The quantizer options of low-bit variant v (0-3, as listed above; also
+ * the serve fixture's llx_serve_model_small_lowbit), calibrating on calib
+ * with the given window. */
+llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window);
 
 #endif
