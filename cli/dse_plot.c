@@ -172,11 +172,12 @@ int dse_plot(const dse_report *d, const char *path)
     const llx_dse_result *r = d->r;
     tmp t;
     memset(&t, 0, sizeof t);
-    snprintf(t.dir, sizeof t.dir, "/tmp/looplynx-plot-XXXXXX");
-    if (!mkdtemp(t.dir)) return cli_runtime_error("--plot: cannot make a temporary folder: %s", strerror(errno));
+    char dir[sizeof t.dir] = "/tmp/looplynx-plot-XXXXXX"; /* apart from t, so gcc sees no overlap */
+    if (!mkdtemp(dir)) return cli_runtime_error("--plot: cannot make a temporary folder: %s", strerror(errno));
+    memcpy(t.dir, dir, sizeof dir);
     static const char *names[6] = {"all.dat", "front.dat", "front_dsp.dat", "front_bram.dat", "paper.dat", "plot.gp"};
-    for (int i = 0; i < 6; i++) snprintf(t.path[i], sizeof t.path[i], "%s/%s", t.dir, names[i]);
-    snprintf(t.log, sizeof t.log, "%s/gnuplot.log", t.dir);
+    for (int i = 0; i < 6; i++) snprintf(t.path[i], sizeof t.path[i], "%s/%s", dir, names[i]);
+    snprintf(t.log, sizeof t.log, "%s/gnuplot.log", dir);
     size_t n = strlen(path) + 16;
     char *out = malloc(n);
     if (!out) return clean(&t), cli_runtime_error("out of memory");

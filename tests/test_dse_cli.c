@@ -22,7 +22,7 @@ TEST(dse_cli_gpt2_medium_on_u50)
     CHECK_MSG(considered >= 10000, "%ld designs considered", considered);
     CHECK(strstr(r.out, "Pareto front:") != NULL);
     for (int n = 1; n <= 4; n *= 2) {
-        char tag[16];
+        char tag[24]; /* room for any int */
         snprintf(tag, sizeof tag, "  N=%d ", n);
         const char *row = strstr(r.out, tag);
         CHECK_MSG(row && (strstr(row, "behind the front") || strstr(row, "on the front")), "paper design N=%d", n);
