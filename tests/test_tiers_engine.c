@@ -100,34 +100,42 @@ TEST(tiers_engine_fp32_vector_tiers_identical, LLX_T_ASAN)
     if (dir) same_on_tiers(dir, LLX_PREC_FP32, "avx2", f32_tiers, 1);
 }
 
+/* A low-bit file on every tier.  With an int8 KV cache every tier must
+ * match the ref tier bit for bit.  With an fp32 KV cache attention is the
+ * fp32 kernels', whose summation order the ref tier does not share
+ * (docs/quantization.md): the vector tiers must agree with avx2 bit for bit,
+ * and the ref tier is not compared (a value on a rounding boundary would
+ * differ from it). */
+static void lowbit_on_tiers(const char *path, int fp32_kv, const char *what)
+{
+    static const char *const vec_tiers[] = {"avx512", "amx-emu"};
+    if (!fp32_kv) same_on_tiers(path, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
+    else if (llx_kernels_select("avx2")) same_on_tiers(path, LLX_PREC_W8A8_STATIC, "avx2", vec_tiers, 2);
+    else llx_test_note("%s: no vector tier here", what);
+}
+
 /* the low-bit schemes: int4 weight panels, int4 per-token activations, the
- * FWHT and fp32 attention on every tier, 1-3 nodes, 1-2 threads */
+ * FWHT and fp32 attention on every tier, 1-3 nodes, 1-2 threads (variants
+ * 1 and 3 keep an fp32 KV cache) */
 TEST(tiers_engine_lowbit_identical, LLX_T_ASAN)
 {
     for (int v = 0; v < LLX_LOWBIT_VARIANTS; v++) {
         const char *what = "";
         const char *p = llx_serve_model_small_lowbit(v, &what);
         CHECK_MSG(p != NULL, "%s: no model", what);
-        if (p) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
+        if (p) lowbit_on_tiers(p, v & 1, what);
     }
 }
 
 /* the same for Llama's low-bit files: rotary step, grouped KV heads,
- * SiLU-gated MLP, int4 and the online Hadamard of 192 = 12 * 16.  With an
- * fp32 KV cache (variants 1 and 3) attention is the fp32 kernels', whose
- * summation order the ref tier does not share (docs/quantization.md): the
- * vector tiers must agree with avx2 bit for bit, and the ref tier is not
- * compared (variant 3 differs from it here). */
+ * SiLU-gated MLP, int4 and the online Hadamard of 192 = 12 * 16 (variant 3
+ * differs from the ref tier here) */
 TEST(tiers_engine_llama_lowbit_identical, LLX_T_ASAN)
 {
-    static const char *const vec_tiers[] = {"avx512", "amx-emu"};
     for (int v = 0; v < LLX_LLAMA_LOWBIT_VARIANTS; v++) {
         const char *what = "";
         const char *p = llx_fixture_llama_lowbit(v, &what);
         CHECK_MSG(p != NULL, "%s: no model", what);
-        if (!p) continue;
-        if (!(v & 1)) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "ref", int_tiers, 4);
-        else if (llx_kernels_select("avx2")) same_on_tiers(p, LLX_PREC_W8A8_STATIC, "avx2", vec_tiers, 2);
-        else llx_test_note("%s: no vector tier here", what);
+        if (p) lowbit_on_tiers(p, v & 1, what);
     }
 }
