@@ -105,111 +105,110 @@ static void edit_data(char *buf, size_t n, const void *a)
 
 enum { F_SCHEME, F_GROUP, F_F16, F_GPTQ, F_DAMP, F_ORDER, F_ROTATE, F_SEED, F_KV8, F_KVHEAD, F_LMBITS, F_HAD, F_LMBIAS };
 
-TEST(llxfile_bad_lowbit_scheme_records, LLX_T_ASAN)
+/* the images of a family's low-bit variants 0 (w4a8 per row, int8 KV),
+ * 1 (groups of 32, fp16 scales) and 2 (w4a4 rotated, int4 LM head) */
+enum { V_W4A8, V_G32, V_W4A4 };
+typedef struct lowbit_images { char *buf[3]; size_t n[3]; } lowbit_images;
+
+/* a scheme record field set to v, or bytes of a tensor's data overwritten,
+ * in variant img: refused with `want` */
+typedef struct field_case { int img, field; int32_t v; const char *want; } field_case;
+typedef struct data_case { int img; data_edit e; const char *want; } data_case;
+
+static int load_images(lowbit_images *im, const char *(*variant)(int, const char **))
 {
-    /* w4a8 per row, int8 KV; and w4a4 rotated with an int4 LM head */
-    const char *w4a8 = llx_serve_model_small_lowbit(0, NULL), *w4a4 = llx_serve_model_small_lowbit(2, NULL);
-    const char *g32 = llx_serve_model_small_lowbit(1, NULL);
-    REQUIRE(w4a8 && w4a4 && g32);
-    size_t n8 = 0, n4 = 0, ng = 0;
-    char *a = image_of(w4a8, &n8), *b = image_of(w4a4, &n4), *g = image_of(g32, &ng);
-    REQUIRE(a && b && g);
-    float nan;
-    const uint32_t nanbits = 0x7fc00000u;
-    memcpy(&nan, &nanbits, 4);
-    int32_t damp_nan;
-    memcpy(&damp_nan, &nan, 4);
-    static const struct { int field; int32_t v; const char *want; } rec[] = {
-        {F_SCHEME, 9, "bad quantization scheme: unknown scheme"},
-        {F_SCHEME, 0, "bad quantization scheme: unknown scheme"},
-        {F_GROUP, 48, "group is not 0, 32, 64 or 128"},
-        {F_ROTATE, 2, "a flag is not 0 or 1"},
-        {F_KV8, 0, "per-head KV scales without an int8 KV cache"},
-        {F_LMBITS, 5, "LM head bits are not 8 or 4"},
-        /* a record that does not describe the tensors */
-        {F_SCHEME, 1, "tensor 'h.0.qkv.w' is q4"},          /* int4 weights said to be int8 */
-        {F_GROUP, 32, "tensor 'h.0.qkv.s' is f32 [192, 0], expected f32 [192, 2]"}, /* per-row scales said to be grouped */
-        {F_F16, 1, "tensor 'h.0.qkv.s' is f32 [192, 0], expected f16"},
-        {F_HAD, 1, "missing tensor 'down.signs'"},
-        {F_LMBIAS, 1, "missing tensor 'lm_head.b'"},
-    };
-    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
-        const field_edit e = {rec[i].field, rec[i].v};
-        refused(a, n8, edit_field, &e, rec[i].want);
+    int ok = 1;
+    for (int v = 0; v < 3; v++) {
+        const char *path = variant(v, NULL);
+        im->buf[v] = path ? image_of(path, &im->n[v]) : NULL;
+        ok &= im->buf[v] != NULL;
     }
-    const field_edit dn = {F_DAMP, damp_nan};
-    refused(a, n8, edit_field, &dn, "GPTQ damping outside [0, 1]");
-    /* the int4 LM head said to be int8; W8A8 over an int4 LM head */
-    const field_edit lm8 = {F_LMBITS, 8}, w8 = {F_SCHEME, 1};
-    refused(b, n4, edit_field, &lm8, "tensor 'lm_head.w' is q4");
-    refused(b, n4, edit_field, &w8, "an int4 LM head needs an int4 scheme");
-    /* grouped scales said to be per row */
-    const field_edit g0 = {F_GROUP, 0};
-    refused(g, ng, edit_field, &g0, "tensor 'h.0.qkv.s' is f16 [192, 2], expected f16 [192, 0]");
-    /* bad values in the tensors the scheme adds */
-    const data_edit sign = {"down.signs", 5, 1, 3}, kv0 = {"h.1.kv", 4 * 3, 4, 0}, sneg = {"h.0.fc1.s", 4 * 7, 4, 0xbf800000u};
-    const data_edit sinf = {"h.1.proj.s", 2 * 3, 2, 0x7c00u}, sinf32 = {"lm_head.s", 0, 4, 0x7f800000u};
-    refused(b, n4, edit_data, &sign, "tensor 'down.signs': entry 5 is not +1 or -1");
-    refused(b, n4, edit_data, &kv0, "tensor 'h.1.kv': activation scale 3 is not positive");
-    refused(a, n8, edit_data, &sneg, "tensor 'h.0.fc1.s': scale 7 is negative or not finite");
-    refused(g, ng, edit_data, &sinf, "tensor 'h.1.proj.s' holds Inf at element 3");
-    refused(b, n4, edit_data, &sinf32, "tensor 'lm_head.s' holds Inf at element 0");
-    /* a non-zero reserved byte of the record */
-    const field_edit res = {20, 1};
-    refused(a, n8, edit_field, &res, "non-zero reserved bytes in the scheme record");
-    /* the untouched images are models */
-    char *imgs[3] = {a, b, g};
-    const size_t ns[3] = {n8, n4, ng};
+    return ok;
+}
+
+static void refuse_all(const lowbit_images *im, const field_case *fc, size_t nf, const data_case *dc, size_t nd)
+{
+    for (size_t i = 0; i < nf; i++) {
+        const field_edit e = {fc[i].field, fc[i].v};
+        refused(im->buf[fc[i].img], im->n[fc[i].img], edit_field, &e, fc[i].want);
+    }
+    for (size_t i = 0; i < nd; i++) refused(im->buf[dc[i].img], im->n[dc[i].img], edit_data, &dc[i].e, dc[i].want);
+}
+
+/* the untouched images are models */
+static void accepted_and_freed(lowbit_images *im)
+{
     for (int i = 0; i < 3; i++) {
         llx_llx *f = NULL;
-        CHECK_MSG(llx_llx_open_mem(&f, imgs[i], ns[i], "ok.llx") == LLX_OK && llx_llx_check_model(f) == LLX_OK, "%s",
-                  llx_errmsg());
+        CHECK_MSG(llx_llx_open_mem(&f, im->buf[i], im->n[i], "ok.llx") == LLX_OK && llx_llx_check_model(f) == LLX_OK,
+                  "%s", llx_errmsg());
         llx_llx_close(f);
-        free(imgs[i]);
+        free(im->buf[i]);
     }
+}
+
+#define COUNT(a) (sizeof a / sizeof *a)
+
+TEST(llxfile_bad_lowbit_scheme_records, LLX_T_ASAN)
+{
+    lowbit_images im = {0};
+    REQUIRE(load_images(&im, llx_serve_model_small_lowbit));
+    static const field_case fields[] = {
+        {V_W4A8, F_SCHEME, 9, "bad quantization scheme: unknown scheme"},
+        {V_W4A8, F_SCHEME, 0, "bad quantization scheme: unknown scheme"},
+        {V_W4A8, F_GROUP, 48, "group is not 0, 32, 64 or 128"},
+        {V_W4A8, F_ROTATE, 2, "a flag is not 0 or 1"},
+        {V_W4A8, F_KV8, 0, "per-head KV scales without an int8 KV cache"},
+        {V_W4A8, F_LMBITS, 5, "LM head bits are not 8 or 4"},
+        {V_W4A8, F_DAMP, 0x7fc00000, "GPTQ damping outside [0, 1]"}, /* a NaN's bits */
+        {V_W4A8, 20, 1, "non-zero reserved bytes in the scheme record"},
+        /* a record that does not describe the tensors */
+        {V_W4A8, F_SCHEME, 1, "tensor 'h.0.qkv.w' is q4"}, /* int4 weights said to be int8 */
+        {V_W4A8, F_GROUP, 32, "tensor 'h.0.qkv.s' is f32 [192, 0], expected f32 [192, 2]"}, /* per-row scales said to be grouped */
+        {V_W4A8, F_F16, 1, "tensor 'h.0.qkv.s' is f32 [192, 0], expected f16"},
+        {V_W4A8, F_HAD, 1, "missing tensor 'down.signs'"},
+        {V_W4A8, F_LMBIAS, 1, "missing tensor 'lm_head.b'"},
+        {V_W4A4, F_LMBITS, 8, "tensor 'lm_head.w' is q4"}, /* the int4 LM head said to be int8 */
+        {V_W4A4, F_SCHEME, 1, "an int4 LM head needs an int4 scheme"}, /* W8A8 over an int4 LM head */
+        {V_G32, F_GROUP, 0, "tensor 'h.0.qkv.s' is f16 [192, 2], expected f16 [192, 0]"}, /* grouped said to be per row */
+    };
+    /* bad values in the tensors the scheme adds */
+    static const data_case data[] = {
+        {V_W4A4, {"down.signs", 5, 1, 3}, "tensor 'down.signs': entry 5 is not +1 or -1"},
+        {V_W4A4, {"h.1.kv", 4 * 3, 4, 0}, "tensor 'h.1.kv': activation scale 3 is not positive"},
+        {V_W4A8, {"h.0.fc1.s", 4 * 7, 4, 0xbf800000u}, "tensor 'h.0.fc1.s': scale 7 is negative or not finite"},
+        {V_G32, {"h.1.proj.s", 2 * 3, 2, 0x7c00u}, "tensor 'h.1.proj.s' holds Inf at element 3"},
+        {V_W4A4, {"lm_head.s", 0, 4, 0x7f800000u}, "tensor 'lm_head.s' holds Inf at element 0"},
+    };
+    refuse_all(&im, fields, COUNT(fields), data, COUNT(data));
+    accepted_and_freed(&im);
 }
 
 /* The same for Llama's low-bit files (grouped KV heads: QKV has 6 + 2 + 2
  * heads of 16 = 160 rows; no biases; a gate matrix; RMSNorm). */
 TEST(llxfile_bad_lowbit_llama_records, LLX_T_ASAN)
 {
-    const char *w4a8 = llx_fixture_llama_lowbit(0, NULL), *g32 = llx_fixture_llama_lowbit(1, NULL);
-    const char *w4a4 = llx_fixture_llama_lowbit(2, NULL);
-    REQUIRE(w4a8 && w4a4 && g32);
-    size_t n8 = 0, n4 = 0, ng = 0;
-    char *a = image_of(w4a8, &n8), *b = image_of(w4a4, &n4), *g = image_of(g32, &ng);
-    REQUIRE(a && b && g);
-    static const struct { int field; int32_t v; const char *want; } rec[] = {
-        {F_SCHEME, 9, "bad quantization scheme: unknown scheme"},
-        {F_GROUP, 48, "group is not 0, 32, 64 or 128"},
-        {F_KV8, 0, "per-head KV scales without an int8 KV cache"},
-        {F_SCHEME, 1, "tensor 'h.0.qkv.w' is q4"},
-        {F_GROUP, 32, "tensor 'h.0.qkv.s' is f32 [160, 0], expected f32 [160, 3]"},
-        {F_F16, 1, "tensor 'h.0.qkv.s' is f32 [160, 0], expected f16"},
-        {F_HAD, 1, "missing tensor 'down.signs'"},
-        {F_LMBIAS, 1, "missing tensor 'lm_head.b'"}, /* RMSNorm: the fold gives no LM-head bias */
+    lowbit_images im = {0};
+    REQUIRE(load_images(&im, llx_fixture_llama_lowbit));
+    static const field_case fields[] = {
+        {V_W4A8, F_SCHEME, 9, "bad quantization scheme: unknown scheme"},
+        {V_W4A8, F_GROUP, 48, "group is not 0, 32, 64 or 128"},
+        {V_W4A8, F_KV8, 0, "per-head KV scales without an int8 KV cache"},
+        {V_W4A8, F_SCHEME, 1, "tensor 'h.0.qkv.w' is q4"},
+        {V_W4A8, F_GROUP, 32, "tensor 'h.0.qkv.s' is f32 [160, 0], expected f32 [160, 3]"},
+        {V_W4A8, F_F16, 1, "tensor 'h.0.qkv.s' is f32 [160, 0], expected f16"},
+        {V_W4A8, F_HAD, 1, "missing tensor 'down.signs'"},
+        {V_W4A8, F_LMBIAS, 1, "missing tensor 'lm_head.b'"}, /* RMSNorm: the fold gives no LM-head bias */
+        {V_W4A4, F_LMBITS, 8, "tensor 'lm_head.w' is q4"},
+        {V_W4A4, F_SCHEME, 1, "an int4 LM head needs an int4 scheme"},
+        {V_G32, F_GROUP, 0, "tensor 'h.0.qkv.s' is f16 [160, 3], expected f16 [160, 0]"},
     };
-    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
-        const field_edit e = {rec[i].field, rec[i].v};
-        refused(a, n8, edit_field, &e, rec[i].want);
-    }
-    const field_edit lm8 = {F_LMBITS, 8}, w8 = {F_SCHEME, 1}, g0 = {F_GROUP, 0};
-    refused(b, n4, edit_field, &lm8, "tensor 'lm_head.w' is q4");
-    refused(b, n4, edit_field, &w8, "an int4 LM head needs an int4 scheme");
-    refused(g, ng, edit_field, &g0, "tensor 'h.0.qkv.s' is f16 [160, 3], expected f16 [160, 0]");
-    const data_edit sign = {"down.signs", 191, 1, 0}, kv0 = {"h.1.kv", 4 * 9, 4, 0};
-    const data_edit gneg = {"h.0.gate.s", 4 * 5, 4, 0xbf800000u}, ginf = {"h.1.gate.s", 2 * 7, 2, 0x7c00u};
-    refused(b, n4, edit_data, &sign, "tensor 'down.signs': entry 191 is not +1 or -1");
-    refused(b, n4, edit_data, &kv0, "tensor 'h.1.kv': activation scale 9 is not positive");
-    refused(a, n8, edit_data, &gneg, "tensor 'h.0.gate.s': scale 5 is negative or not finite");
-    refused(g, ng, edit_data, &ginf, "tensor 'h.1.gate.s' holds Inf at element 7");
-    char *imgs[3] = {a, b, g};
-    const size_t ns[3] = {n8, n4, ng};
-    for (int i = 0; i < 3; i++) {
-        llx_llx *f = NULL;
-        CHECK_MSG(llx_llx_open_mem(&f, imgs[i], ns[i], "ok.llx") == LLX_OK && llx_llx_check_model(f) == LLX_OK, "%s",
-                  llx_errmsg());
-        llx_llx_close(f);
-        free(imgs[i]);
-    }
+    static const data_case data[] = {
+        {V_W4A4, {"down.signs", 191, 1, 0}, "tensor 'down.signs': entry 191 is not +1 or -1"},
+        {V_W4A4, {"h.1.kv", 4 * 9, 4, 0}, "tensor 'h.1.kv': activation scale 9 is not positive"},
+        {V_W4A8, {"h.0.gate.s", 4 * 5, 4, 0xbf800000u}, "tensor 'h.0.gate.s': scale 5 is negative or not finite"},
+        {V_G32, {"h.1.gate.s", 2 * 7, 2, 0x7c00u}, "tensor 'h.1.gate.s' holds Inf at element 7"},
+    };
+    refuse_all(&im, fields, COUNT(fields), data, COUNT(data));
+    accepted_and_freed(&im);
 }
