@@ -42,32 +42,8 @@ int llx_wscan_f32_ref(const void *src, size_t n, float *dst)
     return (acc & 0x80000000u) != 0;
 }
 
-int llx_wscan_f16_ref(const void *src, size_t n, float *dst)
-{
-    const uint8_t *p = src;
-    uint32_t acc = 0;
-    for (size_t k = 0; k < n; k++, p += 2) {
-        const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
-        NF(acc, (h & 0x7c00u) + 0x0400u);
-        dst[k] = llx_f16_to_f32(h);
-    }
-    return (acc & 0x8000u) != 0;
-}
-
-int llx_wscan_bf16_ref(const void *src, size_t n, float *dst)
-{
-    const uint8_t *p = src;
-    uint32_t acc = 0;
-    for (size_t k = 0; k < n; k++, p += 2) {
-        const uint16_t h = (uint16_t)(p[0] | p[1] << 8);
-        NF(acc, (h & 0x7f80u) + 0x0080u);
-        dst[k] = llx_bf16_to_f32(h);
-    }
-    return (acc & 0x8000u) != 0;
-}
-
-/* The tile passes: element by element, the conversions above one value at
- * a time (the same check, the same fp32). */
+/* The tile passes: element by element, one value at a time (the same
+ * check and the same fp32 as the passes over a run). */
 int llx_wscan_tile_f32_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
 {
     uint32_t acc = 0;
@@ -95,6 +71,17 @@ static int tile16_ref(const void *src, size_t stride, size_t kn, size_t rn, floa
         }
     }
     return (acc & 0x8000u) != 0;
+}
+
+/* The F16 and BF16 passes over a run: the tile pass over one column of n rows. */
+int llx_wscan_f16_ref(const void *src, size_t n, float *dst)
+{
+    return tile16_ref(src, 0, 1, n, dst, 1, 0);
+}
+
+int llx_wscan_bf16_ref(const void *src, size_t n, float *dst)
+{
+    return tile16_ref(src, 0, 1, n, dst, 1, 1);
 }
 
 int llx_wscan_tile_f16_ref(const void *src, size_t stride, size_t kn, size_t rn, float *dst, size_t ld)
