@@ -120,16 +120,40 @@ static llx_status rotate_layer(llx_fmodel *fm, fm_layer *L, const llx_rotation *
     return llx_rot_rows(fc2, C, rf);
 }
 
+llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, llx_status *st)
+{
+    llx_rotation *r = calloc(3, sizeof *r);
+    if (!r) {
+        *st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    *st = llx_rot_init(&r[0], c->n_embd, seed, mix);
+    if (*st == LLX_OK) *st = llx_rot_init(&r[1], llx_config_head_dim(c), seed + 1, 0);
+    if (*st == LLX_OK) *st = llx_rot_init(&r[2], c->n_inner, seed + 2, 0);
+    return r;
+}
+
+llx_status llx_fmodel_rotated(llx_fmodel *fm, llx_rotation *r, llx_status st)
+{
+    if (st == LLX_OK) { /* the online transform's signs go into the file */
+        fm->down_signs = malloc((size_t)fm->cfg.n_inner);
+        if (fm->down_signs) memcpy(fm->down_signs, r[2].d, (size_t)fm->cfg.n_inner);
+        else st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    fm->rotated = st == LLX_OK;
+    for (int i = 0; i < 3; i++) llx_rot_free(&r[i]);
+    free(r);
+    return st;
+}
+
 llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed)
 {
     if (fm->cfg.arch == LLX_ARCH_LLAMA) return llx_fmodel_rotate_llama(fm, seed);
     const llx_config *c = &fm->cfg;
     const int C = c->n_embd, V = c->n_vocab;
-    llx_rotation *r = calloc(3, sizeof *r);
-    if (!r) return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    llx_status st = llx_rot_init(&r[0], C, seed, 1);
-    if (st == LLX_OK) st = llx_rot_init(&r[1], llx_config_head_dim(c), seed + 1, 0);
-    if (st == LLX_OK) st = llx_rot_init(&r[2], c->n_inner, seed + 2, 0);
+    llx_status st;
+    llx_rotation *r = llx_fmodel_rotations(c, seed, 1, &st);
+    if (!r) return st;
     for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(fm, &fm->l[l], &r[0], &r[1], &r[2]);
     if (st == LLX_OK) fm->lmb = filled(&st, (size_t)V, 0.0f);
     if (st == LLX_OK) {
@@ -138,15 +162,7 @@ llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed)
     }
     if (st == LLX_OK) st = llx_rot_rows(fm->wte, V, &r[0]);
     if (st == LLX_OK) st = llx_rot_rows(fm->wpe, c->n_ctx, &r[0]);
-    if (st == LLX_OK) { /* the online transform's signs go into the file */
-        fm->down_signs = malloc((size_t)c->n_inner);
-        if (fm->down_signs) memcpy(fm->down_signs, r[2].d, (size_t)c->n_inner);
-        else st = llx_fail(LLX_ERR_NOMEM, "out of memory");
-    }
-    fm->rotated = st == LLX_OK;
-    for (int i = 0; i < 3; i++) llx_rot_free(&r[i]);
-    free(r);
-    return st;
+    return llx_fmodel_rotated(fm, r, st);
 }
 
 /* add a tensor the writer takes from fm (the pointer is cleared) */

@@ -11,6 +11,7 @@
 
 #include "llx/model.h"
 #include "llx/schedule.h"
+#include "quant/rotate.h"
 
 typedef struct fm_layer {
     float *w[LLX_MAT_LAYER_COUNT], *b[LLX_MAT_LAYER_COUNT]; /* b NULL when the model has none */
@@ -42,6 +43,16 @@ llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed);
  * V per KV head with o_proj's columns, down_proj's input online; no LM
  * head bias (RMSNorm has none). */
 llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed);
+
+/* What both forms share: the three rotations of seed (calloc'ed; NULL
+ * with *st set when out of memory, else *st tells whether they were made):
+ * [0] the residual stream's (mixing when mix, else signed), [1] per head
+ * (seed + 1), [2] the down projection's input (seed + 2).  And the end of
+ * a rotation that reached st: on success r[2]'s signs become
+ * fm->down_signs and fm is marked rotated; r is freed; returns the final
+ * status. */
+llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, llx_status *st);
+llx_status llx_fmodel_rotated(llx_fmodel *fm, llx_rotation *r, llx_status st);
 
 /* The model as an fp32 .llx image (scheme f32; the tokenizer files of the
  * HF folder dir; the LM head always a matrix of its own, untied = 0) in *img / *size (free()).  The weights move into the

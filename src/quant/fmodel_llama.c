@@ -49,11 +49,9 @@ llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed)
 {
     const llx_config *c = &fm->cfg;
     const int C = c->n_embd, V = c->n_vocab;
-    llx_rotation *r = calloc(3, sizeof *r);
-    if (!r) return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    llx_status st = llx_rot_init(&r[0], C, seed, 0);
-    if (st == LLX_OK) st = llx_rot_init(&r[1], llx_config_head_dim(c), seed + 1, 0);
-    if (st == LLX_OK) st = llx_rot_init(&r[2], c->n_inner, seed + 2, 0);
+    llx_status st;
+    llx_rotation *r = llx_fmodel_rotations(c, seed, 0, &st);
+    if (!r) return st;
     for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(c, &fm->l[l], &r[0], &r[1], &r[2]);
     if (st == LLX_OK) {
         fold_rms(fm->lm, V, C, fm->gf);
@@ -61,13 +59,5 @@ llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed)
         st = llx_rot_rows(fm->lm, V, &r[0]);
     }
     if (st == LLX_OK) st = llx_rot_rows(fm->wte, V, &r[0]);
-    if (st == LLX_OK) { /* the online transform's signs go into the file */
-        fm->down_signs = malloc((size_t)c->n_inner);
-        if (fm->down_signs) memcpy(fm->down_signs, r[2].d, (size_t)c->n_inner);
-        else st = llx_fail(LLX_ERR_NOMEM, "out of memory");
-    }
-    fm->rotated = st == LLX_OK;
-    for (int i = 0; i < 3; i++) llx_rot_free(&r[i]);
-    free(r);
-    return st;
+    return llx_fmodel_rotated(fm, r, st);
 }
