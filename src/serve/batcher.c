@@ -23,24 +23,27 @@ typedef struct batch {
     float *logits;       /* [slots][vocab] */
 } batch;
 
-static void record_end(llx_server *s, srv_job *j)
+/* A job ending with f counted in the metrics. */
+static void record_end(llx_server *s, const srv_job *j, srv_finish f)
 {
     srv_metrics *m = &s->metrics;
     pthread_mutex_lock(&m->mu);
     m->prompt_tokens += j->n_prompt;
     m->completion_tokens += j->n_completion;
-    if (j->finish == FIN_STOP || j->finish == FIN_LENGTH) srv_hist_add(&m->request_lat, llx_now_s() - j->t_arrive, srv_lat_bounds);
+    if (f == FIN_STOP || f == FIN_LENGTH) srv_hist_add(&m->request_lat, llx_now_s() - j->t_arrive, srv_lat_bounds);
     pthread_mutex_unlock(&m->mu);
 }
 
-/* Take job i out of the batch and tell its connection. */
+/* Take job i out of the batch and tell its connection.  The metrics count
+ * the job first: once it is finished its client may read /metrics.  (An
+ * active job is finished only here, so it ends with f.) */
 static void retire(batch *b, int i, srv_finish f, const char *why)
 {
     srv_job *j = b->act[i];
     if (j->seq >= 0) llx_seq_close(b->s->engine, j->seq);
     j->seq = -1;
+    record_end(b->s, j, f);
     srv_job_finish(j, f, why);
-    record_end(b->s, j);
     srv_job_unref(j);
     b->act[i] = b->act[--b->n];
     b->s->active = b->n;
