@@ -24,6 +24,13 @@ static void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+static void clip_report(void *ud, float ratio, double nll)
+{
+    (void)ud;
+    cli_progress_end();
+    fprintf(stderr, "act-clip %.2f: calibration NLL %.6f\n", (double)ratio, nll);
+}
+
 static void help(void)
 {
     printf("usage: looplynx quantize -m HF_DIR --calib FILE -o MODEL.llx [options]\n\n"
@@ -52,9 +59,14 @@ static void help(void)
            "  --act-order on|off   GPTQ in decreasing Hessian diagonal order (default on)\n"
            "  --rotate none|hadamard  Hadamard rotations folded into the weights, and the\n"
            "                       online transform before the down projection (default none)\n"
+           "  --rotate-seed N      seed of the rotations' random signs (default 1)\n"
            "  --kv int8|fp32       KV cache and attention: int8 with static per-head scales\n"
            "                       (default) or fp32\n"
            "  --lm-head-bits 8|4   LM head weights (4 needs an int4 scheme; default 8)\n"
+           "  --act-clip R|auto    w4a4: clip each token's int4 activation range to\n"
+           "                       [R*min, R*max], R in [0.5, 1] (default 1: none); auto\n"
+           "                       tries 1, 0.95, ..., 0.75 and keeps the ratio of least\n"
+           "                       loss (NLL) on the calibration tokens\n"
            "  --smooth-down on|off Llama: smooth down_proj through up_proj's rows (default on)\n"
            "  -t, --threads N      threads (default: all cores)\n\n"
            "The output may not be one of the inputs.  Interrupting (Ctrl-C) leaves no\n"
@@ -134,6 +146,9 @@ int cmd_quantize(int argc, char **argv)
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "none") || !strcmp(v, "hadamard")) o.rotate = v[0] == 'h';
             else return cli_usage_error("--rotate must be none or hadamard (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--rotate-seed", &v))) {
+            if (r < 0 || !cli_parse_int("--rotate-seed", v, 0, 1000000, &n)) return EXIT_USAGE;
+            o.rotate_seed = (int)n;
         } else if ((r = cli_opt(argc, argv, &i, "--kv", &v))) {
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "int8") || !strcmp(v, "fp32")) o.kv_int8 = v[0] == 'i';
@@ -142,6 +157,11 @@ int cmd_quantize(int argc, char **argv)
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "8") || !strcmp(v, "4")) o.lm_bits = v[0] - '0';
             else return cli_usage_error("--lm-head-bits must be 8 or 4 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--act-clip", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "auto")) o.act_clip_auto = 1, o.act_clip = 0.0f;
+            else if (!cli_parse_double("--act-clip", v, 0.5, 1, &d)) return EXIT_USAGE;
+            else o.act_clip = (float)d, o.act_clip_auto = 0;
         } else if ((r = cli_opt(argc, argv, &i, "--smooth-down", &v))) {
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "on")) o.smooth_down = 1;
@@ -159,6 +179,7 @@ int cmd_quantize(int argc, char **argv)
     if (!out) return cli_usage_error("quantize: missing -o MODEL.llx");
     if (!alpha_given && (o.gptq || o.rotate)) o.alpha = 0; /* smoothing goes with neither */
     o.progress = cli_progress;
+    o.clip_report = clip_report;
     o.cancel = &g_stop;
     catch_signals();
     const llx_status st = llx_quantize(model, &o, out);

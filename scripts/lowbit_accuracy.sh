@@ -12,6 +12,9 @@
 # CTX (ppl window, default 128), MAX_TOKENS (ppl on the first N valid ids;
 # default all; the tiny Llama's table uses 4096, its golden protocol).
 # ONLY (an extended regex: only the rows whose name matches, e.g. ONLY=clip).
+# Each quantize's stderr goes to OUT/NAME.log (with --act-clip auto: the
+# calibration NLL of every ratio tried; `info -m OUT/NAME.llx` shows the one
+# recorded).
 set -eu
 MODEL=${1:-../shared/models/shakespeare-gpt2}
 DATA=${2:-../shared/data/tinyshakespeare}
@@ -33,7 +36,7 @@ quant() { # file name, options...
     qn=$1
     shift
     [ -s "$OUT/$qn.llx" ] ||
-        "$LLX" quantize -m "$MODEL" --calib "$DATA/train.txt" -o "$OUT/$qn.llx" -t "$THREADS" "$@" 2>/dev/null
+        "$LLX" quantize -m "$MODEL" --calib "$DATA/train.txt" -o "$OUT/$qn.llx" -t "$THREADS" "$@" 2>"$OUT/$qn.log"
 }
 
 # name | description | quantize options
@@ -49,7 +52,11 @@ w4a4-gptq-rot|W4A4 GPTQ per channel, rotated|--scheme w4a4 --method gptq --rotat
 w4a4-rtn-clip|W4A4 RTN per channel, weight clip|--scheme w4a4 --alpha 0 --weight-clip mse
 w4a4-gptq-clip|W4A4 GPTQ per channel, weight clip|--scheme w4a4 --method gptq --weight-clip mse
 w4a4-rtn-rot-clip|W4A4 RTN per channel, rotated, weight clip|--scheme w4a4 --rotate hadamard --weight-clip mse
-w4a4-gptq-rot-clip|W4A4 GPTQ per channel, rotated, weight clip|--scheme w4a4 --method gptq --rotate hadamard --weight-clip mse'
+w4a4-gptq-rot-clip|W4A4 GPTQ per channel, rotated, weight clip|--scheme w4a4 --method gptq --rotate hadamard --weight-clip mse
+w4a4-rtn-aclip|W4A4 RTN per channel, act clip auto|--scheme w4a4 --alpha 0 --act-clip auto
+w4a4-gptq-aclip|W4A4 GPTQ per channel, act clip auto|--scheme w4a4 --method gptq --act-clip auto
+w4a4-rtn-rot-aclip|W4A4 RTN per channel, rotated, act clip auto|--scheme w4a4 --rotate hadamard --act-clip auto
+w4a4-gptq-rot-aclip|W4A4 GPTQ per channel, rotated, act clip auto|--scheme w4a4 --method gptq --rotate hadamard --act-clip auto'
 
 f=$(ppl fp32 "$MODEL")
 echo "| scheme | options | ppl, int8 KV | vs FP32 | ppl, fp32 KV | vs FP32 | int8 KV cost |"

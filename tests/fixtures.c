@@ -169,6 +169,7 @@ llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window)
     o.kv_int8 = !(v & 1);
     o.rotate = v >= 2;
     o.lm_bits = v == 2 ? 4 : 8;
+    o.act_clip = v == 2 ? 0.875f : 0.0f;
     if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
     return o;
 }
@@ -176,7 +177,7 @@ llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window)
 const char *llx_fixture_llama_lowbit(int v, const char **what)
 {
     static const char *names[LLX_LLAMA_LOWBIT_VARIANTS] = {
-        "llama w4a8 rtn", "llama w4a8 gptq g32 f16 fp32-kv dynamic", "llama w4a4 rtn rotated lm4",
+        "llama w4a8 rtn", "llama w4a8 gptq g32 f16 fp32-kv dynamic", "llama w4a4 rtn rotated lm4 clip 0.875",
         "llama w4a4 gptq g32 rotated fp32-kv"};
     static char paths[LLX_LLAMA_LOWBIT_VARIANTS][512];
     if (v < 0 || v >= LLX_LLAMA_LOWBIT_VARIANTS) return NULL;

@@ -502,6 +502,7 @@ TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
         {"valid_w4a8_gptq_fp32kv.llx", NULL, 1}, /* version 3: w4a8 GPTQ per row, fp32 KV */
         {"valid_llama.llx", NULL, 1},            /* version 3: Llama (GQA 2/1) W8A8 */
         {"valid_llama_w4a4_rot.llx", NULL, 1},   /* version 3: Llama w4a4 g32 f16, rotated, int4 LM head */
+        {"valid_w4a4_clip.llx", NULL, 1},        /* valid_w4a4_rot.llx with an activation clip ratio of 0.9 */
         {"valid_container.llx", "missing tensor 'h.0.qkv.w'", 0},
         {"valid_no_tensors.llx", "missing tensor 'h.0.qkv.w'", 0},
         {"bad_magic.llx", "bad magic", 0},
@@ -526,6 +527,7 @@ TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
         {"bad_missing_tensor.llx", "missing tensor 'wte'", 0},
         {"bad_wrong_shape.llx", "tensor 'h.0.qkv.w' is i8 [4, 12], expected i8 [12, 4]", 0},
         {"bad_act_scale.llx", "activation scale 2 is not positive", 0},
+        {"bad_act_clip.llx", "activation clip ratio is not 0 or in [0.5, 1]", 0}, /* 1.5 */
         {"bad_tokenizer_vocab.llx", "vocab.json", 0},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {

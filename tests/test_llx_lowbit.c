@@ -103,7 +103,7 @@ static void edit_data(char *buf, size_t n, const void *a)
     if (at >= 0) memcpy(buf + at + e->at, &e->v, (size_t)e->bytes);
 }
 
-enum { F_SCHEME, F_GROUP, F_F16, F_GPTQ, F_DAMP, F_ORDER, F_ROTATE, F_SEED, F_KV8, F_KVHEAD, F_LMBITS, F_HAD, F_LMBIAS };
+enum { F_SCHEME, F_GROUP, F_F16, F_GPTQ, F_DAMP, F_ORDER, F_ROTATE, F_SEED, F_KV8, F_KVHEAD, F_LMBITS, F_HAD, F_LMBIAS, F_CLIP };
 
 /* the images of a family's low-bit variants 0 (w4a8 per row, int8 KV),
  * 1 (groups of 32, fp16 scales) and 2 (w4a4 rotated, int4 LM head) */
@@ -171,6 +171,11 @@ TEST(llxfile_bad_lowbit_scheme_records, LLX_T_ASAN)
         {V_W4A4, F_LMBITS, 8, "tensor 'lm_head.w' is q4"}, /* the int4 LM head said to be int8 */
         {V_W4A4, F_SCHEME, 1, "an int4 LM head needs an int4 scheme"}, /* W8A8 over an int4 LM head */
         {V_G32, F_GROUP, 0, "tensor 'h.0.qkv.s' is f16 [192, 2], expected f16 [192, 0]"}, /* grouped said to be per row */
+        /* the activation clip ratio (a float's bits): out of range, NaN, or without int4 activations */
+        {V_W4A4, F_CLIP, (int32_t)0x3fc00000, "activation clip ratio is not 0 or in [0.5, 1]"}, {V_W4A4, F_CLIP, (int32_t)0x3e800000, "activation clip ratio is not 0 or in [0.5, 1]"},
+        {V_W4A4, F_CLIP, (int32_t)0xbf666666, "activation clip ratio is not 0 or in [0.5, 1]"}, {V_W4A4, F_CLIP, (int32_t)0x3efff2e5, "activation clip ratio is not 0 or in [0.5, 1]"},
+        {V_W4A4, F_CLIP, (int32_t)0x7fc00000, "activation clip ratio is not 0 or in [0.5, 1]"},
+        {V_W4A8, F_CLIP, (int32_t)0x3f666666, "activation clipping without int4 activations"},
     };
     /* bad values in the tensors the scheme adds */
     static const data_case data[] = {
@@ -202,6 +207,8 @@ TEST(llxfile_bad_lowbit_llama_records, LLX_T_ASAN)
         {V_W4A4, F_LMBITS, 8, "tensor 'lm_head.w' is q4"},
         {V_W4A4, F_SCHEME, 1, "an int4 LM head needs an int4 scheme"},
         {V_G32, F_GROUP, 0, "tensor 'h.0.qkv.s' is f16 [160, 3], expected f16 [160, 0]"},
+        {V_W4A4, F_CLIP, (int32_t)0x40000000, "activation clip ratio is not 0 or in [0.5, 1]"},
+        {V_G32, F_CLIP, (int32_t)0x3f666666, "activation clipping without int4 activations"},
     };
     static const data_case data[] = {
         {V_W4A4, {"down.signs", 191, 1, 0}, "tensor 'down.signs': entry 191 is not +1 or -1"},
@@ -210,5 +217,27 @@ TEST(llxfile_bad_lowbit_llama_records, LLX_T_ASAN)
         {V_G32, {"h.1.gate.s", 2 * 7, 2, 0x7c00u}, "tensor 'h.1.gate.s' holds Inf at element 7"},
     };
     refuse_all(&im, fields, COUNT(fields), data, COUNT(data));
+    accepted_and_freed(&im);
+}
+
+/* The W4A4 variant records its clip ratio (0.875); 0, as in files written
+ * before the field existed, opens as no clipping; llx_llx_image_set_act_clip
+ * refuses a ratio on a W4A8 image. */
+TEST(llxfile_act_clip_field, LLX_T_ASAN)
+{
+    lowbit_images im = {0};
+    REQUIRE(load_images(&im, llx_serve_model_small_lowbit));
+    char *b = im.buf[V_W4A4];
+    const size_t n4 = im.n[V_W4A4];
+    for (int k = 0; k < 2; k++) { /* the fixture's 0.875, then 0 */
+        llx_llx *f = NULL;
+        CHECK_MSG(llx_llx_open_mem(&f, b, n4, "clip.llx") == LLX_OK, "%s", llx_errmsg());
+        CHECK(f && llx_llx_qinfo(f)->s.act_clip == (k ? 0.0f : 0.875f));
+        llx_llx_close(f);
+        CHECK(llx_llx_image_set_act_clip(b, n4, 0.0f) == LLX_OK);
+    }
+    CHECK(llx_llx_image_set_act_clip(b, n4, 0.875f) == LLX_OK);
+    CHECK(llx_llx_image_set_act_clip(im.buf[V_W4A8], im.n[V_W4A8], 0.9f) == LLX_ERR_ARG &&
+          strstr(llx_errmsg(), "activation clipping without int4 activations"));
     accepted_and_freed(&im);
 }

@@ -5,6 +5,7 @@
  * output nor a temporary file, with the inputs unchanged byte for byte. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -168,6 +169,52 @@ TEST(quantize_cli_lowbit_scheme, LLX_T_ASAN)
     llx_proc_free(&r);
 }
 
+/* --act-clip auto tries the grid on the calibration tokens, reports each
+ * ratio's NLL and records the one of least NLL; a given ratio is recorded
+ * as given; info shows both */
+TEST(quantize_cli_act_clip, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
+    REQUIRE(hf && calib);
+    const char *dir = fresh_dir("q-actclip");
+    char out[600], fixed[600];
+    snprintf(out, sizeof out, "%s/auto.llx", dir);
+    snprintf(fixed, sizeof fixed, "%s/fixed.llx", dir);
+    llx_proc_result r;
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--calib-tokens", "300", "--window", "16", "-t", "1",
+            "--scheme", "w4a4", "--rotate", "hadamard", "--act-clip", "auto", NULL);
+    CHECK_MSG(r.status == 0, "quantize: exit %d, %.300s", r.status, r.err);
+    /* the report: six ratios, and the least NLL's is the one recorded */
+    double best = 1e30, nll;
+    float ratio, chosen = 0.0f;
+    int lines = 0;
+    for (const char *l = strstr(r.err, "act-clip "); l; l = strstr(l + 1, "act-clip ")) {
+        if (sscanf(l, "act-clip %f: calibration NLL %lf", &ratio, &nll) != 2) continue;
+        lines++;
+        if (nll < best) best = nll, chosen = ratio;
+    }
+    CHECK_EQ_INT(lines, 6);
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", out, "--json", NULL);
+    json_t *j = json_loads(r.out, 0, NULL), *q = json_object_get(j, "quantization");
+    REQUIRE(j && json_is_object(q));
+    const double rec = json_number_value(json_object_get(q, "act_clip"));
+    CHECK_MSG(fabs(rec - chosen) < 1e-6, "recorded %g, least NLL at %g", rec, (double)chosen);
+    json_decref(j);
+    llx_proc_free(&r);
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", fixed, "--calib-tokens", "300", "--window", "16", "-t",
+            "1", "--scheme", "w4a4", "--act-clip", "0.8", "--alpha", "0", NULL);
+    CHECK_MSG(r.status == 0, "quantize: exit %d, %.300s", r.status, r.err);
+    CHECK(!strstr(r.err, "calibration NLL"));
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", fixed, NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, "range clipped to 0.8 of min and max"), "%.400s", r.out);
+    llx_proc_free(&r);
+    llx_cli(&r, "ppl", "-m", fixed, "-f", calib, "--ctx", "16", "--max-tokens", "64", "-t", "1", "--nodes", "2", NULL);
+    CHECK_MSG(r.status == 0, "ppl: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+}
+
 /* -o naming one of the inputs, in any spelling, is refused before any work. */
 TEST(quantize_bad_overwrite_inputs, LLX_T_ASAN)
 {
@@ -236,10 +283,14 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         {"--act-order", "yes", "--act-order must be on or off"}, {"--rotate", "random", "--rotate must be none or hadamard"},
         {"--kv", "int4", "--kv must be int8 or fp32"},     {"--lm-head-bits", "2", "--lm-head-bits must be 8 or 4"},
         {"--weight-clip", "0.9", "--weight-clip must be none or mse"},
+        {"--act-clip", "0.4", "--act-clip must be in [0.5, 1]"}, {"--act-clip", "1.1", "--act-clip must be in [0.5, 1]"},
+        {"--act-clip", "best", "--act-clip expects a number"}, {"--rotate-seed", "-1", "--rotate-seed must be in"},
         /* combinations the scheme refuses (default w8a8) */
         {"--group", "32", "weight groups need int4 weights"}, {"--lm-head-bits", "4", "an int4 LM head needs an int4 scheme"},
         {"--scales", "f16", "fp16 scales need int4 weights"},
         {"--weight-clip", "mse", "weight clipping needs int4 weights"},
+        {"--act-clip", "0.9", "activation clipping needs int4 activations (--scheme w4a4)"},
+        {"--act-clip", "auto", "activation clipping needs int4 activations (--scheme w4a4)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         llx_proc_result r;

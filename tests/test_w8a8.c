@@ -223,12 +223,15 @@ static void rqkv(const ref *r, int l, int t, float *y)
     for (int h = 0; r->llama && h < r->NH + r->KV; h++) rrope(r, y + h * r->hd, r->pos + t);
 }
 
-/* int4 per token, asymmetric: 16 levels over [min, max] widened to 0; the
- * products use q = code - zero point (docs/quantization.md) */
-static void rquant4(const float *h, int n, int8_t *q, float *s)
+/* int4 per token, asymmetric: 16 levels over [min, max] widened to 0 and
+ * narrowed by the file's clip ratio c to [c min, c max] (values outside
+ * take the end codes); the products use q = code - zero point
+ * (docs/quantization.md) */
+static void rquant4(const float *h, int n, float clip, int8_t *q, float *s)
 {
     float lo = 0.0f, hi = 0.0f;
     for (int i = 0; i < n; i++) lo = h[i] < lo ? h[i] : lo, hi = h[i] > hi ? h[i] : hi;
+    if (clip != 0.0f) lo = lo * clip, hi = hi * clip; /* 0: a file without clipping */
     const float inv = hi - lo > 0.0f ? 15.0f / (hi - lo) : 0.0f, z = rintf(-lo * inv);
     for (int i = 0; i < n; i++) {
         const float c = rintf(h[i] * inv) + z;
@@ -240,7 +243,7 @@ static void rquant4(const float *h, int n, int8_t *q, float *s)
 static void rquant(const ref *r, const float *h, int n, int8_t *q, float *s, float static_inv, float static_s)
 {
     if (r->a4) {
-        rquant4(h, n, q, s);
+        rquant4(h, n, r->s.act_clip, q, s);
         return;
     }
     if (!r->dynamic) {

@@ -230,7 +230,7 @@ TEST(wquant_a4_per_token, LLX_T_ASAN)
     float s;
     int z;
     for (int i = 0; i < 40; i++) x[i] = (float)(i - 10) * 0.25f; /* [-2.5, 7.25] */
-    llx_quantize_a4(x, 40, q, &s, &z);
+    llx_quantize_a4(x, 40, 1.0f, q, &s, &z);
     CHECK(s == 9.75f / 15.0f);
     CHECK_EQ_INT(z, (int)rintf(2.5f * (15.0f / 9.75f)));
     for (int i = 0; i < 40; i++) {
@@ -240,19 +240,52 @@ TEST(wquant_a4_per_token, LLX_T_ASAN)
     CHECK(q[0] == -z && q[39] == 15 - z); /* the range's ends */
     /* 0 is exact: its code is the zero point */
     x[7] = 0.0f;
-    llx_quantize_a4(x, 40, q, &s, &z);
+    llx_quantize_a4(x, 40, 1.0f, q, &s, &z);
     CHECK(q[7] == 0);
     /* all positive: the range starts at 0, z = 0 */
     for (int i = 0; i < 40; i++) x[i] = 1.0f + i;
-    llx_quantize_a4(x, 40, q, &s, &z);
+    llx_quantize_a4(x, 40, 1.0f, q, &s, &z);
     CHECK(z == 0 && q[39] == 15 && s == 40.0f / 15.0f);
     /* zeros, and a NaN */
     memset(x, 0, sizeof x);
-    llx_quantize_a4(x, 40, q, &s, &z);
+    llx_quantize_a4(x, 40, 1.0f, q, &s, &z);
     CHECK(s == 0.0f && z == 0 && q[5] == 0);
     x[3] = NAN, x[4] = -1.0f, x[5] = 1.0f;
-    llx_quantize_a4(x, 40, q, &s, &z);
+    llx_quantize_a4(x, 40, 1.0f, q, &s, &z);
     CHECK(q[3] == -z && s == 2.0f / 15.0f);
+}
+
+/* The clip ratio narrows the range to [c*min, c*max]; the values beyond it
+ * saturate at codes 0 and 15; 1 is the unclipped code bit for bit. */
+TEST(wquant_a4_clipped, LLX_T_ASAN)
+{
+    float x[40];
+    int8_t q[40], q1[40];
+    float s, s1;
+    int z, z1;
+    for (int i = 0; i < 40; i++) x[i] = (float)(i - 10) * 0.25f; /* [-2.5, 7.25] */
+    llx_quantize_a4(x, 40, 0.75f, q, &s, &z);
+    const float mn = -2.5f * 0.75f, mx = 7.25f * 0.75f;
+    CHECK(s == (mx - mn) / 15.0f);
+    CHECK_EQ_INT(z, (int)rintf(-mn * (15.0f / (mx - mn))));
+    int sat_lo = 0, sat_hi = 0;
+    for (int i = 0; i < 40; i++) {
+        CHECK(q[i] + z >= 0 && q[i] + z <= 15);
+        if (x[i] < mn) {
+            CHECK(q[i] + z == 0);
+            sat_lo++;
+        } else if (x[i] > mx) {
+            CHECK(q[i] + z == 15);
+            sat_hi++;
+        } else {
+            CHECK(fabsf(q[i] * s - x[i]) <= 0.5f * s + 1e-6f);
+        }
+    }
+    CHECK(sat_lo > 0 && sat_hi > 0); /* both ends were clipped */
+    /* a ratio of 1 keeps the whole range: nothing saturates inside it */
+    llx_quantize_a4(x, 40, 1.0f, q1, &s1, &z1);
+    CHECK(s1 == 9.75f / 15.0f && s1 > s && q1[0] + z1 == 0 && q1[39] + z1 == 15);
+    CHECK(q1[1] + z1 > 0 && q[1] + z == 0); /* -2.25: saturated only when clipped */
 }
 
 #include "quant/hessian.h"

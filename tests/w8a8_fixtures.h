@@ -30,7 +30,8 @@ const char *llx_fixture_llama_llx(int act);
  * 2 layers, vocab 700, ctx 96, llama3 rope), and its low-bit .llx files:
  * 0 w4a8 RTN per row (SmoothQuant 0.5, down_proj smoothed), static, int8 KV;
  * 1 w4a8 GPTQ groups of 32, fp16 scales, dynamic, fp32 KV;
- * 2 w4a4 RTN rotated (R1, R2, online R4), int8 KV, int4 LM head;
+ * 2 w4a4 RTN rotated (R1, R2, online R4), int8 KV, int4 LM head, activations
+ *   clipped at 0.875;
  * 3 w4a4 GPTQ groups of 32 rotated, fp32 KV.  *what gets a description. */
 #define LLX_LLAMA_LOWBIT_VARIANTS 4
 const char *llx_fixture_llama_paley(void);

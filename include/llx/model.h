@@ -53,6 +53,9 @@ typedef enum llx_scheme {
     LLX_SCHEME_F32 = 4,  /* fp32 weights and activations: a transformed model (calibration) */
 } llx_scheme;
 
+/* The smallest int4 activation clip ratio a file may hold (docs/formats.md). */
+#define LLX_ACT_CLIP_MIN 0.5f
+
 typedef struct llx_scheme_info {
     llx_scheme scheme;
     int group;          /* int4 weight columns per scale; 0 = one scale per row */
@@ -67,6 +70,7 @@ typedef struct llx_scheme_info {
     int lm_bits;        /* LM head weights: 8 or 4 */
     int had_down;       /* online Hadamard transform of the down projection's input */
     int lm_bias;        /* the LM head has a bias (the final norm's bias folded in) */
+    float act_clip;     /* W4A4: int4 activation range [c*min, c*max]; 0 = none (as 1) */
 } llx_scheme_info;
 
 /* Quantization info of an opened .llx model (zeros for an HF model). */

@@ -38,8 +38,13 @@ typedef struct llx_quant_opts {
     int rotate_seed;        /* seed of the residual rotation's signs */
     int kv_int8;            /* int8 q/k/v and KV cache with static per-head scales (1), or fp32 (0) */
     int lm_bits;            /* LM head weights: 8, or 4 with an int4 scheme */
+    float act_clip;         /* W4A4: int4 activation clip ratio in [0.5, 1]; 0 = none */
+    int act_clip_auto;      /* W4A4: choose the ratio of least calibration loss (overrides act_clip) */
     llx_progress_cb progress;
     void *progress_ud;
+    /* --act-clip auto: called with progress_ud, each ratio tried and its
+     * calibration NLL (nats per token).  NULL = not reported. */
+    void (*clip_report)(void *ud, float ratio, double nll);
     /* Polled between calibration passes, layers and tensor writes: once it
      * is non-zero the run stops with LLX_ERR_CANCELLED, leaving no output and
      * no temporary file (a signal handler may set it).  NULL = never. */

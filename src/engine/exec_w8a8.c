@@ -62,6 +62,7 @@ static llx_status w8_load(node *nd)
                  s->scheme == LLX_SCHEME_F32;
     q->lm_int8 = nd->opt->lm_head_int8 || s->lm_bits == 4 || s->lm_bits == 32;
     q->kv_f32 = !s->kv_int8;
+    q->a4_clip = s->act_clip > 0.0f ? s->act_clip : 1.0f;
     if (s->had_down) {
         q->had = malloc(sizeof *q->had);
         if (!q->had) return llx_fail(LLX_ERR_NOMEM, "out of memory");

@@ -178,11 +178,12 @@ void w8_target(node *nd, const llx_stage *st, void **dst, int *ld)
 
 void w8_quantize(const node *nd, const llx_stage *st, const float *x, int n, int8_t *qo, float *s)
 {
-    const w8_layer *L = w8_layer_of(w8_impl(nd), st);
+    const w8_node *wq = w8_impl(nd);
+    const w8_layer *L = w8_layer_of(wq, st);
     int zero;
     switch (st->quant) {
     case LLX_QUANT_DYNAMIC: llx_quantize_dynamic(x, n, qo, s); break;
-    case LLX_QUANT_DYNAMIC4: llx_quantize_a4(x, n, qo, s, &zero); break;
+    case LLX_QUANT_DYNAMIC4: llx_quantize_a4(x, n, wq->a4_clip, qo, s, &zero); break;
     case LLX_QUANT_STATIC:
         nd->k->quant_i8(qo, x, L->inv[st->scale], n);
         *s = L->sc[st->scale];

@@ -47,6 +47,7 @@ typedef struct w8_node {
     llx_arena weights; /* this node's copies of its weight rows, scales, biases */
     int dynamic, lm_int8;
     int kv_f32;        /* fp32 q, k, v and KV cache (attn_f32q.c) */
+    float a4_clip;     /* W4A4: the int4 activation range's clip ratio (1: none) */
     llx_hadamard *had; /* the online transform of the down projection's input, or NULL */
     const int8_t *had_signs; /* its signs, applied first */
     w8_layer *layers, top;

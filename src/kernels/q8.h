@@ -32,18 +32,22 @@ static inline void llx_quantize_dynamic(const float *x, int n, int8_t *q, float 
 }
 
 /* Per-token asymmetric int4 (the W4A4 activations): the range [mn, mx]
- * of the n values widened to include 0, s = (mx - mn) / 15, inv = 15 /
- * (mx - mn), the zero point z = rint(-mn * inv) in [0, 15], the 4-bit code
- * c = clamp(rint(x * inv) + z, 0, 15) (NaN -> 0), and q = c - z in
- * [-15, 15] is what the int4 GEMM multiplies, so s * q stands for x.  All
- * zero: q = 0, *scale = 0.  Sets *zero to z (the code of 0.0). */
-static inline void llx_quantize_a4(const float *x, int n, int8_t *q, float *scale, int *zero)
+ * of the n values widened to include 0, then clipped by the ratio `clip`
+ * in (0, 1] (mn = clip * mn, mx = clip * mx; 1 leaves it unchanged, bit
+ * for bit), s = (mx - mn) / 15, inv = 15 / (mx - mn), the zero point z =
+ * rint(-mn * inv) in [0, 15], the 4-bit code c = clamp(rint(x * inv) + z,
+ * 0, 15) (NaN -> 0; values beyond the clipped range saturate), and q = c -
+ * z in [-15, 15] is what the int4 GEMM multiplies, so s * q stands for x.
+ * All zero: q = 0, *scale = 0.  Sets *zero to z (the code of 0.0). */
+static inline void llx_quantize_a4(const float *x, int n, float clip, int8_t *q, float *scale, int *zero)
 {
     float mn = 0.0f, mx = 0.0f;
     for (int i = 0; i < n; i++) {
         mn = x[i] < mn ? x[i] : mn;
         mx = x[i] > mx ? x[i] : mx;
     }
+    mn *= clip;
+    mx *= clip;
     const float range = mx - mn;
     const float inv = range > 0.0f ? 15.0f / range : 0.0f;
     const float z = rintf(-mn * inv);

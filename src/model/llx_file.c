@@ -52,7 +52,8 @@ typedef struct scheme_record {
     int32_t scheme, group, scales_f16, gptq;
     float gptq_damp;
     int32_t gptq_act_order, rotate, rotate_seed, kv_int8, kv_per_head, lm_bits, had_down, lm_bias;
-    uint8_t reserved[128 - 52];
+    float act_clip; /* 0 in files written before it existed: no clipping */
+    uint8_t reserved[128 - 56];
 } scheme_record;
 
 _Static_assert(sizeof(file_header) == 128, "file header must be 128 bytes");
@@ -83,7 +84,7 @@ static llx_scheme_info scheme_of(const scheme_record *r)
 {
     return (llx_scheme_info){(llx_scheme)r->scheme, r->group, r->scales_f16, r->gptq, r->gptq_damp,
                              r->gptq_act_order, r->rotate, r->rotate_seed, r->kv_int8, r->kv_per_head,
-                             r->lm_bits, r->had_down, r->lm_bias};
+                             r->lm_bits, r->had_down, r->lm_bias, r->act_clip};
 }
 
 static scheme_record record_of(const llx_scheme_info *s)
@@ -93,7 +94,7 @@ static scheme_record record_of(const llx_scheme_info *s)
     r.scheme = s->scheme, r.group = s->group, r.scales_f16 = s->scales_f16, r.gptq = s->gptq;
     r.gptq_damp = s->gptq_damp, r.gptq_act_order = s->gptq_act_order, r.rotate = s->rotate;
     r.rotate_seed = s->rotate_seed, r.kv_int8 = s->kv_int8, r.kv_per_head = s->kv_per_head;
-    r.lm_bits = s->lm_bits, r.had_down = s->had_down, r.lm_bias = s->lm_bias;
+    r.lm_bits = s->lm_bits, r.had_down = s->had_down, r.lm_bias = s->lm_bias, r.act_clip = s->act_clip;
     return r;
 }
 
@@ -113,6 +114,9 @@ const char *llx_scheme_check(const llx_scheme_info *s)
         return "LM head bits are not 8 or 4 (32 for f32)";
     if (s->lm_bits == 4 && !w4) return "an int4 LM head needs an int4 scheme";
     if (s->kv_per_head && !s->kv_int8) return "per-head KV scales without an int8 KV cache";
+    if (!(s->act_clip == 0.0f || (s->act_clip >= LLX_ACT_CLIP_MIN && s->act_clip <= 1.0f)))
+        return "activation clip ratio is not 0 or in [0.5, 1]";
+    if (s->act_clip != 0.0f && s->scheme != LLX_SCHEME_W4A4) return "activation clipping without int4 activations";
     return NULL;
 }
 
@@ -577,6 +581,15 @@ llx_status llx_llx_tokenizer(const llx_llx *f, llx_tokenizer **out)
     return st;
 }
 
+/* the header checksum of an image whose first n table entries are in it */
+static void rehash_header(void *data, file_header *h, uint64_t hb, uint64_t n)
+{
+    h->header_hash = 0;
+    const uint64_t hh = llx_hash64(h, sizeof *h, 0);
+    h->header_hash = llx_hash64((uint8_t *)data + sizeof *h, (size_t)(hb - sizeof *h + n * sizeof(table_entry)), hh);
+    memcpy(data, h, sizeof *h);
+}
+
 void llx_llx_fix_checksums(void *data, size_t size)
 {
     file_header h;
@@ -594,10 +607,28 @@ void llx_llx_fix_checksums(void *data, size_t size)
         e.hash = llx_hash64(base + e.offset, (size_t)e.bytes, (uint64_t)i);
         memcpy(base + hb + i * sizeof e, &e, sizeof e);
     }
-    h.header_hash = 0;
-    const uint64_t hh = llx_hash64(&h, sizeof h, 0);
-    h.header_hash = llx_hash64(base + sizeof h, (size_t)(hb - sizeof h + n * sizeof(table_entry)), hh);
-    memcpy(data, &h, sizeof h);
+    rehash_header(data, &h, hb, n);
+}
+
+llx_status llx_llx_image_set_act_clip(void *data, size_t size, float clip)
+{
+    file_header h;
+    if (size < sizeof h + sizeof(scheme_record)) return llx_fail(LLX_ERR_FORMAT, "not a .llx image");
+    memcpy(&h, data, sizeof h);
+    const uint64_t hb = header_bytes(h.version);
+    if (h.version < 3 || h.n_tensors > (size - hb) / sizeof(table_entry))
+        return llx_fail(LLX_ERR_FORMAT, "not a version 3 .llx image");
+    uint8_t *base = data;
+    scheme_record r;
+    memcpy(&r, base + sizeof h, sizeof r);
+    llx_scheme_info s = scheme_of(&r);
+    s.act_clip = clip;
+    const char *why = llx_scheme_check(&s);
+    if (why) return llx_fail(LLX_ERR_ARG, "bad quantization scheme: %s", why);
+    r.act_clip = clip;
+    memcpy(base + sizeof h, &r, sizeof r);
+    rehash_header(data, &h, hb, h.n_tensors);
+    return LLX_OK;
 }
 
 /* ---- writer ---- */

@@ -94,6 +94,13 @@ llx_status llx_llx_check_model(const llx_llx *f);
  * the checks behind the checksums).  Never reads outside [data, data+size). */
 void llx_llx_fix_checksums(void *data, size_t size);
 
+/* Set the int4 activation clip ratio of a version 3 image in memory and
+ * recompute its header checksum (the quantizer's --act-clip auto tries
+ * ratios on one image).  LLX_ERR_ARG when the ratio does not fit the
+ * scheme (llx_scheme_check), LLX_ERR_FORMAT for an image without a scheme
+ * record. */
+llx_status llx_llx_image_set_act_clip(void *data, size_t size, float clip);
+
 /* ---- writing ---- */
 
 typedef struct llx_llx_writer llx_llx_writer;

@@ -82,12 +82,14 @@ void llx_quant_progress(const llx_quant_opts *o, const char *phase, double f)
     if (o->progress) o->progress(o->progress_ud, phase, f);
 }
 
-llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const char *out)
+llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const int *ids,
+                                  int total, const char *out)
 {
     if (st != LLX_OK) {
         llx_llx_writer_free(wr);
         return st;
     }
+    if (o->act_clip_auto) return llx_quant_write_clip_auto(wr, o, ids, total, out);
     llx_quant_progress(o, "write", 0.0);
     llx_llx_writer_set_cancel(wr, o->cancel);
     st = llx_llx_write(wr, out);
@@ -309,7 +311,7 @@ static llx_status quantize_image(const llx_model *m, const llx_model *fm, const 
     if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
     for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
     free(cb.qkv_max);
-    return llx_quant_finish_write(wr, st, o, out);
+    return llx_quant_finish_write(wr, st, o, ids, total, out);
 }
 
 llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, const int *ids, int total,

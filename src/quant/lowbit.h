@@ -12,8 +12,16 @@
 void llx_quant_progress(const llx_quant_opts *o, const char *phase, double f);
 
 /* The end of every quantizer: st != LLX_OK frees writer wr and returns st;
- * else wr writes out atomically (cancellable, "write" progress) and is spent. */
-llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const char *out);
+ * else wr writes out atomically (cancellable, "write" progress) and is
+ * spent.  With o->act_clip_auto the clip ratio is chosen first on the
+ * calibration tokens ids[0 .. total) (actclip.c). */
+llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_quant_opts *o, const int *ids,
+                                  int total, const char *out);
+/* actclip.c: write wr into memory, record the grid's clip ratio of least
+ * calibration NLL (windows of o->window tokens over ids[0 .. total)), and
+ * write the image to out atomically; wr is spent. */
+llx_status llx_quant_write_clip_auto(llx_llx_writer *wr, const llx_quant_opts *o, const int *ids, int total,
+                                     const char *out);
 
 /* The tokenizer files of HF folder dir for a model of config c (GPT-2:
  * vocab.json, merges.txt; Llama: tokenizer.json and, when present,

@@ -284,8 +284,8 @@ static llx_status write_globals(llx_llx_writer *wr, const llx_model *m, const ll
     return llx_quant_add_tokenizer(wr, c, dir);
 }
 
-static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, int seen, const char *dir,
-                        const char *out)
+static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, const int *ids, int seen,
+                        const char *dir, const char *out)
 {
     const llx_config *cfg = &m->cfg;
     llx_qinfo qi = {.act_mode = o->act_mode, .alpha = o->alpha, .calib_tokens = seen, .smooth_v = o->smooth_v,
@@ -304,7 +304,7 @@ static llx_status build(const llx_model *m, const llx_quant_opts *o, calib *c, i
         llx_quant_progress(o, "quantize", (double)(l + 1) / cfg->n_layer);
     }
     if (st == LLX_OK) st = write_globals(wr, m, o, dir);
-    return llx_quant_finish_write(wr, st, o, out);
+    return llx_quant_finish_write(wr, st, o, ids, seen, out);
 }
 
 llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *opts, const char *out_path)
@@ -340,7 +340,7 @@ llx_status llx_quantize(const char *hf_dir, const llx_quant_opts *opts, const ch
         if (!c.m[p]) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
     if (st == LLX_OK) st = calibrate(m, o, ids, total, &c);
-    if (st == LLX_OK) st = build(m, o, &c, total, hf_dir, out_path);
+    if (st == LLX_OK) st = build(m, o, &c, ids, total, hf_dir, out_path);
     for (int p = 0; p < CALIB_POINTS; p++) free(c.m[p]);
     free(ids);
     llx_model_close(m);

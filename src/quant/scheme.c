@@ -19,6 +19,7 @@ llx_scheme_info llx_quant_scheme(const llx_quant_opts *o)
     s.kv_per_head = s.kv_int8;
     s.lm_bits = s.scheme == LLX_SCHEME_F32 ? 32 : o->lm_bits == 4 ? 4 : 8;
     s.had_down = s.rotate;
+    s.act_clip = s.scheme == LLX_SCHEME_W4A4 && !o->act_clip_auto ? o->act_clip : 0.0f;
     return s;
 }
 
@@ -33,6 +34,10 @@ llx_status llx_quant_check_scheme(const llx_quant_opts *o, const llx_config *c)
     if (o->scales_f16 && !w4) return llx_fail(LLX_ERR_ARG, "fp16 scales need int4 weights (--scheme w4a8 or w4a4)");
     if (o->weight_clip && !w4)
         return llx_fail(LLX_ERR_ARG, "weight clipping needs int4 weights (--scheme w4a8 or w4a4)");
+    if ((o->act_clip != 0.0f || o->act_clip_auto) && sc != LLX_SCHEME_W4A4)
+        return llx_fail(LLX_ERR_ARG, "activation clipping needs int4 activations (--scheme w4a4)");
+    if (o->act_clip != 0.0f && !(o->act_clip >= LLX_ACT_CLIP_MIN && o->act_clip <= 1.0f))
+        return llx_fail(LLX_ERR_ARG, "the activation clip ratio must be in [0.5, 1] (got %g)", (double)o->act_clip);
     if (o->lm_bits != 8 && o->lm_bits != 4) return llx_fail(LLX_ERR_ARG, "the LM head must be 8 or 4 bits");
     if (o->lm_bits == 4 && !w4) return llx_fail(LLX_ERR_ARG, "an int4 LM head needs an int4 scheme");
     if (o->gptq && !(o->gptq_damp > 0.0f && o->gptq_damp <= 1.0f))
