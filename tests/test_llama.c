@@ -333,6 +333,23 @@ TEST(llama_bad_configs, LLX_T_ASAN)
                       "architecture 'MistralForCausalLM' is not supported (LlamaForCausalLM)");
 }
 
+/* generate (2 nodes), ppl (2 threads) and bench run on model m; what names
+ * it in the messages. */
+static void run_model_commands(const char *m, const char *what, const char *calib)
+{
+    llx_proc_result r;
+    llx_cli(&r, "generate", "-m", m, "-p", "the engine", "-n", "4", "--greedy", "--threads", "1", "--nodes", "2",
+            "--json", NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, "\"tokens\""), "generate %s: %s", what, r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "ppl", "-m", m, "-f", calib, "--ctx", "32", "--max-tokens", "96", "--json", "--threads", "2", NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, "\"ppl\""), "ppl %s: %s", what, r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "bench", "-m", m, "--prompt", "8", "--gen", "4", "-r", "1", "-t", "1", "--json", NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, "decode"), "bench %s: %s", what, r.err);
+    llx_proc_free(&r);
+}
+
 /* Every command that takes a model takes a Llama: folder and .llx. */
 TEST(llama_cli_commands, LLX_T_ASAN)
 {
@@ -352,16 +369,7 @@ TEST(llama_cli_commands, LLX_T_ASAN)
     llx_proc_free(&r);
     for (int k = 0; k < 2; k++) {
         const char *m = k ? q : dir;
-        llx_cli(&r, "generate", "-m", m, "-p", "the engine", "-n", "4", "--greedy", "--threads", "1", "--nodes", "2",
-                "--json", NULL);
-        CHECK_MSG(r.status == 0 && strstr(r.out, "\"tokens\""), "generate %s: %s", m, r.err);
-        llx_proc_free(&r);
-        llx_cli(&r, "ppl", "-m", m, "-f", calib, "--ctx", "32", "--max-tokens", "96", "--json", "--threads", "2", NULL);
-        CHECK_MSG(r.status == 0 && strstr(r.out, "\"ppl\""), "ppl %s: %s", m, r.err);
-        llx_proc_free(&r);
-        llx_cli(&r, "bench", "-m", m, "--prompt", "8", "--gen", "4", "-r", "1", "-t", "1", "--json", NULL);
-        CHECK_MSG(r.status == 0 && strstr(r.out, "decode"), "bench %s: %s", m, r.err);
-        llx_proc_free(&r);
+        run_model_commands(m, m, calib);
     }
     const char *out = llx_test_tmpfile("llama-cli.llx");
     llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "--calib-tokens", "256", "--act", "dynamic", "-o", out, NULL);
@@ -394,16 +402,7 @@ TEST(llama_lowbit_cli_commands, LLX_T_ASAN)
                       strstr(r.out, v < 2 ? "rotation            none" : "rotation            hadamard"),
                   "info %s: %s%s", what, r.out, r.err);
         llx_proc_free(&r);
-        llx_cli(&r, "generate", "-m", m, "-p", "the engine", "-n", "4", "--greedy", "--threads", "1", "--nodes", "2",
-                "--json", NULL);
-        CHECK_MSG(r.status == 0 && strstr(r.out, "\"tokens\""), "generate %s: %s", what, r.err);
-        llx_proc_free(&r);
-        llx_cli(&r, "ppl", "-m", m, "-f", calib, "--ctx", "32", "--max-tokens", "96", "--json", "--threads", "2", NULL);
-        CHECK_MSG(r.status == 0 && strstr(r.out, "\"ppl\""), "ppl %s: %s", what, r.err);
-        llx_proc_free(&r);
-        llx_cli(&r, "bench", "-m", m, "--prompt", "8", "--gen", "4", "-r", "1", "-t", "1", "--json", NULL);
-        CHECK_MSG(r.status == 0 && strstr(r.out, "decode"), "bench %s: %s", what, r.err);
-        llx_proc_free(&r);
+        run_model_commands(m, what, calib);
     }
     const char *out = llx_test_tmpfile("llama-cli-w4a8.llx");
     llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "--calib-tokens", "256", "--scheme", "w4a8", "--group", "32",
