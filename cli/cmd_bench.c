@@ -17,6 +17,7 @@
 
 #define MAX_SWEEP 16
 #define PROBE_LLC_MULTIPLE 4 /* the bandwidth probe reads at least this many times the last-level cache */
+#define PROBE_PASSES 3       /* passes of each probe pattern beside each repetition (the fastest counts) */
 
 typedef struct bench_args {
     const char *model, *vs;
@@ -38,6 +39,7 @@ typedef struct bench_result {
     double ring_bytes_per_token;
     long long weight_bytes;
     double membw, ratio, rss_mb, model_mb, kv_mb; /* membw: median of the probes; ratio: median per rep */
+    double membw_pattern[LLX_MEMBW_PATTERNS];     /* median of each probe pattern's figure */
     double vs_pp, vs_tg; /* --vs model's result: median per repetition pair of its tok/s / the first model's */
     const char *kernels;
     const char *label; /* the precision it ran */
@@ -56,8 +58,9 @@ static void help(void)
            "  --nodes LIST         ring sizes to sweep, e.g. 1,2 (default 1)\n"
            "  -t, --threads LIST   threads per node to sweep, e.g. 1,2 (default: all cores)\n"
            "  --membw              also measure this machine's memory read bandwidth with the\n"
-           "                       same total thread count, next to every repetition; the ratio\n"
-           "                       is the median of per-repetition decode GB/s / probe GB/s\n"
+           "                       same total thread count, next to every repetition (the fastest\n"
+           "                       of 3 passes of each of two read patterns, seq and 4-stream);\n"
+           "                       the ratio is the median of per-repetition decode GB/s / probe GB/s\n"
            "  --membw-mb N         size of the probe in MiB (default 1024, or 4x the last-level\n"
            "                       cache if that is larger; implies --membw)\n"
            "  --vs MODEL2          also bench MODEL2 in the same run, its repetitions alternating\n"
@@ -251,7 +254,7 @@ static int side_rep(const bench_args *a, side *sd, long r, double bw)
     return 0;
 }
 
-static void side_result(const bench_args *a, side *sd, double *bw, bench_result *res)
+static void side_result(const bench_args *a, side *sd, double *bw, double *bw_pat[], bench_result *res)
 {
     const llx_config *c = llx_model_config(sd->m);
     llx_engine_stats es;
@@ -273,6 +276,7 @@ static void side_result(const bench_args *a, side *sd, double *bw, bench_result 
     res->kv_mb = 2.0 * c->n_layer * llx_config_kv_heads(c) * llx_config_head_dim(c) * (double)llx_engine_max_ctx(sd->e) *
                  kv_elem / 1e6;
     res->membw = bw ? median(bw, (int)a->reps) : 0;
+    for (int i = 0; bw && i < LLX_MEMBW_PATTERNS; i++) res->membw_pattern[i] = median(bw_pat[i], (int)a->reps);
     res->ratio = bw ? median(sd->ratio, (int)a->reps) : 0;
 }
 
@@ -299,19 +303,25 @@ static int run_config(const bench_args *a, side *sd, int ns, int nodes, int thre
     for (int k = 0; k < ns; k++) sd[k].ce->opt.nodes = nodes, sd[k].ce->opt.threads = threads;
     int rc = 0;
     for (int k = 0; !rc && k < ns; k++) rc = side_setup(a, &sd[k]);
-    double *bw = rc ? NULL : calloc((size_t)a->reps, sizeof *bw);
+    double *bw = rc ? NULL : calloc((size_t)a->reps * (1 + LLX_MEMBW_PATTERNS), sizeof *bw), *bw_pat[LLX_MEMBW_PATTERNS];
+    for (int i = 0; bw && i < LLX_MEMBW_PATTERNS; i++) bw_pat[i] = bw + (size_t)a->reps * (1 + i);
     llx_membw *probe = NULL;
     if (!rc && !bw) rc = cli_runtime_error("out of memory");
     if (!rc && a->membw && llx_membw_create(&probe, nodes * threads, (size_t)a->membw_mb << 20) != LLX_OK)
         rc = cli_lib_error();
     for (long r = 0; !rc && r < a->reps; r++) {
         /* the probe runs next to every repetition: this machine's bandwidth drifts */
-        if (probe) bw[r] = llx_membw_run(probe, 3);
+        if (probe) {
+            llx_membw_result pr;
+            llx_membw_run(probe, PROBE_PASSES, &pr);
+            bw[r] = pr.gb_s;
+            for (int i = 0; i < LLX_MEMBW_PATTERNS; i++) bw_pat[i][r] = pr.pattern_gb_s[i];
+        }
         for (int k = 0; !rc && k < ns; k++) rc = side_rep(a, &sd[r % 2 ? ns - 1 - k : k], r, probe ? bw[r] : 0);
         if (!rc && !a->json) progress(nodes, threads, r + 1, a->reps);
     }
     if (!a->json) progress(0, 0, 0, 0);
-    for (int k = 0; !rc && k < ns; k++) side_result(a, &sd[k], probe ? bw : NULL, &res[k]);
+    for (int k = 0; !rc && k < ns; k++) side_result(a, &sd[k], probe ? bw : NULL, bw_pat, &res[k]);
     if (!rc && ns == 2) {
         res[1].vs_pp = pair_ratio(sd[1].pp, sd[0].pp, a->reps);
         res[1].vs_tg = pair_ratio(sd[1].tg, sd[0].tg, a->reps);
@@ -342,9 +352,13 @@ static void print_json_one(const bench_args *a, const bench_result *r)
            r->label, r->kernels, r->nodes, r->threads, a->prompt, a->gen, a->reps,
            r->pp.mean, r->pp.sd, r->tg.mean, r->tg.sd, r->weight_bytes, gbs, r->ring_ms_per_token,
            r->wait_ms_per_token, r->ring_bytes_per_token, r->rss_mb, r->model_mb, r->kv_mb);
-    if (r->membw > 0)
-        printf(", \"membw_gb_s\": %.3f, \"membw_probe_mib\": %ld, \"decode_membw_ratio\": %.4f", r->membw, a->membw_mb,
-               r->ratio);
+    if (r->membw > 0) {
+        printf(", \"membw_gb_s\": %.3f, \"membw_probe_mib\": %ld, \"decode_membw_ratio\": %.4f, \"membw_patterns\": {",
+               r->membw, a->membw_mb, r->ratio);
+        for (int i = 0; i < LLX_MEMBW_PATTERNS; i++)
+            printf("%s\"%s\": %.3f", i ? ", " : "", llx_membw_pattern_name(i), r->membw_pattern[i]);
+        printf("}, \"membw_passes\": %d", PROBE_PASSES);
+    }
     if (r->vs_tg > 0) printf(", \"vs_prefill_ratio\": %.4f, \"vs_decode_ratio\": %.4f", r->vs_pp, r->vs_tg);
     printf("}");
 }
@@ -375,6 +389,12 @@ static void print_table(const bench_args *a, const bench_result *r, int n)
                r[i].nodes, r[i].threads, r[i].weight_bytes / 1e6, r[i].ring_ms_per_token,
                r[i].tg.mean > 0 ? 100 * r[i].ring_ms_per_token * r[i].tg.mean / 1e3 : 0.0, r[i].wait_ms_per_token,
                r[i].ring_bytes_per_token, r[i].rss_mb, r[i].model_mb, r[i].kv_mb, r[i].kernels);
+    for (int i = 0; i < n; i++)
+        if (r[i].membw > 0 && (i == 0 || r[i].threads != r[i - 1].threads || r[i].nodes != r[i - 1].nodes))
+            printf("nodes %d threads %d: probe %ld MiB, the faster of %s %.2f and %s %.2f GB/s (medians over "
+                   "repetitions of each pattern's fastest of %d passes)\n", r[i].nodes, r[i].threads, a->membw_mb,
+                   llx_membw_pattern_name(0), r[i].membw_pattern[0], llx_membw_pattern_name(1), r[i].membw_pattern[1],
+                   PROBE_PASSES);
     for (int i = 0; i < n; i++)
         if (r[i].vs_tg > 0) {
             printf("nodes %d threads %d: %s / %s (repetitions alternating, medians of per-repetition ratios): "

@@ -194,12 +194,25 @@ TEST(bench_cli_json, LLX_T_ASAN)
     check_bench_record(j, 1, 0);
     CHECK(j && json_integer_value(json_object_get(j, "weight_bytes_per_token")) < fp32_bytes);
     CHECK(j && num(j, "membw_gb_s") > 0 && json_is_number(json_object_get(j, "decode_membw_ratio")));
+    /* the probe's figure is the faster of its two patterns (one repetition: no median in between) */
+    const json_t *pat = j ? json_object_get(j, "membw_patterns") : NULL;
+    const double seq = num(pat, "seq"), four = num(pat, "4-stream");
+    CHECK_MSG(seq > 0 && four > 0 && fabs(num(j, "membw_gb_s") - (seq > four ? seq : four)) < 0.0015,
+              "patterns %.3f %.3f, probe %.3f", seq, four, num(j, "membw_gb_s"));
+    CHECK(j && json_integer_value(json_object_get(j, "membw_passes")) == 3);
     CHECK(j && !strcmp(json_string_value(json_object_get(j, "precision")), "w8a8-static"));
     json_decref(j);
     llx_proc_free(&r);
-    /* the table */
+    /* the table; with the probe, a line saying what it read */
     llx_cli(&r, "bench", "-m", hf, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", NULL);
     CHECK(r.status == 0 && strstr(r.out, "pp8") && strstr(r.out, "tg4") && strstr(r.out, "| fp32"));
+    CHECK(!strstr(r.out, "probe"));
+    llx_proc_free(&r);
+    char want[96];
+    snprintf(want, sizeof want, "nodes 1 threads 1: probe %s MiB, the faster of seq ", probe_mb);
+    llx_cli(&r, "bench", "-m", hf, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", "--membw-mb", probe_mb, NULL);
+    CHECK_MSG(r.status == 0 && strstr(r.out, want) && strstr(r.out, " and 4-stream ") && strstr(r.out, "fastest of 3 passes"),
+              "%.600s", r.out);
     llx_proc_free(&r);
 }
 

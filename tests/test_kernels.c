@@ -263,8 +263,9 @@ TIER_TEST(argmax_matches_reference)
     }
 }
 
-/* The bandwidth probe reads every byte: its checksum (the sum of all
- * 64-bit words) is the same on every table, for any n % 128 == 0. */
+/* The bandwidth probe's two read loops read every byte: their checksum
+ * (the sum of all 64-bit words) is the same on every table, for any
+ * n % 128 == 0. */
 TIER_TEST(read_bytes_reads_everything)
 {
     enum { N = 8192 + 384 };
@@ -277,5 +278,7 @@ TIER_TEST(read_bytes_reads_everything)
         for (size_t i = 0; i < n / 8; i++) want += buf[i];
         CHECK_MSG(llx_kernels_ref.read_bytes(buf, n) == want, "ref n=%zu", n);
         CHECK_MSG(k->read_bytes(buf, n) == want, "%s n=%zu", k->name, n);
+        CHECK_MSG(llx_kernels_ref.read_seq(buf, n) == want, "ref seq n=%zu", n);
+        CHECK_MSG(k->read_seq(buf, n) == want, "%s seq n=%zu", k->name, n);
     }
 }

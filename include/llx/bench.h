@@ -9,13 +9,32 @@
 #include "llx/engine.h"
 #include "llx/status.h"
 
-/* A memory read-bandwidth probe: `bytes` of huge-page memory (like the
- * engine's weights), streamed by `threads` threads, each reading its own
- * contiguous part with the fastest read loop this CPU has. */
+/* The memory read-bandwidth probe: the rate at which `threads` threads
+ * can stream `bytes` of huge-page memory (as the engine's weights are), to
+ * compare decode's weight rate against.  The buffer is faulted in and read
+ * once at creation; a pass then reads all of it as consecutive 4 MiB blocks,
+ * each split into one contiguous part per thread (as the engine splits a
+ * matrix's rows), with one of two read patterns:
+ *   seq       one sequential stream per part, two cache lines per step;
+ *   4-stream  four streams from the part's quarters, prefetched, as the
+ *             decode GEMVs read.
+ * A run times `passes` passes of each pattern, alternating, and keeps each
+ * pattern's fastest pass (other work only ever slows a pass down); the
+ * probe's figure is the faster pattern's.  docs/performance.md says why. */
 typedef struct llx_membw llx_membw;
+enum { LLX_MEMBW_PATTERNS = 2, LLX_MEMBW_MAX_THREADS = 256 };
+typedef struct llx_membw_result {
+    double gb_s;                                /* the best pattern's fastest pass, GB/s (1e9 bytes/s) */
+    int best;                                   /* which pattern that was */
+    double pattern_gb_s[LLX_MEMBW_PATTERNS];    /* each pattern's fastest pass */
+} llx_membw_result;
 llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes);
-/* Median GB/s (1e9 bytes/s) of `reps` passes. */
-double llx_membw_run(llx_membw *p, int reps);
+void llx_membw_run(llx_membw *p, int passes, llx_membw_result *out);
+const char *llx_membw_pattern_name(int pattern); /* "seq", "4-stream" */
+/* Bytes one pass reads (the buffer rounded down to whole blocks and parts
+ * of 128 bytes), and the sum of the 64-bit words the last pass read. */
+size_t llx_membw_pass_bytes(const llx_membw *p);
+uint64_t llx_membw_checksum(const llx_membw *p);
 void llx_membw_free(llx_membw *p); /* accepts NULL */
 
 /* Continuous-batching decode speed (`looplynx serve-bench`): `parallel`

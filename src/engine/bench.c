@@ -10,40 +10,46 @@
 #include "util/status.h"
 #include "util/timer.h"
 
-typedef struct bw_job {
-    const unsigned char *buf;
-    size_t bytes;
-    const llx_kernels *k;
-    uint64_t sink[256];
-} bw_job;
+/* The probe's buffer is read as blocks of PROBE_BLOCK bytes, each split
+ * into one contiguous part per thread, as the engine splits a weight
+ * matrix's rows (see llx/bench.h and docs/performance.md). */
+#define PROBE_BLOCK ((size_t)4 << 20)
+
+static const char *const pattern_names[LLX_MEMBW_PATTERNS] = {"seq", "4-stream"};
 
 struct llx_membw {
     llx_pool *pool;
     unsigned char *buf;
-    bw_job job;
+    const llx_kernels *k;
+    size_t block, blocks, part; /* bytes per block, blocks per pass, bytes per thread per block */
     int threads;
+    int pattern; /* the pattern the next pass reads */
+    uint64_t sink[LLX_MEMBW_MAX_THREADS];
 };
 
 static void bw_member(void *arg, int ith, int nth)
 {
-    bw_job *j = arg;
-    const size_t per = (j->bytes / (size_t)nth) & ~(size_t)127;
-    j->sink[ith & 255] += j->k->read_bytes(j->buf + per * (size_t)ith, per);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    llx_membw *p = arg;
+    uint64_t (*read)(const void *, size_t) = p->pattern ? p->k->read_bytes : p->k->read_seq;
+    uint64_t sum = 0;
+    const unsigned char *at = p->buf + p->part * (size_t)ith;
+    for (size_t b = 0; b < p->blocks; b++, at += p->block) sum += read(at, p->part);
+    p->sink[ith] = sum;
+    (void)nth;
 }
 
 llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes)
 {
     *out = NULL;
-    if (threads < 1 || bytes < (size_t)threads * 128) return llx_fail(LLX_ERR_ARG, "bad bandwidth probe size");
+    if (threads < 1 || threads > LLX_MEMBW_MAX_THREADS || bytes < (size_t)threads * 128)
+        return llx_fail(LLX_ERR_ARG, "bad bandwidth probe size");
     llx_membw *p = calloc(1, sizeof *p);
     if (!p) return llx_fail(LLX_ERR_NOMEM, "out of memory");
     p->threads = threads;
+    p->block = bytes < PROBE_BLOCK ? bytes : PROBE_BLOCK;
+    p->part = (p->block / (size_t)threads) & ~(size_t)127;
+    p->blocks = bytes / p->block;
+    p->k = llx_kernels_select("auto");
     p->buf = llx_alloc(bytes);
     llx_status st = p->buf ? llx_pool_create(&p->pool, threads, threads <= llx_cpu_count())
                            : llx_fail(LLX_ERR_NOMEM, "out of memory for the bandwidth probe");
@@ -51,26 +57,42 @@ llx_status llx_membw_create(llx_membw **out, int threads, size_t bytes)
         llx_membw_free(p);
         return st;
     }
-    memset(p->buf, 1, bytes); /* not the shared zero page */
-    p->job = (bw_job){p->buf, bytes, llx_kernels_select("auto"), {0}};
-    llx_pool_run(p->pool, bw_member, &p->job); /* warm-up */
+    memset(p->buf, 1, bytes); /* every page faulted in now, and not the shared zero page */
+    for (p->pattern = 0; p->pattern < LLX_MEMBW_PATTERNS; p->pattern++) llx_pool_run(p->pool, bw_member, p); /* warm */
     *out = p;
     return LLX_OK;
 }
 
-double llx_membw_run(llx_membw *p, int reps)
+unsigned char *llx_membw_buffer(llx_membw *p) { return p->buf; }
+
+size_t llx_membw_pass_bytes(const llx_membw *p) { return p->part * (size_t)p->threads * p->blocks; }
+
+uint64_t llx_membw_checksum(const llx_membw *p)
 {
-    double res[64];
-    if (reps < 1) reps = 1;
-    if (reps > 64) reps = 64;
-    const size_t read = ((p->job.bytes / (size_t)p->threads) & ~(size_t)127) * (size_t)p->threads;
-    for (int r = 0; r < reps; r++) {
-        const double t0 = llx_now_s();
-        llx_pool_run(p->pool, bw_member, &p->job);
-        res[r] = (double)read / (llx_now_s() - t0) / 1e9;
-    }
-    qsort(res, (size_t)reps, sizeof *res, cmp_double);
-    return res[reps / 2];
+    uint64_t s = 0;
+    for (int i = 0; i < p->threads; i++) s += p->sink[i];
+    return s;
+}
+
+const char *llx_membw_pattern_name(int pattern)
+{
+    return pattern >= 0 && pattern < LLX_MEMBW_PATTERNS ? pattern_names[pattern] : "?";
+}
+
+void llx_membw_run(llx_membw *p, int passes, llx_membw_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (passes < 1) passes = 1;
+    const double bytes = (double)llx_membw_pass_bytes(p);
+    for (int r = 0; r < passes; r++)
+        for (p->pattern = 0; p->pattern < LLX_MEMBW_PATTERNS; p->pattern++) { /* interleaved: drift hits both */
+            const double t0 = llx_now_s();
+            llx_pool_run(p->pool, bw_member, p);
+            const double t = llx_now_s() - t0, gb_s = t > 0 ? bytes / t / 1e9 : 0;
+            if (gb_s > out->pattern_gb_s[p->pattern]) out->pattern_gb_s[p->pattern] = gb_s;
+        }
+    for (int i = 0; i < LLX_MEMBW_PATTERNS; i++)
+        if (out->pattern_gb_s[i] > out->gb_s) out->gb_s = out->pattern_gb_s[i], out->best = i;
 }
 
 void llx_membw_free(llx_membw *p)

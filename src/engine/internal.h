@@ -212,4 +212,9 @@ float *llx_rope_table(const llx_config *c, int positions);
  * callers clamp to *rows. */
 void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab);
 
+/* bench.c: the bandwidth probe's buffer (llx_membw_create's `bytes`), for
+ * tests that fill it with known words and check the probe's checksum. */
+struct llx_membw;
+unsigned char *llx_membw_buffer(struct llx_membw *p);
+
 #endif

@@ -159,10 +159,13 @@ typedef struct llx_kernels {
 
     /* sum_i a[i] * b[i], int8 in [-127, 127] */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, int n);
-    /* Read n bytes (n % 128 == 0) as fast as possible, as four concurrent
-     * sequential streams; returns a checksum so the reads cannot be optimised
-     * away (the memory bandwidth probe). */
+    /* Read n bytes (n % 128 == 0) as four concurrent sequential streams from
+     * the quarters of the span; returns the sum of its 64-bit words so the
+     * reads cannot be optimised away (the memory bandwidth probe). */
     uint64_t (*read_bytes)(const void *p, size_t n);
+    /* The same reads and checksum as one sequential stream, two cache lines
+     * per step, no software prefetch (the probe's other pattern). */
+    uint64_t (*read_seq)(const void *p, size_t n);
 
     /* ---- int4 weights in this tier's panel layout (llx_pack_q4_panels,
      * q4_rows rows per panel) ----

@@ -621,12 +621,11 @@ static int argmax_f32_avx2(const float *x, int n)
     return 0;
 }
 
-/* The bandwidth probe: the four quarters of the buffer read at once (one
- * core reads faster from several sequential streams than from one), a
- * whole cache line per stream per step, prefetched ahead as the decode
- * GEMV does.  The fastest read loop found: 39-41 GB/s on one core and
- * 72-84 GB/s on two, against 34-36 and 52-75 with half-line steps and no
- * prefetch. */
+/* The bandwidth probe's 4-stream pattern: the four quarters of a span
+ * read at once, a whole cache line per stream per step, prefetched ahead
+ * as the int8 decode GEMV does.  The probe calls it on spans of at most
+ * 4 MiB: four streams 128 MiB or more apart (a power of two) read at half
+ * the speed on the Zen 4 VM (docs/performance.md, the probe). */
 #define PROBE_PF_DIST 1024 /* the probe's best distance (2 KiB reads slower) */
 static uint64_t read_bytes_avx2(const void *p, size_t n)
 {
@@ -650,6 +649,25 @@ static uint64_t read_bytes_avx2(const void *p, size_t n)
         a1 = _mm256_add_epi64(a1, ld((const int8_t *)s1 + o));
         a2 = _mm256_add_epi64(a2, ld((const int8_t *)s2 + o));
         a3 = _mm256_add_epi64(a3, ld((const int8_t *)s3 + o));
+    }
+    a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    uint64_t out[4];
+    _mm256_storeu_si256((__m256i *)out, a0);
+    return out[0] + out[1] + out[2] + out[3];
+}
+
+/* One stream, two whole cache lines per step in four independent sums, no
+ * software prefetch: the hardware prefetcher follows a single stream on its
+ * own.  (512-bit loads read no faster here: the loop waits on memory.) */
+static uint64_t read_seq_avx2(const void *p, size_t n)
+{
+    const int8_t *s = p;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t o = 0; o < n; o += 128) {
+        a0 = _mm256_add_epi64(a0, ld(s + o));
+        a1 = _mm256_add_epi64(a1, ld(s + o + 32));
+        a2 = _mm256_add_epi64(a2, ld(s + o + 64));
+        a3 = _mm256_add_epi64(a3, ld(s + o + 96));
     }
     a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
     uint64_t out[4];
@@ -682,6 +700,7 @@ void llx_kernels_fill_avx2(llx_kernels *k)
     k->softmax_f32 = softmax_f32_avx2;
     k->dot_i8 = dot_i8_avx2;
     k->read_bytes = read_bytes_avx2;
+    k->read_seq = read_seq_avx2;
     k->q4_rows = 8;
     k->gemm_q4 = llx_gemm_q4_avx2;
     k->fwht_f32 = llx_fwht_f32_avx2;

@@ -242,6 +242,14 @@ static uint64_t read_bytes_ref(const void *p, size_t n)
     return s0 + s1 + s2 + s3;
 }
 
+static uint64_t read_seq_ref(const void *p, size_t n)
+{
+    const uint64_t *w = p;
+    uint64_t s = 0;
+    for (size_t i = 0; i < n / 8; i++) s += w[i];
+    return s;
+}
+
 const llx_kernels llx_kernels_ref = {
     .name = "ref",
     .tier = LLX_TIER_REF,
@@ -265,6 +273,7 @@ const llx_kernels llx_kernels_ref = {
     .softmax_f32 = llx_softmax_f32,
     .dot_i8 = dot_i8_ref,
     .read_bytes = read_bytes_ref,
+    .read_seq = read_seq_ref,
     .q4_rows = 8,
     .gemm_q4 = llx_gemm_q4_ref,
     .fwht_f32 = llx_fwht_f32_ref,
