@@ -15,109 +15,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/bpe_merge.h"
 #include "tokenizer/tok_internal.h"
 #include "util/status.h"
-
-typedef struct cand {
-    int32_t rank, pos, out;
-} cand;
 
 typedef struct hf_enc {
     const llx_tokenizer *t;
     unsigned flags;
     tok_ids out;
-    int32_t *tok, *prev, *next; /* symbols of the piece being merged; tok < 0 = merged away */
-    cand *heap;
-    size_t scap;
+    tok_bpe m; /* the piece being merged */
 } hf_enc;
 
 static llx_status push_id(hf_enc *c, int id) { return tok_ids_push(&c->out, id); }
 
-static llx_status grow(hf_enc *c, size_t n)
-{
-    if (n <= c->scap) return LLX_OK;
-    size_t cap = c->scap ? c->scap : 64;
-    while (cap < n) cap *= 2;
-    free(c->tok), free(c->prev), free(c->next), free(c->heap);
-    c->tok = malloc(cap * sizeof *c->tok);
-    c->prev = malloc(cap * sizeof *c->prev);
-    c->next = malloc(cap * sizeof *c->next);
-    c->heap = malloc(3 * cap * sizeof *c->heap); /* n-1 pairs + 2 per merge */
-    c->scap = cap;
-    if (!c->tok || !c->prev || !c->next || !c->heap) {
-        c->scap = 0;
-        return llx_fail(LLX_ERR_NOMEM, "tokenize: out of memory");
-    }
-    return LLX_OK;
-}
-
 /* ---- BPE ---- */
 
-static int before(const cand *a, const cand *b) { return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos; }
-
-static void heap_push(cand *h, size_t *n, cand x)
+static void consider(hf_enc *c, int32_t i)
 {
-    size_t i = (*n)++;
-    while (i > 0 && before(&x, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = x;
-}
-
-static cand heap_pop(cand *h, size_t *n)
-{
-    cand top = h[0], e = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t k = 2 * i + 1;
-        if (k >= *n) break;
-        if (k + 1 < *n && before(&h[k + 1], &h[k])) k++;
-        if (!before(&h[k], &e)) break;
-        h[i] = h[k];
-        i = k;
-    }
-    if (*n) h[i] = e;
-    return top;
-}
-
-static void consider(hf_enc *c, size_t *hn, int32_t i)
-{
-    int32_t j = i >= 0 ? c->next[i] : -1, rank, out;
-    if (j < 0 || !tok_pair_find(&c->t->pairs, c->tok[i], c->tok[j], &rank, &out)) return;
-    heap_push(c->heap, hn, (cand){rank, i, out});
+    int32_t j = i >= 0 ? c->m.next[i] : -1, rank, out;
+    if (j < 0 || !tok_pair_find(&c->t->pairs, c->m.tok[i], c->m.tok[j], &rank, &out)) return;
+    tok_heap_push(&c->m, (tok_cand){rank, i, out});
 }
 
 static llx_status bpe(hf_enc *c, const char *s, size_t n)
 {
     const llx_tokenizer *t = c->t;
     const unsigned char *u = (const unsigned char *)s;
+    tok_bpe *m = &c->m;
     if (t->ignore_merges) {
         int id = tok_str_find(t, s, n);
         if (id >= 0) return push_id(c, id);
     }
     if (n == 1) return push_id(c, t->byte_id[u[0]]);
-    LLX_TRY(grow(c, n));
-    for (size_t i = 0; i < n; i++) {
-        c->tok[i] = t->byte_id[u[i]];
-        c->prev[i] = (int32_t)i - 1;
-        c->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+    LLX_TRY(tok_bpe_reserve(m, n));
+    tok_bpe_start(m, t, u, n);
+    for (size_t i = 0; i + 1 < n; i++) consider(c, (int32_t)i);
+    while (m->hn > 0) {
+        tok_cand x = tok_heap_pop(m);
+        int32_t L = x.pos, R = m->tok[L] >= 0 ? m->next[L] : -1, rank, out;
+        if (R < 0 || !tok_pair_find(&t->pairs, m->tok[L], m->tok[R], &rank, &out) || out != x.out) continue;
+        tok_bpe_join(m, L, out);
+        consider(c, m->prev[L]);
+        consider(c, L);
     }
-    size_t hn = 0;
-    for (size_t i = 0; i + 1 < n; i++) consider(c, &hn, (int32_t)i);
-    while (hn > 0) {
-        cand m = heap_pop(c->heap, &hn);
-        int32_t L = m.pos, R = c->tok[L] >= 0 ? c->next[L] : -1, rank, out;
-        if (R < 0 || !tok_pair_find(&t->pairs, c->tok[L], c->tok[R], &rank, &out) || out != m.out) continue;
-        c->tok[L] = out;
-        c->tok[R] = -1;
-        c->next[L] = c->next[R];
-        if (c->next[R] >= 0) c->prev[c->next[R]] = L;
-        consider(c, &hn, c->prev[L]);
-        consider(c, &hn, L);
-    }
-    for (int32_t i = 0; i >= 0; i = c->next[i]) LLX_TRY(push_id(c, c->tok[i]));
-    return LLX_OK;
+    return tok_bpe_emit(m, &c->out);
 }
 
 /* ---- pre-tokenizer steps ---- */
@@ -247,7 +188,7 @@ llx_status tok_hf_encode(const llx_tokenizer *t, const char *text, size_t len, u
         i = j;
     }
     for (int k = 0; (flags & LLX_TOK_ADD_SPECIAL) && k < t->n_post && st == LLX_OK; k++) st = push_id(&c, t->frame_post[k]);
-    free(c.tok), free(c.prev), free(c.next), free(c.heap);
+    tok_bpe_free(&c.m);
     if (st == LLX_OK && c.out.n > INT_MAX) st = llx_fail(LLX_ERR_ARG, "tokenize: too many tokens");
     if (st != LLX_OK) {
         free(c.out.v);

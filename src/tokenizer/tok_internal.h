@@ -2,7 +2,8 @@
  * the GPT-2 loader (load.c: vocab.json + merges.txt), the tokenizer.json
  * loader (hf_load.c, hf_pipeline.c), the tables both build (tables.c), the
  * PCRE2 pre-tokenizers (pretok.c, regex.c), encoding (tokenize.c for GPT-2
- * files, hf_encode.c for tokenizer.json) and utf8.c.
+ * files, hf_encode.c for tokenizer.json, both merging in bpe_merge.c) and
+ * utf8.c.
  * Not a public header: cli/ uses include/llx/tokenizer.h. */
 #ifndef LLX_TOK_INTERNAL_H
 #define LLX_TOK_INTERNAL_H

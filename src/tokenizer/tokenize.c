@@ -15,92 +15,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/bpe_merge.h"
 #include "tokenizer/tok_internal.h"
 #include "util/status.h"
 
 typedef struct enc_ctx {
     const llx_tokenizer *t;
     tok_ids out;
-    /* Per rank: a FIFO list of candidate positions (pool indices + 1; 0 =
-     * empty).  A rank is in the heap exactly while its list is non-empty. */
+    /* Per rank: a FIFO list of candidate positions (indices into m's pool
+     * + 1; 0 = empty).  A rank is in m's heap exactly while its list is
+     * non-empty. */
     int32_t *head, *tail; /* n_merges each, calloc'ed once per call */
-    /* scratch, grown to the longest piece */
-    int32_t *tok, *next, *prev; /* symbol list; tok < 0 = merged away */
-    int32_t *pool_pos, *pool_next, *heap, *batch;
-    size_t npool, scap;
+    tok_bpe m;            /* the piece being merged, with the pool */
+    size_t npool;
 } enc_ctx;
 
 static llx_status push_id(enc_ctx *c, int id) { return tok_ids_push(&c->out, id); }
 
-static void free_scratch(enc_ctx *c)
-{
-    free(c->tok), free(c->next), free(c->prev);
-    free(c->pool_pos), free(c->pool_next), free(c->heap), free(c->batch);
-}
-
-static llx_status grow_scratch(enc_ctx *c, size_t n)
-{
-    if (n <= c->scap) return LLX_OK;
-    size_t cap = c->scap ? c->scap : 64;
-    while (cap < n) cap *= 2;
-    free_scratch(c);
-    c->tok = malloc(cap * sizeof *c->tok);
-    c->next = malloc(cap * sizeof *c->next);
-    c->prev = malloc(cap * sizeof *c->prev);
-    /* n-1 initial pairs plus at most 2 new ones per merge (< n merges) */
-    c->pool_pos = malloc(3 * cap * sizeof *c->pool_pos);
-    c->pool_next = malloc(3 * cap * sizeof *c->pool_next);
-    c->heap = malloc(3 * cap * sizeof *c->heap);
-    c->batch = malloc(3 * cap * sizeof *c->batch);
-    c->scap = cap;
-    if (!c->tok || !c->next || !c->prev || !c->pool_pos || !c->pool_next || !c->heap || !c->batch) {
-        c->scap = 0;
-        return llx_fail(LLX_ERR_NOMEM, "tokenize: out of memory");
-    }
-    return LLX_OK;
-}
-
-/* ---- min-heap of ranks ---- */
-
-static void heap_push(int32_t *h, size_t *n, int32_t r)
-{
-    size_t i = (*n)++;
-    while (i > 0 && h[(i - 1) / 2] > r) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = r;
-}
-
-static int32_t heap_pop(int32_t *h, size_t *n)
-{
-    int32_t top = h[0], e = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t k = 2 * i + 1;
-        if (k >= *n) break;
-        if (k + 1 < *n && h[k + 1] < h[k]) k++;
-        if (h[k] >= e) break;
-        h[i] = h[k];
-        i = k;
-    }
-    if (*n) h[i] = e;
-    return top;
-}
-
 /* Record the pair starting at symbol i as a candidate, if it has a rule. */
-static void consider(enc_ctx *c, size_t *hn, int32_t i)
+static void consider(enc_ctx *c, int32_t i)
 {
-    if (i < 0 || c->next[i] < 0) return;
+    tok_bpe *m = &c->m;
+    if (i < 0 || m->next[i] < 0) return;
     int32_t rank, merged;
-    if (!tok_pair_find(&c->t->pairs, c->tok[i], c->tok[c->next[i]], &rank, &merged)) return;
+    if (!tok_pair_find(&c->t->pairs, m->tok[i], m->tok[m->next[i]], &rank, &merged)) return;
     int32_t e = (int32_t)c->npool++;
-    c->pool_pos[e] = i;
-    c->pool_next[e] = 0;
-    if (c->tail[rank]) c->pool_next[c->tail[rank] - 1] = e + 1;
+    m->pool_pos[e] = i;
+    m->pool_next[e] = 0;
+    if (c->tail[rank]) m->pool_next[c->tail[rank] - 1] = e + 1;
     else {
         c->head[rank] = e + 1;
-        heap_push(c->heap, hn, rank);
+        tok_heap_push(m, (tok_cand){rank, 0, merged});
     }
     c->tail[rank] = e + 1;
 }
@@ -111,18 +56,19 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Positions of rank r's candidates into c->batch, ascending; empties the list. */
+/* Positions of rank r's candidates into m.batch, ascending; empties the list. */
 static size_t take_batch(enc_ctx *c, int32_t r)
 {
+    tok_bpe *m = &c->m;
     size_t nb = 0;
     int sorted = 1;
-    for (int32_t e = c->head[r]; e; e = c->pool_next[e - 1]) {
-        c->batch[nb] = c->pool_pos[e - 1];
-        if (nb > 0 && c->batch[nb] < c->batch[nb - 1]) sorted = 0;
+    for (int32_t e = c->head[r]; e; e = m->pool_next[e - 1]) {
+        m->batch[nb] = m->pool_pos[e - 1];
+        if (nb > 0 && m->batch[nb] < m->batch[nb - 1]) sorted = 0;
         nb++;
     }
     c->head[r] = c->tail[r] = 0;
-    if (!sorted) qsort(c->batch, nb, sizeof *c->batch, cmp_i32);
+    if (!sorted) qsort(m->batch, nb, sizeof *m->batch, cmp_i32);
     return nb;
 }
 
@@ -131,35 +77,26 @@ static llx_status bpe_piece(void *ctx, const char *s, size_t n)
     enc_ctx *c = ctx;
     const llx_tokenizer *t = c->t;
     const unsigned char *u = (const unsigned char *)s;
+    tok_bpe *m = &c->m;
     if (n == 1) return push_id(c, t->byte_id[u[0]]);
-    LLX_TRY(grow_scratch(c, n));
-    int32_t *tok = c->tok, *next = c->next, *prev = c->prev;
-    for (size_t i = 0; i < n; i++) {
-        tok[i] = t->byte_id[u[i]];
-        next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
-        prev[i] = (int32_t)i - 1;
-    }
-    size_t hn = 0;
+    LLX_TRY(tok_bpe_reserve(m, n));
+    tok_bpe_start(m, t, u, n);
     c->npool = 0;
-    for (size_t i = 0; i + 1 < n; i++) consider(c, &hn, (int32_t)i);
-    while (hn > 0) {
+    for (size_t i = 0; i + 1 < n; i++) consider(c, (int32_t)i);
+    while (m->hn > 0) {
         /* one round: every occurrence of the lowest-ranked pair, left to right */
-        int32_t r = heap_pop(c->heap, &hn);
+        int32_t r = tok_heap_pop(m).rank;
         int32_t a = t->merge_a[r], b = t->merge_b[r], out = t->merge_out[r];
         size_t nb = take_batch(c, r);
         for (size_t k = 0; k < nb; k++) {
-            int32_t L = c->batch[k], R = tok[L] == a ? next[L] : -1;
-            if (R < 0 || tok[R] != b) continue; /* stale or overlapped */
-            tok[L] = out;
-            tok[R] = -1;
-            next[L] = next[R];
-            if (next[R] >= 0) prev[next[R]] = L;
-            consider(c, &hn, prev[L]);
-            consider(c, &hn, L);
+            int32_t L = m->batch[k], R = m->tok[L] == a ? m->next[L] : -1;
+            if (R < 0 || m->tok[R] != b) continue; /* stale or overlapped */
+            tok_bpe_join(m, L, out);
+            consider(c, m->prev[L]);
+            consider(c, L);
         }
     }
-    for (int32_t i = 0; i >= 0; i = next[i]) LLX_TRY(push_id(c, tok[i]));
-    return LLX_OK;
+    return tok_bpe_emit(m, &c->out);
 }
 
 size_t tok_valid_run_end(const unsigned char *p, size_t len, size_t i)
@@ -188,7 +125,7 @@ llx_status llx_tokenize_ex(const llx_tokenizer *t, const char *text, size_t len,
     if (len > (size_t)INT_MAX) return llx_fail(LLX_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
     if (t->hf) return tok_hf_encode(t, text, len, flags, ids, n);
     /* GPT-2 files: no added tokens, nothing to add around the text */
-    enc_ctx c = {.t = t};
+    enc_ctx c = {.t = t, .m = {.with_pool = 1}};
     c.head = calloc((size_t)t->n_merges + 1, sizeof *c.head);
     c.tail = calloc((size_t)t->n_merges + 1, sizeof *c.tail);
     if (!c.head || !c.tail) {
@@ -205,7 +142,7 @@ llx_status llx_tokenize_ex(const llx_tokenizer *t, const char *text, size_t len,
         for (; st == LLX_OK && j < len && tok_utf8_len(p + j, len - j) == 0; j++) st = push_id(&c, t->byte_id[p[j]]);
         i = j;
     }
-    free_scratch(&c);
+    tok_bpe_free(&c.m);
     free(c.head), free(c.tail);
     if (st != LLX_OK) {
         free(c.out.v);
