@@ -6,13 +6,21 @@
  * matrix-vector product per stretch of consecutive blocks (every score its
  * own dot product); the context is another over the rows of V^T, in one
  * call over all n positions so its sums run in the same order however the
- * blocks lie (gathered first when they lie apart). */
+ * blocks lie (gathered first when they lie apart).  And the attention
+ * call both datapaths run over such a cache (llx_attn_f32_run): append the
+ * KV heads, then every (head, token) on the node's threads. */
 #include <math.h>
 #include <string.h>
 
 #include "engine/internal.h"
 
-void llx_attn_f32_head(const node *nd, int t, const float *q, const float *kc, const float *vc, int hd, float *out,
+size_t llx_attn_f32_kv_base(const node *nd, int layer, int kvl)
+{
+    const int hd = llx_config_head_dim(nd->cfg);
+    return ((size_t)layer * (size_t)nd->kv_heads + (size_t)kvl) * (size_t)nd->kv_cap * (size_t)hd;
+}
+
+static void attn_head(const node *nd, int t, const float *q, const float *kc, const float *vc, int hd, float *out,
                        float *sc, float *vt)
 {
     const int n = llx_tok_pos(nd, t) + 1;
@@ -39,9 +47,54 @@ void llx_attn_f32_head(const node *nd, int t, const float *q, const float *kc, c
     nd->k->matmul_f32(out, hd, sc, n, v, ldv, NULL, 1, hd, n);
 }
 
-void llx_attn_f32_append(const node *nd, int t, float *kc, float *vc, const float *k, const float *v, int hd)
+static void append_kv(const node *nd, int t, float *kc, float *vc, const float *k, const float *v, int hd)
 {
     const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
     memcpy(kc + (size_t)p * hd, k, (size_t)hd * sizeof(float));
     for (int d = 0; d < hd; d++) vc[(size_t)d * nd->kv_cap + p] = v[d];
+}
+
+void llx_attn_f32_append_heads(const llx_attn_f32_job *j)
+{
+    const llx_stage *st = j->st;
+    const int hd = st->head_dim, G = st->heads / st->kv_heads;
+    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
+    /* the KV heads of these query heads (rewritten with the same values
+     * when the heads of one group come in several calls) */
+    for (int kv = j->h0 / G; kv <= (j->h1 - 1) / G; kv++)
+        for (int t = 0; t < st->tokens; t++) {
+            const float *row = j->in + (size_t)t * j->ldq;
+            const size_t base = llx_attn_f32_kv_base(j->nd, st->layer, kv - j->nd->kv0);
+            append_kv(j->nd, t, j->kc + base, j->vc + base, row + kofs + (size_t)kv * hd, row + vofs + (size_t)kv * hd,
+                      hd);
+        }
+}
+
+/* item = head-major (head, token) pair */
+static void heads_part(void *arg, int a, int b, int ith)
+{
+    const llx_attn_f32_job *j = arg;
+    const node *nd = j->nd;
+    const llx_stage *st = j->st;
+    const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads;
+    float *sc = j->sc + (size_t)ith * j->sc_ld, *vt = j->vt + (size_t)ith * j->vt_ld, *tmp = vt + (size_t)nd->max_ctx * hd;
+    for (int it = a; it < b; it++) {
+        const int h = j->h0 + it / T, t = it % T;
+        const size_t base = llx_attn_f32_kv_base(nd, st->layer, h / G - nd->kv0), o = (size_t)t * j->ldc + (size_t)h * hd;
+        float *out = j->qout ? tmp : j->out + o;
+        attn_head(nd, t, j->in + (size_t)t * j->ldq + (size_t)h * hd, j->kc + base, j->vc + base, hd, out, sc, vt);
+        if (j->qout) nd->k->quant_i8(j->qout + o, tmp, j->inv, hd);
+    }
+}
+
+void llx_attn_f32_heads(const llx_attn_f32_job *j)
+{
+    llx_node_parallel_rows(j->nd, (j->h1 - j->h0) * j->st->tokens, 1, heads_part, (void *)j);
+}
+
+void llx_attn_f32_run(const llx_attn_f32_job *j)
+{
+    if (j->h1 <= j->h0) return;
+    llx_attn_f32_append_heads(j);
+    llx_attn_f32_heads(j);
 }

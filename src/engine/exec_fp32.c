@@ -30,7 +30,7 @@ typedef struct f32_node {
     float *buf[LLX_SLOT_COUNT];
     int ld[LLX_SLOT_COUNT];
     int logit_rows;
-    float *kc, *vc;
+    float *kc, *vc; /* KV cache (attn_f32.c: llx_attn_f32_kv_base) */
     float *rope;   /* Llama: [position][cos of d/2 angles, then sin] */
     float *scores; /* [threads][ATT_QB][max_ctx] */
     float *vt;     /* [threads][head_dim][max_ctx]: a sequence's V gathered when its blocks are apart */
@@ -48,12 +48,6 @@ static llx_status alloc_f(float **p, size_t n)
 {
     *p = llx_alloc((n ? n : 1) * sizeof(float));
     return *p ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory (%zu MB)", n * 4 >> 20);
-}
-
-static size_t kv_index(const node *nd, int layer, int kvl, int pos)
-{
-    const int hd = llx_config_head_dim(nd->cfg);
-    return (((size_t)layer * (size_t)nd->kv_heads + (size_t)kvl) * (size_t)nd->kv_cap + (size_t)pos) * (size_t)hd;
 }
 
 static llx_status load_matrix(node *nd, f32_node *f, f32_layer *L, int layer, llx_matrix m)
@@ -281,30 +275,6 @@ static llx_status f32_rope(node *nd, const llx_stage *st, int h0, int h1)
 
 /* ---- ATTN: append k, v of the node's KV heads; context of heads [h0, h1) ---- */
 
-typedef struct attn_job {
-    node *nd;
-    const llx_stage *st;
-    int h0;
-} attn_job;
-
-/* item = head-major (head, token) pair (attn_f32.c) */
-static void attn_part(void *arg, int a, int b, int ith)
-{
-    const attn_job *j = arg;
-    node *nd = j->nd;
-    const llx_stage *st = j->st;
-    f32_node *f = impl(nd);
-    const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads;
-    const int ldq = f->ld[st->in], ldc = f->ld[st->out];
-    float *sc = f->scores + (size_t)ith * ATT_QB * nd->max_ctx, *vt = f->vt + (size_t)ith * nd->max_ctx * hd;
-    for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T;
-        const size_t base = kv_index(nd, st->layer, h / G - nd->kv0, 0);
-        llx_attn_f32_head(nd, t, f->buf[st->in] + (size_t)t * ldq + (size_t)h * hd, f->kc + base, f->vc + base, hd,
-                          f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, sc, vt);
-    }
-}
-
 /* A prompt, or a chunk of one, over one stretch of the cache
  * (llx_pass_one_stretch): item = (head, block of ATT_QB tokens), head-major.
  * The block's scores are one matmul over the KV head's K rows up to the
@@ -312,10 +282,11 @@ static void attn_part(void *arg, int a, int b, int ith)
  * score is a dot product of length head_dim in the kernel's one order, so
  * this equals token by token (attn_f32.c) bit for bit.  Each token then
  * scales and softmaxes its own positions, and its context is a
- * matrix-vector product over the transposed V cache of exactly its length. */
+ * matrix-vector product over the transposed V cache of exactly its length.
+ * Other passes: llx_attn_f32_heads, item = (head, token). */
 static void prompt_part(void *arg, int a, int b, int ith)
 {
-    const attn_job *j = arg;
+    const llx_attn_f32_job *j = arg;
     node *nd = j->nd;
     const llx_stage *st = j->st;
     f32_node *f = impl(nd);
@@ -326,7 +297,7 @@ static void prompt_part(void *arg, int a, int b, int ith)
     const size_t c0 = (size_t)llx_cache_pos(nd, 0, 0);
     for (int it = a; it < b; it++) {
         const int h = j->h0 + it / nb, t0 = it % nb * ATT_QB, t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T;
-        const size_t base = kv_index(nd, st->layer, h / G - nd->kv0, 0);
+        const size_t base = llx_attn_f32_kv_base(nd, st->layer, h / G - nd->kv0);
         const float *q = f->buf[st->in] + (size_t)t0 * ldq + (size_t)h * hd;
         nd->k->matmul_f32(sc, lds, q, ldq, f->kc + base + c0 * hd, hd, NULL, t1 - t0, p0 + t1, hd);
         for (int t = t0; t < t1; t++) {
@@ -343,23 +314,18 @@ static void prompt_part(void *arg, int a, int b, int ith)
 static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     f32_node *f = impl(nd);
-    const int hd = st->head_dim, G = st->heads / st->kv_heads, ldq = f->ld[st->in];
-    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
+    const int hd = st->head_dim;
+    const llx_attn_f32_job j = {
+        .nd = nd, .st = st, .h0 = h0, .h1 = h1,
+        .in = f->buf[st->in], .ldq = (size_t)f->ld[st->in], .out = f->buf[st->out], .ldc = (size_t)f->ld[st->out],
+        .kc = f->kc, .vc = f->vc,
+        .sc = f->scores, .vt = f->vt, .sc_ld = (size_t)ATT_QB * nd->max_ctx, .vt_ld = (size_t)nd->max_ctx * hd};
     if (h1 <= h0) return LLX_OK;
-    /* the KV heads of these query heads (rewritten with the same values
-     * when the heads of one group come in several calls) */
-    for (int kv = h0 / G; kv <= (h1 - 1) / G; kv++)
-        for (int t = 0; t < st->tokens; t++) {
-            const float *row = f->buf[st->in] + (size_t)t * ldq;
-            const size_t base = kv_index(nd, st->layer, kv - nd->kv0, 0);
-            llx_attn_f32_append(nd, t, f->kc + base, f->vc + base, row + kofs + (size_t)kv * hd,
-                                row + vofs + (size_t)kv * hd, hd);
-        }
-    attn_job j = {nd, st, h0};
+    llx_attn_f32_append_heads(&j);
     if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens))
-        llx_node_parallel_rows(nd, (h1 - h0) * ((st->tokens + ATT_QB - 1) / ATT_QB), 1, prompt_part, &j);
+        llx_node_parallel_rows(nd, (h1 - h0) * ((st->tokens + ATT_QB - 1) / ATT_QB), 1, prompt_part, (void *)&j);
     else
-        llx_node_parallel_rows(nd, (h1 - h0) * st->tokens, 1, attn_part, &j);
+        llx_attn_f32_heads(&j);
     return LLX_OK;
 }
 

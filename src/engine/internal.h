@@ -193,14 +193,36 @@ void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx);
  * contiguous, so the weight streams stay long. */
 void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx);
 
-/* attn_f32.c: token t's fp32 attention for one query head q over its KV
- * head's cache (K [cache pos][hd] at kc, V transposed [hd][kv_cap] at vc):
- * out (hd) = softmax(q K^T / sqrt(hd)) V over the sequence's positions;
- * sc (max_ctx) and vt (max_ctx * hd) are scratch.  And the append of
- * token t's k and v at its position. */
-void llx_attn_f32_head(const node *nd, int t, const float *q, const float *kc, const float *vc, int hd, float *out,
-                       float *sc, float *vt);
-void llx_attn_f32_append(const node *nd, int t, float *kc, float *vc, const float *k, const float *v, int hd);
+/* attn_f32.c: fp32 attention over an fp32 KV cache, the fp32 datapath's
+ * and the quantized datapath's fp32-KV mode.  The cache of (layer, local
+ * KV head) starts at llx_attn_f32_kv_base: K [cache pos][hd], then V
+ * transposed [hd][kv_cap] at the same offset of the V cache.  A call
+ * covers a stage's query heads [h0, h1): append the k and v of their KV
+ * heads from the stage's q | k | v rows at the token's position, then
+ * each (head, token) context out = softmax(q K^T / sqrt(hd)) V over the
+ * sequence's positions, in fp32 at out, or with qout as int8 rounded by
+ * inv (a static scale). */
+typedef struct llx_attn_f32_job {
+    node *nd;
+    const llx_stage *st;
+    int h0, h1;
+    const float *in; /* q | k | v rows of the stage's tokens, ldq apart */
+    size_t ldq;
+    float *out;      /* context rows, ldc apart (unused with qout) */
+    int8_t *qout;    /* or int8 context rows, ldc apart; NULL = fp32 */
+    size_t ldc;
+    float inv;
+    float *kc, *vc;  /* the caches, all layers */
+    /* per thread ith: scores at sc + ith * sc_ld (max_ctx) and at
+     * vt + ith * vt_ld the gathered V^T (max_ctx * hd), then, with qout,
+     * the fp32 context (hd) */
+    float *sc, *vt;
+    size_t sc_ld, vt_ld;
+} llx_attn_f32_job;
+size_t llx_attn_f32_kv_base(const node *nd, int layer, int kvl);
+void llx_attn_f32_append_heads(const llx_attn_f32_job *j);
+void llx_attn_f32_heads(const llx_attn_f32_job *j); /* the contexts, after the append */
+void llx_attn_f32_run(const llx_attn_f32_job *j);   /* both */
 
 /* The rotary table of a Llama model for positions [0, positions): row p
  * holds cos of the d/2 angles, then their sin (rope.c; llx_alloc'd, NULL
