@@ -30,7 +30,8 @@ typedef struct mp_job {
     const float *seg_inv;
     int one_end;
     float one_inv;
-    llx_epilogue ep; /* int8 weights, fused (fused_setup) */
+    llx_epilogue ep; /* int8 and int4 weights, fused (fused_setup) */
+    int fused;       /* int4: ep holds the stage */
 } mp_job;
 
 /* The activation, the aux product and the int8 output of rows [a, a + n)
@@ -116,7 +117,7 @@ static int fused_setup(mp_job *j)
     if (j->st->act != LLX_ACT_NONE && j->st->act != LLX_ACT_GELU) return 0;
     *ep = (llx_epilogue){.scale = LLX_EPI_DEQUANT, .act = j->st->act == LLX_ACT_GELU ? LLX_EPI_GELU : LLX_EPI_ACT_NONE,
                          .ws = j->ws, .bias = j->b, .s_in = j->s_in, .row0 = j->r0, .ldo = (size_t)j->ldo,
-                         .out_i8 = j->out8 != NULL, .lda = (size_t)j->lda};
+                         .out_i8 = j->out8 != NULL, .lda = (size_t)j->lda, .ng = j->groups};
     if (j->aux) ep->aux = j->aux + j->r0;
     ep->out = j->out8 ? (void *)(j->out8 + j->r0) : (void *)(j->outf + j->r0);
     for (int s = 0; j->out8 && s < j->nseg; s++) {
@@ -131,8 +132,12 @@ static int fused_setup(mp_job *j)
     return 1;
 }
 
-/* int4: the GEMM dequantizes (and adds the bias) into the output rows or
- * a scratch tile [tokens][n]; the rest of the epilogue follows per token */
+/* int4: the GEMM runs the stage's whole epilogue (dequant, GELU, the aux
+ * product, int8 by the row's segment scale, kernels.h) where it holds the
+ * stage (fused_setup), so GELU and the int8 rounding are one pass over
+ * registers; else it dequantizes (and adds the bias) into the output rows
+ * or a scratch tile [tokens][n] and the rest follows per token (finish):
+ * the same bits. */
 static void q4_part(void *arg, int a, int b, int ith)
 {
     const mp_job *j = arg;
@@ -142,6 +147,11 @@ static void q4_part(void *arg, int a, int b, int ith)
     const int step = tile_rows(j, k->q4_rows, (size_t)j->K / 2);
     for (int r = a; r < b; r += step) {
         const int e = r + step < b ? r + step : b, n = e - r;
+        if (j->fused) {
+            const llx_epilogue ep = llx_epilogue_at(&j->ep, 0, r);
+            k->gemm_q4(&ep, j->in, j->ldi, j->w4 + (size_t)r * j->K / 2, j->tokens, n, j->K, j->group);
+            continue;
+        }
         llx_epilogue ep = {.scale = LLX_EPI_DEQUANT, .ws = j->ws + (size_t)r * j->groups, .bias = j->b ? j->b + r : NULL,
                            .s_in = j->s_in, .ng = j->groups};
         ep.out = j->out8 ? (void *)y : (void *)row_of(j, y, 0, r);
@@ -231,6 +241,7 @@ llx_status w8_matmul(node *nd, const llx_stage *st, int r0, int r1)
         j.groups = L->groups[m], j.group = L->group[m];
         j.w4 = L->w4[m] + (size_t)r * st->cols / 2;
         j.ws = L->ws[m] + (size_t)r * j.groups;
+        j.fused = fused_setup(&j);
         llx_node_parallel_paced(nd, nd->pace, r1 - r0, nd->k->q4_rows, q4_part, &j);
         return LLX_OK;
     }
