@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/q4_walk.h"
 
 #define MAX_GROUPS 2048 /* K / G */
 #define NT 4
@@ -166,46 +167,7 @@ static inline __attribute__((always_inline)) void gemv_panels(const q4_args *a, 
     for (int p = 0; p < NP; p++) finish8(a, 0, r[p], rows[p], y[p]);
 }
 
-/* Decode: GV_MAX panels from GV_MAX parts of the rows at once, then the
- * rest.  Few streams: the hardware prefetcher keeps up with two, not four. */
-static void gemv(const q4_args *a, const uint8_t *wp, int R)
-{
-    const size_t ps = 4 * (size_t)a->K; /* 8 rows x K/2 bytes */
-    const int panels = (R + 7) / 8, part = panels / GV_MAX;
-    for (int i = 0; i < part; i++) {
-        const uint8_t *w[GV_MAX];
-        int r[GV_MAX], rows[GV_MAX];
-        for (int q = 0; q < GV_MAX; q++) {
-            const int pn = i + q * part;
-            w[q] = wp + (size_t)pn * ps;
-            r[q] = 8 * pn;
-            rows[q] = R - r[q] < 8 ? R - r[q] : 8;
-        }
-        gemv_panels(a, w, r, rows, GV_MAX);
-    }
-    for (int p = GV_MAX * part; p < panels; p++) {
-        const uint8_t *w[1] = {wp + (size_t)p * ps};
-        const int r[1] = {8 * p}, rows[1] = {R - 8 * p < 8 ? R - 8 * p : 8};
-        gemv_panels(a, w, r, rows, 1);
-    }
-}
-
-static void gemm(const q4_args *a, const uint8_t *wp, int T, int R)
-{
-    const size_t ps = 4 * (size_t)a->K;
-    const int panels = (R + 7) / 8;
-    for (int p = 0; p < panels; p += 2) {
-        const int two = p + 1 < panels;
-        const uint8_t *w[2] = {wp + (size_t)p * ps, wp + (size_t)(p + two) * ps};
-        const int r[2] = {8 * p, 8 * (p + two)};
-        const int rows[2] = {R - r[0] < 8 ? R - r[0] : 8, R - r[1] < 8 ? R - r[1] : 8};
-        for (int t = 0; t < T; t += NT) {
-            const int nt = T - t < NT ? T - t : NT;
-            if (two) tile(a, w, r, rows, t, nt, 2);
-            else tile(a, w, r, rows, t, nt, 1);
-        }
-    }
-}
+LLX_Q4_WALK_FNS(gemv_panels, tile, GV_MAX) /* the walks of q4_walk.h over these panels */
 
 void llx_gemm_q4_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const uint8_t *wp, int T, int R, int K,
                       int G)
@@ -225,7 +187,7 @@ void llx_gemm_q4_avx2(const llx_epilogue *ep, const int8_t *x, int ldx, const ui
         }
         const llx_epilogue e = llx_epilogue_at(ep, c, 0);
         const q4_args a = {k, &e, x + (size_t)c * ldx, (size_t)ldx, K, G, ng, xs8};
-        if (nc == 1) gemv(&a, wp, R);
-        else gemm(&a, wp, nc, R);
+        if (nc == 1) llx_q4_walk_gemv(&a, wp, R, K, 8, GV_MAX, q4_gemv_fn);
+        else llx_q4_walk_gemm(&a, wp, nc, R, K, 8, NT, q4_tile_fn);
     }
 }

@@ -22,6 +22,7 @@
 
 #include "kernels/epi_avx512.h"
 #include "kernels/gemm_avx512.h"
+#include "kernels/q4_walk.h"
 
 #define MAX_GROUPS 2048 /* K / G */
 #define NT 4            /* tokens per prefill tile */
@@ -162,46 +163,7 @@ static inline __attribute__((always_inline)) void gemv_panels(const q4_args *a, 
     for (int p = 0; p < NP; p++) llx_epi16_tail(ep, &e[p], 0, r[p], _mm512_add_ps(y[p], e[p].bias));
 }
 
-/* Decode: GV_MAX panels from GV_MAX parts of the rows at once, then the rest. */
-static void gemv(const q4_args *a, const uint8_t *wp, int R)
-{
-    const size_t ps = 8 * (size_t)a->K; /* 16 rows x K/2 bytes */
-    const int panels = (R + 15) / 16, part = panels / GV_MAX;
-    for (int i = 0; i < part; i++) {
-        const uint8_t *w[GV_MAX];
-        int r[GV_MAX], rows[GV_MAX];
-        for (int q = 0; q < GV_MAX; q++) {
-            const int pn = i + q * part;
-            w[q] = wp + (size_t)pn * ps;
-            r[q] = 16 * pn;
-            rows[q] = R - r[q] < 16 ? R - r[q] : 16;
-        }
-        gemv_panels(a, w, r, rows, GV_MAX);
-    }
-    for (int p = GV_MAX * part; p < panels; p++) {
-        const uint8_t *w[1] = {wp + (size_t)p * ps};
-        const int r[1] = {16 * p}, rows[1] = {R - 16 * p < 16 ? R - 16 * p : 16};
-        gemv_panels(a, w, r, rows, 1);
-    }
-}
-
-/* Prefill: two panels x four tokens per tile. */
-static void gemm(const q4_args *a, const uint8_t *wp, int T, int R)
-{
-    const size_t ps = 8 * (size_t)a->K;
-    const int panels = (R + 15) / 16;
-    for (int p = 0; p < panels; p += 2) {
-        const int two = p + 1 < panels;
-        const uint8_t *w[2] = {wp + (size_t)p * ps, wp + (size_t)(p + two) * ps};
-        const int r[2] = {16 * p, 16 * (p + two)};
-        const int rows[2] = {R - r[0] < 16 ? R - r[0] : 16, R - r[1] < 16 ? R - r[1] : 16};
-        for (int t = 0; t < T; t += NT) {
-            const int nt = T - t < NT ? T - t : NT;
-            if (two) tile(a, w, r, rows, t, nt, 2);
-            else tile(a, w, r, rows, t, nt, 1);
-        }
-    }
-}
+LLX_Q4_WALK_FNS(gemv_panels, tile, GV_MAX) /* the walks of q4_walk.h over these panels */
 
 /* Prefill with one scale per row: a block of rows unpacked once into the
  * int8 panel layout (kernels.h: w + 128 as a byte, here nibble + 120; a
@@ -265,7 +227,7 @@ void llx_gemm_q4_avx512(const llx_epilogue *ep, const int8_t *x, int ldx, const 
         for (int t = 0; t < nc; t++) group_sums(xs8 + (size_t)t * ng, x + (size_t)(c + t) * ldx, K, G);
         const llx_epilogue e = llx_epilogue_at(ep, c, 0);
         const q4_args a = {&e, x + (size_t)c * ldx, (size_t)ldx, K, G, ng, xs8};
-        if (nc == 1) gemv(&a, wp, R);
-        else gemm(&a, wp, nc, R);
+        if (nc == 1) llx_q4_walk_gemv(&a, wp, R, K, 16, GV_MAX, q4_gemv_fn);
+        else llx_q4_walk_gemm(&a, wp, nc, R, K, 16, NT, q4_tile_fn);
     }
 }
