@@ -150,15 +150,17 @@ static void print_json(const model_info *mi)
     if (mi->q) {
         fmt_float(alpha, sizeof alpha, mi->q->alpha);
         const llx_scheme_info *s = &mi->q->s;
-        char damp[32], clip[32] = "1";
+        char damp[32], clip[32] = "1", rot[48];
         fmt_float(damp, sizeof damp, s->gptq_damp);
         if (s->act_clip > 0.0f) fmt_float(clip, sizeof clip, s->act_clip);
+        if (s->rotate_hash) snprintf(rot, sizeof rot, "file\", \"rotate_hash\": \"%016llx", (unsigned long long)s->rotate_hash);
+        else snprintf(rot, sizeof rot, "%s", s->rotate ? "hadamard" : "none");
         printf("{\"scheme\": \"%s\", \"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s, "
                "\"group\": %d, \"scales\": \"%s\", \"method\": \"%s\", \"gptq_damp\": %s, \"gptq_act_order\": %s, "
                "\"rotate\": \"%s\", \"kv\": \"%s\", \"lm_head_bits\": %d, \"online_hadamard\": %s, \"smooth_down\": %s, \"act_clip\": %s}",
                llx_scheme_name(s->scheme), act_name(mi->q->act_mode), alpha, mi->q->calib_tokens,
                mi->q->smooth_v ? "true" : "false", s->group, s->scales_f16 ? "f16" : "f32", s->gptq ? "gptq" : "rtn",
-               damp, s->gptq_act_order ? "true" : "false", s->rotate ? "hadamard" : "none",
+               damp, s->gptq_act_order ? "true" : "false", rot,
                s->kv_int8 ? "int8" : "fp32", s->lm_bits, s->had_down ? "true" : "false",
                mi->q->smooth_down ? "true" : "false", clip);
     } else {
@@ -202,7 +204,10 @@ static void print_human(const model_info *mi)
                    (double)s->act_clip);
         else if (s->scheme == LLX_SCHEME_W4A4) printf("%-19s int4 per token, asymmetric\n", "activations");
         else printf("%-19s int8, %s activation scales\n", "activations", act_name(mi->q->act_mode));
-        printf("%-19s %s\n", "rotation", s->rotate ? "hadamard (online before down_proj)" : "none");
+        if (s->rotate_hash)
+            printf("%-19s R1, R2 from a rotation file (hash %016llx), hadamard online before down_proj\n", "rotation",
+                   (unsigned long long)s->rotate_hash);
+        else printf("%-19s %s\n", "rotation", s->rotate ? "hadamard (online before down_proj)" : "none");
         printf("%-19s %s\n", "kv cache", s->kv_int8 ? (s->kv_per_head ? "int8, static per head" : "int8, static per tensor") : "fp32");
         printf("%-19s int%d\n", "lm head", s->lm_bits);
         printf("%-19s %s%s\n", "smoothquant alpha", alpha, mi->q->alpha == 0.0f ? " (no smoothing)" : "");

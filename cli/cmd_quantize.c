@@ -57,8 +57,11 @@ static void help(void)
            "  --method rtn|gptq    weight rounding: to nearest (default) or GPTQ\n"
            "  --damp D             GPTQ damping, fraction of the mean Hessian diagonal (0.01)\n"
            "  --act-order on|off   GPTQ in decreasing Hessian diagonal order (default on)\n"
-           "  --rotate none|hadamard  Hadamard rotations folded into the weights, and the\n"
-           "                       online transform before the down projection (default none)\n"
+           "  --rotate none|hadamard|FILE  Hadamard rotations folded into the weights, and the\n"
+           "                       online transform before the down projection (default none);\n"
+           "                       any other value is a rotation file (docs/formats.md) whose\n"
+           "                       R1 and R2 replace the Hadamard ones (./hadamard for a file\n"
+           "                       of that name)\n"
            "  --rotate-seed N      seed of the rotations' random signs (default 1)\n"
            "  --kv int8|fp32       KV cache and attention: int8 with static per-head scales\n"
            "                       (default) or fp32\n"
@@ -144,8 +147,9 @@ int cmd_quantize(int argc, char **argv)
             else return cli_usage_error("--act-order must be on or off (got '%s')", v);
         } else if ((r = cli_opt(argc, argv, &i, "--rotate", &v))) {
             if (r < 0) return EXIT_USAGE;
-            if (!strcmp(v, "none") || !strcmp(v, "hadamard")) o.rotate = v[0] == 'h';
-            else return cli_usage_error("--rotate must be none or hadamard (got '%s')", v);
+            if (!*v) return cli_usage_error("--rotate must be none, hadamard or a rotation file (got '')");
+            o.rotate = strcmp(v, "none") != 0;
+            o.rotate_file = o.rotate && strcmp(v, "hadamard") ? v : NULL;
         } else if ((r = cli_opt(argc, argv, &i, "--rotate-seed", &v))) {
             if (r < 0 || !cli_parse_int("--rotate-seed", v, 0, 1000000, &n)) return EXIT_USAGE;
             o.rotate_seed = (int)n;

@@ -21,5 +21,6 @@ int llx_fuzz_chat(const uint8_t *data, size_t size);
 int llx_fuzz_sim(const uint8_t *data, size_t size);
 int llx_fuzz_dse(const uint8_t *data, size_t size);
 int llx_fuzz_serve_request(const uint8_t *data, size_t size);
+int llx_fuzz_rotfile(const uint8_t *data, size_t size);
 
 #endif

@@ -3,10 +3,12 @@
  * child processes of their own, so the cache is the file on disk (the
  * writers are atomic, and a synth folder is complete once config.json is). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
+#include "model/llx_model.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -195,4 +197,20 @@ const char *llx_fixture_llama_lowbit(int v, const char **what)
         return NULL;
     }
     return paths[v];
+}
+
+float *llx_test_all_logits(const llx_model *m, llx_precision p, const int *ids, int n)
+{
+    llx_engine_opts o = llx_engine_defaults();
+    o.threads = 1;
+    o.precision = p;
+    llx_engine *e = NULL;
+    float *l = malloc(sizeof(float) * n * m->cfg.n_vocab);
+    if (llx_engine_create(&e, m, &o) != LLX_OK || llx_engine_forward(e, ids, n, l, 1) != LLX_OK) {
+        llx_test_note("engine: %s", llx_errmsg());
+        free(l);
+        l = NULL;
+    }
+    llx_engine_free(e);
+    return l;
 }

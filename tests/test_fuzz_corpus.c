@@ -66,6 +66,12 @@ TEST(fuzz_corpus_st_index, LLX_T_ASAN)
     CHECK(n > 0);
 }
 
+TEST(fuzz_corpus_rotfile, LLX_T_ASAN)
+{
+    int n = replay("rotfile", llx_fuzz_rotfile);
+    CHECK(n > 0);
+}
+
 TEST(fuzz_corpus_sim, LLX_T_ASAN)
 {
     int n = replay("sim", llx_fuzz_sim);

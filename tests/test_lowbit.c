@@ -26,30 +26,13 @@ static const char *paley_model(void)
     return llx_synth_write(dir, &c, 3, "F32", NULL) == LLX_OK ? dir : NULL;
 }
 
-/* all positions' logits of n tokens */
-static float *logits_of(const llx_model *m, llx_precision p, const int *ids, int n)
-{
-    llx_engine_opts o = llx_engine_defaults();
-    o.threads = 1;
-    o.precision = p;
-    llx_engine *e = NULL;
-    float *l = malloc(sizeof(float) * n * m->cfg.n_vocab);
-    if (llx_engine_create(&e, m, &o) != LLX_OK || llx_engine_forward(e, ids, n, l, 1) != LLX_OK) {
-        llx_test_note("engine: %s", llx_errmsg());
-        free(l);
-        l = NULL;
-    }
-    llx_engine_free(e);
-    return l;
-}
-
 static void invariance(const char *dir, double tol)
 {
     llx_model *m = NULL;
     REQUIRE(llx_model_open(&m, dir) == LLX_OK);
     llx_fmodel fm;
     REQUIRE(llx_fmodel_load(&fm, m) == LLX_OK);
-    REQUIRE(llx_fmodel_rotate(&fm, 7) == LLX_OK);
+    REQUIRE(llx_fmodel_rotate(&fm, 7, NULL) == LLX_OK);
     void *img = NULL;
     size_t size = 0;
     REQUIRE(llx_fmodel_image(&fm, dir, &img, &size) == LLX_OK);
@@ -60,7 +43,7 @@ static void invariance(const char *dir, double tol)
     enum { N = 24 };
     int ids[N];
     for (int i = 0; i < N; i++) ids[i] = (i * 37 + 11) % m->cfg.n_vocab;
-    float *a = logits_of(m, LLX_PREC_FP32, ids, N), *b = logits_of(r, LLX_PREC_W8A8_STATIC, ids, N);
+    float *a = llx_test_all_logits(m, LLX_PREC_FP32, ids, N), *b = llx_test_all_logits(r, LLX_PREC_W8A8_STATIC, ids, N);
     REQUIRE(a && b);
     double diff = 0, mag = 0;
     for (size_t i = 0; i < (size_t)N * m->cfg.n_vocab; i++) diff = fmax(diff, fabs(a[i] - b[i])), mag = fmax(mag, fabs(a[i]));

@@ -92,7 +92,7 @@ static void check_stages(const char *dir, uint64_t seed, double tol)
     const int C = c->n_embd, F = c->n_inner, d = llx_config_head_dim(c), NH = c->n_head, KV = llx_config_kv_heads(c);
     llx_fmodel fm;
     REQUIRE(llx_fmodel_load(&fm, m) == LLX_OK);
-    REQUIRE(llx_fmodel_rotate(&fm, seed) == LLX_OK);
+    REQUIRE(llx_fmodel_rotate(&fm, seed, NULL) == LLX_OK);
     void *img = NULL;
     size_t size = 0;
     REQUIRE(llx_fmodel_image(&fm, dir, &img, &size) == LLX_OK);

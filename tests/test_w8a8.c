@@ -20,6 +20,7 @@
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
 #include "model/llx_file.h"
+#include "rotfile_util.h"
 #include "serveutil.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
@@ -718,6 +719,20 @@ TEST(lowbit_llama_matches_fake_quant_reference, LLX_T_ASAN)
         const char *p = llx_fixture_llama_lowbit(v, &what);
         REQUIRE(p);
         llx_test_note("%s", what);
+        run_reference_check(p, "static", 8, 12);
+        run_reference_check(p, "dynamic", 8, 12);
+    }
+}
+
+/* W4A4 rotated by a rotation file's random orthogonal R1 and R2
+ * (rotfile_util.h) instead of the Hadamard ones, online R4 kept: the
+ * small GPT-2 and the Paley Llama; static and dynamic */
+TEST(lowbit_rotfile_matches_fake_quant_reference, LLX_T_ASAN)
+{
+    for (int llama = 0; llama <= 1; llama++) {
+        const char *p = llx_fixture_rotfile_lowbit(llama, NULL);
+        REQUIRE(p);
+        llx_test_note("%s w4a4 rtn, R1/R2 from a rotation file, lm4, clip 0.875", llama ? "llama" : "gpt2");
         run_reference_check(p, "static", 8, 12);
         run_reference_check(p, "dynamic", 8, 12);
     }

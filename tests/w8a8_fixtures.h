@@ -41,4 +41,8 @@ const char *llx_fixture_llama_lowbit(int v, const char **what);
  * with the given window. */
 llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window);
 
+/* All positions' logits (n x vocab, malloc'ed) of n tokens through model m
+ * at precision p on one thread; NULL (noted) on failure. */
+float *llx_test_all_logits(const llx_model *m, llx_precision p, const int *ids, int n);
+
 #endif

@@ -71,6 +71,7 @@ typedef struct llx_scheme_info {
     int had_down;       /* online Hadamard transform of the down projection's input */
     int lm_bias;        /* the LM head has a bias (the final norm's bias folded in) */
     float act_clip;     /* W4A4: int4 activation range [c*min, c*max]; 0 = none (as 1) */
+    uint64_t rotate_hash; /* R1/R2 from a rotation file: its hash (llx_hash64); 0: the Hadamard ones */
 } llx_scheme_info;
 
 /* Quantization info of an opened .llx model (zeros for an HF model). */

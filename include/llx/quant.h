@@ -36,6 +36,7 @@ typedef struct llx_quant_opts {
     int gptq_act_order;     /* GPTQ columns in decreasing Hessian diagonal (1) */
     int rotate;             /* Hadamard rotations (residual, V/O per head, online before down) */
     int rotate_seed;        /* seed of the residual rotation's signs */
+    const char *rotate_file; /* with rotate: R1 and R2 from this rotation file (docs/formats.md); NULL: Hadamard */
     int kv_int8;            /* int8 q/k/v and KV cache with static per-head scales (1), or fp32 (0) */
     int lm_bits;            /* LM head weights: 8, or 4 with an int4 scheme */
     float act_clip;         /* W4A4: int4 activation clip ratio in [0.5, 1]; 0 = none */

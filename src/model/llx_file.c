@@ -52,8 +52,9 @@ typedef struct scheme_record {
     int32_t scheme, group, scales_f16, gptq;
     float gptq_damp;
     int32_t gptq_act_order, rotate, rotate_seed, kv_int8, kv_per_head, lm_bits, had_down, lm_bias;
-    float act_clip; /* 0 in files written before it existed: no clipping */
-    uint8_t reserved[128 - 56];
+    float act_clip;       /* 0 in files written before it existed: no clipping */
+    uint64_t rotate_hash; /* 0 in files written before it existed: Hadamard rotations */
+    uint8_t reserved[128 - 64];
 } scheme_record;
 
 _Static_assert(sizeof(file_header) == 128, "file header must be 128 bytes");
@@ -84,7 +85,7 @@ static llx_scheme_info scheme_of(const scheme_record *r)
 {
     return (llx_scheme_info){(llx_scheme)r->scheme, r->group, r->scales_f16, r->gptq, r->gptq_damp,
                              r->gptq_act_order, r->rotate, r->rotate_seed, r->kv_int8, r->kv_per_head,
-                             r->lm_bits, r->had_down, r->lm_bias, r->act_clip};
+                             r->lm_bits, r->had_down, r->lm_bias, r->act_clip, r->rotate_hash};
 }
 
 static scheme_record record_of(const llx_scheme_info *s)
@@ -95,6 +96,7 @@ static scheme_record record_of(const llx_scheme_info *s)
     r.gptq_damp = s->gptq_damp, r.gptq_act_order = s->gptq_act_order, r.rotate = s->rotate;
     r.rotate_seed = s->rotate_seed, r.kv_int8 = s->kv_int8, r.kv_per_head = s->kv_per_head;
     r.lm_bits = s->lm_bits, r.had_down = s->had_down, r.lm_bias = s->lm_bias, r.act_clip = s->act_clip;
+    r.rotate_hash = s->rotate_hash;
     return r;
 }
 
@@ -117,6 +119,7 @@ const char *llx_scheme_check(const llx_scheme_info *s)
     if (!(s->act_clip == 0.0f || (s->act_clip >= LLX_ACT_CLIP_MIN && s->act_clip <= 1.0f)))
         return "activation clip ratio is not 0 or in [0.5, 1]";
     if (s->act_clip != 0.0f && s->scheme != LLX_SCHEME_W4A4) return "activation clipping without int4 activations";
+    if (s->rotate_hash && !s->rotate) return "a rotation file's hash without rotations";
     return NULL;
 }
 

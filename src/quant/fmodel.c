@@ -120,16 +120,20 @@ static llx_status rotate_layer(llx_fmodel *fm, fm_layer *L, const llx_rotation *
     return llx_rot_rows(fc2, C, rf);
 }
 
-llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, llx_status *st)
+llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, const llx_rotfile *rf,
+                                   llx_status *st)
 {
-    llx_rotation *r = calloc(3, sizeof *r);
+    const int n = 2 + c->n_layer, hd = llx_config_head_dim(c);
+    llx_rotation *r = calloc((size_t)n, sizeof *r);
     if (!r) {
         *st = llx_fail(LLX_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    *st = llx_rot_init(&r[0], c->n_embd, seed, mix);
-    if (*st == LLX_OK) *st = llx_rot_init(&r[1], llx_config_head_dim(c), seed + 1, 0);
-    if (*st == LLX_OK) *st = llx_rot_init(&r[2], c->n_inner, seed + 2, 0);
+    *st = rf ? llx_rot_init_dense(&r[0], c->n_embd, rf->r1) : llx_rot_init(&r[0], c->n_embd, seed, mix);
+    if (*st == LLX_OK) *st = llx_rot_init(&r[1], c->n_inner, seed + 2, 0);
+    for (int l = 0; l < c->n_layer && *st == LLX_OK; l++)
+        *st = rf ? llx_rot_init_dense(&r[2 + l], hd, rf->r2 + (size_t)l * hd * hd)
+                 : llx_rot_init(&r[2 + l], hd, seed + 1, 0);
     return r;
 }
 
@@ -137,24 +141,24 @@ llx_status llx_fmodel_rotated(llx_fmodel *fm, llx_rotation *r, llx_status st)
 {
     if (st == LLX_OK) { /* the online transform's signs go into the file */
         fm->down_signs = malloc((size_t)fm->cfg.n_inner);
-        if (fm->down_signs) memcpy(fm->down_signs, r[2].d, (size_t)fm->cfg.n_inner);
+        if (fm->down_signs) memcpy(fm->down_signs, r[1].d, (size_t)fm->cfg.n_inner);
         else st = llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
     fm->rotated = st == LLX_OK;
-    for (int i = 0; i < 3; i++) llx_rot_free(&r[i]);
+    for (int i = 0; i < 2 + fm->cfg.n_layer; i++) llx_rot_free(&r[i]);
     free(r);
     return st;
 }
 
-llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed)
+llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed, const llx_rotfile *rf)
 {
-    if (fm->cfg.arch == LLX_ARCH_LLAMA) return llx_fmodel_rotate_llama(fm, seed);
+    if (fm->cfg.arch == LLX_ARCH_LLAMA) return llx_fmodel_rotate_llama(fm, seed, rf);
     const llx_config *c = &fm->cfg;
     const int C = c->n_embd, V = c->n_vocab;
     llx_status st;
-    llx_rotation *r = llx_fmodel_rotations(c, seed, 1, &st);
+    llx_rotation *r = llx_fmodel_rotations(c, seed, 1, rf, &st);
     if (!r) return st;
-    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(fm, &fm->l[l], &r[0], &r[1], &r[2]);
+    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(fm, &fm->l[l], &r[0], &r[2 + l], &r[1]);
     if (st == LLX_OK) fm->lmb = filled(&st, (size_t)V, 0.0f);
     if (st == LLX_OK) {
         fold(fm->lm, V, C, fm->lmb, fm->gf, fm->nbf);
@@ -162,6 +166,7 @@ llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed)
     }
     if (st == LLX_OK) st = llx_rot_rows(fm->wte, V, &r[0]);
     if (st == LLX_OK) st = llx_rot_rows(fm->wpe, c->n_ctx, &r[0]);
+    if (st == LLX_OK && rf) fm->rotate_hash = rf->hash;
     return llx_fmodel_rotated(fm, r, st);
 }
 
@@ -207,7 +212,7 @@ llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t 
     const llx_config *c = &fm->cfg;
     llx_qinfo qi = {.act_mode = LLX_ACT_DYNAMIC};
     qi.s = (llx_scheme_info){.scheme = LLX_SCHEME_F32, .lm_bits = 32, .rotate = fm->rotated,
-                             .had_down = fm->rotated, .lm_bias = fm->lmb != NULL};
+                             .had_down = fm->rotated, .lm_bias = fm->lmb != NULL, .rotate_hash = fm->rotate_hash};
     llx_llx_writer *wr;
     llx_status st = llx_llx_writer_create(&wr, c, &qi);
     if (st == LLX_OK) st = give_layers(fm, wr);

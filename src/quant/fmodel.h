@@ -12,6 +12,7 @@
 #include "llx/model.h"
 #include "llx/schedule.h"
 #include "quant/rotate.h"
+#include "quant/rotfile.h"
 
 typedef struct fm_layer {
     float *w[LLX_MAT_LAYER_COUNT], *b[LLX_MAT_LAYER_COUNT]; /* b NULL when the model has none */
@@ -25,6 +26,7 @@ typedef struct llx_fmodel {
     float *lm, *lmb;             /* V x C; lmb NULL until a fold gives it one */
     int8_t *down_signs;          /* the online transform's signs (rotated) */
     int rotated;
+    uint64_t rotate_hash;        /* the rotation file's, when R1/R2 came from one */
 } llx_fmodel;
 
 /* All of an HF model's weights. */
@@ -34,24 +36,28 @@ void llx_fmodel_free(llx_fmodel *fm);
 /* Fold the norms and rotate: the residual stream by the mixing rotation
  * of seed, V and O per head and the down projection's input by signed
  * rotations (seeds seed + 1, seed + 2; the last one is applied online by
- * the engine, its signs stored as "down.signs").  The model's function is
- * unchanged (docs/quantization.md). */
-llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed);
+ * the engine, its signs stored as "down.signs").  With a rotation file rf
+ * (checked against the model, rotfile.h) its R1 and per-layer R2 replace
+ * the first two; the online one stays the Hadamard of seed + 2.  The
+ * model's function is unchanged (docs/quantization.md). */
+llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed, const llx_rotfile *rf);
 
 /* Llama's rotations (fmodel_llama.c; called by llx_fmodel_rotate): RMSNorm
  * weights folded, a signed (not mixing) rotation of the residual stream,
  * V per KV head with o_proj's columns, down_proj's input online; no LM
  * head bias (RMSNorm has none). */
-llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed);
+llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed, const llx_rotfile *rf);
 
-/* What both forms share: the three rotations of seed (calloc'ed; NULL
- * with *st set when out of memory, else *st tells whether they were made):
- * [0] the residual stream's (mixing when mix, else signed), [1] per head
- * (seed + 1), [2] the down projection's input (seed + 2).  And the end of
- * a rotation that reached st: on success r[2]'s signs become
+/* What both forms share: the rotations of a model (calloc'ed, 2 + n_layer;
+ * NULL with *st set when out of memory, else *st tells whether they were
+ * made): [0] the residual stream's (R1: mixing when mix, else signed, of
+ * seed), [1] the down projection's input (R4, seed + 2), [2 + l] layer l's
+ * per-head one (R2, seed + 1); R1 and R2 dense from rf when given.  And the
+ * end of a rotation that reached st: on success r[1]'s signs become
  * fm->down_signs and fm is marked rotated; r is freed; returns the final
  * status. */
-llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, llx_status *st);
+llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, const llx_rotfile *rf,
+                                   llx_status *st);
 llx_status llx_fmodel_rotated(llx_fmodel *fm, llx_rotation *r, llx_status st);
 
 /* The model as an fp32 .llx image (scheme f32; the tokenizer files of the

@@ -7,7 +7,8 @@
  * engine applies online.  q and k are not rotated per head, so the rotary
  * step sees them unchanged.  The embedding rows get Q too; the LM head
  * (tied or not) is its own matrix afterwards, with the final norm folded
- * in, so the two stay consistent. */
+ * in, so the two stay consistent.  R1 and R2 may come from a rotation
+ * file instead (any orthogonal matrices: RMSNorm commutes with all). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,19 +46,20 @@ static llx_status rotate_layer(const llx_config *c, fm_layer *L, const llx_rotat
     return llx_rot_rows(down, C, rf);
 }
 
-llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed)
+llx_status llx_fmodel_rotate_llama(llx_fmodel *fm, uint64_t seed, const llx_rotfile *rf)
 {
     const llx_config *c = &fm->cfg;
     const int C = c->n_embd, V = c->n_vocab;
     llx_status st;
-    llx_rotation *r = llx_fmodel_rotations(c, seed, 0, &st);
+    llx_rotation *r = llx_fmodel_rotations(c, seed, 0, rf, &st);
     if (!r) return st;
-    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(c, &fm->l[l], &r[0], &r[1], &r[2]);
+    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = rotate_layer(c, &fm->l[l], &r[0], &r[2 + l], &r[1]);
     if (st == LLX_OK) {
         fold_rms(fm->lm, V, C, fm->gf);
         for (int i = 0; i < C; i++) fm->gf[i] = 1.0f;
         st = llx_rot_rows(fm->lm, V, &r[0]);
     }
     if (st == LLX_OK) st = llx_rot_rows(fm->wte, V, &r[0]);
+    if (st == LLX_OK && rf) fm->rotate_hash = rf->hash;
     return llx_fmodel_rotated(fm, r, st);
 }

@@ -305,6 +305,7 @@ static llx_status quantize_image(const llx_model *m, const llx_model *fm, const 
     if (st == LLX_OK && !cb.qkv_max) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
     llx_qinfo qi = {.act_mode = o->act_mode, .alpha = 0.0f, .calib_tokens = total, .s = llx_quant_scheme(o)};
     qi.s.lm_bias = llx_llx_qinfo(fm->qf)->s.lm_bias;
+    qi.s.rotate_hash = llx_llx_qinfo(fm->qf)->s.rotate_hash;
     llx_llx_writer *wr = NULL;
     if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, &qi);
     if (st == LLX_OK) st = layers(wr, fm, o, &cb, ids, total);
@@ -319,9 +320,13 @@ llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, cons
 {
     if (o->alpha > 0.0f)
         return llx_fail(LLX_ERR_ARG, "smoothing is not combined with --rotate or --method gptq: give --alpha 0");
+    llx_rotfile rf = {0};
+    if (o->rotate && o->rotate_file) LLX_TRY(llx_rotfile_load(&rf, o->rotate_file, &m->cfg));
     llx_fmodel fmod;
     llx_status st = llx_fmodel_load(&fmod, m);
-    if (st == LLX_OK && o->rotate) st = llx_fmodel_rotate(&fmod, (uint64_t)(unsigned)o->rotate_seed);
+    if (st == LLX_OK && o->rotate)
+        st = llx_fmodel_rotate(&fmod, (uint64_t)(unsigned)o->rotate_seed, o->rotate_file ? &rf : NULL);
+    llx_rotfile_free(&rf);
     void *img = NULL;
     size_t size = 0;
     if (st == LLX_OK) st = llx_fmodel_image(&fmod, dir, &img, &size);

@@ -93,6 +93,8 @@ static llx_status check_output(const char *hf_dir, const llx_quant_opts *o, cons
     }
     if (o->calib_path && llx_same_file(o->calib_path, out))
         return llx_fail(LLX_ERR_ARG, "refusing to overwrite the calibration text '%s'", out);
+    if (o->rotate_file && llx_same_file(o->rotate_file, out))
+        return llx_fail(LLX_ERR_ARG, "refusing to overwrite the rotation file '%s'", out);
     return check_out_dir(out);
 }
 
@@ -105,6 +107,7 @@ static llx_status check_opts(const llx_quant_opts *o)
         return llx_fail(LLX_ERR_ARG, "unknown activation mode %d", o->act_mode);
     if (o->calib_tokens < 1) return llx_fail(LLX_ERR_ARG, "calibration needs at least 1 token");
     if (o->window < 2) return llx_fail(LLX_ERR_ARG, "calibration window must be at least 2 tokens");
+    if (o->rotate_file && !o->rotate) return llx_fail(LLX_ERR_ARG, "a rotation file needs rotations (rotate = 1)");
     return LLX_OK;
 }
 

@@ -65,14 +65,46 @@ llx_status llx_rot_init(llx_rotation *r, int n, uint64_t seed, int mix)
     return LLX_OK;
 }
 
+llx_status llx_rot_init_dense(llx_rotation *r, int n, const double *q)
+{
+    memset(r, 0, sizeof *r);
+    r->h.n = n;
+    r->q = malloc((size_t)n * n * sizeof *r->q);
+    r->tmp = malloc((size_t)n * sizeof *r->tmp);
+    if (!r->q || !r->tmp) {
+        llx_rot_free(r);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    memcpy(r->q, q, (size_t)n * n * sizeof *r->q);
+    return LLX_OK;
+}
+
 void llx_rot_free(llx_rotation *r)
 {
     free(r->d);
-    r->d = NULL;
+    free(r->q);
+    free(r->tmp);
+    r->d = NULL, r->q = NULL, r->tmp = NULL;
+}
+
+static void dense_f64(const llx_rotation *r, double *v)
+{
+    const int n = r->h.n;
+    for (int i = 0; i < n; i++) {
+        const double *row = r->q + (size_t)i * n;
+        double s = 0.0;
+        for (int k = 0; k < n; k++) s += row[k] * v[k];
+        r->tmp[i] = s;
+    }
+    memcpy(v, r->tmp, (size_t)n * sizeof *v);
 }
 
 void llx_rot_apply_f64(const llx_rotation *r, double *v)
 {
+    if (r->q) {
+        dense_f64(r, v);
+        return;
+    }
     if (r->mix) had_f64(&r->h, v, 0);
     for (int i = 0; i < r->h.n; i++) v[i] *= r->d[i];
     had_f64(&r->h, v, r->mix);

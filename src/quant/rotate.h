@@ -25,6 +25,8 @@
  *     become Q w (llx_rot_cols): the branch arrives rotated;
  *   - the norms' weights and biases were folded into what they feed first
  *     (llx_fold_norm): diag(g) does not commute with Q.
+ * A rotation may also be any orthogonal matrix given densely
+ * (llx_rot_init_dense: a learned R1 or R2 from a rotation file).
  * Everything is computed in double precision and rounded once. */
 #ifndef LLX_QUANT_ROTATE_H
 #define LLX_QUANT_ROTATE_H
@@ -35,15 +37,20 @@
 #include "llx/status.h"
 
 typedef struct llx_rotation {
-    llx_hadamard h;
-    int8_t *d; /* the signs */
-    int mix;   /* Q = H~^T D H~ (else H~ D) */
+    llx_hadamard h; /* h.n: the order (the only field set for a dense Q) */
+    int8_t *d;      /* the signs */
+    int mix;        /* Q = H~^T D H~ (else H~ D) */
+    double *q;      /* a dense Q (n x n, row-major) from a rotation file, or NULL */
+    double *tmp;    /* n values of scratch for a dense Q (one rotation: one thread) */
 } llx_rotation;
 
 /* A signed (mix 0) or mixing (mix 1) rotation of order n with the signs
  * of seed; LLX_ERR_UNSUPPORTED with one line when n has no Hadamard
  * matrix. */
 llx_status llx_rot_init(llx_rotation *r, int n, uint64_t seed, int mix);
+/* A dense rotation: a copy of the n x n row-major q (orthogonal: the
+ * caller checked it, rotfile.h). */
+llx_status llx_rot_init_dense(llx_rotation *r, int n, const double *q);
 void llx_rot_free(llx_rotation *r);
 
 /* v (n) <- Q v, in place. */
