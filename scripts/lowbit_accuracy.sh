@@ -12,6 +12,8 @@
 # CTX (ppl window, default 128), MAX_TOKENS (ppl on the first N valid ids;
 # default all; the tiny Llama's table uses 4096, its golden protocol).
 # ONLY (an extended regex: only the rows whose name matches, e.g. ONLY=clip).
+# ROTFILE (a rotation file, scripts/learn_rotation.py): adds the "learned"
+# rows, W4A4 rotated by it (--rotate ROTFILE), e.g. ROTFILE=g.rot ONLY=learn.
 # Each quantize's stderr goes to OUT/NAME.log (with --act-clip auto: the
 # calibration NLL of every ratio tried; `info -m OUT/NAME.llx` shows the one
 # recorded).
@@ -57,6 +59,11 @@ w4a4-rtn-aclip|W4A4 RTN per channel, act clip auto|--scheme w4a4 --alpha 0 --act
 w4a4-gptq-aclip|W4A4 GPTQ per channel, act clip auto|--scheme w4a4 --method gptq --act-clip auto
 w4a4-rtn-rot-aclip|W4A4 RTN per channel, rotated, act clip auto|--scheme w4a4 --rotate hadamard --act-clip auto
 w4a4-gptq-rot-aclip|W4A4 GPTQ per channel, rotated, act clip auto|--scheme w4a4 --method gptq --rotate hadamard --act-clip auto'
+[ -z "${ROTFILE:-}" ] || VARIANTS="$VARIANTS
+w4a4-rtn-learn|W4A4 RTN per channel, learned rotation|--scheme w4a4 --rotate $ROTFILE
+w4a4-gptq-learn|W4A4 GPTQ per channel, learned rotation|--scheme w4a4 --method gptq --rotate $ROTFILE
+w4a4-rtn-learn-aclip|W4A4 RTN per channel, learned rotation, act clip auto|--scheme w4a4 --rotate $ROTFILE --act-clip auto
+w4a4-gptq-learn-aclip|W4A4 GPTQ per channel, learned rotation, act clip auto|--scheme w4a4 --method gptq --rotate $ROTFILE --act-clip auto"
 
 f=$(ppl fp32 "$MODEL")
 echo "| scheme | options | ppl, int8 KV | vs FP32 | ppl, fp32 KV | vs FP32 | int8 KV cost |"
