@@ -241,3 +241,40 @@ TEST(kernels_f32_vector_tiers_agree, LLX_T_ASAN)
                 free(x), free(w), free(bias), free(o1), free(o2), free(o3);
             }
 }
+
+/* The avx512 causal product (prompt attention's context): token t of the
+ * block sums its first K0 + t columns with the bits of matmul_f32 token by
+ * token; x past each token's own columns is NaN, so a lane that took a step
+ * it should not have would show. */
+TEST(kernels_f32_causal_equals_token_by_token, LLX_T_ASAN)
+{
+    const llx_kernels *b = llx_kernels_tier(LLX_TIER_AVX512);
+    if (!b) SKIP("tier avx512: %s", llx_tier_missing(LLX_TIER_AVX512));
+    CHECK(b->matmul_f32_causal != NULL);
+    llx_rng r;
+    llx_rng_seed(&r, 5);
+    /* K0: below 8, around the step of 8, past the 384-column block */
+    static const int K0s[] = {1, 2, 7, 8, 9, 63, 100, 380, 385, 800};
+    static const int Ts[] = {1, 2, 7, 8, 9, 15, 16};
+    /* rows: one, not a multiple of the 3-row tile, head sizes, past the 144-row chunk */
+    static const int Rs[] = {1, 4, 64, 67, 150};
+    for (size_t ki = 0; ki < sizeof K0s / sizeof *K0s; ki++)
+        for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
+            for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++) {
+                const int K0 = K0s[ki], T = Ts[ti], R = Rs[ri], ldx = K0 + T + 5, ldw = K0 + T + 9, ldo = R + 3;
+                float *x = malloc(sizeof(float) * T * ldx), *w = malloc(sizeof(float) * R * ldw);
+                float *o1 = malloc(sizeof(float) * T * ldo), *o2 = malloc(sizeof(float) * T * ldo);
+                for (int t = 0; t < T; t++)
+                    for (int k = 0; k < ldx; k++) x[t * ldx + k] = k < K0 + t ? (float)llx_rng_normal(&r) : NAN;
+                for (int i = 0; i < R * ldw; i++) w[i] = (float)llx_rng_normal(&r);
+                memset(o1, 0, sizeof(float) * T * ldo), memset(o2, 0, sizeof(float) * T * ldo);
+                for (int t = 0; t < T; t++)
+                    b->matmul_f32(o1 + t * ldo, ldo, x + t * ldx, ldx, w, ldw, NULL, 1, R, K0 + t);
+                b->matmul_f32_causal(o2, ldo, x, ldx, w, ldw, T, R, K0);
+                CHECK_MSG(!memcmp(o1, o2, sizeof(float) * T * ldo), "causal K0 %d T %d R %d", K0, T, R);
+                int finite = 1;
+                for (int i = 0; i < T * ldo; i++) finite &= isfinite(o2[i]);
+                CHECK_MSG(finite, "causal K0 %d T %d R %d: a NaN past a token's columns was used", K0, T, R);
+                free(x), free(w), free(o1), free(o2);
+            }
+}

@@ -282,8 +282,9 @@ static llx_status f32_rope(node *nd, const llx_stage *st, int h0, int h1)
  * score is a dot product of length head_dim in the kernel's one order, so
  * this equals token by token (attn_f32.c) bit for bit.  Each token then
  * scales and softmaxes its own positions, and its context is a
- * matrix-vector product over the transposed V cache of exactly its length.
- * Other passes: llx_attn_f32_heads, item = (head, token). */
+ * matrix-vector product over the transposed V cache of exactly its length:
+ * the block's in one causal product where the tier has one (kernels.h),
+ * the same bits.  Other passes: llx_attn_f32_heads, item = (head, token). */
 static void prompt_part(void *arg, int a, int b, int ith)
 {
     const llx_attn_f32_job *j = arg;
@@ -305,8 +306,41 @@ static void prompt_part(void *arg, int a, int b, int ith)
             const int n = p0 + t + 1;
             for (int i = 0; i < n; i++) s[i] *= scale;
             nd->k->softmax_f32(s, n);
-            nd->k->matmul_f32(f->buf[st->out] + (size_t)t * ldc + (size_t)h * hd, hd, s, n, f->vc + base + c0,
-                              nd->kv_cap, NULL, 1, hd, n);
+        }
+        float *out = f->buf[st->out] + (size_t)t0 * ldc + (size_t)h * hd;
+        const float *vt = f->vc + base + c0;
+        if (nd->k->matmul_f32_causal) nd->k->matmul_f32_causal(out, ldc, sc, lds, vt, nd->kv_cap, t1 - t0, hd, p0 + t0 + 1);
+        else
+            for (int t = t0; t < t1; t++)
+                nd->k->matmul_f32(out + (size_t)(t - t0) * ldc, hd, sc + (size_t)(t - t0) * lds, p0 + t + 1, vt,
+                                  nd->kv_cap, NULL, 1, hd, p0 + t + 1);
+    }
+}
+
+/* The append of a prompt (one stretch of the cache) in the pool: item =
+ * (KV head, from that of j->h0; block of ATT_QB tokens).  V goes in transposed a
+ * block at a time, so each of the head's hd rows of V^T gets one run of
+ * the block's positions (a token at a time, its hd values land hd rows
+ * apart, all in one L1 set when a row is a multiple of 4 KiB). */
+static void append_part(void *arg, int a, int b, int ith)
+{
+    const llx_attn_f32_job *j = arg;
+    node *nd = j->nd;
+    const llx_stage *st = j->st;
+    const int hd = st->head_dim, T = st->tokens, nb = (T + ATT_QB - 1) / ATT_QB, G = st->heads / st->kv_heads;
+    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
+    const size_t p0 = (size_t)llx_cache_pos(nd, 0, llx_tok_pos(nd, 0)); /* token t sits at p0 + t */
+    for (int it = a; it < b; it++) {
+        const int kv = j->h0 / G + it / nb, t0 = it % nb * ATT_QB, t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T;
+        const size_t base = llx_attn_f32_kv_base(nd, st->layer, kv - nd->kv0);
+        const float *x = j->in + (size_t)t0 * j->ldq;
+        for (int t = 0; t < t1 - t0; t++)
+            memcpy(j->kc + base + (p0 + t0 + t) * hd, x + (size_t)t * j->ldq + kofs + (size_t)kv * hd,
+                   (size_t)hd * sizeof(float));
+        for (int d = 0; d < hd; d++) {
+            float *vd = j->vc + base + (size_t)d * nd->kv_cap + p0 + t0;
+            const float *xd = x + vofs + (size_t)kv * hd + d;
+            for (int t = 0; t < t1 - t0; t++) vd[t] = xd[(size_t)t * j->ldq];
         }
     }
 }
@@ -321,11 +355,14 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
         .kc = f->kc, .vc = f->vc,
         .sc = f->scores, .vt = f->vt, .sc_ld = (size_t)ATT_QB * nd->max_ctx, .vt_ld = (size_t)nd->max_ctx * hd};
     if (h1 <= h0) return LLX_OK;
-    llx_attn_f32_append_heads(&j);
-    if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens))
-        llx_node_parallel_rows(nd, (h1 - h0) * ((st->tokens + ATT_QB - 1) / ATT_QB), 1, prompt_part, (void *)&j);
-    else
+    const int nb = (st->tokens + ATT_QB - 1) / ATT_QB, G = st->heads / st->kv_heads;
+    if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens)) {
+        llx_node_parallel_rows(nd, ((h1 - 1) / G - h0 / G + 1) * nb, 1, append_part, (void *)&j);
+        llx_node_parallel_rows(nd, (h1 - h0) * nb, 1, prompt_part, (void *)&j);
+    } else {
+        llx_attn_f32_append_heads(&j);
         llx_attn_f32_heads(&j);
+    }
     return LLX_OK;
 }
 

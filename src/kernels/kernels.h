@@ -97,6 +97,14 @@ typedef struct llx_kernels {
      * (multiply, then add), then the bias. */
     void (*matmul_f32)(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, const float *bias,
                        int T, int R, int K);
+    /* Optional (NULL: T calls of matmul_f32 with T = 1): the causal product
+     * of a block of 1 <= T <= 16 tokens, token t summing its first K0 + t
+     * columns (K0 >= 1): out[t*ldo + r] = sum_{k < K0+t} w[r*ldw + k] *
+     * x[t*ldx + k], each element the bits of matmul_f32(T = 1, K = K0 + t,
+     * no bias).  Row t of x is read up to column K0 + T - 2 (the values
+     * past its own K0 + t are not used). */
+    void (*matmul_f32_causal)(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, int T, int R,
+                              int K0);
 
     /* ---- int8 weights in this tier's packed layout ----
      * A packed R x K matrix takes R * llx_i8_ld(k, K) bytes; rows [a, R)

@@ -28,6 +28,7 @@
  * proj, FC1, FC2 at 89-93 GFLOP/s with 16 tokens in the lanes, 82-85 with
  * the pair kernel alone (issue 13). */
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 
@@ -325,10 +326,141 @@ static void matmul_f32_avx512(float *out, int ldo, const float *x, int ldx, cons
         matmul_below(out + (size_t)T8 * ldo, ldo, x + (size_t)T8 * ldx, ldx, w, ldw, bias, T - T8, R, K);
 }
 
+/* ---- the causal product: token j of a block sums its first K0 + j columns ----
+ * Prompt attention's context, P V^T for a block of up to 16 query tokens:
+ * the tokens share the lanes as in tile_16x3, but token j's lanes take only
+ * the steps k < K8_j = (K0 + j) & ~7 (a masked multiply-add leaves the
+ * other tokens' lanes as they are), then the tree, then its own tail k =
+ * K8_j .. K0+j-1: each element in the order of matmul_f32 with T = 1 and
+ * K = K0 + j, so the same bits as token by token. */
+
+/* 16 tokens x 3 rows over the steps [k0, k1) (multiples of 8), like
+ * tile_16x3, token j's lanes stepping while k < (K0 + j) & ~7 and j < T */
+static void tile_16x3_causal(float *acc, float *sum, const float *xt, const float *const *wr, int k0, int k1,
+                             int last, int K0, int T)
+{
+#define A(r, l) a##r##l
+#define ld(r, l) (k0 ? _mm512_load_ps(acc + 16 * (8 * (r) + (l))) : _mm512_setzero_ps())
+#define LOAD8(r)                                                                                                   \
+    __m512 A(r, 0) = ld(r, 0), A(r, 1) = ld(r, 1), A(r, 2) = ld(r, 2), A(r, 3) = ld(r, 3), A(r, 4) = ld(r, 4),   \
+           A(r, 5) = ld(r, 5), A(r, 6) = ld(r, 6), A(r, 7) = ld(r, 7);
+    LOAD8(0) LOAD8(1) LOAD8(2)
+    const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2];
+    const unsigned live = (1u << T) - 1;
+    for (int k = k0; k < k1; k += 8, xt += 128) {
+        const int first = k + 8 - K0; /* the first token whose lanes take this step */
+        const __mmask16 m = (__mmask16)(first <= 0 ? live : first >= 16 ? 0 : (0xffffu << first) & live);
+#define LANE(l)                                                                                                    \
+    {                                                                                                              \
+        __m512 xv = _mm512_load_ps(xt + 16 * (l));                                                                 \
+        __asm__("" : "+v"(xv));                                                                                    \
+        A(0, l) = _mm512_mask3_fmadd_ps(_mm512_set1_ps(w0[k + (l)]), xv, A(0, l), m);                              \
+        A(1, l) = _mm512_mask3_fmadd_ps(_mm512_set1_ps(w1[k + (l)]), xv, A(1, l), m);                              \
+        A(2, l) = _mm512_mask3_fmadd_ps(_mm512_set1_ps(w2[k + (l)]), xv, A(2, l), m);                              \
+    }
+        LANE(0) LANE(1) LANE(2) LANE(3) LANE(4) LANE(5) LANE(6) LANE(7)
+#undef LANE
+    }
+#define TREE(r)                                                                                                    \
+    _mm512_store_ps(sum + 16 * (r), _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(A(r, 0), A(r, 4)),                  \
+                                                                _mm512_add_ps(A(r, 2), A(r, 6))),                  \
+                                                  _mm512_add_ps(_mm512_add_ps(A(r, 1), A(r, 5)),                  \
+                                                                _mm512_add_ps(A(r, 3), A(r, 7)))));
+#define STORE8(r)                                                                                                  \
+    _mm512_store_ps(acc + 16 * (8 * (r) + 0), A(r, 0)), _mm512_store_ps(acc + 16 * (8 * (r) + 1), A(r, 1)),       \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 2), A(r, 2)), _mm512_store_ps(acc + 16 * (8 * (r) + 3), A(r, 3)),   \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 4), A(r, 4)), _mm512_store_ps(acc + 16 * (8 * (r) + 5), A(r, 5)),   \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 6), A(r, 6)), _mm512_store_ps(acc + 16 * (8 * (r) + 7), A(r, 7));
+    if (last) {
+        TREE(0) TREE(1) TREE(2)
+    } else {
+        STORE8(0) STORE8(1) STORE8(2)
+    }
+#undef TREE
+#undef STORE8
+#undef LOAD8
+#undef ld
+#undef A
+}
+
+/* The tails: token j adds w[k] * x_j[k] for k = K8_j .. K0+j-1 in order
+ * (multiply, then add, as the scalar tail), step i of every token's tail
+ * at once: the 16 lanes take w[K8_j + i] from the row's columns K8_0 ..
+ * K0+T-2 (at most 23, loaded masked) and x_j[K8_j + i], gathered once. */
+static void causal_tails(const f32_args *a, float *sum, const float *const *xr, int T, int K0, int r0, int nr)
+{
+    const int K8a = K0 & ~7, ncols = K0 + T - 1 - K8a; /* columns K8a .. K0+T-2 */
+    _Alignas(64) float xs[7][16];
+    _Alignas(64) int idx[7][16];
+    __mmask16 tm[7];
+    for (int i = 0; i < 7; i++) {
+        unsigned m = 0;
+        for (int j = 0; j < 16; j++) {
+            const int k = ((K0 + j) & ~7) + i, live = j < T && k < K0 + j;
+            m |= (unsigned)live << j;
+            xs[i][j] = live ? xr[j][k] : 0.0f;
+            idx[i][j] = live ? k - K8a : 0;
+        }
+        tm[i] = (__mmask16)m;
+    }
+    const __mmask16 lo = (__mmask16)(ncols >= 16 ? 0xffff : (1u << ncols) - 1);
+    const __mmask16 hi = (__mmask16)(ncols > 16 ? (1u << (ncols - 16)) - 1 : 0);
+    for (int r = 0; r < nr; r++) {
+        const float *wr = a->w + (size_t)(r0 + r) * a->ldw + K8a;
+        const __m512 w0 = _mm512_maskz_loadu_ps(lo, wr), w1 = _mm512_maskz_loadu_ps(hi, wr + 16);
+        __m512 e = _mm512_load_ps(sum + 16 * r);
+        for (int i = 0; i < 7 && tm[i]; i++) {
+            const __m512 wv = _mm512_permutex2var_ps(w0, _mm512_load_si512(idx[i]), w1);
+            e = _mm512_mask_add_ps(e, tm[i], e, _mm512_mul_ps(wv, _mm512_load_ps(xs[i])));
+        }
+        _mm512_store_ps(sum + 16 * r, e);
+    }
+}
+
+/* tokens [0, T) x rows [r0, r0 + nr), nr <= RC16 */
+static void causal_chunk(const f32_args *a, int T, int K0, int r0, int nr)
+{
+    _Alignas(64) float xt[KB16 * 16];
+    _Alignas(64) float sum[(RC16 + 2) * 16];
+    _Alignas(64) float acc[RC16 / 3][24 * 16];
+    const int K8 = (K0 + T - 1) & ~7, tiles = (nr + 2) / 3;
+    const float *xr[16];
+    for (int j = 0; j < 16; j++) xr[j] = a->x + (size_t)(j < T ? j : T - 1) * a->ldx;
+    memset(sum, 0, sizeof sum); /* K8 == 0: every token's lanes stay zero */
+    for (int k0 = 0; k0 < K8; k0 += KB16) {
+        const int k1 = K8 - k0 < KB16 ? K8 : k0 + KB16;
+        pack_xt(xt, xr, k0, k1);
+        for (int i = 0; i < tiles; i++) {
+            const float *wr[3];
+            for (int q = 0; q < 3; q++) wr[q] = a->w + (size_t)(r0 + (3 * i + q < nr ? 3 * i + q : nr - 1)) * a->ldw;
+            tile_16x3_causal(acc[i], sum + 48 * i, xt, wr, k0, k1, k1 == K8, K0, T);
+        }
+    }
+    causal_tails(a, sum, xr, T, K0, r0, nr);
+    float *out = a->out + r0;
+    int r = 0;
+    for (; T == 16 && r + 8 <= nr; r += 8) {
+        const float *rows[8];
+        for (int i = 0; i < 8; i++) rows[i] = sum + 16 * (r + i);
+        tr8(out + r, (size_t)a->ldo, rows, 0);
+        tr8(out + 8 * (size_t)a->ldo + r, (size_t)a->ldo, rows, 8);
+    }
+    for (; r < nr; r++)
+        for (int j = 0; j < T; j++) out[(size_t)j * a->ldo + r] = sum[16 * r + j];
+}
+
+static void matmul_f32_causal_avx512(float *out, int ldo, const float *x, int ldx, const float *w, int ldw, int T,
+                                     int R, int K0)
+{
+    const f32_args a = {out, ldo, ldx, ldw, 0, x, w, NULL};
+    for (int r = 0; r < R; r += RC16) causal_chunk(&a, T, K0, r, R - r < RC16 ? R - r : RC16);
+}
+
 /* The avx512 tier's fp32 GEMM; decode shapes keep the tier below's kernel
  * (the same order, so the same bits). */
 void llx_matmul_f32_fill_avx512(llx_kernels *k)
 {
     matmul_below = k->matmul_f32;
     k->matmul_f32 = matmul_f32_avx512;
+    k->matmul_f32_causal = matmul_f32_causal_avx512;
 }
