@@ -243,3 +243,47 @@ TEST(engine_bad_calls, LLX_T_ASAN)
     llx_engine_free(e);
     llx_model_close(m);
 }
+
+/* Past the last layer's attention the fp32 datapath computes only the
+ * tokens whose logits are wanted (exec_fp32.c, row0): the last token's
+ * logits equal those of the pass that computes every row (all_logits),
+ * and the next token decoded after either prefill is the same (every
+ * token's K and V of the last layer reached the cache).  GPT-2 of one
+ * layer (the only layer is the last) and three, a Llama (gate/up/down),
+ * prompts not a multiple of the 16-token attention block, over threads and
+ * nodes. */
+TEST(engine_fp32_last_layer_wanted_rows_only, LLX_T_ASAN | LLX_T_TSAN)
+{
+    const char *dirs[3] = {llx_fixture_awkward(1), llx_fixture_awkward(3), llx_fixture_llama()};
+    static const int shapes[][2] = {{1, 1}, {1, 2}, {2, 1}}; /* nodes, threads */
+    for (int d = 0; d < 3; d++) {
+        CHECK(dirs[d] != NULL);
+        if (!dirs[d]) continue;
+        llx_model *m;
+        CHECK(llx_model_open(&m, dirs[d]) == LLX_OK);
+        const int V = llx_model_config(m)->n_vocab;
+        int ids[37];
+        for (int i = 0; i < 37; i++) ids[i] = (i * 577 + 11) % V;
+        float *all = malloc(sizeof(float) * 37 * V), *last = malloc(sizeof(float) * V);
+        float *n1 = malloc(sizeof(float) * V), *n2 = malloc(sizeof(float) * V);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int T = 17; T <= 37; T += 20) { /* 17: one query block past the first */
+                llx_engine *e = make_engine(m, shapes[s][0], shapes[s][1], "auto");
+                CHECK(e != NULL);
+                if (!e) continue;
+                CHECK(llx_engine_forward(e, ids, T, all, 1) == LLX_OK);
+                CHECK(llx_engine_forward(e, ids + 1, 1, n1, 0) == LLX_OK);
+                llx_engine_reset(e);
+                CHECK(llx_engine_forward(e, ids, T, last, 0) == LLX_OK);
+                CHECK(llx_engine_forward(e, ids + 1, 1, n2, 0) == LLX_OK);
+                CHECK_MSG(!memcmp(all + (size_t)(T - 1) * V, last, sizeof(float) * V),
+                          "model %d nodes %d threads %d T %d: last-token logits differ", d, shapes[s][0],
+                          shapes[s][1], T);
+                CHECK_MSG(!memcmp(n1, n2, sizeof(float) * V), "model %d nodes %d threads %d T %d: next token differs",
+                          d, shapes[s][0], shapes[s][1], T);
+                llx_engine_free(e);
+            }
+        free(all), free(last), free(n1), free(n2);
+        llx_model_close(m);
+    }
+}

@@ -70,7 +70,7 @@ void llx_attn_f32_append_heads(const llx_attn_f32_job *j)
         }
 }
 
-/* item = head-major (head, token) pair */
+/* item = head-major (head, token) pair, tokens from j->t0 */
 static void heads_part(void *arg, int a, int b, int ith)
 {
     const llx_attn_f32_job *j = arg;
@@ -79,7 +79,7 @@ static void heads_part(void *arg, int a, int b, int ith)
     const int hd = st->head_dim, T = st->tokens, G = st->heads / st->kv_heads;
     float *sc = j->sc + (size_t)ith * j->sc_ld, *vt = j->vt + (size_t)ith * j->vt_ld, *tmp = vt + (size_t)nd->max_ctx * hd;
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / T, t = it % T;
+        const int h = j->h0 + it / (T - j->t0), t = j->t0 + it % (T - j->t0);
         const size_t base = llx_attn_f32_kv_base(nd, st->layer, h / G - nd->kv0), o = (size_t)t * j->ldc + (size_t)h * hd;
         float *out = j->qout ? tmp : j->out + o;
         attn_head(nd, t, j->in + (size_t)t * j->ldq + (size_t)h * hd, j->kc + base, j->vc + base, hd, out, sc, vt);
@@ -89,7 +89,7 @@ static void heads_part(void *arg, int a, int b, int ith)
 
 void llx_attn_f32_heads(const llx_attn_f32_job *j)
 {
-    llx_node_parallel_rows(j->nd, (j->h1 - j->h0) * j->st->tokens, 1, heads_part, (void *)j);
+    llx_node_parallel_rows(j->nd, (j->h1 - j->h0) * (j->st->tokens - j->t0), 1, heads_part, (void *)j);
 }
 
 void llx_attn_f32_run(const llx_attn_f32_job *j)

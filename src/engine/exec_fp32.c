@@ -44,6 +44,28 @@ static const f32_layer *layer_of(const f32_node *f, const llx_stage *st)
     return st->layer >= 0 ? &f->layers[st->layer] : &f->top;
 }
 
+/* The first token row stage st computes.  Past the last layer's attention
+ * only the tokens whose logits are wanted matter (the KV cache of every
+ * token is written by then), so in the last layer the attention's queries,
+ * every matrix stage but the one writing q, k, v, and the norms that add a
+ * branch into the residual stream (the first norm feeds q, k, v), and then
+ * the final norm, start at nd->wanted0; each row's values are its own (no
+ * element depends on another token's row), so the wanted logits keep
+ * their bits.  The LM head reads the wanted rows by itself.  Not with an
+ * observer, which sees every row. */
+static int row0(const node *nd, const llx_stage *st)
+{
+    if (!nd->wanted0 || (nd->obs && nd->obs->fn)) return 0;
+    if (st->layer < 0) return st->work == LLX_WORK_NORM ? nd->wanted0 : 0; /* the final norm */
+    if (st->layer != nd->cfg->n_layer - 1) return 0;
+    switch (st->work) {
+    case LLX_WORK_ATTN: return nd->wanted0; /* the queries; every token's K and V are appended */
+    case LLX_WORK_MATMUL: return st->out == LLX_SLOT_QKV ? 0 : nd->wanted0;
+    case LLX_WORK_NORM: return st->in != LLX_SLOT_NONE ? nd->wanted0 : 0;
+    default: return 0;
+    }
+}
+
 static llx_status alloc_f(float **p, size_t n)
 {
     *p = llx_alloc((n ? n : 1) * sizeof(float));
@@ -174,6 +196,7 @@ static llx_status f32_embed(node *nd, const llx_stage *st, int u0, int u1)
 typedef struct norm_job {
     node *nd;
     const llx_stage *st;
+    int t0; /* the first row (row0) */
 } norm_job;
 
 static void norm_rows(void *arg, int t0, int t1, int ith)
@@ -183,7 +206,7 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
     f32_node *f = impl(j->nd);
     const int C = j->nd->cfg->n_embd;
     const f32_layer *L = layer_of(f, st);
-    for (int t = t0; t < t1; t++) {
+    for (int t = j->t0 + t0; t < j->t0 + t1; t++) {
         float *xt = f->buf[LLX_SLOT_X] + (size_t)t * f->ld[LLX_SLOT_X];
         if (st->in != LLX_SLOT_NONE) llx_add_f32(xt, f->buf[st->in] + (size_t)t * f->ld[st->in], C);
         if (st->norm == LLX_NORM_NONE) continue;
@@ -195,8 +218,8 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
 
 static llx_status f32_norm(node *nd, const llx_stage *st, int u0, int u1)
 {
-    norm_job j = {nd, st};
-    llx_node_parallel_rows(nd, st->tokens, 1, norm_rows, &j);
+    norm_job j = {nd, st, row0(nd, st)};
+    llx_node_parallel_rows(nd, st->tokens - j.t0, 1, norm_rows, &j);
     return LLX_OK;
 }
 
@@ -252,6 +275,13 @@ static llx_status f32_matmul(node *nd, const llx_stage *st, int r0, int r1)
         j.lda = f->ld[st->aux];
         j.aux = f->buf[st->aux] + r0;
     }
+    const int t0 = row0(nd, st);
+    if (t0 > 0) {
+        j.tokens -= t0;
+        j.in += (size_t)t0 * j.ldi;
+        j.out += (size_t)t0 * j.ldo;
+        if (j.aux) j.aux += (size_t)t0 * j.lda;
+    }
     llx_node_parallel_paced(nd, nd->pace, r1 - r0, 12, mp_part, &j);
     return LLX_OK;
 }
@@ -276,7 +306,8 @@ static llx_status f32_rope(node *nd, const llx_stage *st, int h0, int h1)
 /* ---- ATTN: append k, v of the node's KV heads; context of heads [h0, h1) ---- */
 
 /* A prompt, or a chunk of one, over one stretch of the cache
- * (llx_pass_one_stretch): item = (head, block of ATT_QB tokens), head-major.
+ * (llx_pass_one_stretch): item = (head, block of ATT_QB tokens from block
+ * j->t0), head-major.
  * The block's scores are one matmul over the KV head's K rows up to the
  * block's last position, so K is read once per block, not per token; each
  * score is a dot product of length head_dim in the kernel's one order, so
@@ -297,7 +328,8 @@ static void prompt_part(void *arg, int a, int b, int ith)
     float *sc = f->scores + (size_t)ith * ATT_QB * lds;
     const size_t c0 = (size_t)llx_cache_pos(nd, 0, 0);
     for (int it = a; it < b; it++) {
-        const int h = j->h0 + it / nb, t0 = it % nb * ATT_QB, t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T;
+        const int h = j->h0 + it / (nb - j->t0), t0 = (j->t0 + it % (nb - j->t0)) * ATT_QB;
+        const int t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T;
         const size_t base = llx_attn_f32_kv_base(nd, st->layer, h / G - nd->kv0);
         const float *q = f->buf[st->in] + (size_t)t0 * ldq + (size_t)h * hd;
         nd->k->matmul_f32(sc, lds, q, ldq, f->kc + base + c0 * hd, hd, NULL, t1 - t0, p0 + t1, hd);
@@ -348,17 +380,17 @@ static void append_part(void *arg, int a, int b, int ith)
 static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     f32_node *f = impl(nd);
-    const int hd = st->head_dim;
+    const int hd = st->head_dim, G = st->heads / st->kv_heads, nb = (st->tokens + ATT_QB - 1) / ATT_QB;
+    const int prompt = st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens), q0 = row0(nd, st);
     const llx_attn_f32_job j = {
-        .nd = nd, .st = st, .h0 = h0, .h1 = h1,
+        .nd = nd, .st = st, .h0 = h0, .h1 = h1, .t0 = prompt ? q0 / ATT_QB : q0, /* the first query wanted */
         .in = f->buf[st->in], .ldq = (size_t)f->ld[st->in], .out = f->buf[st->out], .ldc = (size_t)f->ld[st->out],
         .kc = f->kc, .vc = f->vc,
         .sc = f->scores, .vt = f->vt, .sc_ld = (size_t)ATT_QB * nd->max_ctx, .vt_ld = (size_t)nd->max_ctx * hd};
     if (h1 <= h0) return LLX_OK;
-    const int nb = (st->tokens + ATT_QB - 1) / ATT_QB, G = st->heads / st->kv_heads;
-    if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens)) {
+    if (prompt) { /* every token's K and V, then the wanted blocks of queries */
         llx_node_parallel_rows(nd, ((h1 - 1) / G - h0 / G + 1) * nb, 1, append_part, (void *)&j);
-        llx_node_parallel_rows(nd, (h1 - h0) * nb, 1, prompt_part, (void *)&j);
+        llx_node_parallel_rows(nd, (h1 - h0) * (nb - j.t0), 1, prompt_part, (void *)&j);
     } else {
         llx_attn_f32_append_heads(&j);
         llx_attn_f32_heads(&j);

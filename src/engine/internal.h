@@ -127,6 +127,8 @@ struct node {
     int head0, heads;         /* owned query heads */
     int kv0, kv_heads;        /* KV heads whose cache this node holds */
     int pass_tokens;          /* tokens of the pass being run */
+    int wanted0;              /* the first token whose logits the pass wants (pass.c): past the
+                               * last layer's attention, a datapath may leave the rows before it */
     int kv_cap;               /* cache positions: pool blocks * LLX_KV_BLOCK */
     const llx_pass_map *map;  /* where the pass's tokens sit (set by the engine per pass) */
     const int *tokens;        /* ids of the pass (node 0, for the embedding) */
@@ -206,6 +208,7 @@ typedef struct llx_attn_f32_job {
     node *nd;
     const llx_stage *st;
     int h0, h1;
+    int t0;          /* the first query token (0: all; the fp32 prompt path: its first block of 16) */
     const float *in; /* q | k | v rows of the stage's tokens, ldq apart */
     size_t ldq;
     float *out;      /* context rows, ldc apart (unused with qout) */

@@ -138,6 +138,8 @@ static llx_status run_stage(node *nd, const llx_schedule *s, int i)
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
 {
     nd->pass_tokens = s->opt.tokens;
+    const llx_stage *last = &s->stages[s->n_stages - 1];
+    nd->wanted0 = last->out == LLX_SLOT_LOGITS ? s->opt.tokens - last->tokens : 0; /* the LM head's rows */
     nd->tokens = tokens;
     for (int i = 0; i < s->n_stages; i++) LLX_TRY(run_stage(nd, s, i));
     return LLX_OK;
