@@ -203,6 +203,26 @@ static void pack_xt(float *xt, const float *const *xr, int k0, int k1)
     }
 }
 
+/* The 3-row x 8-lane accumulator set of tile_16x3 and tile_16x3_causal:
+ * A(r, l) the accumulator of row r, lane l; LOAD8 declares a row's eight,
+ * from acc (or zero when k0 is 0); TREE combines a row's lanes into sum,
+ * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); STORE8 keeps them in acc. */
+#define A(r, l) a##r##l
+#define ld(r, l) (k0 ? _mm512_load_ps(acc + 16 * (8 * (r) + (l))) : _mm512_setzero_ps())
+#define LOAD8(r)                                                                                                   \
+    __m512 A(r, 0) = ld(r, 0), A(r, 1) = ld(r, 1), A(r, 2) = ld(r, 2), A(r, 3) = ld(r, 3), A(r, 4) = ld(r, 4),   \
+           A(r, 5) = ld(r, 5), A(r, 6) = ld(r, 6), A(r, 7) = ld(r, 7);
+#define TREE(r)                                                                                                    \
+    _mm512_store_ps(sum + 16 * (r), _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(A(r, 0), A(r, 4)),                  \
+                                                                _mm512_add_ps(A(r, 2), A(r, 6))),                  \
+                                                  _mm512_add_ps(_mm512_add_ps(A(r, 1), A(r, 5)),                  \
+                                                                _mm512_add_ps(A(r, 3), A(r, 7)))));
+#define STORE8(r)                                                                                                  \
+    _mm512_store_ps(acc + 16 * (8 * (r) + 0), A(r, 0)), _mm512_store_ps(acc + 16 * (8 * (r) + 1), A(r, 1)),       \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 2), A(r, 2)), _mm512_store_ps(acc + 16 * (8 * (r) + 3), A(r, 3)),   \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 4), A(r, 4)), _mm512_store_ps(acc + 16 * (8 * (r) + 5), A(r, 5)),   \
+        _mm512_store_ps(acc + 16 * (8 * (r) + 6), A(r, 6)), _mm512_store_ps(acc + 16 * (8 * (r) + 7), A(r, 7));
+
 /* 16 tokens (xt, packed over [k0, k1)) x 3 rows (wr[0..2]) over k in [k0,
  * k1), multiples of 8, continuing the 24 accumulators in acc (zero when k0
  * is 0): acc[16 * (8 * r + l) + j] is lane l of row r, token j.  With last
@@ -211,11 +231,6 @@ static void pack_xt(float *xt, const float *const *xr, int k0, int k1)
  * the accumulators between blocks changes no bit. */
 static void tile_16x3(float *acc, float *sum, const float *xt, const float *const *wr, int k0, int k1, int last)
 {
-#define A(r, l) a##r##l
-#define ld(r, l) (k0 ? _mm512_load_ps(acc + 16 * (8 * (r) + (l))) : _mm512_setzero_ps())
-#define LOAD8(r)                                                                                                   \
-    __m512 A(r, 0) = ld(r, 0), A(r, 1) = ld(r, 1), A(r, 2) = ld(r, 2), A(r, 3) = ld(r, 3), A(r, 4) = ld(r, 4),   \
-           A(r, 5) = ld(r, 5), A(r, 6) = ld(r, 6), A(r, 7) = ld(r, 7);
     LOAD8(0) LOAD8(1) LOAD8(2)
     const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2];
     for (int k = k0; k < k1; k += 8, xt += 128) {
@@ -230,26 +245,11 @@ static void tile_16x3(float *acc, float *sum, const float *xt, const float *cons
         LANE(0) LANE(1) LANE(2) LANE(3) LANE(4) LANE(5) LANE(6) LANE(7)
 #undef LANE
     }
-#define TREE(r)                                                                                                    \
-    _mm512_store_ps(sum + 16 * (r), _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(A(r, 0), A(r, 4)),                  \
-                                                                _mm512_add_ps(A(r, 2), A(r, 6))),                  \
-                                                  _mm512_add_ps(_mm512_add_ps(A(r, 1), A(r, 5)),                  \
-                                                                _mm512_add_ps(A(r, 3), A(r, 7)))));
-#define STORE8(r)                                                                                                  \
-    _mm512_store_ps(acc + 16 * (8 * (r) + 0), A(r, 0)), _mm512_store_ps(acc + 16 * (8 * (r) + 1), A(r, 1)),       \
-        _mm512_store_ps(acc + 16 * (8 * (r) + 2), A(r, 2)), _mm512_store_ps(acc + 16 * (8 * (r) + 3), A(r, 3)),   \
-        _mm512_store_ps(acc + 16 * (8 * (r) + 4), A(r, 4)), _mm512_store_ps(acc + 16 * (8 * (r) + 5), A(r, 5)),   \
-        _mm512_store_ps(acc + 16 * (8 * (r) + 6), A(r, 6)), _mm512_store_ps(acc + 16 * (8 * (r) + 7), A(r, 7));
     if (last) {
         TREE(0) TREE(1) TREE(2)
     } else {
         STORE8(0) STORE8(1) STORE8(2)
     }
-#undef TREE
-#undef STORE8
-#undef LOAD8
-#undef ld
-#undef A
 }
 
 /* tokens [t, t + 16) x rows [r0, r0 + nr), nr <= RC16, K >= 8: sums in
@@ -339,11 +339,6 @@ static void matmul_f32_avx512(float *out, int ldo, const float *x, int ldx, cons
 static void tile_16x3_causal(float *acc, float *sum, const float *xt, const float *const *wr, int k0, int k1,
                              int last, int K0, int T)
 {
-#define A(r, l) a##r##l
-#define ld(r, l) (k0 ? _mm512_load_ps(acc + 16 * (8 * (r) + (l))) : _mm512_setzero_ps())
-#define LOAD8(r)                                                                                                   \
-    __m512 A(r, 0) = ld(r, 0), A(r, 1) = ld(r, 1), A(r, 2) = ld(r, 2), A(r, 3) = ld(r, 3), A(r, 4) = ld(r, 4),   \
-           A(r, 5) = ld(r, 5), A(r, 6) = ld(r, 6), A(r, 7) = ld(r, 7);
     LOAD8(0) LOAD8(1) LOAD8(2)
     const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2];
     const unsigned live = (1u << T) - 1;
@@ -361,27 +356,18 @@ static void tile_16x3_causal(float *acc, float *sum, const float *xt, const floa
         LANE(0) LANE(1) LANE(2) LANE(3) LANE(4) LANE(5) LANE(6) LANE(7)
 #undef LANE
     }
-#define TREE(r)                                                                                                    \
-    _mm512_store_ps(sum + 16 * (r), _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(A(r, 0), A(r, 4)),                  \
-                                                                _mm512_add_ps(A(r, 2), A(r, 6))),                  \
-                                                  _mm512_add_ps(_mm512_add_ps(A(r, 1), A(r, 5)),                  \
-                                                                _mm512_add_ps(A(r, 3), A(r, 7)))));
-#define STORE8(r)                                                                                                  \
-    _mm512_store_ps(acc + 16 * (8 * (r) + 0), A(r, 0)), _mm512_store_ps(acc + 16 * (8 * (r) + 1), A(r, 1)),       \
-        _mm512_store_ps(acc + 16 * (8 * (r) + 2), A(r, 2)), _mm512_store_ps(acc + 16 * (8 * (r) + 3), A(r, 3)),   \
-        _mm512_store_ps(acc + 16 * (8 * (r) + 4), A(r, 4)), _mm512_store_ps(acc + 16 * (8 * (r) + 5), A(r, 5)),   \
-        _mm512_store_ps(acc + 16 * (8 * (r) + 6), A(r, 6)), _mm512_store_ps(acc + 16 * (8 * (r) + 7), A(r, 7));
     if (last) {
         TREE(0) TREE(1) TREE(2)
     } else {
         STORE8(0) STORE8(1) STORE8(2)
     }
+}
+
 #undef TREE
 #undef STORE8
 #undef LOAD8
 #undef ld
 #undef A
-}
 
 /* The tails: token j adds w[k] * x_j[k] for k = K8_j .. K0+j-1 in order
  * (multiply, then add, as the scalar tail), step i of every token's tail
