@@ -16,9 +16,11 @@ usage: lowbit_budget.py MODEL_DIR TRAIN_IDS VALID_IDS [--tokens N] [--calib N]
          [--parts fold,r1,r2,r4,lnh] [--mix mix|haar] [--wclip none|mse]
          [--aclip RATIO] [--plain 0|1] [--seed N]
 """
-import argparse, json, math, struct
+import argparse, json, math
 import numpy as np
 import torch
+
+from learn_rotation import load_safetensors  # the checkpoint reader both scripts use
 
 torch.set_grad_enabled(False)
 torch.set_flush_denormal(True)
@@ -26,17 +28,7 @@ torch.set_num_threads(1)
 
 
 def load(dirname):
-    path = dirname + "/model.safetensors"
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        hdr = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in hdr.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"]).astype(np.float64)
+    out = load_safetensors(dirname + "/model.safetensors")
     cfg = json.load(open(dirname + "/config.json"))
     return out, cfg
 
