@@ -28,7 +28,7 @@ llx_status w8_attn_f32(node *nd, const llx_stage *st, int h0, int h1)
     w8_node *q = w8_impl(nd);
     const int out_i8 = st->quant == LLX_QUANT_STATIC;
     const llx_attn_f32_job j = {
-        .nd = nd, .st = st, .h0 = h0, .h1 = h1,
+        .nd = nd, .st = st, .h0 = h0, .h1 = h1, .t0 = llx_stage_row0(nd, st), /* the first query wanted */
         .in = q->f[st->in], .ldq = (size_t)q->ld[st->in],
         .out = out_i8 ? NULL : q->f[st->out], .qout = out_i8 ? q->q[st->out] : NULL, .ldc = (size_t)q->ld[st->out],
         .inv = out_i8 ? w8_layer_of(q, st)->inv[st->scale] : 0.0f,

@@ -43,6 +43,7 @@ typedef struct attn_job {
     node *nd;
     const llx_stage *st;
     int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
+    int t0;             /* the first query token (llx_stage_row0) */
 } attn_job;
 
 /* Query heads per KV head (grouped-query attention; 1 for GPT-2). */
@@ -134,7 +135,7 @@ static void attn_part(void *arg, int a, int b, int ith)
     int8_t *pr = q->probs + (size_t)ith * NH * ldp;
     int32_t *acc = q->cacc + (size_t)ith * NH * hd, *part = q->cpart + (size_t)ith * NH * hd;
     for (int it = a; it < b; it++) {
-        const int t = it / j->groups, g = it % j->groups, n = llx_tok_pos(nd, t) + 1;
+        const int t = j->t0 + it / j->groups, g = it % j->groups, n = llx_tok_pos(nd, t) + 1;
         int hb, he; /* parts of whole groups when the heads start a group */
         llx_split_work(j->h1 - j->h0, g, j->groups, j->h0 % G ? 1 : G, &hb, &he);
         const int H = he - hb, kv = kv_local(nd, st, j->h0 + hb);
@@ -160,6 +161,7 @@ typedef struct prefill_job {
     node *nd;
     const llx_stage *st;
     int h0, groups;
+    int t0; /* the first query token (llx_stage_row0) */
 } prefill_job;
 
 static void prefill_part(void *arg, int a, int b, int ith)
@@ -177,8 +179,9 @@ static void prefill_part(void *arg, int a, int b, int ith)
     for (int it = a; it < b; it++) {
         const int h = j->h0 + it / j->groups, hl = kv_local(nd, st, h); /* its KV head */
         int t0, t1;
-        llx_split_work(st->tokens, it % j->groups, j->groups, 1, &t0, &t1);
+        llx_split_work(st->tokens - j->t0, it % j->groups, j->groups, 1, &t0, &t1);
         if (t1 <= t0) continue;
+        t0 += j->t0, t1 += j->t0;
         const size_t o = (size_t)t0 * ldo + (size_t)h * hd;
         const llx_attn_prefill ap = {
             .q = q->q[st->in] + (size_t)t0 * ldq + (size_t)h * hd, .ldq = (size_t)ldq,
@@ -316,13 +319,14 @@ llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
         attn_decode_split(nd, st, h0, h1);
         return LLX_OK;
     }
+    const int q0 = llx_stage_row0(nd, st), T = st->tokens - q0; /* the queries wanted: tokens [q0, tokens) */
     if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens)) {
         const int H = h1 - h0, groups = H >= nth ? 1 : (nth + H - 1) / H;
-        prefill_job p = {nd, st, h0, groups < st->tokens ? groups : st->tokens};
+        prefill_job p = {nd, st, h0, groups < T ? groups : T, q0};
         llx_node_parallel_rows(nd, H * p.groups, 1, prefill_part, &p);
         return LLX_OK;
     }
-    attn_job j = {nd, st, h0, h1, st->tokens >= nth ? 1 : nth};
-    llx_node_parallel_rows(nd, st->tokens * j.groups, 1, attn_part, &j);
+    attn_job j = {nd, st, h0, h1, T >= nth ? 1 : nth, q0};
+    llx_node_parallel_rows(nd, T * j.groups, 1, attn_part, &j);
     return LLX_OK;
 }

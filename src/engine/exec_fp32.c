@@ -44,28 +44,6 @@ static const f32_layer *layer_of(const f32_node *f, const llx_stage *st)
     return st->layer >= 0 ? &f->layers[st->layer] : &f->top;
 }
 
-/* The first token row stage st computes.  Past the last layer's attention
- * only the tokens whose logits are wanted matter (the KV cache of every
- * token is written by then), so in the last layer the attention's queries,
- * every matrix stage but the one writing q, k, v, and the norms that add a
- * branch into the residual stream (the first norm feeds q, k, v), and then
- * the final norm, start at nd->wanted0; each row's values are its own (no
- * element depends on another token's row), so the wanted logits keep
- * their bits.  The LM head reads the wanted rows by itself.  Not with an
- * observer, which sees every row. */
-static int row0(const node *nd, const llx_stage *st)
-{
-    if (!nd->wanted0 || (nd->obs && nd->obs->fn)) return 0;
-    if (st->layer < 0) return st->work == LLX_WORK_NORM ? nd->wanted0 : 0; /* the final norm */
-    if (st->layer != nd->cfg->n_layer - 1) return 0;
-    switch (st->work) {
-    case LLX_WORK_ATTN: return nd->wanted0; /* the queries; every token's K and V are appended */
-    case LLX_WORK_MATMUL: return st->out == LLX_SLOT_QKV ? 0 : nd->wanted0;
-    case LLX_WORK_NORM: return st->in != LLX_SLOT_NONE ? nd->wanted0 : 0;
-    default: return 0;
-    }
-}
-
 static llx_status alloc_f(float **p, size_t n)
 {
     *p = llx_alloc((n ? n : 1) * sizeof(float));
@@ -196,7 +174,7 @@ static llx_status f32_embed(node *nd, const llx_stage *st, int u0, int u1)
 typedef struct norm_job {
     node *nd;
     const llx_stage *st;
-    int t0; /* the first row (row0) */
+    int t0; /* the first row (llx_stage_row0) */
 } norm_job;
 
 static void norm_rows(void *arg, int t0, int t1, int ith)
@@ -218,7 +196,7 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
 
 static llx_status f32_norm(node *nd, const llx_stage *st, int u0, int u1)
 {
-    norm_job j = {nd, st, row0(nd, st)};
+    norm_job j = {nd, st, llx_stage_row0(nd, st)};
     llx_node_parallel_rows(nd, st->tokens - j.t0, 1, norm_rows, &j);
     return LLX_OK;
 }
@@ -275,7 +253,7 @@ static llx_status f32_matmul(node *nd, const llx_stage *st, int r0, int r1)
         j.lda = f->ld[st->aux];
         j.aux = f->buf[st->aux] + r0;
     }
-    const int t0 = row0(nd, st);
+    const int t0 = llx_stage_row0(nd, st);
     if (t0 > 0) {
         j.tokens -= t0;
         j.in += (size_t)t0 * j.ldi;
@@ -381,7 +359,7 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     f32_node *f = impl(nd);
     const int hd = st->head_dim, G = st->heads / st->kv_heads, nb = (st->tokens + ATT_QB - 1) / ATT_QB;
-    const int prompt = st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens), q0 = row0(nd, st);
+    const int prompt = st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens), q0 = llx_stage_row0(nd, st);
     const llx_attn_f32_job j = {
         .nd = nd, .st = st, .h0 = h0, .h1 = h1, .t0 = prompt ? q0 / ATT_QB : q0, /* the first query wanted */
         .in = f->buf[st->in], .ldq = (size_t)f->ld[st->in], .out = f->buf[st->out], .ldc = (size_t)f->ld[st->out],

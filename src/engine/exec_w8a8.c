@@ -122,6 +122,7 @@ static llx_status w8_embed(node *nd, const llx_stage *st, int u0, int u1)
 typedef struct norm_job {
     node *nd;
     const llx_stage *st;
+    int t0; /* the first row (llx_stage_row0) */
 } norm_job;
 
 static void norm_rows(void *arg, int t0, int t1, int ith)
@@ -132,7 +133,7 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
     w8_node *q = w8_impl(nd);
     const int C = nd->cfg->n_embd, o = st->out;
     const w8_layer *L = w8_layer_of(q, st);
-    for (int t = t0; t < t1; t++) {
+    for (int t = j->t0 + t0; t < j->t0 + t1; t++) {
         float *xt = q->f[LLX_SLOT_X] + (size_t)t * q->ld[LLX_SLOT_X];
         if (st->in != LLX_SLOT_NONE) llx_add_f32(xt, q->f[st->in] + (size_t)t * q->ld[st->in], C);
         if (st->norm == LLX_NORM_NONE) continue;
@@ -151,8 +152,8 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
 
 static llx_status w8_norm(node *nd, const llx_stage *st, int u0, int u1)
 {
-    norm_job j = {nd, st};
-    llx_node_parallel_rows(nd, st->tokens, 1, norm_rows, &j);
+    norm_job j = {nd, st, llx_stage_row0(nd, st)};
+    llx_node_parallel_rows(nd, st->tokens - j.t0, 1, norm_rows, &j);
     return LLX_OK;
 }
 
@@ -161,11 +162,13 @@ static llx_status w8_norm(node *nd, const llx_stage *st, int u0, int u1)
 typedef struct had_job {
     node *nd;
     const llx_stage *st;
+    int t0; /* the first row (llx_stage_row0) */
 } had_job;
 
 static void had_rows(void *arg, int t0, int t1, int ith)
 {
     const had_job *j = arg;
+    t0 += j->t0, t1 += j->t0;
     w8_node *q = w8_impl(j->nd);
     const int o = j->st->out, ld = q->ld[o], n = j->st->cols;
     for (int t = t0; t < t1; t++) { /* the signs: exact */
@@ -181,8 +184,8 @@ static void had_rows(void *arg, int t0, int t1, int ith)
 static llx_status w8_hadamard(node *nd, const llx_stage *st, int u0, int u1)
 {
     if (!w8_impl(nd)->had) return llx_fail(LLX_ERR_UNSUPPORTED, "the model has no online Hadamard transform");
-    had_job j = {nd, st};
-    llx_node_parallel_rows(nd, st->tokens, 1, had_rows, &j);
+    had_job j = {nd, st, llx_stage_row0(nd, st)};
+    llx_node_parallel_rows(nd, st->tokens - j.t0, 1, had_rows, &j);
     return LLX_OK;
 }
 
@@ -217,14 +220,15 @@ static void w8_before(node *nd, const llx_stage *st)
 
 /* A gathered output becomes int8 now: per token from the whole vector
  * (DYNAMIC) or by the static scale it was rounded with (STATIC).  Norms
- * quantize their own output token by token. */
+ * quantize their own output token by token.  Rows before
+ * llx_stage_row0 were not computed. */
 static void w8_done(node *nd, const llx_stage *st)
 {
     w8_node *q = w8_impl(nd);
     const int o = st->out;
     if (o != LLX_SLOT_NONE && st->work != LLX_WORK_NORM && st->quant != LLX_QUANT_F32) {
         const w8_layer *L = w8_layer_of(q, st);
-        for (int t = 0; t < st->tokens; t++) {
+        for (int t = llx_stage_row0(nd, st); t < st->tokens; t++) {
             if (st->quant == LLX_QUANT_STATIC) q->s[o][t] = L->sc[st->scale];
             else w8_quantize(nd, st, q->f[o] + (size_t)t * q->ld[o], q->ld[o], q->q[o] + (size_t)t * q->ld[o], &q->s[o][t]);
         }

@@ -180,6 +180,11 @@ llx_status llx_node_exec(const llx_exec_fn *table, const char *datapath, node *n
  * node 0 for the embedding). */
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens);
 
+/* The first token row a datapath computes in stage st: nd->wanted0 past
+ * the last layer's attention (its queries, the stages after it and the
+ * final norm) when no observer watches, else 0 (pass.c). */
+int llx_stage_row0(const node *nd, const llx_stage *st);
+
 extern const node_ops llx_fp32_ops;
 extern const node_ops llx_w8a8_ops;
 

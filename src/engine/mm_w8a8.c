@@ -222,11 +222,16 @@ llx_status w8_matmul(node *nd, const llx_stage *st, int r0, int r1)
     } else {
         j.outf = dst;
     }
-    const size_t skip = (size_t)(nd->pass_tokens - j.tokens); /* the LM head reads the last tokens */
+    const int t0 = llx_stage_row0(nd, st); /* rows before it are not wanted (pass.c) */
+    j.tokens -= t0;
+    if (j.outf) j.outf += (size_t)t0 * j.ldo;
+    else j.out8 += (size_t)t0 * j.ldo;
+    /* the LM head reads the last tokens, the others their rows from t0 */
+    const size_t skip = (size_t)(nd->pass_tokens - j.tokens);
     j.ldi = q->ld[st->in];
     if (st->aux != LLX_SLOT_NONE) {
-        j.aux = q->f[st->aux];
         j.lda = q->ld[st->aux];
+        j.aux = q->f[st->aux] + (size_t)t0 * j.lda;
     }
     j.b = L->b[m] ? L->b[m] + r : NULL;
     if (j.fmt == W8_WF_F32) {

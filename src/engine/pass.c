@@ -135,6 +135,29 @@ static llx_status run_stage(node *nd, const llx_schedule *s, int i)
     return LLX_OK;
 }
 
+/* Past the last layer's attention only the tokens whose logits are wanted
+ * matter (every token's K and V reach the cache in the attention stage),
+ * so in the last layer the attention's queries, every matrix stage but
+ * the one writing q, k, v, the norms that add a branch into the residual
+ * stream (the first norm feeds q, k, v) and the Hadamard transform, and
+ * then the final norm, start at nd->wanted0.  Each row's values are its
+ * own (no element depends on another token's row), so the wanted logits
+ * keep their bits.  The LM head reads the wanted rows by itself.  Not with
+ * an observer, which sees every row. */
+int llx_stage_row0(const node *nd, const llx_stage *st)
+{
+    if (!nd->wanted0 || (nd->obs && (nd->obs->fn || nd->obs->fn8))) return 0;
+    if (st->layer < 0) return st->work == LLX_WORK_NORM ? nd->wanted0 : 0; /* the final norm */
+    if (st->layer != nd->cfg->n_layer - 1) return 0;
+    switch (st->work) {
+    case LLX_WORK_ATTN: return nd->wanted0; /* the queries; every token's K and V are appended */
+    case LLX_WORK_MATMUL: return st->out == LLX_SLOT_QKV ? 0 : nd->wanted0;
+    case LLX_WORK_NORM: return st->in != LLX_SLOT_NONE ? nd->wanted0 : 0;
+    case LLX_WORK_HADAMARD: return nd->wanted0;
+    default: return 0; /* the embedding; the rotary step turns every token's k */
+    }
+}
+
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
 {
     nd->pass_tokens = s->opt.tokens;
