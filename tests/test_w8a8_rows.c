@@ -100,3 +100,52 @@ TEST(w8a8_last_layer_wanted_rows_only, LLX_T_ASAN | LLX_T_TSAN)
         llx_model_close(m);
     }
 }
+
+/* The fp32-KV schemes' prompt append runs in the pool, a block of 16
+ * tokens at a time (attn_f32.c): a prompt in one pass gives the last
+ * token's logits and the next decoded token's of the same prompt fed one
+ * token per pass (the serial append), bit for bit. */
+TEST(w8a8_fp32kv_prompt_append_in_pool, LLX_T_ASAN | LLX_T_TSAN)
+{
+    qmodel qm[4];
+    int nm = 0;
+    for (int v = 1; v < 4; v += 2) { /* the fp32-KV variants (w8a8_fixtures.h) */
+        const char *what = "", *p = llx_serve_model_small_lowbit(v, &what);
+        if (p) qm[nm++] = (qmodel){p, what, LLX_PREC_W8A8_STATIC};
+        CHECK_MSG(p != NULL, "gpt2 %s: no model", what);
+        if ((p = llx_fixture_llama_lowbit(v, &what))) qm[nm++] = (qmodel){p, what, LLX_PREC_W8A8_STATIC};
+        CHECK_MSG(p != NULL, "%s: no model", what);
+    }
+    for (int i = 0; i < nm; i++) {
+        llx_model *m = NULL;
+        CHECK_MSG(llx_model_open(&m, qm[i].path) == LLX_OK, "%s: %s", qm[i].what, llx_errmsg());
+        if (!m) continue;
+        const int V = llx_model_config(m)->n_vocab;
+        int ids[37];
+        for (int t = 0; t < 37; t++) ids[t] = (t * 389 + 3) % V;
+        float *l1 = malloc(sizeof(float) * V), *l2 = malloc(sizeof(float) * V);
+        float *n1 = malloc(sizeof(float) * V), *n2 = malloc(sizeof(float) * V);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int T = 17; T <= 37; T += 20) {
+                llx_engine *a = make_engine(m, qm[i].prec, shapes[s][0], shapes[s][1]);
+                llx_engine *b = make_engine(m, qm[i].prec, shapes[s][0], shapes[s][1]);
+                CHECK(a && b);
+                int ok = a && b;
+                for (int t = 0; ok && t < T; t++) ok = llx_engine_forward(a, ids + t, 1, l1, 0) == LLX_OK;
+                ok = ok && llx_engine_forward(a, ids + 1, 1, n1, 0) == LLX_OK;
+                ok = ok && llx_engine_forward(b, ids, T, l2, 0) == LLX_OK;
+                ok = ok && llx_engine_forward(b, ids + 1, 1, n2, 0) == LLX_OK;
+                CHECK_MSG(ok, "%s: %s", qm[i].what, llx_errmsg());
+                CHECK_MSG(!ok || !memcmp(l1, l2, sizeof(float) * V),
+                          "%s nodes %d threads %d T %d: prompt logits differ from token by token", qm[i].what,
+                          shapes[s][0], shapes[s][1], T);
+                CHECK_MSG(!ok || !memcmp(n1, n2, sizeof(float) * V),
+                          "%s nodes %d threads %d T %d: next token's logits differ (the cache)", qm[i].what,
+                          shapes[s][0], shapes[s][1], T);
+                llx_engine_free(a);
+                llx_engine_free(b);
+            }
+        free(l1), free(l2), free(n1), free(n2);
+        llx_model_close(m);
+    }
+}

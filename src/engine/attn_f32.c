@@ -8,7 +8,8 @@
  * call over all n positions so its sums run in the same order however the
  * blocks lie (gathered first when they lie apart).  And the attention
  * call both datapaths run over such a cache (llx_attn_f32_run): append the
- * KV heads, then every (head, token) on the node's threads. */
+ * KV heads (a prompt's in the pool, blocks of 16 tokens), then every
+ * (head, token) on the node's threads. */
 #include <math.h>
 #include <string.h>
 
@@ -70,6 +71,42 @@ void llx_attn_f32_append_heads(const llx_attn_f32_job *j)
         }
 }
 
+/* The append of a prompt (one stretch of the cache) in the pool: item =
+ * (KV head, from that of j->h0; block of APPEND_QB tokens).  V goes in
+ * transposed a block at a time, so each of the head's hd rows of V^T gets
+ * one run of the block's positions (a token at a time, its hd values land
+ * hd rows apart, all in one L1 set when a row is a multiple of 4 KiB). */
+#define APPEND_QB 16
+
+static void append_part(void *arg, int a, int b, int ith)
+{
+    const llx_attn_f32_job *j = arg;
+    const node *nd = j->nd;
+    const llx_stage *st = j->st;
+    const int hd = st->head_dim, T = st->tokens, nb = (T + APPEND_QB - 1) / APPEND_QB, G = st->heads / st->kv_heads;
+    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
+    const size_t p0 = (size_t)llx_cache_pos(nd, 0, llx_tok_pos(nd, 0)); /* token t sits at p0 + t */
+    for (int it = a; it < b; it++) {
+        const int kv = j->h0 / G + it / nb, t0 = it % nb * APPEND_QB, t1 = t0 + APPEND_QB < T ? t0 + APPEND_QB : T;
+        const size_t base = llx_attn_f32_kv_base(nd, st->layer, kv - nd->kv0);
+        const float *x = j->in + (size_t)t0 * j->ldq;
+        for (int t = 0; t < t1 - t0; t++)
+            memcpy(j->kc + base + (p0 + t0 + t) * hd, x + (size_t)t * j->ldq + kofs + (size_t)kv * hd,
+                   (size_t)hd * sizeof(float));
+        for (int d = 0; d < hd; d++) {
+            float *vd = j->vc + base + (size_t)d * nd->kv_cap + p0 + t0;
+            const float *xd = x + vofs + (size_t)kv * hd + d;
+            for (int t = 0; t < t1 - t0; t++) vd[t] = xd[(size_t)t * j->ldq];
+        }
+    }
+}
+
+void llx_attn_f32_append_prompt(const llx_attn_f32_job *j)
+{
+    const int G = j->st->heads / j->st->kv_heads, nb = (j->st->tokens + APPEND_QB - 1) / APPEND_QB;
+    llx_node_parallel_rows(j->nd, ((j->h1 - 1) / G - j->h0 / G + 1) * nb, 1, append_part, (void *)j);
+}
+
 /* item = head-major (head, token) pair, tokens from j->t0 */
 static void heads_part(void *arg, int a, int b, int ith)
 {
@@ -95,6 +132,7 @@ void llx_attn_f32_heads(const llx_attn_f32_job *j)
 void llx_attn_f32_run(const llx_attn_f32_job *j)
 {
     if (j->h1 <= j->h0) return;
-    llx_attn_f32_append_heads(j);
+    if (j->st->tokens > 1 && llx_pass_one_stretch(j->nd, j->st->tokens)) llx_attn_f32_append_prompt(j);
+    else llx_attn_f32_append_heads(j);
     llx_attn_f32_heads(j);
 }

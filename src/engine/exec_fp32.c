@@ -327,38 +327,10 @@ static void prompt_part(void *arg, int a, int b, int ith)
     }
 }
 
-/* The append of a prompt (one stretch of the cache) in the pool: item =
- * (KV head, from that of j->h0; block of ATT_QB tokens).  V goes in transposed a
- * block at a time, so each of the head's hd rows of V^T gets one run of
- * the block's positions (a token at a time, its hd values land hd rows
- * apart, all in one L1 set when a row is a multiple of 4 KiB). */
-static void append_part(void *arg, int a, int b, int ith)
-{
-    const llx_attn_f32_job *j = arg;
-    node *nd = j->nd;
-    const llx_stage *st = j->st;
-    const int hd = st->head_dim, T = st->tokens, nb = (T + ATT_QB - 1) / ATT_QB, G = st->heads / st->kv_heads;
-    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
-    const size_t p0 = (size_t)llx_cache_pos(nd, 0, llx_tok_pos(nd, 0)); /* token t sits at p0 + t */
-    for (int it = a; it < b; it++) {
-        const int kv = j->h0 / G + it / nb, t0 = it % nb * ATT_QB, t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T;
-        const size_t base = llx_attn_f32_kv_base(nd, st->layer, kv - nd->kv0);
-        const float *x = j->in + (size_t)t0 * j->ldq;
-        for (int t = 0; t < t1 - t0; t++)
-            memcpy(j->kc + base + (p0 + t0 + t) * hd, x + (size_t)t * j->ldq + kofs + (size_t)kv * hd,
-                   (size_t)hd * sizeof(float));
-        for (int d = 0; d < hd; d++) {
-            float *vd = j->vc + base + (size_t)d * nd->kv_cap + p0 + t0;
-            const float *xd = x + vofs + (size_t)kv * hd + d;
-            for (int t = 0; t < t1 - t0; t++) vd[t] = xd[(size_t)t * j->ldq];
-        }
-    }
-}
-
 static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     f32_node *f = impl(nd);
-    const int hd = st->head_dim, G = st->heads / st->kv_heads, nb = (st->tokens + ATT_QB - 1) / ATT_QB;
+    const int hd = st->head_dim, nb = (st->tokens + ATT_QB - 1) / ATT_QB;
     const int prompt = st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens), q0 = llx_stage_row0(nd, st);
     const llx_attn_f32_job j = {
         .nd = nd, .st = st, .h0 = h0, .h1 = h1, .t0 = prompt ? q0 / ATT_QB : q0, /* the first query wanted */
@@ -367,7 +339,7 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
         .sc = f->scores, .vt = f->vt, .sc_ld = (size_t)ATT_QB * nd->max_ctx, .vt_ld = (size_t)nd->max_ctx * hd};
     if (h1 <= h0) return LLX_OK;
     if (prompt) { /* every token's K and V, then the wanted blocks of queries */
-        llx_node_parallel_rows(nd, ((h1 - 1) / G - h0 / G + 1) * nb, 1, append_part, (void *)&j);
+        llx_attn_f32_append_prompt(&j);
         llx_node_parallel_rows(nd, (h1 - h0) * (nb - j.t0), 1, prompt_part, (void *)&j);
     } else {
         llx_attn_f32_append_heads(&j);

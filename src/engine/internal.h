@@ -229,8 +229,11 @@ typedef struct llx_attn_f32_job {
 } llx_attn_f32_job;
 size_t llx_attn_f32_kv_base(const node *nd, int layer, int kvl);
 void llx_attn_f32_append_heads(const llx_attn_f32_job *j);
+/* the same for a prompt over one stretch of the cache (llx_pass_one_stretch),
+ * in the pool, V transposed a block of 16 tokens at a time */
+void llx_attn_f32_append_prompt(const llx_attn_f32_job *j);
 void llx_attn_f32_heads(const llx_attn_f32_job *j); /* the contexts, after the append */
-void llx_attn_f32_run(const llx_attn_f32_job *j);   /* both */
+void llx_attn_f32_run(const llx_attn_f32_job *j);   /* both (a prompt's append in the pool) */
 
 /* The rotary table of a Llama model for positions [0, positions): row p
  * holds cos of the d/2 angles, then their sin (rope.c; llx_alloc'd, NULL
