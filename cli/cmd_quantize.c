@@ -4,6 +4,8 @@
  * neither the output nor a temporary file; a second signal kills at once. */
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine_args.h"
@@ -22,6 +24,14 @@ static void catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+/* path names a regular file this process may read (--rotate FILE; what
+ * the file holds is checked when it is loaded) */
+static int readable_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, R_OK) == 0;
 }
 
 static void clip_report(void *ud, float ratio, double nll)
@@ -150,6 +160,8 @@ int cmd_quantize(int argc, char **argv)
             if (!*v) return cli_usage_error("--rotate must be none, hadamard or a rotation file (got '')");
             o.rotate = strcmp(v, "none") != 0;
             o.rotate_file = o.rotate && strcmp(v, "hadamard") ? v : NULL;
+            if (o.rotate_file && !readable_file(v)) /* a misspelt mode, or no such file */
+                return cli_usage_error("--rotate: '%s' is neither none, hadamard nor a readable rotation file", v);
         } else if ((r = cli_opt(argc, argv, &i, "--rotate-seed", &v))) {
             if (r < 0 || !cli_parse_int("--rotate-seed", v, 0, 1000000, &n)) return EXIT_USAGE;
             o.rotate_seed = (int)n;

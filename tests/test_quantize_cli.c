@@ -281,6 +281,8 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         {"--group", "256", "--group must be in"},          {"--scales", "bf16", "--scales must be f32 or f16"},
         {"--method", "awq", "--method must be rtn or gptq"}, {"--damp", "0", "--damp must be in"},
         {"--act-order", "yes", "--act-order must be on or off"}, {"--rotate", "", "--rotate must be none, hadamard or a rotation file"},
+        {"--rotate", "random", "--rotate: 'random' is neither none, hadamard nor a readable rotation file"},
+        {"--rotate", ".", "--rotate: '.' is neither none, hadamard nor a readable rotation file"},
         {"--kv", "int4", "--kv must be int8 or fp32"},     {"--lm-head-bits", "2", "--lm-head-bits must be 8 or 4"},
         {"--weight-clip", "0.9", "--weight-clip must be none or mse"},
         {"--act-clip", "0.4", "--act-clip must be in [0.5, 1]"}, {"--act-clip", "1.1", "--act-clip must be in [0.5, 1]"},
