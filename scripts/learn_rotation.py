@@ -23,22 +23,37 @@ theirs.  Not modelled: the int8 LM head (fp32 here).
 R1 and R2 are parametrised on the orthogonal group as R = R0 expm(A - A^T)
 (the exponential map; GPT-2's R1: A - A^T projected onto the complement of
 the ones, so R 1 = 1), R0 the engine's Hadamard rotation of --seed (what
-`--rotate hadamard` uses), A = 0 at the start.  Adam on A minimises, over
+`--rotate hadamard` uses) or, with --init identity, the identity, A = 0 at
+the start.  Adam on A (learning rate constant, or with --schedule cosine a
+linear warm-up over --warmup steps and a cosine decay to zero) minimises, over
 random batches of windows of 128 from the first --train-tokens training
 ids, either (--loss mse, the default) the relative squared error of the
 quantized network's final hidden states (after the final norm) against the
 unquantized network's - which does not depend on the rotations and has no
 label noise, and skips the LM head - or (--loss ce) the next-token
-cross-entropy of the quantized network, as SpinQuant.  The cross-entropy
+cross-entropy of the quantized network, as SpinQuant, or (--loss kl) the
+KL divergence of its next-token distribution from the unquantized
+network's, at --kl-tokens random positions of each window (fp32 LM head).  The cross-entropy
 of the quantized network over the first --eval windows of the training ids
-(the quantizer's calibration tokens) is printed before and after.
+(the quantizer's calibration tokens) is printed before and after.  With
+--holdout N, N windows of 128 from the END of the training ids (after the
+first --train-tokens, never drawn for training) are a held-out set: its
+W4A4 cross-entropy is printed before, after and every --check-every steps,
+and with --keep-best the rotation written is the one of the check with the
+lowest held-out loss (the way to choose among steps or variants without
+touching valid.txt).  --r3 is an experiment: a signed Hadamard (seed + 3) on q
+and k of every head before their int8 codes (SpinQuant's R3; it leaves
+q.k unchanged); neither the rotation file nor `quantize` has it, so the
+file written then is only R1 and R2 and its losses are not the engine's.
 
 Token ids: the "ids:" line of `looplynx tokenize -m MODEL -f train.txt
 --no-special` (or whitespace-separated integers).  Never give it valid.txt.
 
 usage: learn_rotation.py MODEL_DIR TRAIN_IDS OUT [--steps N] [--batch B]
-         [--lr LR] [--act-clip C] [--seed S] [--train-tokens N] [--eval N]
-         [--threads T]
+         [--lr LR] [--schedule const|cosine] [--warmup N] [--init hadamard|identity]
+         [--act-clip C] [--seed S] [--train-tokens N] [--eval N] [--holdout N]
+         [--check-every K] [--keep-best] [--loss mse|ce|kl] [--kl-tokens N] [--kv8]
+         [--r3] [--threads T]
 """
 import argparse, json, math, struct, time
 import numpy as np
@@ -210,7 +225,7 @@ def a4(x, clip):
 # ---- the two architectures: folded weights, rotations applied per step ----
 
 class Net(torch.nn.Module):
-    def __init__(self, sd, cfg, seed, clip, quant=True, kv8=False):
+    def __init__(self, sd, cfg, seed, clip, quant=True, kv8=False, identity=False):
         super().__init__()
         self.clip, self.quant, self.kv8 = clip, quant, kv8
         self.llama = cfg.get("model_type") == "llama"
@@ -257,9 +272,14 @@ class Net(torch.nn.Module):
                     fc2=t(W("mlp.c_proj")), fc2_b=t(B("mlp.c_proj"))))
         # R0: the engine's rotations of seed; R4 fixed
         t64 = lambda a: torch.tensor(a, dtype=torch.float64)
-        self.R1_0 = t64(engine_rotation(self.C, seed, 0 if self.llama else 1))
-        self.R2_0 = t64(engine_rotation(self.d, seed + 1, 0))
+        if identity:  # --init identity: R0 = I (norms still folded; R4 stays the engine's)
+            self.R1_0 = torch.eye(self.C, dtype=torch.float64)
+            self.R2_0 = torch.eye(self.d, dtype=torch.float64)
+        else:
+            self.R1_0 = t64(engine_rotation(self.C, seed, 0 if self.llama else 1))
+            self.R2_0 = t64(engine_rotation(self.d, seed + 1, 0))
         self.R4 = t(engine_rotation(self.F, seed + 2, 0))
+        self.R3 = None  # --r3: a signed Hadamard on q and k of every head (seed + 3), before their int8 codes
         self.A1 = torch.nn.Parameter(torch.zeros(self.C, self.C))
         self.A2 = torch.nn.Parameter(torch.zeros(self.L, self.d, self.d))
         ones = torch.ones(self.C, 1, dtype=torch.float64) / math.sqrt(self.C)
@@ -285,12 +305,16 @@ class Net(torch.nn.Module):
         """logits, or (hidden) the final norm's output in the original basis"""
         R1, R2 = self.rotations()
         h = (self.fwd_llama if self.llama else self.fwd_gpt2)(ids, R1, R2)
-        if hidden:
-            return h
+        return h if hidden else self.head(h)
+
+    def head(self, h):
+        """the fp32 LM head on final hidden states (original basis)"""
         return h @ self.lm.T + (self.lm_b if self.lm_b is not None else 0.0)
 
     def attention(self, q, k, v):
         B, N = q.shape[0], q.shape[2]
+        if self.R3 is not None:  # q.k unchanged: (R3 q).(R3 k) = q.k
+            q, k = q @ self.R3.T, k @ self.R3.T
         if self.quant and self.kv8:  # int8 per head: the batch's max|x| stands for the static scale
             q, k, v = q8_head(q), q8_head(k), q8_head(v)
         rep = self.NH // self.KV
@@ -396,6 +420,15 @@ def nll(net, wins, batch=8):
     return tot / n
 
 
+def lr_factor(step, steps, warmup, schedule):
+    """the learning rate of step (0-based) as a fraction of --lr"""
+    if schedule == "const":
+        return 1.0
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
 def write_rotfile(path, R1, R2):
     C, L, d = R1.shape[0], R2.shape[0], R2.shape[1]
     with open(path + ".tmp", "wb") as f:
@@ -412,38 +445,66 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=4, help="windows of 128 per step")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--schedule", default="const", choices=("const", "cosine"),
+                    help="cosine: linear warm-up over --warmup steps, then cosine decay to 0")
+    ap.add_argument("--warmup", type=int, default=0)
+    ap.add_argument("--init", default="hadamard", choices=("hadamard", "identity"),
+                    help="R0: the engine's Hadamard rotation of --seed, or the identity")
+    ap.add_argument("--holdout", type=int, default=0,
+                    help="windows of 128 from the end of the training ids, never trained on")
+    ap.add_argument("--check-every", type=int, default=0, help="held-out loss every K steps (0: end only)")
+    ap.add_argument("--keep-best", action="store_true",
+                    help="write the rotation with the lowest held-out loss among the checks")
     ap.add_argument("--act-clip", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1, help="the Hadamard start (quantize --rotate-seed)")
     ap.add_argument("--train-tokens", type=int, default=32768, help="windows drawn from the first N ids")
-    ap.add_argument("--loss", default="mse", choices=("mse", "ce"),
+    ap.add_argument("--loss", default="mse", choices=("mse", "ce", "kl"),
                     help="mse: squared error of the final hidden states against the unquantized network's "
-                         "(relative); ce: cross-entropy of the next token")
+                         "(relative); ce: cross-entropy of the next token; kl: KL divergence of the quantized "
+                         "network's next-token distribution from the unquantized one's")
+    ap.add_argument("--kl-tokens", type=int, default=32, help="positions per window in the kl loss (random)")
     ap.add_argument("--eval", type=int, default=32, help="windows of 128 for the loss printed before/after")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kv8", action="store_true", help="int8 q, k, v per head and int8 probabilities in the loop")
+    ap.add_argument("--r3", action="store_true",
+                    help="experiment: a Hadamard per head on q and k (SpinQuant's R3; the quantizer has none)")
     ap.add_argument("--fp32-check", action="store_true", help="print the unquantized loss as well")
     a = ap.parse_args()
     torch.manual_seed(a.seed); np.random.seed(a.seed)
     torch.set_num_threads(a.threads)
     cfg = json.load(open(a.model + "/config.json"))
     sd = load_safetensors(a.model + "/model.safetensors")
-    net = Net(sd, cfg, a.seed, a.act_clip, kv8=a.kv8)
+    net = Net(sd, cfg, a.seed, a.act_clip, kv8=a.kv8, identity=a.init == "identity")
+    if a.r3:
+        net.R3 = torch.tensor(engine_rotation(net.d, a.seed + 3, 0), dtype=torch.float32)
+        print("note: --r3 is an experiment; the rotation file and quantize have no R3", flush=True)
     del sd
     ids = read_ids(a.train_ids)
     train = windows(ids[: a.train_tokens], 128)
     ev = train[: a.eval]
+    if a.holdout and len(ids) - a.holdout * 128 < min(a.train_tokens, len(ids)):
+        raise SystemExit("learn_rotation.py: --holdout %d windows overlap the first %d training ids (%d ids)" % (
+            a.holdout, a.train_tokens, len(ids)))
+    held = windows(ids[len(ids) - a.holdout * 128:], 128) if a.holdout else None
     t0 = time.process_time()
     if a.fp32_check:
         net.quant = False
         print("fp32 loss on %d calibration windows: %.6f" % (a.eval, nll(net, ev)), flush=True)
         net.quant = True
     before = nll(net, ev)
-    print("W4A4 loss on %d calibration windows (first %d train ids), Hadamard start: %.6f" % (
-        a.eval, a.eval * 128, before), flush=True)
+    print("W4A4 loss on %d calibration windows (first %d train ids), %s start: %.6f" % (
+        a.eval, a.eval * 128, a.init, before), flush=True)
+    best = None
+    if held is not None:
+        h0 = nll(net, held)
+        print("W4A4 loss on %d held-out windows (last %d train ids), %s start: %.6f" % (
+            a.holdout, a.holdout * 128, a.init, h0), flush=True)
+        best = (h0, 0, [net.A1.detach().clone(), net.A2.detach().clone()])
     opt = torch.optim.Adam([net.A1, net.A2], lr=a.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, a.steps, a.warmup, a.schedule))
     g = torch.Generator().manual_seed(a.seed)
     teacher = None
-    if a.loss == "mse":  # the unquantized network's final hidden states (the same for every rotation)
+    if a.loss in ("mse", "kl"):  # the unquantized network's final hidden states (the same for every rotation)
         net.quant = False
         with torch.no_grad():
             teacher = torch.cat([net(train[i:i + 16], hidden=True) for i in range(0, train.shape[0], 16)])
@@ -454,14 +515,33 @@ def main():
         if a.loss == "mse":  # relative squared error of the quantized network's final hidden states
             h = net(b, hidden=True)
             loss = ((h - teacher[pick]) ** 2).sum() / (teacher[pick] ** 2).sum()
+        elif a.loss == "kl":  # KL(fp32 || W4A4) at --kl-tokens random positions of each window
+            pos = torch.randint(0, b.shape[1], (a.kl_tokens,), generator=g)
+            h = net(b, hidden=True)[:, pos]
+            with torch.no_grad():
+                lt = torch.log_softmax(net.head(teacher[pick][:, pos]), -1)
+            lq = torch.log_softmax(net.head(h), -1)
+            loss = (lt.exp() * (lt - lq)).sum(-1).mean()
         else:
             lg = net(b)
             loss = torch.nn.functional.cross_entropy(lg[:, :-1].reshape(-1, lg.shape[-1]), b[:, 1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
         if step % 10 == 0 or step == a.steps - 1:
-            print("step %d loss %.5f (%.0f s CPU)" % (step, loss.item(), time.process_time() - t0), flush=True)
+            print("step %d loss %.5f lr %.2e (%.0f s CPU)" % (step, loss.item(), opt.param_groups[0]["lr"],
+                                                          time.process_time() - t0), flush=True)
+        done = step + 1
+        if held is not None and ((a.check_every and done % a.check_every == 0) or done == a.steps):
+            hl = nll(net, held)
+            print("step %d held-out loss %.6f" % (done, hl), flush=True)
+            if hl < best[0]:
+                best = (hl, done, [net.A1.detach().clone(), net.A2.detach().clone()])
+    if a.keep_best and best is not None:
+        with torch.no_grad():
+            net.A1.copy_(best[2][0]); net.A2.copy_(best[2][1])
+        print("keeping the rotation of step %d (held-out loss %.6f)" % (best[1], best[0]), flush=True)
     after = nll(net, ev)
     print("W4A4 loss on the calibration windows, learned: %.6f (%+.6f)" % (after, after - before), flush=True)
     with torch.no_grad():
