@@ -262,10 +262,10 @@ TEST(engine_fp32_last_layer_wanted_rows_only, LLX_T_ASAN | LLX_T_TSAN)
         llx_model *m;
         CHECK(llx_model_open(&m, dirs[d]) == LLX_OK);
         const int V = llx_model_config(m)->n_vocab;
-        int ids[37];
-        for (int i = 0; i < 37; i++) ids[i] = (i * 577 + 11) % V;
+        int ids[37], other[37];
+        for (int i = 0; i < 37; i++) ids[i] = (i * 577 + 11) % V, other[i] = (i * 131 + 5) % V;
         float *all = malloc(sizeof(float) * 37 * V), *last = malloc(sizeof(float) * V);
-        float *n1 = malloc(sizeof(float) * V), *n2 = malloc(sizeof(float) * V);
+        float *n1 = malloc(sizeof(float) * V), *n2 = malloc(sizeof(float) * V), *junk = malloc(sizeof(float) * 37 * V);
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
             for (int T = 17; T <= 37; T += 20) { /* 17: one query block past the first */
                 llx_engine *e = make_engine(m, shapes[s][0], shapes[s][1], "auto");
@@ -273,6 +273,11 @@ TEST(engine_fp32_last_layer_wanted_rows_only, LLX_T_ASAN | LLX_T_TSAN)
                 if (!e) continue;
                 CHECK(llx_engine_forward(e, ids, T, all, 1) == LLX_OK);
                 CHECK(llx_engine_forward(e, ids + 1, 1, n1, 0) == LLX_OK);
+                llx_engine_reset(e);
+                /* every row of the buffers from another prompt, so a row left
+                 * uncomputed but read shows (with one layer it would otherwise
+                 * still hold the all-rows pass's value) */
+                CHECK(llx_engine_forward(e, other, T, junk, 1) == LLX_OK);
                 llx_engine_reset(e);
                 CHECK(llx_engine_forward(e, ids, T, last, 0) == LLX_OK);
                 CHECK(llx_engine_forward(e, ids + 1, 1, n2, 0) == LLX_OK);
@@ -283,7 +288,7 @@ TEST(engine_fp32_last_layer_wanted_rows_only, LLX_T_ASAN | LLX_T_TSAN)
                           d, shapes[s][0], shapes[s][1], T);
                 llx_engine_free(e);
             }
-        free(all), free(last), free(n1), free(n2);
+        free(all), free(last), free(n1), free(n2), free(junk);
         llx_model_close(m);
     }
 }
