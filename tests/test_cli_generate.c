@@ -377,7 +377,7 @@ TEST(generate_cli_n_tokens, LLX_T_ASAN)
     /* --ctx-size shrinks the context */
     char ctx[16];
     snprintf(ctx, sizeof ctx, "%d", np + 3);
-    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", "8", "--ctx-size", ctx, "--json", NULL);
+    llx_cli(&r, "generate", "-m", hf, "-p", "the ring of nodes", "-n", "8", "--ctx-size", ctx, "--greedy", "--json", NULL);
     j = json_loads(r.out, 0, NULL);
     CHECK_MSG(r.status == 0 && j && (int)json_array_size(json_object_get(j, "tokens")) == 4 &&
                   strstr(r.err, "tokens is full: generated 4 of the 8 tokens"),
