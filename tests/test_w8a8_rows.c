@@ -57,6 +57,19 @@ static llx_engine *make_engine(const llx_model *m, llx_precision prec, int nodes
 
 static const int shapes[][2] = {{1, 1}, {1, 2}, {2, 1}}; /* nodes, threads */
 
+/* The two ways of computing a prompt gave the same last-token logits (l1,
+ * l2) and the same next decoded token's (n1, n2), bit for bit. */
+static void check_same(int ok, const qmodel *q, size_t s, int T, const float *l1, const float *l2, const float *n1,
+                       const float *n2, int V)
+{
+    CHECK_MSG(ok, "%s: %s", q->what, llx_errmsg());
+    CHECK_MSG(!ok || !memcmp(l1, l2, sizeof(float) * V), "%s nodes %d threads %d T %d: last-token logits differ",
+              q->what, shapes[s][0], shapes[s][1], T);
+    CHECK_MSG(!ok || !memcmp(n1, n2, sizeof(float) * V),
+              "%s nodes %d threads %d T %d: next token's logits differ (the cache)", q->what, shapes[s][0],
+              shapes[s][1], T);
+}
+
 /* Prompt ids[0..T) with every position's logits (all rows computed), then
  * one decode step, against the same prompt with the last token's logits
  * only on an engine whose buffers hold another prompt's rows (so a row
@@ -86,13 +99,7 @@ TEST(w8a8_last_layer_wanted_rows_only, LLX_T_ASAN | LLX_T_TSAN)
                 ok = ok && llx_engine_forward(a, ids + 1, 1, n1, 0) == LLX_OK;
                 ok = ok && llx_engine_forward(b, ids, T, last, 0) == LLX_OK;
                 ok = ok && llx_engine_forward(b, ids + 1, 1, n2, 0) == LLX_OK;
-                CHECK_MSG(ok, "%s: %s", qm[i].what, llx_errmsg());
-                CHECK_MSG(!ok || !memcmp(all + (size_t)(T - 1) * V, last, sizeof(float) * V),
-                          "%s nodes %d threads %d T %d: last-token logits differ", qm[i].what, shapes[s][0],
-                          shapes[s][1], T);
-                CHECK_MSG(!ok || !memcmp(n1, n2, sizeof(float) * V),
-                          "%s nodes %d threads %d T %d: next token's logits differ (the cache)", qm[i].what,
-                          shapes[s][0], shapes[s][1], T);
+                check_same(ok, &qm[i], s, T, all + (size_t)(T - 1) * V, last, n1, n2, V);
                 llx_engine_free(a);
                 llx_engine_free(b);
             }
@@ -135,13 +142,7 @@ TEST(w8a8_fp32kv_prompt_append_in_pool, LLX_T_ASAN | LLX_T_TSAN)
                 ok = ok && llx_engine_forward(a, ids + 1, 1, n1, 0) == LLX_OK;
                 ok = ok && llx_engine_forward(b, ids, T, l2, 0) == LLX_OK;
                 ok = ok && llx_engine_forward(b, ids + 1, 1, n2, 0) == LLX_OK;
-                CHECK_MSG(ok, "%s: %s", qm[i].what, llx_errmsg());
-                CHECK_MSG(!ok || !memcmp(l1, l2, sizeof(float) * V),
-                          "%s nodes %d threads %d T %d: prompt logits differ from token by token", qm[i].what,
-                          shapes[s][0], shapes[s][1], T);
-                CHECK_MSG(!ok || !memcmp(n1, n2, sizeof(float) * V),
-                          "%s nodes %d threads %d T %d: next token's logits differ (the cache)", qm[i].what,
-                          shapes[s][0], shapes[s][1], T);
+                check_same(ok, &qm[i], s, T, l1, l2, n1, n2, V);
                 llx_engine_free(a);
                 llx_engine_free(b);
             }
