@@ -55,7 +55,7 @@ static void append_kv(const node *nd, int t, float *kc, float *vc, const float *
     for (int d = 0; d < hd; d++) vc[(size_t)d * nd->kv_cap + p] = v[d];
 }
 
-void llx_attn_f32_append_heads(const llx_attn_f32_job *j)
+static void append_heads(const llx_attn_f32_job *j)
 {
     const llx_stage *st = j->st;
     const int hd = st->head_dim, G = st->heads / st->kv_heads;
@@ -101,10 +101,15 @@ static void append_part(void *arg, int a, int b, int ith)
     }
 }
 
-void llx_attn_f32_append_prompt(const llx_attn_f32_job *j)
+void llx_attn_f32_append(const llx_attn_f32_job *j)
 {
-    const int G = j->st->heads / j->st->kv_heads, nb = (j->st->tokens + APPEND_QB - 1) / APPEND_QB;
-    llx_node_parallel_rows(j->nd, ((j->h1 - 1) / G - j->h0 / G + 1) * nb, 1, append_part, (void *)j);
+    const llx_stage *st = j->st;
+    if (st->tokens > 1 && llx_pass_one_stretch(j->nd, st->tokens)) {
+        const int G = st->heads / st->kv_heads, nb = (st->tokens + APPEND_QB - 1) / APPEND_QB;
+        llx_node_parallel_rows(j->nd, ((j->h1 - 1) / G - j->h0 / G + 1) * nb, 1, append_part, (void *)j);
+    } else {
+        append_heads(j);
+    }
 }
 
 /* item = head-major (head, token) pair, tokens from j->t0 */
@@ -132,7 +137,6 @@ void llx_attn_f32_heads(const llx_attn_f32_job *j)
 void llx_attn_f32_run(const llx_attn_f32_job *j)
 {
     if (j->h1 <= j->h0) return;
-    if (j->st->tokens > 1 && llx_pass_one_stretch(j->nd, j->st->tokens)) llx_attn_f32_append_prompt(j);
-    else llx_attn_f32_append_heads(j);
+    llx_attn_f32_append(j);
     llx_attn_f32_heads(j);
 }

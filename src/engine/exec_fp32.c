@@ -338,13 +338,9 @@ static llx_status f32_attn(node *nd, const llx_stage *st, int h0, int h1)
         .kc = f->kc, .vc = f->vc,
         .sc = f->scores, .vt = f->vt, .sc_ld = (size_t)ATT_QB * nd->max_ctx, .vt_ld = (size_t)nd->max_ctx * hd};
     if (h1 <= h0) return LLX_OK;
-    if (prompt) { /* every token's K and V, then the wanted blocks of queries */
-        llx_attn_f32_append_prompt(&j);
-        llx_node_parallel_rows(nd, (h1 - h0) * (nb - j.t0), 1, prompt_part, (void *)&j);
-    } else {
-        llx_attn_f32_append_heads(&j);
-        llx_attn_f32_heads(&j);
-    }
+    llx_attn_f32_append(&j); /* every token's K and V */
+    if (prompt) llx_node_parallel_rows(nd, (h1 - h0) * (nb - j.t0), 1, prompt_part, (void *)&j); /* the wanted blocks */
+    else llx_attn_f32_heads(&j);
     return LLX_OK;
 }
 

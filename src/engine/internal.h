@@ -228,12 +228,12 @@ typedef struct llx_attn_f32_job {
     size_t sc_ld, vt_ld;
 } llx_attn_f32_job;
 size_t llx_attn_f32_kv_base(const node *nd, int layer, int kvl);
-void llx_attn_f32_append_heads(const llx_attn_f32_job *j);
-/* the same for a prompt over one stretch of the cache (llx_pass_one_stretch),
- * in the pool, V transposed a block of 16 tokens at a time */
-void llx_attn_f32_append_prompt(const llx_attn_f32_job *j);
+/* every token's K and V of the KV heads of [h0, h1): a prompt over one
+ * stretch of the cache (llx_pass_one_stretch) in the pool, V transposed a
+ * block of 16 tokens at a time; else token by token on this thread */
+void llx_attn_f32_append(const llx_attn_f32_job *j);
 void llx_attn_f32_heads(const llx_attn_f32_job *j); /* the contexts, after the append */
-void llx_attn_f32_run(const llx_attn_f32_job *j);   /* both (a prompt's append in the pool) */
+void llx_attn_f32_run(const llx_attn_f32_job *j);   /* both */
 
 /* The rotary table of a Llama model for positions [0, positions): row p
  * holds cos of the d/2 angles, then their sin (rope.c; llx_alloc'd, NULL
