@@ -1,8 +1,10 @@
 /* tests/test_sim_params.c - the simulator's parameters: the table in
  * docs/simulator.md matches params.c (every key, every default, every
- * preset); the timing code has no constant the table does not list; the HBM
- * rate follows the port and the pseudo-channel; presets, custom platform
- * JSON, --set and dims: parsing, bad configurations. */
+ * preset, which entries are assumed); every parameter cites a source unless
+ * it is on the short list of assumed ones; the timing code has no constant
+ * the table does not list; the HBM rate follows the port and the
+ * pseudo-channel; presets, custom platform JSON, --set and dims: parsing,
+ * bad configurations. */
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -104,6 +106,11 @@ TEST(sim_param_table_matches_docs, LLX_T_ASAN)
         const char *src = strrchr(line, '|');
         while (src > line && src[-1] == ' ') src--;
         CHECK_MSG(src && src - line > 0, "%s has no source", key);
+        const char *cell = src;
+        while (cell > line && cell[-1] != '|') cell--;
+        while (*cell == ' ') cell++;
+        CHECK_MSG(!strncmp(cell, "assumed", 7) == !strncmp(llx_sim_param_source(i), "assumed", 7),
+                  "docs and params.c disagree on whether %s is assumed", key);
         seen[i]++;
         rows++;
     }
@@ -113,6 +120,51 @@ TEST(sim_param_table_matches_docs, LLX_T_ASAN)
     CHECK(is_platform_key("hbm_total_gbps") && !is_platform_key("channels"));
     free(seen);
     free(doc);
+}
+
+/* Parameters whose value no public source pins down; docs/simulator.md
+ * section 3 says why for each and section 7.3 what they move.  Any other
+ * parameter must name its source: sourcing one means taking it off this
+ * list, and a new parameter cannot be "assumed" without being added here. */
+static const char *const still_assumed[] = {
+    "hop_ns_intra", "sched_cycles", "lat_logic", "lat_iadd", "lat_i2f", "lat_fadd", "lat_fmul", "lat_exp",
+    "lat_rsqrt", "lat_recip", "host_mem_gbps", "host_gflops", "uw_per_mhz_dsp", "uw_per_mhz_bram",
+    "uw_per_mhz_klut", "uw_per_mhz_kff", "link_pj_per_bit", "static_w"};
+
+static int is_still_assumed(const char *name)
+{
+    for (size_t k = 0; k < sizeof still_assumed / sizeof still_assumed[0]; k++)
+        if (!strcmp(still_assumed[k], name)) return 1;
+    return 0;
+}
+
+TEST(sim_param_sources_cited, LLX_T_ASAN)
+{
+    for (size_t k = 0; k < sizeof still_assumed / sizeof still_assumed[0]; k++)
+        CHECK_MSG(param_index(still_assumed[k]) >= 0, "'%s' is not a parameter", still_assumed[k]);
+    int assumed = 0;
+    for (int i = 0; i < llx_sim_param_count(); i++) {
+        const char *name = llx_sim_param_name(i), *src = llx_sim_param_source(i);
+        CHECK_MSG(src && strlen(src) > 3, "%s has no source", name);
+        if (!src) continue;
+        int says = strstr(src, "assumed") != NULL;
+        if (is_still_assumed(name)) {
+            CHECK_MSG(!strncmp(src, "assumed", 7), "%s is listed as assumed but its source reads '%s'", name, src);
+            assumed++;
+        } else {
+            CHECK_MSG(!says, "%s: source '%s' says assumed (cite one or list it)", name, src);
+        }
+    }
+    CHECK_EQ_INT(assumed, (int)(sizeof still_assumed / sizeof still_assumed[0]));
+    /* the values this project took from measurements keep their sources */
+    static const char *const cited[][2] = {{"hbm_latency_ns", "Shuhai"}, {"lat_imul", "UG579"},
+                                           {"pcie_gbps", "XRT"},        {"pcie_us", "XRT"},
+                                           {"launch_us", "TeraFly"},    {"hbm_eff", "Shuhai"}};
+    for (size_t k = 0; k < sizeof cited / sizeof cited[0]; k++) {
+        int i = param_index(cited[k][0]);
+        CHECK_MSG(i >= 0 && strstr(llx_sim_param_source(i), cited[k][1]), "%s should cite %s", cited[k][0],
+                  cited[k][1]);
+    }
 }
 
 /* Every number in the timing code is 0, 1, 2, a power of ten (a unit

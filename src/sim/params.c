@@ -63,7 +63,7 @@ static void arch_default(llx_sim_arch *a)
     a->stat_fifo = 64;
     a->prob_fifo = 1024;
     a->ctx_fifo = 32;
-    a->hbm_latency_ns = 225.0;
+    a->hbm_latency_ns = 137.8;
     a->hop_ns_intra = 20.0;
     a->hop_ns_inter = 190.0;
     a->link_gbps_intra = 0;
@@ -84,9 +84,9 @@ static void arch_default(llx_sim_arch *a)
     a->transfer_hiding = 1;
     a->host_mem_gbps = 20.0;
     a->host_gflops = 100.0;
-    a->pcie_gbps = 12.0;
-    a->pcie_us = 1.0;
-    a->launch_us = 5.0;
+    a->pcie_gbps = 3.2;
+    a->pcie_us = 5.0;
+    a->launch_us = 155.0;
     a->uw_per_mhz_dsp = 4.0;
     a->uw_per_mhz_bram = 6.0;
     a->uw_per_mhz_klut = 50.0;
@@ -163,32 +163,46 @@ static const param params[] = {
     PI(stat_fifo, 1, 1 << 20, "MHA max / sum / reciprocal pipes", "TeraFly softmax pipes depth 64"),
     PI(prob_fifo, 1, 1 << 22, "MHA probability FIFO per V channel", "TeraFly sfm_out depth 1024"),
     PI(ctx_fifo, 1, 1 << 20, "MHA context accumulator FIFO", "TeraFly ctx_acc_drainer depth 32"),
-    PD(hbm_latency_ns, 0, 1e5, "HBM read latency, ns", "assumed: UG1399 m_axi latency 64 cycles"),
-    PD(hop_ns_intra, 0, 1e6, "ring hop latency on one device, ns", "assumed: SLR crossing"),
+    PD(hbm_latency_ns, 0, 1e5, "HBM read latency, ns",
+       "Shuhai (FCCM'20) U280 HBM page miss, 62 cycles at 450 MHz (hit 106.7, closed 122.2 ns)"),
+    PD(hop_ns_intra, 0, 1e6, "ring hop latency on one device, ns",
+       "assumed: stream_connect FIFO and SLR-crossing registers (no published latency)"),
     PD(hop_ns_inter, 0, 1e6, "ring hop latency between devices, ns", "PG074 Aurora 64B/66B + cable"),
     PD(link_gbps_intra, 0, 1e4, "ring link on one device, GB/s (0: one flit/cycle)", "AXI-Stream at kernel clock"),
     PI(router_cycles, 0, 100000, "router handshake between send and receive", "TeraFly router delay FIFO"),
-    PI(sched_cycles, 0, 100000, "scheduler hand-over per kernel call", "assumed: ap_ctrl_hs handshake"),
+    PI(sched_cycles, 0, 100000, "scheduler hand-over per kernel call",
+       "assumed: one ap_ctrl_hs start/done handshake (UG1399 gives no cycle count)"),
     PI(lat_fifo, 1, 100, "FIFO register stage, cycles", "HLS FIFO: one register"),
-    PI(lat_logic, 1, 100, "compare/round/pack stage, cycles", "assumed: one register"),
-    PI(lat_imul, 1, 100, "int8 multiply, cycles", "assumed: DSP48E2 with pipeline registers"),
-    PI(lat_iadd, 1, 100, "integer add, cycles", "assumed: one register per adder level"),
-    PI(lat_i2f, 1, 100, "int32 to fp32, cycles", "assumed: Vitis HLS sitofp"),
-    PI(lat_fadd, 1, 100, "fp32 add, cycles", "assumed: Vitis HLS full-DSP core near 300 MHz"),
-    PI(lat_fmul, 1, 100, "fp32 multiply, cycles", "assumed: Vitis HLS max-DSP core near 300 MHz"),
-    PI(lat_exp, 1, 200, "fp32 exp, cycles", "assumed: Vitis HLS full-DSP core near 300 MHz"),
-    PI(lat_rsqrt, 1, 200, "fp32 reciprocal square root, cycles", "assumed: Vitis HLS core near 300 MHz"),
-    PI(lat_recip, 1, 200, "fp32 reciprocal, cycles", "assumed: Vitis HLS core near 300 MHz"),
+    PI(lat_logic, 1, 100, "compare/round/pack stage, cycles", "assumed: one pipeline register"),
+    PI(lat_imul, 1, 100, "int8 multiply, cycles",
+       "UG579 DSP48E2: A/B, M and P registers (the fully pipelined mode of DS923's Fmax)"),
+    PI(lat_iadd, 1, 100, "integer add, cycles",
+       "assumed: one register per level (TeraFly adder tree: an II=1 loop per level)"),
+    PI(lat_i2f, 1, 100, "int32 to fp32, cycles",
+       "assumed: Vitis HLS sitofp near 300 MHz, UltraScale+ (no PG060 table here)"),
+    PI(lat_fadd, 1, 100, "fp32 add, cycles",
+       "assumed: Vitis HLS full-DSP fadd near 300 MHz, UltraScale+ (no PG060 table here)"),
+    PI(lat_fmul, 1, 100, "fp32 multiply, cycles",
+       "assumed: Vitis HLS max-DSP fmul near 300 MHz, UltraScale+ (no PG060 table here)"),
+    PI(lat_exp, 1, 200, "fp32 exp, cycles",
+       "assumed: Vitis HLS full-DSP fexp near 300 MHz, UltraScale+ (no PG060 table here)"),
+    PI(lat_rsqrt, 1, 200, "fp32 reciprocal square root, cycles",
+       "assumed: Vitis HLS frsqrt near 300 MHz, UltraScale+ (no PG060 table here)"),
+    PI(lat_recip, 1, 200, "fp32 reciprocal, cycles",
+       "assumed: Vitis HLS frecip near 300 MHz, UltraScale+ (no PG060 table here)"),
     PI(lnres_fusion, 0, 1, "fused LN&Res kernel", "paper Fig. 5"),
     PI(headwise_pipeline, 0, 1, "head-wise softmax pipeline", "paper Fig. 5"),
     PI(transfer_hiding, 0, 1, "hide ring transfers under compute", "paper III-C"),
     PI(prefill_batched, 0, 1, "prefill as one batched pass", "FlexLLM-style option"),
     PI(lm_head_fpga, 0, 1, "final LN + LM head on the FPGA", "option (TeraFly runs it on the host)"),
-    PD(host_mem_gbps, 0.01, 1e5, "host memory bandwidth, GB/s", "assumed: x86 server"),
-    PD(host_gflops, 0.01, 1e7, "host sustained GFLOP/s", "assumed: x86 server"),
-    PD(pcie_gbps, 0.01, 1e4, "PCIe bandwidth, GB/s", "PCIe Gen3 x16 payload"),
-    PD(pcie_us, 0, 1e6, "PCIe transfer latency, us", "assumed"),
-    PD(launch_us, 0, 1e6, "kernel launch + completion per token, us", "assumed"),
+    PD(host_mem_gbps, 0.01, 1e5, "host memory bandwidth, GB/s", "assumed: x86 server (the paper names no host)"),
+    PD(host_gflops, 0.01, 1e7, "host sustained GFLOP/s", "assumed: x86 server (the paper names no host)"),
+    PD(pcie_gbps, 0.01, 1e4, "PCIe bandwidth, GB/s",
+       "gen3x4 xdma shell of the LoopLynx xclbins; XRT PR 4439: 3.17-3.28 GB/s on a gen3x4 card"),
+    PD(pcie_us, 0, 1e6, "PCIe transfer latency, us",
+       "XRT issue 6787: U50 xbutil DMA test, 4 KB buffers at 666-865 MB/s (4.7-6.2 us each)"),
+    PD(launch_us, 0, 1e6, "kernel launch + completion per token, us",
+       "TeraFly host: 170 us per token less its two 8 KB input syncs (U50LV, XRT 2023.2)"),
     PD(uw_per_mhz_dsp, 0, 1e6, "dynamic power per DSP, uW/MHz", "assumed: XPE-style"),
     PD(uw_per_mhz_bram, 0, 1e6, "dynamic power per BRAM36, uW/MHz", "assumed: XPE-style"),
     PD(uw_per_mhz_klut, 0, 1e6, "dynamic power per 1000 LUTs, uW/MHz", "assumed: XPE-style"),
