@@ -89,6 +89,48 @@ TEST(schedule_rejects_bad_passes, LLX_T_ASAN)
     CHECK(strstr(llx_errmsg(), "node count") != NULL);
 }
 
+/* The engine keeps a decode pass's schedule and moves it to the next
+ * position: every stage and slice then equals a schedule built there (GPT-2
+ * and Llama shapes, 1 and 3 nodes, 1 and 4 tokens, W4A8 options); a
+ * position past the context is refused as the build refuses it, and the
+ * schedule stays as it was. */
+static int same_schedule(const llx_schedule *a, const llx_schedule *b)
+{
+    return a->n_stages == b->n_stages && !memcmp(&a->opt, &b->opt, sizeof a->opt) &&
+           !memcmp(a->stages, b->stages, sizeof *a->stages * (size_t)a->n_stages) &&
+           !memcmp(a->slices, b->slices, sizeof *a->slices * (size_t)a->n_stages * (size_t)a->opt.nodes);
+}
+
+TEST(schedule_set_pos_equals_a_new_build, LLX_T_ASAN)
+{
+    static const char *presets[] = {"gpt2-medium", "llama-3.2-1b"};
+    for (int m = 0; m < 2; m++) {
+        llx_config c;
+        REQUIRE(llx_config_preset(presets[m], &c) == LLX_OK);
+        for (int nodes = 1; nodes <= 3; nodes += 2)
+            for (int tokens = 1; tokens <= 4; tokens += 3) {
+                llx_sched_opts o = {.nodes = nodes, .tokens = tokens, .pos = 3, .precision = LLX_PREC_W8A8_STATIC,
+                                    .w_bits = 4, .lm_bits = 4, .w_group = 64};
+                llx_schedule moved, built;
+                REQUIRE(llx_schedule_build(&moved, &c, &o) == LLX_OK);
+                static const int to[] = {4, 40, 0, 200};
+                for (int i = 0; i < 4; i++) {
+                    CHECK(llx_schedule_set_pos(&moved, to[i]) == LLX_OK);
+                    o.pos = to[i];
+                    REQUIRE(llx_schedule_build(&built, &c, &o) == LLX_OK);
+                    CHECK_MSG(same_schedule(&moved, &built), "%s, %d nodes, %d tokens: moved to %d differs",
+                              presets[m], nodes, tokens, to[i]);
+                    llx_schedule_free(&built);
+                }
+                CHECK(llx_schedule_set_pos(&moved, c.n_ctx - tokens + 1) == LLX_ERR_ARG);
+                CHECK(strstr(llx_errmsg(), "do not fit the context") != NULL);
+                CHECK_EQ_INT(moved.opt.pos, 200);
+                CHECK_EQ_INT(moved.stages[3].ctx, 200 + tokens);
+                llx_schedule_free(&moved);
+            }
+    }
+}
+
 TEST(schedule_ring_bytes_follow_precision, LLX_T_ASAN)
 {
     llx_config c = medium();

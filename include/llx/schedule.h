@@ -268,6 +268,10 @@ llx_status llx_schedule_build(llx_schedule *s, const llx_config *cfg, const llx_
 llx_status llx_schedule_build_part(llx_schedule *s, const llx_config *cfg, const llx_partition *part,
                                    const llx_sched_opts *opt);
 void llx_schedule_free(llx_schedule *s); /* accepts a zeroed schedule */
+/* Move a built schedule to another first position: the same stages as a
+ * schedule built at pos with the same options (only the stages' pos and
+ * ctx depend on it).  Fails like the build when the pass no longer fits. */
+llx_status llx_schedule_set_pos(llx_schedule *s, int pos);
 
 /* The units (rows or heads) node `node` owns in stage `i`.  NONE: all units
  * of the stage's width; HOST: everything on node 0, nothing elsewhere. */

@@ -145,6 +145,7 @@ void llx_engine_free(llx_engine *e)
     if (!e) return;
     if (e->opt.backend == LLX_BACKEND_MPI) llx_engine_mpi_free(e);
     if (e->nd) llx_engine_run_local(e, 2, NULL, NULL);
+    llx_schedule_free(&e->last);
     llx_pool_free(e->team);
     llx_inproc_fabric_free(e->fab);
     llx_engine_kv_free_all(e);
@@ -170,6 +171,19 @@ static llx_status check_tokens(const llx_engine *e, const int *tokens, int n)
         if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
             return llx_fail(LLX_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)", tokens[i], i,
                             c->n_vocab);
+    return LLX_OK;
+}
+
+llx_status llx_engine_schedule(llx_engine *e, const llx_sched_opts *so, const llx_schedule **out)
+{
+    *out = &e->last;
+    llx_sched_opts a = e->last.opt, b = *so;
+    a.pos = b.pos = 0;
+    if (e->have_last && !memcmp(&a, &b, sizeof a) && llx_schedule_set_pos(&e->last, so->pos) == LLX_OK) return LLX_OK;
+    llx_schedule_free(&e->last);
+    e->have_last = 0;
+    LLX_TRY(llx_schedule_build_part(&e->last, llx_model_config(e->model), &e->part, so));
+    e->have_last = 1;
     return LLX_OK;
 }
 
@@ -204,11 +218,10 @@ llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
     llx_sched_opts so = llx_engine_sched_opts(e, n, mixed ? 0 : k->tok_pos[0], all_logits);
     so.logits = logits;
     so.mixed = mixed;
-    llx_schedule s;
-    LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
-    llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, &s, k->tok_ids)
-                                                      : llx_engine_run_local(e, 1, &s, k->tok_ids);
-    llx_schedule_free(&s);
+    const llx_schedule *s;
+    LLX_TRY(llx_engine_schedule(e, &so, &s));
+    llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, s, k->tok_ids)
+                                                      : llx_engine_run_local(e, 1, s, k->tok_ids);
     if (st == LLX_ERR_RING) e->broken = 1;
     account_ring(e);
     if (st == LLX_OK) {

@@ -37,11 +37,18 @@ struct llx_engine {
     long long weight_bytes;
     double ring_exposed_s; /* sum over gathers of the minimum wait over nodes */
     llx_engine_stats stats;
+    llx_schedule last; /* the last pass's schedule, kept for the next (llx_engine_schedule) */
+    int have_last;
 };
 
 /* The schedule options of a pass of n tokens at pos (the model's scheme
  * included). */
 llx_sched_opts llx_engine_sched_opts(const llx_engine *e, int n, int pos, int all_logits);
+
+/* The schedule of a pass with options so: the last pass's moved to so's
+ * position when every other option is the same (decode: every token
+ * after the first), else built anew and kept.  Owned by e. */
+llx_status llx_engine_schedule(llx_engine *e, const llx_sched_opts *so, const llx_schedule **out);
 
 llx_status llx_node_setup(llx_engine *e, node *nd, llx_link *link);
 void llx_node_teardown(node *nd);

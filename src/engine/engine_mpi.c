@@ -113,10 +113,9 @@ llx_status llx_engine_serve(llx_engine *e)
         llx_sched_opts so = llx_engine_sched_opts(e, c.tokens, c.pos, c.all_logits);
         so.logits = c.logits;
         so.mixed = c.mixed;
-        llx_schedule s;
-        LLX_TRY(llx_schedule_build_part(&s, llx_model_config(e->model), &e->part, &so));
-        llx_status st = llx_engine_run_local(e, 1, &s, NULL);
-        llx_schedule_free(&s);
+        const llx_schedule *s;
+        LLX_TRY(llx_engine_schedule(e, &so, &s));
+        llx_status st = llx_engine_run_local(e, 1, s, NULL);
         if (st != LLX_OK) {
             char buf[600];
             snprintf(buf, sizeof buf, "rank %d: %s", e->nd[0].id, llx_errmsg());

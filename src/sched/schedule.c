@@ -260,6 +260,19 @@ llx_status llx_schedule_build_part(llx_schedule *s, const llx_config *cfg, const
     return LLX_OK;
 }
 
+llx_status llx_schedule_set_pos(llx_schedule *s, int pos)
+{
+    llx_sched_opts o = s->opt;
+    o.pos = pos;
+    LLX_TRY(check_pass(&s->cfg, &o));
+    s->opt.pos = pos;
+    for (int i = 0; i < s->n_stages; i++) { /* as base_stage */
+        s->stages[i].pos = pos;
+        s->stages[i].ctx = pos + o.tokens;
+    }
+    return LLX_OK;
+}
+
 llx_status llx_schedule_build(llx_schedule *s, const llx_config *cfg, const llx_sched_opts *opt)
 {
     memset(s, 0, sizeof *s);
