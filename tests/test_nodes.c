@@ -153,6 +153,47 @@ TEST(nodes_threads_identity_w8a8_long_context, LLX_T_ASAN | LLX_T_TSAN)
     check_threads_long(LLX_PREC_W8A8_DYNAMIC, 2);
 }
 
+/* Threads within a node at short contexts: one-token decode attention
+ * gives each thread a group of heads, and each thread appends the k and v
+ * of the KV heads it reads to the cache itself (attn_w8a8.c).  Greedy
+ * tokens and every step's logits from a 5-token prompt match one thread
+ * bit for bit with 2 and 3 threads, alone and on 2 and 3 nodes: 3 heads
+ * that no thread count divides (threads without heads), and a Llama whose
+ * 6 query heads share 2 KV heads (a KV head per thread; ring nodes that
+ * start inside a group append before the pool run). */
+static void check_threads_short(const char *path, llx_precision prec)
+{
+    llx_model *m;
+    CHECK(llx_model_open(&m, path) == LLX_OK);
+    const int V = llx_model_config(m)->n_vocab;
+    int prompt[5];
+    for (int i = 0; i < 5; i++) prompt[i] = (i * 7919 + 13) % V;
+    run_out base, other;
+    CHECK(run_greedy_threads(m, 1, 1, prec, prompt, 5, &base));
+    static const int cfg[][2] = {{1, 2}, {1, 3}, {2, 2}, {3, 2}};
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        memset(&other, 0, sizeof other);
+        CHECK(run_greedy_threads(m, cfg[c][0], cfg[c][1], prec, prompt, 5, &other));
+        CHECK_MSG(!memcmp(base.tokens, other.tokens, sizeof base.tokens), "%s, %d nodes x %d threads: tokens differ",
+                  llx_precision_name(prec), cfg[c][0], cfg[c][1]);
+        CHECK_MSG(other.logits && !memcmp(base.logits, other.logits, sizeof(float) * V * STEPS),
+                  "%s, %d nodes x %d threads: logits are not bit-identical", llx_precision_name(prec), cfg[c][0],
+                  cfg[c][1]);
+        free(other.logits);
+    }
+    free(base.logits);
+    llx_model_close(m);
+}
+
+TEST(nodes_threads_identity_w8a8_short_decode, LLX_T_ASAN | LLX_T_TSAN)
+{
+    const char *g = llx_fixture_awkward_llx(1), *l = llx_fixture_llama_llx(1), *ld = llx_fixture_llama_llx(2);
+    REQUIRE(g && l && ld);
+    check_threads_short(g, LLX_PREC_W8A8_STATIC);
+    check_threads_short(l, LLX_PREC_W8A8_STATIC);
+    check_threads_short(ld, LLX_PREC_W8A8_DYNAMIC);
+}
+
 /* Ring accounting: node 0 forwards every origin's blocks except its
  * successor's (those stop one hop short of their origin), so the payload it
  * sends per pass follows from the schedule exactly; the uncovered ring time

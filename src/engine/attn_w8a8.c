@@ -44,6 +44,7 @@ typedef struct attn_job {
     const llx_stage *st;
     int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
     int t0;             /* the first query token (llx_stage_row0) */
+    int append;         /* each item appends its own KV heads' k and v first (one token) */
 } attn_job;
 
 /* Query heads per KV head (grouped-query attention; 1 for GPT-2). */
@@ -116,6 +117,25 @@ static void context_range(const node *nd, const llx_stage *st, int t, const int8
     }
 }
 
+/* Append the pass's k and v rows of KV heads [k0, k1) to the cache. */
+static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
+{
+    w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, KV = nd->kv_heads, ldq = q->ld[st->in];
+    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
+    int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    for (int t = 0; t < st->tokens; t++) {
+        const int8_t *row = q->q[st->in] + (size_t)t * ldq;
+        const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
+        memcpy(kl + ((size_t)p * KV + (size_t)(k0 - nd->kv0)) * hd, row + kofs + (size_t)k0 * hd,
+               (size_t)(k1 - k0) * hd);
+        int8_t *vchunk = vl + (size_t)(p / 32) * KV * 32 * hd + (size_t)(p % 32);
+        for (int k = k0; k < k1; k++)
+            for (int d = 0; d < hd; d++)
+                vchunk[((size_t)(k - nd->kv0) * hd + d) * 32] = row[vofs + (size_t)k * hd + d];
+    }
+}
+
 /* One (token, group of heads) pair per item: int8 scores over the
  * sequence's K cache (attn_qk_i8), fp32 softmax per head, int8
  * probabilities, and the int8 context over its chunked V cache
@@ -140,6 +160,7 @@ static void attn_part(void *arg, int a, int b, int ith)
         llx_split_work(j->h1 - j->h0, g, j->groups, j->h0 % G ? 1 : G, &hb, &he);
         const int H = he - hb, kv = kv_local(nd, st, j->h0 + hb);
         if (H <= 0) continue;
+        if (j->append) append_kv(j->nd, st, (j->h0 + hb) / G, (j->h0 + he - 1) / G + 1);
         const int8_t *qv = q->q[st->in] + (size_t)t * ldq + (size_t)(j->h0 + hb) * hd;
         scores_range(nd, st, t, qv, kv, H, si, 0, n);
         for (int h = 0; h < H; h++)
@@ -289,44 +310,30 @@ llx_status w8_rope(node *nd, const llx_stage *st, int h0, int h1)
     return LLX_OK;
 }
 
-/* Append the pass's k and v rows of KV heads [k0, k1) to the cache. */
-static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
-{
-    w8_node *q = w8_impl(nd);
-    const int hd = st->head_dim, KV = nd->kv_heads, ldq = q->ld[st->in];
-    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
-    int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
-    for (int t = 0; t < st->tokens; t++) {
-        const int8_t *row = q->q[st->in] + (size_t)t * ldq;
-        const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
-        memcpy(kl + ((size_t)p * KV + (size_t)(k0 - nd->kv0)) * hd, row + kofs + (size_t)k0 * hd,
-               (size_t)(k1 - k0) * hd);
-        int8_t *vchunk = vl + (size_t)(p / 32) * KV * 32 * hd + (size_t)(p % 32);
-        for (int k = k0; k < k1; k++)
-            for (int d = 0; d < hd; d++)
-                vchunk[((size_t)(k - nd->kv0) * hd + d) * 32] = row[vofs + (size_t)k * hd + d];
-    }
-}
-
 llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
 {
     if (h1 <= h0) return LLX_OK;
-    /* the KV heads of these query heads (rewritten with the same bytes when
-     * the heads of one group come in several calls) */
-    append_kv(nd, st, h0 / group_of(st), (h1 - 1) / group_of(st) + 1);
-    const int nth = llx_pool_size(nd->pool);
-    if (st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth) {
+    const int nth = llx_pool_size(nd->pool), G = group_of(st);
+    const int split = st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth;
+    /* One token by heads: each item appends the KV heads it reads, in the
+     * pool (its query heads are whole groups from h0, so no two items
+     * share a KV head), where its own reads find the lines.  Else the KV
+     * heads of these query heads first (rewritten with the same bytes when
+     * the heads of one group come in several calls). */
+    const int q0 = llx_stage_row0(nd, st), T = st->tokens - q0; /* the queries wanted: tokens [q0, tokens) */
+    const int own_append = st->tokens == 1 && T == 1 && !split && h0 % G == 0;
+    if (!own_append) append_kv(nd, st, h0 / G, (h1 - 1) / G + 1);
+    if (split) {
         attn_decode_split(nd, st, h0, h1);
         return LLX_OK;
     }
-    const int q0 = llx_stage_row0(nd, st), T = st->tokens - q0; /* the queries wanted: tokens [q0, tokens) */
     if (st->tokens > 1 && llx_pass_one_stretch(nd, st->tokens)) {
         const int H = h1 - h0, groups = H >= nth ? 1 : (nth + H - 1) / H;
         prefill_job p = {nd, st, h0, groups < T ? groups : T, q0};
         llx_node_parallel_rows(nd, H * p.groups, 1, prefill_part, &p);
         return LLX_OK;
     }
-    attn_job j = {nd, st, h0, h1, T >= nth ? 1 : nth, q0};
+    attn_job j = {nd, st, h0, h1, T >= nth ? 1 : nth, q0, own_append};
     llx_node_parallel_rows(nd, T * j.groups, 1, attn_part, &j);
     return LLX_OK;
 }
