@@ -44,7 +44,6 @@ typedef struct attn_job {
     const llx_stage *st;
     int h0, h1, groups; /* heads [h0, h1) in `groups` parts per token */
     int t0;             /* the first query token (llx_stage_row0) */
-    int append;         /* each item appends its own KV heads' k and v first (one token) */
 } attn_job;
 
 /* Query heads per KV head (grouped-query attention; 1 for GPT-2). */
@@ -117,23 +116,40 @@ static void context_range(const node *nd, const llx_stage *st, int t, const int8
     }
 }
 
-/* Append the pass's k and v rows of KV heads [k0, k1) to the cache. */
-static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
+/* Append the pass's k rows (append_k) or v rows (append_v) of KV heads
+ * [k0, k1) to the cache; append_kv both. */
+static void append_k(node *nd, const llx_stage *st, int k0, int k1)
+{
+    w8_node *q = w8_impl(nd);
+    const int hd = st->head_dim, KV = nd->kv_heads, ldq = q->ld[st->in], kofs = st->heads * hd;
+    int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer;
+    for (int t = 0; t < st->tokens; t++) {
+        const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
+        memcpy(kl + ((size_t)p * KV + (size_t)(k0 - nd->kv0)) * hd, q->q[st->in] + (size_t)t * ldq + kofs + (size_t)k0 * hd,
+               (size_t)(k1 - k0) * hd);
+    }
+}
+
+static void append_v(node *nd, const llx_stage *st, int k0, int k1)
 {
     w8_node *q = w8_impl(nd);
     const int hd = st->head_dim, KV = nd->kv_heads, ldq = q->ld[st->in];
-    const int kofs = st->heads * hd, vofs = kofs + st->kv_heads * hd;
-    int8_t *kl = q->kc + (size_t)st->layer * q->kv_layer, *vl = q->vc + (size_t)st->layer * q->kv_layer;
+    const int vofs = (st->heads + st->kv_heads) * hd;
+    int8_t *vl = q->vc + (size_t)st->layer * q->kv_layer;
     for (int t = 0; t < st->tokens; t++) {
         const int8_t *row = q->q[st->in] + (size_t)t * ldq;
         const int p = llx_cache_pos(nd, t, llx_tok_pos(nd, t));
-        memcpy(kl + ((size_t)p * KV + (size_t)(k0 - nd->kv0)) * hd, row + kofs + (size_t)k0 * hd,
-               (size_t)(k1 - k0) * hd);
         int8_t *vchunk = vl + (size_t)(p / 32) * KV * 32 * hd + (size_t)(p % 32);
         for (int k = k0; k < k1; k++)
             for (int d = 0; d < hd; d++)
                 vchunk[((size_t)(k - nd->kv0) * hd + d) * 32] = row[vofs + (size_t)k * hd + d];
     }
+}
+
+static void append_kv(node *nd, const llx_stage *st, int k0, int k1)
+{
+    append_k(nd, st, k0, k1);
+    append_v(nd, st, k0, k1);
 }
 
 /* One (token, group of heads) pair per item: int8 scores over the
@@ -160,7 +176,6 @@ static void attn_part(void *arg, int a, int b, int ith)
         llx_split_work(j->h1 - j->h0, g, j->groups, j->h0 % G ? 1 : G, &hb, &he);
         const int H = he - hb, kv = kv_local(nd, st, j->h0 + hb);
         if (H <= 0) continue;
-        if (j->append) append_kv(j->nd, st, (j->h0 + hb) / G, (j->h0 + he - 1) / G + 1);
         const int8_t *qv = q->q[st->in] + (size_t)t * ldq + (size_t)(j->h0 + hb) * hd;
         scores_range(nd, st, t, qv, kv, H, si, 0, n);
         for (int h = 0; h < H; h++)
@@ -281,6 +296,53 @@ static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
     context_out(nd, st, w8_layer_of(q, st), q->cacc, q->scores, (size_t)h0 * hd, h0, H);
 }
 
+/* Decode below SPLIT_MIN_POS positions per thread: one pool run.  A K row
+ * is read by one thread (the lines of a row come from memory together,
+ * so threads that each read part of every row would each wait for all of
+ * it): member i computes the scores of every head over its contiguous
+ * share of the positions into thread 0's score rows, the last member
+ * after appending the new k row of every KV head of the call.  After a
+ * barrier each member turns the scores of its own heads (whole KV groups)
+ * into probabilities and their context over all positions, reading the V
+ * chunks of its own KV heads, whose v it appended first.  Scores are
+ * int32 and each head's softmax and context are those of one thread:
+ * the same bits as any other split. */
+typedef struct fused_job {
+    node *nd;
+    const llx_stage *st;
+    int h0, h1, n;
+} fused_job;
+
+static void fused_member(void *arg, int ith, int nth)
+{
+    const fused_job *j = arg;
+    node *nd = j->nd;
+    const llx_stage *st = j->st;
+    w8_node *q = w8_impl(nd);
+    const int G = group_of(st), hd = st->head_dim, NH = nd->heads;
+    int pb, pe, hb, he;
+    llx_split_work(j->n, ith, nth, 8, &pb, &pe); /* the last member's part ends at the new position */
+    llx_split_work(j->h1 - j->h0, ith, nth, G, &hb, &he);
+    hb += j->h0, he += j->h0;
+    if (ith == nth - 1) append_k(nd, st, j->h0 / G, (j->h1 - 1) / G + 1);
+    if (he > hb) append_v(nd, st, hb / G, (he - 1) / G + 1);
+    const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld;
+    if (pe > pb)
+        scores_range(nd, st, 0, q->q[st->in] + (size_t)j->h0 * hd, kv_local(nd, st, j->h0), j->h1 - j->h0, q->iscores,
+                     pb, pe);
+    llx_pool_barrier(nd->pool);
+    if (he <= hb) return;
+    const w8_layer *L = w8_layer_of(q, st);
+    float *sc = q->scores + (size_t)ith * NH * q->sc_ld;
+    int8_t *pr = q->probs + (size_t)ith * NH * ldp;
+    for (int h = hb; h < he; h++)
+        head_probs(nd, L, h, q->iscores + (size_t)(h - j->h0) * lds, sc + (size_t)(h - hb) * lds,
+                   pr + (size_t)(h - hb) * ldp, j->n);
+    int32_t *acc = q->cacc + (size_t)ith * NH * hd, *part = q->cpart + (size_t)ith * NH * hd;
+    context_range(nd, st, 0, pr, kv_local(nd, st, hb), he - hb, acc, part, 0, j->n);
+    context_out(nd, st, L, acc, sc, (size_t)hb * hd, hb, he - hb);
+}
+
 /* ROPE: the fp32 q of query heads [h0, h1) and k of their KV heads turned
  * by the position's angles, then q, k and v of those heads rounded to int8
  * with their static scales (per head, or the Q, K, V tensors' in version 1
@@ -315,14 +377,15 @@ llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
     if (h1 <= h0) return LLX_OK;
     const int nth = llx_pool_size(nd->pool), G = group_of(st);
     const int split = st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth;
-    /* One token by heads: each item appends the KV heads it reads, in the
-     * pool (its query heads are whole groups from h0, so no two items
-     * share a KV head), where its own reads find the lines.  Else the KV
-     * heads of these query heads first (rewritten with the same bytes when
-     * the heads of one group come in several calls). */
     const int q0 = llx_stage_row0(nd, st), T = st->tokens - q0; /* the queries wanted: tokens [q0, tokens) */
-    const int own_append = st->tokens == 1 && T == 1 && !split && h0 % G == 0;
-    if (!own_append) append_kv(nd, st, h0 / G, (h1 - 1) / G + 1);
+    if (st->tokens == 1 && T == 1 && nth > 1 && !split && h0 % G == 0) {
+        fused_job f = {nd, st, h0, h1, llx_tok_pos(nd, 0) + 1};
+        llx_pool_run(nd->pool, fused_member, &f);
+        return LLX_OK;
+    }
+    /* the KV heads of these query heads (rewritten with the same bytes when
+     * the heads of one group come in several calls) */
+    append_kv(nd, st, h0 / G, (h1 - 1) / G + 1);
     if (split) {
         attn_decode_split(nd, st, h0, h1);
         return LLX_OK;
@@ -333,7 +396,7 @@ llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
         llx_node_parallel_rows(nd, H * p.groups, 1, prefill_part, &p);
         return LLX_OK;
     }
-    attn_job j = {nd, st, h0, h1, T >= nth ? 1 : nth, q0, own_append};
+    attn_job j = {nd, st, h0, h1, T >= nth ? 1 : nth, q0};
     llx_node_parallel_rows(nd, T * j.groups, 1, attn_part, &j);
     return LLX_OK;
 }

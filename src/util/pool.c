@@ -2,6 +2,7 @@
 #include "util/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@ struct llx_pool {
     atomic_uint gen;
     atomic_int pending;
     atomic_int quit;
+    atomic_int bar_in;     /* members at the barrier (llx_pool_barrier) */
+    atomic_uint bar_gen;   /* barriers passed */
     pthread_mutex_t mu;
     pthread_cond_t cv_start;
     pthread_cond_t cv_done;
@@ -139,6 +142,23 @@ void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx)
         while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&p->cv_done, &p->mu);
         pthread_mutex_unlock(&p->mu);
+    }
+}
+
+void llx_pool_barrier(llx_pool *p)
+{
+    if (!p || p->n == 1) return;
+    const unsigned g = atomic_load_explicit(&p->bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->bar_in, 1, memory_order_acq_rel) == p->n - 1) {
+        /* the last to arrive: reset the count, then let the others go (release:
+         * everything written before the barrier by every member is visible) */
+        atomic_store_explicit(&p->bar_in, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->bar_gen, 1, memory_order_release);
+        return;
+    }
+    for (int i = 0; atomic_load_explicit(&p->bar_gen, memory_order_acquire) == g; i++) {
+        if (i < p->spin) cpu_relax();
+        else sched_yield(); /* a member that is not running cannot arrive while we spin */
     }
 }
 

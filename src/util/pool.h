@@ -18,6 +18,13 @@ void llx_pool_free(llx_pool *p); /* accepts NULL */
 int llx_pool_size(const llx_pool *p);
 void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx);
 
+/* Inside a run: wait until every member of the run has called this as
+ * often as the caller (spinning, then yielding the CPU); what each wrote
+ * before it is visible to all after it.  Every member must call it the
+ * same number of times in a run.  Returns at once without a pool or with
+ * one member. */
+void llx_pool_barrier(llx_pool *p);
+
 /* Split [0, n) into nth near-equal contiguous parts; part ith is [*b, *e).
  * When align > 1 the cut points are multiples of align (except the end). */
 void llx_split_work(int n, int ith, int nth, int align, int *b, int *e);
