@@ -67,6 +67,8 @@ static void help(void)
            "  --method rtn|gptq    weight rounding: to nearest (default) or GPTQ\n"
            "  --damp D             GPTQ damping, fraction of the mean Hessian diagonal (0.01)\n"
            "  --act-order on|off   GPTQ in decreasing Hessian diagonal order (default on)\n"
+           "  --gptq-hessian fp32|a4  w4a4 GPTQ: the Hessian of the fp32 inputs (default) or\n"
+           "                       of their int4 codes (what the int4 path multiplies)\n"
            "  --rotate none|hadamard|FILE  Hadamard rotations folded into the weights, and the\n"
            "                       online transform before the down projection (default none);\n"
            "                       any other value is a rotation file (docs/formats.md) whose\n"
@@ -155,6 +157,10 @@ int cmd_quantize(int argc, char **argv)
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "on") || !strcmp(v, "off")) o.gptq_act_order = v[1] == 'n';
             else return cli_usage_error("--act-order must be on or off (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--gptq-hessian", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "fp32") || !strcmp(v, "a4")) o.gptq_hess_a4 = v[0] == 'a';
+            else return cli_usage_error("--gptq-hessian must be fp32 or a4 (got '%s')", v);
         } else if ((r = cli_opt(argc, argv, &i, "--rotate", &v))) {
             if (r < 0) return EXIT_USAGE;
             if (!*v) return cli_usage_error("--rotate must be none, hadamard or a rotation file (got '')");

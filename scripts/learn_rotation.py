@@ -18,7 +18,15 @@ activation clip ratio), and with --kv8 int8 q, k, v per head (the batch's
 max|x| standing for the static scale; Llama: after the rotary step) and
 the attention probabilities in 127 steps.  Rounding passes the gradient
 straight through; the scales (max|w|, the token's min and max) keep
-theirs.  Not modelled: the int8 LM head (fp32 here).
+theirs.  Not modelled: the int8 LM head (fp32 here).  The weights in the
+loop (--weights): RTN as above (rtn, the default); unquantized (fp: W16A4,
+SpinQuant's recipe for a model whose weights GPTQ rounds afterwards); or
+gptq: every --gptq-every steps (and before each held-out check) GPTQ as
+quantize's (per row, act-order, damping 0.01; src/quant/wquant.c) rounds the
+current rotation's weights with the Hessians of the unquantized network's
+inputs over the first --gptq-windows training windows (--gptq-hessian a4:
+of their int4 codes), and until the next run each matrix is w + (its GPTQ
+rounding - w then), the rounding error carried straight through.
 
 R1 and R2 are parametrised on the orthogonal group as R = R0 expm(A - A^T)
 (the exponential map; GPT-2's R1: A - A^T projected onto the complement of
@@ -53,7 +61,8 @@ usage: learn_rotation.py MODEL_DIR TRAIN_IDS OUT [--steps N] [--batch B]
          [--lr LR] [--schedule const|cosine] [--warmup N] [--init hadamard|identity]
          [--act-clip C] [--seed S] [--train-tokens N] [--eval N] [--holdout N]
          [--check-every K] [--keep-best] [--loss mse|ce|kl] [--kl-tokens N] [--kv8]
-         [--r3] [--threads T]
+         [--weights rtn|fp|gptq] [--gptq-every K] [--gptq-windows N]
+         [--gptq-hessian fp32|a4] [--r3] [--threads T]
 """
 import argparse, json, math, struct, time
 import numpy as np
@@ -210,6 +219,32 @@ def q8_head(x):
     return torch.clamp(round_ste(x / s), -127, 127) * s
 
 
+def gptq4(w, h, damp):
+    """GPTQ of w ([out][in], double) to int4 per row, as src/quant/wquant.c with
+    act-order: columns in decreasing H_jj, scales max|w| / 7 of the original rows,
+    H + damp * mean(diag H) * I; returns the rounded weights q * s"""
+    K = w.shape[1]
+    h = h.clone()
+    dead = torch.diagonal(h) == 0
+    h[dead, dead] = 1.0
+    w = w.clone()
+    w[:, dead] = 0.0
+    s = w.abs().amax(dim=1) / 7.0
+    s = torch.where(s > 0, s, torch.ones_like(s))
+    perm = torch.argsort(torch.diagonal(h), descending=True)
+    w, h = w[:, perm], h[perm][:, perm]
+    h += damp * torch.diagonal(h).mean() * torch.eye(K, dtype=h.dtype)
+    u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    q = torch.zeros_like(w)
+    for i in range(K):
+        q[:, i] = torch.clamp(torch.round(w[:, i] / s), -8, 7) * s
+        e = (w[:, i] - q[:, i]) / u[i, i]
+        w[:, i + 1:] -= e[:, None] * u[i, i + 1:][None, :]
+    out = torch.empty_like(q)
+    out[:, perm] = q
+    return out
+
+
 def a4(x, clip):
     """int4 per token, asymmetric, range [clip*min, clip*max] widened to 0"""
     mn = torch.clamp(x.amin(dim=-1, keepdim=True), max=0.0) * clip
@@ -225,9 +260,10 @@ def a4(x, clip):
 # ---- the two architectures: folded weights, rotations applied per step ----
 
 class Net(torch.nn.Module):
-    def __init__(self, sd, cfg, seed, clip, quant=True, kv8=False, identity=False):
+    def __init__(self, sd, cfg, seed, clip, quant=True, kv8=False, identity=False, weights="rtn"):
         super().__init__()
-        self.clip, self.quant, self.kv8 = clip, quant, kv8
+        self.clip, self.quant, self.kv8, self.weights = clip, quant, kv8, weights
+        self.capture, self.wdelta, self.hess_a4 = None, {}, False
         self.llama = cfg.get("model_type") == "llama"
         c = cfg
         self.C = c["hidden_size"] if self.llama else c["n_embd"]
@@ -298,8 +334,35 @@ class Net(torch.nn.Module):
     def qa(self, x):
         return a4(x, self.clip) if self.quant else x
 
-    def qw(self, w):
-        return w4(w) if self.quant else w
+    def qw(self, w, key):
+        if not self.quant or self.weights == "fp":
+            return w
+        if self.weights == "gptq":  # the last refresh's GPTQ rounding error, carried straight through
+            return w + self.wdelta[key]
+        return w4(w)
+
+    def mm(self, x, w, key):
+        """x @ w^T for the matrix key = (layer, name), quantized as configured; with
+        self.capture (a dict), also sums the input's Hessian and keeps the weights"""
+        if self.capture is not None:
+            xf = x.detach().reshape(-1, x.shape[-1]).double()
+            if self.hess_a4:
+                xf = a4(xf, self.clip)
+            h = xf.T @ xf
+            if key in self.capture:
+                h = h + self.capture[key][1]
+            self.capture[key] = (w.detach(), h)
+        return self.qa(x) @ self.qw(w, key).T
+
+    def refresh_gptq(self, wins, damp=0.01, batch=8):
+        """--weights gptq: GPTQ (act-order, per-row int4, damping as quantize's default)
+        of the current rotation's weights with the Hessians of wins, kept as wdelta"""
+        quant, self.quant, self.capture = self.quant, False, {}
+        with torch.no_grad():
+            for i in range(0, wins.shape[0], batch):
+                self.forward(wins[i:i + batch], hidden=True)
+            self.wdelta = {k: (gptq4(w.double(), h, damp) - w.double()).float() for k, (w, h) in self.capture.items()}
+        self.quant, self.capture = quant, None
 
     def forward(self, ids, hidden=False):
         """logits, or (hidden) the final norm's output in the original basis"""
@@ -342,12 +405,12 @@ class Net(torch.nn.Module):
             proj = R1 @ (T["proj"].reshape(C, NH, d) @ r2.T).reshape(C, C)
             fc1 = T["fc1"] @ R1.T
             fc2 = R1 @ T["fc2"] @ self.R4.T
-            y = self.qa(ln0(x)) @ self.qw(qkv).T + qkv_b
+            y = self.mm(ln0(x), qkv, (l, "qkv")) + qkv_b
             sh = lambda a: a.reshape(B, N, NH, d).transpose(1, 2)
             c = self.attention(sh(y[..., :C]), sh(y[..., C:2 * C]), sh(y[..., 2 * C:]))
-            x = x + self.qa(c) @ self.qw(proj).T + T["proj_b"] @ R1.T
-            g = gelu(self.qa(ln0(x)) @ self.qw(fc1).T + T["fc1_b"])
-            x = x + self.qa(g @ self.R4.T) @ self.qw(fc2).T + T["fc2_b"] @ R1.T
+            x = x + self.mm(c, proj, (l, "proj")) + T["proj_b"] @ R1.T
+            g = gelu(self.mm(ln0(x), fc1, (l, "fc1")) + T["fc1_b"])
+            x = x + self.mm(g @ self.R4.T, fc2, (l, "fc2")) + T["fc2_b"] @ R1.T
         return ln0(x) @ R1  # the LM head is fp32 here: back to the original basis
 
     def fwd_llama(self, ids, R1, R2):
@@ -365,14 +428,14 @@ class Net(torch.nn.Module):
             o = R1 @ (T["o"].reshape(C, NH, d) @ r2.T).reshape(C, nq)
             gate, up = T["gate"] @ R1.T, T["up"] @ R1.T
             down = R1 @ T["down"] @ self.R4.T
-            y = self.qa(rms(x)) @ self.qw(qkv).T
+            y = self.mm(rms(x), qkv, (l, "qkv"))
             q = rope(y[..., :nq].reshape(B, N, NH, d).transpose(1, 2), cos, sin)
             k = rope(y[..., nq:nq + nk].reshape(B, N, KV, d).transpose(1, 2), cos, sin)
             vv = y[..., nq + nk:].reshape(B, N, KV, d).transpose(1, 2)
-            x = x + self.qa(self.attention(q, k, vv)) @ self.qw(o).T
-            h = self.qa(rms(x))
-            m = torch.nn.functional.silu(h @ self.qw(gate).T) * (h @ self.qw(up).T)
-            x = x + self.qa(m @ self.R4.T) @ self.qw(down).T
+            x = x + self.mm(self.attention(q, k, vv), o, (l, "o"))
+            h = rms(x)
+            m = torch.nn.functional.silu(self.mm(h, gate, (l, "gate"))) * self.mm(h, up, (l, "up"))
+            x = x + self.mm(m @ self.R4.T, down, (l, "down"))
         return rms(x) @ R1
 
 
@@ -466,6 +529,16 @@ def main():
     ap.add_argument("--eval", type=int, default=32, help="windows of 128 for the loss printed before/after")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kv8", action="store_true", help="int8 q, k, v per head and int8 probabilities in the loop")
+    ap.add_argument("--weights", default="rtn", choices=("rtn", "fp", "gptq"),
+                    help="weights in the loop: int4 per-row RTN (W4A4); unquantized (W16A4, SpinQuant's "
+                         "choice for a model whose weights GPTQ then rounds); or gptq: int4 by GPTQ of the "
+                         "current rotation every --gptq-every steps, its rounding error carried straight through")
+    ap.add_argument("--gptq-every", type=int, default=10, help="--weights gptq: steps between GPTQ runs")
+    ap.add_argument("--gptq-windows", type=int, default=16,
+                    help="--weights gptq: the first N windows of 128 training ids give the Hessians")
+    ap.add_argument("--gptq-hessian", default="fp32", choices=("fp32", "a4"),
+                    help="--weights gptq: Hessians of the fp32 inputs, or of their int4 codes (quantize's "
+                         "--gptq-hessian)")
     ap.add_argument("--r3", action="store_true",
                     help="experiment: a Hadamard per head on q and k (SpinQuant's R3; the quantizer has none)")
     ap.add_argument("--fp32-check", action="store_true", help="print the unquantized loss as well")
@@ -474,7 +547,7 @@ def main():
     torch.set_num_threads(a.threads)
     cfg = json.load(open(a.model + "/config.json"))
     sd = load_safetensors(a.model + "/model.safetensors")
-    net = Net(sd, cfg, a.seed, a.act_clip, kv8=a.kv8, identity=a.init == "identity")
+    net = Net(sd, cfg, a.seed, a.act_clip, kv8=a.kv8, identity=a.init == "identity", weights=a.weights)
     if a.r3:
         net.R3 = torch.tensor(engine_rotation(net.d, a.seed + 3, 0), dtype=torch.float32)
         print("note: --r3 is an experiment; the rotation file and quantize have no R3", flush=True)
@@ -491,14 +564,19 @@ def main():
         net.quant = False
         print("fp32 loss on %d calibration windows: %.6f" % (a.eval, nll(net, ev)), flush=True)
         net.quant = True
+    tag = {"rtn": "W4A4", "fp": "W16A4", "gptq": "W4A4 GPTQ"}[a.weights]  # what the loop quantizes
+    gwins = train[: a.gptq_windows]
+    net.hess_a4 = a.gptq_hessian == "a4"
+    refresh = (lambda: net.refresh_gptq(gwins)) if a.weights == "gptq" else (lambda: None)
+    refresh()
     before = nll(net, ev)
-    print("W4A4 loss on %d calibration windows (first %d train ids), %s start: %.6f" % (
-        a.eval, a.eval * 128, a.init, before), flush=True)
+    print("%s loss on %d calibration windows (first %d train ids), %s start: %.6f" % (
+        tag, a.eval, a.eval * 128, a.init, before), flush=True)
     best = None
     if held is not None:
         h0 = nll(net, held)
-        print("W4A4 loss on %d held-out windows (last %d train ids), %s start: %.6f" % (
-            a.holdout, a.holdout * 128, a.init, h0), flush=True)
+        print("%s loss on %d held-out windows (last %d train ids), %s start: %.6f" % (
+            tag, a.holdout, a.holdout * 128, a.init, h0), flush=True)
         best = (h0, 0, [net.A1.detach().clone(), net.A2.detach().clone()])
     opt = torch.optim.Adam([net.A1, net.A2], lr=a.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, a.steps, a.warmup, a.schedule))
@@ -529,11 +607,14 @@ def main():
         loss.backward()
         opt.step()
         sched.step()
+        if a.weights == "gptq" and (step + 1) % a.gptq_every == 0:
+            refresh()
         if step % 10 == 0 or step == a.steps - 1:
             print("step %d loss %.5f lr %.2e (%.0f s CPU)" % (step, loss.item(), opt.param_groups[0]["lr"],
                                                           time.process_time() - t0), flush=True)
         done = step + 1
         if held is not None and ((a.check_every and done % a.check_every == 0) or done == a.steps):
+            refresh()
             hl = nll(net, held)
             print("step %d held-out loss %.6f" % (done, hl), flush=True)
             if hl < best[0]:
@@ -542,8 +623,9 @@ def main():
         with torch.no_grad():
             net.A1.copy_(best[2][0]); net.A2.copy_(best[2][1])
         print("keeping the rotation of step %d (held-out loss %.6f)" % (best[1], best[0]), flush=True)
+        refresh()
     after = nll(net, ev)
-    print("W4A4 loss on the calibration windows, learned: %.6f (%+.6f)" % (after, after - before), flush=True)
+    print("%s loss on the calibration windows, learned: %.6f (%+.6f)" % (tag, after, after - before), flush=True)
     with torch.no_grad():
         R1, R2 = net.rotations(torch.float64)
     R1, R2 = R1.numpy(), R2.numpy()

@@ -308,3 +308,35 @@ TEST(wquant_hessian_accumulates, LLX_T_ASAN)
     llx_hess_free(&h);
     free(x);
 }
+
+/* --gptq-hessian a4: each token replaced by its int4 code times its scale
+ * (per token asymmetric, range widened to 0 and clipped) before the sum. */
+TEST(wquant_hessian_of_int4_inputs, LLX_T_ASAN)
+{
+    enum { K = 29, T = 150, LD = 32 };
+    const float clip = 0.875f;
+    float *x = randw(T * LD, 23, 1.0f), *xq = malloc(sizeof(float) * T * K);
+    REQUIRE(xq);
+    for (int t = 0; t < T; t++) { /* the W4A4 code of docs/quantization.md, written out */
+        float mn = 0.0f, mx = 0.0f;
+        for (int i = 0; i < K; i++) mn = fminf(mn, x[t * LD + i]), mx = fmaxf(mx, x[t * LD + i]);
+        const float step = (clip * mx - clip * mn) / 15.0f, z = rintf(-clip * mn / step);
+        for (int i = 0; i < K; i++) xq[t * K + i] = step * (fminf(fmaxf(rintf(x[t * LD + i] / step) + z, 0.0f), 15.0f) - z);
+    }
+    llx_hess h;
+    REQUIRE(llx_hess_init(&h, K, 64) == LLX_OK);
+    h.a4_clip = clip;
+    llx_hess_add(&h, llx_kernels_select("auto"), x, T, LD);
+    double off = 0.0; /* how far it is from the fp32 inputs' Hessian */
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            double s = 0, s32 = 0;
+            for (int t = 0; t < T; t++) s += (double)xq[t * K + i] * xq[t * K + j];
+            for (int t = 0; t < T; t++) s32 += (double)x[t * LD + i] * x[t * LD + j];
+            CHECK_CLOSE(h.h[i * K + j], s, 1e-3, 1e-5);
+            off = fmax(off, fabs(h.h[i * K + j] - s32));
+        }
+    CHECK(off > 0.1); /* int4 codes, not the inputs */
+    llx_hess_free(&h);
+    free(x), free(xq);
+}

@@ -34,6 +34,7 @@ typedef struct llx_quant_opts {
     int gptq;               /* round weights with GPTQ (else to nearest) */
     float gptq_damp;        /* GPTQ damping, fraction of the mean Hessian diagonal (0.01) */
     int gptq_act_order;     /* GPTQ columns in decreasing Hessian diagonal (1) */
+    int gptq_hess_a4;       /* W4A4 GPTQ: the Hessian of the int4-quantized inputs (0: of the fp32 ones) */
     int rotate;             /* Hadamard rotations (residual, V/O per head, online before down) */
     int rotate_seed;        /* seed of the residual rotation's signs */
     const char *rotate_file; /* with rotate: R1 and R2 from this rotation file (docs/formats.md); NULL: Hadamard */

@@ -261,13 +261,19 @@ static int layers_per_pass(const llx_config *c)
     return n < 1 ? 1 : n > (size_t)c->n_layer ? c->n_layer : (int)n;
 }
 
-static llx_status hess_alloc(lb_calib *cb, int h0, int h1, int window)
+/* --gptq-hessian a4: the Hessians of the int4 codes, at the run's clip
+ * ratio (1 with --act-clip auto, whose ratio is chosen after rounding) */
+static llx_status hess_alloc(lb_calib *cb, const llx_quant_opts *o, int h0, int h1)
 {
     cb->h0 = h0, cb->h1 = h1;
     const int n = (h1 - h0) * IN_COUNT;
     cb->h = calloc((size_t)n, sizeof *cb->h);
     if (!cb->h) return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++) LLX_TRY(llx_hess_init(&cb->h[i], in_width(cb->c, i % IN_COUNT), window));
+    const float clip = o->act_clip > 0.0f && !o->act_clip_auto ? o->act_clip : 1.0f;
+    for (int i = 0; i < n; i++) {
+        LLX_TRY(llx_hess_init(&cb->h[i], in_width(cb->c, i % IN_COUNT), o->window));
+        cb->h[i].a4_clip = o->gptq_hess_a4 ? clip : 0.0f;
+    }
     return LLX_OK;
 }
 
@@ -279,7 +285,7 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
     llx_status st = LLX_OK;
     for (int h0 = 0; st == LLX_OK && h0 < L; h0 += per) {
         const int h1 = h0 + per < L ? h0 + per : L;
-        if (o->gptq) st = hess_alloc(cb, h0, h1, o->window);
+        if (o->gptq) st = hess_alloc(cb, o, h0, h1);
         if (st == LLX_OK && (o->gptq || h0 == 0)) st = run_calib(fm, o, ids, total, cb, "calibrate");
         for (int l = h0; st == LLX_OK && l < h1; l++) {
             st = cancelled(o);

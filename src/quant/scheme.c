@@ -42,6 +42,8 @@ llx_status llx_quant_check_scheme(const llx_quant_opts *o, const llx_config *c)
     if (o->lm_bits == 4 && !w4) return llx_fail(LLX_ERR_ARG, "an int4 LM head needs an int4 scheme");
     if (o->gptq && !(o->gptq_damp > 0.0f && o->gptq_damp <= 1.0f))
         return llx_fail(LLX_ERR_ARG, "GPTQ damping must be in (0, 1] (got %g)", (double)o->gptq_damp);
+    if (o->gptq_hess_a4 && (!o->gptq || sc != LLX_SCHEME_W4A4))
+        return llx_fail(LLX_ERR_ARG, "the int4 inputs' Hessian needs --method gptq and --scheme w4a4");
     if (!w4) return LLX_OK;
     for (int m = 0; m <= LLX_MAT_LM_HEAD; m++) {
         int rows, cols;
