@@ -169,6 +169,36 @@ TEST(quantize_cli_lowbit_scheme, LLX_T_ASAN)
     llx_proc_free(&r);
 }
 
+/* --gptq-hessian a4 reaches GPTQ: the same W4A4 GPTQ run with the int4
+ * inputs' Hessian writes other weights (same size, different bytes), and
+ * the file computes a perplexity */
+TEST(quantize_cli_gptq_hessian_a4, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
+    REQUIRE(hf && calib);
+    const char *dir = fresh_dir("q-hess-a4");
+    char out[2][600];
+    for (int i = 0; i < 2; i++) {
+        snprintf(out[i], sizeof out[i], "%s/%s.llx", dir, i ? "a4" : "fp32");
+        llx_proc_result r;
+        llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out[i], "--calib-tokens", "300", "--window", "16",
+                "-t", "1", "--scheme", "w4a4", "--method", "gptq", "--rotate", "hadamard", "--act-clip", "0.9",
+                "--gptq-hessian", i ? "a4" : "fp32", NULL);
+        CHECK_MSG(r.status == 0, "quantize: exit %d, %.300s", r.status, r.err);
+        llx_proc_free(&r);
+    }
+    size_t n0 = 0, n1 = 0;
+    char *a = llx_test_read(out[0], &n0), *b = llx_test_read(out[1], &n1);
+    REQUIRE(a && b);
+    CHECK_EQ_INT(n0, n1);
+    CHECK(n0 == n1 && memcmp(a, b, n0) != 0);
+    free(a), free(b);
+    llx_proc_result r;
+    llx_cli(&r, "ppl", "-m", out[1], "-f", calib, "--ctx", "16", "--max-tokens", "64", "-t", "1", NULL);
+    CHECK_MSG(r.status == 0, "ppl: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+}
+
 /* --act-clip auto tries the grid on the calibration tokens, reports each
  * ratio's NLL and records the one of least NLL; a given ratio is recorded
  * as given; info shows both */
