@@ -252,15 +252,27 @@ TIER_TEST(argmax_matches_reference)
     llx_rng_seed(&r, 17);
     enum { N = 300 };
     static float x[N];
-    for (int trial = 0; trial < 2000; trial++) {
+    for (int trial = 0; trial < 3000; trial++) {
         const int n = 1 + (int)(llx_rng_u64(&r) % N);
+        const int low = trial % 5 == 0; /* no value above zero: ties of +0 and -0, or all -inf and NaN */
         for (int i = 0; i < n; i++) {
             const int kind = (int)(llx_rng_u64(&r) % 16);
-            x[i] = kind == 0 ? NAN : kind == 1 ? -INFINITY : kind == 2 ? INFINITY : (float)(llx_rng_u64(&r) % 7);
+            x[i] = kind == 0   ? NAN
+                   : kind == 1 ? -INFINITY
+                   : kind == 2 ? (low ? -0.0f : INFINITY)
+                   : low       ? (trial % 10 == 0 ? -INFINITY : 0.0f)
+                               : (float)(llx_rng_u64(&r) % 7);
         }
         if (trial % 3 == 0) x[0] = NAN;
         CHECK_EQ_INT(k->argmax_f32(x, n), llx_kernels_ref.argmax_f32(x, n));
     }
+    /* a distinct maximum anywhere, also in the tail past the vector loops */
+    for (int n = 1; n <= 70; n++)
+        for (int at = 0; at < n; at++) {
+            for (int i = 0; i < n; i++) x[i] = (float)(i % 5) - 10.0f;
+            x[at] = 1.0f;
+            CHECK_EQ_INT(k->argmax_f32(x, n), at);
+        }
 }
 
 /* The bandwidth probe's two read loops read every byte: their checksum

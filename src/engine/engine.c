@@ -231,8 +231,24 @@ llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
     return st;
 }
 
-/* One pass of n <= max_batch tokens of the default sequence. */
-llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits)
+llx_status llx_engine_run_pass_into(llx_engine *e, int n, int all_logits, int logits, float *out, int rows)
+{
+    node *n0 = &e->nd[0];
+    n0->logits_out = e->logits_copy ? NULL : out;
+    n0->logits_out_rows = rows;
+    n0->logits_direct = 0;
+    const llx_status st = llx_engine_run_pass(e, n, all_logits, logits);
+    n0->logits_out = NULL;
+    if (st == LLX_OK && out && !n0->logits_direct) {
+        const size_t V = (size_t)llx_model_config(e->model)->n_vocab;
+        memcpy(out, e->ops->logits(n0), (size_t)rows * V * sizeof(float));
+    }
+    return st;
+}
+
+/* One pass of n <= max_batch tokens of the default sequence; the logits it
+ * produces (n rows with all_logits, else 1) go to out unless it is NULL. */
+llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits, float *out)
 {
     engine_kv *k = &e->kv;
     const int def = k->slots - 1;
@@ -242,7 +258,7 @@ llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logi
         k->tok_pos[t] = e->pos + t;
         k->tok_slot[t] = def;
     }
-    LLX_TRY(llx_engine_run_pass(e, n, all_logits, 0));
+    LLX_TRY(llx_engine_run_pass_into(e, n, all_logits, 0, out, all_logits ? n : 1));
     e->pos += n;
     return LLX_OK;
 }
@@ -254,10 +270,8 @@ llx_status llx_engine_forward(llx_engine *e, const int *tokens, int n, float *lo
     for (int done = 0; done < n;) {
         const int chunk = n - done < e->opt.max_batch ? n - done : e->opt.max_batch;
         const int last = done + chunk == n;
-        LLX_TRY(llx_engine_pass(e, tokens + done, chunk, all_logits));
-        const float *lg = e->ops->logits(&e->nd[0]);
-        if (all_logits) memcpy(logits + (size_t)done * V, lg, (size_t)chunk * V * sizeof(float));
-        else if (last) memcpy(logits, lg, (size_t)V * sizeof(float));
+        float *out = all_logits ? logits + (size_t)done * V : last ? logits : NULL;
+        LLX_TRY(llx_engine_pass(e, tokens + done, chunk, all_logits, out));
         done += chunk;
     }
     return LLX_OK;

@@ -39,6 +39,7 @@ struct llx_engine {
     llx_engine_stats stats;
     llx_schedule last; /* the last pass's schedule, kept for the next (llx_engine_schedule) */
     int have_last;
+    int logits_copy;   /* tests: copy the logits after every pass, as before the LM head wrote them in place */
 };
 
 /* The schedule options of a pass of n tokens at pos (the model's scheme
@@ -56,9 +57,14 @@ void llx_node_teardown(node *nd);
 llx_status llx_engine_run_local(llx_engine *e, int what, const llx_schedule *s, const int *tokens);
 llx_status llx_engine_local_nodes(llx_engine *e, int first, int count);
 llx_status llx_engine_threads_create(llx_engine *e);
-llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits);
+/* One pass of the default sequence; its logits (n rows with all_logits,
+ * else 1) go to out unless it is NULL. */
+llx_status llx_engine_pass(llx_engine *e, const int *tokens, int n, int all_logits, float *out);
 /* Run the pass in e->kv.tok_* (n tokens, the last `logits` of them wanted). */
 llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits);
+/* The same, its `rows` rows of logits into out: written there by the LM
+ * head on node 0 when it can (no copy), else copied after the pass. */
+llx_status llx_engine_run_pass_into(llx_engine *e, int n, int all_logits, int logits, float *out, int rows);
 /* seqs.c: size the pool (before the nodes load), free it. */
 llx_status llx_engine_kv_init(llx_engine *e);
 void llx_engine_kv_free_all(llx_engine *e);

@@ -227,13 +227,22 @@ static void mp_part(void *arg, int a, int b, int ith)
     }
 }
 
-static void f32_target(node *nd, const llx_stage *st, void **dst, int *ld)
+/* The stage's output buffer and its row stride; returns the rows it holds
+ * (the logits buffer may hold fewer than the stage's tokens). */
+static int f32_dst(node *nd, const llx_stage *st, void **dst, int *ld)
 {
     f32_node *f = impl(nd);
-    if (st->out == LLX_SLOT_LOGITS) llx_logits_reserve(&f->buf[LLX_SLOT_LOGITS], &f->logit_rows, st->tokens, nd->cfg->n_vocab);
-    *dst = f->buf[st->out];
     *ld = f->ld[st->out];
+    if (st->out != LLX_SLOT_LOGITS) {
+        *dst = f->buf[st->out];
+        return st->tokens;
+    }
+    int rows;
+    *dst = llx_logits_dst(nd, &f->buf[LLX_SLOT_LOGITS], &f->logit_rows, st->tokens, &rows);
+    return rows;
 }
+
+static void f32_target(node *nd, const llx_stage *st, void **dst, int *ld) { (void)f32_dst(nd, st, dst, ld); }
 
 static llx_status f32_matmul(node *nd, const llx_stage *st, int r0, int r1)
 {
@@ -242,8 +251,8 @@ static llx_status f32_matmul(node *nd, const llx_stage *st, int r0, int r1)
     const llx_range own = nd->part->rows[st->matrix][nd->id];
     mp_job j = {.nd = nd, .st = st, .tokens = st->tokens};
     void *dst;
-    f32_target(nd, st, &dst, &j.ldo);
-    if (st->out == LLX_SLOT_LOGITS && j.tokens > f->logit_rows) j.tokens = f->logit_rows;
+    const int rows = f32_dst(nd, st, &dst, &j.ldo);
+    if (j.tokens > rows) j.tokens = rows;
     j.out = (float *)dst + r0;
     j.w = L->w[st->matrix] + (size_t)(r0 - own.begin) * st->cols;
     j.b = L->b[st->matrix] ? L->b[st->matrix] + (r0 - own.begin) : NULL;

@@ -132,6 +132,11 @@ struct node {
     int kv_cap;               /* cache positions: pool blocks * LLX_KV_BLOCK */
     const llx_pass_map *map;  /* where the pass's tokens sit (set by the engine per pass) */
     const int *tokens;        /* ids of the pass (node 0, for the embedding) */
+    float *logits_out;        /* set by the engine for a pass (node 0): the caller's buffer of
+                               * logits_out_rows rows of n_vocab that the LM head writes straight
+                               * into (llx_logits_dst), or NULL */
+    int logits_out_rows;
+    int logits_direct;        /* the pass's LM head wrote into logits_out (no copy needed) */
     float pace[LLX_PACE_MAX]; /* pool members' relative speeds on matrix stages (pass.c), 0: not yet */
     float pace_attn[LLX_PACE_MAX]; /* the same on decode attention */
     void *impl;               /* precision-specific state */
@@ -244,6 +249,11 @@ float *llx_rope_table(const llx_config *c, int positions);
  * every token for perplexity).  On allocation failure it keeps what it had;
  * callers clamp to *rows. */
 void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab);
+/* Where the LM head writes `tokens` rows of logits: the caller's buffer
+ * nd->logits_out when it holds them and no observer watches (and then
+ * nd->logits_direct = 1), else the datapath's own buffer *buf, grown with
+ * llx_logits_reserve.  *rows_out: the rows the returned buffer holds. */
+float *llx_logits_dst(node *nd, float **buf, int *rows, int tokens, int *rows_out);
 
 /* bench.c: the bandwidth probe's buffer (llx_membw_create's `bytes`), for
  * tests that fill it with known words and check the probe's checksum. */

@@ -178,13 +178,22 @@ static void f32_part(void *arg, int a, int b, int ith)
     }
 }
 
-void w8_target(node *nd, const llx_stage *st, void **dst, int *ld)
+/* The stage's output buffer and its row stride; returns the rows it holds
+ * (the logits buffer may hold fewer than the stage's tokens). */
+static int w8_dst(node *nd, const llx_stage *st, void **dst, int *ld)
 {
     w8_node *q = w8_impl(nd);
-    if (st->out == LLX_SLOT_LOGITS) llx_logits_reserve(&q->f[LLX_SLOT_LOGITS], &q->logit_rows, st->tokens, nd->cfg->n_vocab);
-    *dst = st->quant == LLX_QUANT_STATIC ? (void *)q->q[st->out] : (void *)q->f[st->out];
     *ld = q->ld[st->out];
+    if (st->out != LLX_SLOT_LOGITS) {
+        *dst = st->quant == LLX_QUANT_STATIC ? (void *)q->q[st->out] : (void *)q->f[st->out];
+        return st->tokens;
+    }
+    int rows;
+    *dst = llx_logits_dst(nd, &q->f[LLX_SLOT_LOGITS], &q->logit_rows, st->tokens, &rows);
+    return rows;
 }
+
+void w8_target(node *nd, const llx_stage *st, void **dst, int *ld) { (void)w8_dst(nd, st, dst, ld); }
 
 void w8_quantize(const node *nd, const llx_stage *st, const float *x, int n, int8_t *qo, float *s)
 {
@@ -209,8 +218,8 @@ llx_status w8_matmul(node *nd, const llx_stage *st, int r0, int r1)
     const int m = st->matrix, own0 = nd->part->rows[m][nd->id].begin, r = r0 - own0;
     mp_job j = {.nd = nd, .st = st, .L = L, .fmt = L->fmt[m], .r0 = r0, .tokens = st->tokens, .K = st->cols};
     void *dst;
-    w8_target(nd, st, &dst, &j.ldo);
-    if (st->out == LLX_SLOT_LOGITS && j.tokens > q->logit_rows) j.tokens = q->logit_rows;
+    const int rows = w8_dst(nd, st, &dst, &j.ldo);
+    if (j.tokens > rows) j.tokens = rows;
     if (st->quant == LLX_QUANT_STATIC) {
         j.out8 = dst;
         if (st->out == LLX_SLOT_QKV) {

@@ -21,6 +21,18 @@ void llx_logits_reserve(float **buf, int *rows, int tokens, int vocab)
     *rows = tokens;
 }
 
+float *llx_logits_dst(node *nd, float **buf, int *rows, int tokens, int *rows_out)
+{
+    if (nd->logits_out && tokens <= nd->logits_out_rows && !nd->obs) {
+        nd->logits_direct = 1;
+        *rows_out = nd->logits_out_rows;
+        return nd->logits_out;
+    }
+    llx_logits_reserve(buf, rows, tokens, nd->cfg->n_vocab);
+    *rows_out = *rows;
+    return *buf;
+}
+
 typedef struct rows_job {
     row_fn fn;
     void *ctx;

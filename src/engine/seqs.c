@@ -155,7 +155,7 @@ llx_status llx_engine_step(llx_engine *e, const llx_seq_tokens *items, int n_ite
     int total = 0;
     LLX_TRY(check_items(e, items, n_items, &total));
     engine_kv *k = &e->kv;
-    const int V = llx_model_config(e->model)->n_vocab, B = e->opt.max_batch;
+    const int B = e->opt.max_batch;
     for (int done = 0; done < total;) {
         /* every pass is at most B tokens; the last one holds all the items' last tokens */
         const int left = total - done, n = left <= B ? left : (left - n_items < B ? left - n_items : B);
@@ -167,10 +167,10 @@ llx_status llx_engine_step(llx_engine *e, const llx_seq_tokens *items, int n_ite
             k->tok_pos[j] = k->pos[items[i].seq] + t;
             k->tok_slot[j] = items[i].seq;
         }
-        LLX_TRY(llx_engine_run_pass(e, n, 0, last ? n_items : 1));
+        if (last) LLX_TRY(llx_engine_run_pass_into(e, n, 0, n_items, logits, n_items));
+        else LLX_TRY(llx_engine_run_pass(e, n, 0, 1));
         done += n;
     }
     for (int i = 0; i < n_items; i++) k->pos[items[i].seq] += items[i].n;
-    memcpy(logits, e->ops->logits(&e->nd[0]), (size_t)n_items * V * sizeof(float));
     return LLX_OK;
 }

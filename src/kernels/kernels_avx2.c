@@ -612,11 +612,44 @@ static void softmax_f32_avx2(float *x, int n)
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
-/* the maximum (max_from), then the first index holding it, NaN read as -inf */
+/* The maximum of x[0..n) and -inf, NaN skipped: four accumulators, so
+ * that the max's latency does not bound the loop.  max is exact; only
+ * which zero (+0 or -0) a tie of zeros keeps depends on the order, and
+ * the search below finds either as equal. */
+static float max4_from(const float *x, int n)
+{
+    int i = 0;
+    float m = -INFINITY;
+    if (n >= 32) {
+        __m256 a = _mm256_set1_ps(m), b = a, c = a, d = a;
+        for (; i + 32 <= n; i += 32) {
+            a = _mm256_max_ps(_mm256_loadu_ps(x + i), a);
+            b = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), b);
+            c = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), c);
+            d = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), d);
+        }
+        float l[8];
+        _mm256_storeu_ps(l, _mm256_max_ps(_mm256_max_ps(a, b), _mm256_max_ps(c, d)));
+        for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;
+    }
+    return max_from(x, i, n, m);
+}
+
+/* the maximum, then the first index holding it (eight at a time), NaN
+ * read as -inf; when the maximum is -inf (all -inf or NaN) the first -inf
+ * or NaN, found one at a time */
 static int argmax_f32_avx2(const float *x, int n)
 {
-    const float m = max_from(x, 0, n, -INFINITY);
-    for (int i = 0; i < n; i++)
+    const float m = max4_from(x, n);
+    int i = 0;
+    if (m != -INFINITY) {
+        const __m256 mv = _mm256_set1_ps(m);
+        for (; i + 8 <= n; i += 8) {
+            const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), mv, _CMP_EQ_OQ));
+            if (hit) return i + __builtin_ctz((unsigned)hit);
+        }
+    }
+    for (; i < n; i++)
         if ((x[i] == x[i] ? x[i] : -INFINITY) == m) return i;
     return 0;
 }
