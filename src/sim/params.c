@@ -73,12 +73,12 @@ static void arch_default(llx_sim_arch *a)
     a->lat_logic = 1;
     a->lat_imul = 3;
     a->lat_iadd = 1;
-    a->lat_i2f = 5;
-    a->lat_fadd = 4;
+    a->lat_i2f = 4;
+    a->lat_fadd = 6;
     a->lat_fmul = 3;
-    a->lat_exp = 9;
-    a->lat_rsqrt = 16;
-    a->lat_recip = 12;
+    a->lat_exp = 13;
+    a->lat_rsqrt = 22;
+    a->lat_recip = 11;
     a->lnres_fusion = 1;
     a->headwise_pipeline = 1;
     a->transfer_hiding = 1;
@@ -179,17 +179,17 @@ static const param params[] = {
     PI(lat_iadd, 1, 100, "integer add, cycles",
        "assumed: one register per level (TeraFly adder tree: an II=1 loop per level)"),
     PI(lat_i2f, 1, 100, "int32 to fp32, cycles",
-       "assumed: Vitis HLS sitofp near 300 MHz, UltraScale+ (no PG060 table here)"),
+       "HeteroCL_Transformer U280 3.33 ns HLS 2022.1: sitofp_32s_32_5_no_dsp_1, latency 4"),
     PI(lat_fadd, 1, 100, "fp32 add, cycles",
-       "assumed: Vitis HLS full-DSP fadd near 300 MHz, UltraScale+ (no PG060 table here)"),
+       "HeteroCL_Transformer U280 3.33 ns HLS 2022.1: fadd_32ns_32ns_32_7_full_dsp_1, latency 6"),
     PI(lat_fmul, 1, 100, "fp32 multiply, cycles",
-       "assumed: Vitis HLS max-DSP fmul near 300 MHz, UltraScale+ (no PG060 table here)"),
+       "HeteroCL_Transformer U280 3.33 ns HLS 2022.1: fmul_32ns_32ns_32_4_max_dsp_1, latency 3"),
     PI(lat_exp, 1, 200, "fp32 exp, cycles",
-       "assumed: Vitis HLS full-DSP fexp near 300 MHz, UltraScale+ (no PG060 table here)"),
+       "HeteroCL_Transformer U280 3.33 ns HLS 2022.1: fexp_32ns_32ns_32_14_full_dsp_1, latency 13"),
     PI(lat_rsqrt, 1, 200, "fp32 reciprocal square root, cycles",
-       "assumed: Vitis HLS frsqrt near 300 MHz, UltraScale+ (no PG060 table here)"),
+       "TeraFly's 1/sqrt(x) as fsqrt + fdiv, 11 + 11 in HeteroCL_Transformer U280 3.33 ns HLS 2022.1"),
     PI(lat_recip, 1, 200, "fp32 reciprocal, cycles",
-       "assumed: Vitis HLS frecip near 300 MHz, UltraScale+ (no PG060 table here)"),
+       "TeraFly's 1/x: HeteroCL_Transformer U280 3.33 ns HLS 2022.1: fdiv_32ns_32ns_32_12_no_dsp_1, latency 11"),
     PI(lnres_fusion, 0, 1, "fused LN&Res kernel", "paper Fig. 5"),
     PI(headwise_pipeline, 0, 1, "head-wise softmax pipeline", "paper Fig. 5"),
     PI(transfer_hiding, 0, 1, "hide ring transfers under compute", "paper III-C"),

@@ -18,12 +18,16 @@
 #include "llx/sim.h"
 #include "util/status.h"
 
-enum { D_FADD = 2, D_FMUL = 3, D_EXP = 7, D_RSQRT = 8 }; /* Vitis HLS full-DSP fp32 cores */
+/* Vitis HLS fp32 cores: fadd (full DSP) 2, fmul (max DSP) 3, fexp (full DSP) 7
+ * as HeteroCL_Transformer's U280 3.33 ns reports give them; the 8-DSP
+ * reciprocal square root is assumed (those builds use fsqrt + fdiv, no DSP). */
+enum { D_FADD = 2, D_FMUL = 3, D_EXP = 7, D_RSQRT = 8 };
 
 /* An m_axi adapter's logic grows with its data width: Vitis_Accel_Examples
  * port_width_widening (U200, one read/write adapter) measured 3452 LUT /
  * 4006 FF at 256 bits and 4205 / 6331 at 512: 753 LUT and 2325 FF per 256
- * bits.  The 256-bit cost itself (1500 LUT, 2500 FF) is assumed. */
+ * bits.  The 256-bit cost itself (1500 LUT, 2500 FF) is assumed; the same
+ * example's whole 256-bit kernel (3452 LUT, 4006 FF) is an upper bound. */
 #define MAXI_LUT_256 1500.0
 #define MAXI_FF_256 2500.0
 #define MAXI_LUT_PER_BIT (753.0 / 256.0)
