@@ -117,6 +117,27 @@ TEST(nodes_identity_w8a8_shared_model)
     check_identity(d, LLX_PREC_W8A8_DYNAMIC, 5);
 }
 
+/* Greedy tokens and every step's logits at each {nodes, threads} of cfg
+ * equal one node with one thread, bit for bit. */
+static void check_against_one_thread(llx_model *m, llx_precision prec, const int *prompt, int n,
+                                     const int (*cfg)[2], size_t ncfg)
+{
+    const int V = llx_model_config(m)->n_vocab;
+    run_out base, other;
+    CHECK(run_greedy_threads(m, 1, 1, prec, prompt, n, &base));
+    for (size_t c = 0; c < ncfg; c++) {
+        memset(&other, 0, sizeof other);
+        CHECK(run_greedy_threads(m, cfg[c][0], cfg[c][1], prec, prompt, n, &other));
+        CHECK_MSG(!memcmp(base.tokens, other.tokens, sizeof base.tokens), "%s, %d nodes x %d threads: tokens differ",
+                  llx_precision_name(prec), cfg[c][0], cfg[c][1]);
+        CHECK_MSG(other.logits && !memcmp(base.logits, other.logits, sizeof(float) * V * STEPS),
+                  "%s, %d nodes x %d threads: logits are not bit-identical", llx_precision_name(prec), cfg[c][0],
+                  cfg[c][1]);
+        free(other.logits);
+    }
+    free(base.logits);
+}
+
 /* Threads within a node: past a few dozen positions, decode attention
  * splits the cache by position among the threads (exec_w8a8.c); with 1, 2
  * and 3 threads, alone and on 2 nodes, a 300-token run gives the same
@@ -131,18 +152,8 @@ static void check_threads_long(llx_precision prec, int act)
     const int V = llx_model_config(m)->n_vocab, n = 290;
     int *prompt = malloc(sizeof(int) * n);
     for (int i = 0; i < n; i++) prompt[i] = (i * 7919 + 13) % V;
-    run_out base, other;
-    CHECK(run_greedy_threads(m, 1, 1, prec, prompt, n, &base));
     static const int cfg[][2] = {{1, 2}, {1, 3}, {2, 2}};
-    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        memset(&other, 0, sizeof other);
-        CHECK(run_greedy_threads(m, cfg[c][0], cfg[c][1], prec, prompt, n, &other));
-        CHECK_MSG(other.logits && !memcmp(base.logits, other.logits, sizeof(float) * V * STEPS),
-                  "%s, %d nodes x %d threads: logits are not bit-identical", llx_precision_name(prec), cfg[c][0],
-                  cfg[c][1]);
-        free(other.logits);
-    }
-    free(base.logits);
+    check_against_one_thread(m, prec, prompt, n, cfg, sizeof cfg / sizeof cfg[0]);
     free(prompt);
     llx_model_close(m);
 }
@@ -170,20 +181,8 @@ static void check_threads_short(const char *path, llx_precision prec)
     const int V = llx_model_config(m)->n_vocab;
     int prompt[5];
     for (int i = 0; i < 5; i++) prompt[i] = (i * 7919 + 13) % V;
-    run_out base, other;
-    CHECK(run_greedy_threads(m, 1, 1, prec, prompt, 5, &base));
     static const int cfg[][2] = {{1, 2}, {1, 3}, {2, 2}, {3, 2}};
-    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        memset(&other, 0, sizeof other);
-        CHECK(run_greedy_threads(m, cfg[c][0], cfg[c][1], prec, prompt, 5, &other));
-        CHECK_MSG(!memcmp(base.tokens, other.tokens, sizeof base.tokens), "%s, %d nodes x %d threads: tokens differ",
-                  llx_precision_name(prec), cfg[c][0], cfg[c][1]);
-        CHECK_MSG(other.logits && !memcmp(base.logits, other.logits, sizeof(float) * V * STEPS),
-                  "%s, %d nodes x %d threads: logits are not bit-identical", llx_precision_name(prec), cfg[c][0],
-                  cfg[c][1]);
-        free(other.logits);
-    }
-    free(base.logits);
+    check_against_one_thread(m, prec, prompt, 5, cfg, sizeof cfg / sizeof cfg[0]);
     llx_model_close(m);
 }
 
