@@ -66,14 +66,6 @@ static llx_engine *engine_for(const llx_model *m, const golden_run *r)
     return e;
 }
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 /* top 5 and the greedy continuation of one prompt, logits at the prompt's end */
 static void check_continuation(llx_engine *e, const json_t *p, float *logits, int V, const char *name)
 {
@@ -81,7 +73,7 @@ static void check_continuation(llx_engine *e, const json_t *p, float *logits, in
     float *tmp = malloc(sizeof(float) * V);
     memcpy(tmp, logits, sizeof(float) * V);
     for (int k = 0; k < 5; k++) {
-        const int b = argmax(tmp, V);
+        const int b = llx_test_argmax(tmp, V);
         CHECK_MSG(b == json_integer_value(json_array_get(top5, (size_t)k)), "%s: top-5 rank %d differs", name, k);
         tmp[b] = -INFINITY;
     }
@@ -90,7 +82,7 @@ static void check_continuation(llx_engine *e, const json_t *p, float *logits, in
     const json_t *margins = json_object_get(g, "top1_minus_top2_margins");
     int gn, *gw = golden_ids(json_object_get(g, "ids"), &gn);
     for (int k = 0; k < gn; k++) {
-        const int next = argmax(logits, V);
+        const int next = llx_test_argmax(logits, V);
         if (next != gw[k] && json_real_value(json_array_get(margins, (size_t)k)) < 1e-3) {
             llx_test_note("%s: greedy step %d took the other side of a near tie; compared %d tokens", name, k, k);
             break;

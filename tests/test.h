@@ -147,4 +147,8 @@ int llx_test_have_model(const char *dir);
 /* Read a whole file (NULL on failure); *len gets its size. */
 char *llx_test_read(const char *path, size_t *len);
 
+/* The first index of the largest of x[0..n) (0 for n < 2): a plain loop
+ * the tests trust, independent of the kernels' argmax. */
+int llx_test_argmax(const float *x, int n);
+
 #endif

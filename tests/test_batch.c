@@ -21,14 +21,6 @@ typedef struct trace {
     int tokens[STEPS + 1];
 } trace;
 
-static int argmax(const float *l, int V)
-{
-    int b = 0;
-    for (int v = 1; v < V; v++)
-        if (l[v] > l[b]) b = v;
-    return b;
-}
-
 static void make_prompt(int *p, int n, int V, unsigned seed)
 {
     for (int i = 0; i < n; i++) p[i] = (int)((seed * 2654435761u + (unsigned)i * 40503u) % (unsigned)V);
@@ -63,11 +55,11 @@ static int run_alone(llx_engine *e, const int *prompt, trace *tr, int V)
     llx_seq_tokens it = {s, prompt, PROMPT};
     int ok = llx_engine_step(e, &it, 1, tr->logits) == LLX_OK;
     for (int k = 0; ok && k < STEPS; k++) {
-        tr->tokens[k] = argmax(tr->logits + (size_t)k * V, V);
+        tr->tokens[k] = llx_test_argmax(tr->logits + (size_t)k * V, V);
         it = (llx_seq_tokens){s, &tr->tokens[k], 1};
         ok = llx_engine_step(e, &it, 1, tr->logits + (size_t)(k + 1) * V) == LLX_OK;
     }
-    if (ok) tr->tokens[STEPS] = argmax(tr->logits + (size_t)STEPS * V, V);
+    if (ok) tr->tokens[STEPS] = llx_test_argmax(tr->logits + (size_t)STEPS * V, V);
     llx_seq_close(e, s);
     return ok;
 }
@@ -90,7 +82,7 @@ static int run_batched(llx_engine *e, const int *prompt, trace *tr, int V)
     it[0] = (llx_seq_tokens){B.seq, B.prompt, B.n};
     it[1] = (llx_seq_tokens){C.seq, C.prompt, C.n};
     ok = ok && llx_engine_step(e, it, 2, lg) == LLX_OK;
-    C.last = argmax(lg + V, V);
+    C.last = llx_test_argmax(lg + V, V);
     llx_seq_close(e, B.seq); /* its block is now the lowest free one */
     int A;
     ok = ok && llx_seq_open(e, PROMPT + STEPS, &A) == LLX_OK;
@@ -101,11 +93,11 @@ static int run_batched(llx_engine *e, const int *prompt, trace *tr, int V)
         it[1] = (llx_seq_tokens){A, prompt + fed, chunks[c]};
         ok = llx_engine_step(e, it, 2, lg) == LLX_OK;
         fed += chunks[c];
-        C.last = argmax(lg, V);
+        C.last = llx_test_argmax(lg, V);
     }
     if (ok) memcpy(tr->logits, lg + V, (size_t)V * sizeof *lg);
     for (; ok && k < STEPS; k++) {
-        tr->tokens[k] = argmax(tr->logits + (size_t)k * V, V);
+        tr->tokens[k] = llx_test_argmax(tr->logits + (size_t)k * V, V);
         int n = 0;
         if (k == 5) { /* D joins with its whole prompt */
             ok = llx_seq_open(e, D.n + 30, &D.seq) == LLX_OK;
@@ -121,10 +113,10 @@ static int run_batched(llx_engine *e, const int *prompt, trace *tr, int V)
         ok = ok && llx_engine_step(e, it, n, lg) == LLX_OK;
         if (!ok) break;
         memcpy(tr->logits + (size_t)(k + 1) * V, lg + (size_t)a_at * V, (size_t)V * sizeof *lg);
-        if (d_open) D.last = argmax(lg, V);
-        if (k < 12) C.last = argmax(lg + (size_t)(n - 1) * V, V);
+        if (d_open) D.last = llx_test_argmax(lg, V);
+        if (k < 12) C.last = llx_test_argmax(lg + (size_t)(n - 1) * V, V);
     }
-    if (ok) tr->tokens[STEPS] = argmax(tr->logits + (size_t)STEPS * V, V);
+    if (ok) tr->tokens[STEPS] = llx_test_argmax(tr->logits + (size_t)STEPS * V, V);
     if (!ok) llx_test_note("batched run: %s", llx_errmsg());
     llx_seq_close(e, A);
     llx_seq_close(e, D.seq);
@@ -152,11 +144,11 @@ static int run_offset(llx_engine *e, const int *prompt, trace *tr, int V)
         ok = llx_engine_step(e, &it, 1, tr->logits) == LLX_OK;
     }
     for (int k = 0; ok && k < STEPS; k++) {
-        tr->tokens[k] = argmax(tr->logits + (size_t)k * V, V);
+        tr->tokens[k] = llx_test_argmax(tr->logits + (size_t)k * V, V);
         const llx_seq_tokens it = {s, &tr->tokens[k], 1};
         ok = llx_engine_step(e, &it, 1, tr->logits + (size_t)(k + 1) * V) == LLX_OK;
     }
-    if (ok) tr->tokens[STEPS] = argmax(tr->logits + (size_t)STEPS * V, V);
+    if (ok) tr->tokens[STEPS] = llx_test_argmax(tr->logits + (size_t)STEPS * V, V);
     llx_seq_close(e, s);
     llx_seq_close(e, X.seq);
     return ok;
@@ -168,7 +160,7 @@ static int run_forward(llx_engine *e, const int *prompt, trace *tr, int V)
     llx_engine_reset(e);
     int ok = llx_engine_forward(e, prompt, PROMPT, tr->logits, 0) == LLX_OK;
     for (int k = 0; ok && k < STEPS; k++) {
-        tr->tokens[k] = argmax(tr->logits + (size_t)k * V, V);
+        tr->tokens[k] = llx_test_argmax(tr->logits + (size_t)k * V, V);
         ok = llx_engine_forward(e, &tr->tokens[k], 1, tr->logits + (size_t)(k + 1) * V, 0) == LLX_OK;
     }
     return ok;

@@ -29,14 +29,6 @@ static float *read_f32(const char *path, int n)
     return v;
 }
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 /* golden/prompts.json of the shared model (a new reference) or NULL. */
 static json_t *golden_prompts(const char *dir)
 {
@@ -88,7 +80,7 @@ TEST(llama_golden_logits_and_greedy)
         const int steps = (int)json_array_size(greedy);
         for (int s = 0; s < steps; s++) {
             int want = (int)json_integer_value(json_array_get(greedy, s));
-            same += argmax(lg, V) == want;
+            same += llx_test_argmax(lg, V) == want;
             CHECK(llx_engine_forward(e, &want, 1, lg, 0) == LLX_OK);
         }
         CHECK_MSG(same == steps, "%s: greedy %d of %d", json_string_value(json_object_get(p, "name")), same, steps);
@@ -225,7 +217,7 @@ static float *run(const char *path, int nodes, int threads, llx_precision prec)
     for (int i = 0; i < 30; i++) prompt[i] = (i * 131 + 7) % V;
     ok = ok && llx_engine_forward(e, prompt, 30, lg, 0) == LLX_OK;
     for (int s = 0; ok && s < STEPS; s++) {
-        int t = argmax(lg + (size_t)s * V, V);
+        int t = llx_test_argmax(lg + (size_t)s * V, V);
         ok = llx_engine_forward(e, &t, 1, lg + (size_t)(s + 1) * V, 0) == LLX_OK;
     }
     if (!ok) llx_test_note("%s, %d nodes: %s", path, nodes, llx_errmsg());

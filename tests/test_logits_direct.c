@@ -23,14 +23,6 @@ typedef struct trace {
     int direct;    /* how many passes wrote in place */
 } trace;
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 static void poison(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = NAN;
@@ -61,7 +53,7 @@ static int run(const llx_model *m, llx_precision prec, int nodes, int threads, i
     poison(t->logits, V * (STEPS + 1));
     ok = ok && llx_engine_forward(e, prompt, PROMPT, t->logits, 0) == LLX_OK;
     for (int s = 0; ok && s < STEPS; s++) {
-        t->tokens[s] = argmax(t->logits + (size_t)s * V, (int)V);
+        t->tokens[s] = llx_test_argmax(t->logits + (size_t)s * V, (int)V);
         ok = llx_engine_forward(e, &t->tokens[s], 1, t->logits + (size_t)(s + 1) * V, 0) == LLX_OK;
         t->direct += e->nd[0].logits_direct;
     }

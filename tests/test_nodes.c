@@ -18,14 +18,6 @@ typedef struct run_out {
     float *logits; /* STEPS x V */
 } run_out;
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 /* prompt prefill, then STEPS greedy steps; logits of every step kept */
 static int run_greedy_threads(const llx_model *m, int nodes, int threads, llx_precision prec, const int *prompt, int n,
                               run_out *out)
@@ -44,7 +36,7 @@ static int run_greedy_threads(const llx_model *m, int nodes, int threads, llx_pr
     out->logits = malloc(sizeof(float) * V * STEPS);
     int ok = llx_engine_forward(e, prompt, n, out->logits, 0) == LLX_OK;
     for (int s = 0; ok && s < STEPS; s++) {
-        out->tokens[s] = argmax(out->logits + (size_t)s * V, V);
+        out->tokens[s] = llx_test_argmax(out->logits + (size_t)s * V, V);
         if (s + 1 < STEPS) ok = llx_engine_forward(e, &out->tokens[s], 1, out->logits + (size_t)(s + 1) * V, 0) == LLX_OK;
     }
     if (!ok) llx_test_note("nodes %d: %s", nodes, llx_errmsg());

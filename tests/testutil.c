@@ -278,3 +278,11 @@ int llx_cli_stdin(llx_proc_result *r, const char *stdin_text, ...)
     va_end(ap);
     return rc;
 }
+
+int llx_test_argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
