@@ -69,6 +69,12 @@ static void help(void)
            "  --act-order on|off   GPTQ in decreasing Hessian diagonal order (default on)\n"
            "  --gptq-hessian fp32|a4  w4a4 GPTQ: the Hessian of the fp32 inputs (default) or\n"
            "                       of their int4 codes (what the int4 path multiplies)\n"
+           "  --gptq-calib fp|seq|asym  GPTQ's Hessians from the fp32 model in one pass\n"
+           "                       (default), from the partly quantized model matrix by\n"
+           "                       matrix (seq), or seq with the target ||W X - Wq Xq||^2\n"
+           "                       against the fp32 model's inputs X (asym)\n"
+           "  --asym-alpha A       asym: the fraction in (0, 1] of the correction towards\n"
+           "                       the fp32 model's outputs (default 0.25)\n"
            "  --rotate none|hadamard|FILE  Hadamard rotations folded into the weights, and the\n"
            "                       online transform before the down projection (default none);\n"
            "                       any other value is a rotation file (docs/formats.md) whose\n"
@@ -92,7 +98,7 @@ int cmd_quantize(int argc, char **argv)
 {
     llx_quant_opts o = llx_quant_defaults();
     const char *model = NULL, *out = NULL;
-    int alpha_given = 0;
+    int alpha_given = 0, asym_alpha_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long n;
@@ -161,6 +167,16 @@ int cmd_quantize(int argc, char **argv)
             if (r < 0) return EXIT_USAGE;
             if (!strcmp(v, "fp32") || !strcmp(v, "a4")) o.gptq_hess_a4 = v[0] == 'a';
             else return cli_usage_error("--gptq-hessian must be fp32 or a4 (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--gptq-calib", &v))) {
+            if (r < 0) return EXIT_USAGE;
+            if (!strcmp(v, "fp")) o.gptq_calib = LLX_GPTQ_CALIB_FP;
+            else if (!strcmp(v, "seq")) o.gptq_calib = LLX_GPTQ_CALIB_SEQ;
+            else if (!strcmp(v, "asym")) o.gptq_calib = LLX_GPTQ_CALIB_ASYM;
+            else return cli_usage_error("--gptq-calib must be fp, seq or asym (got '%s')", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--asym-alpha", &v))) {
+            if (r < 0 || !cli_parse_double("--asym-alpha", v, 1e-6, 1, &d)) return EXIT_USAGE;
+            o.gptq_asym_alpha = (float)d;
+            asym_alpha_given = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--rotate", &v))) {
             if (r < 0) return EXIT_USAGE;
             if (!*v) return cli_usage_error("--rotate must be none, hadamard or a rotation file (got '')");
@@ -200,6 +216,8 @@ int cmd_quantize(int argc, char **argv)
     if (!o.calib_path) return cli_usage_error("quantize: missing --calib FILE");
     if (!out) return cli_usage_error("quantize: missing -o MODEL.llx");
     if (!alpha_given && (o.gptq || o.rotate)) o.alpha = 0; /* smoothing goes with neither */
+    if (asym_alpha_given && o.gptq_calib != LLX_GPTQ_CALIB_ASYM)
+        return cli_usage_error("--asym-alpha needs --gptq-calib asym");
     o.progress = cli_progress;
     o.clip_report = clip_report;
     o.cancel = &g_stop;

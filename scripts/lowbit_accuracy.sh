@@ -14,6 +14,12 @@
 # ONLY (an extended regex: only the rows whose name matches, e.g. ONLY=clip).
 # ROTFILE (a rotation file, scripts/learn_rotation.py): adds the "learned"
 # rows, W4A4 rotated by it (--rotate ROTFILE), e.g. ROTFILE=g.rot ONLY=learn.
+# The seq/asym rows (ONLY=seq, ONLY=asym) are GPTQ with --gptq-calib seq|asym
+# (sequential calibration, asymmetric target), unrotated, Hadamard and, with
+# ROTFILE, learned.  EVAL (default DATA/valid.txt): the text the perplexity is
+# measured on; another text (a held-out part of train.txt, to choose among
+# variants without valid.txt) keeps its results in OUT/NAME-TAG.json, TAG its
+# base name (and -mN with MAX_TOKENS=N).
 # Each quantize's stderr goes to OUT/NAME.log (with --act-clip auto: the
 # calibration NLL of every ratio tried; `info -m OUT/NAME.llx` shows the one
 # recorded).
@@ -26,12 +32,16 @@ THREADS=${THREADS:-2}
 CTX=${CTX:-128}
 MAX_TOKENS=${MAX_TOKENS:-}
 ONLY=${ONLY:-.}
+EVAL=${EVAL:-$DATA/valid.txt}
+TAG=
+[ "$EVAL" = "$DATA/valid.txt" ] || TAG=-$(basename "$EVAL" .txt)
+[ -z "$MAX_TOKENS" ] || TAG=$TAG-m$MAX_TOKENS
 mkdir -p "$OUT"
 
 ppl() { # name, model
-    [ -s "$OUT/$1.json" ] || "$LLX" ppl -m "$2" -f "$DATA/valid.txt" --ctx "$CTX" -t "$THREADS" \
-        ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"} --json >"$OUT/$1.json"
-    sed -E 's/.*"ppl": ([0-9.]+).*/\1/' "$OUT/$1.json"
+    [ -s "$OUT/$1$TAG.json" ] || "$LLX" ppl -m "$2" -f "$EVAL" --ctx "$CTX" -t "$THREADS" \
+        ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"} --json >"$OUT/$1$TAG.json"
+    sed -E 's/.*"ppl": ([0-9.]+).*/\1/' "$OUT/$1$TAG.json"
 }
 
 quant() { # file name, options...
@@ -58,12 +68,20 @@ w4a4-gptq-rot-clip|W4A4 GPTQ per channel, rotated, weight clip|--scheme w4a4 --m
 w4a4-rtn-aclip|W4A4 RTN per channel, act clip auto|--scheme w4a4 --alpha 0 --act-clip auto
 w4a4-gptq-aclip|W4A4 GPTQ per channel, act clip auto|--scheme w4a4 --method gptq --act-clip auto
 w4a4-rtn-rot-aclip|W4A4 RTN per channel, rotated, act clip auto|--scheme w4a4 --rotate hadamard --act-clip auto
-w4a4-gptq-rot-aclip|W4A4 GPTQ per channel, rotated, act clip auto|--scheme w4a4 --method gptq --rotate hadamard --act-clip auto'
+w4a4-gptq-rot-aclip|W4A4 GPTQ per channel, rotated, act clip auto|--scheme w4a4 --method gptq --rotate hadamard --act-clip auto
+w4a4-gptq-seq|W4A4 GPTQ per channel, sequential calibration|--scheme w4a4 --method gptq --gptq-calib seq
+w4a4-gptq-asym|W4A4 GPTQ per channel, asymmetric calibration|--scheme w4a4 --method gptq --gptq-calib asym
+w4a4-gptq-asym1|W4A4 GPTQ per channel, asymmetric calibration, alpha 1|--scheme w4a4 --method gptq --gptq-calib asym --asym-alpha 1
+w4a4-gptq-rot-seq|W4A4 GPTQ per channel, rotated, sequential calibration|--scheme w4a4 --method gptq --rotate hadamard --gptq-calib seq
+w4a4-gptq-rot-asym|W4A4 GPTQ per channel, rotated, asymmetric calibration|--scheme w4a4 --method gptq --rotate hadamard --gptq-calib asym'
 [ -z "${ROTFILE:-}" ] || VARIANTS="$VARIANTS
 w4a4-rtn-learn|W4A4 RTN per channel, learned rotation|--scheme w4a4 --rotate $ROTFILE
 w4a4-gptq-learn|W4A4 GPTQ per channel, learned rotation|--scheme w4a4 --method gptq --rotate $ROTFILE
 w4a4-rtn-learn-aclip|W4A4 RTN per channel, learned rotation, act clip auto|--scheme w4a4 --rotate $ROTFILE --act-clip auto
-w4a4-gptq-learn-aclip|W4A4 GPTQ per channel, learned rotation, act clip auto|--scheme w4a4 --method gptq --rotate $ROTFILE --act-clip auto"
+w4a4-gptq-learn-aclip|W4A4 GPTQ per channel, learned rotation, act clip auto|--scheme w4a4 --method gptq --rotate $ROTFILE --act-clip auto
+w4a4-gptq-learn-seq|W4A4 GPTQ per channel, learned rotation, sequential calibration|--scheme w4a4 --method gptq --rotate $ROTFILE --gptq-calib seq
+w4a4-gptq-learn-asym|W4A4 GPTQ per channel, learned rotation, asymmetric calibration|--scheme w4a4 --method gptq --rotate $ROTFILE --gptq-calib asym
+w4a4-gptq-learn-asym1|W4A4 GPTQ per channel, learned rotation, asymmetric calibration, alpha 1|--scheme w4a4 --method gptq --rotate $ROTFILE --gptq-calib asym --asym-alpha 1"
 
 f=$(ppl fp32 "$MODEL")
 echo "| scheme | options | ppl, int8 KV | vs FP32 | ppl, fp32 KV | vs FP32 | int8 KV cost |"

@@ -199,6 +199,44 @@ TEST(quantize_cli_gptq_hessian_a4, LLX_T_ASAN)
     llx_proc_free(&r);
 }
 
+/* --gptq-calib seq and asym (two fractions) reach GPTQ: each writes other
+ * weights than the one-pass fp32 Hessians (same size), and the files
+ * compute a perplexity */
+TEST(quantize_cli_gptq_calib, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
+    REQUIRE(hf && calib);
+    const char *dir = fresh_dir("q-gptq-calib");
+    static const char *const calibs[4] = {"fp", "seq", "asym", "asym"};
+    char out[4][600];
+    char *img[4];
+    size_t n[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(out[i], sizeof out[i], "%s/%d.llx", dir, i);
+        llx_proc_result r;
+        if (i == 3)
+            llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out[i], "--calib-tokens", "300", "--window", "16",
+                    "-t", "1", "--scheme", "w4a4", "--method", "gptq", "--gptq-calib", calibs[i], "--asym-alpha", "1",
+                    NULL);
+        else
+            llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out[i], "--calib-tokens", "300", "--window", "16",
+                    "-t", "1", "--scheme", "w4a4", "--method", "gptq", "--gptq-calib", calibs[i], NULL);
+        CHECK_MSG(r.status == 0, "quantize %d: exit %d, %.300s", i, r.status, r.err);
+        llx_proc_free(&r);
+        img[i] = llx_test_read(out[i], &n[i]);
+        REQUIRE(img[i]);
+    }
+    for (int i = 1; i < 4; i++) {
+        CHECK_EQ_INT(n[i], n[0]);
+        CHECK_MSG(n[i] == n[i - 1] && memcmp(img[i], img[i - 1], n[i]) != 0, "file %d equals file %d", i, i - 1);
+    }
+    for (int i = 0; i < 4; i++) free(img[i]);
+    llx_proc_result r;
+    llx_cli(&r, "ppl", "-m", out[2], "-f", calib, "--ctx", "16", "--max-tokens", "64", "-t", "1", NULL);
+    CHECK_MSG(r.status == 0, "ppl: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+}
+
 /* --act-clip auto tries the grid on the calibration tokens, reports each
  * ratio's NLL and records the one of least NLL; a given ratio is recorded
  * as given; info shows both */
@@ -318,6 +356,10 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         {"--weight-clip", "0.9", "--weight-clip must be none or mse"},
         {"--act-clip", "0.4", "--act-clip must be in [0.5, 1]"}, {"--act-clip", "1.1", "--act-clip must be in [0.5, 1]"},
         {"--act-clip", "best", "--act-clip expects a number"}, {"--rotate-seed", "-1", "--rotate-seed must be in"},
+        {"--gptq-calib", "exact", "--gptq-calib must be fp, seq or asym"}, {"--asym-alpha", "0", "--asym-alpha must be in"},
+        {"--asym-alpha", "1.5", "--asym-alpha must be in"}, {"--asym-alpha", "x", "--asym-alpha expects a number"},
+        {"--asym-alpha", "0.5", "--asym-alpha needs --gptq-calib asym"},
+        {"--gptq-calib", "seq", "sequential GPTQ calibration needs --method gptq"},
         /* combinations the scheme refuses (default w8a8) */
         {"--group", "32", "weight groups need int4 weights"}, {"--lm-head-bits", "4", "an int4 LM head needs an int4 scheme"},
         {"--scales", "f16", "fp16 scales need int4 weights"},
@@ -339,6 +381,11 @@ TEST(quantize_bad_options, LLX_T_ASAN)
     llx_proc_free(&r);
     llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--scheme", "w4a8", "--group", "64", NULL);
     CHECK(llx_cli_failed(&r, 2, "the weight group does not divide an input width"));
+    llx_proc_free(&r);
+    /* the sequential Hessian is already the quantized model's int4 inputs' */
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--scheme", "w4a4", "--method", "gptq",
+            "--gptq-calib", "asym", "--gptq-hessian", "a4", NULL);
+    CHECK(llx_cli_failed(&r, 2, "--gptq-calib seq|asym already takes the quantized model's int4 inputs"));
     llx_proc_free(&r);
     /* a width with no known Hadamard matrix (F 300 = 4 * 75) */
     const char *awk = llx_fixture_awkward(1);

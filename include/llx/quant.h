@@ -17,6 +17,13 @@
 #include "llx/engine.h"
 #include "llx/status.h"
 
+/* Where GPTQ's Hessians come from: the fp32 transformed model in one pass
+ * (FP); the partly quantized model, matrix by matrix in order (SEQ: every
+ * matrix before the one being rounded is rounded and its activations are
+ * quantized as the engine will); or SEQ's inputs with the asymmetric
+ * target ||W X - Wq Xq||^2, X the fp32 model's inputs (ASYM). */
+enum { LLX_GPTQ_CALIB_FP = 0, LLX_GPTQ_CALIB_SEQ = 1, LLX_GPTQ_CALIB_ASYM = 2 };
+
 typedef struct llx_quant_opts {
     const char *calib_path; /* calibration text (UTF-8) */
     int calib_tokens;       /* tokens of it to run (0 = 16384) */
@@ -35,6 +42,8 @@ typedef struct llx_quant_opts {
     float gptq_damp;        /* GPTQ damping, fraction of the mean Hessian diagonal (0.01) */
     int gptq_act_order;     /* GPTQ columns in decreasing Hessian diagonal (1) */
     int gptq_hess_a4;       /* W4A4 GPTQ: the Hessian of the int4-quantized inputs (0: of the fp32 ones) */
+    int gptq_calib;         /* GPTQ's Hessians: LLX_GPTQ_CALIB_FP (default), _SEQ or _ASYM (docs/quantization.md) */
+    float gptq_asym_alpha;  /* _ASYM: the fraction of the asymmetric correction in (0, 1] (0.25, GPTAQ's) */
     int rotate;             /* Hadamard rotations (residual, V/O per head, online before down) */
     int rotate_seed;        /* seed of the residual rotation's signs */
     const char *rotate_file; /* with rotate: R1 and R2 from this rotation file (docs/formats.md); NULL: Hadamard */

@@ -18,11 +18,33 @@ typedef struct llx_hess {
     int cap;         /* tokens per batch the scratch holds */
     float a4_clip;   /* > 0: accumulate int4-quantized tokens (set after init) */
     int8_t *q;       /* scratch: one token's int4 code */
+    double *c;       /* K x K cross term sum_t x_t xq_t^T (llx_hess_init_cross), or NULL */
+    float *xft;      /* scratch of the cross term: the reference batch transposed */
 } llx_hess;
 
 llx_status llx_hess_init(llx_hess *h, int K, int batch);
 /* Add T tokens x[t * ldx + k] (T of any size: split into batches). */
 void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int ldx);
 void llx_hess_free(llx_hess *h);
+
+/* Asymmetric calibration (--gptq-calib asym): also keep the cross term
+ * C = sum_t x_t xq_t^T of each token's reference input x_t (the fp32
+ * model's) and the input xq_t the quantized model gives the same matrix. */
+llx_status llx_hess_init_cross(llx_hess *h, int K, int batch);
+/* H += sum_t xq_t xq_t^T and C += sum_t x_t xq_t^T over T tokens of both
+ * (rows of ldx floats; no int4 replacement: xq is already what the
+ * quantized model multiplies). */
+void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const float *xq, int T, int ldx);
+
+/* The target of the asymmetric objective ||W X - Wq Xq||^2 (GPTAQ, Li et
+ * al. 2025): w (R x K) becomes W + alpha W D H^-1, D = C - H =
+ * sum_t (x_t - xq_t) xq_t^T, H damped as GPTQ damps it (damp *
+ * mean(diag H); dead columns H_jj = 0 set to 1).  At alpha = 1 (and no
+ * damping) that is W C H^-1, the least-squares map of the quantized inputs
+ * onto W's outputs on the reference ones, and then ||W X - Wq Xq||^2 =
+ * ||(W' - Wq) Xq||^2 + a constant: GPTQ on W' with H minimises the
+ * asymmetric objective; alpha < 1 takes that fraction of the correction
+ * (GPTAQ scales it by 0.25).  h and c are left unchanged. */
+llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha);
 
 #endif

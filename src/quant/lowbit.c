@@ -15,6 +15,7 @@
 
 #include "engine/engine_impl.h"
 #include "quant/fmodel.h"
+#include "quant/gptqseq.h"
 #include "quant/hessian.h"
 #include "quant/scheme.h"
 #include "util/status.h"
@@ -32,6 +33,12 @@ typedef struct lb_calib {
     llx_hess *h;           /* [L][IN_COUNT] for layers [h0, h1), or NULL */
     int h0, h1;
     const llx_kernels *k;
+    /* sequential GPTQ (gptqseq.c): matrix inputs are numbered l * IN_COUNT + in */
+    int seq;               /* write_layer takes the matrices' sources below */
+    int seq_k;             /* the input whose matrices GPTQ rounds now with seq_h; later ones RTN */
+    const llx_model *seq_prev; /* the inputs before seq_k: their matrices as this image stores them */
+    llx_hess *seq_h;       /* with a cross term (asym): GPTQ on the asymmetric target */
+    double asym_alpha;     /* the fraction of the asymmetric correction (hessian.h) */
 } lb_calib;
 
 static int in_of(const lb_calib *c, llx_obs_point p)
@@ -150,9 +157,10 @@ static llx_status copy_tensor(llx_llx_writer *wr, const llx_model *fm, const cha
     return llx_llx_add(wr, name, dt, r, c, d);
 }
 
-/* A matrix of the image, rounded (GPTQ with h, else RTN) into the output. */
+/* A matrix of the image, rounded (GPTQ with h, else RTN) into the output;
+ * with h's cross term, GPTQ rounds the asymmetric target (hessian.h). */
 static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char *pre, int rows, int cols,
-                             const llx_qw_spec *spec, const llx_hess *h)
+                             const llx_qw_spec *spec, const llx_hess *h, double asym_alpha)
 {
     char name[64];
     snprintf(name, sizeof name, "%s.w", pre);
@@ -166,9 +174,54 @@ static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char
     }
     memcpy(w, src, (size_t)rows * cols * sizeof *w);
     if (h) memcpy(hc, h->h, (size_t)cols * cols * sizeof *hc); /* GPTQ overwrites it */
-    const llx_status st = llx_qw_add(wr, pre, w, rows, cols, spec, hc);
+    llx_status st = LLX_OK;
+    if (h && h->c) st = llx_hess_asym_target(w, rows, cols, h->h, h->c, spec->gptq.damp, asym_alpha);
+    if (st == LLX_OK) st = llx_qw_add(wr, pre, w, rows, cols, spec, hc);
     free(w), free(hc);
     return st;
+}
+
+/* A matrix as image prev stores it (the tensors llx_qw_add wrote). */
+static llx_status copy_matrix(llx_llx_writer *wr, const llx_model *prev, const char *pre, int rows, int cols,
+                              const llx_qw_spec *spec)
+{
+    char wn[80], sn[80];
+    snprintf(wn, sizeof wn, "%s.w", pre);
+    snprintf(sn, sizeof sn, "%s.s", pre);
+    const int G = spec->group > 0 && spec->group < cols ? spec->group : cols;
+    const llx_dtype wdt = spec->bits == 4 ? LLX_DT_Q4 : spec->bits == 8 ? LLX_DT_I8 : LLX_DT_F32;
+    const size_t wbytes = (size_t)rows * cols * (size_t)spec->bits / 8;
+    const llx_dtype sdt = spec->bits == 4 && spec->f16 ? LLX_DT_F16 : LLX_DT_F32;
+    const long long scols = spec->bits == 4 && spec->group > 0 ? cols / G : 0;
+    const size_t sbytes = (size_t)rows * (scols ? scols : 1) * (sdt == LLX_DT_F16 ? 2 : 4);
+    const void *pw = llx_llx_tensor(prev->qf, wn, wdt, rows, cols);
+    const void *ps = spec->bits == 32 ? NULL : llx_llx_tensor(prev->qf, sn, sdt, rows, scols);
+    if (!pw || (spec->bits != 32 && !ps))
+        return llx_fail(LLX_ERR_INTERNAL, "sequential GPTQ: %s missing from the partly quantized model", pre);
+    void *dw = malloc(wbytes + 1), *ds = spec->bits == 32 ? NULL : malloc(sbytes);
+    if (!dw || (spec->bits != 32 && !ds)) {
+        free(dw), free(ds);
+        return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    }
+    memcpy(dw, pw, wbytes);
+    llx_status st = llx_llx_add(wr, wn, wdt, rows, cols, dw);
+    if (!ds) return st;
+    memcpy(ds, ps, sbytes);
+    return st == LLX_OK ? llx_llx_add(wr, sn, sdt, rows, scols, ds) : (free(ds), st);
+}
+
+/* Matrix m of layer l (input in) into wr: from the Hessians of this pass,
+ * or, sequentially, from the previous image, by GPTQ now, or to nearest. */
+static llx_status layer_matrix(llx_llx_writer *wr, const llx_model *fm, const lb_calib *cb, int l, int in,
+                               const char *pre, int rows, int cols, const llx_qw_spec *spec)
+{
+    if (!cb->seq) {
+        const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + in] : NULL;
+        return add_matrix(wr, fm, pre, rows, cols, spec, h, 0.0);
+    }
+    const int k = l * IN_COUNT + in;
+    if (k < cb->seq_k) return copy_matrix(wr, cb->seq_prev, pre, rows, cols, spec);
+    return add_matrix(wr, fm, pre, rows, cols, spec, k == cb->seq_k ? cb->seq_h : NULL, cb->asym_alpha);
 }
 
 static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, const lb_calib *cb,
@@ -185,9 +238,8 @@ static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx
         if (!rows) continue;
         /* FC1 (Llama: up) and GATE share their input */
         const int in = m == LLX_MAT_QKV ? IN_QKV : m == LLX_MAT_PROJ ? IN_PROJ : m == LLX_MAT_FC2 ? IN_FC2 : IN_FC1;
-        const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + in] : NULL;
         snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
-        LLX_TRY(add_matrix(wr, fm, name, rows, cols, &spec, h));
+        LLX_TRY(layer_matrix(wr, fm, cb, l, in, name, rows, cols, &spec));
         if (!gpt2) continue;
         snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
         LLX_TRY(copy_tensor(wr, fm, name, LLX_DT_F32, rows, 0));
@@ -229,7 +281,7 @@ static llx_status write_globals(llx_llx_writer *wr, const llx_model *fm, const l
     if (gpt2) LLX_TRY(copy_tensor(wr, fm, "wpe", LLX_DT_F32, c->n_ctx, c->n_embd));
     LLX_TRY(copy_tensor(wr, fm, "ln_f.g", LLX_DT_F32, c->n_embd, 0));
     if (gpt2) LLX_TRY(copy_tensor(wr, fm, "ln_f.b", LLX_DT_F32, c->n_embd, 0));
-    LLX_TRY(add_matrix(wr, fm, "lm_head", c->n_vocab, c->n_embd, &lm, NULL));
+    LLX_TRY(add_matrix(wr, fm, "lm_head", c->n_vocab, c->n_embd, &lm, NULL, 0.0));
     /* untied (Llama): the image's LM head, final norm folded in when rotated, for --lm-head fp32 */
     if (c->untied) {
         const void *p = llx_llx_tensor(fm->qf, "lm_head.w", LLX_DT_F32, c->n_vocab, c->n_embd);
@@ -297,6 +349,64 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
     return st;
 }
 
+/* The writer of a whole image per cb (sequential: per cb->seq_k); NULL on failure. */
+static llx_status seq_image(llx_llx_writer **out, const llx_model *fm, const llx_config *c, const llx_qinfo *qi,
+                            const llx_quant_opts *o, const lb_calib *cb, const char *dir)
+{
+    llx_llx_writer *wr = NULL;
+    llx_status st = llx_llx_writer_create(&wr, c, qi);
+    for (int l = 0; st == LLX_OK && l < c->n_layer; l++) st = write_layer(wr, fm, o, cb, l);
+    if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
+    if (st != LLX_OK) llx_llx_writer_free(wr);
+    *out = st == LLX_OK ? wr : NULL;
+    return st;
+}
+
+/* --gptq-calib seq|asym: after the maxima's pass over the fp32 image, the
+ * matrix inputs in order (layer by layer; QKV, PROJ, FC1 with GATE, FC2):
+ * image k holds the inputs before k rounded as they will be stored
+ * (GPTQ), the rest to nearest; the engine runs it and input k's Hessian
+ * (asym: and the cross term with the fp32 image's input) rounds input k's
+ * matrices into image k + 1.  The last image is the output (*out). */
+static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const llx_config *c, const llx_qinfo *qi,
+                             const llx_quant_opts *o, lb_calib *cb, const int *ids, int total, const char *dir)
+{
+    const int n = c->n_layer * IN_COUNT, asym = o->gptq_calib == LLX_GPTQ_CALIB_ASYM;
+    const int point[IN_COUNT] = {LLX_OBS_LN1, LLX_OBS_CTX, LLX_OBS_LN2, cb->down_point};
+    llx_status st = run_calib(fm, o, ids, total, cb, "calibrate");
+    llx_model *prev = NULL;
+    void *prev_img = NULL;
+    llx_hess h = {0};
+    cb->seq = 1;
+    cb->asym_alpha = o->gptq_asym_alpha;
+    for (int k = 0; st == LLX_OK && k <= n; k++) {
+        cb->seq_k = k - 1, cb->seq_prev = prev, cb->seq_h = k > 0 ? &h : NULL;
+        llx_llx_writer *wr = NULL;
+        st = cancelled(o);
+        if (st == LLX_OK) st = seq_image(&wr, fm, c, qi, o, cb, dir);
+        llx_hess_free(&h);
+        if (st == LLX_OK && k == n) *out = wr;
+        if (st != LLX_OK || k == n) break;
+        void *img = NULL;
+        size_t size = 0;
+        llx_model *qm = NULL;
+        st = llx_llx_write_mem(wr, &img, &size);
+        if (st == LLX_OK) st = llx_model_open_mem(&qm, img, size, "the partly quantized model");
+        llx_model_close(prev);
+        free(prev_img);
+        prev = qm, prev_img = img;
+        const int K = in_width(c, k % IN_COUNT);
+        if (st == LLX_OK) st = asym ? llx_hess_init_cross(&h, K, o->window) : llx_hess_init(&h, K, o->window);
+        if (st == LLX_OK)
+            st = llx_gptq_seq_observe(qm, asym ? fm : NULL, o, ids, total, k / IN_COUNT, point[k % IN_COUNT], &h);
+        llx_quant_progress(o, "gptq", (double)(k + 1) / n);
+    }
+    llx_hess_free(&h);
+    llx_model_close(prev);
+    free(prev_img);
+    return st;
+}
+
 static llx_status quantize_image(const llx_model *m, const llx_model *fm, const llx_quant_opts *o, const int *ids,
                                  int total, const char *dir, const char *out)
 {
@@ -313,9 +423,13 @@ static llx_status quantize_image(const llx_model *m, const llx_model *fm, const 
     qi.s.lm_bias = llx_llx_qinfo(fm->qf)->s.lm_bias;
     qi.s.rotate_hash = llx_llx_qinfo(fm->qf)->s.rotate_hash;
     llx_llx_writer *wr = NULL;
-    if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, &qi);
-    if (st == LLX_OK) st = layers(wr, fm, o, &cb, ids, total);
-    if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
+    if (st == LLX_OK && o->gptq && o->gptq_calib != LLX_GPTQ_CALIB_FP) {
+        st = seq_layers(&wr, fm, c, &qi, o, &cb, ids, total, dir);
+    } else {
+        if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, &qi);
+        if (st == LLX_OK) st = layers(wr, fm, o, &cb, ids, total);
+        if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
+    }
     for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
     free(cb.qkv_max);
     return llx_quant_finish_write(wr, st, o, ids, total, out);

@@ -46,6 +46,7 @@ llx_quant_opts llx_quant_defaults(void)
     o.scheme = LLX_SCHEME_W8A8;
     o.gptq_damp = 0.01f;
     o.gptq_act_order = 1;
+    o.gptq_asym_alpha = 0.25f;
     o.rotate_seed = 1;
     o.kv_int8 = 1;
     o.lm_bits = 8;

@@ -44,6 +44,16 @@ llx_status llx_quant_check_scheme(const llx_quant_opts *o, const llx_config *c)
         return llx_fail(LLX_ERR_ARG, "GPTQ damping must be in (0, 1] (got %g)", (double)o->gptq_damp);
     if (o->gptq_hess_a4 && (!o->gptq || sc != LLX_SCHEME_W4A4))
         return llx_fail(LLX_ERR_ARG, "the int4 inputs' Hessian needs --method gptq and --scheme w4a4");
+    if (o->gptq_calib < LLX_GPTQ_CALIB_FP || o->gptq_calib > LLX_GPTQ_CALIB_ASYM)
+        return llx_fail(LLX_ERR_ARG, "unknown GPTQ calibration %d", o->gptq_calib);
+    if (o->gptq_calib != LLX_GPTQ_CALIB_FP && !o->gptq)
+        return llx_fail(LLX_ERR_ARG, "sequential GPTQ calibration needs --method gptq");
+    if (o->gptq_calib == LLX_GPTQ_CALIB_ASYM && !(o->gptq_asym_alpha > 0.0f && o->gptq_asym_alpha <= 1.0f))
+        return llx_fail(LLX_ERR_ARG, "the asymmetric correction's fraction must be in (0, 1] (got %g)",
+                        (double)o->gptq_asym_alpha);
+    if (o->gptq_calib != LLX_GPTQ_CALIB_FP && o->gptq_hess_a4)
+        return llx_fail(LLX_ERR_ARG, "--gptq-calib seq|asym already takes the quantized model's int4 inputs: drop "
+                                     "--gptq-hessian a4");
     if (!w4) return LLX_OK;
     for (int m = 0; m <= LLX_MAT_LM_HEAD; m++) {
         int rows, cols;

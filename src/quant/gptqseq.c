@@ -1,0 +1,107 @@
+/* quant/gptqseq.c - sequential and asymmetric GPTQ calibration
+ * (--gptq-calib seq|asym, lowbit.c drives it): the Hessian of one matrix
+ * input of one layer, taken from the partly quantized model.  The engine
+ * runs that model's image (every matrix before this one already rounded
+ * as it will be stored, its activations quantized as the engine always
+ * quantizes them) over the calibration windows, and an observer keeps the
+ * watched input exactly as the matrix multiplies it: the int8/int4 codes
+ * times their per-token (or static) scale.  For the asymmetric objective
+ * the fp32 transformed model runs the same window beside it and the cross
+ * term sum_t x_t xq_t^T of its input is accumulated too (hessian.h). */
+#include "quant/gptqseq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_impl.h"
+#include "quant/lowbit.h"
+#include "util/status.h"
+
+typedef struct seq_watch {
+    int layer, point, width;
+    float *x;      /* [window][width] the watched input of this window */
+    int tokens;    /* rows of x filled by the last pass, 0 = not reported */
+    int bad_width; /* reported with another width */
+} seq_watch;
+
+static int watched(seq_watch *w, int layer, llx_obs_point p, int tokens, int width)
+{
+    if (layer != w->layer || (int)p != w->point) return 0;
+    if (width != w->width) {
+        w->bad_width = 1;
+        return 0;
+    }
+    w->tokens = tokens;
+    return 1;
+}
+
+/* the quantized model: what the matrix multiplies, codes times scales */
+static void seen8(void *ud, int layer, llx_obs_point p, const int8_t *q, const float *s, int tokens, int width)
+{
+    seq_watch *w = ud;
+    if (!watched(w, layer, p, tokens, width)) return;
+    for (int t = 0; t < tokens; t++)
+        for (int i = 0; i < width; i++) w->x[(size_t)t * width + i] = s[t] * (float)q[(size_t)t * width + i];
+}
+
+/* an fp32 output: the reference model's inputs (and a quantized model's
+ * fp32 matrix inputs, where a scheme keeps one in fp32) */
+static void seen32(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
+{
+    seq_watch *w = ud;
+    if (watched(w, layer, p, tokens, width)) memcpy(w->x, x, (size_t)tokens * width * sizeof *x);
+}
+
+static llx_status make_engine(llx_engine **e, const llx_model *m, const llx_quant_opts *o, llx_precision prec,
+                              int window, const llx_observer *obs)
+{
+    llx_engine_opts eo = llx_engine_defaults();
+    if (o->threads > 0) eo.threads = o->threads;
+    eo.precision = prec;
+    eo.max_batch = window;
+    LLX_TRY(llx_engine_create(e, m, &eo));
+    llx_engine_set_observer(*e, obs);
+    return LLX_OK;
+}
+
+/* One window through engine e; the watched input must have been reported. */
+static llx_status pass(llx_engine *e, seq_watch *w, const int *ids, int n, float *logits)
+{
+    w->tokens = 0;
+    llx_engine_reset(e);
+    LLX_TRY(llx_engine_forward(e, ids, n, logits, 0));
+    if (w->bad_width || w->tokens != n)
+        return llx_fail(LLX_ERR_INTERNAL, "sequential GPTQ: layer %d's input %d was not observed as expected", w->layer,
+                        w->point);
+    return LLX_OK;
+}
+
+llx_status llx_gptq_seq_observe(const llx_model *qm, const llx_model *ref, const llx_quant_opts *o, const int *ids,
+                                int total, int layer, int point, llx_hess *h)
+{
+    const int window = o->window < qm->cfg.n_ctx ? o->window : qm->cfg.n_ctx, K = h->K;
+    seq_watch wq = {layer, point, K, NULL, 0, 0}, wf = wq;
+    const llx_observer oq = {seen32, seen8, &wq}, of = {seen32, NULL, &wf};
+    const llx_precision prec = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
+    const llx_kernels *k = llx_kernels_select("auto");
+    llx_engine *eq = NULL, *ef = NULL;
+    float *logits = malloc((size_t)qm->cfg.n_vocab * sizeof *logits);
+    wq.x = malloc((size_t)window * K * sizeof *wq.x);
+    wf.x = ref ? malloc((size_t)window * K * sizeof *wf.x) : NULL;
+    llx_status st = logits && wq.x && (!ref || wf.x) ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (st == LLX_OK) st = make_engine(&eq, qm, o, prec, window, &oq);
+    if (st == LLX_OK && ref) st = make_engine(&ef, ref, o, LLX_PREC_W8A8_STATIC, window, &of);
+    for (int done = 0; st == LLX_OK && done < total;) {
+        const int n = total - done < window ? total - done : window;
+        if (o->cancel && *o->cancel) st = llx_fail(LLX_ERR_CANCELLED, "interrupted");
+        if (st == LLX_OK) st = pass(eq, &wq, ids + done, n, logits);
+        if (st == LLX_OK && ref) st = pass(ef, &wf, ids + done, n, logits);
+        if (st == LLX_OK && ref) llx_hess_add_cross(h, k, wf.x, wq.x, n, K);
+        else if (st == LLX_OK) llx_hess_add(h, k, wq.x, n, K);
+        done += n;
+    }
+    llx_engine_free(eq);
+    llx_engine_free(ef);
+    free(logits), free(wq.x), free(wf.x);
+    return st;
+}

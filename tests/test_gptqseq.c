@@ -1,0 +1,255 @@
+/* tests/test_gptqseq.c - GPTQ's sequential and asymmetric calibration
+ * (--gptq-calib seq|asym, src/quant/gptqseq.c): the cross term and the
+ * asymmetric target on one matrix (it lowers ||W X - Wq Xq||^2 against
+ * GPTQ on the plain Hessian of Xq); on small synthetic GPT-2 and Llama
+ * models, that the first matrix sees the quantized model's int4 inputs
+ * (the same weights as --gptq-hessian a4) and the later ones other inputs,
+ * that the asymmetric target lowers the quantized model's output error
+ * against the fp32 model on the calibration text, and that the files do
+ * not depend on the thread count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/q8.h"
+#include "llx/checkpoint.h"
+#include "llx/quant.h"
+#include "llx/tokenizer.h"
+#include "model/llx_file.h"
+#include "model/llx_model.h"
+#include "quant/hessian.h"
+#include "quant/wquant.h"
+#include "test.h"
+#include "w8a8_fixtures.h"
+
+static float *randm(int n, unsigned seed, float scale)
+{
+    float *x = malloc(sizeof(float) * (size_t)n);
+    if (!x) return NULL;
+    unsigned s = seed * 2654435761u + 1u;
+    for (int i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = scale * ((float)(s >> 8) / (float)(1u << 24) * 2.0f - 1.0f);
+    }
+    return x;
+}
+
+/* sum over rows and tokens of (W x_t - Wq xq_t)^2, Wq = q * s per row */
+static double asym_error(const float *w, const int8_t *q, const float *s, int R, int K, const float *x,
+                         const float *xq, int T)
+{
+    double e = 0.0;
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            double a = 0.0, b = 0.0;
+            for (int k = 0; k < K; k++) {
+                a += (double)w[(size_t)r * K + k] * x[(size_t)t * K + k];
+                b += (double)q[(size_t)r * K + k] * s[r] * xq[(size_t)t * K + k];
+            }
+            e += (a - b) * (a - b);
+        }
+    return e;
+}
+
+/* The cross term is sum_t x_t xq_t^T and H that of xq; GPTQ on the
+ * asymmetric target (alpha 1 and GPTAQ's 0.25) has a smaller
+ * ||W X - Wq Xq||^2 than GPTQ on W with the same Hessian, Xq the int4 codes
+ * of X (per token, asymmetric) */
+TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
+{
+    enum { R = 24, K = 48, T = 400 };
+    float *w = randm(R * K, 3, 1.0f), *x = randm(T * K, 5, 1.0f), *xq = malloc(sizeof(float) * T * K);
+    REQUIRE(w && x && xq);
+    for (int t = 0; t < T; t++) { /* an outlier channel, as the int4 inputs' trouble */
+        x[t * K + 7] *= 6.0f;
+        int8_t q[K];
+        float s;
+        int z;
+        llx_quantize_a4(x + t * K, K, 1.0f, q, &s, &z);
+        for (int k = 0; k < K; k++) xq[t * K + k] = s * (float)q[k];
+    }
+    llx_hess h;
+    REQUIRE(llx_hess_init_cross(&h, K, 64) == LLX_OK);
+    llx_hess_add_cross(&h, llx_kernels_select("auto"), x, xq, T, K);
+    CHECK_EQ_INT(h.n, T);
+    for (int i = 0; i < K; i += 5)
+        for (int j = 0; j < K; j += 3) {
+            double c = 0.0, hh = 0.0;
+            for (int t = 0; t < T; t++) {
+                c += (double)x[t * K + i] * xq[t * K + j];
+                hh += (double)xq[t * K + i] * xq[t * K + j];
+            }
+            CHECK_CLOSE(h.c[i * K + j], c, 1e-3, 1e-5);
+            CHECK_CLOSE(h.h[i * K + j], hh, 1e-3, 1e-5);
+        }
+    const llx_wq spec = {4, 0, 0, 0};
+    const llx_gptq_opts go = {0.01, 1, 128};
+    double err[3];
+    for (int v = 0; v < 3; v++) { /* plain, asym alpha 1, asym alpha 0.25 */
+        float *wv = malloc(sizeof(float) * R * K), s[R];
+        double *hc = malloc(sizeof(double) * K * K);
+        int8_t *q = malloc((size_t)R * K);
+        REQUIRE(wv && hc && q);
+        memcpy(wv, w, sizeof(float) * R * K);
+        memcpy(hc, h.h, sizeof(double) * K * K);
+        if (v) REQUIRE(llx_hess_asym_target(wv, R, K, h.h, h.c, 0.01, v == 1 ? 1.0 : 0.25) == LLX_OK);
+        REQUIRE(llx_wq_gptq(&spec, &go, wv, R, K, hc, q, s) == LLX_OK);
+        err[v] = asym_error(w, q, s, R, K, x, xq, T);
+        free(wv), free(hc), free(q);
+    }
+    llx_test_note("||W X - Wq Xq||^2: plain Hessian %.4g, asymmetric %.4g, alpha 0.25 %.4g", err[0], err[1], err[2]);
+    CHECK(err[1] < 0.97 * err[0]);
+    CHECK(err[2] < err[0]);
+    llx_hess_free(&h);
+    free(w), free(x), free(xq);
+}
+
+/* ---- whole models ---- */
+
+static const char *gpt2_model(void)
+{
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("gptqseq-gpt2"));
+    if (llx_test_have_model(dir)) return dir;
+    const llx_config c = {.n_vocab = 500, .n_ctx = 64, .n_embd = 96, .n_layer = 3, .n_head = 4, .n_inner = 384,
+                          .ln_eps = 1e-5f};
+    return llx_synth_write(dir, &c, 11, "F32", NULL) == LLX_OK ? dir : NULL;
+}
+
+static llx_quant_opts opts(int calib, int rotate, int threads)
+{
+    llx_quant_opts o = llx_quant_defaults();
+    o.calib_path = llx_fixture_calib_text();
+    o.calib_tokens = 768;
+    o.window = 32;
+    o.threads = threads;
+    o.scheme = LLX_SCHEME_W4A4;
+    o.gptq = 1;
+    o.alpha = 0;
+    o.rotate = rotate;
+    o.gptq_calib = calib;
+    return o;
+}
+
+static char *quantize(const char *dir, const llx_quant_opts *o, const char *name, size_t *len)
+{
+    const char *out = llx_test_tmpfile(name);
+    if (llx_quantize(dir, o, out) != LLX_OK) {
+        llx_test_note("quantize %s: %s", name, llx_errmsg());
+        return NULL;
+    }
+    return llx_test_read(out, len);
+}
+
+/* The bytes of tensor `name` of .llx image img (NULL if absent). */
+static const void *tensor(const char *img, size_t n, const char *name, llx_dtype dt, long long r, long long c,
+                          llx_llx **f)
+{
+    if (llx_llx_open_mem(f, img, n, "test") != LLX_OK) return NULL;
+    return llx_llx_tensor(*f, name, dt, r, c);
+}
+
+static int same_tensor(const char *a, size_t na, const char *b, size_t nb, const char *name, int rows, int cols)
+{
+    llx_llx *fa = NULL, *fb = NULL;
+    const void *ta = tensor(a, na, name, LLX_DT_Q4, rows, cols, &fa), *tb = tensor(b, nb, name, LLX_DT_Q4, rows, cols, &fb);
+    const int same = ta && tb && !memcmp(ta, tb, (size_t)rows * cols / 2);
+    if (!ta || !tb) llx_test_note("%s missing", name);
+    llx_llx_close(fa), llx_llx_close(fb);
+    return same;
+}
+
+/* Relative squared error of the quantized model's logits against the
+ * fp32 model's over the first windows of the calibration text. */
+static double logit_error(const char *dir, const char *qpath)
+{
+    llx_model *m = NULL, *q = NULL;
+    if (llx_model_open(&m, dir) != LLX_OK || llx_model_open(&q, qpath) != LLX_OK) {
+        llx_model_close(m);
+        return -1.0;
+    }
+    size_t len = 0;
+    char *text = llx_test_read(llx_fixture_calib_text(), &len);
+    int *ids = NULL, n = 0;
+    double num = 0.0, den = 0.0;
+    if (text && llx_tokenize(llx_model_tokenizer(m), text, len, &ids, &n) == LLX_OK)
+        for (int w0 = 0; w0 + 32 <= n && w0 < 512; w0 += 32) {
+            float *a = llx_test_all_logits(m, LLX_PREC_FP32, ids + w0, 32);
+            float *b = llx_test_all_logits(q, LLX_PREC_W8A8_STATIC, ids + w0, 32);
+            for (size_t i = 0; a && b && i < (size_t)32 * m->cfg.n_vocab; i++)
+                num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)a[i] * a[i];
+            free(a), free(b);
+        }
+    free(text), free(ids);
+    llx_model_close(m), llx_model_close(q);
+    return den > 0.0 ? num / den : -1.0;
+}
+
+static void check_model(const char *dir, int rotate, const char *tag)
+{
+    REQUIRE(dir);
+    llx_model *m = NULL;
+    REQUIRE(llx_model_open(&m, dir) == LLX_OK);
+    int qr, qc, fr, fc;
+    llx_matrix_shape(&m->cfg, LLX_MAT_QKV, &qr, &qc);
+    llx_matrix_shape(&m->cfg, LLX_MAT_FC2, &fr, &fc);
+    const int L = m->cfg.n_layer;
+    llx_model_close(m);
+    char name[4][96];
+    size_t n[4] = {0};
+    char *img[4];
+    static const char *const what[4] = {"fp-a4", "seq", "asym", "fp"};
+    for (int v = 0; v < 4; v++) {
+        llx_quant_opts o = opts(v == 1 ? LLX_GPTQ_CALIB_SEQ : v == 2 ? LLX_GPTQ_CALIB_ASYM : LLX_GPTQ_CALIB_FP, rotate, 1);
+        o.gptq_hess_a4 = v == 0;
+        snprintf(name[v], sizeof name[v], "gptqseq-%s-%s.llx", tag, what[v]);
+        img[v] = quantize(dir, &o, name[v], &n[v]);
+        REQUIRE(img[v]);
+    }
+    char qkv0[32], last[32];
+    snprintf(qkv0, sizeof qkv0, "h.0.%s.w", llx_matrix_name(LLX_MAT_QKV));
+    snprintf(last, sizeof last, "h.%d.%s.w", L - 1, llx_matrix_name(LLX_MAT_FC2));
+    /* the first matrix's inputs: the int4 codes of the fp32 model's, as --gptq-hessian a4 */
+    CHECK_MSG(same_tensor(img[0], n[0], img[1], n[1], qkv0, qr, qc), "%s: seq's first matrix is not a4's", tag);
+    CHECK_MSG(!same_tensor(img[0], n[0], img[1], n[1], last, fr, fc), "%s: seq's last matrix is a4's", tag);
+    CHECK_MSG(!same_tensor(img[1], n[1], img[2], n[2], qkv0, qr, qc), "%s: asym changed nothing", tag);
+    double e[4];
+    for (int v = 0; v < 4; v++) e[v] = logit_error(dir, llx_test_tmpfile(name[v]));
+    llx_test_note("%s: logit error vs fp32: fp32 Hessian %.4g, a4 %.4g, seq %.4g, asym %.4g", tag, e[3], e[0], e[1],
+                  e[2]);
+    CHECK(e[3] > 0.0 && e[2] > 0.0);
+    CHECK_MSG(e[2] < e[3], "%s: asym %.4g not below the fp32 Hessian's %.4g", tag, e[2], e[3]);
+    CHECK_MSG(e[1] < e[3], "%s: seq %.4g not below the fp32 Hessian's %.4g", tag, e[1], e[3]);
+    CHECK_MSG(e[2] < e[1], "%s: asym %.4g not below seq's %.4g", tag, e[2], e[1]);
+    /* the same files with two threads */
+    for (int v = 1; v < 3; v++) {
+        llx_quant_opts o = opts(v == 1 ? LLX_GPTQ_CALIB_SEQ : LLX_GPTQ_CALIB_ASYM, rotate, 2);
+        char nm[96];
+        snprintf(nm, sizeof nm, "gptqseq-%s-%s-t2.llx", tag, what[v]);
+        size_t n2 = 0;
+        char *b = quantize(dir, &o, nm, &n2);
+        CHECK_MSG(b && n2 == n[v] && !memcmp(b, img[v], n2), "%s %s: two threads wrote another file", tag, what[v]);
+        free(b);
+    }
+    for (int v = 0; v < 4; v++) free(img[v]);
+}
+
+TEST(gptqseq_gpt2)
+{
+    check_model(gpt2_model(), 0, "gpt2");
+}
+
+TEST(gptqseq_gpt2_rotated)
+{
+    check_model(gpt2_model(), 1, "gpt2-rot");
+}
+
+TEST(gptqseq_llama_rotated, LLX_T_ASAN)
+{
+    check_model(llx_fixture_llama_paley(), 1, "llama-rot");
+}
+
+TEST(gptqseq_llama)
+{
+    check_model(llx_fixture_llama_paley(), 0, "llama");
+}
