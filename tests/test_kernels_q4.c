@@ -163,7 +163,7 @@ TIER_TEST(gemm_q4_bit_exact)
 {
     llx_rng r;
     llx_rng_seed(&r, 3);
-    static const int Ks[] = {64, 128, 640};
+    static const int Ks[] = {64, 96, 128, 640};
     static const int Rs[] = {5, 16, 40, 50, 100, 257};
     static const int Ts[] = {1, 2, 5, 9};
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
