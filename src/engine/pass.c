@@ -51,22 +51,24 @@ void llx_node_parallel_rows(node *nd, int n, int align, row_fn fn, void *ctx)
 {
     rows_job j = {fn, ctx, n, align};
     if (llx_pool_size(nd->pool) == 1 || n <= align) fn(ctx, 0, n, 0);
-    else llx_pool_run(nd->pool, rows_member, &j);
+    else llx_pool_run_shares(nd->pool, rows_member, &j);
 }
 
 typedef struct paced_job {
     row_fn fn;
     void *ctx;
     int cut[LLX_PACE_MAX + 1];
+    double t0;
     double took[LLX_PACE_MAX];
 } paced_job;
 
+/* took: from the run's start, so a member that starts late (or whose
+ * share member 0 ran after its own, llx_pool_run_shares) counts as slow */
 static void paced_member(void *arg, int ith, int nth)
 {
     paced_job *j = arg;
-    const double t0 = llx_now_s();
     if (j->cut[ith] < j->cut[ith + 1]) j->fn(j->ctx, j->cut[ith], j->cut[ith + 1], ith);
-    j->took[ith] = llx_now_s() - t0;
+    j->took[ith] = llx_now_s() - j->t0;
 }
 
 void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn, void *ctx)
@@ -91,7 +93,8 @@ void llx_node_parallel_paced(node *nd, float *pace, int n, int align, row_fn fn,
         run += pace[i];
     }
     j.cut[nth] = n;
-    llx_pool_run(nd->pool, paced_member, &j);
+    j.t0 = llx_now_s();
+    llx_pool_run_shares(nd->pool, paced_member, &j);
     /* each member's rows per second, relative to the mean, smoothed */
     double speed[LLX_PACE_MAX], mean = 0.0;
     for (int i = 0; i < nth; i++) {

@@ -20,11 +20,18 @@ struct llx_pool {
     atomic_uint gen;
     atomic_int pending;
     atomic_int quit;
+    struct share *taken;   /* [n]: the last run whose share ith was taken */
+    atomic_uint stolen;    /* shares member 0 ran for another member, ever */
     atomic_int bar_in;     /* members at the barrier (llx_pool_barrier) */
     atomic_uint bar_gen;   /* barriers passed */
     pthread_mutex_t mu;
     pthread_cond_t cv_start;
     pthread_cond_t cv_done;
+};
+
+struct share {
+    atomic_uint gen;
+    char pad[64 - sizeof(atomic_uint)]; /* one cache line per member */
 };
 
 struct member {
@@ -37,6 +44,19 @@ static inline void cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+/* Take share ith of run g, the current run or one that ended: 0 when it
+ * was taken already, in run g (by member 0: stolen) or a later one (run g
+ * is over).  A share of run g not taken cannot have run, so run g is the
+ * current one.  Generations compare modulo 2^32. */
+static int take_share(llx_pool *p, unsigned g, int ith)
+{
+    atomic_uint *t = &p->taken[ith].gen;
+    unsigned v = atomic_load_explicit(t, memory_order_acquire);
+    while ((int)(v - g) < 0)
+        if (atomic_compare_exchange_weak_explicit(t, &v, g, memory_order_acq_rel, memory_order_acquire)) return 1;
+    return 0;
 }
 
 static void *member_main(void *arg)
@@ -59,6 +79,9 @@ static void *member_main(void *arg)
         }
         seen = g;
         if (atomic_load(&p->quit)) return NULL;
+        /* fn and ctx are read only after the share is ours: until we finish
+         * it the run cannot end, so member 0 cannot be writing the next ones */
+        if (!take_share(p, g, m.ith)) continue;
         p->fn(p->ctx, m.ith, p->n);
         if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->mu);
@@ -80,7 +103,10 @@ llx_status llx_pool_create(llx_pool **out, int nthreads, int spin)
     pthread_cond_init(&p->cv_start, NULL);
     pthread_cond_init(&p->cv_done, NULL);
     p->th = calloc((size_t)nthreads, sizeof *p->th);
-    if (!p->th) {
+    p->taken = aligned_alloc(64, (size_t)nthreads * sizeof *p->taken);
+    if (p->taken)
+        for (int i = 0; i < nthreads; i++) atomic_init(&p->taken[i].gen, 0);
+    if (!p->th || !p->taken) {
         llx_pool_free(p);
         return llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
@@ -113,6 +139,7 @@ void llx_pool_free(llx_pool *p)
         for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
         free(p->th);
     }
+    free(p->taken);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_start);
     pthread_cond_destroy(&p->cv_done);
@@ -121,7 +148,20 @@ void llx_pool_free(llx_pool *p)
 
 int llx_pool_size(const llx_pool *p) { return p ? p->n : 1; }
 
-void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx)
+/* Member 0 runs the shares of members that have not taken theirs by the
+ * time it finished its own: they are not running (descheduled, or asleep
+ * after their spin), and waiting for them would cost a scheduler slice. */
+static void steal_shares(llx_pool *p, unsigned g)
+{
+    for (int i = 1; i < p->n; i++) {
+        if (!take_share(p, g, i)) continue;
+        p->fn(p->ctx, i, p->n);
+        atomic_fetch_add_explicit(&p->stolen, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+    }
+}
+
+static void run(llx_pool *p, llx_pool_fn fn, void *ctx, int steal)
 {
     if (!p || p->n == 1) {
         fn(ctx, 0, 1);
@@ -129,12 +169,14 @@ void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx)
     }
     p->fn = fn;
     p->ctx = ctx;
+    const unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1; /* only member 0 writes gen */
     atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    atomic_store_explicit(&p->gen, g, memory_order_release);
     pthread_cond_broadcast(&p->cv_start);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
+    if (steal) steal_shares(p, g);
     for (int i = 0; i < p->spin && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
         cpu_relax();
     if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
@@ -144,6 +186,12 @@ void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx)
         pthread_mutex_unlock(&p->mu);
     }
 }
+
+void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx) { run(p, fn, ctx, 0); }
+
+void llx_pool_run_shares(llx_pool *p, llx_pool_fn fn, void *ctx) { run(p, fn, ctx, 1); }
+
+unsigned llx_pool_stolen(const llx_pool *p) { return p ? atomic_load_explicit(&p->stolen, memory_order_relaxed) : 0; }
 
 void llx_pool_barrier(llx_pool *p)
 {

@@ -18,6 +18,18 @@ void llx_pool_free(llx_pool *p); /* accepts NULL */
 int llx_pool_size(const llx_pool *p);
 void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx);
 
+/* The same for work whose shares are independent (no llx_pool_barrier, no
+ * waiting on one another): a member that has not taken its share by the
+ * time member 0 finished its own (descheduled by another process, or
+ * asleep after its spin) has that share run by member 0, so the run does
+ * not wait a scheduler slice for it.  fn(ctx, i, n) still runs exactly
+ * once for every i, perhaps on another thread: a share's result must
+ * depend only on i. */
+void llx_pool_run_shares(llx_pool *p, llx_pool_fn fn, void *ctx);
+
+/* Shares member 0 has run for other members so far (tests, benchmarks). */
+unsigned llx_pool_stolen(const llx_pool *p);
+
 /* Inside a run: wait until every member of the run has called this as
  * often as the caller (spinning, then yielding the CPU); what each wrote
  * before it is visible to all after it.  Every member must call it the
