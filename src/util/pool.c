@@ -18,9 +18,8 @@ struct llx_pool {
     llx_pool_fn fn;
     void *ctx;
     atomic_uint gen;
-    atomic_int pending;
     atomic_int quit;
-    struct share *taken;   /* [n]: the last run whose share ith was taken */
+    struct sync *sync;     /* what members write in a run, on the cache line member 0 waits on */
     atomic_uint stolen;    /* shares member 0 ran for another member, ever */
     atomic_int bar_in;     /* members at the barrier (llx_pool_barrier) */
     atomic_uint bar_gen;   /* barriers passed */
@@ -29,9 +28,12 @@ struct llx_pool {
     pthread_cond_t cv_done;
 };
 
-struct share {
-    atomic_uint gen;
-    char pad[64 - sizeof(atomic_uint)]; /* one cache line per member */
+/* pending and the taken shares on one cache line (for up to 15 members):
+ * member 0 reads taken after its own share and then waits on pending, so
+ * looking for shares to run costs no extra line transfer */
+struct sync {
+    atomic_int pending;  /* shares of the run not finished, but member 0's */
+    atomic_uint taken[]; /* [n]: the last run whose share ith was taken */
 };
 
 struct member {
@@ -52,7 +54,7 @@ static inline void cpu_relax(void)
  * current one.  Generations compare modulo 2^32. */
 static int take_share(llx_pool *p, unsigned g, int ith)
 {
-    atomic_uint *t = &p->taken[ith].gen;
+    atomic_uint *t = &p->sync->taken[ith];
     unsigned v = atomic_load_explicit(t, memory_order_acquire);
     while ((int)(v - g) < 0)
         if (atomic_compare_exchange_weak_explicit(t, &v, g, memory_order_acq_rel, memory_order_acquire)) return 1;
@@ -83,7 +85,7 @@ static void *member_main(void *arg)
          * it the run cannot end, so member 0 cannot be writing the next ones */
         if (!take_share(p, g, m.ith)) continue;
         p->fn(p->ctx, m.ith, p->n);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+        if (atomic_fetch_sub_explicit(&p->sync->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->cv_done);
             pthread_mutex_unlock(&p->mu);
@@ -103,10 +105,14 @@ llx_status llx_pool_create(llx_pool **out, int nthreads, int spin)
     pthread_cond_init(&p->cv_start, NULL);
     pthread_cond_init(&p->cv_done, NULL);
     p->th = calloc((size_t)nthreads, sizeof *p->th);
-    p->taken = aligned_alloc(64, (size_t)nthreads * sizeof *p->taken);
-    if (p->taken)
-        for (int i = 0; i < nthreads; i++) atomic_init(&p->taken[i].gen, 0);
-    if (!p->th || !p->taken) {
+    const size_t sync_bytes = sizeof *p->sync + (size_t)nthreads * sizeof(atomic_uint);
+    p->sync = aligned_alloc(64, (sync_bytes + 63) & ~(size_t)63);
+    if (p->sync) {
+        atomic_init(&p->sync->pending, 0);
+        for (int i = 0; i < nthreads; i++) atomic_init(&p->sync->taken[i], 0);
+    }
+    if (!p->th || !p->sync) {
+        p->n = 1; /* no member started */
         llx_pool_free(p);
         return llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
@@ -139,7 +145,7 @@ void llx_pool_free(llx_pool *p)
         for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
         free(p->th);
     }
-    free(p->taken);
+    free(p->sync);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_start);
     pthread_cond_destroy(&p->cv_done);
@@ -157,7 +163,7 @@ static void steal_shares(llx_pool *p, unsigned g)
         if (!take_share(p, g, i)) continue;
         p->fn(p->ctx, i, p->n);
         atomic_fetch_add_explicit(&p->stolen, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        atomic_fetch_sub_explicit(&p->sync->pending, 1, memory_order_acq_rel);
     }
 }
 
@@ -170,18 +176,18 @@ static void run(llx_pool *p, llx_pool_fn fn, void *ctx, int steal)
     p->fn = fn;
     p->ctx = ctx;
     const unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1; /* only member 0 writes gen */
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->sync->pending, p->n - 1, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
     atomic_store_explicit(&p->gen, g, memory_order_release);
     pthread_cond_broadcast(&p->cv_start);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
     if (steal) steal_shares(p, g);
-    for (int i = 0; i < p->spin && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
+    for (int i = 0; i < p->spin && atomic_load_explicit(&p->sync->pending, memory_order_acquire) > 0; i++)
         cpu_relax();
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    if (atomic_load_explicit(&p->sync->pending, memory_order_acquire) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+        while (atomic_load_explicit(&p->sync->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&p->cv_done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
