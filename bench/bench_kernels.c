@@ -15,7 +15,10 @@
  *             that stays in L2, the tier's best int8 GEMM rate here
  *   gemv_q4   T=1 int4 weights (the tier's q4 panels) x int8 activations over
  *             the same bytes (twice the rows), per-row scales (G=K) and
- *             groups of 64 columns: GB/s of weights and scales
+ *             groups of 64 columns: GB/s of weights and scales; then the
+ *             same (G=K) in kernel calls of 64 KiB, 256 KiB and 1 MiB of
+ *             weights each, as % of the read (a decode thread's part of a
+ *             GPT-2 medium matrix is 256 KiB-1 MiB at two threads)
  *   gemm_q4   T=128 int4 GEMM, one scale per row (G=K) and groups of 64,
  *             on the gemm_i8 shapes: GOP/s
  *   gemm_f32  T=128 fp32 GEMM, 1024x4096 and GPT-2 small's FC1 3072x768: GFLOP/s
@@ -49,6 +52,7 @@ typedef struct job {
     const llx_kernels *k;
     int op;
     int T, R, K, G;
+    int call_rows; /* OP_GEMM_Q4: rows per kernel call (0: a thread's rows in one call) */
     const void *w, *x;
     void *out;
     const float *ws, *s_in;
@@ -75,13 +79,15 @@ static void member(void *arg, int ith, int nth)
         j->k->gemm_i8(&ep, j->x, j->K, (const int8_t *)j->w + (size_t)b * llx_i8_ld(j->k, j->K), j->T, e - b, j->K);
         break;
     }
-    case OP_GEMM_Q4: { /* int4 weights, fp32 out (groups [g][R]) */
+    case OP_GEMM_Q4: /* int4 weights, fp32 out (groups [g][R]) */
         llx_split_work(j->R, ith, nth, 16, &b, &e);
-        const llx_epilogue ep = {.scale = LLX_EPI_DEQUANT, .ws = j->ws + (size_t)b * (j->K / j->G), .s_in = j->s_in, .ng = j->K / j->G,
-                                 .out = (float *)j->out + b, .ldo = (size_t)j->R};
-        j->k->gemm_q4(&ep, j->x, j->K, (const uint8_t *)j->w + (size_t)b * j->K / 2, j->T, e - b, j->K, j->G);
+        for (int r = b, step = j->call_rows ? j->call_rows : e - b; r < e; r += step) {
+            const int n = e - r < step ? e - r : step;
+            const llx_epilogue ep = {.scale = LLX_EPI_DEQUANT, .ws = j->ws + (size_t)r * (j->K / j->G), .s_in = j->s_in,
+                                     .ng = j->K / j->G, .out = (float *)j->out + r, .ldo = (size_t)j->R};
+            j->k->gemm_q4(&ep, j->x, j->K, (const uint8_t *)j->w + (size_t)r * j->K / 2, j->T, n, j->K, j->G);
+        }
         break;
-    }
     case OP_PEAK:
         j->best_s[ith] = 1e30;
         for (int r = 0; r < PEAK_RUNS; r++) {
@@ -145,12 +151,33 @@ static double gemm_i8(llx_pool *pool, const llx_kernels *k, const bufs *b, int T
     return 2.0 * T * R * K / time_job(pool, &j, reps) / 1e9;
 }
 
-static double gemm_q4(llx_pool *pool, const llx_kernels *k, const bufs *b, int T, int R, int K, int G, int reps)
+static double gemm_q4_calls(llx_pool *pool, const llx_kernels *k, const bufs *b, int T, int R, int K, int G, int reps,
+                           int call_rows)
 {
     llx_pack_q4_panels((uint8_t *)b->wp, (const uint8_t *)b->w8, R, K, k->q4_rows);
     job j = {.k = k, .op = OP_GEMM_Q4, .T = T, .R = R, .K = K, .G = G, .w = b->wp, .x = b->x8, .out = b->out,
-             .ws = b->ws, .s_in = b->s_in};
+             .ws = b->ws, .s_in = b->s_in, .call_rows = call_rows};
     return time_job(pool, &j, reps);
+}
+
+static double gemm_q4(llx_pool *pool, const llx_kernels *k, const bufs *b, int T, int R, int K, int G, int reps)
+{
+    return gemm_q4_calls(pool, k, b, T, R, K, G, reps, 0);
+}
+
+/* The decode GEMV in calls of fewer rows (a thread's part of a smaller
+ * matrix): what each call's start costs against one long call. */
+static void gemv_q4_calls(llx_pool *pool, const llx_kernels *k, const bufs *b, int R, int K, double bw, int reps)
+{
+    static const int kib[] = {64, 256, 1024};
+    const double q4 = (double)R * K + 4.0 * 2 * R;
+    printf("%-7s %-10s", k->name, "gemv_q4");
+    for (size_t i = 0; i < sizeof kib / sizeof *kib; i++) {
+        const int rows = (int)((size_t)kib[i] * 2048 / (size_t)K) / 16 * 16;
+        const double s = gemm_q4_calls(pool, k, b, 1, 2 * R, K, K, reps, rows > 16 ? rows : 16);
+        printf(" %d KiB %.1f%%", kib[i], 100 * q4 / s / 1e9 / bw);
+    }
+    printf(" of read bandwidth in calls of that many weight bytes (G=%d)\n", K);
 }
 
 /* The peak loops of the tier's instruction set (none for ref and the
@@ -194,6 +221,7 @@ static void run_tier(llx_pool *pool, const llx_kernels *k, const bufs *b, int R,
         printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth (G=%d)\n", k->name, "gemv_q4", q4 / s / 1e9,
                100 * q4 / s / 1e9 / bw, G);
     }
+    gemv_q4_calls(pool, k, b, R, K, bw, rr);
     job gf = {.k = k, .op = OP_GEMM_F32, .T = 1, .R = R / 4, .K = K, .w = b->wf, .x = b->xf, .out = b->out};
     s = time_job(pool, &gf, rr);
     printf("%-7s %-10s %10.2f GB/s  %5.1f%% of read bandwidth\n", k->name, "gemv_f32", bytes / s / 1e9,
