@@ -51,7 +51,8 @@ TEST(pool_barrier_orders_members, LLX_T_ASAN | LLX_T_TSAN)
 }
 
 /* llx_pool_run_shares: every share runs exactly once per run whoever runs
- * it, member 0 runs the shares of members that have not started (members
+ * it (and llx_pool_short_handed tells whether this run had member 0 run
+ * another's), member 0 runs the shares of members that have not started (members
  * asleep: spin 0, shares of no work), and a member that missed its share
  * joins the next run, a barrier run among them (llx_pool_run, which never
  * hands a share to another thread: its barrier would wait forever). */
@@ -82,8 +83,10 @@ TEST(pool_run_shares_runs_each_once, LLX_T_ASAN | LLX_T_TSAN)
             int bad = 0;
             for (j.run = 0; j.run < 400; j.run++) {
                 for (int i = 0; i < MEMBERS_MAX; i++) atomic_store(&j.ran[i], 0);
+                const unsigned stolen = llx_pool_stolen(p);
                 llx_pool_run_shares(p, share_member, &j);
                 for (int i = 0; i < n; i++) bad += atomic_load(&j.ran[i]) != 1;
+                bad += llx_pool_short_handed(p) != (llx_pool_stolen(p) != stolen); /* this run's, not an earlier one's */
                 if (j.run % 50 == 49) { /* a barrier run now and then: every member must come */
                     b.run = j.run / 50;
                     llx_pool_run(p, bar_member, &b);
@@ -96,5 +99,5 @@ TEST(pool_run_shares_runs_each_once, LLX_T_ASAN | LLX_T_TSAN)
             if (!spin) CHECK_MSG(llx_pool_stolen(p) > 0, "%d members: member 0 never ran a sleeping member's share", n);
             llx_pool_free(p);
         }
-    CHECK(llx_pool_stolen(NULL) == 0);
+    CHECK(llx_pool_stolen(NULL) == 0 && !llx_pool_short_handed(NULL));
 }

@@ -378,7 +378,9 @@ llx_status w8_attn(node *nd, const llx_stage *st, int h0, int h1)
     const int nth = llx_pool_size(nd->pool), G = group_of(st);
     const int split = st->tokens == 1 && nth > 1 && llx_tok_pos(nd, 0) + 1 >= SPLIT_MIN_POS * nth;
     const int q0 = llx_stage_row0(nd, st), T = st->tokens - q0; /* the queries wanted: tokens [q0, tokens) */
-    if (st->tokens == 1 && T == 1 && nth > 1 && !split && h0 % G == 0) {
+    /* the fused run needs every thread (an in-run barrier): not when a
+     * thread was missing from the last row split (llx_pool_run_shares) */
+    if (st->tokens == 1 && T == 1 && nth > 1 && !split && h0 % G == 0 && !llx_pool_short_handed(nd->pool)) {
         fused_job f = {nd, st, h0, h1, llx_tok_pos(nd, 0) + 1};
         llx_pool_run(nd->pool, fused_member, &f);
         return LLX_OK;

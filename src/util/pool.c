@@ -21,6 +21,7 @@ struct llx_pool {
     atomic_int quit;
     struct sync *sync;     /* what members write in a run, on the cache line member 0 waits on */
     atomic_uint stolen;    /* shares member 0 ran for another member, ever */
+    int short_handed;      /* the last llx_pool_run_shares ran such a share (member 0's) */
     atomic_int bar_in;     /* members at the barrier (llx_pool_barrier) */
     atomic_uint bar_gen;   /* barriers passed */
     pthread_mutex_t mu;
@@ -159,8 +160,10 @@ int llx_pool_size(const llx_pool *p) { return p ? p->n : 1; }
  * after their spin), and waiting for them would cost a scheduler slice. */
 static void steal_shares(llx_pool *p, unsigned g)
 {
+    p->short_handed = 0;
     for (int i = 1; i < p->n; i++) {
         if (!take_share(p, g, i)) continue;
+        p->short_handed = 1;
         p->fn(p->ctx, i, p->n);
         atomic_fetch_add_explicit(&p->stolen, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&p->sync->pending, 1, memory_order_acq_rel);
@@ -198,6 +201,8 @@ void llx_pool_run(llx_pool *p, llx_pool_fn fn, void *ctx) { run(p, fn, ctx, 0); 
 void llx_pool_run_shares(llx_pool *p, llx_pool_fn fn, void *ctx) { run(p, fn, ctx, 1); }
 
 unsigned llx_pool_stolen(const llx_pool *p) { return p ? atomic_load_explicit(&p->stolen, memory_order_relaxed) : 0; }
+
+int llx_pool_short_handed(const llx_pool *p) { return p && p->short_handed; }
 
 void llx_pool_barrier(llx_pool *p)
 {

@@ -30,6 +30,11 @@ void llx_pool_run_shares(llx_pool *p, llx_pool_fn fn, void *ctx);
 /* Shares member 0 has run for other members so far (tests, benchmarks). */
 unsigned llx_pool_stolen(const llx_pool *p);
 
+/* Whether the last llx_pool_run_shares had member 0 run another member's
+ * share: that member was not running then, so a run that needs every
+ * member (a barrier) would likely wait for it.  For the driving thread. */
+int llx_pool_short_handed(const llx_pool *p);
+
 /* Inside a run: wait until every member of the run has called this as
  * often as the caller (spinning, then yielding the CPU); what each wrote
  * before it is visible to all after it.  Every member must call it the
