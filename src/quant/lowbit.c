@@ -181,35 +181,6 @@ static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char
     return st;
 }
 
-/* A matrix as image prev stores it (the tensors llx_qw_add wrote). */
-static llx_status copy_matrix(llx_llx_writer *wr, const llx_model *prev, const char *pre, int rows, int cols,
-                              const llx_qw_spec *spec)
-{
-    char wn[80], sn[80];
-    snprintf(wn, sizeof wn, "%s.w", pre);
-    snprintf(sn, sizeof sn, "%s.s", pre);
-    const int G = spec->group > 0 && spec->group < cols ? spec->group : cols;
-    const llx_dtype wdt = spec->bits == 4 ? LLX_DT_Q4 : spec->bits == 8 ? LLX_DT_I8 : LLX_DT_F32;
-    const size_t wbytes = (size_t)rows * cols * (size_t)spec->bits / 8;
-    const llx_dtype sdt = spec->bits == 4 && spec->f16 ? LLX_DT_F16 : LLX_DT_F32;
-    const long long scols = spec->bits == 4 && spec->group > 0 ? cols / G : 0;
-    const size_t sbytes = (size_t)rows * (scols ? scols : 1) * (sdt == LLX_DT_F16 ? 2 : 4);
-    const void *pw = llx_llx_tensor(prev->qf, wn, wdt, rows, cols);
-    const void *ps = spec->bits == 32 ? NULL : llx_llx_tensor(prev->qf, sn, sdt, rows, scols);
-    if (!pw || (spec->bits != 32 && !ps))
-        return llx_fail(LLX_ERR_INTERNAL, "sequential GPTQ: %s missing from the partly quantized model", pre);
-    void *dw = malloc(wbytes + 1), *ds = spec->bits == 32 ? NULL : malloc(sbytes);
-    if (!dw || (spec->bits != 32 && !ds)) {
-        free(dw), free(ds);
-        return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    }
-    memcpy(dw, pw, wbytes);
-    llx_status st = llx_llx_add(wr, wn, wdt, rows, cols, dw);
-    if (!ds) return st;
-    memcpy(ds, ps, sbytes);
-    return st == LLX_OK ? llx_llx_add(wr, sn, sdt, rows, scols, ds) : (free(ds), st);
-}
-
 /* Matrix m of layer l (input in) into wr: from the Hessians of this pass,
  * or, sequentially, from the previous image, by GPTQ now, or to nearest. */
 static llx_status layer_matrix(llx_llx_writer *wr, const llx_model *fm, const lb_calib *cb, int l, int in,
@@ -220,7 +191,7 @@ static llx_status layer_matrix(llx_llx_writer *wr, const llx_model *fm, const lb
         return add_matrix(wr, fm, pre, rows, cols, spec, h, 0.0);
     }
     const int k = l * IN_COUNT + in;
-    if (k < cb->seq_k) return copy_matrix(wr, cb->seq_prev, pre, rows, cols, spec);
+    if (k < cb->seq_k) return llx_qw_copy(wr, cb->seq_prev->qf, pre, rows, cols, spec);
     return add_matrix(wr, fm, pre, rows, cols, spec, k == cb->seq_k ? cb->seq_h : NULL, cb->asym_alpha);
 }
 
