@@ -15,16 +15,9 @@ const char *llx_tiny_hf(void)
     static char dir[512];
     static int failed;
     if (failed) return NULL;
-    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("tiny-hf"));
-    if (llx_test_have_model(dir)) return dir; /* built by an earlier test of this run */
     const llx_config c = {.n_vocab = 300, .n_ctx = 32, .n_embd = 32, .n_layer = 2, .n_head = 4, .n_inner = 128, .ln_eps = 1e-5f};
-    if (llx_synth_write(dir, &c, 11, "F32", NULL) != LLX_OK) {
-        llx_test_note("tiny synth: %s", llx_errmsg());
-        dir[0] = 0;
-        failed = 1;
-        return NULL;
-    }
-    return dir;
+    if (!llx_fixture_synth(dir, sizeof dir, "tiny-hf", &c, 11, "F32")) failed = 1;
+    return dir[0] ? dir : NULL;
 }
 
 const char *llx_tiny_calib(void) { return llx_fixture_calib_text(); }

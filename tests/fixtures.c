@@ -12,19 +12,25 @@
 #include "test.h"
 #include "w8a8_fixtures.h"
 
-const char *llx_fixture_awkward(int layers)
+const char *llx_fixture_synth(char *dir, size_t cap, const char *name, const llx_config *c, uint64_t seed,
+                              const char *dtype)
 {
-    static char dirs[3][512];
-    char *dir = dirs[layers == 2 ? 2 : 1];
-    snprintf(dir, sizeof dirs[0], "%s", llx_test_tmpfile(layers == 2 ? "awkward2" : "awkward1"));
+    snprintf(dir, cap, "%s", llx_test_tmpfile(name));
     if (llx_test_have_model(dir)) return dir;
-    llx_config c = {.n_vocab = 1000, .n_ctx = 64, .n_embd = 120, .n_layer = layers == 2 ? 2 : 1, .n_head = 3, .n_inner = 300, .ln_eps = 1e-5f};
-    if (llx_synth_write(dir, &c, 7, "F32", NULL) != LLX_OK) {
-        llx_test_note("synth: %s", llx_errmsg());
+    if (llx_synth_write(dir, c, seed, dtype, NULL) != LLX_OK) {
+        llx_test_note("synth %s: %s", name, llx_errmsg());
         dir[0] = 0;
         return NULL;
     }
     return dir;
+}
+
+const char *llx_fixture_awkward(int layers)
+{
+    static char dirs[3][512];
+    const llx_config c = {.n_vocab = 1000, .n_ctx = 64, .n_embd = 120, .n_layer = layers == 2 ? 2 : 1, .n_head = 3, .n_inner = 300, .ln_eps = 1e-5f};
+    return llx_fixture_synth(dirs[layers == 2 ? 2 : 1], sizeof dirs[0], layers == 2 ? "awkward2" : "awkward1", &c, 7,
+                             "F32");
 }
 
 const char *llx_fixture_calib_text(void)
@@ -75,15 +81,8 @@ const char *llx_fixture_awkward_llx(int act)
 const char *llx_fixture_long_llx(int act)
 {
     static char dir[512], paths[3][512];
-    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("long1"));
-    if (!llx_test_have_model(dir)) {
-        llx_config c = {.n_vocab = 1000, .n_ctx = 320, .n_embd = 120, .n_layer = 1, .n_head = 3, .n_inner = 300, .ln_eps = 1e-5f};
-        if (llx_synth_write(dir, &c, 5, "F32", NULL) != LLX_OK) {
-            llx_test_note("synth: %s", llx_errmsg());
-            dir[0] = 0;
-            return NULL;
-        }
-    }
+    const llx_config c = {.n_vocab = 1000, .n_ctx = 320, .n_embd = 120, .n_layer = 1, .n_head = 3, .n_inner = 300, .ln_eps = 1e-5f};
+    if (!llx_fixture_synth(dir, sizeof dir, "long1", &c, 5, "F32")) return NULL;
     return quantize_once(paths[act == 2 ? 2 : 1], sizeof paths[0], dir, llx_fixture_calib_text(), act, 2048,
                          act == 2 ? "long1-dynamic.llx" : "long1-static.llx");
 }
@@ -140,18 +139,11 @@ const char *llx_fixture_llama_llx(int act)
 const char *llx_fixture_llama_paley(void)
 {
     static char dir[512];
-    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("llama-paley"));
-    if (llx_test_have_model(dir)) return dir;
-    llx_config c = {.n_vocab = 700, .n_ctx = 96, .n_embd = 96, .n_layer = 2, .n_head = 6, .n_inner = 192,
+    const llx_config c = {.n_vocab = 700, .n_ctx = 96, .n_embd = 96, .n_layer = 2, .n_head = 6, .n_inner = 192,
                     .ln_eps = 1e-5f, .arch = LLX_ARCH_LLAMA, .n_kv_head = 2, .head_dim = 16, .rope_theta = 10000.0f,
                     .rope_llama3 = 1, .rope_factor = 8.0f, .rope_low_freq = 1.0f, .rope_high_freq = 4.0f,
                     .rope_orig_ctx = 32};
-    if (llx_synth_write(dir, &c, 5, "BF16", NULL) != LLX_OK) {
-        llx_test_note("synth: %s", llx_errmsg());
-        dir[0] = 0;
-        return NULL;
-    }
-    return dir;
+    return llx_fixture_synth(dir, sizeof dir, "llama-paley", &c, 5, "BF16");
 }
 
 /* The quantizer options of low-bit test variant v (0-3), shared by the

@@ -248,14 +248,8 @@ static const char *synth_once(char *dir, size_t cap, const char *name, llx_confi
 {
     if (dir[0]) return dir;
     if (*failed) return NULL;
-    snprintf(dir, cap, "%s", llx_test_tmpfile(name));
-    if (llx_synth_write(dir, &c, 21, "F32", NULL) != LLX_OK) {
-        llx_test_note("synth %s: %s", name, llx_errmsg());
-        dir[0] = 0;
-        *failed = 1;
-        return NULL;
-    }
-    return dir;
+    if (!llx_fixture_synth(dir, cap, name, &c, 21, "F32")) *failed = 1;
+    return dir[0] ? dir : NULL;
 }
 
 const char *llx_serve_model_small(void)

@@ -109,11 +109,9 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
 static const char *gpt2_model(void)
 {
     static char dir[512];
-    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("gptqseq-gpt2"));
-    if (llx_test_have_model(dir)) return dir;
     const llx_config c = {.n_vocab = 500, .n_ctx = 64, .n_embd = 96, .n_layer = 3, .n_head = 4, .n_inner = 384,
                           .ln_eps = 1e-5f};
-    return llx_synth_write(dir, &c, 11, "F32", NULL) == LLX_OK ? dir : NULL;
+    return llx_fixture_synth(dir, sizeof dir, "gptqseq-gpt2", &c, 11, "F32");
 }
 
 static llx_quant_opts opts(int calib, int rotate, int threads)

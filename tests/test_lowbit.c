@@ -19,11 +19,9 @@
 static const char *paley_model(void)
 {
     static char dir[512];
-    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("paley-gpt2"));
-    if (llx_test_have_model(dir)) return dir;
     const llx_config c = {.n_vocab = 500, .n_ctx = 32, .n_embd = 96, .n_layer = 2, .n_head = 4, .n_inner = 384,
                           .ln_eps = 1e-5f};
-    return llx_synth_write(dir, &c, 3, "F32", NULL) == LLX_OK ? dir : NULL;
+    return llx_fixture_synth(dir, sizeof dir, "paley-gpt2", &c, 3, "F32");
 }
 
 static void invariance(const char *dir, double tol)

@@ -293,14 +293,8 @@ static double now(void)
 static const char *long_run_model(void)
 {
     static char dir[512];
-    snprintf(dir, sizeof dir, "%s", llx_test_tmpfile("mpi-long"));
-    if (llx_test_have_model(dir)) return dir;
     const llx_config c = {.n_vocab = 2000, .n_ctx = 1024, .n_embd = 256, .n_layer = 6, .n_head = 4, .n_inner = 1024, .ln_eps = 1e-5f};
-    if (llx_synth_write(dir, &c, 3, "F32", NULL) != LLX_OK) {
-        llx_test_note("synth: %s", llx_errmsg());
-        return NULL;
-    }
-    return dir;
+    return llx_fixture_synth(dir, sizeof dir, "mpi-long", &c, 3, "F32");
 }
 
 #define LONG_RUN_TOKENS "1000"

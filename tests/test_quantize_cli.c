@@ -169,6 +169,27 @@ TEST(quantize_cli_lowbit_scheme, LLX_T_ASAN)
     llx_proc_free(&r);
 }
 
+/* Files out[0..n) quantized from one model with one option changed: each
+ * the same size as the first and other bytes than the one before it; then
+ * file `use` computes a perplexity on calib. */
+static void check_variants(char (*out)[600], int n, int use, const char *calib)
+{
+    char *img[4] = {NULL};
+    size_t len[4] = {0};
+    REQUIRE(n <= 4);
+    for (int i = 0; i < n; i++) img[i] = llx_test_read(out[i], &len[i]);
+    for (int i = 0; i < n; i++) CHECK_MSG(img[i], "cannot read %s", out[i]);
+    for (int i = 1; i < n && img[i] && img[i - 1]; i++) {
+        CHECK_EQ_INT(len[i], len[0]);
+        CHECK_MSG(len[i] == len[i - 1] && memcmp(img[i], img[i - 1], len[i]) != 0, "file %d equals file %d", i, i - 1);
+    }
+    for (int i = 0; i < n; i++) free(img[i]);
+    llx_proc_result r;
+    llx_cli(&r, "ppl", "-m", out[use], "-f", calib, "--ctx", "16", "--max-tokens", "64", "-t", "1", NULL);
+    CHECK_MSG(r.status == 0, "ppl: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+}
+
 /* --gptq-hessian a4 reaches GPTQ: the same W4A4 GPTQ run with the int4
  * inputs' Hessian writes other weights (same size, different bytes), and
  * the file computes a perplexity */
@@ -187,16 +208,7 @@ TEST(quantize_cli_gptq_hessian_a4, LLX_T_ASAN)
         CHECK_MSG(r.status == 0, "quantize: exit %d, %.300s", r.status, r.err);
         llx_proc_free(&r);
     }
-    size_t n0 = 0, n1 = 0;
-    char *a = llx_test_read(out[0], &n0), *b = llx_test_read(out[1], &n1);
-    REQUIRE(a && b);
-    CHECK_EQ_INT(n0, n1);
-    CHECK(n0 == n1 && memcmp(a, b, n0) != 0);
-    free(a), free(b);
-    llx_proc_result r;
-    llx_cli(&r, "ppl", "-m", out[1], "-f", calib, "--ctx", "16", "--max-tokens", "64", "-t", "1", NULL);
-    CHECK_MSG(r.status == 0, "ppl: exit %d, %.300s", r.status, r.err);
-    llx_proc_free(&r);
+    check_variants(out, 2, 1, calib);
 }
 
 /* --gptq-calib seq and asym (two fractions) reach GPTQ: each writes other
@@ -209,8 +221,6 @@ TEST(quantize_cli_gptq_calib, LLX_T_ASAN)
     const char *dir = fresh_dir("q-gptq-calib");
     static const char *const calibs[4] = {"fp", "seq", "asym", "asym"};
     char out[4][600];
-    char *img[4];
-    size_t n[4];
     for (int i = 0; i < 4; i++) {
         snprintf(out[i], sizeof out[i], "%s/%d.llx", dir, i);
         llx_proc_result r;
@@ -223,18 +233,8 @@ TEST(quantize_cli_gptq_calib, LLX_T_ASAN)
                     "-t", "1", "--scheme", "w4a4", "--method", "gptq", "--gptq-calib", calibs[i], NULL);
         CHECK_MSG(r.status == 0, "quantize %d: exit %d, %.300s", i, r.status, r.err);
         llx_proc_free(&r);
-        img[i] = llx_test_read(out[i], &n[i]);
-        REQUIRE(img[i]);
     }
-    for (int i = 1; i < 4; i++) {
-        CHECK_EQ_INT(n[i], n[0]);
-        CHECK_MSG(n[i] == n[i - 1] && memcmp(img[i], img[i - 1], n[i]) != 0, "file %d equals file %d", i, i - 1);
-    }
-    for (int i = 0; i < 4; i++) free(img[i]);
-    llx_proc_result r;
-    llx_cli(&r, "ppl", "-m", out[2], "-f", calib, "--ctx", "16", "--max-tokens", "64", "-t", "1", NULL);
-    CHECK_MSG(r.status == 0, "ppl: exit %d, %.300s", r.status, r.err);
-    llx_proc_free(&r);
+    check_variants(out, 4, 2, calib);
 }
 
 /* --act-clip auto tries the grid on the calibration tokens, reports each

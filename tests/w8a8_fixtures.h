@@ -13,6 +13,12 @@ const char *llx_fixture_awkward(int layers);
 const char *llx_fixture_awkward_llx(int act);
 /* the same shape with one layer and a 320-token context (act as above) */
 const char *llx_fixture_long_llx(int act);
+/* A synthetic checkpoint folder written once per test run: dir (cap
+ * bytes) gets the run's temporary path `name`; a complete folder already
+ * there (an earlier test of this run) is kept, else llx_synth_write makes
+ * it.  dir, or NULL (noted, dir emptied) when writing fails. */
+const char *llx_fixture_synth(char *dir, size_t cap, const char *name, const llx_config *c, uint64_t seed,
+                              const char *dtype);
 /* A text file of plain English sentences for calibration. */
 const char *llx_fixture_calib_text(void);
 /* shakespeare-gpt2 quantized on train.txt with alpha 0.5 (NULL when the
