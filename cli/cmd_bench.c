@@ -51,7 +51,7 @@ static void help(void)
     printf("usage: looplynx bench -m MODEL [options]\n\n"
            "Measure prefill (pp) and decode (tg) tokens/s as mean +- sd over repetitions,\n"
            "the weight bytes read per decoded token and the bandwidth that implies.\n\n"
-           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (W8A8)\n"
+           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (quantized)\n"
            "  --prompt N           prompt tokens (default 128)\n"
            "  --gen N              decoded tokens (default 128)\n"
            "  -r, --reps R         repetitions (default 3)\n"

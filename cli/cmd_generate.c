@@ -13,7 +13,7 @@ static void help(void)
 {
     printf("usage: looplynx generate -m MODEL [-p TEXT | -f FILE | < stdin] [options]\n\n"
            "Generate a continuation of the prompt, streaming it token by token.\n"
-           "MODEL is a HuggingFace GPT-2 folder (fp32) or a .llx file (W8A8).\n\n"
+           "MODEL is a HuggingFace GPT-2 or Llama folder (fp32) or a .llx file (quantized).\n\n"
            "  -m, --model MODEL    model folder or .llx file\n"
            "  -p, --prompt TEXT    prompt text\n"
            "  -f, --file FILE      read the prompt from FILE ('-' or neither -p nor -f: stdin)\n"

@@ -14,7 +14,7 @@ static void help(void)
            "Mean negative log-likelihood and perplexity of MODEL on TEXT, over\n"
            "non-overlapping windows of --ctx tokens; each window starts from an empty\n"
            "cache at position 0 and predicts its tokens 1..ctx-1 (whole windows only).\n\n"
-           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (W8A8)\n"
+           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (quantized)\n"
            "  -f, --file TEXT      UTF-8 text, tokenized as one string\n"
            "  --ctx N              window length (default 128, or the model's context if smaller)\n"
            "  --max-tokens N       use only the first N tokens of the text\n"

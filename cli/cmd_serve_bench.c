@@ -24,7 +24,7 @@ static void help(void)
            "Decode P sequences together (one pass of the weights per step for all of them)\n"
            "and report the aggregate decode tokens/s and the per-token latency (a step's\n"
            "duration: every sequence gets one token per step), for each P.\n\n"
-           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (W8A8)\n"
+           "  -m, --model MODEL    HuggingFace folder (fp32) or .llx file (quantized)\n"
            "  -P, --parallel LIST  sequences decoded together, e.g. 1,2,4,8,16 (default 1,2,4,8,16)\n"
            "  --prompt N           prompt tokens per sequence (default 32)\n"
            "  --gen N              decode steps (default 128)\n"

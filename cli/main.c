@@ -14,9 +14,9 @@ static const struct {
     {"serve", cmd_serve, "serve the model over HTTP (OpenAI API, continuous batching)"},
     {"serve-bench", cmd_serve_bench, "decode speed of continuous batching at several batch sizes"},
     {"bench", cmd_bench, "measure prefill and decode speed against memory bandwidth"},
-    {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model to W8A8 (.llx)"},
+    {"quantize", cmd_quantize, "calibrate and quantize a HuggingFace model (.llx: W8A8, W4A8, W4A4)"},
     {"ppl", cmd_ppl, "perplexity of a model on a text"},
-    {"tokenize", cmd_tokenize, "text to GPT-2 token ids and back"},
+    {"tokenize", cmd_tokenize, "text to token ids and back (GPT-2's or a tokenizer.json)"},
     {"info", cmd_info, "validate and describe a model folder or .llx file"},
     {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
     {"sim", cmd_sim, "simulate the LoopLynx FPGA design (latency, resources, energy)"},
@@ -28,9 +28,9 @@ static const struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: looplynx <command> [options]\n\n"
-               "LoopLynx GPT-2 engine and accelerator simulator.\n\ncommands:\n");
+               "LoopLynx LLM engine (GPT-2, Llama) and accelerator simulator.\n\ncommands:\n");
     for (size_t i = 0; commands[i].name; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n'looplynx <command> --help' describes a command's options.\n");
 }
 
