@@ -18,7 +18,7 @@ static const struct {
     {"ppl", cmd_ppl, "perplexity of a model on a text"},
     {"tokenize", cmd_tokenize, "text to token ids and back (GPT-2's or a tokenizer.json)"},
     {"info", cmd_info, "validate and describe a model folder or .llx file"},
-    {"synth", cmd_synth, "write a random-weight GPT-2 checkpoint folder"},
+    {"synth", cmd_synth, "write a random-weight GPT-2 or Llama checkpoint folder"},
     {"sim", cmd_sim, "simulate the LoopLynx FPGA design (latency, resources, energy)"},
     {"dse", cmd_dse, "search the design space on the simulator (Pareto front, plot)"},
     {"fifo", cmd_fifo, "size a stage's FIFOs by linear programming and prove it in the simulator"},
