@@ -154,7 +154,7 @@ static void print_json(const model_info *mi)
         fmt_float(damp, sizeof damp, s->gptq_damp);
         if (s->act_clip > 0.0f) fmt_float(clip, sizeof clip, s->act_clip);
         if (s->rotate_hash) snprintf(rot, sizeof rot, "file\", \"rotate_hash\": \"%016llx", (unsigned long long)s->rotate_hash);
-        else snprintf(rot, sizeof rot, "%s", s->rotate ? "hadamard" : "none");
+        else snprintf(rot, sizeof rot, "%s", s->rotate ? "hadamard" : s->had_down ? "r4" : "none");
         printf("{\"scheme\": \"%s\", \"act\": \"%s\", \"alpha\": %s, \"calib_tokens\": %d, \"smooth_v\": %s, "
                "\"group\": %d, \"scales\": \"%s\", \"method\": \"%s\", \"gptq_damp\": %s, \"gptq_act_order\": %s, "
                "\"rotate\": \"%s\", \"kv\": \"%s\", \"lm_head_bits\": %d, \"online_hadamard\": %s, \"smooth_down\": %s, \"act_clip\": %s}",
@@ -207,7 +207,10 @@ static void print_human(const model_info *mi)
         if (s->rotate_hash)
             printf("%-19s R1, R2 from a rotation file (hash %016llx), hadamard online before down_proj\n", "rotation",
                    (unsigned long long)s->rotate_hash);
-        else printf("%-19s %s\n", "rotation", s->rotate ? "hadamard (online before down_proj)" : "none");
+        else printf("%-19s %s\n", "rotation",
+                    s->rotate     ? "hadamard (online before down_proj)"
+                    : s->had_down ? "r4: hadamard online before down_proj only (norms unfolded, no R1/R2)"
+                                  : "none");
         printf("%-19s %s\n", "kv cache", s->kv_int8 ? (s->kv_per_head ? "int8, static per head" : "int8, static per tensor") : "fp32");
         printf("%-19s int%d\n", "lm head", s->lm_bits);
         printf("%-19s %s%s\n", "smoothquant alpha", alpha, mi->q->alpha == 0.0f ? " (no smoothing)" : "");

@@ -53,7 +53,7 @@ static void help(void)
            "  --window N           tokens per calibration pass (default 128)\n"
            "  --alpha A            SmoothQuant migration strength in [0, 1] (default 0.5;\n"
            "                       0 turns smoothing off; 0 and required with --rotate\n"
-           "                       hadamard or --method gptq)\n"
+           "                       or --method gptq)\n"
            "  --act MODE           static (per-tensor scales, the hardware) or dynamic\n"
            "                       (per-token scales); default static\n"
            "  --smooth-v           also smooth the attention output projection through V\n"
@@ -75,11 +75,12 @@ static void help(void)
            "                       against the fp32 model's inputs X (asym)\n"
            "  --asym-alpha A       asym: the fraction in (0, 1] of the correction towards\n"
            "                       the fp32 model's outputs (default 0.25)\n"
-           "  --rotate none|hadamard|FILE  Hadamard rotations folded into the weights, and the\n"
+           "  --rotate none|hadamard|r4|FILE  Hadamard rotations folded into the weights, and the\n"
            "                       online transform before the down projection (default none);\n"
+           "                       r4: only that online transform (norms unfolded, no R1/R2);\n"
            "                       any other value is a rotation file (docs/formats.md) whose\n"
-           "                       R1 and R2 replace the Hadamard ones (./hadamard for a file\n"
-           "                       of that name)\n"
+           "                       R1 and R2 replace the Hadamard ones (./hadamard or ./r4 for\n"
+           "                       a file of that name)\n"
            "  --rotate-seed N      seed of the rotations' random signs (default 1)\n"
            "  --kv int8|fp32       KV cache and attention: int8 with static per-head scales\n"
            "                       (default) or fp32\n"
@@ -179,11 +180,11 @@ int cmd_quantize(int argc, char **argv)
             asym_alpha_given = 1;
         } else if ((r = cli_opt(argc, argv, &i, "--rotate", &v))) {
             if (r < 0) return EXIT_USAGE;
-            if (!*v) return cli_usage_error("--rotate must be none, hadamard or a rotation file (got '')");
-            o.rotate = strcmp(v, "none") != 0;
-            o.rotate_file = o.rotate && strcmp(v, "hadamard") ? v : NULL;
+            if (!*v) return cli_usage_error("--rotate must be none, hadamard, r4 or a rotation file (got '')");
+            o.rotate = !strcmp(v, "none") ? LLX_ROTATE_NONE : !strcmp(v, "r4") ? LLX_ROTATE_R4 : LLX_ROTATE_HADAMARD;
+            o.rotate_file = o.rotate == LLX_ROTATE_HADAMARD && strcmp(v, "hadamard") ? v : NULL;
             if (o.rotate_file && !readable_file(v)) /* a misspelt mode, or no such file */
-                return cli_usage_error("--rotate: '%s' is neither none, hadamard nor a readable rotation file", v);
+                return cli_usage_error("--rotate: '%s' is neither none, hadamard, r4 nor a readable rotation file", v);
         } else if ((r = cli_opt(argc, argv, &i, "--rotate-seed", &v))) {
             if (r < 0 || !cli_parse_int("--rotate-seed", v, 0, 1000000, &n)) return EXIT_USAGE;
             o.rotate_seed = (int)n;

@@ -16,7 +16,8 @@
 # rows, W4A4 rotated by it (--rotate ROTFILE), e.g. ROTFILE=g.rot ONLY=learn.
 # The seq/asym rows (ONLY=seq, ONLY=asym) are GPTQ with --gptq-calib seq|asym
 # (sequential calibration, asymmetric target), unrotated, Hadamard and, with
-# ROTFILE, learned.  EVAL (default DATA/valid.txt): the text the perplexity is
+# ROTFILE, learned.  The r4 rows (ONLY=r4) rotate only the down projection's
+# input (--rotate r4: the online Hadamard alone, norms unfolded).  EVAL (default DATA/valid.txt): the text the perplexity is
 # measured on; another text (a held-out part of train.txt, to choose among
 # variants without valid.txt) keeps its results in OUT/NAME-TAG.json, TAG its
 # base name (and -mN with MAX_TOKENS=N).
@@ -73,7 +74,13 @@ w4a4-gptq-seq|W4A4 GPTQ per channel, sequential calibration|--scheme w4a4 --meth
 w4a4-gptq-asym|W4A4 GPTQ per channel, asymmetric calibration|--scheme w4a4 --method gptq --gptq-calib asym
 w4a4-gptq-asym1|W4A4 GPTQ per channel, asymmetric calibration, alpha 1|--scheme w4a4 --method gptq --gptq-calib asym --asym-alpha 1
 w4a4-gptq-rot-seq|W4A4 GPTQ per channel, rotated, sequential calibration|--scheme w4a4 --method gptq --rotate hadamard --gptq-calib seq
-w4a4-gptq-rot-asym|W4A4 GPTQ per channel, rotated, asymmetric calibration|--scheme w4a4 --method gptq --rotate hadamard --gptq-calib asym'
+w4a4-gptq-rot-asym|W4A4 GPTQ per channel, rotated, asymmetric calibration|--scheme w4a4 --method gptq --rotate hadamard --gptq-calib asym
+w4a4-rtn-r4|W4A4 RTN per channel, R4 only|--scheme w4a4 --rotate r4
+w4a4-gptq-r4|W4A4 GPTQ per channel, R4 only|--scheme w4a4 --method gptq --rotate r4
+w4a4-gptq-r4-seq|W4A4 GPTQ per channel, R4 only, sequential calibration|--scheme w4a4 --method gptq --rotate r4 --gptq-calib seq
+w4a4-gptq-r4-asym|W4A4 GPTQ per channel, R4 only, asymmetric calibration|--scheme w4a4 --method gptq --rotate r4 --gptq-calib asym
+w4a4-rtn-r4-aclip|W4A4 RTN per channel, R4 only, act clip auto|--scheme w4a4 --rotate r4 --act-clip auto
+w4a4-gptq-r4-aclip|W4A4 GPTQ per channel, R4 only, act clip auto|--scheme w4a4 --method gptq --rotate r4 --act-clip auto'
 [ -z "${ROTFILE:-}" ] || VARIANTS="$VARIANTS
 w4a4-rtn-learn|W4A4 RTN per channel, learned rotation|--scheme w4a4 --rotate $ROTFILE
 w4a4-gptq-learn|W4A4 GPTQ per channel, learned rotation|--scheme w4a4 --method gptq --rotate $ROTFILE

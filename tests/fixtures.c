@@ -156,12 +156,13 @@ llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window)
     o.window = window;
     o.threads = 1;
     o.scheme = v < 2 ? LLX_SCHEME_W4A8 : LLX_SCHEME_W4A4;
-    o.gptq = v & 1;
+    o.gptq = v & 1 || v == 4;
     o.group = v & 1 ? 32 : 0;
     o.scales_f16 = v == 1;
     o.act_mode = v == 1 ? 2 : 1;
     o.kv_int8 = !(v & 1);
-    o.rotate = v >= 2;
+    o.rotate = v == 4 ? LLX_ROTATE_R4 : v >= 2 ? LLX_ROTATE_HADAMARD : LLX_ROTATE_NONE;
+    o.gptq_calib = v == 4 ? LLX_GPTQ_CALIB_ASYM : LLX_GPTQ_CALIB_FP;
     o.lm_bits = v == 2 ? 4 : 8;
     o.act_clip = v == 2 ? 0.875f : 0.0f;
     if (o.gptq || o.rotate) o.alpha = 0; /* smoothing goes with neither */
@@ -172,7 +173,7 @@ const char *llx_fixture_llama_lowbit(int v, const char **what)
 {
     static const char *names[LLX_LLAMA_LOWBIT_VARIANTS] = {
         "llama w4a8 rtn", "llama w4a8 gptq g32 f16 fp32-kv dynamic", "llama w4a4 rtn rotated lm4 clip 0.875",
-        "llama w4a4 gptq g32 rotated fp32-kv"};
+        "llama w4a4 gptq g32 rotated fp32-kv", "llama w4a4 gptq asym, r4 only"};
     static char paths[LLX_LLAMA_LOWBIT_VARIANTS][512];
     if (v < 0 || v >= LLX_LLAMA_LOWBIT_VARIANTS) return NULL;
     if (what) *what = names[v];

@@ -145,3 +145,26 @@ const char *llx_fixture_rotfile_lowbit(int llama, const char **rot)
     }
     return paths[k];
 }
+
+const char *llx_fixture_r4_lowbit(int llama, int v, const char **what)
+{
+    static const char *const names[2][2] = {{"gpt2 w4a4 rtn r4 lm4 clip 0.875", "gpt2 w4a8 rtn g32 f16 r4 fp32-kv dynamic"},
+                                            {"llama w4a4 rtn r4 lm4 clip 0.875", "llama w4a8 rtn g32 f16 r4 fp32-kv dynamic"}};
+    static char paths[2][2][512];
+    const int k = llama != 0, i = v != 0;
+    if (what) *what = names[k][i];
+    char name[64];
+    snprintf(name, sizeof name, "%s-r4-%d.llx", k ? "llama" : "small", i);
+    snprintf(paths[k][i], sizeof paths[k][i], "%s", llx_test_tmpfile(name));
+    if (llx_test_exists(paths[k][i])) return paths[k][i];
+    const char *dir = k ? llx_fixture_llama_paley() : llx_serve_model_small(), *calib = llx_fixture_calib_text();
+    if (!dir || !calib) return NULL;
+    llx_quant_opts o = llx_fixture_lowbit_opts(i ? 1 : 2, calib, k ? 96 : 128);
+    o.rotate = LLX_ROTATE_R4;
+    o.gptq = 0;
+    if (llx_quantize(dir, &o, paths[k][i]) != LLX_OK) {
+        llx_test_note("quantize %s: %s", names[k][i], llx_errmsg());
+        return NULL;
+    }
+    return paths[k][i];
+}

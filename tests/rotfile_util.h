@@ -1,6 +1,6 @@
 /* tests/rotfile_util.h - rotation files for tests (docs/formats.md): random
  * orthogonal R1/R2 for a model's config, as bytes or as a file, and W4A4
- * models quantized with them (rotfile_util.c). */
+ * models quantized with them, or with the online R4 alone (rotfile_util.c). */
 #ifndef LLX_TEST_ROTFILE_UTIL_H
 #define LLX_TEST_ROTFILE_UTIL_H
 
@@ -23,5 +23,11 @@ const char *llx_test_rotfile_write(const char *name, const llx_config *c, uint64
  * otherwise): of the small serve GPT-2 (llama 0) or of the synthetic Llama
  * of Paley widths (llama 1).  *rot gets the rotation file's path. */
 const char *llx_fixture_rotfile_lowbit(int llama, const char **rot);
+/* RTN with the online R4 alone (--rotate r4; norms unfolded, no R1/R2):
+ * v 0 W4A4 per row, int8 KV, an int4 LM head, clipped at 0.875 (variant
+ * 2's options otherwise); v 1 W4A8 groups of 32, fp16 scales, dynamic,
+ * fp32 KV (variant 1's, rounded to nearest); of the small serve GPT-2
+ * (llama 0) or the Paley Llama (llama 1).  *what gets a description. */
+const char *llx_fixture_r4_lowbit(int llama, int v, const char **what);
 
 #endif

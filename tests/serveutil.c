@@ -342,11 +342,14 @@ const char *llx_serve_model_small_llx(void)
  * 1 w4a8 GPTQ groups of 32 with fp16 scales, dynamic activations, fp32 KV;
  * 2 w4a4 RTN rotated (Hadamard), int8 KV, int4 LM head, int4 activations
  *   clipped at 0.875 of their range;
- * 3 w4a4 GPTQ groups of 32 rotated, fp32 KV. */
+ * 3 w4a4 GPTQ groups of 32 rotated, fp32 KV;
+ * 4 w4a4 GPTQ per row (asymmetric calibration), the online R4 alone
+ *   (--rotate r4), int8 KV. */
 const char *llx_serve_model_small_lowbit(int v, const char **what)
 {
     static const char *names[LLX_LOWBIT_VARIANTS] = {"w4a8 rtn", "w4a8 gptq g32 f16 fp32-kv dynamic",
-                                                     "w4a4 rtn rotated lm4 clip 0.875", "w4a4 gptq g32 rotated fp32-kv"};
+                                                     "w4a4 rtn rotated lm4 clip 0.875", "w4a4 gptq g32 rotated fp32-kv",
+                                                     "w4a4 gptq asym, r4 only"};
     static char paths[LLX_LOWBIT_VARIANTS][512];
     static int failed[LLX_LOWBIT_VARIANTS];
     if (v < 0 || v >= LLX_LOWBIT_VARIANTS) return NULL;

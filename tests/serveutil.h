@@ -61,7 +61,7 @@ const char *llx_serve_model_slow(void);
 const char *llx_serve_model_small_llx(void);
 /* That model quantized by a low-bit scheme (variant 0..LLX_LOWBIT_VARIANTS-1,
  * serveutil.c); *what (if not NULL) gets the variant's description. */
-#define LLX_LOWBIT_VARIANTS 4
+#define LLX_LOWBIT_VARIANTS 5
 const char *llx_serve_model_small_lowbit(int v, const char **what);
 
 /* The integer after `name` (a Prometheus sample line "name value") in

@@ -391,7 +391,9 @@ TEST(llama_lowbit_cli_commands, LLX_T_ASAN)
         if (!m) continue;
         llx_cli(&r, "info", "-m", m, NULL);
         CHECK_MSG(r.status == 0 && strstr(r.out, v < 2 ? "W4A8" : "W4A4") && strstr(r.out, "n_kv_head") &&
-                      strstr(r.out, v < 2 ? "rotation            none" : "rotation            hadamard"),
+                      strstr(r.out, v < 2    ? "rotation            none"
+                                    : v == 4 ? "rotation            r4: hadamard online before down_proj only"
+                                             : "rotation            hadamard"),
                   "info %s: %s%s", what, r.out, r.err);
         llx_proc_free(&r);
         run_model_commands(m, what, calib);

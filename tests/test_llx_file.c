@@ -528,6 +528,8 @@ TEST(llxfile_fuzz_seeds_classified, LLX_T_ASAN)
         {"bad_wrong_shape.llx", "tensor 'h.0.qkv.w' is i8 [4, 12], expected i8 [12, 4]", 0},
         {"bad_act_scale.llx", "activation scale 2 is not positive", 0},
         {"bad_act_clip.llx", "activation clip ratio is not 0 or in [0.5, 1]", 0}, /* 1.5 */
+        {"bad_rotate_no_had.llx", "rotations without the online transform", 0}, /* valid_w4a4_rot.llx, had_down 0 */
+        {"bad_rotate_seed.llx", "a rotation seed without rotations", 0}, /* valid_w4a8_gptq_fp32kv.llx, seed 3 */
         {"bad_tokenizer_vocab.llx", "vocab.json", 0},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {

@@ -106,9 +106,11 @@ static void edit_data(char *buf, size_t n, const void *a)
 enum { F_SCHEME, F_GROUP, F_F16, F_GPTQ, F_DAMP, F_ORDER, F_ROTATE, F_SEED, F_KV8, F_KVHEAD, F_LMBITS, F_HAD, F_LMBIAS, F_CLIP };
 
 /* the images of a family's low-bit variants 0 (w4a8 per row, int8 KV),
- * 1 (groups of 32, fp16 scales) and 2 (w4a4 rotated, int4 LM head) */
-enum { V_W4A8, V_G32, V_W4A4 };
-typedef struct lowbit_images { char *buf[3]; size_t n[3]; } lowbit_images;
+ * 1 (groups of 32, fp16 scales), 2 (w4a4 rotated, int4 LM head) and 4
+ * (w4a4, the online R4 alone: --rotate r4) */
+enum { V_W4A8, V_G32, V_W4A4, V_R4, N_IMAGES };
+static const int variant_of[N_IMAGES] = {0, 1, 2, 4};
+typedef struct lowbit_images { char *buf[N_IMAGES]; size_t n[N_IMAGES]; } lowbit_images;
 
 /* a scheme record field set to v, or bytes of a tensor's data overwritten,
  * in variant img: refused with `want` */
@@ -118,8 +120,8 @@ typedef struct data_case { int img; data_edit e; const char *want; } data_case;
 static int load_images(lowbit_images *im, const char *(*variant)(int, const char **))
 {
     int ok = 1;
-    for (int v = 0; v < 3; v++) {
-        const char *path = variant(v, NULL);
+    for (int v = 0; v < N_IMAGES; v++) {
+        const char *path = variant(variant_of[v], NULL);
         im->buf[v] = path ? image_of(path, &im->n[v]) : NULL;
         ok &= im->buf[v] != NULL;
     }
@@ -138,7 +140,7 @@ static void refuse_all(const lowbit_images *im, const field_case *fc, size_t nf,
 /* the untouched images are models */
 static void accepted_and_freed(lowbit_images *im)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_IMAGES; i++) {
         llx_llx *f = NULL;
         CHECK_MSG(llx_llx_open_mem(&f, im->buf[i], im->n[i], "ok.llx") == LLX_OK && llx_llx_check_model(f) == LLX_OK,
                   "%s", llx_errmsg());
@@ -176,10 +178,17 @@ TEST(llxfile_bad_lowbit_scheme_records, LLX_T_ASAN)
         {V_W4A4, F_CLIP, (int32_t)0xbf666666, "activation clip ratio is not 0 or in [0.5, 1]"}, {V_W4A4, F_CLIP, (int32_t)0x3efff2e5, "activation clip ratio is not 0 or in [0.5, 1]"},
         {V_W4A4, F_CLIP, (int32_t)0x7fc00000, "activation clip ratio is not 0 or in [0.5, 1]"},
         {V_W4A8, F_CLIP, (int32_t)0x3f666666, "activation clipping without int4 activations"},
+        /* R1/R2 without R4, a seed without rotations, an R4-only file said to have R1 (unfolded norms) */
+        {V_W4A4, F_HAD, 0, "rotations without the online transform before the down projection"},
+        {V_W4A8, F_SEED, 5, "a rotation seed without rotations"},
+        {V_R4, F_HAD, 0, "a rotation seed without rotations"},
+        {V_R4, F_ROTATE, 1, "a rotated GPT-2 file without the LM-head bias"},
     };
     /* bad values in the tensors the scheme adds */
     static const data_case data[] = {
         {V_W4A4, {"down.signs", 5, 1, 3}, "tensor 'down.signs': entry 5 is not +1 or -1"},
+        {V_W4A4, {"ln_f.g", 4 * 3, 4, 0x40000000u}, "rotated, but the final norm's weight is not folded (ln_f.g[3] = 2)"},
+        {V_R4, {"down.signs", 0, 1, 0}, "tensor 'down.signs': entry 0 is not +1 or -1"},
         {V_W4A4, {"h.1.kv", 4 * 3, 4, 0}, "tensor 'h.1.kv': activation scale 3 is not positive"},
         {V_W4A8, {"h.0.fc1.s", 4 * 7, 4, 0xbf800000u}, "tensor 'h.0.fc1.s': scale 7 is negative or not finite"},
         {V_G32, {"h.1.proj.s", 2 * 3, 2, 0x7c00u}, "tensor 'h.1.proj.s' holds Inf at element 3"},
@@ -209,9 +218,13 @@ TEST(llxfile_bad_lowbit_llama_records, LLX_T_ASAN)
         {V_G32, F_GROUP, 0, "tensor 'h.0.qkv.s' is f16 [160, 3], expected f16 [160, 0]"},
         {V_W4A4, F_CLIP, (int32_t)0x40000000, "activation clip ratio is not 0 or in [0.5, 1]"},
         {V_G32, F_CLIP, (int32_t)0x3f666666, "activation clipping without int4 activations"},
+        {V_W4A4, F_HAD, 0, "rotations without the online transform before the down projection"},
+        {V_R4, F_HAD, 0, "a rotation seed without rotations"},
     };
     static const data_case data[] = {
         {V_W4A4, {"down.signs", 191, 1, 0}, "tensor 'down.signs': entry 191 is not +1 or -1"},
+        {V_W4A4, {"ln_f.g", 4 * 7, 4, 0x3f000000u}, "rotated, but the final norm's weight is not folded (ln_f.g[7] = 0.5)"},
+        {V_R4, {"down.signs", 4, 1, 2}, "tensor 'down.signs': entry 4 is not +1 or -1"},
         {V_W4A4, {"h.1.kv", 4 * 9, 4, 0}, "tensor 'h.1.kv': activation scale 9 is not positive"},
         {V_W4A8, {"h.0.gate.s", 4 * 5, 4, 0xbf800000u}, "tensor 'h.0.gate.s': scale 5 is negative or not finite"},
         {V_G32, {"h.1.gate.s", 2 * 7, 2, 0x7c00u}, "tensor 'h.1.gate.s' holds Inf at element 7"},

@@ -4,7 +4,9 @@
  * the engine's logits match the HuggingFace model's in fp32, on a model
  * whose widths need Paley factors (96 = 12 * 8, heads of 24, F = 384 =
  * 12 * 32) and on the shared GPT-2; the same for Llama (RMSNorm folded, V
- * per KV head) on a synthetic GQA model and the shared tiny Llama. */
+ * per KV head) on a synthetic GQA model and the shared tiny Llama.  Each
+ * also with the online rotation before the down projection alone
+ * (--rotate r4: norms unfolded, no R1/R2, no LM-head bias). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,20 +26,30 @@ static const char *paley_model(void)
     return llx_fixture_synth(dir, sizeof dir, "paley-gpt2", &c, 3, "F32");
 }
 
-static void invariance(const char *dir, double tol)
+/* r4: the online rotation before the down projection alone (--rotate r4) */
+static void invariance_of(const char *dir, double tol, int r4)
 {
     llx_model *m = NULL;
     REQUIRE(llx_model_open(&m, dir) == LLX_OK);
     llx_fmodel fm;
     REQUIRE(llx_fmodel_load(&fm, m) == LLX_OK);
-    REQUIRE(llx_fmodel_rotate(&fm, 7, NULL) == LLX_OK);
+    REQUIRE((r4 ? llx_fmodel_rotate_down(&fm, 7) : llx_fmodel_rotate(&fm, 7, NULL)) == LLX_OK);
     void *img = NULL;
     size_t size = 0;
     REQUIRE(llx_fmodel_image(&fm, dir, &img, &size) == LLX_OK);
     llx_model *r = NULL;
     REQUIRE(llx_model_open_mem(&r, img, size, "rotated") == LLX_OK);
     const int llama = m->cfg.arch == LLX_ARCH_LLAMA; /* RMSNorm: no bias to fold into the LM head */
-    CHECK(llx_llx_qinfo(r->qf)->s.had_down && llx_llx_qinfo(r->qf)->s.lm_bias == !llama);
+    const llx_scheme_info *si = &llx_llx_qinfo(r->qf)->s;
+    CHECK(si->had_down && si->rotate == !r4 && si->lm_bias == (!llama && !r4));
+    if (r4) { /* the norms stay: the image's final norm is the model's */
+        float *g = malloc(sizeof(float) * (size_t)m->cfg.n_embd);
+        REQUIRE(g);
+        REQUIRE(llx_hf_read_vec(m->hf, -1, LLX_VEC_LNF_G, g) == LLX_OK);
+        const float *rg = llx_llx_tensor(r->qf, "ln_f.g", LLX_DT_F32, m->cfg.n_embd, 0);
+        CHECK(rg && !memcmp(rg, g, sizeof(float) * (size_t)m->cfg.n_embd));
+        free(g);
+    }
     enum { N = 24 };
     int ids[N];
     for (int i = 0; i < N; i++) ids[i] = (i * 37 + 11) % m->cfg.n_vocab;
@@ -52,6 +64,12 @@ static void invariance(const char *dir, double tol)
     llx_model_close(r);
     free(img);
     llx_model_close(m);
+}
+
+static void invariance(const char *dir, double tol)
+{
+    invariance_of(dir, tol, 0);
+    invariance_of(dir, tol, 1);
 }
 
 TEST(lowbit_rotation_keeps_logits_paley)

@@ -19,6 +19,8 @@
 #include "llx/checkpoint.h"
 #include "llx/quant.h"
 #include "model/llx_file.h"
+#include "model/llx_model.h"
+#include "rotfile_util.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -166,6 +168,75 @@ TEST(quantize_cli_lowbit_scheme, LLX_T_ASAN)
     llx_cli(&r, "generate", "-m", out, "-p", "the engine", "-n", "5", "-t", "1", "--nodes", "2", NULL);
     CHECK_MSG(r.status == 0, "generate: exit %d, %.300s", r.status, r.err);
     CHECK(r.out_len > 0);
+    llx_proc_free(&r);
+}
+
+/* --rotate r4 (the online R4 alone): recorded as no R1/R2 with the online
+ * transform, shown by info as r4; the norms stay, so an fp32 LM head from
+ * the embedding is allowed; it runs on 2 nodes; a rotation file named r4
+ * is still reachable by its path; a width without a Hadamard matrix and
+ * smoothing are refused. */
+TEST(quantize_cli_r4, LLX_T_ASAN)
+{
+    const char *hf = llx_tiny_hf(), *calib = llx_tiny_calib();
+    REQUIRE(hf && calib);
+    const char *dir = fresh_dir("q-r4");
+    char out[600], rot[600], rout[600];
+    snprintf(out, sizeof out, "%s/r4.llx", dir);
+    llx_proc_result r;
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", out, "--calib-tokens", "300", "--window", "16", "-t", "1",
+            "--scheme", "w4a4", "--rotate", "r4", "--rotate-seed", "5", NULL);
+    CHECK_MSG(r.status == 0, "quantize: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", out, "--json", NULL);
+    CHECK_MSG(r.status == 0, "info: exit %d, %.300s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL), *q = json_object_get(j, "quantization");
+    REQUIRE(j && json_is_object(q));
+    CHECK(!strcmp(json_string_value(json_object_get(q, "rotate")), "r4"));
+    CHECK(json_is_true(json_object_get(q, "online_hadamard")));
+    json_decref(j);
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", out, NULL);
+    CHECK(r.status == 0 && strstr(r.out, "rotation            r4: hadamard online before down_proj only"));
+    llx_proc_free(&r);
+    llx_llx *f = NULL;
+    REQUIRE(llx_llx_open(&f, out) == LLX_OK);
+    const llx_scheme_info *si = &llx_llx_qinfo(f)->s;
+    CHECK(!si->rotate && si->had_down && si->rotate_seed == 5 && !si->lm_bias && !si->rotate_hash);
+    llx_llx_close(f);
+    llx_cli(&r, "ppl", "-m", out, "-f", calib, "--lm-head", "fp32", "--max-tokens", "64", "-t", "1", NULL);
+    CHECK_MSG(r.status == 0, "ppl --lm-head fp32: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "generate", "-m", out, "-p", "the engine", "-n", "5", "-t", "1", "--nodes", "2", NULL);
+    CHECK_MSG(r.status == 0 && r.out_len > 0, "generate: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+    /* a rotation file whose name is r4, given by its path */
+    llx_model *m = NULL;
+    REQUIRE(llx_model_open(&m, hf) == LLX_OK);
+    size_t n = 0;
+    uint8_t *img = llx_test_rotfile_image(&m->cfg, 3, 0, &n);
+    llx_model_close(m);
+    REQUIRE(img);
+    snprintf(rot, sizeof rot, "%s/r4", dir);
+    snprintf(rout, sizeof rout, "%s/file.llx", dir);
+    REQUIRE(llx_test_write(rot, img, n));
+    free(img);
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", rout, "--calib-tokens", "300", "--window", "16", "-t", "1",
+            "--scheme", "w4a4", "--rotate", rot, NULL);
+    CHECK_MSG(r.status == 0, "quantize --rotate DIR/r4: exit %d, %.300s", r.status, r.err);
+    llx_proc_free(&r);
+    llx_cli(&r, "info", "-m", rout, NULL);
+    CHECK(r.status == 0 && strstr(r.out, "R1, R2 from a rotation file"));
+    llx_proc_free(&r);
+    /* refused: smoothing with it; F 300 has no Hadamard matrix */
+    llx_cli(&r, "quantize", "-m", hf, "--calib", calib, "-o", rout, "--scheme", "w4a4", "--rotate", "r4", "--alpha",
+            "0.5", NULL);
+    CHECK(llx_cli_failed(&r, 2, "smoothing is not combined with --rotate or --method gptq"));
+    llx_proc_free(&r);
+    const char *awk = llx_fixture_awkward(1);
+    REQUIRE(awk);
+    llx_cli(&r, "quantize", "-m", awk, "--calib", calib, "-o", rout, "--rotate", "r4", NULL);
+    CHECK(llx_cli_failed(&r, 1, "no Hadamard matrix of order 300"));
     llx_proc_free(&r);
 }
 
@@ -349,9 +420,9 @@ TEST(quantize_bad_options, LLX_T_ASAN)
         {"--group", "256", "--group must be in"},          {"--scales", "bf16", "--scales must be f32 or f16"},
         {"--method", "awq", "--method must be rtn or gptq"}, {"--damp", "0", "--damp must be in"},
         {"--act-order", "yes", "--act-order must be on or off"}, {"--gptq-hessian", "int4", "--gptq-hessian must be fp32 or a4"},
-        {"--gptq-hessian", "a4", "the int4 inputs' Hessian needs --method gptq and --scheme w4a4"}, {"--rotate", "", "--rotate must be none, hadamard or a rotation file"},
-        {"--rotate", "random", "--rotate: 'random' is neither none, hadamard nor a readable rotation file"},
-        {"--rotate", ".", "--rotate: '.' is neither none, hadamard nor a readable rotation file"},
+        {"--gptq-hessian", "a4", "the int4 inputs' Hessian needs --method gptq and --scheme w4a4"}, {"--rotate", "", "--rotate must be none, hadamard, r4 or a rotation file"},
+        {"--rotate", "random", "--rotate: 'random' is neither none, hadamard, r4 nor a readable rotation file"},
+        {"--rotate", ".", "--rotate: '.' is neither none, hadamard, r4 nor a readable rotation file"},
         {"--kv", "int4", "--kv must be int8 or fp32"},     {"--lm-head-bits", "2", "--lm-head-bits must be 8 or 4"},
         {"--weight-clip", "0.9", "--weight-clip must be none or mse"},
         {"--act-clip", "0.4", "--act-clip must be in [0.5, 1]"}, {"--act-clip", "1.1", "--act-clip must be in [0.5, 1]"},

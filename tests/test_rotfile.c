@@ -205,7 +205,7 @@ TEST(rotfile_quantize_cli, LLX_T_ASAN)
     CHECK(llx_cli_failed(&r, 1, "its dimensions need"));
     llx_proc_free(&r);
     llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "-o", out, "--scheme", "w4a4", "--rotate", "no-such.bin", NULL);
-    CHECK(llx_cli_failed(&r, 2, "--rotate: 'no-such.bin' is neither none, hadamard nor a readable rotation file"));
+    CHECK(llx_cli_failed(&r, 2, "--rotate: 'no-such.bin' is neither none, hadamard, r4 nor a readable rotation file"));
     llx_proc_free(&r);
     llx_cli(&r, "quantize", "-m", dir, "--calib", calib, "-o", rot, "--scheme", "w4a4", "--rotate", rot, NULL);
     CHECK(llx_cli_failed(&r, 2, "refusing to overwrite the rotation file"));

@@ -696,7 +696,8 @@ TEST(w8a8_matches_fake_quant_reference_long, LLX_T_ASAN | LLX_T_TSAN)
 
 /* every low-bit variant (serveutil.c): w4a8 per row; w4a8 GPTQ groups of
  * 32, fp16 scales, fp32 KV; w4a4 rotated (online Hadamard) with an int4 LM
- * head; w4a4 GPTQ groups of 32 rotated, fp32 KV; static and dynamic */
+ * head; w4a4 GPTQ groups of 32 rotated, fp32 KV; w4a4 GPTQ (asymmetric
+ * calibration) with the online R4 alone; static and dynamic */
 TEST(lowbit_matches_fake_quant_reference, LLX_T_ASAN)
 {
     for (int v = 0; v < LLX_LOWBIT_VARIANTS; v++) {
@@ -736,6 +737,21 @@ TEST(lowbit_rotfile_matches_fake_quant_reference, LLX_T_ASAN)
         run_reference_check(p, "static", 8, 12);
         run_reference_check(p, "dynamic", 8, 12);
     }
+}
+
+/* RTN with the online R4 alone (--rotate r4: the norms stay, no R1/R2),
+ * W4A4 and W4A8, on the small GPT-2 and the Paley Llama (the GPTQ r4 files
+ * are low-bit variant 4 above); static and dynamic */
+TEST(lowbit_r4_matches_fake_quant_reference, LLX_T_ASAN)
+{
+    for (int llama = 0; llama <= 1; llama++)
+        for (int v = 0; v < 2; v++) {
+            const char *what = "", *p = llx_fixture_r4_lowbit(llama, v, &what);
+            REQUIRE(p);
+            llx_test_note("%s", what);
+            run_reference_check(p, "static", 8, 12);
+            run_reference_check(p, "dynamic", 8, 12);
+        }
 }
 
 /* Llama W8A8 (V smoothing over grouped heads, down_proj smoothing) */

@@ -38,11 +38,13 @@ const char *llx_fixture_llama_llx(int act);
  * 1 w4a8 GPTQ groups of 32, fp16 scales, dynamic, fp32 KV;
  * 2 w4a4 RTN rotated (R1, R2, online R4), int8 KV, int4 LM head, activations
  *   clipped at 0.875;
- * 3 w4a4 GPTQ groups of 32 rotated, fp32 KV.  *what gets a description. */
-#define LLX_LLAMA_LOWBIT_VARIANTS 4
+ * 3 w4a4 GPTQ groups of 32 rotated, fp32 KV;
+ * 4 w4a4 GPTQ per row (--gptq-calib asym), the online R4 alone (--rotate
+ *   r4: norms unfolded, no R1/R2), int8 KV.  *what gets a description. */
+#define LLX_LLAMA_LOWBIT_VARIANTS 5
 const char *llx_fixture_llama_paley(void);
 const char *llx_fixture_llama_lowbit(int v, const char **what);
-/* The quantizer options of low-bit variant v (0-3, as listed above; also
+/* The quantizer options of low-bit variant v (0-4, as listed above; also
  * the serve fixture's llx_serve_model_small_lowbit), calibrating on calib
  * with the given window. */
 llx_quant_opts llx_fixture_lowbit_opts(int v, const char *calib, int window);

@@ -23,6 +23,10 @@
  * quantized as the engine will); or SEQ's inputs with the asymmetric
  * target ||W X - Wq Xq||^2, X the fp32 model's inputs (ASYM). */
 enum { LLX_GPTQ_CALIB_FP = 0, LLX_GPTQ_CALIB_SEQ = 1, LLX_GPTQ_CALIB_ASYM = 2 };
+/* llx_quant_opts.rotate: none; folded norms + R1 + R2 + online R4
+ * (--rotate hadamard or FILE); the online R4 alone, norms unfolded
+ * (--rotate r4) */
+enum { LLX_ROTATE_NONE = 0, LLX_ROTATE_HADAMARD = 1, LLX_ROTATE_R4 = 2 };
 
 typedef struct llx_quant_opts {
     const char *calib_path; /* calibration text (UTF-8) */
@@ -44,7 +48,8 @@ typedef struct llx_quant_opts {
     int gptq_hess_a4;       /* W4A4 GPTQ: the Hessian of the int4-quantized inputs (0: of the fp32 ones) */
     int gptq_calib;         /* GPTQ's Hessians: LLX_GPTQ_CALIB_FP (default), _SEQ or _ASYM (docs/quantization.md) */
     float gptq_asym_alpha;  /* _ASYM: the fraction of the asymmetric correction in (0, 1] (0.25, GPTAQ's) */
-    int rotate;             /* Hadamard rotations (residual, V/O per head, online before down) */
+    int rotate;             /* LLX_ROTATE_*: Hadamard rotations (residual, V/O per head, online before
+                               down), or the online one before down alone (R4) */
     int rotate_seed;        /* seed of the residual rotation's signs */
     const char *rotate_file; /* with rotate: R1 and R2 from this rotation file (docs/formats.md); NULL: Hadamard */
     int kv_int8;            /* int8 q/k/v and KV cache with static per-head scales (1), or fp32 (0) */

@@ -120,6 +120,10 @@ const char *llx_scheme_check(const llx_scheme_info *s)
         return "activation clip ratio is not 0 or in [0.5, 1]";
     if (s->act_clip != 0.0f && s->scheme != LLX_SCHEME_W4A4) return "activation clipping without int4 activations";
     if (s->rotate_hash && !s->rotate) return "a rotation file's hash without rotations";
+    /* rotate (folded norms, R1, R2) always comes with the online R4; R4 alone
+     * (had_down without rotate) is --rotate r4 */
+    if (s->rotate && !s->had_down) return "rotations without the online transform before the down projection";
+    if (s->rotate_seed && !s->had_down) return "a rotation seed without rotations";
     return NULL;
 }
 
@@ -528,6 +532,13 @@ llx_status llx_llx_check_model(const llx_llx *f)
     LLX_TRY(check_weights(f, "lm_head", c->n_vocab, c->n_embd, s->lm_bits));
     if (c->untied) LLX_TRY(need(f, "lm_head.f", LLX_DT_F32, c->n_vocab, c->n_embd));
     if (s->lm_bias) LLX_TRY(need(f, "lm_head.b", LLX_DT_F32, c->n_vocab, 0));
+    if (s->rotate && gpt2 && !s->lm_bias) /* folding ln_f gives GPT-2's LM head a bias */
+        return llx_fail(LLX_ERR_FORMAT, "%s: a rotated GPT-2 file without the LM-head bias", f->path);
+    const float *gf = s->rotate ? llx_llx_tensor(f, "ln_f.g", LLX_DT_F32, c->n_embd, 0) : NULL;
+    for (int i = 0; gf && i < c->n_embd; i++) /* R1 needs the norms folded: weights 1 (not --rotate r4's) */
+        if (gf[i] != 1.0f)
+            return llx_fail(LLX_ERR_FORMAT, "%s: rotated, but the final norm's weight is not folded (ln_f.g[%d] = %g)",
+                            f->path, i, (double)gf[i]);
     if (s->had_down) {
         const int8_t *d = llx_llx_tensor(f, "down.signs", LLX_DT_I8, c->n_inner, 0);
         if (!d) return LLX_ERR_FORMAT;

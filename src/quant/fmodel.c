@@ -170,6 +170,18 @@ llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed, const llx_rotfile *r
     return llx_fmodel_rotated(fm, r, st);
 }
 
+llx_status llx_fmodel_rotate_down(llx_fmodel *fm, uint64_t seed)
+{
+    const llx_config *c = &fm->cfg;
+    llx_rotation r = {0};
+    llx_status st = llx_rot_init(&r, c->n_inner, seed + 2, 0);
+    for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = llx_rot_rows(fm->l[l].w[LLX_MAT_FC2], c->n_embd, &r);
+    if (st == LLX_OK && !(fm->down_signs = malloc((size_t)c->n_inner))) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (st == LLX_OK) memcpy(fm->down_signs, r.d, (size_t)c->n_inner);
+    llx_rot_free(&r);
+    return st;
+}
+
 /* add a tensor the writer takes from fm (the pointer is cleared) */
 static llx_status give(llx_llx_writer *wr, const char *name, llx_dtype dt, long long r, long long c, float **p)
 {
@@ -212,7 +224,7 @@ llx_status llx_fmodel_image(llx_fmodel *fm, const char *dir, void **img, size_t 
     const llx_config *c = &fm->cfg;
     llx_qinfo qi = {.act_mode = LLX_ACT_DYNAMIC};
     qi.s = (llx_scheme_info){.scheme = LLX_SCHEME_F32, .lm_bits = 32, .rotate = fm->rotated,
-                             .had_down = fm->rotated, .lm_bias = fm->lmb != NULL, .rotate_hash = fm->rotate_hash};
+                             .had_down = fm->down_signs != NULL, .lm_bias = fm->lmb != NULL, .rotate_hash = fm->rotate_hash};
     llx_llx_writer *wr;
     llx_status st = llx_llx_writer_create(&wr, c, &qi);
     if (st == LLX_OK) st = give_layers(fm, wr);

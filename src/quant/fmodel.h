@@ -24,8 +24,8 @@ typedef struct llx_fmodel {
     fm_layer *l;
     float *wte, *wpe, *gf, *nbf; /* wpe, nbf: GPT-2 */
     float *lm, *lmb;             /* V x C; lmb NULL until a fold gives it one */
-    int8_t *down_signs;          /* the online transform's signs (rotated) */
-    int rotated;
+    int8_t *down_signs;          /* the online transform's signs (rotated, or R4 alone) */
+    int rotated;                 /* norms folded, R1, R2 and R4 */
     uint64_t rotate_hash;        /* the rotation file's, when R1/R2 came from one */
 } llx_fmodel;
 
@@ -41,6 +41,14 @@ void llx_fmodel_free(llx_fmodel *fm);
  * the first two; the online one stays the Hadamard of seed + 2.  The
  * model's function is unchanged (docs/quantization.md). */
 llx_status llx_fmodel_rotate(llx_fmodel *fm, uint64_t seed, const llx_rotfile *rf);
+
+/* The online rotation before the down projection alone (SpinQuant's R4,
+ * `--rotate r4`): the down projection's (GPT-2 FC2, Llama down_proj) input
+ * columns get the signed Hadamard rotation of seed + 2 (the one
+ * llx_fmodel_rotate uses there), which the engine applies online; the
+ * norms stay unfolded, no R1, no R2, no LM-head bias.  The function is
+ * unchanged; fm is not marked rotated, only its signs are set. */
+llx_status llx_fmodel_rotate_down(llx_fmodel *fm, uint64_t seed);
 
 /* Llama's rotations (fmodel_llama.c; called by llx_fmodel_rotate): RMSNorm
  * weights folded, a signed (not mixing) rotation of the residual stream,

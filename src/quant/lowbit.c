@@ -412,11 +412,13 @@ llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, cons
     if (o->alpha > 0.0f)
         return llx_fail(LLX_ERR_ARG, "smoothing is not combined with --rotate or --method gptq: give --alpha 0");
     llx_rotfile rf = {0};
-    if (o->rotate && o->rotate_file) LLX_TRY(llx_rotfile_load(&rf, o->rotate_file, &m->cfg));
+    if (o->rotate == LLX_ROTATE_HADAMARD && o->rotate_file) LLX_TRY(llx_rotfile_load(&rf, o->rotate_file, &m->cfg));
     llx_fmodel fmod;
     llx_status st = llx_fmodel_load(&fmod, m);
-    if (st == LLX_OK && o->rotate)
-        st = llx_fmodel_rotate(&fmod, (uint64_t)(unsigned)o->rotate_seed, o->rotate_file ? &rf : NULL);
+    const uint64_t seed = (uint64_t)(unsigned)o->rotate_seed;
+    if (st == LLX_OK && o->rotate == LLX_ROTATE_HADAMARD)
+        st = llx_fmodel_rotate(&fmod, seed, o->rotate_file ? &rf : NULL);
+    else if (st == LLX_OK && o->rotate == LLX_ROTATE_R4) st = llx_fmodel_rotate_down(&fmod, seed);
     llx_rotfile_free(&rf);
     void *img = NULL;
     size_t size = 0;

@@ -108,7 +108,10 @@ static llx_status check_opts(const llx_quant_opts *o)
         return llx_fail(LLX_ERR_ARG, "unknown activation mode %d", o->act_mode);
     if (o->calib_tokens < 1) return llx_fail(LLX_ERR_ARG, "calibration needs at least 1 token");
     if (o->window < 2) return llx_fail(LLX_ERR_ARG, "calibration window must be at least 2 tokens");
-    if (o->rotate_file && !o->rotate) return llx_fail(LLX_ERR_ARG, "a rotation file needs rotations (rotate = 1)");
+    if (o->rotate < LLX_ROTATE_NONE || o->rotate > LLX_ROTATE_R4)
+        return llx_fail(LLX_ERR_ARG, "unknown rotation %d", o->rotate);
+    if (o->rotate_file && o->rotate != LLX_ROTATE_HADAMARD)
+        return llx_fail(LLX_ERR_ARG, "a rotation file needs rotations (rotate = 1)");
     return LLX_OK;
 }
 

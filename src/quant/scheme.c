@@ -13,12 +13,12 @@ llx_scheme_info llx_quant_scheme(const llx_quant_opts *o)
     s.gptq = o->gptq != 0;
     s.gptq_damp = o->gptq ? o->gptq_damp : 0.0f;
     s.gptq_act_order = o->gptq && o->gptq_act_order;
-    s.rotate = o->rotate != 0;
+    s.rotate = o->rotate == LLX_ROTATE_HADAMARD; /* R1, R2 and folded norms; R4 alone is had_down only */
     s.rotate_seed = o->rotate ? o->rotate_seed : 0;
     s.kv_int8 = o->kv_int8 != 0;
     s.kv_per_head = s.kv_int8;
     s.lm_bits = s.scheme == LLX_SCHEME_F32 ? 32 : o->lm_bits == 4 ? 4 : 8;
-    s.had_down = s.rotate;
+    s.had_down = o->rotate != LLX_ROTATE_NONE;
     s.act_clip = s.scheme == LLX_SCHEME_W4A4 && !o->act_clip_auto ? o->act_clip : 0.0f;
     return s;
 }
