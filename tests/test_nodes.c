@@ -157,10 +157,10 @@ TEST(nodes_threads_identity_w8a8_long_context, LLX_T_ASAN | LLX_T_TSAN)
 }
 
 /* Threads within a node at short contexts: one-token decode attention is
- * one pool run (attn_w8a8.c): each thread computes every head's scores over
- * a share of the positions, the last one after appending the new k row,
- * then past a barrier the softmax and context of its own heads, whose v it
- * appended.  Greedy tokens and every step's logits from a 5-token prompt
+ * one pool run (attn_w8a8.c): each thread appends the k and v of its own
+ * heads and computes every head's scores over a share of the positions
+ * (the last one's new position from the pass's k row), then past a
+ * barrier the softmax and context of its own heads.  Greedy tokens and every step's logits from a 5-token prompt
  * match one thread bit for bit with 2 and 3 threads, alone and on 2 and 3
  * nodes: 3 heads that no thread count divides (threads without heads or
  * without positions), and a Llama whose 6 query heads share 2 KV heads (a

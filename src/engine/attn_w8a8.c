@@ -300,13 +300,14 @@ static void attn_decode_split(node *nd, const llx_stage *st, int h0, int h1)
  * is read by one thread (the lines of a row come from memory together,
  * so threads that each read part of every row would each wait for all of
  * it): member i computes the scores of every head over its contiguous
- * share of the positions into thread 0's score rows, the last member
- * after appending the new k row of every KV head of the call.  After a
- * barrier each member turns the scores of its own heads (whole KV groups)
- * into probabilities and their context over all positions, reading the V
- * chunks of its own KV heads, whose v it appended first.  Scores are
- * int32 and each head's softmax and context are those of one thread:
- * the same bits as any other split. */
+ * share of the positions into thread 0's score rows; the new position's
+ * scores (the last member's) read its k from the pass's QKV row, so no
+ * member waits for the cache row.  Each member appends the k and v of its
+ * own heads (whole KV groups) first, and after a barrier turns their
+ * scores into probabilities and their context over all positions,
+ * reading the V chunks it appended to.  Scores are int32 and each head's
+ * softmax and context are those of one thread: the same bits as any other
+ * split. */
 typedef struct fused_job {
     node *nd;
     const llx_stage *st;
@@ -324,12 +325,16 @@ static void fused_member(void *arg, int ith, int nth)
     llx_split_work(j->n, ith, nth, 8, &pb, &pe); /* the last member's part ends at the new position */
     llx_split_work(j->h1 - j->h0, ith, nth, G, &hb, &he);
     hb += j->h0, he += j->h0;
-    if (ith == nth - 1) append_k(nd, st, j->h0 / G, (j->h1 - 1) / G + 1);
-    if (he > hb) append_v(nd, st, hb / G, (he - 1) / G + 1);
+    if (he > hb) append_kv(nd, st, hb / G, (he - 1) / G + 1);
     const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld;
-    if (pe > pb)
-        scores_range(nd, st, 0, q->q[st->in] + (size_t)j->h0 * hd, kv_local(nd, st, j->h0), j->h1 - j->h0, q->iscores,
-                     pb, pe);
+    const int8_t *qv = q->q[st->in] + (size_t)j->h0 * hd; /* one token */
+    const int last = j->n - 1, H = j->h1 - j->h0;
+    if ((pe < last ? pe : last) > pb)
+        scores_range(nd, st, 0, qv, kv_local(nd, st, j->h0), H, q->iscores, pb, pe < last ? pe : last);
+    if (pe > last) { /* the new position's k straight from the pass's row, laid out as a cache row */
+        const int8_t *kv = q->q[st->in] + (size_t)st->heads * hd + (size_t)(j->h0 / G) * hd;
+        nd->k->attn_qk_i8(q->iscores + last, nd->max_ctx, qv, kv, nd->kv_heads * hd, H, G, 1, hd);
+    }
     llx_pool_barrier(nd->pool);
     if (he <= hb) return;
     const w8_layer *L = w8_layer_of(q, st);
