@@ -15,6 +15,7 @@
 #include "llx/engine.h"
 #include "llx/quant.h"
 #include "ckpt_util.h"
+#include "rotfile_util.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -268,6 +269,17 @@ TEST(llama_nodes_identity_lowbit, LLX_T_TSAN)
     for (int v = 0; v < LLX_LLAMA_LOWBIT_VARIANTS; v++) {
         const char *what = "";
         const char *p = llx_fixture_llama_lowbit(v, &what);
+        CHECK_MSG(p != NULL, "%s: no model", what);
+        if (p) check_identity(p, LLX_PREC_W8A8_STATIC);
+    }
+}
+
+/* RTN with the online R4 alone (--rotate r4): W4A4 int8 KV, W4A8 fp32 KV
+ * (the GPTQ one is low-bit variant 4 above) */
+TEST(llama_nodes_identity_r4_rtn, LLX_T_TSAN)
+{
+    for (int v = 0; v < 2; v++) {
+        const char *what = "", *p = llx_fixture_r4_lowbit(1, v, &what);
         CHECK_MSG(p != NULL, "%s: no model", what);
         if (p) check_identity(p, LLX_PREC_W8A8_STATIC);
     }

@@ -8,6 +8,7 @@
 
 #include "llx/engine.h"
 #include "llx/quant.h"
+#include "rotfile_util.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -97,6 +98,17 @@ TEST(nodes_identity_w8a8_dynamic_awkward_heads, LLX_T_ASAN | LLX_T_TSAN)
     const char *p = llx_fixture_awkward_llx(2);
     CHECK(p != NULL);
     if (p) check_identity(p, LLX_PREC_W8A8_DYNAMIC, 5);
+}
+
+/* RTN with the online R4 alone (--rotate r4) on the small GPT-2: W4A4
+ * int8 KV, W4A8 fp32 KV; 1-3 nodes */
+TEST(nodes_identity_r4_rtn, LLX_T_ASAN | LLX_T_TSAN)
+{
+    for (int v = 0; v < 2; v++) {
+        const char *what = "", *p = llx_fixture_r4_lowbit(0, v, &what);
+        CHECK_MSG(p != NULL, "%s: no model", what);
+        if (p) check_identity(p, LLX_PREC_W8A8_STATIC, 3);
+    }
 }
 
 TEST(nodes_identity_w8a8_shared_model)
