@@ -120,6 +120,22 @@ static llx_status rotate_layer(llx_fmodel *fm, fm_layer *L, const llx_rotation *
     return llx_rot_rows(fc2, C, rf);
 }
 
+/* The online transform before the down projection (R4): signed Hadamard
+ * of seed + 2, in --rotate hadamard and --rotate r4 alike. */
+static llx_status down_rotation(llx_rotation *r, const llx_config *c, uint64_t seed)
+{
+    return llx_rot_init(r, c->n_inner, seed + 2, 0);
+}
+
+/* R4's signs go into the file (down.signs) for the engine's online transform. */
+static llx_status keep_down_signs(llx_fmodel *fm, const llx_rotation *r)
+{
+    fm->down_signs = malloc((size_t)fm->cfg.n_inner);
+    if (!fm->down_signs) return llx_fail(LLX_ERR_NOMEM, "out of memory");
+    memcpy(fm->down_signs, r->d, (size_t)fm->cfg.n_inner);
+    return LLX_OK;
+}
+
 llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, const llx_rotfile *rf,
                                    llx_status *st)
 {
@@ -130,7 +146,7 @@ llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, 
         return NULL;
     }
     *st = rf ? llx_rot_init_dense(&r[0], c->n_embd, rf->r1) : llx_rot_init(&r[0], c->n_embd, seed, mix);
-    if (*st == LLX_OK) *st = llx_rot_init(&r[1], c->n_inner, seed + 2, 0);
+    if (*st == LLX_OK) *st = down_rotation(&r[1], c, seed);
     for (int l = 0; l < c->n_layer && *st == LLX_OK; l++)
         *st = rf ? llx_rot_init_dense(&r[2 + l], hd, rf->r2 + (size_t)l * hd * hd)
                  : llx_rot_init(&r[2 + l], hd, seed + 1, 0);
@@ -139,11 +155,7 @@ llx_rotation *llx_fmodel_rotations(const llx_config *c, uint64_t seed, int mix, 
 
 llx_status llx_fmodel_rotated(llx_fmodel *fm, llx_rotation *r, llx_status st)
 {
-    if (st == LLX_OK) { /* the online transform's signs go into the file */
-        fm->down_signs = malloc((size_t)fm->cfg.n_inner);
-        if (fm->down_signs) memcpy(fm->down_signs, r[1].d, (size_t)fm->cfg.n_inner);
-        else st = llx_fail(LLX_ERR_NOMEM, "out of memory");
-    }
+    if (st == LLX_OK) st = keep_down_signs(fm, &r[1]);
     fm->rotated = st == LLX_OK;
     for (int i = 0; i < 2 + fm->cfg.n_layer; i++) llx_rot_free(&r[i]);
     free(r);
@@ -174,10 +186,9 @@ llx_status llx_fmodel_rotate_down(llx_fmodel *fm, uint64_t seed)
 {
     const llx_config *c = &fm->cfg;
     llx_rotation r = {0};
-    llx_status st = llx_rot_init(&r, c->n_inner, seed + 2, 0);
+    llx_status st = down_rotation(&r, c, seed);
     for (int l = 0; l < c->n_layer && st == LLX_OK; l++) st = llx_rot_rows(fm->l[l].w[LLX_MAT_FC2], c->n_embd, &r);
-    if (st == LLX_OK && !(fm->down_signs = malloc((size_t)c->n_inner))) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
-    if (st == LLX_OK) memcpy(fm->down_signs, r.d, (size_t)c->n_inner);
+    if (st == LLX_OK) st = keep_down_signs(fm, &r);
     llx_rot_free(&r);
     return st;
 }
