@@ -328,9 +328,8 @@ static void fused_member(void *arg, int ith, int nth)
     if (he > hb) append_kv(nd, st, hb / G, (he - 1) / G + 1);
     const size_t lds = (size_t)nd->max_ctx, ldp = (size_t)q->p_ld;
     const int8_t *qv = q->q[st->in] + (size_t)j->h0 * hd; /* one token */
-    const int last = j->n - 1, H = j->h1 - j->h0;
-    if ((pe < last ? pe : last) > pb)
-        scores_range(nd, st, 0, qv, kv_local(nd, st, j->h0), H, q->iscores, pb, pe < last ? pe : last);
+    const int last = j->n - 1, H = j->h1 - j->h0, pc = pe < last ? pe : last; /* [pb, pc): cached positions */
+    if (pc > pb) scores_range(nd, st, 0, qv, kv_local(nd, st, j->h0), H, q->iscores, pb, pc);
     if (pe > last) { /* the new position's k straight from the pass's row, laid out as a cache row */
         const int8_t *kv = q->q[st->in] + (size_t)st->heads * hd + (size_t)(j->h0 / G) * hd;
         nd->k->attn_qk_i8(q->iscores + last, nd->max_ctx, qv, kv, nd->kv_heads * hd, H, G, 1, hd);
