@@ -18,6 +18,8 @@
 #define MAX_SWEEP 16
 #define PROBE_LLC_MULTIPLE 4 /* the bandwidth probe reads at least this many times the last-level cache */
 #define PROBE_PASSES 3       /* passes of each probe pattern beside each repetition (the fastest counts) */
+#define HANDOFF_TRIPS 2000   /* cache-line round trips per batch of the handoff probe */
+#define HANDOFF_BATCHES 5    /* batches beside each repetition (the fastest counts) */
 
 typedef struct bench_args {
     const char *model, *vs;
@@ -40,6 +42,7 @@ typedef struct bench_result {
     long long weight_bytes;
     double membw, ratio, rss_mb, model_mb, kv_mb; /* membw: median of the probes; ratio: median per rep */
     double membw_pattern[LLX_MEMBW_PATTERNS];     /* median of each probe pattern's figure */
+    double handoff_ns;                            /* median of the handoff probes' round trips, 0: none */
     double vs_pp, vs_tg; /* --vs model's result: median per repetition pair of its tok/s / the first model's */
     const char *kernels;
     const char *label; /* the precision it ran */
@@ -60,7 +63,9 @@ static void help(void)
            "  --membw              also measure this machine's memory read bandwidth with the\n"
            "                       same total thread count, next to every repetition (the fastest\n"
            "                       of 3 passes of each of two read patterns, seq and 4-stream);\n"
-           "                       the ratio is the median of per-repetition decode GB/s / probe GB/s\n"
+           "                       the ratio is the median of per-repetition decode GB/s / probe GB/s;\n"
+           "                       with two threads or more (and no more than the CPUs), also the\n"
+           "                       time a cache line takes from one thread to another and back\n"
            "  --membw-mb N         size of the probe in MiB (default 1024, or 4x the last-level\n"
            "                       cache if that is larger; implies --membw)\n"
            "  --vs MODEL2          also bench MODEL2 in the same run, its repetitions alternating\n"
@@ -303,8 +308,9 @@ static int run_config(const bench_args *a, side *sd, int ns, int nodes, int thre
     for (int k = 0; k < ns; k++) sd[k].ce->opt.nodes = nodes, sd[k].ce->opt.threads = threads;
     int rc = 0;
     for (int k = 0; !rc && k < ns; k++) rc = side_setup(a, &sd[k]);
-    double *bw = rc ? NULL : calloc((size_t)a->reps * (1 + LLX_MEMBW_PATTERNS), sizeof *bw), *bw_pat[LLX_MEMBW_PATTERNS];
+    double *bw = rc ? NULL : calloc((size_t)a->reps * (2 + LLX_MEMBW_PATTERNS), sizeof *bw), *bw_pat[LLX_MEMBW_PATTERNS];
     for (int i = 0; bw && i < LLX_MEMBW_PATTERNS; i++) bw_pat[i] = bw + (size_t)a->reps * (1 + i);
+    double *ho = bw ? bw + (size_t)a->reps * (1 + LLX_MEMBW_PATTERNS) : NULL; /* handoff round trips, ns */
     llx_membw *probe = NULL;
     if (!rc && !bw) rc = cli_runtime_error("out of memory");
     if (!rc && a->membw && llx_membw_create(&probe, nodes * threads, (size_t)a->membw_mb << 20) != LLX_OK)
@@ -316,12 +322,18 @@ static int run_config(const bench_args *a, side *sd, int ns, int nodes, int thre
             llx_membw_run(probe, PROBE_PASSES, &pr);
             bw[r] = pr.gb_s;
             for (int i = 0; i < LLX_MEMBW_PATTERNS; i++) bw_pat[i][r] = pr.pattern_gb_s[i];
+            llx_handoff_result hr;
+            llx_membw_handoff(probe, HANDOFF_TRIPS, HANDOFF_BATCHES, &hr);
+            ho[r] = hr.round_trip_ns;
         }
         for (int k = 0; !rc && k < ns; k++) rc = side_rep(a, &sd[r % 2 ? ns - 1 - k : k], r, probe ? bw[r] : 0);
         if (!rc && !a->json) progress(nodes, threads, r + 1, a->reps);
     }
     if (!a->json) progress(0, 0, 0, 0);
-    for (int k = 0; !rc && k < ns; k++) side_result(a, &sd[k], probe ? bw : NULL, bw_pat, &res[k]);
+    for (int k = 0; !rc && k < ns; k++) {
+        side_result(a, &sd[k], probe ? bw : NULL, bw_pat, &res[k]);
+        res[k].handoff_ns = probe ? median(ho, (int)a->reps) : 0;
+    }
     if (!rc && ns == 2) {
         res[1].vs_pp = pair_ratio(sd[1].pp, sd[0].pp, a->reps);
         res[1].vs_tg = pair_ratio(sd[1].tg, sd[0].tg, a->reps);
@@ -358,6 +370,7 @@ static void print_json_one(const bench_args *a, const bench_result *r)
         for (int i = 0; i < LLX_MEMBW_PATTERNS; i++)
             printf("%s\"%s\": %.3f", i ? ", " : "", llx_membw_pattern_name(i), r->membw_pattern[i]);
         printf("}, \"membw_passes\": %d", PROBE_PASSES);
+        if (r->handoff_ns > 0) printf(", \"handoff_round_trip_ns\": %.1f", r->handoff_ns);
     }
     if (r->vs_tg > 0) printf(", \"vs_prefill_ratio\": %.4f, \"vs_decode_ratio\": %.4f", r->vs_pp, r->vs_tg);
     printf("}");
@@ -395,6 +408,11 @@ static void print_table(const bench_args *a, const bench_result *r, int n)
                    "repetitions of each pattern's fastest of %d passes)\n", r[i].nodes, r[i].threads, a->membw_mb,
                    llx_membw_pattern_name(0), r[i].membw_pattern[0], llx_membw_pattern_name(1), r[i].membw_pattern[1],
                    PROBE_PASSES);
+    for (int i = 0; i < n; i++)
+        if (r[i].handoff_ns > 0 && (i == 0 || r[i].threads != r[i - 1].threads || r[i].nodes != r[i - 1].nodes))
+            printf("nodes %d threads %d: a cache line from one probe thread to another and back in %.0f ns (median over "
+                   "repetitions of the fastest of %d batches of %d)\n", r[i].nodes, r[i].threads, r[i].handoff_ns,
+                   HANDOFF_BATCHES, HANDOFF_TRIPS);
     for (int i = 0; i < n; i++)
         if (r[i].vs_tg > 0) {
             printf("nodes %d threads %d: %s / %s (repetitions alternating, medians of per-repetition ratios): "

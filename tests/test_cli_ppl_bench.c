@@ -13,6 +13,7 @@
 #include "llx/quant.h"
 #include "llx/bench.h"
 #include "test.h"
+#include "util/pool.h"
 
 static json_t *parse_ok(const llx_proc_result *r)
 {
@@ -201,8 +202,24 @@ TEST(bench_cli_json, LLX_T_ASAN)
               "patterns %.3f %.3f, probe %.3f", seq, four, num(j, "membw_gb_s"));
     CHECK(j && json_integer_value(json_object_get(j, "membw_passes")) == 3);
     CHECK(j && !strcmp(json_string_value(json_object_get(j, "precision")), "w8a8-static"));
+    CHECK(j && !json_object_get(j, "handoff_round_trip_ns")); /* one thread: no handoff */
     json_decref(j);
     llx_proc_free(&r);
+    /* two threads (on two CPUs or more): the handoff probe's round trip, in
+     * the record and in the table */
+    if (llx_cpu_count() >= 2) {
+        llx_cli(&r, "bench", "-m", llx, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "2", "--json", "--membw-mb",
+                probe_mb, NULL);
+        j = parse_ok(&r);
+        CHECK_MSG(j && num(j, "handoff_round_trip_ns") > 0, "%.400s", r.out);
+        json_decref(j);
+        llx_proc_free(&r);
+        llx_cli(&r, "bench", "-m", llx, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "2", "--membw-mb", probe_mb,
+                NULL);
+        CHECK_MSG(r.status == 0 && strstr(r.out, "nodes 1 threads 2: a cache line from one probe thread to another and back in "),
+                  "%.600s", r.out);
+        llx_proc_free(&r);
+    }
     /* the table; with the probe, a line saying what it read */
     llx_cli(&r, "bench", "-m", hf, "--prompt", "8", "--gen", "4", "--reps", "1", "-t", "1", NULL);
     CHECK(r.status == 0 && strstr(r.out, "pp8") && strstr(r.out, "tg4") && strstr(r.out, "| fp32"));

@@ -87,3 +87,31 @@ TEST(membw_probe_refuses_bad_sizes, LLX_T_ASAN)
     CHECK(strstr(llx_errmsg(), "bad bandwidth probe size") != NULL);
     llx_membw_free(NULL);
 }
+
+/* The handoff probe: thread 1 answers every round trip of every batch, the
+ * figure is a time per round trip, and with one probe thread (or more than
+ * the CPUs) there is nothing to measure. */
+TEST(membw_handoff_answers_every_trip, LLX_T_ASAN | LLX_T_TSAN)
+{
+    const int cpus = llx_cpu_count();
+    for (int th = 1; th <= 3; th++) {
+        llx_membw *p = NULL;
+        REQUIRE(llx_membw_create(&p, th, 256 << 10) == LLX_OK);
+        llx_handoff_result h = {.round_trip_ns = -1, .trips = -1};
+        llx_membw_handoff(p, 300, 4, &h);
+        if (th < 2 || th > cpus) {
+            CHECK_MSG(h.round_trip_ns == 0 && h.trips == 0, "%d threads on %d CPUs: %.1f ns, %ld trips", th, cpus,
+                      h.round_trip_ns, h.trips);
+        } else {
+            CHECK_MSG(h.trips == 300 * 4, "%d threads: %ld round trips answered", th, h.trips);
+            CHECK_MSG(isfinite(h.round_trip_ns) && h.round_trip_ns > 0 && h.round_trip_ns < 1e9, "%d threads: %.1f ns",
+                      th, h.round_trip_ns);
+        }
+        /* a second call starts over: the counter is the call's own */
+        llx_membw_handoff(p, 50, 1, &h);
+        CHECK(th < 2 || th > cpus ? h.trips == 0 : h.trips == 50);
+        llx_membw_handoff(p, 0, 1, &h); /* nothing asked */
+        CHECK(h.trips == 0 && h.round_trip_ns == 0);
+        llx_membw_free(p);
+    }
+}

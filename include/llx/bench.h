@@ -37,6 +37,22 @@ size_t llx_membw_pass_bytes(const llx_membw *p);
 uint64_t llx_membw_checksum(const llx_membw *p);
 void llx_membw_free(llx_membw *p); /* accepts NULL */
 
+/* The probe's cache-line handoff: probe threads 0 and 1 pass a counter
+ * in one cache line back and forth, `trips` round trips per batch, and the
+ * fastest of `batches` batches gives the time of one round trip.  It is
+ * what a decode on several threads pays whenever one thread waits for what
+ * another wrote (every matrix stage's start and end, the norms' reads of
+ * the other thread's rows, attention's barrier), and it varies between
+ * machines and between the placements of one VM's vCPUs as much as the
+ * bandwidth does (docs/performance.md).  With one probe thread, or more
+ * probe threads than CPUs (the two would take turns on one CPU), both
+ * figures are 0. */
+typedef struct llx_handoff_result {
+    double round_trip_ns; /* the fastest batch's time per round trip */
+    long trips;           /* round trips thread 1 answered, over all batches */
+} llx_handoff_result;
+void llx_membw_handoff(llx_membw *p, int trips, int batches, llx_handoff_result *out);
+
 /* Continuous-batching decode speed (`looplynx serve-bench`): `parallel`
  * sequences, each with its own `prompt`-token prompt, prefilled and then
  * decoded together for `gen` steps through llx_engine_step (one pass of

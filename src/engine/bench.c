@@ -1,5 +1,7 @@
 /* engine/bench.c - memory bandwidth probe and resident-memory readings for
  * `looplynx bench` (see llx/bench.h). */
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,59 @@ void llx_membw_run(llx_membw *p, int passes, llx_membw_result *out)
         }
     for (int i = 0; i < LLX_MEMBW_PATTERNS; i++)
         if (out->pattern_gb_s[i] > out->gb_s) out->gb_s = out->pattern_gb_s[i], out->best = i;
+}
+
+typedef struct handoff_job {
+    _Alignas(64) atomic_long flag; /* the line passed back and forth: odd from thread 1, even from thread 0 */
+    char pad[64 - sizeof(atomic_long)];
+    int trips, batches;
+    double best_s; /* thread 0's */
+    long answered; /* thread 1's */
+} handoff_job;
+
+/* Spin until *f is v; yield now and then, so that a thread sharing its CPU
+ * with the other (more probe threads than cores) lets it run. */
+static void wait_until(atomic_long *f, long v)
+{
+    for (unsigned i = 1; atomic_load_explicit(f, memory_order_acquire) != v; i++)
+        if (!(i & 0xffff)) sched_yield();
+}
+
+static void handoff_member(void *arg, int ith, int nth)
+{
+    handoff_job *j = arg;
+    (void)nth;
+    long v = 1;
+    if (ith == 1) {
+        atomic_store_explicit(&j->flag, v, memory_order_release); /* here: thread 0 starts timing */
+        for (long i = 0; i < (long)j->trips * j->batches; i++, v += 2) {
+            wait_until(&j->flag, v + 1);
+            atomic_store_explicit(&j->flag, v + 2, memory_order_release);
+            j->answered++;
+        }
+    } else if (ith == 0) {
+        wait_until(&j->flag, v);
+        for (int b = 0; b < j->batches; b++) {
+            const double t0 = llx_now_s();
+            for (int i = 0; i < j->trips; i++, v += 2) {
+                atomic_store_explicit(&j->flag, v + 1, memory_order_release);
+                wait_until(&j->flag, v + 2);
+            }
+            const double t = llx_now_s() - t0;
+            if (b == 0 || t < j->best_s) j->best_s = t;
+        }
+    }
+}
+
+void llx_membw_handoff(llx_membw *p, int trips, int batches, llx_handoff_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p->threads < 2 || p->threads > llx_cpu_count() || trips < 1 || batches < 1) return;
+    handoff_job j = {.trips = trips, .batches = batches};
+    atomic_init(&j.flag, 0);
+    llx_pool_run(p->pool, handoff_member, &j);
+    out->round_trip_ns = j.best_s * 1e9 / trips;
+    out->trips = j.answered;
 }
 
 void llx_membw_free(llx_membw *p)
