@@ -117,6 +117,9 @@ TEST(chat_python_semantics, LLX_T_ASAN)
     CHECK(renders("{{ messages[0].role }}{{ messages[0]['content'][::-1] }}{{ messages | length }}", "useriH1"));
     CHECK(renders("{{ bos_token + eos_token }}{{ 'Today ' + strftime_now('%Y-%m-%d') }}", "<s></s>Today 2024-07-26"));
     CHECK(renders("{% generation %}G{% endgeneration %}{{ 7 // -2 }}{{ 'x' * 0 if false else 'ok' }}", "G-4ok"));
+    /* join's separator is str(d), whatever d is (a fuzzer found a none one read as a string) */
+    CHECK(renders("{{ ['a', 'b'] | join(none) }}|{{ ['a', 'b'] | join(1) }}|{{ ['a', 'b'] | join([0]) }}|{{ [] | join(none) }}",
+                  "aNoneb|a1b|a[0]b|"));
     CHECK(renders("{{ 'a b'.split() | tojson }} {{ {'x': [1, {'y': 'é\\n'}]} | tojson(indent=2) }}",
                   "[\"a\", \"b\"] {\n  \"x\": [\n    1,\n    {\n      \"y\": \"é\\n\"\n    }\n  ]\n}"));
 }

@@ -263,6 +263,7 @@ static int select_attr(ch_render *r, const ch_node *e, ch_val in, int reject, ch
 static int join(ch_render *r, const ch_node *e, ch_val in, ch_val sep, ch_val *out)
 {
     if (in.k != V_LIST) return ch_fail(r, e->line, "join needs a list");
+    if (ch_to_string(r, sep, &sep)) return -1; /* Jinja joins with str(d): join(none) puts "None" between */
     ch_val *parts = ch_alloc(&r->arena, (size_t)(in.l->n + 1) * sizeof *parts);
     if (!parts) return ch_fail(r, 0, "the render needs too much memory");
     size_t total = 0;
