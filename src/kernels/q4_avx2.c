@@ -157,7 +157,7 @@ static inline __attribute__((always_inline)) void gemv_panels(const q4_args *a, 
             FOR_P(GV_WIDEN)
         }
         const __m256i corr = _mm256_set1_epi32(a->xs8[g]);
-        __m256i acc[GV_MAX];
+        __m256i acc[LLX_Q4_WALK_MAX]; /* FOR_P names four; the guard NP > p leaves those past GV_MAX unused */
         FOR_P(GV_SUM)
         for (int p = 0; p < NP; p++) {
             const __m256 pr = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[p]), _mm256_mul_ps(s, group_scales(ep, ng, g, r[p], rows[p])));

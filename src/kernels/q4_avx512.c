@@ -159,7 +159,7 @@ static inline __attribute__((always_inline)) void gemv_panels(const q4_args *a, 
             FOR_P(GV_DOT)
         }
         const __m512i corr = _mm512_set1_epi32(a->xs8[g]);
-        __m512i acc[GV_MAX];
+        __m512i acc[LLX_Q4_WALK_MAX]; /* FOR_P names four; the guard NP > p leaves those past GV_MAX unused */
         FOR_P(GV_SUM)
         for (int p = 0; p < NP; p++) {
             const __m512 ws = ng == 1 ? e[p].ws : _mm512_loadu_ps(ep->ws + (size_t)r[p] * ng + (size_t)g * 16);
