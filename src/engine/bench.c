@@ -105,8 +105,9 @@ typedef struct handoff_job {
     long answered; /* thread 1's */
 } handoff_job;
 
-/* Spin until *f is v; yield now and then, so that a thread sharing its CPU
- * with the other (more probe threads than cores) lets it run. */
+/* Spin until *f is v; yield now and then, so that a waiting thread whose
+ * CPU another process wants lets it run (the partner cannot answer
+ * sooner than that process's slice ends anyway). */
 static void wait_until(atomic_long *f, long v)
 {
     for (unsigned i = 1; atomic_load_explicit(f, memory_order_acquire) != v; i++)
