@@ -401,7 +401,8 @@ TEST(generate_bad_args, LLX_T_ASAN)
     for (int i = 0; i < 60; i++) strcat(long_prompt, "tokens quickly ");
     const struct { const char *args[12]; int status; const char *want; } cases[] = {
         {{"-p", "hi"}, 2, "missing -m MODEL"},
-        {{"-m", llx_test_tmpfile("no-model"), "-p", "hi"}, 1, "not found"},
+        {{"-m", llx_test_tmpfile("no-model"), "-p", "hi"}, 1, "not found: the path does not exist"},
+        {{"-m", "/dev/null", "-p", "hi"}, 1, "'/dev/null' is neither a folder nor a regular file"},
         {{"-m", hf, "-p", ""}, 2, "the prompt is empty"},
         {{"-m", hf, "-p", long_prompt}, 2, "does not fit the context of 32 tokens"},
         {{"-m", hf, "-p", "hi", "-n", "0"}, 2, "-n must be in [1,"},

@@ -2,6 +2,7 @@
  * from model.safetensors) or a .llx file (W8A8), with its tokenizer. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/hf_internal.h"
 #include "model/llx_model.h"
@@ -76,6 +77,9 @@ llx_status llx_model_open(llx_model **out, const char *path)
     } else if (llx_is_file(path)) {
         m->kind = LLX_MODEL_LLX;
         st = open_llx(m, path);
+    } else if (access(path, F_OK) == 0) {
+        st = llx_fail(LLX_ERR_IO, "model '%s' is neither a folder nor a regular file (expected a HuggingFace folder "
+                                     "or a .llx file)", path);
     } else {
         st = llx_fail(LLX_ERR_IO, "model '%s' not found: the path does not exist (expected a HuggingFace folder or "
                                      "a .llx file)", path);
