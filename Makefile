@@ -150,6 +150,7 @@ FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard fuzz/fuzz_
 FUZZ_FLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -Iinclude -Isrc -D_GNU_SOURCE -pthread $(PKG_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ) # pattern-rule prerequisites, kept so one changed file rebuilds one object
 fuzz: $(FUZZ_TARGETS)
 build/fuzz/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
