@@ -234,6 +234,8 @@ llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
 llx_status llx_engine_run_pass_into(llx_engine *e, int n, int all_logits, int logits, float *out, int rows)
 {
     node *n0 = &e->nd[0];
+    if (out && n0->layer_end) /* the LM head does not run: out would get an earlier pass's logits */
+        return llx_fail(LLX_ERR_ARG, "a pass cut after layer %d gives no logits", n0->layer_end - 1);
     n0->logits_out = e->logits_copy ? NULL : out;
     n0->logits_out_rows = rows;
     n0->logits_direct = 0;
@@ -280,6 +282,16 @@ llx_status llx_engine_forward(llx_engine *e, const int *tokens, int n, float *lo
 void llx_engine_set_observer(llx_engine *e, const llx_observer *obs)
 {
     for (int i = 0; i < e->n_local; i++) e->nd[i].obs = obs;
+}
+
+llx_status llx_engine_set_layer_end(llx_engine *e, int layers)
+{
+    const int L = llx_model_config(e->model)->n_layer;
+    if (layers < 0 || layers > L)
+        return llx_fail(LLX_ERR_ARG, "layer_end %d is outside [0, %d] (0: whole passes)", layers, L);
+    if (e->mpi_link) return llx_fail(LLX_ERR_UNSUPPORTED, "a pass cut after a layer needs the threads backend");
+    for (int i = 0; i < e->n_local; i++) e->nd[i].layer_end = layers;
+    return LLX_OK;
 }
 
 void llx_engine_get_stats(const llx_engine *e, llx_engine_stats *s)

@@ -129,6 +129,8 @@ struct node {
     int pass_tokens;          /* tokens of the pass being run */
     int wanted0;              /* the first token whose logits the pass wants (pass.c): past the
                                * last layer's attention, a datapath may leave the rows before it */
+    int layer_end;            /* 0: every stage; else the embedding and layers [0, layer_end) only
+                               * (llx_engine_set_layer_end) */
     int kv_cap;               /* cache positions: pool blocks * LLX_KV_BLOCK */
     const llx_pass_map *map;  /* where the pass's tokens sit (set by the engine per pass) */
     const int *tokens;        /* ids of the pass (node 0, for the embedding) */

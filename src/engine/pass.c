@@ -173,12 +173,23 @@ int llx_stage_row0(const node *nd, const llx_stage *st)
     }
 }
 
+/* Whether a pass cut at layer_end (0: not cut) runs stage st: the
+ * embedding and the stages of layers below layer_end, not the final norm
+ * and the LM head. */
+static int stage_runs(const node *nd, const llx_stage *st)
+{
+    if (!nd->layer_end) return 1;
+    return st->layer < 0 ? st->work == LLX_WORK_EMBED : st->layer < nd->layer_end;
+}
+
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
 {
     nd->pass_tokens = s->opt.tokens;
     const llx_stage *last = &s->stages[s->n_stages - 1];
-    nd->wanted0 = last->out == LLX_SLOT_LOGITS ? s->opt.tokens - last->tokens : 0; /* the LM head's rows */
+    /* the LM head's rows; a cut pass has no LM head, so every row counts */
+    nd->wanted0 = last->out == LLX_SLOT_LOGITS && !nd->layer_end ? s->opt.tokens - last->tokens : 0;
     nd->tokens = tokens;
-    for (int i = 0; i < s->n_stages; i++) LLX_TRY(run_stage(nd, s, i));
+    for (int i = 0; i < s->n_stages; i++)
+        if (stage_runs(nd, &s->stages[i])) LLX_TRY(run_stage(nd, s, i));
     return LLX_OK;
 }

@@ -3,7 +3,8 @@
  * input of one layer, taken from the partly quantized model.  The engine
  * runs that model's image (every matrix before this one already rounded
  * as it will be stored, its activations quantized as the engine always
- * quantizes them) over the calibration windows, and an observer keeps the
+ * quantizes them) over the calibration windows, each pass cut after the
+ * watched layer (llx_engine_set_layer_end), and an observer keeps the
  * watched input exactly as the matrix multiplies it: the int8/int4 codes
  * times their per-token (or static) scale.  For the asymmetric objective
  * the fp32 transformed model runs the same window beside it and the cross
@@ -64,12 +65,13 @@ static llx_status make_engine(llx_engine **e, const llx_model *m, const llx_quan
     return LLX_OK;
 }
 
-/* One window through engine e; the watched input must have been reported. */
-static llx_status pass(llx_engine *e, seq_watch *w, const int *ids, int n, float *logits)
+/* One window through engine e, cut after the watched layer (no logits);
+ * the watched input must have been reported. */
+static llx_status pass(llx_engine *e, seq_watch *w, const int *ids, int n)
 {
     w->tokens = 0;
     llx_engine_reset(e);
-    LLX_TRY(llx_engine_forward(e, ids, n, logits, 0));
+    LLX_TRY(llx_engine_forward(e, ids, n, NULL, 0));
     if (w->bad_width || w->tokens != n)
         return llx_fail(LLX_ERR_INTERNAL, "sequential GPTQ: layer %d's input %d was not observed as expected", w->layer,
                         w->point);
@@ -85,23 +87,25 @@ llx_status llx_gptq_seq_observe(const llx_model *qm, const llx_model *ref, const
     const llx_precision prec = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
     const llx_kernels *k = llx_kernels_select("auto");
     llx_engine *eq = NULL, *ef = NULL;
-    float *logits = malloc((size_t)qm->cfg.n_vocab * sizeof *logits);
     wq.x = malloc((size_t)window * K * sizeof *wq.x);
     wf.x = ref ? malloc((size_t)window * K * sizeof *wf.x) : NULL;
-    llx_status st = logits && wq.x && (!ref || wf.x) ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    llx_status st = wq.x && (!ref || wf.x) ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
     if (st == LLX_OK) st = make_engine(&eq, qm, o, prec, window, &oq);
     if (st == LLX_OK && ref) st = make_engine(&ef, ref, o, LLX_PREC_W8A8_STATIC, window, &of);
+    /* the layers after the watched one cannot change what it sees */
+    if (st == LLX_OK) st = llx_engine_set_layer_end(eq, layer + 1);
+    if (st == LLX_OK && ref) st = llx_engine_set_layer_end(ef, layer + 1);
     for (int done = 0; st == LLX_OK && done < total;) {
         const int n = total - done < window ? total - done : window;
         if (o->cancel && *o->cancel) st = llx_fail(LLX_ERR_CANCELLED, "interrupted");
-        if (st == LLX_OK) st = pass(eq, &wq, ids + done, n, logits);
-        if (st == LLX_OK && ref) st = pass(ef, &wf, ids + done, n, logits);
+        if (st == LLX_OK) st = pass(eq, &wq, ids + done, n);
+        if (st == LLX_OK && ref) st = pass(ef, &wf, ids + done, n);
         if (st == LLX_OK && ref) llx_hess_add_cross(h, k, wf.x, wq.x, n, K);
         else if (st == LLX_OK) llx_hess_add(h, k, wq.x, n, K);
         done += n;
     }
     llx_engine_free(eq);
     llx_engine_free(ef);
-    free(logits), free(wq.x), free(wf.x);
+    free(wq.x), free(wf.x);
     return st;
 }

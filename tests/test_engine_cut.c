@@ -1,0 +1,118 @@
+/* tests/test_engine_cut.c - a pass cut after a layer
+ * (llx_engine_set_layer_end, what --gptq-calib seq|asym runs): the layers
+ * it keeps report exactly what a whole pass reports, the later ones
+ * report nothing, it refuses to give logits, and 0 restores whole passes
+ * with the same logits as an engine that was never cut. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_impl.h"
+#include "llx/engine.h"
+#include "model/llx_model.h"
+#include "test.h"
+#include "w8a8_fixtures.h"
+
+enum { MAXL = 4, NPT = 16 };
+
+typedef struct seen {
+    unsigned long long h[MAXL][NPT]; /* FNV-1a of every report at (layer, point), in order */
+    int n[MAXL][NPT];
+    int calls, bad_layer;
+} seen;
+
+static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static void note(seen *s, int layer, int p, const void *a, size_t na, const void *b, size_t nb)
+{
+    s->calls++;
+    if (layer < 0 || layer >= MAXL || p < 0 || p >= NPT) {
+        s->bad_layer++;
+        return;
+    }
+    unsigned long long h = s->n[layer][p] ? s->h[layer][p] : 1469598103934665603ull;
+    h = fnv(fnv(h, a, na), b, nb);
+    s->h[layer][p] = h, s->n[layer][p]++;
+}
+
+static void on32(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
+{
+    note(ud, layer, (int)p, x, sizeof *x * (size_t)tokens * width, NULL, 0);
+}
+
+static void on8(void *ud, int layer, llx_obs_point p, const int8_t *q, const float *s, int tokens, int width)
+{
+    note(ud, layer, (int)p, q, (size_t)tokens * width, s, sizeof *s * (size_t)tokens);
+}
+
+static void cut_case(const char *path, int nodes, int threads)
+{
+    llx_model *m = NULL;
+    REQUIRE(path && llx_model_open(&m, path) == LLX_OK);
+    const llx_config *c = llx_model_config(m);
+    REQUIRE(c->n_layer >= 2 && c->n_layer <= MAXL);
+    llx_engine_opts o = llx_engine_defaults();
+    o.nodes = nodes, o.threads = threads;
+    o.precision = LLX_PREC_W8A8_STATIC; /* the .llx scheme says the rest */
+    llx_engine *whole = NULL, *cut = NULL;
+    REQUIRE(llx_engine_create(&whole, m, &o) == LLX_OK);
+    REQUIRE(llx_engine_create(&cut, m, &o) == LLX_OK);
+    enum { N = 11 };
+    int ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 37 + 5) % c->n_vocab;
+    float *lw = malloc(sizeof(float) * c->n_vocab), *lc = malloc(sizeof(float) * c->n_vocab);
+    seen sw = {0}, sc = {0};
+    const llx_observer ow = {on32, on8, &sw}, oc = {on32, on8, &sc};
+    llx_engine_set_observer(whole, &ow);
+    llx_engine_set_observer(cut, &oc);
+    CHECK(llx_engine_forward(whole, ids, N, lw, 0) == LLX_OK);
+
+    /* out of range: refused, and nothing was cut */
+    CHECK(llx_engine_set_layer_end(cut, -1) == LLX_ERR_ARG);
+    CHECK(llx_engine_set_layer_end(cut, c->n_layer + 1) == LLX_ERR_ARG);
+    CHECK(llx_engine_set_layer_end(cut, 1) == LLX_OK);
+    /* a cut pass refuses a logits buffer and leaves it alone */
+    memset(lc, 0x7f, sizeof(float) * c->n_vocab);
+    CHECK(llx_engine_forward(cut, ids, N, lc, 0) == LLX_ERR_ARG);
+    CHECK(((unsigned char *)lc)[0] == 0x7f && ((unsigned char *)lc)[sizeof(float) * c->n_vocab - 1] == 0x7f);
+    memset(&sc, 0, sizeof sc);
+    llx_engine_reset(cut);
+    CHECK(llx_engine_forward(cut, ids, N, NULL, 0) == LLX_OK);
+    int same = 0, missing = 0, extra = 0;
+    for (int p = 0; p < NPT; p++) {
+        if (sw.n[0][p]) same += sc.n[0][p] == sw.n[0][p] && sc.h[0][p] == sw.h[0][p];
+        missing += sw.n[0][p] && !sc.n[0][p];
+        for (int l = 1; l < MAXL; l++) extra += sc.n[l][p];
+    }
+    CHECK(same > 0 && missing == 0);
+    CHECK_EQ_INT(extra, 0);
+    CHECK(sc.calls > 0 && sc.calls < sw.calls && sw.bad_layer == 0 && sc.bad_layer == 0);
+    llx_test_note("%s, %d node(s) x %d thread(s): layer 0's %d points as a whole pass reports them, none of the "
+                  "later layers (%d of %d reports)", path, nodes, threads, same, sc.calls, sw.calls);
+
+    /* 0: whole passes again, the same logits as the engine never cut */
+    CHECK(llx_engine_set_layer_end(cut, 0) == LLX_OK);
+    llx_engine_reset(cut);
+    llx_engine_set_observer(cut, NULL);
+    CHECK(llx_engine_forward(cut, ids, N, lc, 0) == LLX_OK);
+    CHECK(!memcmp(lw, lc, sizeof(float) * c->n_vocab));
+    llx_engine_free(whole);
+    llx_engine_free(cut);
+    llx_model_close(m);
+    free(lw), free(lc);
+}
+
+TEST(engine_cut_after_layer_w8a8, LLX_T_ASAN | LLX_T_TSAN)
+{
+    cut_case(llx_fixture_awkward_llx(1), 1, 1);
+    cut_case(llx_fixture_awkward_llx(2), 2, 2);
+}
+
+TEST(engine_cut_after_layer_lowbit_llama, LLX_T_ASAN)
+{
+    cut_case(llx_fixture_llama_lowbit(2, NULL), 1, 2);
+}
