@@ -3,6 +3,7 @@
  * it keeps report exactly what a whole pass reports, the later ones
  * report nothing, it refuses to give logits, and 0 restores whole passes
  * with the same logits as an engine that was never cut. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,12 @@
 
 enum { MAXL = 4, NPT = 16 };
 
+/* Every node of a threads-backend ring reports from its own thread, in no
+ * set order: the reports at (layer, point) are summed as hashes, under a
+ * lock. */
 typedef struct seen {
-    unsigned long long h[MAXL][NPT]; /* FNV-1a of every report at (layer, point), in order */
+    pthread_mutex_t mu;
+    unsigned long long h[MAXL][NPT]; /* sum of the FNV-1a hashes of the reports at (layer, point) */
     int n[MAXL][NPT];
     int calls, bad_layer;
 } seen;
@@ -29,14 +34,18 @@ static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
 
 static void note(seen *s, int layer, int p, const void *a, size_t na, const void *b, size_t nb)
 {
+    const unsigned long long h = fnv(fnv(1469598103934665603ull, a, na), b, nb);
+    pthread_mutex_lock(&s->mu);
     s->calls++;
-    if (layer < 0 || layer >= MAXL || p < 0 || p >= NPT) {
-        s->bad_layer++;
-        return;
-    }
-    unsigned long long h = s->n[layer][p] ? s->h[layer][p] : 1469598103934665603ull;
-    h = fnv(fnv(h, a, na), b, nb);
-    s->h[layer][p] = h, s->n[layer][p]++;
+    if (layer < 0 || layer >= MAXL || p < 0 || p >= NPT) s->bad_layer++;
+    else s->h[layer][p] += h, s->n[layer][p]++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void clear(seen *s)
+{
+    memset(s->h, 0, sizeof s->h), memset(s->n, 0, sizeof s->n);
+    s->calls = s->bad_layer = 0;
 }
 
 static void on32(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
@@ -65,7 +74,7 @@ static void cut_case(const char *path, int nodes, int threads)
     int ids[N];
     for (int i = 0; i < N; i++) ids[i] = (i * 37 + 5) % c->n_vocab;
     float *lw = malloc(sizeof(float) * c->n_vocab), *lc = malloc(sizeof(float) * c->n_vocab);
-    seen sw = {0}, sc = {0};
+    seen sw = {.mu = PTHREAD_MUTEX_INITIALIZER}, sc = {.mu = PTHREAD_MUTEX_INITIALIZER};
     const llx_observer ow = {on32, on8, &sw}, oc = {on32, on8, &sc};
     llx_engine_set_observer(whole, &ow);
     llx_engine_set_observer(cut, &oc);
@@ -79,7 +88,7 @@ static void cut_case(const char *path, int nodes, int threads)
     memset(lc, 0x7f, sizeof(float) * c->n_vocab);
     CHECK(llx_engine_forward(cut, ids, N, lc, 0) == LLX_ERR_ARG);
     CHECK(((unsigned char *)lc)[0] == 0x7f && ((unsigned char *)lc)[sizeof(float) * c->n_vocab - 1] == 0x7f);
-    memset(&sc, 0, sizeof sc);
+    clear(&sc);
     llx_engine_reset(cut);
     CHECK(llx_engine_forward(cut, ids, N, NULL, 0) == LLX_OK);
     int same = 0, missing = 0, extra = 0;
