@@ -53,16 +53,23 @@ static void seen32(void *ud, int layer, llx_obs_point p, const float *x, int tok
     if (watched(w, layer, p, tokens, width)) memcpy(w->x, x, (size_t)tokens * width * sizeof *x);
 }
 
-static llx_status make_engine(llx_engine **e, const llx_model *m, const llx_quant_opts *o, llx_precision prec,
-                              int window, const llx_observer *obs)
+static int window_of(const llx_model *m, const llx_quant_opts *o)
+{
+    return o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx;
+}
+
+static llx_status make_engine(llx_engine **e, const llx_model *m, const llx_quant_opts *o, llx_precision prec)
 {
     llx_engine_opts eo = llx_engine_defaults();
     if (o->threads > 0) eo.threads = o->threads;
     eo.precision = prec;
-    eo.max_batch = window;
-    LLX_TRY(llx_engine_create(e, m, &eo));
-    llx_engine_set_observer(*e, obs);
-    return LLX_OK;
+    eo.max_batch = window_of(m, o);
+    return llx_engine_create(e, m, &eo);
+}
+
+llx_status llx_gptq_seq_ref_engine(llx_engine **out, const llx_model *fm, const llx_quant_opts *o)
+{
+    return make_engine(out, fm, o, LLX_PREC_W8A8_STATIC);
 }
 
 /* One window through engine e, cut after the watched layer (no logits);
@@ -78,34 +85,35 @@ static llx_status pass(llx_engine *e, seq_watch *w, const int *ids, int n)
     return LLX_OK;
 }
 
-llx_status llx_gptq_seq_observe(const llx_model *qm, const llx_model *ref, const llx_quant_opts *o, const int *ids,
+llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_quant_opts *o, const int *ids,
                                 int total, int layer, int point, llx_hess *h)
 {
-    const int window = o->window < qm->cfg.n_ctx ? o->window : qm->cfg.n_ctx, K = h->K;
+    const int window = window_of(qm, o), K = h->K;
     seq_watch wq = {layer, point, K, NULL, 0, 0}, wf = wq;
     const llx_observer oq = {seen32, seen8, &wq}, of = {seen32, NULL, &wf};
     const llx_precision prec = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
     const llx_kernels *k = llx_kernels_select("auto");
-    llx_engine *eq = NULL, *ef = NULL;
+    llx_engine *eq = NULL, *ef = ref;
     wq.x = malloc((size_t)window * K * sizeof *wq.x);
     wf.x = ref ? malloc((size_t)window * K * sizeof *wf.x) : NULL;
     llx_status st = wq.x && (!ref || wf.x) ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
-    if (st == LLX_OK) st = make_engine(&eq, qm, o, prec, window, &oq);
-    if (st == LLX_OK && ref) st = make_engine(&ef, ref, o, LLX_PREC_W8A8_STATIC, window, &of);
+    if (st == LLX_OK) st = make_engine(&eq, qm, o, prec);
+    if (st == LLX_OK) llx_engine_set_observer(eq, &oq);
+    if (st == LLX_OK && ef) llx_engine_set_observer(ef, &of);
     /* the layers after the watched one cannot change what it sees */
     if (st == LLX_OK) st = llx_engine_set_layer_end(eq, layer + 1);
-    if (st == LLX_OK && ref) st = llx_engine_set_layer_end(ef, layer + 1);
+    if (st == LLX_OK && ef) st = llx_engine_set_layer_end(ef, layer + 1);
     for (int done = 0; st == LLX_OK && done < total;) {
         const int n = total - done < window ? total - done : window;
         if (o->cancel && *o->cancel) st = llx_fail(LLX_ERR_CANCELLED, "interrupted");
         if (st == LLX_OK) st = pass(eq, &wq, ids + done, n);
-        if (st == LLX_OK && ref) st = pass(ef, &wf, ids + done, n);
+        if (st == LLX_OK && ef) st = pass(ef, &wf, ids + done, n);
         if (st == LLX_OK && ref) llx_hess_add_cross(h, k, wf.x, wq.x, n, K);
         else if (st == LLX_OK) llx_hess_add(h, k, wq.x, n, K);
         done += n;
     }
     llx_engine_free(eq);
-    llx_engine_free(ef);
+    if (ef) llx_engine_set_observer(ef, NULL); /* of and wf end here; the caller keeps ef */
     free(wq.x), free(wf.x);
     return st;
 }

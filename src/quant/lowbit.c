@@ -348,6 +348,8 @@ static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const ll
     llx_model *prev = NULL;
     void *prev_img = NULL;
     llx_hess h = {0};
+    llx_engine *ref = NULL; /* asym: the fp32 model's engine, the same for every input */
+    if (st == LLX_OK && asym) st = llx_gptq_seq_ref_engine(&ref, fm, o);
     cb->seq = 1;
     cb->asym_alpha = o->gptq_asym_alpha;
     for (int k = 0; st == LLX_OK && k <= n; k++) {
@@ -369,10 +371,11 @@ static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const ll
         const int K = in_width(c, k % IN_COUNT);
         if (st == LLX_OK) st = asym ? llx_hess_init_cross(&h, K, o->window) : llx_hess_init(&h, K, o->window);
         if (st == LLX_OK)
-            st = llx_gptq_seq_observe(qm, asym ? fm : NULL, o, ids, total, k / IN_COUNT, point[k % IN_COUNT], &h);
+            st = llx_gptq_seq_observe(qm, ref, o, ids, total, k / IN_COUNT, point[k % IN_COUNT], &h);
         llx_quant_progress(o, "gptq", (double)(k + 1) / n);
     }
     llx_hess_free(&h);
+    llx_engine_free(ref);
     llx_model_close(prev);
     free(prev_img);
     return st;
