@@ -9,6 +9,7 @@
 
 #include "engine/engine_impl.h"
 #include "llx/engine.h"
+#include "model/llx_file.h"
 #include "model/llx_model.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
@@ -20,21 +21,14 @@ enum { MAXL = 4, NPT = 16 };
  * lock. */
 typedef struct seen {
     pthread_mutex_t mu;
-    unsigned long long h[MAXL][NPT]; /* sum of the FNV-1a hashes of the reports at (layer, point) */
+    unsigned long long h[MAXL][NPT]; /* sum of the hashes (llx_hash64) of the reports at (layer, point) */
     int n[MAXL][NPT];
     int calls, bad_layer;
 } seen;
 
-static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static void note(seen *s, int layer, int p, const void *a, size_t na, const void *b, size_t nb)
 {
-    const unsigned long long h = fnv(fnv(1469598103934665603ull, a, na), b, nb);
+    const unsigned long long h = llx_hash64(b, nb, llx_hash64(a, na, 0));
     pthread_mutex_lock(&s->mu);
     s->calls++;
     if (layer < 0 || layer >= MAXL || p < 0 || p >= NPT) s->bad_layer++;

@@ -93,27 +93,27 @@ llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_
     const llx_observer oq = {seen32, seen8, &wq}, of = {seen32, NULL, &wf};
     const llx_precision prec = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
     const llx_kernels *k = llx_kernels_select("auto");
-    llx_engine *eq = NULL, *ef = ref;
+    llx_engine *eq = NULL;
     wq.x = malloc((size_t)window * K * sizeof *wq.x);
     wf.x = ref ? malloc((size_t)window * K * sizeof *wf.x) : NULL;
     llx_status st = wq.x && (!ref || wf.x) ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
     if (st == LLX_OK) st = make_engine(&eq, qm, o, prec);
     if (st == LLX_OK) llx_engine_set_observer(eq, &oq);
-    if (st == LLX_OK && ef) llx_engine_set_observer(ef, &of);
+    if (st == LLX_OK && ref) llx_engine_set_observer(ref, &of);
     /* the layers after the watched one cannot change what it sees */
     if (st == LLX_OK) st = llx_engine_set_layer_end(eq, layer + 1);
-    if (st == LLX_OK && ef) st = llx_engine_set_layer_end(ef, layer + 1);
+    if (st == LLX_OK && ref) st = llx_engine_set_layer_end(ref, layer + 1);
     for (int done = 0; st == LLX_OK && done < total;) {
         const int n = total - done < window ? total - done : window;
         if (o->cancel && *o->cancel) st = llx_fail(LLX_ERR_CANCELLED, "interrupted");
         if (st == LLX_OK) st = pass(eq, &wq, ids + done, n);
-        if (st == LLX_OK && ef) st = pass(ef, &wf, ids + done, n);
+        if (st == LLX_OK && ref) st = pass(ref, &wf, ids + done, n);
         if (st == LLX_OK && ref) llx_hess_add_cross(h, k, wf.x, wq.x, n, K);
         else if (st == LLX_OK) llx_hess_add(h, k, wq.x, n, K);
         done += n;
     }
     llx_engine_free(eq);
-    if (ef) llx_engine_set_observer(ef, NULL); /* of and wf end here; the caller keeps ef */
+    if (ref) llx_engine_set_observer(ref, NULL); /* of and wf end here; the caller keeps ref */
     free(wq.x), free(wf.x);
     return st;
 }
