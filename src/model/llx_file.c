@@ -652,6 +652,7 @@ typedef struct wt {
     llx_dtype dt;
     long long rows, cols;
     void *data;
+    int borrowed; /* llx_llx_add_refs: data belongs to another writer */
 } wt;
 
 struct llx_llx_writer {
@@ -682,12 +683,15 @@ llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, cons
 void llx_llx_writer_free(llx_llx_writer *w)
 {
     if (!w) return;
-    for (int i = 0; i < w->n; i++) free(w->t[i].data);
+    for (int i = 0; i < w->n; i++)
+        if (!w->t[i].borrowed) free(w->t[i].data);
     free(w->t);
     free(w);
 }
 
-llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data)
+/* One table entry; on failure data is freed unless borrowed. */
+static llx_status add_entry(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols,
+                            void *data, int borrowed)
 {
     int ok;
     const uint64_t bytes = shape_bytes(dt, rows, cols, &ok);
@@ -700,19 +704,15 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
     else if (w->n >= MAX_TENSORS) st = llx_fail(LLX_ERR_ARG, "too many tensors (at '%s')", name);
     for (int i = 0; st == LLX_OK && i < w->n; i++)
         if (!strcmp(w->t[i].name, name)) st = llx_fail(LLX_ERR_ARG, "tensor '%s' added twice", name);
-    if (st != LLX_OK) {
-        free(data);
-        return st;
-    }
-    if (w->n == w->cap) {
+    if (st == LLX_OK && w->n == w->cap) {
         int cap = w->cap ? w->cap * 2 : 64;
         wt *t = realloc(w->t, (size_t)cap * sizeof *t);
-        if (!t) {
-            free(data);
-            return llx_fail(LLX_ERR_NOMEM, "out of memory");
-        }
-        w->t = t;
-        w->cap = cap;
+        if (!t) st = llx_fail(LLX_ERR_NOMEM, "out of memory");
+        else w->t = t, w->cap = cap;
+    }
+    if (st != LLX_OK) {
+        if (!borrowed) free(data);
+        return st;
     }
     wt *e = &w->t[w->n++];
     memset(e, 0, sizeof *e);
@@ -721,6 +721,21 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
     e->rows = rows;
     e->cols = cols;
     e->data = data;
+    e->borrowed = borrowed;
+    return LLX_OK;
+}
+
+llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data)
+{
+    return add_entry(w, name, dt, rows, cols, data, 0);
+}
+
+llx_status llx_llx_add_refs(llx_llx_writer *w, const llx_llx_writer *src)
+{
+    for (int i = 0; i < src->n; i++) {
+        const wt *e = &src->t[i];
+        LLX_TRY(add_entry(w, e->name, e->dt, e->rows, e->cols, e->data, 1));
+    }
     return LLX_OK;
 }
 
@@ -834,18 +849,20 @@ llx_status llx_llx_write(llx_llx_writer *w, const char *path)
     return st;
 }
 
-llx_status llx_llx_write_mem(llx_llx_writer *w, void **data, size_t *size)
+llx_status llx_llx_write_mem_reuse(llx_llx_writer *w, void **data, size_t *size, size_t *cap)
 {
-    *data = NULL;
     *size = 0;
     file_header h;
     unsigned char *blob = NULL;
     llx_status st = layout(w, &h, &blob);
-    unsigned char *mem = NULL;
-    if (st == LLX_OK) {
+    unsigned char *mem = *data;
+    if (st == LLX_OK && (!mem || *cap < h.file_bytes)) {
+        free(mem);
+        *data = NULL, *cap = 0;
         mem = aligned_alloc(ALIGN, align_up(h.file_bytes));
         if (!mem) st = llx_fail(LLX_ERR_NOMEM, "out of memory for a %llu MB model image",
                                 (unsigned long long)(h.file_bytes >> 20));
+        else *cap = align_up(h.file_bytes);
     }
     if (st == LLX_OK) {
         sink k = {NULL, mem, 0};
@@ -855,9 +872,17 @@ llx_status llx_llx_write_mem(llx_llx_writer *w, void **data, size_t *size)
     llx_llx_writer_free(w);
     if (st != LLX_OK) {
         free(mem);
+        *data = NULL, *cap = 0;
         return st;
     }
     *data = mem;
     *size = (size_t)h.file_bytes;
     return LLX_OK;
+}
+
+llx_status llx_llx_write_mem(llx_llx_writer *w, void **data, size_t *size)
+{
+    size_t cap = 0;
+    *data = NULL;
+    return llx_llx_write_mem_reuse(w, data, size, &cap);
 }

@@ -110,12 +110,20 @@ llx_status llx_llx_writer_create(llx_llx_writer **out, const llx_config *c, cons
  * failure.  Refuses (LLX_ERR_ARG) empty or too long or repeated names,
  * unknown dtypes and negative or overflowing shapes. */
 llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long long rows, long long cols, void *data);
+/* Add every tensor of src, in src's order, without copying: w borrows the
+ * data, which must stay unchanged until w is written (src outlives it). */
+llx_status llx_llx_add_refs(llx_llx_writer *w, const llx_llx_writer *src);
 /* Poll *flag between tensor writes; non-zero abandons the write
  * (LLX_ERR_CANCELLED, temporary file removed). */
 void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag);
 /* Write the file into memory instead: *data (64-byte aligned, free()) of
  * *size bytes, a valid .llx image (llx_llx_open_mem); frees the writer. */
 llx_status llx_llx_write_mem(llx_llx_writer *w, void **data, size_t *size);
+/* The same into *data when its *cap bytes hold the image (the quantizer's
+ * images of one shape, step after step: no new pages to fault in), else
+ * into a new buffer (the old one freed); *cap is the buffer's size after.
+ * On failure the buffer is freed (*data NULL, *cap 0). */
+llx_status llx_llx_write_mem_reuse(llx_llx_writer *w, void **data, size_t *size, size_t *cap);
 /* Write everything to `path` atomically and free the writer. */
 llx_status llx_llx_write(llx_llx_writer *w, const char *path);
 void llx_llx_writer_free(llx_llx_writer *w); /* accepts NULL */

@@ -42,7 +42,7 @@ static llx_status open_llx(llx_model *m, const char *path)
     return check_vocab_covers(m, what);
 }
 
-llx_status llx_model_open_mem(llx_model **out, const void *data, size_t size, const char *name)
+static llx_status open_mem(llx_model **out, const void *data, size_t size, const char *name, int tokenizer)
 {
     *out = NULL;
     llx_model *m = calloc(1, sizeof *m);
@@ -53,7 +53,7 @@ llx_status llx_model_open_mem(llx_model **out, const void *data, size_t size, co
     if (st == LLX_OK) st = llx_llx_check_model(m->qf);
     if (st == LLX_OK) {
         m->cfg = *llx_llx_config(m->qf);
-        st = llx_llx_tokenizer(m->qf, &m->tok);
+        if (tokenizer) st = llx_llx_tokenizer(m->qf, &m->tok);
     }
     if (st != LLX_OK) {
         llx_model_close(m);
@@ -61,6 +61,16 @@ llx_status llx_model_open_mem(llx_model **out, const void *data, size_t size, co
     }
     *out = m;
     return LLX_OK;
+}
+
+llx_status llx_model_open_mem(llx_model **out, const void *data, size_t size, const char *name)
+{
+    return open_mem(out, data, size, name, 1);
+}
+
+llx_status llx_model_open_image(llx_model **out, const void *data, size_t size, const char *name)
+{
+    return open_mem(out, data, size, name, 0);
 }
 
 llx_status llx_model_open(llx_model **out, const char *path)

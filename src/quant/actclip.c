@@ -19,7 +19,7 @@ static llx_status nll_at(void *img, size_t size, const llx_quant_opts *o, const 
 {
     LLX_TRY(llx_llx_image_set_act_clip(img, size, c));
     llx_model *m = NULL;
-    LLX_TRY(llx_model_open_mem(&m, img, size, "the quantized model"));
+    LLX_TRY(llx_model_open_image(&m, img, size, "the quantized model"));
     llx_engine_opts eo = llx_engine_defaults();
     if (o->threads > 0) eo.threads = o->threads;
     eo.precision = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;

@@ -320,14 +320,16 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
     return st;
 }
 
-/* The writer of a whole image per cb (sequential: per cb->seq_k); NULL on failure. */
+/* The writer of a whole image per cb (sequential: per cb->seq_k); NULL on
+ * failure.  The embedding, LM head and tokenizer are borrowed from gw when
+ * given (the same in every image), else made here. */
 static llx_status seq_image(llx_llx_writer **out, const llx_model *fm, const llx_config *c, const llx_qinfo *qi,
-                            const llx_quant_opts *o, const lb_calib *cb, const char *dir)
+                            const llx_quant_opts *o, const lb_calib *cb, const char *dir, const llx_llx_writer *gw)
 {
     llx_llx_writer *wr = NULL;
     llx_status st = llx_llx_writer_create(&wr, c, qi);
     for (int l = 0; st == LLX_OK && l < c->n_layer; l++) st = write_layer(wr, fm, o, cb, l);
-    if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
+    if (st == LLX_OK) st = gw ? llx_llx_add_refs(wr, gw) : write_globals(wr, fm, c, o, dir);
     if (st != LLX_OK) llx_llx_writer_free(wr);
     *out = st == LLX_OK ? wr : NULL;
     return st;
@@ -338,7 +340,9 @@ static llx_status seq_image(llx_llx_writer **out, const llx_model *fm, const llx
  * image k holds the inputs before k rounded as they will be stored
  * (GPTQ), the rest to nearest; the engine runs it and input k's Hessian
  * (asym: and the cross term with the fp32 image's input) rounds input k's
- * matrices into image k + 1.  The last image is the output (*out). */
+ * matrices into image k + 1.  The last image is the output (*out).  The
+ * images between share one copy of the globals (write_globals: for Llama 3
+ * a 128256-row embedding and LM head) and two buffers, used in turn. */
 static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const llx_config *c, const llx_qinfo *qi,
                              const llx_quant_opts *o, lb_calib *cb, const int *ids, int total, const char *dir)
 {
@@ -346,28 +350,34 @@ static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const ll
     const int point[IN_COUNT] = {LLX_OBS_LN1, LLX_OBS_CTX, LLX_OBS_LN2, cb->down_point};
     llx_status st = run_calib(fm, o, ids, total, cb, "calibrate");
     llx_model *prev = NULL;
-    void *prev_img = NULL;
+    void *prev_img = NULL, *spare = NULL;
+    size_t prev_cap = 0, spare_cap = 0;
     llx_hess h = {0};
     llx_engine *ref = NULL; /* asym: the fp32 model's engine, the same for every input */
+    llx_llx_writer *gw = NULL;
     if (st == LLX_OK && asym) st = llx_gptq_seq_ref_engine(&ref, fm, o);
+    if (st == LLX_OK) st = llx_llx_writer_create(&gw, c, qi);
+    if (st == LLX_OK) st = write_globals(gw, fm, c, o, dir);
     cb->seq = 1;
     cb->asym_alpha = o->gptq_asym_alpha;
     for (int k = 0; st == LLX_OK && k <= n; k++) {
         cb->seq_k = k - 1, cb->seq_prev = prev, cb->seq_h = k > 0 ? &h : NULL;
         llx_llx_writer *wr = NULL;
         st = cancelled(o);
-        if (st == LLX_OK) st = seq_image(&wr, fm, c, qi, o, cb, dir);
+        /* the output owns its globals: it is written after gw is gone */
+        if (st == LLX_OK) st = seq_image(&wr, fm, c, qi, o, cb, dir, k < n ? gw : NULL);
         llx_hess_free(&h);
         if (st == LLX_OK && k == n) *out = wr;
         if (st != LLX_OK || k == n) break;
-        void *img = NULL;
         size_t size = 0;
         llx_model *qm = NULL;
-        st = llx_llx_write_mem(wr, &img, &size);
-        if (st == LLX_OK) st = llx_model_open_mem(&qm, img, size, "the partly quantized model");
+        st = llx_llx_write_mem_reuse(wr, &spare, &size, &spare_cap);
+        if (st == LLX_OK) st = llx_model_open_image(&qm, spare, size, "the partly quantized model");
         llx_model_close(prev);
-        free(prev_img);
-        prev = qm, prev_img = img;
+        void *t = prev_img; /* the previous image's buffer is the next one's */
+        const size_t tc = prev_cap;
+        prev = qm, prev_img = spare, prev_cap = spare_cap;
+        spare = t, spare_cap = tc;
         const int K = in_width(c, k % IN_COUNT);
         if (st == LLX_OK) st = asym ? llx_hess_init_cross(&h, K, o->window) : llx_hess_init(&h, K, o->window);
         if (st == LLX_OK)
@@ -376,8 +386,10 @@ static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const ll
     }
     llx_hess_free(&h);
     llx_engine_free(ref);
+    llx_llx_writer_free(gw);
     llx_model_close(prev);
     free(prev_img);
+    free(spare);
     return st;
 }
 
@@ -428,7 +440,7 @@ llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, cons
     if (st == LLX_OK) st = llx_fmodel_image(&fmod, dir, &img, &size);
     else llx_fmodel_free(&fmod);
     llx_model *fm = NULL;
-    if (st == LLX_OK) st = llx_model_open_mem(&fm, img, size, "the transformed fp32 model");
+    if (st == LLX_OK) st = llx_model_open_image(&fm, img, size, "the transformed fp32 model");
     if (st == LLX_OK) st = quantize_image(m, fm, o, ids, total, dir, out);
     llx_model_close(fm);
     free(img);
