@@ -8,6 +8,7 @@
 
 #include "kernels/q8.h"
 #include "model/half.h"
+#include "quant/linalg.h"
 #include "quant/wquant.h"
 #include "test.h"
 #include "util/rng.h"
@@ -133,7 +134,7 @@ TEST(wquant_cholesky, LLX_T_ASAN)
             a[i * N + j] = s;
         }
     memcpy(l, a, sizeof a);
-    REQUIRE(llx_cholesky(l, N));
+    REQUIRE(llx_cholesky(l, N) == 1);
     for (int i = 0; i < N; i++)
         for (int j = 0; j <= i; j++) {
             double s = 0;
@@ -141,7 +142,7 @@ TEST(wquant_cholesky, LLX_T_ASAN)
             CHECK_CLOSE(s, a[i * N + j], 1e-9, 1e-9);
         }
     a[0] = -1.0;
-    CHECK(!llx_cholesky(a, N));
+    CHECK(llx_cholesky(a, N) == 0);
 }
 
 /* H = X^T X for T correlated inputs: x = z M with a random mixing M */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/q8.h"
+#include "quant/linalg.h"
 #include "quant/wquant.h"
 #include "util/status.h"
 
@@ -101,8 +102,9 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
         }
         mean /= K;
         for (int j = 0; j < K; j++) a[(size_t)j * K + j] += damp * mean;
-        if (!llx_cholesky(a, K)) /* a = L L^T, L in the lower triangle */
-            st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
+        const int ok = llx_cholesky(a, K); /* a = L L^T, L in the lower triangle */
+        if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
+        if (ok < 0) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     }
     for (int r = 0; st == LLX_OK && r < R; r++) {
         float *wr = w + (size_t)r * K;

@@ -9,6 +9,7 @@
 
 #include "kernels/q8.h"
 #include "model/half.h"
+#include "quant/linalg.h"
 #include "util/status.h"
 
 float llx_wq_scale(const llx_wq *q, float amax)
@@ -94,56 +95,6 @@ double llx_wq_error(const float *w, const int8_t *q, const float *scales, int R,
 
 /* ---- GPTQ ---- */
 
-int llx_cholesky(double *a, int n)
-{
-    for (int j = 0; j < n; j++) {
-        double *aj = a + (size_t)j * n;
-        double d = aj[j];
-        for (int k = 0; k < j; k++) d -= aj[k] * aj[k];
-        if (!(d > 0.0)) return 0;
-        d = sqrt(d);
-        aj[j] = d;
-        for (int i = j + 1; i < n; i++) {
-            double *ai = a + (size_t)i * n, s = ai[j];
-            for (int k = 0; k < j; k++) s -= ai[k] * aj[k];
-            ai[j] = s / d;
-        }
-    }
-    return 1;
-}
-
-/* L (lower, in a) -> L^-1 in place (lower); row is scratch of n */
-static void invert_lower(double *a, int n, double *row)
-{
-    for (int i = 0; i < n; i++) {
-        double *ai = a + (size_t)i * n;
-        const double dii = 1.0 / ai[i];
-        for (int j = 0; j < i; j++) {
-            double s = 0.0;
-            for (int k = j; k < i; k++) s += ai[k] * a[(size_t)k * n + j];
-            row[j] = -s * dii;
-        }
-        for (int j = 0; j < i; j++) ai[j] = row[j];
-        ai[i] = dii;
-    }
-}
-
-/* out (lower triangle) = Linv^T Linv, Linv lower in a */
-static void gram_lower(const double *a, int n, double *out)
-{
-    for (size_t i = 0; i < (size_t)n * n; i++) out[i] = 0.0;
-    for (int k = 0; k < n; k++) {
-        const double *lk = a + (size_t)k * n;
-        for (int i = 0; i <= k; i++) {
-            double *oi = out + (size_t)i * n;
-            const double v = lk[i];
-            for (int j = 0; j <= i; j++) oi[j] += v * lk[j];
-        }
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) out[(size_t)i * n + j] = out[(size_t)j * n + i];
-}
-
 /* permute rows and columns of h and columns of w by perm (new index -> old) */
 static llx_status permute(double *h, float *w, int R, int K, const int *perm)
 {
@@ -207,6 +158,8 @@ static void set_group_scale(gptq_state *s, int r, int g, const float *wg)
     s->inv[(size_t)r * s->ng + g] = inv_of(s->q, amax);
 }
 
+#define LAZY_TILE 256 /* columns of the lazy update per pass over the rows */
+
 /* one block of columns [b0, b1): round, propagate inside, return errors */
 static void gptq_block(gptq_state *s, int b0, int b1, double *err)
 {
@@ -225,13 +178,19 @@ static void gptq_block(gptq_state *s, int b0, int b1, double *err)
             for (int k = i + 1; k < b1; k++) wr[k] -= (float)(e * ui[k]);
         }
     }
-    for (int r = 0; r < s->R; r++) {
-        float *wr = s->w + (size_t)r * K;
-        const double *er = err + (size_t)r * B;
-        for (int k = b1; k < K; k++) {
-            double d = 0.0;
-            for (int i = 0; i < B; i++) d += er[i] * s->u[(size_t)(b0 + i) * K + k];
-            wr[k] -= (float)d;
+    /* the block's errors onto the later columns; plain loop:
+     *   for r, k >= b1: d = 0; for i < B: d += err[r][i] u[b0 + i][k]; w[r][k] -= (float)d
+     * here a tile of LAZY_TILE columns of the block's rows of u (in cache)
+     * serves every row r, the sums over i in the same order */
+    double d[LAZY_TILE];
+    for (int k0 = b1; k0 < K; k0 += LAZY_TILE) {
+        const int nk = K - k0 < LAZY_TILE ? K - k0 : LAZY_TILE;
+        const double *u0 = s->u + (size_t)b0 * K + k0;
+        for (int r = 0; r < s->R; r++) {
+            float *wr = s->w + (size_t)r * K + k0;
+            const double *er = err + (size_t)r * B;
+            llx_lazy_sums(d, er, u0, K, B, nk);
+            for (int k = 0; k < nk; k++) wr[k] -= (float)d[k];
         }
     }
 }
@@ -243,23 +202,24 @@ static llx_status upper_factor(double *h, int K, double damp, double **u)
     mean /= K;
     for (int j = 0; j < K; j++) h[(size_t)j * K + j] += damp * mean;
     *u = malloc((size_t)K * K * sizeof **u);
-    double *row = malloc((size_t)K * sizeof *row);
-    llx_status st = *u && row ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
-    if (st == LLX_OK && !llx_cholesky(h, K))
-        st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
-    if (st == LLX_OK) {
-        invert_lower(h, K, row);
-        gram_lower(h, K, *u); /* H^-1, full */
-        if (!llx_cholesky(*u, K))
+    if (!*u) return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
+    llx_status st = LLX_OK;
+    int ok = llx_cholesky(h, K); /* 1, 0 not positive definite, -1 out of memory */
+    if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
+    if (ok > 0) ok = llx_invert_lower(h, K) == 0 ? 1 : -1;
+    if (ok > 0) {
+        llx_gram_lower(h, K, *u); /* H^-1, full */
+        ok = llx_cholesky(*u, K);
+        if (ok == 0)
             st = llx_fail(LLX_ERR_ARG, "GPTQ: the inverse Hessian is not positive definite (raise the damping)");
     }
+    if (ok < 0) st = llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
     if (st == LLX_OK) /* U = Lc^T in place: upper triangle from the lower */
         for (int i = 0; i < K; i++)
             for (int j = i + 1; j < K; j++) {
                 (*u)[(size_t)i * K + j] = (*u)[(size_t)j * K + i];
                 (*u)[(size_t)j * K + i] = 0.0;
             }
-    free(row);
     return st;
 }
 

@@ -64,11 +64,6 @@ void llx_wq_rtn(const llx_wq *q, const float *w, int R, int K, int8_t *out, floa
 llx_status llx_wq_gptq(const llx_wq *q, const llx_gptq_opts *o, float *w, int R, int K, double *h, int8_t *out,
                        float *scales);
 
-/* Cholesky factorisation in place: a (n x n, symmetric positive definite)
- * becomes its lower factor L (a = L L^T; the upper triangle is left as it
- * was).  Returns 0 when a is not positive definite. */
-int llx_cholesky(double *a, int n);
-
 /* sum over rows r of || (W - Q) x ||^2-style error: tr((W - Wq) H (W - Wq)^T),
  * the quantity GPTQ minimises (tests). */
 double llx_wq_error(const float *w, const int8_t *q, const float *scales, int R, int K, int group, const double *h);

@@ -1,0 +1,199 @@
+/* quant/linalg.c - GPTQ's dense linear algebra (linalg.h).  Every loop
+ * nest below reorders the visits of the plain loop quoted before it, never
+ * the operations one element sees: each a[i][j] receives the same
+ * products, rounded the same way, subtracted or added in the same
+ * ascending k. */
+#include "quant/linalg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PANEL 32   /* Cholesky: columns factored before the trailing update */
+#define ROWS 8     /* inverse: rows that share one read of the rows above */
+#define KBLOCK 64  /* L^T L: rows of Linv applied to the product per sweep */
+
+/* Two doubles as one value (GCC/Clang vector extension): each lane's
+ * arithmetic is the scalar IEEE operation, so the lanes give exactly what
+ * the scalar loop gives; on x86-64 without ISA flags it is SSE2. */
+typedef double v2d __attribute__((vector_size(16)));
+
+static inline v2d ld2(const double *p)
+{
+    v2d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st2(double *p, v2d v) { memcpy(p, &v, sizeof v); }
+
+/* y[j] -= v0 x0[j], then v1 x1[j], ... for j in [j0, j1): four steps per
+ * load and store of y, in order. */
+static void sub4(double *restrict y, const double *restrict x0, const double *restrict x1,
+                 const double *restrict x2, const double *restrict x3, double v0, double v1, double v2, double v3,
+                 int j0, int j1)
+{
+    int j = j0;
+    for (; j + 2 <= j1; j += 2)
+        st2(y + j, (((ld2(y + j) - v0 * ld2(x0 + j)) - v1 * ld2(x1 + j)) - v2 * ld2(x2 + j)) - v3 * ld2(x3 + j));
+    for (; j < j1; j++) y[j] = (((y[j] - v0 * x0[j]) - v1 * x1[j]) - v2 * x2[j]) - v3 * x3[j];
+}
+
+static void sub1(double *restrict y, const double *restrict x, double v, int j0, int j1)
+{
+    int j = j0;
+    for (; j + 2 <= j1; j += 2) st2(y + j, ld2(y + j) - v * ld2(x + j));
+    for (; j < j1; j++) y[j] -= v * x[j];
+}
+
+/* the same with +=, for the sums that start from 0 */
+static void add4(double *restrict y, const double *restrict x0, const double *restrict x1,
+                 const double *restrict x2, const double *restrict x3, double v0, double v1, double v2, double v3,
+                 int j0, int j1)
+{
+    int j = j0;
+    for (; j + 2 <= j1; j += 2)
+        st2(y + j, (((ld2(y + j) + v0 * ld2(x0 + j)) + v1 * ld2(x1 + j)) + v2 * ld2(x2 + j)) + v3 * ld2(x3 + j));
+    for (; j < j1; j++) y[j] = (((y[j] + v0 * x0[j]) + v1 * x1[j]) + v2 * x2[j]) + v3 * x3[j];
+}
+
+static void add1(double *restrict y, const double *restrict x, double v, int j0, int j1)
+{
+    int j = j0;
+    for (; j + 2 <= j1; j += 2) st2(y + j, ld2(y + j) + v * ld2(x + j));
+    for (; j < j1; j++) y[j] += v * x[j];
+}
+
+void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, int nk)
+{
+    for (int k = 0; k < nk; k++) d[k] = 0.0;
+    int i = 0;
+    for (; i + 4 <= B; i += 4) {
+        const double *u0 = u + (size_t)i * ld;
+        add4(d, u0, u0 + ld, u0 + 2 * (size_t)ld, u0 + 3 * (size_t)ld, e[i], e[i + 1], e[i + 2], e[i + 3], 0, nk);
+    }
+    for (; i < B; i++) add1(d, u + (size_t)i * ld, e[i], 0, nk);
+}
+
+/* Plain loop:
+ *   for j: d = a[j][j] - sum_{k<j} a[j][k]^2 (k ascending); a[j][j] = sqrt(d)
+ *          for i > j: a[i][j] = (a[i][j] - sum_{k<j} a[i][k] a[j][k]) / a[j][j]
+ * Here the subtractions for k in a finished panel are applied to the
+ * trailing rows at once (rows i, columns j <= i past the panel), from a
+ * transposed copy of the panel so the inner loop runs along row i; the
+ * panel's own columns then take their subtractions k >= the panel's start
+ * as in the plain loop. */
+int llx_cholesky(double *a, int n)
+{
+    double *p = malloc((size_t)PANEL * (n > 0 ? n : 1) * sizeof *p); /* p[k][j] = a[j][k0 + k] */
+    if (!p) return -1;
+    for (int k0 = 0; k0 < n; k0 += PANEL) {
+        const int k1 = k0 + PANEL < n ? k0 + PANEL : n;
+        for (int j = k0; j < k1; j++) {
+            double *aj = a + (size_t)j * n;
+            double d = aj[j];
+            for (int k = k0; k < j; k++) d -= aj[k] * aj[k];
+            if (!(d > 0.0)) {
+                free(p);
+                return 0;
+            }
+            d = sqrt(d);
+            aj[j] = d;
+            for (int i = j + 1; i < n; i++) {
+                double *ai = a + (size_t)i * n, s = ai[j];
+                for (int k = k0; k < j; k++) s -= ai[k] * aj[k];
+                ai[j] = s / d;
+            }
+        }
+        if (k1 == n) break;
+        const int nb = k1 - k0;
+        for (int j = k1; j < n; j++)
+            for (int k = 0; k < nb; k++) p[(size_t)k * n + j] = a[(size_t)j * n + k0 + k];
+        for (int i = k1; i < n; i++) {
+            double *ai = a + (size_t)i * n;
+            int k = 0;
+            for (; k + 4 <= nb; k += 4) {
+                const double *q = p + (size_t)k * n;
+                sub4(ai, q, q + n, q + 2 * (size_t)n, q + 3 * (size_t)n, ai[k0 + k], ai[k0 + k + 1], ai[k0 + k + 2],
+                     ai[k0 + k + 3], k1, i + 1);
+            }
+            for (; k < nb; k++) sub1(ai, p + (size_t)k * n, ai[k0 + k], k1, i + 1);
+        }
+    }
+    free(p);
+    return 1;
+}
+
+/* Plain loop, row by row (row i read before it is overwritten):
+ *   d = 1 / a[i][i]
+ *   for j < i: s = 0; for k = j .. i-1: s += a[i][k] Linv[k][j]; row[j] = -s * d
+ *   a[i][0..i) = row; a[i][i] = d
+ * Here a block of ROWS rows shares each read of a finished row k: every row
+ * of the block adds a[i][k] Linv[k][0..k] to its sums for all k above the
+ * block, then the block's rows finish one by one with the k inside it. */
+static void add_row(double *s, const double *lk, double v, int k)
+{
+    add1(s, lk, v, 0, k + 1); /* Linv[k][j] for j <= k */
+}
+
+int llx_invert_lower(double *a, int n)
+{
+    double *s = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *s);
+    if (!s) return -1;
+    for (int i0 = 0; i0 < n; i0 += ROWS) {
+        const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
+        for (int i = i0; i < i1; i++) memset(s + (size_t)(i - i0) * n, 0, (size_t)n * sizeof *s);
+        int k = 0;
+        for (; k + 4 <= i0; k += 4) { /* four rows of Linv: j <= k from all four, then the corner */
+            const double *l0 = a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
+            for (int i = i0; i < i1; i++) {
+                const double *ai = a + (size_t)i * n;
+                double *si = s + (size_t)(i - i0) * n;
+                add4(si, l0, l1, l2, l3, ai[k], ai[k + 1], ai[k + 2], ai[k + 3], 0, k + 1);
+                /* j = k+1 .. k+3 have no term from rows above them (Linv is lower) */
+                si[k + 1] = (si[k + 1] + ai[k + 1] * l1[k + 1]) + ai[k + 2] * l2[k + 1];
+                si[k + 1] += ai[k + 3] * l3[k + 1];
+                si[k + 2] = (si[k + 2] + ai[k + 2] * l2[k + 2]) + ai[k + 3] * l3[k + 2];
+                si[k + 3] += ai[k + 3] * l3[k + 3];
+            }
+        }
+        for (; k < i0; k++)
+            for (int i = i0; i < i1; i++) add_row(s + (size_t)(i - i0) * n, a + (size_t)k * n, a[(size_t)i * n + k], k);
+        for (int i = i0; i < i1; i++) {
+            double *ai = a + (size_t)i * n, *si = s + (size_t)(i - i0) * n;
+            for (int kk = i0; kk < i; kk++) add_row(si, a + (size_t)kk * n, ai[kk], kk);
+            const double dii = 1.0 / ai[i];
+            for (int j = 0; j < i; j++) ai[j] = -si[j] * dii;
+            ai[i] = dii;
+        }
+    }
+    free(s);
+    return 0;
+}
+
+/* Plain loop (out zeroed first):
+ *   for k: for i <= k: for j <= i: out[i][j] += Linv[k][i] Linv[k][j]
+ * then the upper triangle copied from the lower.  Here KBLOCK rows of Linv
+ * at a time are applied to each row i of out (which stays in cache), four
+ * k per load and store. */
+void llx_gram_lower(const double *a, int n, double *out)
+{
+    for (size_t i = 0; i < (size_t)n * n; i++) out[i] = 0.0;
+    for (int k0 = 0; k0 < n; k0 += KBLOCK) {
+        const int k1 = k0 + KBLOCK < n ? k0 + KBLOCK : n;
+        for (int i = 0; i < k1; i++) {
+            double *oi = out + (size_t)i * n;
+            int k = k0 > i ? k0 : i;
+            for (; k + 4 <= k1; k += 4) {
+                const double *l0 = a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
+                add4(oi, l0, l1, l2, l3, l0[i], l1[i], l2[i], l3[i], 0, i + 1);
+            }
+            for (; k < k1; k++) {
+                const double *lk = a + (size_t)k * n;
+                add1(oi, lk, lk[i], 0, i + 1);
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) out[(size_t)i * n + j] = out[(size_t)j * n + i];
+}
