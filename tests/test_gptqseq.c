@@ -84,7 +84,7 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
             CHECK_CLOSE(h.h[i * K + j], hh, 1e-3, 1e-5);
         }
     const llx_wq spec = {4, 0, 0, 0};
-    const llx_gptq_opts go = {0.01, 1, 128};
+    const llx_gptq_opts go = {0.01, 1, 128, 1};
     double err[3];
     for (int v = 0; v < 3; v++) { /* plain, asym alpha 1, asym alpha 0.25 */
         float *wv = malloc(sizeof(float) * R * K), s[R];

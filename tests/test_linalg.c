@@ -2,14 +2,16 @@
  * against the plain loops it reorders, kept here as the specification:
  * the results must be the same bits, for sizes that leave every remainder
  * of the blocks (panels of 32, rows of 8, sweeps of 64, steps of 4 and 2),
- * with the upper triangle left as it was; a matrix that is not positive
- * definite is refused at the same point. */
+ * with the upper triangle left as it was, on one thread or shared by a
+ * pool; a matrix that is not positive definite is refused at the same
+ * point. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "quant/linalg.h"
 #include "test.h"
+#include "util/pool.h"
 #include "util/rng.h"
 
 /* ---- the plain loops ---- */
@@ -130,11 +132,11 @@ TEST(linalg_inverse_and_gram_match_plain_loops, LLX_T_ASAN)
         REQUIRE(llx_cholesky(a, n) == 1);
         double *b = malloc((size_t)n * n * sizeof *b);
         memcpy(b, a, (size_t)n * n * sizeof *b);
-        CHECK(llx_invert_lower(a, n) == 0);
+        CHECK(llx_invert_lower(a, n, NULL) == 0);
         plain_invert_lower(b, n);
         CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, n = %d", n);
         double *ga = malloc((size_t)n * n * sizeof *ga), *gb = malloc((size_t)n * n * sizeof *gb);
-        llx_gram_lower(a, n, ga);
+        llx_gram_lower(a, n, ga, NULL);
         plain_gram_lower(b, n, gb);
         CHECK_MSG(same_bits(ga, gb, (size_t)n * n), "gram, n = %d", n);
         /* and it is the inverse: (Linv^T Linv) (L L^T) = I, to rounding */
@@ -173,4 +175,32 @@ TEST(linalg_lazy_sums_match_plain_loop, LLX_T_ASAN)
             CHECK_MSG(same_bits(d, ref, (size_t)nks[b]), "B %d nk %d", Bs[a], nks[b]);
         }
     free(u);
+}
+
+/* With a pool of 2 and 3 threads (rows dealt out; the widths above 256
+ * where the panel columns and the inverse's blocks use the pool too): the
+ * same bits as the plain loops. */
+TEST(linalg_pool_matches_plain_loops, LLX_T_ASAN | LLX_T_TSAN)
+{
+    static const int ns[] = {67, 300};
+    for (int th = 2; th <= 3; th++) {
+        llx_pool *pool = NULL;
+        REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
+        for (int t = 0; t < 2; t++) {
+            const int n = ns[t];
+            double *a = spd(n, 40 + (uint64_t)n), *b = malloc((size_t)n * n * sizeof *b);
+            memcpy(b, a, (size_t)n * n * sizeof *b);
+            CHECK(llx_cholesky_pool(a, n, pool) == 1 && plain_cholesky(b, n) == 1);
+            CHECK_MSG(same_bits(a, b, (size_t)n * n), "cholesky, %d threads, n = %d", th, n);
+            CHECK(llx_invert_lower(a, n, pool) == 0);
+            plain_invert_lower(b, n);
+            CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, %d threads, n = %d", th, n);
+            double *ga = malloc((size_t)n * n * sizeof *ga), *gb = malloc((size_t)n * n * sizeof *gb);
+            llx_gram_lower(a, n, ga, pool);
+            plain_gram_lower(b, n, gb);
+            CHECK_MSG(same_bits(ga, gb, (size_t)n * n), "gram, %d threads, n = %d", th, n);
+            free(a), free(b), free(ga), free(gb);
+        }
+        llx_pool_free(pool);
+    }
 }

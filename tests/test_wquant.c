@@ -174,7 +174,7 @@ TEST(wquant_gptq_beats_rtn, LLX_T_ASAN)
     for (int gi = 0; gi < 2; gi++)
         for (int ao = 0; ao < 2; ao++) {
             const llx_wq spec = {4, groups[gi], 0, 0};
-            const llx_gptq_opts o = {0.01, ao, 32};
+            const llx_gptq_opts o = {0.01, ao, 32, 1};
             memcpy(h, h0, sizeof(double) * K * K);
             memcpy(w, w0, sizeof(float) * R * K);
             REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
@@ -190,6 +190,42 @@ TEST(wquant_gptq_beats_rtn, LLX_T_ASAN)
     free(h0), free(h), free(w0), free(w), free(q), free(qr);
 }
 
+/* The rows of GPTQ's linear algebra and blocks shared by 1, 2 or 3
+ * threads: the same bits (K past the widths where the pool joins in). */
+TEST(wquant_gptq_threads_same_bits, LLX_T_ASAN | LLX_T_TSAN)
+{
+    enum { R = 37, K = 320, T = 400 };
+    double *h0 = hessian(K, T, 21), *h = malloc(sizeof(double) * K * K);
+    float *w0 = randw(R * K, 22, 0.05f), *w = malloc(sizeof(float) * R * K), *w1 = malloc(sizeof(float) * R * K);
+    int8_t *q = malloc(R * K), *q1 = malloc(R * K);
+    float *s = malloc(sizeof(float) * R * K / 64), *s1 = malloc(sizeof(float) * R * K / 64);
+    const llx_wq spec = {4, 64, 1, 0};
+    for (int th = 1; th <= 3; th++)
+        for (int ao = 0; ao < 2; ao++) {
+            const llx_gptq_opts o = {0.01, ao, 128, th};
+            memcpy(h, h0, sizeof(double) * K * K);
+            memcpy(w, w0, sizeof(float) * R * K);
+            REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
+            if (th == 1 && ao == 0) {
+                memcpy(q1, q, R * K), memcpy(s1, s, sizeof(float) * R * K / 64), memcpy(w1, w, sizeof(float) * R * K);
+                continue;
+            }
+            if (ao) continue; /* act-order is another result: compared across threads below */
+            CHECK_MSG(memcmp(q, q1, R * K) == 0 && memcmp(s, s1, sizeof(float) * R * K / 64) == 0 &&
+                          memcmp(w, w1, sizeof(float) * R * K) == 0,
+                      "%d threads", th);
+        }
+    /* act-order: 1 against 2 threads */
+    for (int th = 1; th <= 2; th++) {
+        const llx_gptq_opts o = {0.01, 1, 128, th};
+        memcpy(h, h0, sizeof(double) * K * K);
+        memcpy(w, w0, sizeof(float) * R * K);
+        REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, th == 1 ? q1 : q, th == 1 ? s1 : s) == LLX_OK);
+    }
+    CHECK(memcmp(q, q1, R * K) == 0 && memcmp(s, s1, sizeof(float) * R * K / 64) == 0);
+    free(h0), free(h), free(w0), free(w), free(w1), free(q), free(q1), free(s), free(s1);
+}
+
 TEST(wquant_gptq_diagonal_hessian_is_rtn, LLX_T_ASAN)
 {
     enum { R = 6, K = 64 };
@@ -202,7 +238,7 @@ TEST(wquant_gptq_diagonal_hessian_is_rtn, LLX_T_ASAN)
         const llx_wq sp = {4, 32, 1, ao >= 2};
         for (int j = 0; j < K; j++) h[j * K + j] = 1.0 + j;
         memcpy(w, w0, sizeof(float) * R * K);
-        const llx_gptq_opts o = {0.01, ao & 1, 16};
+        const llx_gptq_opts o = {0.01, ao & 1, 16, 1};
         REQUIRE(llx_wq_gptq(&sp, &o, w, R, K, h, q, s) == LLX_OK);
         llx_wq_rtn(&sp, w0, R, K, qr, sr);
         CHECK(memcmp(q, qr, sizeof q) == 0);
@@ -212,14 +248,14 @@ TEST(wquant_gptq_diagonal_hessian_is_rtn, LLX_T_ASAN)
     memset(h, 0, sizeof(double) * K * K);
     for (int j = 0; j < K; j++) h[j * K + j] = j == 5 ? 0.0 : 1.0;
     memcpy(w, w0, sizeof(float) * R * K);
-    const llx_gptq_opts o = {0.01, 0, 128};
+    const llx_gptq_opts o = {0.01, 0, 128, 1};
     REQUIRE(llx_wq_gptq(&spec, &o, w, R, K, h, q, s) == LLX_OK);
     for (int r = 0; r < R; r++) CHECK(q[r * K + 5] == 0);
     /* not positive definite even after damping */
     memset(h, 0, sizeof(double) * K * K);
     for (int j = 0; j < K; j++) h[j * K + j] = 1.0;
     h[1] = h[K] = 5.0;
-    const llx_gptq_opts nod = {0.0, 0, 128};
+    const llx_gptq_opts nod = {0.0, 0, 128, 1};
     CHECK(llx_wq_gptq(&spec, &nod, w, R, K, h, q, s) == LLX_ERR_ARG);
     free(h), free(w0), free(w);
 }

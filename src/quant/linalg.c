@@ -75,6 +75,21 @@ void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, i
     for (; i < B; i++) add1(d, u + (size_t)i * ld, e[i], 0, nk);
 }
 
+/* Work shared by rows: on the pool's members when there is one (each row
+ * on one member, whole), else here.  Rows are dealt out in turn (i % nth),
+ * which balances the triangular shapes. */
+typedef struct rows_job {
+    double *a, *out, *s;
+    const double *p;
+    int n, k0, k1, i0, i1;
+} rows_job;
+
+static void run_rows(llx_pool *pool, llx_pool_fn fn, rows_job *j)
+{
+    if (pool && llx_pool_size(pool) > 1) llx_pool_run(pool, fn, j);
+    else fn(j, 0, 1);
+}
+
 /* Plain loop:
  *   for j: d = a[j][j] - sum_{k<j} a[j][k]^2 (k ascending); a[j][j] = sqrt(d)
  *          for i > j: a[i][j] = (a[i][j] - sum_{k<j} a[i][k] a[j][k]) / a[j][j]
@@ -83,12 +98,43 @@ void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, i
  * transposed copy of the panel so the inner loop runs along row i; the
  * panel's own columns then take their subtractions k >= the panel's start
  * as in the plain loop. */
-int llx_cholesky(double *a, int n)
+static void panel_column(void *ctx, int ith, int nth) /* column j = i0 of the rows below it */
+{
+    const rows_job *c = ctx;
+    const int n = c->n, j = c->i0;
+    const double *aj = c->a + (size_t)j * n;
+    const double d = aj[j];
+    for (int i = j + 1 + ith; i < n; i += nth) {
+        double *ai = c->a + (size_t)i * n, s = ai[j];
+        for (int k = c->k0; k < j; k++) s -= ai[k] * aj[k];
+        ai[j] = s / d;
+    }
+}
+
+static void trailing(void *ctx, int ith, int nth)
+{
+    const rows_job *c = ctx;
+    const int n = c->n, k0 = c->k0, k1 = c->k1, nb = k1 - k0;
+    for (int i = k1 + ith; i < n; i += nth) {
+        double *ai = c->a + (size_t)i * n;
+        int k = 0;
+        for (; k + 4 <= nb; k += 4) {
+            const double *q = c->p + (size_t)k * n;
+            sub4(ai, q, q + n, q + 2 * (size_t)n, q + 3 * (size_t)n, ai[k0 + k], ai[k0 + k + 1], ai[k0 + k + 2],
+                 ai[k0 + k + 3], k1, i + 1);
+        }
+        for (; k < nb; k++) sub1(ai, c->p + (size_t)k * n, ai[k0 + k], k1, i + 1);
+    }
+}
+
+int llx_cholesky_pool(double *a, int n, llx_pool *pool)
 {
     double *p = malloc((size_t)PANEL * (n > 0 ? n : 1) * sizeof *p); /* p[k][j] = a[j][k0 + k] */
     if (!p) return -1;
+    rows_job job = {.a = a, .p = p, .n = n};
     for (int k0 = 0; k0 < n; k0 += PANEL) {
         const int k1 = k0 + PANEL < n ? k0 + PANEL : n;
+        job.k0 = k0, job.k1 = k1;
         for (int j = k0; j < k1; j++) {
             double *aj = a + (size_t)j * n;
             double d = aj[j];
@@ -97,32 +143,22 @@ int llx_cholesky(double *a, int n)
                 free(p);
                 return 0;
             }
-            d = sqrt(d);
-            aj[j] = d;
-            for (int i = j + 1; i < n; i++) {
-                double *ai = a + (size_t)i * n, s = ai[j];
-                for (int k = k0; k < j; k++) s -= ai[k] * aj[k];
-                ai[j] = s / d;
-            }
+            aj[j] = sqrt(d);
+            job.i0 = j;
+            /* a short column is not worth waking the pool for */
+            run_rows(n - j > 256 ? pool : NULL, panel_column, &job);
         }
         if (k1 == n) break;
         const int nb = k1 - k0;
         for (int j = k1; j < n; j++)
             for (int k = 0; k < nb; k++) p[(size_t)k * n + j] = a[(size_t)j * n + k0 + k];
-        for (int i = k1; i < n; i++) {
-            double *ai = a + (size_t)i * n;
-            int k = 0;
-            for (; k + 4 <= nb; k += 4) {
-                const double *q = p + (size_t)k * n;
-                sub4(ai, q, q + n, q + 2 * (size_t)n, q + 3 * (size_t)n, ai[k0 + k], ai[k0 + k + 1], ai[k0 + k + 2],
-                     ai[k0 + k + 3], k1, i + 1);
-            }
-            for (; k < nb; k++) sub1(ai, p + (size_t)k * n, ai[k0 + k], k1, i + 1);
-        }
+        run_rows(pool, trailing, &job);
     }
     free(p);
     return 1;
 }
+
+int llx_cholesky(double *a, int n) { return llx_cholesky_pool(a, n, NULL); }
 
 /* Plain loop, row by row (row i read before it is overwritten):
  *   d = 1 / a[i][i]
@@ -136,29 +172,38 @@ static void add_row(double *s, const double *lk, double v, int k)
     add1(s, lk, v, 0, k + 1); /* Linv[k][j] for j <= k */
 }
 
-int llx_invert_lower(double *a, int n)
+static void above_block(void *ctx, int ith, int nth) /* rows [i0, i1): every finished row k < i0 */
 {
-    double *s = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *s);
-    if (!s) return -1;
-    for (int i0 = 0; i0 < n; i0 += ROWS) {
-        const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
-        for (int i = i0; i < i1; i++) memset(s + (size_t)(i - i0) * n, 0, (size_t)n * sizeof *s);
+    const rows_job *c = ctx;
+    const int n = c->n, i0 = c->i0, i1 = c->i1;
+    const double *a = c->a;
+    for (int i = i0 + ith; i < i1; i += nth) {
+        const double *ai = a + (size_t)i * n;
+        double *si = c->s + (size_t)(i - i0) * n;
+        memset(si, 0, (size_t)n * sizeof *si);
         int k = 0;
         for (; k + 4 <= i0; k += 4) { /* four rows of Linv: j <= k from all four, then the corner */
             const double *l0 = a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
-            for (int i = i0; i < i1; i++) {
-                const double *ai = a + (size_t)i * n;
-                double *si = s + (size_t)(i - i0) * n;
-                add4(si, l0, l1, l2, l3, ai[k], ai[k + 1], ai[k + 2], ai[k + 3], 0, k + 1);
-                /* j = k+1 .. k+3 have no term from rows above them (Linv is lower) */
-                si[k + 1] = (si[k + 1] + ai[k + 1] * l1[k + 1]) + ai[k + 2] * l2[k + 1];
-                si[k + 1] += ai[k + 3] * l3[k + 1];
-                si[k + 2] = (si[k + 2] + ai[k + 2] * l2[k + 2]) + ai[k + 3] * l3[k + 2];
-                si[k + 3] += ai[k + 3] * l3[k + 3];
-            }
+            add4(si, l0, l1, l2, l3, ai[k], ai[k + 1], ai[k + 2], ai[k + 3], 0, k + 1);
+            /* j = k+1 .. k+3 have no term from rows above them (Linv is lower) */
+            si[k + 1] = (si[k + 1] + ai[k + 1] * l1[k + 1]) + ai[k + 2] * l2[k + 1];
+            si[k + 1] += ai[k + 3] * l3[k + 1];
+            si[k + 2] = (si[k + 2] + ai[k + 2] * l2[k + 2]) + ai[k + 3] * l3[k + 2];
+            si[k + 3] += ai[k + 3] * l3[k + 3];
         }
-        for (; k < i0; k++)
-            for (int i = i0; i < i1; i++) add_row(s + (size_t)(i - i0) * n, a + (size_t)k * n, a[(size_t)i * n + k], k);
+        for (; k < i0; k++) add_row(si, a + (size_t)k * n, ai[k], k);
+    }
+}
+
+int llx_invert_lower(double *a, int n, llx_pool *pool)
+{
+    double *s = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *s);
+    if (!s) return -1;
+    rows_job job = {.a = a, .s = s, .n = n};
+    for (int i0 = 0; i0 < n; i0 += ROWS) {
+        const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
+        job.i0 = i0, job.i1 = i1;
+        run_rows(i0 >= 256 ? pool : NULL, above_block, &job);
         for (int i = i0; i < i1; i++) {
             double *ai = a + (size_t)i * n, *si = s + (size_t)(i - i0) * n;
             for (int kk = i0; kk < i; kk++) add_row(si, a + (size_t)kk * n, ai[kk], kk);
@@ -176,23 +221,31 @@ int llx_invert_lower(double *a, int n)
  * then the upper triangle copied from the lower.  Here KBLOCK rows of Linv
  * at a time are applied to each row i of out (which stays in cache), four
  * k per load and store. */
-void llx_gram_lower(const double *a, int n, double *out)
+static void gram_rows(void *ctx, int ith, int nth)
+{
+    const rows_job *c = ctx;
+    const int n = c->n, k0 = c->k0, k1 = c->k1;
+    for (int i = ith; i < k1; i += nth) {
+        double *oi = c->out + (size_t)i * n;
+        int k = k0 > i ? k0 : i;
+        for (; k + 4 <= k1; k += 4) {
+            const double *l0 = c->a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
+            add4(oi, l0, l1, l2, l3, l0[i], l1[i], l2[i], l3[i], 0, i + 1);
+        }
+        for (; k < k1; k++) {
+            const double *lk = c->a + (size_t)k * n;
+            add1(oi, lk, lk[i], 0, i + 1);
+        }
+    }
+}
+
+void llx_gram_lower(const double *a, int n, double *out, llx_pool *pool)
 {
     for (size_t i = 0; i < (size_t)n * n; i++) out[i] = 0.0;
+    rows_job job = {.a = (double *)a, .out = out, .n = n}; /* a is only read */
     for (int k0 = 0; k0 < n; k0 += KBLOCK) {
-        const int k1 = k0 + KBLOCK < n ? k0 + KBLOCK : n;
-        for (int i = 0; i < k1; i++) {
-            double *oi = out + (size_t)i * n;
-            int k = k0 > i ? k0 : i;
-            for (; k + 4 <= k1; k += 4) {
-                const double *l0 = a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
-                add4(oi, l0, l1, l2, l3, l0[i], l1[i], l2[i], l3[i], 0, i + 1);
-            }
-            for (; k < k1; k++) {
-                const double *lk = a + (size_t)k * n;
-                add1(oi, lk, lk[i], 0, i + 1);
-            }
-        }
+        job.k0 = k0, job.k1 = k0 + KBLOCK < n ? k0 + KBLOCK : n;
+        run_rows(pool, gram_rows, &job);
     }
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++) out[(size_t)i * n + j] = out[(size_t)j * n + i];

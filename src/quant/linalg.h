@@ -15,20 +15,26 @@
 #ifndef LLX_QUANT_LINALG_H
 #define LLX_QUANT_LINALG_H
 
+#include "util/pool.h"
+
 /* Cholesky factorisation in place: a (n x n, symmetric positive definite)
  * becomes its lower factor L (a = L L^T; the upper triangle is left as it
  * was).  Returns 1, or 0 when a is not positive definite (a is then partly
  * overwritten), or -1 when memory runs out (a unchanged). */
 int llx_cholesky(double *a, int n);
+/* The same with its rows shared by the members of pool (NULL: this
+ * thread); each row is computed whole by one member, so the result does
+ * not depend on the pool. */
+int llx_cholesky_pool(double *a, int n, llx_pool *pool);
 
 /* L (lower triangle of a) -> L^-1 in place (lower triangle); the upper
  * triangle is left as it was.  Returns -1 when memory runs out (a
- * unchanged), else 0. */
-int llx_invert_lower(double *a, int n);
+ * unchanged), else 0.  Rows shared by pool as above. */
+int llx_invert_lower(double *a, int n, llx_pool *pool);
 
 /* out (n x n, full and symmetric) = Linv^T Linv, Linv the lower triangle
- * of a. */
-void llx_gram_lower(const double *a, int n, double *out);
+ * of a.  Rows shared by pool as above. */
+void llx_gram_lower(const double *a, int n, double *out, llx_pool *pool);
 
 /* d[k] = sum_i e[i] u[i][k] for k < nk (B rows of u, ld apart), each sum
  * from 0 in ascending i: GPTQ's lazy update of the columns after a block. */

@@ -1,6 +1,7 @@
 /* quant/scheme.c - the quantizer's options as a scheme (scheme.h). */
 #include "quant/scheme.h"
 
+#include "util/pool.h"
 #include "util/status.h"
 
 llx_scheme_info llx_quant_scheme(const llx_quant_opts *o)
@@ -69,7 +70,7 @@ llx_qw_spec llx_quant_layer_spec(const llx_quant_opts *o)
 {
     const llx_scheme sc = o->scheme ? o->scheme : LLX_SCHEME_W8A8;
     llx_qw_spec q = {sc == LLX_SCHEME_W8A8 ? 8 : 4, o->group, o->scales_f16, o->weight_clip,
-                     {o->gptq_damp, o->gptq_act_order, 128}};
+                     {o->gptq_damp, o->gptq_act_order, 128, o->threads > 0 ? o->threads : llx_cpu_count()}};
     if (sc == LLX_SCHEME_F32) q.bits = 32;
     if (q.bits != 4) q.group = 0, q.f16 = 0, q.clip = 0;
     return q;

@@ -10,6 +10,7 @@
 #include "kernels/q8.h"
 #include "model/half.h"
 #include "quant/linalg.h"
+#include "util/pool.h"
 #include "util/status.h"
 
 float llx_wq_scale(const llx_wq *q, float amax)
@@ -160,14 +161,16 @@ static void set_group_scale(gptq_state *s, int r, int g, const float *wg)
 
 #define LAZY_TILE 256 /* columns of the lazy update per pass over the rows */
 
-/* one block of columns [b0, b1): round, propagate inside, return errors */
-static void gptq_block(gptq_state *s, int b0, int b1, double *err)
+/* One block of columns [b0, b1) of rows [r0, r1): round, propagate inside,
+ * then onto the later columns.  Rows are independent: any split of them
+ * gives the same bits. */
+static void gptq_block(gptq_state *s, int b0, int b1, int r0, int r1, double *err)
 {
     const int K = s->K, B = b1 - b0;
     for (int i = b0; i < b1; i++) {
         const int col = s->perm[i], g = col / s->G;
         const double *ui = s->u + (size_t)i * K;
-        for (int r = 0; r < s->R; r++) {
+        for (int r = r0; r < r1; r++) {
             float *wr = s->w + (size_t)r * K;
             if (!s->static_groups && col % s->G == 0) set_group_scale(s, r, g, wr + i);
             const float sc = s->scales[(size_t)r * s->ng + g];
@@ -186,7 +189,7 @@ static void gptq_block(gptq_state *s, int b0, int b1, double *err)
     for (int k0 = b1; k0 < K; k0 += LAZY_TILE) {
         const int nk = K - k0 < LAZY_TILE ? K - k0 : LAZY_TILE;
         const double *u0 = s->u + (size_t)b0 * K + k0;
-        for (int r = 0; r < s->R; r++) {
+        for (int r = r0; r < r1; r++) {
             float *wr = s->w + (size_t)r * K + k0;
             const double *er = err + (size_t)r * B;
             llx_lazy_sums(d, er, u0, K, B, nk);
@@ -195,7 +198,21 @@ static void gptq_block(gptq_state *s, int b0, int b1, double *err)
     }
 }
 
-static llx_status upper_factor(double *h, int K, double damp, double **u)
+typedef struct block_job {
+    gptq_state *s;
+    int b0, b1;
+    double *err;
+} block_job;
+
+static void block_rows(void *ctx, int ith, int nth)
+{
+    const block_job *j = ctx;
+    int r0, r1;
+    llx_split_work(j->s->R, ith, nth, 1, &r0, &r1);
+    gptq_block(j->s, j->b0, j->b1, r0, r1, j->err);
+}
+
+static llx_status upper_factor(double *h, int K, double damp, double **u, llx_pool *pool)
 {
     double mean = 0.0;
     for (int j = 0; j < K; j++) mean += h[(size_t)j * K + j];
@@ -204,12 +221,12 @@ static llx_status upper_factor(double *h, int K, double damp, double **u)
     *u = malloc((size_t)K * K * sizeof **u);
     if (!*u) return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
     llx_status st = LLX_OK;
-    int ok = llx_cholesky(h, K); /* 1, 0 not positive definite, -1 out of memory */
+    int ok = llx_cholesky_pool(h, K, pool); /* 1, 0 not positive definite, -1 out of memory */
     if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
-    if (ok > 0) ok = llx_invert_lower(h, K) == 0 ? 1 : -1;
+    if (ok > 0) ok = llx_invert_lower(h, K, pool) == 0 ? 1 : -1;
     if (ok > 0) {
-        llx_gram_lower(h, K, *u); /* H^-1, full */
-        ok = llx_cholesky(*u, K);
+        llx_gram_lower(h, K, *u, pool); /* H^-1, full */
+        ok = llx_cholesky_pool(*u, K, pool);
         if (ok == 0)
             st = llx_fail(LLX_ERR_ARG, "GPTQ: the inverse Hessian is not positive definite (raise the damping)");
     }
@@ -250,9 +267,16 @@ llx_status llx_wq_gptq(const llx_wq *q, const llx_gptq_opts *o, float *w, int R,
         st = act_order_perm(diag, K, perm);
         if (st == LLX_OK) st = permute(h, w, R, K, perm);
     }
-    if (st == LLX_OK) st = upper_factor(h, K, o->damp, &u);
+    llx_pool *pool = NULL; /* the rows of the linear algebra and of the blocks, shared */
+    if (st == LLX_OK && o->threads > 1 && llx_pool_create(&pool, o->threads, 1) != LLX_OK) pool = NULL;
+    if (st == LLX_OK) st = upper_factor(h, K, o->damp, &u, pool);
     s.w = w, s.u = u, s.perm = perm;
-    for (int b0 = 0; st == LLX_OK && b0 < K; b0 += B) gptq_block(&s, b0, b0 + B < K ? b0 + B : K, err);
+    for (int b0 = 0; st == LLX_OK && b0 < K; b0 += B) {
+        block_job j = {&s, b0, b0 + B < K ? b0 + B : K, err};
+        if (pool) llx_pool_run(pool, block_rows, &j);
+        else block_rows(&j, 0, 1);
+    }
+    llx_pool_free(pool);
     if (st == LLX_OK && o->act_order) { /* the updated weights back in column order */
         float *row = malloc((size_t)K * sizeof *row);
         for (int r = 0; row && r < R; r++) {

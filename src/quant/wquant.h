@@ -50,6 +50,7 @@ typedef struct llx_gptq_opts {
     double damp;   /* fraction of mean(diag H) added to the diagonal (0.01) */
     int act_order; /* process columns in decreasing H_jj */
     int block;     /* lazy-update block (128) */
+    int threads;   /* threads sharing the rows (0 or 1: this one); no effect on the result */
 } llx_gptq_opts;
 
 /* The scale for a group with largest magnitude amax (rounded to fp16 if asked). */
