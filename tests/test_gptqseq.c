@@ -19,6 +19,7 @@
 #include "model/llx_file.h"
 #include "model/llx_model.h"
 #include "quant/hessian.h"
+#include "quant/linalg.h"
 #include "quant/wquant.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
@@ -106,6 +107,79 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
 }
 
 /* ---- whole models ---- */
+
+/* The asymmetric target as plain loops (the specification of
+ * llx_hess_asym_target, which solves rows side by side in blocks): a row
+ * at a time, L from llx_cholesky of the damped H. */
+static int plain_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha)
+{
+    double *a = malloc(sizeof(double) * (size_t)K * K), *b = malloc(sizeof(double) * (size_t)K);
+    memcpy(a, h, sizeof(double) * (size_t)K * K);
+    double mean = 0.0;
+    for (int j = 0; j < K; j++) {
+        if (a[j * K + j] == 0.0) a[j * K + j] = 1.0;
+        mean += a[j * K + j];
+    }
+    mean /= K;
+    for (int j = 0; j < K; j++) a[j * K + j] += damp * mean;
+    const int ok = llx_cholesky(a, K) == 1;
+    for (int r = 0; ok && r < R; r++) {
+        float *wr = w + (size_t)r * K;
+        for (int j = 0; j < K; j++) b[j] = 0.0;
+        for (int i = 0; i < K; i++) {
+            const double wi = alpha * wr[i];
+            if (wi != 0.0)
+                for (int j = 0; j < K; j++) b[j] += wi * (c[i * K + j] - h[i * K + j]);
+        }
+        for (int i = 0; i < K; i++) {
+            double t = b[i];
+            for (int j = 0; j < i; j++) t -= a[i * K + j] * b[j];
+            b[i] = t / a[i * K + i];
+        }
+        for (int i = K - 1; i >= 0; i--) {
+            double t = b[i];
+            for (int j = i + 1; j < K; j++) t -= a[j * K + i] * b[j];
+            b[i] = t / a[i * K + i];
+        }
+        for (int j = 0; j < K; j++) wr[j] = (float)(wr[j] + b[j]);
+    }
+    free(a), free(b);
+    return ok;
+}
+
+/* The blocked target gives the plain loops' bits: rows across the block of
+ * 32 and its remainder, widths across the column tile, zero weights (the
+ * skipped terms) and a dead column. */
+TEST(gptqseq_asym_target_matches_plain_loops, LLX_T_ASAN)
+{
+    static const int shapes[][2] = {{5, 37}, {33, 70}, {64, 130}, {3, 515}};
+    for (int t = 0; t < 4; t++) {
+        const int R = shapes[t][0], K = shapes[t][1], T = K + 20;
+        float *x = randm(T * K, 100 + (unsigned)t, 1.0f), *xq = randm(T * K, 200 + (unsigned)t, 0.1f);
+        for (int i = 0; i < T * K; i++) xq[i] += x[i];
+        for (int i = 0; i < T; i++) x[i * K + 3] = xq[i * K + 3] = 0.0f; /* column 3 never reached */
+        double *h = calloc((size_t)K * K, sizeof *h), *c = calloc((size_t)K * K, sizeof *c);
+        for (int n = 0; n < T; n++)
+            for (int i = 0; i < K; i++)
+                for (int j = 0; j < K; j++) {
+                    h[i * K + j] += (double)xq[n * K + i] * xq[n * K + j];
+                    c[i * K + j] += (double)x[n * K + i] * xq[n * K + j];
+                }
+        float *w = randm(R * K, 300 + (unsigned)t, 0.05f), *w2 = malloc(sizeof(float) * (size_t)R * K);
+        for (int i = 0; i < R * K; i += 7) w[i] = 0.0f;
+        for (const double *al = (const double[]){0.25, 1.0}, *e = al + 2; al < e; al++) {
+            memcpy(w2, w, sizeof(float) * (size_t)R * K);
+            float *w1 = malloc(sizeof(float) * (size_t)R * K);
+            memcpy(w1, w, sizeof(float) * (size_t)R * K);
+            REQUIRE(llx_hess_asym_target(w1, R, K, h, c, 0.01, *al) == LLX_OK);
+            REQUIRE(plain_asym_target(w2, R, K, h, c, 0.01, *al));
+            CHECK_MSG(memcmp(w1, w2, sizeof(float) * (size_t)R * K) == 0, "R %d K %d alpha %g", R, K, *al);
+            CHECK(memcmp(w1, w, sizeof(float) * (size_t)R * K) != 0); /* it moved the weights */
+            free(w1);
+        }
+        free(x), free(xq), free(h), free(c), free(w), free(w2);
+    }
+}
 
 static const char *gpt2_model(void)
 {

@@ -89,12 +89,71 @@ void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const
     }
 }
 
+/* Rows of W solved together by llx_hess_asym_target: they share each read
+ * of D, L and L^T. */
+#define ASYM_ROWS 32
+#define ASYM_TILE 512 /* columns of b per sweep over D */
+
+/* For rows [r0, r0 + nr) of w: b = alpha (W D)_r, then L y = b, L^T z = y,
+ * w += z.  Plain loop per row (the specification; tests/test_gptqseq.c):
+ *   b = 0; for i: wi = alpha w[i]; if wi != 0: for j: b[j] += wi d[i][j]
+ *   for i ascending:  s = b[i]; for j < i: s -= L[i][j] b[j]; b[i] = s / L[i][i]
+ *   for i descending: s = b[i]; for j > i: s -= L[j][i] b[j]; b[i] = s / L[i][i]
+ *   w[j] = (float)(w[j] + b[j])
+ * Here the rows' chains run side by side (bt[j][r] holds row r's b[j]),
+ * each with its own operations in its own order. */
+static void asym_rows(float *w, int r0, int nr, int K, const double *d, const double *l, const double *lt,
+                      double alpha, double *b, double *bt)
+{
+    for (size_t j = 0; j < (size_t)nr * K; j++) b[j] = 0.0;
+    for (int j0 = 0; j0 < K; j0 += ASYM_TILE) { /* a tile of every row's b stays in cache over all i */
+        const int j1 = j0 + ASYM_TILE < K ? j0 + ASYM_TILE : K;
+        for (int i = 0; i < K; i++) {
+            const double *di = d + (size_t)i * K;
+            for (int r = 0; r < nr; r++) {
+                const double wi = alpha * w[(size_t)(r0 + r) * K + i];
+                double *br = b + (size_t)r * K;
+                if (wi != 0.0)
+                    for (int j = j0; j < j1; j++) br[j] += wi * di[j];
+            }
+        }
+    }
+    for (int j = 0; j < K; j++) /* rows past nr solve zeros beside the others and are not used */
+        for (int r = 0; r < ASYM_ROWS; r++) bt[(size_t)j * ASYM_ROWS + r] = r < nr ? b[(size_t)r * K + j] : 0.0;
+    double sr[ASYM_ROWS];
+    for (int i = 0; i < K; i++) { /* L y = b */
+        const double *li = l + (size_t)i * K;
+        for (int r = 0; r < ASYM_ROWS; r++) sr[r] = bt[(size_t)i * ASYM_ROWS + r];
+        for (int j = 0; j < i; j++) {
+            const double lij = li[j], *bj = bt + (size_t)j * ASYM_ROWS;
+            for (int r = 0; r < ASYM_ROWS; r++) sr[r] -= lij * bj[r];
+        }
+        for (int r = 0; r < ASYM_ROWS; r++) bt[(size_t)i * ASYM_ROWS + r] = sr[r] / li[i];
+    }
+    for (int i = K - 1; i >= 0; i--) { /* L^T z = y, L^T's row i = L's column i */
+        const double *ti = lt + (size_t)i * K;
+        for (int r = 0; r < ASYM_ROWS; r++) sr[r] = bt[(size_t)i * ASYM_ROWS + r];
+        for (int j = i + 1; j < K; j++) {
+            const double tij = ti[j], *bj = bt + (size_t)j * ASYM_ROWS;
+            for (int r = 0; r < ASYM_ROWS; r++) sr[r] -= tij * bj[r];
+        }
+        for (int r = 0; r < ASYM_ROWS; r++) bt[(size_t)i * ASYM_ROWS + r] = sr[r] / l[(size_t)i * K + i];
+    }
+    for (int r = 0; r < nr; r++) {
+        float *wr = w + (size_t)(r0 + r) * K;
+        for (int j = 0; j < K; j++) wr[j] = (float)(wr[j] + bt[(size_t)j * ASYM_ROWS + r]);
+    }
+}
+
 llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha)
 {
-    double *a = malloc((size_t)K * K * sizeof *a), *b = malloc((size_t)K * sizeof *b);
-    llx_status st = a && b ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
+    const size_t kk = (size_t)K * K;
+    double *a = malloc(kk * sizeof *a), *d = malloc(kk * sizeof *d), *lt = malloc(kk * sizeof *lt);
+    double *b = malloc((size_t)ASYM_ROWS * K * sizeof *b + 1), *bt = malloc((size_t)ASYM_ROWS * K * sizeof *bt + 1);
+    llx_status st = a && d && lt && b && bt ? LLX_OK
+                                             : llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     if (st == LLX_OK) {
-        memcpy(a, h, (size_t)K * K * sizeof *a);
+        memcpy(a, h, kk * sizeof *a);
         double mean = 0.0;
         for (int j = 0; j < K; j++) {
             if (a[(size_t)j * K + j] == 0.0) a[(size_t)j * K + j] = 1.0; /* as GPTQ treats a dead column */
@@ -106,27 +165,13 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
         if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
         if (ok < 0) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     }
-    for (int r = 0; st == LLX_OK && r < R; r++) {
-        float *wr = w + (size_t)r * K;
-        for (int j = 0; j < K; j++) b[j] = 0.0;
-        for (int i = 0; i < K; i++) { /* b = alpha (W D)_r, D = C - H */
-            const double wi = alpha * wr[i];
-            const double *ci = c + (size_t)i * K, *hi = h + (size_t)i * K;
-            if (wi != 0.0)
-                for (int j = 0; j < K; j++) b[j] += wi * (ci[j] - hi[j]);
-        }
-        for (int i = 0; i < K; i++) { /* L y = b */
-            double s = b[i];
-            for (int j = 0; j < i; j++) s -= a[(size_t)i * K + j] * b[j];
-            b[i] = s / a[(size_t)i * K + i];
-        }
-        for (int i = K - 1; i >= 0; i--) { /* L^T z = y */
-            double s = b[i];
-            for (int j = i + 1; j < K; j++) s -= a[(size_t)j * K + i] * b[j];
-            b[i] = s / a[(size_t)i * K + i];
-        }
-        for (int j = 0; j < K; j++) wr[j] = (float)(wr[j] + b[j]);
+    if (st == LLX_OK) {
+        for (size_t i = 0; i < kk; i++) d[i] = c[i] - h[i]; /* D = C - H */
+        for (int i = 0; i < K; i++) /* lt[i][j] = L[j][i], j >= i */
+            for (int j = i; j < K; j++) lt[(size_t)i * K + j] = a[(size_t)j * K + i];
+        for (int r0 = 0; r0 < R; r0 += ASYM_ROWS)
+            asym_rows(w, r0, R - r0 < ASYM_ROWS ? R - r0 : ASYM_ROWS, K, d, a, lt, alpha, b, bt);
     }
-    free(a), free(b);
+    free(a), free(d), free(lt), free(b), free(bt);
     return st;
 }
