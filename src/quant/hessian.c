@@ -113,8 +113,7 @@ static void asym_rows(float *w, int r0, int nr, int K, const double *d, const do
             for (int r = 0; r < nr; r++) {
                 const double wi = alpha * w[(size_t)(r0 + r) * K + i];
                 double *br = b + (size_t)r * K;
-                if (wi != 0.0)
-                    for (int j = j0; j < j1; j++) br[j] += wi * di[j];
+                if (wi != 0.0) llx_axpy(br + j0, di + j0, wi, j1 - j0);
             }
         }
     }

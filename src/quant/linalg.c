@@ -64,6 +64,8 @@ static void add1(double *restrict y, const double *restrict x, double v, int j0,
     for (; j < j1; j++) y[j] += v * x[j];
 }
 
+void llx_axpy(double *y, const double *x, double v, int n) { add1(y, x, v, 0, n); }
+
 void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, int nk)
 {
     for (int k = 0; k < nk; k++) d[k] = 0.0;

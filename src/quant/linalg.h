@@ -36,6 +36,10 @@ int llx_invert_lower(double *a, int n, llx_pool *pool);
  * of a.  Rows shared by pool as above. */
 void llx_gram_lower(const double *a, int n, double *out, llx_pool *pool);
 
+/* y[j] += v x[j] for j < n (each element one product and one sum, as the
+ * plain loop; y and x do not overlap). */
+void llx_axpy(double *y, const double *x, double v, int n);
+
 /* d[k] = sum_i e[i] u[i][k] for k < nk (B rows of u, ld apart), each sum
  * from 0 in ascending i: GPTQ's lazy update of the columns after a block. */
 void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, int nk);
