@@ -2,7 +2,10 @@
  * (llx_engine_set_layer_end, what --gptq-calib seq|asym runs): the layers
  * it keeps report exactly what a whole pass reports, the later ones
  * report nothing, it refuses to give logits, and 0 restores whole passes
- * with the same logits as an engine that was never cut. */
+ * with the same logits as an engine that was never cut.  A pass started
+ * at a later layer (llx_engine_set_layer_begin) from the residual stream
+ * a whole pass reported entering it reports what the whole pass reported
+ * from there on and gives the same logits, bit for bit. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "llx/engine.h"
 #include "model/llx_file.h"
 #include "model/llx_model.h"
+#include "clitest.h"
 #include "test.h"
 #include "w8a8_fixtures.h"
 
@@ -107,6 +111,123 @@ static void cut_case(const char *path, int nodes, int threads)
     llx_engine_free(cut);
     llx_model_close(m);
     free(lw), free(lc);
+}
+
+/* the residual stream entering layer `layer` (the first node to report it) */
+typedef struct grab {
+    pthread_mutex_t mu;
+    int layer, tokens;
+    float *x;
+} grab;
+
+static void grab32(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
+{
+    grab *g = ud;
+    if (p != LLX_OBS_X_IN || layer != g->layer) return;
+    pthread_mutex_lock(&g->mu);
+    if (!g->x && (g->x = malloc(sizeof(float) * (size_t)tokens * width)))
+        memcpy(g->x, x, sizeof(float) * (size_t)tokens * width), g->tokens = tokens;
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void begin_case(const char *path, int nodes, int threads, int b)
+{
+    llx_model *m = NULL;
+    REQUIRE(path && llx_model_open(&m, path) == LLX_OK);
+    const llx_config *c = llx_model_config(m);
+    REQUIRE(c->n_layer > b && c->n_layer <= MAXL);
+    llx_engine_opts o = llx_engine_defaults();
+    o.nodes = nodes, o.threads = threads;
+    o.precision = LLX_PREC_W8A8_STATIC;
+    llx_engine *whole = NULL, *from = NULL;
+    REQUIRE(llx_engine_create(&whole, m, &o) == LLX_OK);
+    REQUIRE(llx_engine_create(&from, m, &o) == LLX_OK);
+    enum { N = 13 };
+    int ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 53 + 7) % c->n_vocab;
+    float *lw = malloc(sizeof(float) * c->n_vocab), *lf = malloc(sizeof(float) * c->n_vocab);
+    grab g = {.mu = PTHREAD_MUTEX_INITIALIZER, .layer = b};
+    const llx_observer og = {grab32, NULL, &g};
+    llx_engine_set_observer(whole, &og);
+    CHECK(llx_engine_forward(whole, ids, N, lw, 0) == LLX_OK);
+    REQUIRE(g.x && g.tokens == N);
+    /* refused: out of range, no stream, and nothing changed by them */
+    CHECK(llx_engine_set_layer_begin(from, -1, g.x) == LLX_ERR_ARG);
+    CHECK(llx_engine_set_layer_begin(from, c->n_layer, g.x) == LLX_ERR_ARG);
+    CHECK(llx_engine_set_layer_begin(from, b, NULL) == LLX_ERR_ARG && strstr(llx_errmsg(), "residual stream"));
+    /* from layer b: the whole pass's reports from layer b on, none before */
+    seen sw = {.mu = PTHREAD_MUTEX_INITIALIZER}, sf = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    const llx_observer ow = {on32, on8, &sw}, of = {on32, on8, &sf};
+    llx_engine_set_observer(whole, &ow);
+    llx_engine_reset(whole);
+    CHECK(llx_engine_forward(whole, ids, N, lw, 0) == LLX_OK);
+    llx_engine_set_observer(from, &of);
+    CHECK(llx_engine_set_layer_begin(from, b, g.x) == LLX_OK);
+    CHECK(llx_engine_forward(from, ids, N, lf, 0) == LLX_OK);
+    CHECK(!memcmp(lw, lf, sizeof(float) * c->n_vocab));
+    int same = 0, differ = 0, early = 0;
+    for (int l = 0; l < MAXL; l++)
+        for (int p = 0; p < NPT; p++) {
+            if (l < b) early += sf.n[l][p];
+            else if (sw.n[l][p] && sf.n[l][p] == sw.n[l][p] && sf.h[l][p] == sw.h[l][p]) same++;
+            else if (sw.n[l][p] || sf.n[l][p]) differ++;
+        }
+    CHECK(same > 0 && differ == 0 && early == 0 && sf.bad_layer == 0);
+    /* with a cut after layer b as well: layer b alone; and a cut before it runs nothing */
+    clear(&sf);
+    CHECK(llx_engine_set_layer_end(from, b + 1) == LLX_OK);
+    llx_engine_reset(from);
+    CHECK(llx_engine_forward(from, ids, N, NULL, 0) == LLX_OK);
+    int layer_b = 0, others = 0;
+    for (int l = 0; l < MAXL; l++)
+        for (int p = 0; p < NPT; p++) {
+            if (l != b) others += sf.n[l][p];
+            else if (sw.n[l][p]) layer_b += sf.n[l][p] == sw.n[l][p] && sf.h[l][p] == sw.h[l][p];
+        }
+    CHECK(layer_b == same && others == 0);
+    CHECK(llx_engine_set_layer_end(from, b) == LLX_OK);
+    llx_engine_reset(from);
+    CHECK(llx_engine_forward(from, ids, N, NULL, 0) == LLX_ERR_ARG && strstr(llx_errmsg(), "runs no layer"));
+    llx_test_note("%s, %d node(s) x %d thread(s), from layer %d: %d points as the whole pass reports them, the same "
+                  "logits", path, nodes, threads, b, same);
+    /* 0: from the embedding again */
+    CHECK(llx_engine_set_layer_end(from, 0) == LLX_OK);
+    CHECK(llx_engine_set_layer_begin(from, 0, NULL) == LLX_OK);
+    llx_engine_set_observer(from, NULL);
+    llx_engine_reset(from);
+    memset(lf, 0, sizeof(float) * c->n_vocab);
+    CHECK(llx_engine_forward(from, ids, N, lf, 0) == LLX_OK);
+    CHECK(!memcmp(lw, lf, sizeof(float) * c->n_vocab));
+    llx_engine_free(whole);
+    llx_engine_free(from);
+    llx_model_close(m);
+    free(lw), free(lf), free(g.x);
+}
+
+TEST(engine_begin_at_layer_w8a8, LLX_T_ASAN | LLX_T_TSAN)
+{
+    begin_case(llx_fixture_awkward_llx(1), 1, 1, 1);
+    begin_case(llx_fixture_awkward_llx(2), 2, 2, 1);
+}
+
+TEST(engine_begin_at_layer_lowbit_llama, LLX_T_ASAN)
+{
+    begin_case(llx_fixture_llama_lowbit(2, NULL), 1, 2, 1);
+}
+
+TEST(engine_begin_at_layer_fp32_refused, LLX_T_ASAN)
+{
+    llx_model *m = NULL;
+    REQUIRE(llx_model_open(&m, llx_tiny_hf()) == LLX_OK);
+    llx_engine_opts o = llx_engine_defaults();
+    o.precision = LLX_PREC_FP32;
+    llx_engine *e = NULL;
+    REQUIRE(llx_engine_create(&e, m, &o) == LLX_OK);
+    const float x[1] = {0};
+    CHECK(llx_engine_set_layer_begin(e, 1, x) == LLX_ERR_UNSUPPORTED && strstr(llx_errmsg(), "fp32"));
+    CHECK(llx_engine_set_layer_begin(e, 0, NULL) == LLX_OK);
+    llx_engine_free(e);
+    llx_model_close(m);
 }
 
 TEST(engine_cut_after_layer_w8a8, LLX_T_ASAN | LLX_T_TSAN)

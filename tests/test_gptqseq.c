@@ -7,7 +7,9 @@
  * that the asymmetric target lowers the quantized model's output error
  * against the fp32 model on the calibration text, and that the files do
  * not depend on the thread count; unrotated, rotated (--rotate hadamard)
- * and with the online R4 alone (--rotate r4). */
+ * and with the online R4 alone (--rotate r4).  The residual streams the
+ * calibration carries from layer to layer (llx_seq_streams) give the
+ * Hessians the passes from the embedding give, bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,9 @@
 #include "llx/tokenizer.h"
 #include "model/llx_file.h"
 #include "model/llx_model.h"
+#include "engine/engine_impl.h"
+#include "quant/fmodel.h"
+#include "quant/gptqseq.h"
 #include "quant/hessian.h"
 #include "quant/linalg.h"
 #include "quant/wquant.h"
@@ -187,6 +192,90 @@ static const char *gpt2_model(void)
     const llx_config c = {.n_vocab = 500, .n_ctx = 64, .n_embd = 96, .n_layer = 3, .n_head = 4, .n_inner = 384,
                           .ln_eps = 1e-5f};
     return llx_fixture_synth(dir, sizeof dir, "gptqseq-gpt2", &c, 11, "F32");
+}
+
+/* the input of (layer, point) in each window of a whole pass */
+typedef struct watch {
+    int layer, point, tokens;
+    float *x;
+} watch;
+
+static void watch32(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
+{
+    watch *w = ud;
+    if (layer != w->layer || (int)p != w->point) return;
+    memcpy(w->x, x, sizeof *x * (size_t)tokens * width);
+    w->tokens = tokens;
+}
+
+/* The last layer's Hessian and cross term as the sequential calibration
+ * takes them from the streams it carries (taken entering layer 1, then
+ * layer 2), against whole passes from the embedding, on the fp32 image of
+ * the synthetic GPT-2 (as the quantizer runs it; the image is also the
+ * "quantized" model here, so both terms hold the same inputs). */
+TEST(gptqseq_streams_same_hessians, LLX_T_ASAN)
+{
+    const char *dir = gpt2_model();
+    llx_model *hf = NULL, *fm = NULL;
+    REQUIRE(dir && llx_model_open(&hf, dir) == LLX_OK);
+    llx_fmodel fmod;
+    void *img = NULL;
+    size_t size = 0;
+    REQUIRE(llx_fmodel_load(&fmod, hf) == LLX_OK);
+    REQUIRE(llx_fmodel_image(&fmod, dir, &img, &size) == LLX_OK);
+    REQUIRE(llx_model_open_image(&fm, img, size, "fp32 image") == LLX_OK);
+    const llx_config *c = llx_model_config(fm);
+    REQUIRE(c->n_layer == 3);
+    llx_quant_opts o = llx_quant_defaults();
+    o.window = 8;
+    o.threads = 2;
+    enum { T = 20 }; /* windows of 8, 8 and 4 tokens */
+    int ids[T];
+    for (int i = 0; i < T; i++) ids[i] = (i * 29 + 3) % c->n_vocab;
+    const int K = c->n_embd;
+    const size_t n = (size_t)K * K * sizeof(double);
+    llx_engine *ref = NULL;
+    REQUIRE(llx_gptq_seq_ref_engine(&ref, fm, &o) == LLX_OK);
+    llx_seq_streams ss = {0};
+    llx_hess hs = {0}, hb = {0}, hw = {0};
+    REQUIRE(llx_hess_init_cross(&hs, K, o.window) == LLX_OK && llx_hess_init_cross(&hb, K, o.window) == LLX_OK);
+    REQUIRE(llx_hess_init_cross(&hw, K, o.window) == LLX_OK);
+    CHECK(llx_gptq_seq_observe(fm, ref, &o, ids, T, 0, LLX_OBS_LN2, &hs, &ss) == LLX_OK && ss.layer == 0);
+    CHECK(llx_gptq_seq_observe(fm, ref, &o, ids, T, 1, LLX_OBS_LN1, &hs, &ss) == LLX_OK && ss.layer == 1);
+    CHECK(llx_gptq_seq_observe(fm, ref, &o, ids, T, 2, LLX_OBS_LN1, &hs, &ss) == LLX_OK && ss.layer == 2);
+    CHECK(llx_gptq_seq_observe(fm, ref, &o, ids, T, 2, LLX_OBS_LN2, &hb, &ss) == LLX_OK && ss.layer == 2);
+    /* whole passes, window by window as the calibration adds them */
+    llx_engine_opts eo = llx_engine_defaults();
+    eo.threads = 1;
+    eo.precision = LLX_PREC_W8A8_STATIC;
+    eo.max_batch = o.window;
+    llx_engine *e = NULL;
+    REQUIRE(llx_engine_create(&e, fm, &eo) == LLX_OK);
+    watch w = {2, LLX_OBS_LN2, 0, malloc(sizeof(float) * (size_t)o.window * K)};
+    const llx_observer ob = {watch32, NULL, &w};
+    llx_engine_set_observer(e, &ob);
+    const llx_kernels *k = llx_kernels_select("auto");
+    for (int done = 0; done < T; done += o.window) {
+        const int m = T - done < o.window ? T - done : o.window;
+        llx_engine_reset(e);
+        w.tokens = 0;
+        CHECK(llx_engine_forward(e, ids + done, m, NULL, 0) == LLX_OK && w.tokens == m);
+        llx_hess_add_cross(&hw, k, w.x, w.x, m, K);
+    }
+    double mag = 0.0;
+    for (int i = 0; i < K; i++) mag += hb.h[(size_t)i * K + i];
+    CHECK(hb.n == T && hw.n == T && mag > 0.0);
+    CHECK(!memcmp(hb.h, hw.h, n) && !memcmp(hb.c, hw.c, n));
+    /* the streams only step forward, one layer at a time */
+    const llx_status back = llx_gptq_seq_observe(fm, ref, &o, ids, T, 1, LLX_OBS_LN1, &hs, &ss);
+    CHECK(back == LLX_ERR_INTERNAL && strstr(llx_errmsg(), "layer 1 after the streams of layer 2"));
+    llx_hess_free(&hs), llx_hess_free(&hb), llx_hess_free(&hw);
+    llx_seq_streams_free(&ss);
+    llx_engine_free(e);
+    llx_engine_free(ref);
+    llx_model_close(fm);
+    llx_model_close(hf);
+    free(img), free(w.x);
 }
 
 static llx_quant_opts opts(int calib, int rotate, int threads)

@@ -1,7 +1,9 @@
 /* tests/test_llx_reuse.c - what the quantizer's step-by-step images rely
  * on: a writer that borrows another writer's tensors (llx_llx_add_refs)
  * writes the same bytes as one that owns copies and leaves the lender's
- * data alone, also when it refuses them; an image written into a reused
+ * data alone, also when it refuses them; borrowing with replacements
+ * (llx_llx_add_refs_over) keeps the lender's order and takes the
+ * replacement's bytes, refusing a replacement that does not fit; an image written into a reused
  * buffer (llx_llx_write_mem_reuse) is the image write_mem gives, and a
  * failed write frees the buffer; and a
  * model opened as an internal image runs every check but has no tokenizer. */
@@ -92,6 +94,49 @@ TEST(llxfile_refs_write_as_copies, LLX_T_ASAN)
     llx_llx_writer_free(clash); /* frees its own g2 and the borrowed g1 is not its to free */
     lender_intact(gw);
     free(a), free(b);
+}
+
+TEST(llxfile_refs_over_replace_in_place, LLX_T_ASAN)
+{
+    llx_llx_writer *gw = lender(), *over = NULL, *w = NULL, *want = NULL;
+    REQUIRE(gw != NULL);
+    static const float r1[6] = {6, 5, 4, 3, 2, 1};
+    REQUIRE(llx_llx_writer_create(&over, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add(over, "g1", LLX_DT_F32, 2, 3, dup_bytes(r1, sizeof r1)) == LLX_OK);
+    /* g1 from over, g2 from the lender, in the lender's order: the bytes of
+     * a writer that owns those two */
+    REQUIRE(llx_llx_writer_create(&w, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add_refs_over(w, gw, over) == LLX_OK);
+    REQUIRE(llx_llx_writer_create(&want, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add(want, "g1", LLX_DT_F32, 2, 3, dup_bytes(r1, sizeof r1)) == LLX_OK);
+    CHECK(llx_llx_add(want, "g2", LLX_DT_U8, (long long)strlen(g2), 0, dup_bytes(g2, strlen(g2))) == LLX_OK);
+    void *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    CHECK(llx_llx_write_mem(w, &a, &na) == LLX_OK);
+    CHECK(llx_llx_write_mem(want, &b, &nb) == LLX_OK);
+    CHECK(a && b && na == nb && memcmp(a, b, na) == 0);
+    free(a), free(b);
+    /* NULL replaces nothing: plain borrowing */
+    REQUIRE(llx_llx_writer_create(&w, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add_refs_over(w, gw, NULL) == LLX_OK);
+    llx_llx_writer_free(w);
+    /* a replacement of another shape, and one that replaces nothing */
+    llx_llx_writer *bad = NULL;
+    REQUIRE(llx_llx_writer_create(&bad, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add(bad, "g1", LLX_DT_F32, 3, 2, dup_bytes(r1, sizeof r1)) == LLX_OK);
+    REQUIRE(llx_llx_writer_create(&w, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add_refs_over(w, gw, bad) == LLX_ERR_ARG && strstr(llx_errmsg(), "'g1'") &&
+          strstr(llx_errmsg(), "another dtype or shape"));
+    llx_llx_writer_free(w);
+    llx_llx_writer_free(bad);
+    REQUIRE(llx_llx_writer_create(&bad, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add(bad, "g3", LLX_DT_F32, 2, 3, dup_bytes(r1, sizeof r1)) == LLX_OK);
+    REQUIRE(llx_llx_writer_create(&w, &cfg, &qi) == LLX_OK);
+    CHECK(llx_llx_add_refs_over(w, gw, bad) == LLX_ERR_ARG && strstr(llx_errmsg(), "'g3' replaces nothing"));
+    llx_llx_writer_free(w); /* frees nothing of the lender's or of the replacements */
+    llx_llx_writer_free(bad);
+    llx_llx_writer_free(over);
+    lender_intact(gw);
 }
 
 TEST(llxfile_write_mem_reuse, LLX_T_ASAN)

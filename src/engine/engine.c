@@ -212,6 +212,10 @@ static void account_ring(llx_engine *e)
  * is planned at its position; a mixed one carries positions per token. */
 llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
 {
+    const node *n0 = &e->nd[0];
+    if (n0->layer_end && n0->layer_end <= n0->layer_begin)
+        return llx_fail(LLX_ERR_ARG, "a pass from layer %d cut after layer %d runs no layer", n0->layer_begin,
+                        n0->layer_end - 1);
     const engine_kv *k = &e->kv;
     int mixed = 0;
     for (int t = 0; t < n && !mixed; t++) mixed = k->tok_slot[t] != k->slots - 1 || k->tok_pos[t] != k->tok_pos[0] + t;
@@ -291,6 +295,20 @@ llx_status llx_engine_set_layer_end(llx_engine *e, int layers)
         return llx_fail(LLX_ERR_ARG, "layer_end %d is outside [0, %d] (0: whole passes)", layers, L);
     if (e->mpi_link) return llx_fail(LLX_ERR_UNSUPPORTED, "a pass cut after a layer needs the threads backend");
     for (int i = 0; i < e->n_local; i++) e->nd[i].layer_end = layers;
+    return LLX_OK;
+}
+
+llx_status llx_engine_set_layer_begin(llx_engine *e, int layer, const float *x)
+{
+    const int L = llx_model_config(e->model)->n_layer;
+    if (layer < 0 || layer >= L)
+        return llx_fail(LLX_ERR_ARG, "layer_begin %d is outside [0, %d) (0: from the embedding)", layer, L);
+    if (layer && !x) return llx_fail(LLX_ERR_ARG, "a pass from layer %d needs the residual stream entering it", layer);
+    if (e->mpi_link) return llx_fail(LLX_ERR_UNSUPPORTED, "a pass from a later layer needs the threads backend");
+    if (layer && !e->nd[0].ops->stream_in)
+        return llx_fail(LLX_ERR_UNSUPPORTED, "the %s datapath cannot start a pass past the embedding",
+                        e->nd[0].ops->name);
+    for (int i = 0; i < e->n_local; i++) e->nd[i].layer_begin = layer, e->nd[i].x_in = layer ? x : NULL;
     return LLX_OK;
 }
 

@@ -80,6 +80,16 @@ void llx_engine_set_observer(llx_engine *e, const llx_observer *obs);
  * backend only (LLX_ERR_UNSUPPORTED with MPI); LLX_ERR_ARG outside
  * [0, n_layer]. */
 llx_status llx_engine_set_layer_end(llx_engine *e, int layers);
+/* Start every later pass at layer `layer` (0: at the embedding again):
+ * the embedding and the layers before it do not run, and the residual
+ * stream entering it is read from x, [n][n_embd] for a pass of n tokens
+ * (what LLX_OBS_X_IN reported for that layer in a whole pass over the
+ * same tokens gives the same pass from there on, bit for bit).  x stays
+ * the caller's and must hold a pass's rows while it runs.  With
+ * llx_engine_set_layer_end, layer_end (when set) must lie past it.
+ * Threads backend and W8A8 datapath only (LLX_ERR_UNSUPPORTED);
+ * LLX_ERR_ARG for a layer outside [0, n_layer) or a NULL x past 0. */
+llx_status llx_engine_set_layer_begin(llx_engine *e, int layer, const float *x);
 
 llx_status llx_engine_mpi_create(llx_engine *e);
 llx_status llx_engine_mpi_pass(llx_engine *e, const llx_schedule *s, const int *tokens);

@@ -117,6 +117,14 @@ static llx_status w8_embed(node *nd, const llx_stage *st, int u0, int u1)
     return LLX_OK;
 }
 
+static void w8_stream_in(node *nd, const float *x, int tokens)
+{
+    w8_node *q = w8_impl(nd);
+    const int C = nd->cfg->n_embd;
+    for (int t = 0; t < tokens; t++)
+        memcpy(q->f[LLX_SLOT_X] + (size_t)t * q->ld[LLX_SLOT_X], x + (size_t)t * C, (size_t)C * sizeof *x);
+}
+
 /* ---- NORM: X += in; out = norm(X), quantized per the stage ---- */
 
 typedef struct norm_job {
@@ -274,4 +282,5 @@ const node_ops llx_w8a8_ops = {
     .done = w8_done,
     .logits = w8_logits,
     .weight_bytes = w8_weight_bytes,
+    .stream_in = w8_stream_in,
 };

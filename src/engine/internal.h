@@ -92,6 +92,10 @@ typedef struct node_ops {
     const float *(*logits)(const node *nd);
     /* weight bytes this node reads per decode pass */
     long long (*weight_bytes)(const node *nd);
+    /* write x ([tokens][n_embd]) as the residual stream entering the first
+     * layer of a pass that starts past the embedding
+     * (llx_engine_set_layer_begin); NULL: the datapath cannot */
+    void (*stream_in)(node *nd, const float *x, int tokens);
 } node_ops;
 
 /* The KV cache of a node is a pool of blocks of LLX_KV_BLOCK positions
@@ -131,6 +135,9 @@ struct node {
                                * last layer's attention, a datapath may leave the rows before it */
     int layer_end;            /* 0: every stage; else the embedding and layers [0, layer_end) only
                                * (llx_engine_set_layer_end) */
+    int layer_begin;          /* 0: from the embedding; else from this layer, whose incoming
+                               * residual stream is x_in (llx_engine_set_layer_begin) */
+    const float *x_in;        /* [pass tokens][n_embd] */
     int kv_cap;               /* cache positions: pool blocks * LLX_KV_BLOCK */
     const llx_pass_map *map;  /* where the pass's tokens sit (set by the engine per pass) */
     const int *tokens;        /* ids of the pass (node 0, for the embedding) */

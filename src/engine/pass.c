@@ -173,13 +173,12 @@ int llx_stage_row0(const node *nd, const llx_stage *st)
     }
 }
 
-/* Whether a pass cut at layer_end (0: not cut) runs stage st: the
- * embedding and the stages of layers below layer_end, not the final norm
- * and the LM head. */
+/* Whether a pass runs stage st: from layer_begin (0: the embedding) up
+ * to layer_end (0: every layer, the final norm and the LM head). */
 static int stage_runs(const node *nd, const llx_stage *st)
 {
-    if (!nd->layer_end) return 1;
-    return st->layer < 0 ? st->work == LLX_WORK_EMBED : st->layer < nd->layer_end;
+    if (st->layer < 0) return st->work == LLX_WORK_EMBED ? !nd->layer_begin : !nd->layer_end;
+    return st->layer >= nd->layer_begin && (!nd->layer_end || st->layer < nd->layer_end);
 }
 
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
@@ -189,6 +188,7 @@ llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
     /* the LM head's rows; a cut pass has no LM head, so every row counts */
     nd->wanted0 = last->out == LLX_SLOT_LOGITS && !nd->layer_end ? s->opt.tokens - last->tokens : 0;
     nd->tokens = tokens;
+    if (nd->layer_begin) nd->ops->stream_in(nd, nd->x_in, s->opt.tokens); /* checked when set */
     for (int i = 0; i < s->n_stages; i++)
         if (stage_runs(nd, &s->stages[i])) LLX_TRY(run_stage(nd, s, i));
     return LLX_OK;

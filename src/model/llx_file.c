@@ -730,13 +730,33 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
     return add_entry(w, name, dt, rows, cols, data, 0);
 }
 
-llx_status llx_llx_add_refs(llx_llx_writer *w, const llx_llx_writer *src)
+static const wt *find_entry(const llx_llx_writer *w, const char *name)
 {
+    for (int i = 0; w && i < w->n; i++)
+        if (!strcmp(w->t[i].name, name)) return &w->t[i];
+    return NULL;
+}
+
+llx_status llx_llx_add_refs_over(llx_llx_writer *w, const llx_llx_writer *src, const llx_llx_writer *over)
+{
+    int used = 0;
     for (int i = 0; i < src->n; i++) {
-        const wt *e = &src->t[i];
+        const wt *e = &src->t[i], *o = find_entry(over, e->name);
+        if (o && (o->dt != e->dt || o->rows != e->rows || o->cols != e->cols))
+            return llx_fail(LLX_ERR_ARG, "tensor '%s': the replacement has another dtype or shape", e->name);
+        used += o != NULL;
+        if (o) e = o;
         LLX_TRY(add_entry(w, e->name, e->dt, e->rows, e->cols, e->data, 1));
     }
+    for (int i = 0; over && used < over->n && i < over->n; i++)
+        if (!find_entry(src, over->t[i].name))
+            return llx_fail(LLX_ERR_ARG, "tensor '%s' replaces nothing", over->t[i].name);
     return LLX_OK;
+}
+
+llx_status llx_llx_add_refs(llx_llx_writer *w, const llx_llx_writer *src)
+{
+    return llx_llx_add_refs_over(w, src, NULL);
 }
 
 void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag) { w->cancel = flag; }

@@ -113,6 +113,10 @@ llx_status llx_llx_add(llx_llx_writer *w, const char *name, llx_dtype dt, long l
 /* Add every tensor of src, in src's order, without copying: w borrows the
  * data, which must stay unchanged until w is written (src outlives it). */
 llx_status llx_llx_add_refs(llx_llx_writer *w, const llx_llx_writer *src);
+/* The same, but where `over` has a tensor of the same name (same dtype and
+ * shape, else LLX_ERR_ARG) w borrows that one instead; a tensor of `over`
+ * that replaces nothing is refused (LLX_ERR_ARG).  over may be NULL. */
+llx_status llx_llx_add_refs_over(llx_llx_writer *w, const llx_llx_writer *src, const llx_llx_writer *over);
 /* Poll *flag between tensor writes; non-zero abandons the write
  * (LLX_ERR_CANCELLED, temporary file removed). */
 void llx_llx_writer_set_cancel(llx_llx_writer *w, const volatile sig_atomic_t *flag);

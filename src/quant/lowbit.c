@@ -33,12 +33,6 @@ typedef struct lb_calib {
     llx_hess *h;           /* [L][IN_COUNT] for layers [h0, h1), or NULL */
     int h0, h1;
     const llx_kernels *k;
-    /* sequential GPTQ (gptqseq.c): matrix inputs are numbered l * IN_COUNT + in */
-    int seq;               /* write_layer takes the matrices' sources below */
-    int seq_k;             /* the input whose matrices GPTQ rounds now with seq_h; later ones RTN */
-    const llx_model *seq_prev; /* the inputs before seq_k: their matrices as this image stores them */
-    llx_hess *seq_h;       /* with a cross term (asym): GPTQ on the asymmetric target */
-    double asym_alpha;     /* the fraction of the asymmetric correction (hessian.h) */
 } lb_calib;
 
 static int in_of(const lb_calib *c, llx_obs_point p)
@@ -181,18 +175,10 @@ static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char
     return st;
 }
 
-/* Matrix m of layer l (input in) into wr: from the Hessians of this pass,
- * or, sequentially, from the previous image, by GPTQ now, or to nearest. */
-static llx_status layer_matrix(llx_llx_writer *wr, const llx_model *fm, const lb_calib *cb, int l, int in,
-                               const char *pre, int rows, int cols, const llx_qw_spec *spec)
+/* the input a layer matrix multiplies: FC1 (Llama: up) and GATE share theirs */
+static int input_of(llx_matrix m)
 {
-    if (!cb->seq) {
-        const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + in] : NULL;
-        return add_matrix(wr, fm, pre, rows, cols, spec, h, 0.0);
-    }
-    const int k = l * IN_COUNT + in;
-    if (k < cb->seq_k) return llx_qw_copy(wr, cb->seq_prev->qf, pre, rows, cols, spec);
-    return add_matrix(wr, fm, pre, rows, cols, spec, k == cb->seq_k ? cb->seq_h : NULL, cb->asym_alpha);
+    return m == LLX_MAT_QKV ? IN_QKV : m == LLX_MAT_PROJ ? IN_PROJ : m == LLX_MAT_FC2 ? IN_FC2 : IN_FC1;
 }
 
 static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, const lb_calib *cb,
@@ -207,10 +193,10 @@ static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx
         int rows, cols;
         llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
         if (!rows) continue;
-        /* FC1 (Llama: up) and GATE share their input */
-        const int in = m == LLX_MAT_QKV ? IN_QKV : m == LLX_MAT_PROJ ? IN_PROJ : m == LLX_MAT_FC2 ? IN_FC2 : IN_FC1;
+        /* GPTQ with the Hessians of this pass, else to nearest */
+        const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + input_of((llx_matrix)m)] : NULL;
         snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
-        LLX_TRY(layer_matrix(wr, fm, cb, l, in, name, rows, cols, &spec));
+        LLX_TRY(add_matrix(wr, fm, name, rows, cols, &spec, h, 0.0));
         if (!gpt2) continue;
         snprintf(name, sizeof name, "h.%d.%s.b", l, llx_matrix_name((llx_matrix)m));
         LLX_TRY(copy_tensor(wr, fm, name, LLX_DT_F32, rows, 0));
@@ -320,19 +306,21 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
     return st;
 }
 
-/* The writer of a whole image per cb (sequential: per cb->seq_k); NULL on
- * failure.  The embedding, LM head and tokenizer are borrowed from gw when
- * given (the same in every image), else made here. */
-static llx_status seq_image(llx_llx_writer **out, const llx_model *fm, const llx_config *c, const llx_qinfo *qi,
-                            const llx_quant_opts *o, const lb_calib *cb, const char *dir, const llx_llx_writer *gw)
+/* Matrix input j's matrices (layer j / IN_COUNT) rounded by GPTQ with h
+ * (with a cross term: on the asymmetric target) into wr. */
+static llx_status seq_gptq(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, const llx_config *c, int j,
+                           const llx_hess *h)
 {
-    llx_llx_writer *wr = NULL;
-    llx_status st = llx_llx_writer_create(&wr, c, qi);
-    for (int l = 0; st == LLX_OK && l < c->n_layer; l++) st = write_layer(wr, fm, o, cb, l);
-    if (st == LLX_OK) st = gw ? llx_llx_add_refs(wr, gw) : write_globals(wr, fm, c, o, dir);
-    if (st != LLX_OK) llx_llx_writer_free(wr);
-    *out = st == LLX_OK ? wr : NULL;
-    return st;
+    const llx_qw_spec spec = llx_quant_layer_spec(o);
+    char name[64];
+    for (int m = 0; m < LLX_MAT_LAYER_COUNT; m++) {
+        int rows, cols;
+        llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
+        if (!rows || input_of((llx_matrix)m) != j % IN_COUNT) continue;
+        snprintf(name, sizeof name, "h.%d.%s", j / IN_COUNT, llx_matrix_name((llx_matrix)m));
+        LLX_TRY(add_matrix(wr, fm, name, rows, cols, &spec, h, o->gptq_asym_alpha));
+    }
+    return LLX_OK;
 }
 
 /* --gptq-calib seq|asym: after the maxima's pass over the fp32 image, the
@@ -340,11 +328,13 @@ static llx_status seq_image(llx_llx_writer **out, const llx_model *fm, const llx
  * image k holds the inputs before k rounded as they will be stored
  * (GPTQ), the rest to nearest; the engine runs it and input k's Hessian
  * (asym: and the cross term with the fp32 image's input) rounds input k's
- * matrices into image k + 1.  The last image is the output (*out).  The
- * images between share one copy of the globals (write_globals: for Llama 3
- * a 128256-row embedding and LM head) and two buffers, used in turn. */
-static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const llx_config *c, const llx_qinfo *qi,
-                             const llx_quant_opts *o, lb_calib *cb, const int *ids, int total, const char *dir)
+ * matrices into image k + 1.  The last image is the output, written to
+ * `out` here.  Every image borrows its tensors: the model rounded to
+ * nearest is made once (rtn), the GPTQ matrices collect in gq and stand
+ * in for their rtn namesakes; the images are written into two buffers,
+ * used in turn. */
+static llx_status seq_layers(const llx_model *fm, const llx_config *c, const llx_qinfo *qi, const llx_quant_opts *o,
+                             lb_calib *cb, const int *ids, int total, const char *dir, const char *out)
 {
     const int n = c->n_layer * IN_COUNT, asym = o->gptq_calib == LLX_GPTQ_CALIB_ASYM;
     const int point[IN_COUNT] = {LLX_OBS_LN1, LLX_OBS_CTX, LLX_OBS_LN2, cb->down_point};
@@ -354,24 +344,24 @@ static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const ll
     size_t prev_cap = 0, spare_cap = 0;
     llx_hess h = {0};
     llx_engine *ref = NULL; /* asym: the fp32 model's engine, the same for every input */
-    llx_llx_writer *gw = NULL;
+    llx_seq_streams ss = {0};
+    llx_llx_writer *rtn = NULL, *gq = NULL, *wr = NULL;
     if (st == LLX_OK && asym) st = llx_gptq_seq_ref_engine(&ref, fm, o);
-    if (st == LLX_OK) st = llx_llx_writer_create(&gw, c, qi);
-    if (st == LLX_OK) st = write_globals(gw, fm, c, o, dir);
-    cb->seq = 1;
-    cb->asym_alpha = o->gptq_asym_alpha;
+    if (st == LLX_OK) st = llx_llx_writer_create(&rtn, c, qi);
+    for (int l = 0; st == LLX_OK && l < c->n_layer; l++) st = write_layer(rtn, fm, o, cb, l);
+    if (st == LLX_OK) st = write_globals(rtn, fm, c, o, dir);
+    if (st == LLX_OK) st = llx_llx_writer_create(&gq, c, qi);
     for (int k = 0; st == LLX_OK && k <= n; k++) {
-        cb->seq_k = k - 1, cb->seq_prev = prev, cb->seq_h = k > 0 ? &h : NULL;
-        llx_llx_writer *wr = NULL;
         st = cancelled(o);
-        /* the output owns its globals: it is written after gw is gone */
-        if (st == LLX_OK) st = seq_image(&wr, fm, c, qi, o, cb, dir, k < n ? gw : NULL);
+        if (st == LLX_OK && k > 0) st = seq_gptq(gq, fm, o, c, k - 1, &h);
         llx_hess_free(&h);
-        if (st == LLX_OK && k == n) *out = wr;
+        if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, qi);
+        if (st == LLX_OK) st = llx_llx_add_refs_over(wr, rtn, gq);
         if (st != LLX_OK || k == n) break;
         size_t size = 0;
         llx_model *qm = NULL;
         st = llx_llx_write_mem_reuse(wr, &spare, &size, &spare_cap);
+        wr = NULL; /* freed by the write */
         if (st == LLX_OK) st = llx_model_open_image(&qm, spare, size, "the partly quantized model");
         llx_model_close(prev);
         void *t = prev_img; /* the previous image's buffer is the next one's */
@@ -381,15 +371,19 @@ static llx_status seq_layers(llx_llx_writer **out, const llx_model *fm, const ll
         const int K = in_width(c, k % IN_COUNT);
         if (st == LLX_OK) st = asym ? llx_hess_init_cross(&h, K, o->window) : llx_hess_init(&h, K, o->window);
         if (st == LLX_OK)
-            st = llx_gptq_seq_observe(qm, ref, o, ids, total, k / IN_COUNT, point[k % IN_COUNT], &h);
+            st = llx_gptq_seq_observe(qm, ref, o, ids, total, k / IN_COUNT, point[k % IN_COUNT], &h, &ss);
         llx_quant_progress(o, "gptq", (double)(k + 1) / n);
     }
     llx_hess_free(&h);
     llx_engine_free(ref);
-    llx_llx_writer_free(gw);
+    llx_seq_streams_free(&ss);
     llx_model_close(prev);
     free(prev_img);
     free(spare);
+    /* the output borrows from rtn and gq: written while they are here */
+    st = llx_quant_finish_write(wr, st, o, ids, total, out);
+    llx_llx_writer_free(gq);
+    llx_llx_writer_free(rtn);
     return st;
 }
 
@@ -410,15 +404,16 @@ static llx_status quantize_image(const llx_model *m, const llx_model *fm, const 
     qi.s.rotate_hash = llx_llx_qinfo(fm->qf)->s.rotate_hash;
     llx_llx_writer *wr = NULL;
     if (st == LLX_OK && o->gptq && o->gptq_calib != LLX_GPTQ_CALIB_FP) {
-        st = seq_layers(&wr, fm, c, &qi, o, &cb, ids, total, dir);
+        st = seq_layers(fm, c, &qi, o, &cb, ids, total, dir, out);
     } else {
         if (st == LLX_OK) st = llx_llx_writer_create(&wr, c, &qi);
         if (st == LLX_OK) st = layers(wr, fm, o, &cb, ids, total);
         if (st == LLX_OK) st = write_globals(wr, fm, c, o, dir);
+        st = llx_quant_finish_write(wr, st, o, ids, total, out);
     }
     for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
     free(cb.qkv_max);
-    return llx_quant_finish_write(wr, st, o, ids, total, out);
+    return st;
 }
 
 llx_status llx_quantize_lowbit(const llx_model *m, const llx_quant_opts *o, const int *ids, int total,

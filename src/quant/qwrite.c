@@ -34,31 +34,17 @@ static llx_status add_scales(llx_llx_writer *wr, const char *name, float *s, int
     return llx_llx_add(wr, name, LLX_DT_F16, R, cols, h);
 }
 
-/* The tensors llx_qw_add writes for q at input width K. */
-typedef struct qw_layout {
-    llx_dtype w, s;  /* the weights' and the scales' dtypes (no scales for fp32) */
-    int ng;          /* scales per row */
-    long long scols; /* the scale tensor's columns: 0 for a vector, one per row */
-} qw_layout;
-
-static qw_layout layout_of(const llx_qw_spec *q, int K)
+/* int4 scales per row at input width K: one per group, or one */
+static int scales_per_row(const llx_qw_spec *q, int K)
 {
-    const int grouped = q->bits == 4 && q->group > 0, G = grouped && q->group < K ? q->group : K;
-    const qw_layout l = {q->bits == 4 ? LLX_DT_Q4 : q->bits == 8 ? LLX_DT_I8 : LLX_DT_F32,
-                         q->bits == 4 && q->f16 ? LLX_DT_F16 : LLX_DT_F32, K / G, grouped ? K / G : 0};
-    return l;
-}
-
-static void tensor_names(char *wn, char *sn, size_t cap, const char *pre)
-{
-    snprintf(wn, cap, "%s.w", pre);
-    snprintf(sn, cap, "%s.s", pre);
+    return q->bits == 4 && q->group > 0 && q->group < K ? K / q->group : 1;
 }
 
 llx_status llx_qw_add(llx_llx_writer *wr, const char *pre, float *w, int R, int K, const llx_qw_spec *q, double *h)
 {
     char wn[80], sn[80];
-    tensor_names(wn, sn, sizeof wn, pre);
+    snprintf(wn, sizeof wn, "%s.w", pre);
+    snprintf(sn, sizeof sn, "%s.s", pre);
     if (q->bits == 32) {
         float *c = malloc((size_t)R * K * sizeof *c + 1);
         if (!c) return llx_fail(LLX_ERR_NOMEM, "out of memory");
@@ -66,7 +52,7 @@ llx_status llx_qw_add(llx_llx_writer *wr, const char *pre, float *w, int R, int 
         return llx_llx_add(wr, wn, LLX_DT_F32, R, K, c);
     }
     const llx_wq spec = {q->bits, q->bits == 4 ? q->group : 0, q->bits == 4 && q->f16, q->bits == 4 && q->clip};
-    const int ng = layout_of(q, K).ng;
+    const int ng = scales_per_row(q, K);
     int8_t *v = malloc((size_t)R * K + 1);
     float *s = malloc((size_t)R * ng * sizeof *s + 1);
     llx_status st = v && s ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
@@ -90,29 +76,6 @@ llx_status llx_qw_add(llx_llx_writer *wr, const char *pre, float *w, int R, int 
     }
     st = llx_llx_add(wr, wn, LLX_DT_Q4, R, K, p);
     return st == LLX_OK ? add_scales(wr, sn, s, R, ng, spec.group > 0, spec.f16) : (free(s), st);
-}
-
-llx_status llx_qw_copy(llx_llx_writer *wr, const llx_llx *src, const char *pre, int R, int K, const llx_qw_spec *q)
-{
-    char wn[80], sn[80];
-    tensor_names(wn, sn, sizeof wn, pre);
-    const qw_layout l = layout_of(q, K);
-    const int scaled = q->bits != 32;
-    const size_t wbytes = (size_t)R * K * (size_t)q->bits / 8;
-    const size_t sbytes = (size_t)R * l.ng * (l.s == LLX_DT_F16 ? 2 : 4);
-    const void *pw = llx_llx_tensor(src, wn, l.w, R, K);
-    const void *ps = scaled ? llx_llx_tensor(src, sn, l.s, R, l.scols) : NULL;
-    if (!pw || (scaled && !ps)) return llx_fail(LLX_ERR_INTERNAL, "%s is missing from the image it is copied from", pre);
-    void *dw = malloc(wbytes + 1), *ds = scaled ? malloc(sbytes) : NULL;
-    if (!dw || (scaled && !ds)) {
-        free(dw), free(ds);
-        return llx_fail(LLX_ERR_NOMEM, "out of memory");
-    }
-    memcpy(dw, pw, wbytes);
-    llx_status st = llx_llx_add(wr, wn, l.w, R, K, dw);
-    if (!ds) return st;
-    memcpy(ds, ps, sbytes);
-    return st == LLX_OK ? llx_llx_add(wr, sn, l.s, R, l.scols, ds) : (free(ds), st);
 }
 
 const char *llx_qw_shape_error(int K, int bits, int group)

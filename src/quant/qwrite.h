@@ -20,10 +20,6 @@ typedef struct llx_qw_spec {
  * (w and h are then overwritten), else to nearest. */
 llx_status llx_qw_add(llx_llx_writer *wr, const char *pre, float *w, int R, int K, const llx_qw_spec *q, double *h);
 
-/* The tensors llx_qw_add wrote for pre under spec q (R x K), copied as
- * they are from file src into wr. */
-llx_status llx_qw_copy(llx_llx_writer *wr, const llx_llx *src, const char *pre, int R, int K, const llx_qw_spec *q);
-
 /* Why an input width K cannot hold `bits`-bit weights in groups of
  * `group` (one phrase), or NULL. */
 const char *llx_qw_shape_error(int K, int bits, int group);
