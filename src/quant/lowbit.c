@@ -331,17 +331,16 @@ static llx_status seq_gptq(llx_llx_writer *wr, const llx_model *fm, const llx_qu
  * matrices into image k + 1.  The last image is the output, written to
  * `out` here.  Every image borrows its tensors: the model rounded to
  * nearest is made once (rtn), the GPTQ matrices collect in gq and stand
- * in for their rtn namesakes; the images are written into two buffers,
- * used in turn. */
+ * in for their rtn namesakes.  An image is needed only while its own
+ * input is observed, so every image is written into the same buffer. */
 static llx_status seq_layers(const llx_model *fm, const llx_config *c, const llx_qinfo *qi, const llx_quant_opts *o,
                              lb_calib *cb, const int *ids, int total, const char *dir, const char *out)
 {
     const int n = c->n_layer * IN_COUNT, asym = o->gptq_calib == LLX_GPTQ_CALIB_ASYM;
     const int point[IN_COUNT] = {LLX_OBS_LN1, LLX_OBS_CTX, LLX_OBS_LN2, cb->down_point};
     llx_status st = run_calib(fm, o, ids, total, cb, "calibrate");
-    llx_model *prev = NULL;
-    void *prev_img = NULL, *spare = NULL;
-    size_t prev_cap = 0, spare_cap = 0;
+    void *img = NULL;
+    size_t img_cap = 0;
     llx_hess h = {0};
     llx_engine *ref = NULL; /* asym: the fp32 model's engine, the same for every input */
     llx_seq_streams ss = {0};
@@ -360,26 +359,20 @@ static llx_status seq_layers(const llx_model *fm, const llx_config *c, const llx
         if (st != LLX_OK || k == n) break;
         size_t size = 0;
         llx_model *qm = NULL;
-        st = llx_llx_write_mem_reuse(wr, &spare, &size, &spare_cap);
+        st = llx_llx_write_mem_reuse(wr, &img, &size, &img_cap);
         wr = NULL; /* freed by the write */
-        if (st == LLX_OK) st = llx_model_open_image(&qm, spare, size, "the partly quantized model");
-        llx_model_close(prev);
-        void *t = prev_img; /* the previous image's buffer is the next one's */
-        const size_t tc = prev_cap;
-        prev = qm, prev_img = spare, prev_cap = spare_cap;
-        spare = t, spare_cap = tc;
+        if (st == LLX_OK) st = llx_model_open_image(&qm, img, size, "the partly quantized model");
         const int K = in_width(c, k % IN_COUNT);
         if (st == LLX_OK) st = asym ? llx_hess_init_cross(&h, K, o->window) : llx_hess_init(&h, K, o->window);
         if (st == LLX_OK)
             st = llx_gptq_seq_observe(qm, ref, o, ids, total, k / IN_COUNT, point[k % IN_COUNT], &h, &ss);
+        llx_model_close(qm); /* the next image goes into its buffer */
         llx_quant_progress(o, "gptq", (double)(k + 1) / n);
     }
     llx_hess_free(&h);
     llx_engine_free(ref);
     llx_seq_streams_free(&ss);
-    llx_model_close(prev);
-    free(prev_img);
-    free(spare);
+    free(img);
     /* the output borrows from rtn and gq: written while they are here */
     st = llx_quant_finish_write(wr, st, o, ids, total, out);
     llx_llx_writer_free(gq);
