@@ -13,7 +13,7 @@ static int g_defer;
 
 void cli_defer_common_errors(int on) { g_defer = on; }
 
-static int verror(int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int verror(int code, const char *fmt, va_list ap)
 {
     fflush(stdout);
     /* rank 0 prints the same error now and aborts the job, which ends this

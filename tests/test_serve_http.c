@@ -82,9 +82,9 @@ TEST(serve_stream_matches_plain, LLX_T_ASAN | LLX_T_TSAN)
     CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", a, NULL, &plain), 200);
     CHECK_EQ_INT(llx_http(&p, "POST", "/v1/completions", b, NULL, &streamed), 200);
     json_t *j = llx_json_parse(plain);
-    int chunks;
-    const char *fin;
-    long long usage;
+    int chunks = 0;
+    const char *fin = NULL;
+    long long usage = -1;
     char *text = streamed ? llx_sse_text(streamed, &chunks, &fin, &usage) : NULL;
     CHECK(j && text && llx_jstr(j, "choices.0.text") && !strcmp(text, llx_jstr(j, "choices.0.text")));
     CHECK(text && chunks >= 3); /* text, finish, usage */
