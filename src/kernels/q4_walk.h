@@ -2,8 +2,8 @@
  * q4_avx512.c) walk a matrix of P-row q4 panels (kernels.h); the tier's
  * own function computes the panels it is handed.
  *   decode: nmax panels at once, one from each of nmax equal parts of the
- *           rows (nmax weight streams, the tier's choice: avx2 two, avx512
- *           four with software prefetch), then the panels left one by one;
+ *           rows (nmax weight streams, the tier's choice: four with
+ *           software prefetch in both), then the panels left one by one;
  *   prefill: neighbouring pairs of panels (a last one alone), each pair
  *           over the tokens in tiles of at most nt_max.
  * No ISA code here: each tier compiles it with its own flags. */
