@@ -18,9 +18,11 @@
  * K = 8192) where two streams without prefetch read 75-78 %; alone over
  * a decode's sequence of Llama-3.2-1B or GPT-2 medium matrices, 81-93 %
  * against 70-82 % (medians of interleaved runs, one and two threads).
- * Two prefetched streams, four unprefetched ones, and prefetches 256, 512
- * or 2048 bytes ahead or into L2 only all read less.  Calls of under
- * ~256 KiB of weights lose a little (64 KiB: 52-58 % against 66-70 %).
+ * Two prefetched streams, four unprefetched ones, and prefetches 256 or
+ * 512 bytes ahead or into L2 only read less; 2048 bytes ahead read about
+ * the same (82.8-89.8 % against 84.9-93.4 %, performance.md).  A call of
+ * a single panel (64 KiB at K = 8192) loses a little to the prefetch
+ * (52-58 % against 66-71 %); the engine's calls are 256 KiB or more.
  * Not measured on Intel (the amx tier uses this GEMV).
  * Prefill holds 2 panels x 4 tokens in registers. */
 #include <immintrin.h>
