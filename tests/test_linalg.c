@@ -1,7 +1,8 @@
 /* tests/test_linalg.c - GPTQ's blocked linear algebra (quant/linalg.h)
  * against the plain loops it reorders, kept here as the specification:
  * the results must be the same bits, for sizes that leave every remainder
- * of the blocks (panels of 32, rows of 8, sweeps of 64, steps of 4 and 2),
+ * of the blocks (panels of 32, the inverse's blocks of 32 rows and tiles
+ * of 256 columns, sweeps of 64, steps of 4 and 2),
  * with the upper triangle left as it was, on one thread or shared by a
  * pool; a matrix that is not positive definite is refused at the same
  * point. */
@@ -175,6 +176,28 @@ TEST(linalg_lazy_sums_match_plain_loop, LLX_T_ASAN)
             CHECK_MSG(same_bits(d, ref, (size_t)nks[b]), "B %d nk %d", Bs[a], nks[b]);
         }
     free(u);
+}
+
+/* The inverse over three column tiles (the last a partial one) and a
+ * last block of one row, on one thread and with the tiles shared by pools
+ * of 2 and 3 members. */
+TEST(linalg_inverse_tiles_match_plain_loop, LLX_T_ASAN | LLX_T_TSAN)
+{
+    const int n = 545;
+    double *l = spd(n, 77);
+    REQUIRE(llx_cholesky(l, n) == 1);
+    double *ref = malloc((size_t)n * n * sizeof *ref), *a = malloc((size_t)n * n * sizeof *a);
+    memcpy(ref, l, (size_t)n * n * sizeof *ref);
+    plain_invert_lower(ref, n);
+    for (int th = 1; th <= 3; th++) {
+        llx_pool *pool = NULL;
+        if (th > 1) REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
+        memcpy(a, l, (size_t)n * n * sizeof *a);
+        CHECK(llx_invert_lower(a, n, pool) == 0);
+        CHECK_MSG(same_bits(a, ref, (size_t)n * n), "inverse, %d threads", th);
+        llx_pool_free(pool);
+    }
+    free(l), free(ref), free(a);
 }
 
 /* With a pool of 2 and 3 threads (rows dealt out; the widths above 256

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #define PANEL 32   /* Cholesky: columns factored before the trailing update */
-#define ROWS 8     /* inverse: rows that share one read of the rows above */
 #define KBLOCK 64  /* L^T L: rows of Linv applied to the product per sweep */
 
 /* Two doubles as one value (GCC/Clang vector extension): each lane's
@@ -166,55 +165,94 @@ int llx_cholesky(double *a, int n) { return llx_cholesky_pool(a, n, NULL); }
  *   d = 1 / a[i][i]
  *   for j < i: s = 0; for k = j .. i-1: s += a[i][k] Linv[k][j]; row[j] = -s * d
  *   a[i][0..i) = row; a[i][i] = d
- * Here a block of ROWS rows shares each read of a finished row k: every row
- * of the block adds a[i][k] Linv[k][0..k] to its sums for all k above the
- * block, then the block's rows finish one by one with the k inside it. */
-static void add_row(double *s, const double *lk, double v, int k)
+ * Here the rows go in blocks of ROWS and the columns in tiles of TILE:
+ * a block's L entries are copied aside first (transposed, m[k][r] =
+ * a[i0 + r][k]), so a tile of the block can be written while the others
+ * still read them.  For each tile the block's sums, in cache, take every
+ * finished row k above the block (each row of Linv read once per block
+ * and tile, not once per row), then the block's own rows finish one by
+ * one with the k inside the block.  Each sum still adds its terms in
+ * ascending k from 0.  The tiles of a block are independent: the pool's
+ * members take them in turn. */
+#define ROWS 32   /* rows per block */
+#define TILE 256  /* columns per tile */
+
+/* For rows r < nr (sums s + r * TILE, multipliers m[k * ROWS + r]):
+ * s[r][j - j0] += m[k][r] Linv[k][j] for k in [k0, k1) ascending, over
+ * the tile's columns j in [j0, j1) with j <= k (Linv is lower).  Four rows
+ * of Linv at a time, which stay in cache for all nr rows: each row adds
+ * them per load and store of its sums, then the columns past the first of
+ * the four that only the later ones reach. */
+static void tile_sums(double *s, int nr, const double *a, int n, const double *m, int k0, int k1, int j0, int j1)
 {
-    add1(s, lk, v, 0, k + 1); /* Linv[k][j] for j <= k */
+    int k = k0;
+    for (; k + 4 <= k1; k += 4) {
+        const double *l[4] = {a + (size_t)k * n, a + (size_t)(k + 1) * n, a + (size_t)(k + 2) * n,
+                              a + (size_t)(k + 3) * n};
+        const int e = k + 1 < j1 ? k + 1 : j1;
+        for (int r = 0; r < nr; r++) {
+            double *sr = s + (size_t)r * TILE;
+            const double *mk = m + (size_t)k * ROWS + r, v[4] = {mk[0], mk[ROWS], mk[2 * ROWS], mk[3 * ROWS]};
+            if (j0 < e) add4(sr, l[0] + j0, l[1] + j0, l[2] + j0, l[3] + j0, v[0], v[1], v[2], v[3], 0, e - j0);
+            for (int j = k + 1 > j0 ? k + 1 : j0; j < k + 4 && j < j1; j++) /* rows k+1.. reach j; k.. before do not */
+                for (int q = j - k; q < 4; q++) sr[j - j0] += v[q] * l[q][j];
+        }
+    }
+    for (; k < k1; k++) {
+        const int e = k + 1 < j1 ? k + 1 : j1;
+        for (int r = 0; r < nr && j0 < e; r++)
+            add1(s + (size_t)r * TILE, a + (size_t)k * n + j0, m[(size_t)k * ROWS + r], 0, e - j0);
+    }
 }
 
-static void above_block(void *ctx, int ith, int nth) /* rows [i0, i1): every finished row k < i0 */
+typedef struct inv_job {
+    double *a, *m, *s, *d; /* the matrix, the block's L entries (m[k][r]), sums per member, 1/a[i][i] */
+    int n, i0, i1, tiles;
+} inv_job;
+
+static void inv_tiles(void *ctx, int ith, int nth)
 {
-    const rows_job *c = ctx;
+    const inv_job *c = ctx;
     const int n = c->n, i0 = c->i0, i1 = c->i1;
-    const double *a = c->a;
-    for (int i = i0 + ith; i < i1; i += nth) {
-        const double *ai = a + (size_t)i * n;
-        double *si = c->s + (size_t)(i - i0) * n;
-        memset(si, 0, (size_t)n * sizeof *si);
-        int k = 0;
-        for (; k + 4 <= i0; k += 4) { /* four rows of Linv: j <= k from all four, then the corner */
-            const double *l0 = a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
-            add4(si, l0, l1, l2, l3, ai[k], ai[k + 1], ai[k + 2], ai[k + 3], 0, k + 1);
-            /* j = k+1 .. k+3 have no term from rows above them (Linv is lower) */
-            si[k + 1] = (si[k + 1] + ai[k + 1] * l1[k + 1]) + ai[k + 2] * l2[k + 1];
-            si[k + 1] += ai[k + 3] * l3[k + 1];
-            si[k + 2] = (si[k + 2] + ai[k + 2] * l2[k + 2]) + ai[k + 3] * l3[k + 2];
-            si[k + 3] += ai[k + 3] * l3[k + 3];
+    double *s = c->s + (size_t)ith * ROWS * TILE;
+    for (int t = ith; t < c->tiles; t += nth) {
+        const int j0 = t * TILE, j1 = j0 + TILE < i1 ? j0 + TILE : i1;
+        memset(s, 0, (size_t)ROWS * TILE * sizeof *s);
+        if (j0 < i0) tile_sums(s, i1 - i0, c->a, n, c->m, j0, i0, j0, j1); /* the finished rows above the block */
+        for (int i = i0; i < i1; i++) { /* the block's own rows, in order */
+            double *si = s + (size_t)(i - i0) * TILE, *ai = c->a + (size_t)i * n;
+            const int kb = i0 > j0 ? i0 : j0;
+            if (kb < i) tile_sums(si, 1, c->a, n, c->m + (i - i0), kb, i, j0, j1);
+            const double dii = c->d[i - i0];
+            for (int j = j0; j < j1 && j < i; j++) ai[j] = -si[j - j0] * dii;
+            if (i >= j0 && i < j1) ai[i] = dii;
         }
-        for (; k < i0; k++) add_row(si, a + (size_t)k * n, ai[k], k);
     }
 }
 
 int llx_invert_lower(double *a, int n, llx_pool *pool)
 {
-    double *s = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *s);
-    if (!s) return -1;
-    rows_job job = {.a = a, .s = s, .n = n};
+    const int nth = pool ? llx_pool_size(pool) : 1;
+    double *m = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *m);
+    double *s = malloc((size_t)nth * ROWS * TILE * sizeof *s);
+    double *d = malloc(ROWS * sizeof *d);
+    if (!m || !s || !d) {
+        free(m), free(s), free(d);
+        return -1;
+    }
+    inv_job job = {.a = a, .m = m, .s = s, .d = d, .n = n};
     for (int i0 = 0; i0 < n; i0 += ROWS) {
         const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
-        job.i0 = i0, job.i1 = i1;
-        run_rows(i0 >= 256 ? pool : NULL, above_block, &job);
         for (int i = i0; i < i1; i++) {
-            double *ai = a + (size_t)i * n, *si = s + (size_t)(i - i0) * n;
-            for (int kk = i0; kk < i; kk++) add_row(si, a + (size_t)kk * n, ai[kk], kk);
-            const double dii = 1.0 / ai[i];
-            for (int j = 0; j < i; j++) ai[j] = -si[j] * dii;
-            ai[i] = dii;
+            const double *ai = a + (size_t)i * n;
+            for (int k = 0; k < i; k++) m[(size_t)k * ROWS + (i - i0)] = ai[k];
+            d[i - i0] = 1.0 / ai[i];
         }
+        job.i0 = i0, job.i1 = i1, job.tiles = (i1 + TILE - 1) / TILE;
+        if (nth > 1 && job.tiles > 1) llx_pool_run(pool, inv_tiles, &job);
+        else inv_tiles(&job, 0, 1);
     }
-    free(s);
+    free(m), free(s), free(d);
     return 0;
 }
 
