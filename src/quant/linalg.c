@@ -76,16 +76,16 @@ void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, i
     for (; i < B; i++) add1(d, u + (size_t)i * ld, e[i], 0, nk);
 }
 
-/* Work shared by rows: on the pool's members when there is one (each row
- * on one member, whole), else here.  Rows are dealt out in turn (i % nth),
- * which balances the triangular shapes. */
+/* Work shared by rows (the inverse: by column tiles): on the pool's members
+ * when there is one (each row on one member, whole), else here.  Rows are
+ * dealt out in turn (i % nth), which balances the triangular shapes. */
 typedef struct rows_job {
-    double *a, *out, *s;
+    double *a, *out;
     const double *p;
-    int n, k0, k1, i0, i1;
+    int n, k0, k1, i0;
 } rows_job;
 
-static void run_rows(llx_pool *pool, llx_pool_fn fn, rows_job *j)
+static void run_rows(llx_pool *pool, llx_pool_fn fn, void *j)
 {
     if (pool && llx_pool_size(pool) > 1) llx_pool_run(pool, fn, j);
     else fn(j, 0, 1);
@@ -206,7 +206,8 @@ static void tile_sums(double *s, int nr, const double *a, int n, const double *m
 }
 
 typedef struct inv_job {
-    double *a, *m, *s, *d; /* the matrix, the block's L entries (m[k][r]), sums per member, 1/a[i][i] */
+    double *a, *m, *s; /* the matrix, the block's L entries (m[k][r]), sums per member */
+    double d[ROWS];    /* 1 / a[i][i] of the block's rows */
     int n, i0, i1, tiles;
 } inv_job;
 
@@ -235,24 +236,22 @@ int llx_invert_lower(double *a, int n, llx_pool *pool)
     const int nth = pool ? llx_pool_size(pool) : 1;
     double *m = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *m);
     double *s = malloc((size_t)nth * ROWS * TILE * sizeof *s);
-    double *d = malloc(ROWS * sizeof *d);
-    if (!m || !s || !d) {
-        free(m), free(s), free(d);
+    if (!m || !s) {
+        free(m), free(s);
         return -1;
     }
-    inv_job job = {.a = a, .m = m, .s = s, .d = d, .n = n};
+    inv_job job = {.a = a, .m = m, .s = s, .n = n};
     for (int i0 = 0; i0 < n; i0 += ROWS) {
         const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
         for (int i = i0; i < i1; i++) {
             const double *ai = a + (size_t)i * n;
             for (int k = 0; k < i; k++) m[(size_t)k * ROWS + (i - i0)] = ai[k];
-            d[i - i0] = 1.0 / ai[i];
+            job.d[i - i0] = 1.0 / ai[i];
         }
         job.i0 = i0, job.i1 = i1, job.tiles = (i1 + TILE - 1) / TILE;
-        if (nth > 1 && job.tiles > 1) llx_pool_run(pool, inv_tiles, &job);
-        else inv_tiles(&job, 0, 1);
+        run_rows(job.tiles > 1 ? pool : NULL, inv_tiles, &job);
     }
-    free(m), free(s), free(d);
+    free(m), free(s);
     return 0;
 }
 
