@@ -5,7 +5,10 @@
  * of 256 columns, sweeps of 64, steps of 4 and 2),
  * with the upper triangle left as it was, on one thread or shared by a
  * pool; a matrix that is not positive definite is refused at the same
- * point. */
+ * point.  The upper Cholesky factor of an inverse takes a shorter route
+ * than the plain one (H^-1 = L^-T L^-1 formed and factored again), so it
+ * is held to that route's values to rounding, and to its own bits for any
+ * pool. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +128,7 @@ TEST(linalg_cholesky_refuses_where_plain_loop_does, LLX_T_ASAN)
     }
 }
 
-TEST(linalg_inverse_and_gram_match_plain_loops, LLX_T_ASAN)
+TEST(linalg_inverse_matches_plain_loop, LLX_T_ASAN)
 {
     for (int t = 0; t < NSIZES; t++) {
         const int n = sizes[t];
@@ -136,28 +139,81 @@ TEST(linalg_inverse_and_gram_match_plain_loops, LLX_T_ASAN)
         CHECK(llx_invert_lower(a, n, NULL) == 0);
         plain_invert_lower(b, n);
         CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, n = %d", n);
-        double *ga = malloc((size_t)n * n * sizeof *ga), *gb = malloc((size_t)n * n * sizeof *gb);
-        llx_gram_lower(a, n, ga, NULL);
-        plain_gram_lower(b, n, gb);
-        CHECK_MSG(same_bits(ga, gb, (size_t)n * n), "gram, n = %d", n);
-        /* and it is the inverse: (Linv^T Linv) (L L^T) = I, to rounding */
+        free(a), free(b);
+    }
+}
+
+/* the plain route to H^-1's upper factor: L, L^-1, L^-T L^-1, its lower
+ * factor Lc, and U = Lc^T */
+static void plain_inverse_upper_factor(const double *h, int n, double *b)
+{
+    double *g = malloc((size_t)n * n * sizeof *g);
+    memcpy(b, h, (size_t)n * n * sizeof *b);
+    CHECK(plain_cholesky(b, n) == 1);
+    plain_invert_lower(b, n);
+    plain_gram_lower(b, n, g);
+    CHECK(plain_cholesky(g, n) == 1);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) b[(size_t)i * n + j] = j >= i ? g[(size_t)j * n + i] : 0.0;
+    free(g);
+}
+
+/* Measured at the sizes below: at most 1.2e-15 of the largest entry. */
+TEST(linalg_inverse_upper_factor_is_the_plain_route, LLX_T_ASAN)
+{
+    for (int t = 0; t < NSIZES; t++) {
+        const int n = sizes[t];
+        double *h = spd(n, 31 + (uint64_t)n), *h0 = malloc((size_t)n * n * sizeof *h0);
+        double *u = malloc((size_t)n * n * sizeof *u);
+        memcpy(h0, h, (size_t)n * n * sizeof *h0);
+        REQUIRE(llx_inverse_upper_factor(h, n, u, NULL) == 1);
+        CHECK_MSG(same_bits(h, h0, (size_t)n * n), "the input changed, n = %d", n);
+        double *ref = malloc((size_t)n * n * sizeof *ref), worst = 0.0, top = 0.0;
+        plain_inverse_upper_factor(h, n, ref);
+        int below = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                const double x = u[(size_t)i * n + j], r = ref[(size_t)i * n + j];
+                below += j < i && x != 0.0;
+                worst = fabs(x - r) > worst ? fabs(x - r) : worst;
+                top = fabs(r) > top ? fabs(r) : top;
+            }
+        CHECK_MSG(below == 0, "n = %d: %d nonzeros below the diagonal", n, below);
+        CHECK_MSG(worst <= 1e-12 * top, "n = %d: off the plain route by %g (largest entry %g)", n, worst, top);
+        /* and U^T U is the inverse: (U^T U) H = I, to rounding */
         if (n == 67) {
-            double *h = spd(n, 23 + (uint64_t)n), worst = 0.0;
+            double err = 0.0;
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < n; j++) {
                     double s = 0.0;
                     for (int k = 0; k < n; k++) {
-                        const double hk = k >= j ? h[(size_t)k * n + j] : h[(size_t)j * n + k];
-                        s += ga[(size_t)i * n + k] * hk;
+                        double g = 0.0; /* (U^T U)[i][k] */
+                        for (int m = 0; m <= (i < k ? i : k); m++) g += u[(size_t)m * n + i] * u[(size_t)m * n + k];
+                        s += g * (k >= j ? h[(size_t)k * n + j] : h[(size_t)j * n + k]);
                     }
-                    const double e = fabs(s - (i == j));
-                    worst = e > worst ? e : worst;
+                    err = fabs(s - (i == j)) > err ? fabs(s - (i == j)) : err;
                 }
-            CHECK_MSG(worst < 1e-9, "H^-1 H - I: %g", worst);
-            free(h);
+            CHECK_MSG(err < 1e-9, "U^T U H - I: %g", err);
         }
-        free(a), free(b), free(ga), free(gb);
+        free(h), free(h0), free(u), free(ref);
     }
+}
+
+TEST(linalg_inverse_upper_factor_refuses_and_shares, LLX_T_ASAN | LLX_T_TSAN)
+{
+    const int n = 300;
+    double *h = spd(n, 9), *u = malloc((size_t)n * n * sizeof *u), *u1 = malloc((size_t)n * n * sizeof *u1);
+    REQUIRE(llx_inverse_upper_factor(h, n, u1, NULL) == 1);
+    for (int th = 2; th <= 3; th++) {
+        llx_pool *pool = NULL;
+        REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
+        CHECK(llx_inverse_upper_factor(h, n, u, pool) == 1);
+        CHECK_MSG(same_bits(u, u1, (size_t)n * n), "%d threads", th);
+        llx_pool_free(pool);
+    }
+    h[(size_t)150 * n + 150] -= 1e6; /* a pivot that is not positive */
+    CHECK(llx_inverse_upper_factor(h, n, u, NULL) == 0);
+    free(h), free(u), free(u1);
 }
 
 TEST(linalg_lazy_sums_match_plain_loop, LLX_T_ASAN)
@@ -218,11 +274,7 @@ TEST(linalg_pool_matches_plain_loops, LLX_T_ASAN | LLX_T_TSAN)
             CHECK(llx_invert_lower(a, n, pool) == 0);
             plain_invert_lower(b, n);
             CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, %d threads, n = %d", th, n);
-            double *ga = malloc((size_t)n * n * sizeof *ga), *gb = malloc((size_t)n * n * sizeof *gb);
-            llx_gram_lower(a, n, ga, pool);
-            plain_gram_lower(b, n, gb);
-            CHECK_MSG(same_bits(ga, gb, (size_t)n * n), "gram, %d threads, n = %d", th, n);
-            free(a), free(b), free(ga), free(gb);
+            free(a), free(b);
         }
         llx_pool_free(pool);
     }

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #define PANEL 32   /* Cholesky: columns factored before the trailing update */
-#define KBLOCK 64  /* L^T L: rows of Linv applied to the product per sweep */
 
 /* Two doubles as one value (GCC/Clang vector extension): each lane's
  * arithmetic is the scalar IEEE operation, so the lanes give exactly what
@@ -80,7 +79,7 @@ void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, i
  * when there is one (each row on one member, whole), else here.  Rows are
  * dealt out in turn (i % nth), which balances the triangular shapes. */
 typedef struct rows_job {
-    double *a, *out;
+    double *a;
     const double *p;
     int n, k0, k1, i0;
 } rows_job;
@@ -255,37 +254,33 @@ int llx_invert_lower(double *a, int n, llx_pool *pool)
     return 0;
 }
 
-/* Plain loop (out zeroed first):
- *   for k: for i <= k: for j <= i: out[i][j] += Linv[k][i] Linv[k][j]
- * then the upper triangle copied from the lower.  Here KBLOCK rows of Linv
- * at a time are applied to each row i of out (which stays in cache), four
- * k per load and store. */
-static void gram_rows(void *ctx, int ith, int nth)
-{
-    const rows_job *c = ctx;
-    const int n = c->n, k0 = c->k0, k1 = c->k1;
-    for (int i = ith; i < k1; i += nth) {
-        double *oi = c->out + (size_t)i * n;
-        int k = k0 > i ? k0 : i;
-        for (; k + 4 <= k1; k += 4) {
-            const double *l0 = c->a + (size_t)k * n, *l1 = l0 + n, *l2 = l1 + n, *l3 = l2 + n;
-            add4(oi, l0, l1, l2, l3, l0[i], l1[i], l2[i], l3[i], 0, i + 1);
-        }
-        for (; k < k1; k++) {
-            const double *lk = c->a + (size_t)k * n;
-            add1(oi, lk, lk[i], 0, i + 1);
-        }
-    }
-}
+/* J reverses the order of rows and columns.  If J H J = L L^T, then
+ * H = V V^T with V = J L J upper, H^-1 = V^-T V^-1, and U = V^-1 =
+ * J L^-1 J is upper with a positive diagonal: H^-1's upper Cholesky factor,
+ * from one factorisation and one triangular inverse.  The copy of J H J's
+ * lower triangle reads H's lower triangle transposed ((J H J)[i][j] =
+ * H[n-1-j][n-1-i]), in square tiles so both sides stay in cache. */
+#define FLIP 32
 
-void llx_gram_lower(const double *a, int n, double *out, llx_pool *pool)
+int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool)
 {
-    for (size_t i = 0; i < (size_t)n * n; i++) out[i] = 0.0;
-    rows_job job = {.a = (double *)a, .out = out, .n = n}; /* a is only read */
-    for (int k0 = 0; k0 < n; k0 += KBLOCK) {
-        job.k0 = k0, job.k1 = k0 + KBLOCK < n ? k0 + KBLOCK : n;
-        run_rows(pool, gram_rows, &job);
+    const size_t last = (size_t)n * n - 1; /* element e of J X J is element last - e of X */
+    for (int i0 = 0; i0 < n; i0 += FLIP)
+        for (int j0 = 0; j0 <= i0; j0 += FLIP)
+            for (int i = i0; i < i0 + FLIP && i < n; i++)
+                for (int j = j0; j < j0 + FLIP && j <= i; j++) u[(size_t)i * n + j] = a[(size_t)(n - 1 - j) * n + (n - 1 - i)];
+    const int ok = llx_cholesky_pool(u, n, pool);
+    if (ok <= 0) return ok;
+    if (llx_invert_lower(u, n, pool) != 0) return -1;
+    for (int i = 0; i < n; i++) /* U[i][j] = Linv[n-1-i][n-1-j]: above the diagonal from below it */
+        for (int j = i + 1; j < n; j++) {
+            const size_t up = (size_t)i * n + j, lo = last - up;
+            u[up] = u[lo], u[lo] = 0.0;
+        }
+    for (int i = 0; i < n - 1 - i; i++) { /* and the diagonal reversed */
+        const size_t d0 = (size_t)i * n + i, d1 = last - d0;
+        const double t = u[d0];
+        u[d0] = u[d1], u[d1] = t;
     }
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) out[(size_t)i * n + j] = out[(size_t)j * n + i];
+    return 1;
 }

@@ -1,6 +1,6 @@
 /* quant/linalg.h - the dense linear algebra of GPTQ on n x n doubles,
  * row-major: the Cholesky factor, the inverse of a lower factor and the
- * product L^T L.
+ * upper Cholesky factor of an inverse.
  *
  * Each routine gives every output element exactly the operations of the
  * plain loop written in its comment, in the same order (each product and
@@ -32,9 +32,15 @@ int llx_cholesky_pool(double *a, int n, llx_pool *pool);
  * unchanged), else 0.  Rows shared by pool as above. */
 int llx_invert_lower(double *a, int n, llx_pool *pool);
 
-/* out (n x n, full and symmetric) = Linv^T Linv, Linv the lower triangle
- * of a.  Rows shared by pool as above. */
-void llx_gram_lower(const double *a, int n, double *out, llx_pool *pool);
+/* u = the upper Cholesky factor of a^-1 (u upper triangular with a
+ * positive diagonal, u^T u = a^-1, zeros below the diagonal): what GPTQ
+ * moves each column's quantization error with.  a (n x n, symmetric
+ * positive definite) is read in its lower triangle only and left as it
+ * is; u must not overlap it.  One Cholesky factorisation and one
+ * triangular inverse, of a with its order reversed, rows shared by pool as
+ * above.  Returns 1, 0 when a is not positive definite, -1 when memory
+ * runs out. */
+int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool);
 
 /* y[j] += v x[j] for j < n (each element one product and one sum, as the
  * plain loop; y and x do not overlap). */

@@ -212,6 +212,8 @@ static void block_rows(void *ctx, int ith, int nth)
     gptq_block(j->s, j->b0, j->b1, r0, r1, j->err);
 }
 
+/* U, upper with U^T U = H^-1 (what GPTQ moves each column's error with),
+ * of the damped H (dead columns already set to 1). */
 static llx_status upper_factor(double *h, int K, double damp, double **u, llx_pool *pool)
 {
     double mean = 0.0;
@@ -219,25 +221,10 @@ static llx_status upper_factor(double *h, int K, double damp, double **u, llx_po
     mean /= K;
     for (int j = 0; j < K; j++) h[(size_t)j * K + j] += damp * mean;
     *u = malloc((size_t)K * K * sizeof **u);
-    if (!*u) return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
-    llx_status st = LLX_OK;
-    int ok = llx_cholesky_pool(h, K, pool); /* 1, 0 not positive definite, -1 out of memory */
-    if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
-    if (ok > 0) ok = llx_invert_lower(h, K, pool) == 0 ? 1 : -1;
-    if (ok > 0) {
-        llx_gram_lower(h, K, *u, pool); /* H^-1, full */
-        ok = llx_cholesky_pool(*u, K, pool);
-        if (ok == 0)
-            st = llx_fail(LLX_ERR_ARG, "GPTQ: the inverse Hessian is not positive definite (raise the damping)");
-    }
-    if (ok < 0) st = llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
-    if (st == LLX_OK) /* U = Lc^T in place: upper triangle from the lower */
-        for (int i = 0; i < K; i++)
-            for (int j = i + 1; j < K; j++) {
-                (*u)[(size_t)i * K + j] = (*u)[(size_t)j * K + i];
-                (*u)[(size_t)j * K + i] = 0.0;
-            }
-    return st;
+    const int ok = *u ? llx_inverse_upper_factor(h, K, *u, pool) : -1;
+    if (ok == 0) return llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
+    if (ok < 0) return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
+    return LLX_OK;
 }
 
 llx_status llx_wq_gptq(const llx_wq *q, const llx_gptq_opts *o, float *w, int R, int K, double *h, int8_t *out,
