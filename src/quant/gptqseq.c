@@ -72,6 +72,7 @@ static llx_status make_engine(llx_engine **e, const llx_model *m, const llx_quan
     if (o->threads > 0) eo.threads = o->threads;
     eo.precision = prec;
     eo.max_batch = window_of(m, o);
+    eo.max_ctx = eo.max_batch; /* each window runs from position 0: no KV cache past it */
     return llx_engine_create(e, m, &eo);
 }
 
