@@ -11,7 +11,9 @@
  * independent elements, where the plain loops walk columns of an n x n
  * matrix or chain every step on the one before.  For the widths of a
  * real model (Llama-3.2-1B's down_proj: n = 8192) that is the difference
- * between minutes and seconds per matrix. */
+ * between minutes and seconds per matrix.  The upper factor of an inverse
+ * is built from the first two on a reordered copy: the same values as the
+ * plain route through H^-1 up to rounding, not the same bits. */
 #ifndef LLX_QUANT_LINALG_H
 #define LLX_QUANT_LINALG_H
 
