@@ -99,7 +99,7 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
         REQUIRE(wv && hc && q);
         memcpy(wv, w, sizeof(float) * R * K);
         memcpy(hc, h.h, sizeof(double) * K * K);
-        if (v) REQUIRE(llx_hess_asym_target(wv, R, K, h.h, h.c, 0.01, v == 1 ? 1.0 : 0.25) == LLX_OK);
+        if (v) REQUIRE(llx_hess_asym_target(wv, R, K, h.h, h.c, 0.01, v == 1 ? 1.0 : 0.25, 1) == LLX_OK);
         REQUIRE(llx_wq_gptq(&spec, &go, wv, R, K, hc, q, s) == LLX_OK);
         err[v] = asym_error(w, q, s, R, K, x, xq, T);
         free(wv), free(hc), free(q);
@@ -154,11 +154,12 @@ static int plain_asym_target(float *w, int R, int K, const double *h, const doub
 
 /* The blocked target gives the plain loops' bits: rows across the block of
  * 32 and its remainder, widths across the column tile, zero weights (the
- * skipped terms) and a dead column. */
-TEST(gptqseq_asym_target_matches_plain_loops, LLX_T_ASAN)
+ * skipped terms) and a dead column; on one thread, and with the blocks
+ * dealt to 2 or 3 threads (four blocks for R = 100). */
+TEST(gptqseq_asym_target_matches_plain_loops, LLX_T_ASAN | LLX_T_TSAN)
 {
-    static const int shapes[][2] = {{5, 37}, {33, 70}, {64, 130}, {3, 515}};
-    for (int t = 0; t < 4; t++) {
+    static const int shapes[][2] = {{5, 37}, {33, 70}, {64, 130}, {3, 515}, {100, 45}};
+    for (int t = 0; t < 5; t++) {
         const int R = shapes[t][0], K = shapes[t][1], T = K + 20;
         float *x = randm(T * K, 100 + (unsigned)t, 1.0f), *xq = randm(T * K, 200 + (unsigned)t, 0.1f);
         for (int i = 0; i < T * K; i++) xq[i] += x[i];
@@ -174,11 +175,14 @@ TEST(gptqseq_asym_target_matches_plain_loops, LLX_T_ASAN)
         for (int i = 0; i < R * K; i += 7) w[i] = 0.0f;
         for (const double *al = (const double[]){0.25, 1.0}, *e = al + 2; al < e; al++) {
             memcpy(w2, w, sizeof(float) * (size_t)R * K);
-            float *w1 = malloc(sizeof(float) * (size_t)R * K);
-            memcpy(w1, w, sizeof(float) * (size_t)R * K);
-            REQUIRE(llx_hess_asym_target(w1, R, K, h, c, 0.01, *al) == LLX_OK);
             REQUIRE(plain_asym_target(w2, R, K, h, c, 0.01, *al));
-            CHECK_MSG(memcmp(w1, w2, sizeof(float) * (size_t)R * K) == 0, "R %d K %d alpha %g", R, K, *al);
+            float *w1 = malloc(sizeof(float) * (size_t)R * K);
+            for (int th = 1; th <= 3; th++) {
+                memcpy(w1, w, sizeof(float) * (size_t)R * K);
+                REQUIRE(llx_hess_asym_target(w1, R, K, h, c, 0.01, *al, th) == LLX_OK);
+                CHECK_MSG(memcmp(w1, w2, sizeof(float) * (size_t)R * K) == 0, "R %d K %d alpha %g, %d threads", R, K,
+                          *al, th);
+            }
             CHECK(memcmp(w1, w, sizeof(float) * (size_t)R * K) != 0); /* it moved the weights */
             free(w1);
         }

@@ -144,13 +144,33 @@ static void asym_rows(float *w, int r0, int nr, int K, const double *d, const do
     }
 }
 
-llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha)
+typedef struct asym_job {
+    float *w;
+    const double *d, *l, *lt;
+    double alpha, *scratch; /* per member: b (ASYM_ROWS x K), then bt (K x ASYM_ROWS) */
+    int R, K;
+} asym_job;
+
+/* member ith of nth takes the blocks of rows ith, ith + nth, ... */
+static void asym_member(void *ctx, int ith, int nth)
+{
+    const asym_job *j = ctx;
+    double *b = j->scratch + (size_t)ith * 2 * ASYM_ROWS * j->K, *bt = b + (size_t)ASYM_ROWS * j->K;
+    for (int r0 = ith * ASYM_ROWS; r0 < j->R; r0 += nth * ASYM_ROWS)
+        asym_rows(j->w, r0, j->R - r0 < ASYM_ROWS ? j->R - r0 : ASYM_ROWS, j->K, j->d, j->l, j->lt, j->alpha, b, bt);
+}
+
+llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha,
+                                int threads)
 {
     const size_t kk = (size_t)K * K;
+    llx_pool *pool = NULL; /* blocks of rows dealt out; each row's operations are its own, so any count gives the same bits */
+    if (threads > 1 && R > ASYM_ROWS && llx_pool_create(&pool, threads, 1) != LLX_OK) pool = NULL;
+    const int nth = pool ? llx_pool_size(pool) : 1;
     double *a = malloc(kk * sizeof *a), *d = malloc(kk * sizeof *d), *lt = malloc(kk * sizeof *lt);
-    double *b = malloc((size_t)ASYM_ROWS * K * sizeof *b + 1), *bt = malloc((size_t)ASYM_ROWS * K * sizeof *bt + 1);
-    llx_status st = a && d && lt && b && bt ? LLX_OK
-                                             : llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
+    double *scratch = malloc((size_t)nth * 2 * ASYM_ROWS * K * sizeof *scratch + 1);
+    llx_status st = a && d && lt && scratch ? LLX_OK
+                                            : llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     if (st == LLX_OK) {
         memcpy(a, h, kk * sizeof *a);
         double mean = 0.0;
@@ -160,7 +180,7 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
         }
         mean /= K;
         for (int j = 0; j < K; j++) a[(size_t)j * K + j] += damp * mean;
-        const int ok = llx_cholesky(a, K); /* a = L L^T, L in the lower triangle */
+        const int ok = llx_cholesky_pool(a, K, pool); /* a = L L^T, L in the lower triangle */
         if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
         if (ok < 0) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     }
@@ -168,9 +188,11 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
         for (size_t i = 0; i < kk; i++) d[i] = c[i] - h[i]; /* D = C - H */
         for (int i = 0; i < K; i++) /* lt[i][j] = L[j][i], j >= i */
             for (int j = i; j < K; j++) lt[(size_t)i * K + j] = a[(size_t)j * K + i];
-        for (int r0 = 0; r0 < R; r0 += ASYM_ROWS)
-            asym_rows(w, r0, R - r0 < ASYM_ROWS ? R - r0 : ASYM_ROWS, K, d, a, lt, alpha, b, bt);
+        asym_job job = {w, d, a, lt, alpha, scratch, R, K};
+        if (pool) llx_pool_run(pool, asym_member, &job);
+        else asym_member(&job, 0, 1);
     }
-    free(a), free(d), free(lt), free(b), free(bt);
+    llx_pool_free(pool);
+    free(a), free(d), free(lt), free(scratch);
     return st;
 }

@@ -44,7 +44,10 @@ void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const
  * onto W's outputs on the reference ones, and then ||W X - Wq Xq||^2 =
  * ||(W' - Wq) Xq||^2 + a constant: GPTQ on W' with H minimises the
  * asymmetric objective; alpha < 1 takes that fraction of the correction
- * (GPTAQ scales it by 0.25).  h and c are left unchanged. */
-llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha);
+ * (GPTAQ scales it by 0.25).  h and c are left unchanged.  Blocks of rows
+ * are dealt to `threads` threads (<= 1: this one); the bits do not depend
+ * on it. */
+llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const double *c, double damp, double alpha,
+                                int threads);
 
 #endif
