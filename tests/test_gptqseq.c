@@ -438,3 +438,58 @@ TEST(gptqseq_llama_r4, LLX_T_ASAN)
 {
     check_model_of(llx_fixture_llama_paley(), LLX_ROTATE_R4, "llama-r4", 0);
 }
+
+/* --gptq-calib fp with Hessians for fewer layers than the model has: the
+ * calibration runs in parts, each from the residual stream the last one
+ * stopped at (llx_engine_set_layer_begin) and cut after the next part's
+ * first layer; the file is the one a single run writes, to the byte.
+ * The progress reports prove how many runs there were. */
+typedef struct runs_seen {
+    int done; /* "calibrate" runs that reached the end of the text */
+} runs_seen;
+
+static void count_runs(void *ud, const char *phase, double frac)
+{
+    runs_seen *r = ud;
+    if (!strcmp(phase, "calibrate") && frac >= 1.0) r->done++;
+}
+
+static void check_parts(const char *dir, const char *tag)
+{
+    REQUIRE(dir);
+    llx_model *m = NULL;
+    REQUIRE(llx_model_open(&m, dir) == LLX_OK);
+    const llx_config *c = &m->cfg;
+    const int L = c->n_layer, ctx = llx_slot_width(c, LLX_SLOT_CTX);
+    /* one layer's Hessians: three inputs of n_embd (QKV, FC1; Llama: gate/up), CTX, FC2's n_inner */
+    const size_t layer = ((size_t)2 * c->n_embd * c->n_embd + (size_t)ctx * ctx + (size_t)c->n_inner * c->n_inner) * 12;
+    llx_model_close(m);
+    REQUIRE(L >= 2);
+    static const size_t per[3] = {0, 1, 2}; /* layers a run holds (0: the default, all of them) */
+    char *img[3];
+    size_t n[3];
+    for (int v = 0; v < 3; v++) {
+        llx_quant_opts o = opts(LLX_GPTQ_CALIB_FP, 0, 2);
+        o.scheme = LLX_SCHEME_W4A8;
+        o.group = 32;
+        o.gptq_hess_bytes = per[v] * layer;
+        runs_seen r = {0};
+        o.progress = count_runs, o.progress_ud = &r;
+        char nm[96];
+        snprintf(nm, sizeof nm, "gptq-parts-%s-%d.llx", tag, v);
+        img[v] = quantize(dir, &o, nm, &n[v]);
+        REQUIRE(img[v]);
+        const int want = v == 0 ? 1 : (L + (int)per[v] - 1) / (int)per[v];
+        CHECK_MSG(r.done == want, "%s, %zu layers a run: %d runs, not %d", tag, per[v], r.done, want);
+    }
+    for (int v = 1; v < 3; v++)
+        CHECK_MSG(n[v] == n[0] && !memcmp(img[v], img[0], n[0]), "%s: runs of %zu layers wrote another file", tag,
+                  per[v]);
+    for (int v = 0; v < 3; v++) free(img[v]);
+}
+
+TEST(gptq_hessian_runs_in_parts_same_file, LLX_T_ASAN)
+{
+    check_parts(gpt2_model(), "gpt2");
+    check_parts(llx_fixture_llama_paley(), "llama");
+}

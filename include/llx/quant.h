@@ -13,6 +13,7 @@
 #define LLX_QUANT_H
 
 #include <signal.h>
+#include <stddef.h>
 
 #include "llx/engine.h"
 #include "llx/status.h"
@@ -48,6 +49,8 @@ typedef struct llx_quant_opts {
     int gptq_hess_a4;       /* W4A4 GPTQ: the Hessian of the int4-quantized inputs (0: of the fp32 ones) */
     int gptq_calib;         /* GPTQ's Hessians: LLX_GPTQ_CALIB_FP (default), _SEQ or _ASYM (docs/quantization.md) */
     float gptq_asym_alpha;  /* _ASYM: the fraction of the asymmetric correction in (0, 1] (0.25, GPTAQ's) */
+    size_t gptq_hess_bytes; /* _FP: Hessians held at once (0: 1 GiB); the layers that fit are calibrated per run,
+                             * each run from where the last one stopped (the same file for any value) */
     int rotate;             /* LLX_ROTATE_*: Hadamard rotations (residual, V/O per head, online before
                                down), or the online one before down alone (R4) */
     int rotate_seed;        /* seed of the residual rotation's signs */

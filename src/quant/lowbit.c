@@ -20,7 +20,7 @@
 #include "quant/scheme.h"
 #include "util/status.h"
 
-#define HESS_BUDGET ((size_t)1 << 30) /* bytes of Hessians held at once */
+#define HESS_BUDGET ((size_t)1 << 30) /* bytes of Hessians held at once (default) */
 
 /* the four matrix inputs of a layer, by observation point */
 enum { IN_QKV, IN_PROJ, IN_FC1, IN_FC2, IN_COUNT };
@@ -33,6 +33,9 @@ typedef struct lb_calib {
     llx_hess *h;           /* [L][IN_COUNT] for layers [h0, h1), or NULL */
     int h0, h1;
     const llx_kernels *k;
+    int cap_layer;         /* the layer whose incoming residual stream goes to cap (-1: none) */
+    float *cap;            /* this window's rows of it */
+    int capped;            /* rows of cap the last pass filled */
 } lb_calib;
 
 static int in_of(const lb_calib *c, llx_obs_point p)
@@ -61,6 +64,13 @@ static void maxima(float *m, const float *x, int tokens, int width)
 static void observe(void *ud, int layer, llx_obs_point p, const float *x, int tokens, int width)
 {
     lb_calib *c = ud;
+    if (p == LLX_OBS_X_IN) {
+        if (layer == c->cap_layer && c->cap && width == c->c->n_embd) {
+            memcpy(c->cap, x, (size_t)tokens * width * sizeof *x);
+            c->capped = tokens;
+        }
+        return;
+    }
     if (p == LLX_OBS_QKV) {
         maxima(c->qkv_max + (size_t)layer * width, x, tokens, width);
         return;
@@ -123,13 +133,74 @@ llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_
     return st;
 }
 
-/* One run of the calibration text through the fp32 image (the quantized
- * datapath, all fp32). */
-static llx_status run_calib(const llx_model *fm, const llx_quant_opts *o, const int *ids, int total, lb_calib *cb,
-                            const char *phase)
+/* The calibration runs of the fp32 image (the quantized datapath, all
+ * fp32) for `layers`.  The run for layers [h0, h1) starts at layer h0
+ * from the residual stream the run before it saw entering h0 (x_in; a
+ * pass started there reports what a whole pass would from there on, bit
+ * for bit: llx_engine_set_layer_begin) and stops once the stream entering
+ * h1 has been reported into x_next: after layer h1, or after the last
+ * layer (no LM head).  The engine (with its own copy of the weights) is
+ * made for a run when there is none; `layers` frees it before GPTQ. */
+typedef struct calib_runs {
+    const llx_model *fm;
+    llx_engine_opts eo;
+    llx_engine *e;
+    float *x_in, *x_next; /* [total][n_embd], when there is more than one run */
+    int window;
+} calib_runs;
+
+static llx_status runs_open(calib_runs *r, const llx_model *fm, const llx_quant_opts *o, int total, int several)
 {
+    memset(r, 0, sizeof *r);
+    r->fm = fm;
+    r->window = o->window < fm->cfg.n_ctx ? o->window : fm->cfg.n_ctx;
+    r->eo = llx_engine_defaults();
+    if (o->threads > 0) r->eo.threads = o->threads;
+    r->eo.precision = LLX_PREC_W8A8_STATIC;
+    r->eo.max_batch = r->eo.max_ctx = r->window; /* each window runs from position 0 */
+    if (!several) return LLX_OK;
+    const size_t n = (size_t)total * fm->cfg.n_embd * sizeof(float);
+    r->x_in = malloc(n), r->x_next = malloc(n);
+    return r->x_in && r->x_next ? LLX_OK
+                                : llx_fail(LLX_ERR_NOMEM, "out of memory (%zu MB of residual streams)", (2 * n) >> 20);
+}
+
+static void runs_close(calib_runs *r)
+{
+    llx_engine_free(r->e);
+    free(r->x_in), free(r->x_next);
+    memset(r, 0, sizeof *r);
+}
+
+static llx_status run_calib(calib_runs *r, const llx_quant_opts *o, const int *ids, int total, lb_calib *cb, int h0,
+                            int h1)
+{
+    const int L = cb->c->n_layer, C = cb->c->n_embd;
+    if (!r->e) LLX_TRY(llx_engine_create(&r->e, r->fm, &r->eo));
     const llx_observer obs = {observe, NULL, cb};
-    return llx_quant_run_calib(fm, o, LLX_PREC_W8A8_STATIC, ids, total, &obs, phase);
+    llx_engine_set_observer(r->e, &obs);
+    cb->cap_layer = h1 < L && r->x_next ? h1 : -1;
+    llx_status st = llx_engine_set_layer_end(r->e, cb->cap_layer >= 0 ? h1 + 1 : L);
+    for (int done = 0; st == LLX_OK && done < total;) {
+        const int n = total - done < r->window ? total - done : r->window;
+        if ((st = cancelled(o)) != LLX_OK) break;
+        llx_engine_reset(r->e);
+        st = llx_engine_set_layer_begin(r->e, h0, h0 ? r->x_in + (size_t)done * C : NULL);
+        cb->cap = cb->cap_layer >= 0 ? r->x_next + (size_t)done * C : NULL;
+        cb->capped = 0;
+        if (st == LLX_OK) st = llx_engine_forward(r->e, ids + done, n, NULL, 0);
+        if (st == LLX_OK && cb->cap && cb->capped != n)
+            st = llx_fail(LLX_ERR_INTERNAL, "calibration: the stream entering layer %d was not observed", h1);
+        done += n;
+        llx_quant_progress(o, "calibrate", (double)done / total);
+    }
+    llx_engine_set_observer(r->e, NULL);
+    cb->cap = NULL;
+    if (st == LLX_OK && cb->cap_layer >= 0) { /* the next run starts at h1 */
+        float *t = r->x_in;
+        r->x_in = r->x_next, r->x_next = t;
+    }
+    return st;
 }
 
 static float step_of(const float *m, int n)
@@ -262,11 +333,11 @@ static void free_hess(lb_calib *cb, int n)
 }
 
 /* Layers per Hessian pass: as many as the budget holds (at least one). */
-static int layers_per_pass(const llx_config *c)
+static int layers_per_pass(const llx_config *c, size_t budget)
 {
     size_t per = 0;
     for (int i = 0; i < IN_COUNT; i++) per += (size_t)in_width(c, i) * in_width(c, i) * (8 + 4);
-    const size_t n = HESS_BUDGET / (per ? per : 1);
+    const size_t n = (budget ? budget : HESS_BUDGET) / (per ? per : 1);
     return n < 1 ? 1 : n > (size_t)c->n_layer ? c->n_layer : (int)n;
 }
 
@@ -290,12 +361,15 @@ static llx_status hess_alloc(lb_calib *cb, const llx_quant_opts *o, int h0, int 
 static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, lb_calib *cb, const int *ids,
                          int total)
 {
-    const int L = fm->cfg.n_layer, per = o->gptq ? layers_per_pass(&fm->cfg) : L;
-    llx_status st = LLX_OK;
+    const int L = fm->cfg.n_layer, per = o->gptq ? layers_per_pass(&fm->cfg, o->gptq_hess_bytes) : L;
+    calib_runs runs;
+    llx_status st = runs_open(&runs, fm, o, total, per < L);
     for (int h0 = 0; st == LLX_OK && h0 < L; h0 += per) {
         const int h1 = h0 + per < L ? h0 + per : L;
         if (o->gptq) st = hess_alloc(cb, o, h0, h1);
-        if (st == LLX_OK && (o->gptq || h0 == 0)) st = run_calib(fm, o, ids, total, cb, "calibrate");
+        if (st == LLX_OK) st = run_calib(&runs, o, ids, total, cb, h0, h1);
+        llx_engine_free(runs.e); /* GPTQ runs without the engine's copy of the weights */
+        runs.e = NULL;
         for (int l = h0; st == LLX_OK && l < h1; l++) {
             st = cancelled(o);
             if (st == LLX_OK) st = write_layer(wr, fm, o, cb, l);
@@ -303,6 +377,7 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
         }
         free_hess(cb, (h1 - h0) * IN_COUNT);
     }
+    runs_close(&runs);
     return st;
 }
 
@@ -338,14 +413,17 @@ static llx_status seq_layers(const llx_model *fm, const llx_config *c, const llx
 {
     const int n = c->n_layer * IN_COUNT, asym = o->gptq_calib == LLX_GPTQ_CALIB_ASYM;
     const int point[IN_COUNT] = {LLX_OBS_LN1, LLX_OBS_CTX, LLX_OBS_LN2, cb->down_point};
-    llx_status st = run_calib(fm, o, ids, total, cb, "calibrate");
+    calib_runs runs;
+    llx_status st = runs_open(&runs, fm, o, total, 0);
+    if (st == LLX_OK) st = run_calib(&runs, o, ids, total, cb, 0, c->n_layer); /* the maxima */
     void *img = NULL;
     size_t img_cap = 0;
     llx_hess h = {0};
-    llx_engine *ref = NULL; /* asym: the fp32 model's engine, the same for every input */
+    llx_engine *ref = NULL; /* asym: the fp32 model's engine, the same for every input: the one that ran */
+    if (st == LLX_OK && asym) ref = runs.e, runs.e = NULL;
+    runs_close(&runs);
     llx_seq_streams ss = {0};
     llx_llx_writer *rtn = NULL, *gq = NULL, *wr = NULL;
-    if (st == LLX_OK && asym) st = llx_gptq_seq_ref_engine(&ref, fm, o);
     if (st == LLX_OK) st = llx_llx_writer_create(&rtn, c, qi);
     for (int l = 0; st == LLX_OK && l < c->n_layer; l++) st = write_layer(rtn, fm, o, cb, l);
     if (st == LLX_OK) st = write_globals(rtn, fm, c, o, dir);
