@@ -164,13 +164,14 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
                                 int threads)
 {
     const size_t kk = (size_t)K * K;
-    llx_pool *pool = NULL; /* blocks of rows dealt out; each row's operations are its own, so any count gives the same bits */
+    /* blocks of rows dealt out: each row's operations are its own, so any count gives the same bits */
+    llx_pool *pool = NULL;
     if (threads > 1 && R > ASYM_ROWS && llx_pool_create(&pool, threads, 1) != LLX_OK) pool = NULL;
     const int nth = pool ? llx_pool_size(pool) : 1;
     double *a = malloc(kk * sizeof *a), *d = malloc(kk * sizeof *d), *lt = malloc(kk * sizeof *lt);
     double *scratch = malloc((size_t)nth * 2 * ASYM_ROWS * K * sizeof *scratch + 1);
-    llx_status st = a && d && lt && scratch ? LLX_OK
-                                            : llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
+    llx_status st = LLX_OK;
+    if (!a || !d || !lt || !scratch) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     if (st == LLX_OK) {
         memcpy(a, h, kk * sizeof *a);
         double mean = 0.0;

@@ -268,7 +268,8 @@ int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool)
     for (int i0 = 0; i0 < n; i0 += FLIP)
         for (int j0 = 0; j0 <= i0; j0 += FLIP)
             for (int i = i0; i < i0 + FLIP && i < n; i++)
-                for (int j = j0; j < j0 + FLIP && j <= i; j++) u[(size_t)i * n + j] = a[(size_t)(n - 1 - j) * n + (n - 1 - i)];
+                for (int j = j0; j < j0 + FLIP && j <= i; j++)
+                    u[(size_t)i * n + j] = a[(size_t)(n - 1 - j) * n + (n - 1 - i)];
     const int ok = llx_cholesky_pool(u, n, pool);
     if (ok <= 0) return ok;
     if (llx_invert_lower(u, n, pool) != 0) return -1;

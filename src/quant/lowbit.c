@@ -240,7 +240,8 @@ static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char
     memcpy(w, src, (size_t)rows * cols * sizeof *w);
     if (h) memcpy(hc, h->h, (size_t)cols * cols * sizeof *hc); /* GPTQ overwrites it */
     llx_status st = LLX_OK;
-    if (h && h->c) st = llx_hess_asym_target(w, rows, cols, h->h, h->c, spec->gptq.damp, asym_alpha, spec->gptq.threads);
+    if (h && h->c)
+        st = llx_hess_asym_target(w, rows, cols, h->h, h->c, spec->gptq.damp, asym_alpha, spec->gptq.threads);
     if (st == LLX_OK) st = llx_qw_add(wr, pre, w, rows, cols, spec, hc);
     free(w), free(hc);
     return st;
