@@ -8,9 +8,10 @@
 #include "model/llx_model.h"
 #include "quant/hessian.h"
 
-/* The engine of the fp32 transformed model fm that the asymmetric
+/* The engine of the fp32 transformed model fm for calibration windows
+ * (o->window tokens from position 0, o->threads): the one the asymmetric
  * objective runs beside every partly quantized model (made once: fm does
- * not change); llx_engine_free frees it. */
+ * not change), and lowbit.c's Hessian runs; llx_engine_free frees it. */
 llx_status llx_gptq_seq_ref_engine(llx_engine **out, const llx_model *fm, const llx_quant_opts *o);
 
 /* The residual streams one sequential calibration carries from input to

@@ -143,7 +143,7 @@ llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_
  * made for a run when there is none; `layers` frees it before GPTQ. */
 typedef struct calib_runs {
     const llx_model *fm;
-    llx_engine_opts eo;
+    const llx_quant_opts *o;
     llx_engine *e;
     float *x_in, *x_next; /* [total][n_embd], when there is more than one run */
     int window;
@@ -152,12 +152,8 @@ typedef struct calib_runs {
 static llx_status runs_open(calib_runs *r, const llx_model *fm, const llx_quant_opts *o, int total, int several)
 {
     memset(r, 0, sizeof *r);
-    r->fm = fm;
+    r->fm = fm, r->o = o;
     r->window = o->window < fm->cfg.n_ctx ? o->window : fm->cfg.n_ctx;
-    r->eo = llx_engine_defaults();
-    if (o->threads > 0) r->eo.threads = o->threads;
-    r->eo.precision = LLX_PREC_W8A8_STATIC;
-    r->eo.max_batch = r->eo.max_ctx = r->window; /* each window runs from position 0 */
     if (!several) return LLX_OK;
     const size_t n = (size_t)total * fm->cfg.n_embd * sizeof(float);
     r->x_in = malloc(n), r->x_next = malloc(n);
@@ -176,7 +172,7 @@ static llx_status run_calib(calib_runs *r, const llx_quant_opts *o, const int *i
                             int h1)
 {
     const int L = cb->c->n_layer, C = cb->c->n_embd;
-    if (!r->e) LLX_TRY(llx_engine_create(&r->e, r->fm, &r->eo));
+    if (!r->e) LLX_TRY(llx_gptq_seq_ref_engine(&r->e, r->fm, r->o)); /* the fp32 image's windows, from position 0 */
     const llx_observer obs = {observe, NULL, cb};
     llx_engine_set_observer(r->e, &obs);
     cb->cap_layer = h1 < L && r->x_next ? h1 : -1;
