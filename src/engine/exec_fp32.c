@@ -182,15 +182,11 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
     const norm_job *j = arg;
     const llx_stage *st = j->st;
     f32_node *f = impl(j->nd);
-    const int C = j->nd->cfg->n_embd;
     const f32_layer *L = layer_of(f, st);
     for (int t = j->t0 + t0; t < j->t0 + t1; t++) {
-        float *xt = f->buf[LLX_SLOT_X] + (size_t)t * f->ld[LLX_SLOT_X];
-        if (st->in != LLX_SLOT_NONE) llx_add_f32(xt, f->buf[st->in] + (size_t)t * f->ld[st->in], C);
-        if (st->norm == LLX_NORM_NONE) continue;
-        float *out = f->buf[st->out] + (size_t)t * f->ld[st->out];
-        if (st->norm == LLX_NORM_RMS) j->nd->k->rmsnorm_f32(out, xt, L->ng[st->normw], C, j->nd->cfg->ln_eps);
-        else j->nd->k->layernorm_f32(out, xt, L->ng[st->normw], L->nb[st->normw], C, j->nd->cfg->ln_eps);
+        const float *in = st->in != LLX_SLOT_NONE ? f->buf[st->in] + (size_t)t * f->ld[st->in] : NULL;
+        float *out = st->norm != LLX_NORM_NONE ? f->buf[st->out] + (size_t)t * f->ld[st->out] : NULL;
+        llx_norm_token(j->nd, st, f->buf[LLX_SLOT_X] + (size_t)t * f->ld[LLX_SLOT_X], in, out, L->ng, L->nb);
     }
 }
 

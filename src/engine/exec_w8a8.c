@@ -142,13 +142,10 @@ static void norm_rows(void *arg, int t0, int t1, int ith)
     const int C = nd->cfg->n_embd, o = st->out;
     const w8_layer *L = w8_layer_of(q, st);
     for (int t = j->t0 + t0; t < j->t0 + t1; t++) {
-        float *xt = q->f[LLX_SLOT_X] + (size_t)t * q->ld[LLX_SLOT_X];
-        if (st->in != LLX_SLOT_NONE) llx_add_f32(xt, q->f[st->in] + (size_t)t * q->ld[st->in], C);
-        if (st->norm == LLX_NORM_NONE) continue;
-        float *hf = q->f[o] + (size_t)t * q->ld[o];
+        const float *in = st->in != LLX_SLOT_NONE ? q->f[st->in] + (size_t)t * q->ld[st->in] : NULL;
+        float *hf = st->norm != LLX_NORM_NONE ? q->f[o] + (size_t)t * q->ld[o] : NULL;
+        if (!llx_norm_token(nd, st, q->f[LLX_SLOT_X] + (size_t)t * q->ld[LLX_SLOT_X], in, hf, L->ng, L->nb)) continue;
         int8_t *h8 = q->q[o] + (size_t)t * q->ld[o];
-        if (st->norm == LLX_NORM_RMS) nd->k->rmsnorm_f32(hf, xt, L->ng[st->normw], C, nd->cfg->ln_eps);
-        else nd->k->layernorm_f32(hf, xt, L->ng[st->normw], L->nb[st->normw], C, nd->cfg->ln_eps);
         if (st->quant == LLX_QUANT_DYNAMIC || st->quant == LLX_QUANT_DYNAMIC4) {
             w8_quantize(nd, st, hf, C, h8, &q->s[o][t]);
         } else if (st->quant == LLX_QUANT_STATIC) {

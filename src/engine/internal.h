@@ -190,6 +190,14 @@ typedef llx_status (*llx_exec_fn)(node *nd, const llx_stage *st, int u0, int u1)
 llx_status llx_node_exec(const llx_exec_fn *table, const char *datapath, node *nd, const llx_stage *st, int u0,
                          int u1);
 
+/* The NORM stage's arithmetic on one token of n_embd features, the same
+ * in every datapath: x += in (when in is not NULL), then out = the stage's
+ * norm of x with the weight set st->normw of ng (and of nb, LayerNorm's
+ * biases).  Returns 0, leaving out alone, when the stage has no norm (a
+ * residual add only; norm.c). */
+int llx_norm_token(const node *nd, const llx_stage *st, float *x, const float *in, float *out, float *const ng[3],
+                   float *const nb[3]);
+
 /* Run one pass of schedule s on node nd (tokens: the pass's ids, used by
  * node 0 for the embedding). */
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens);
