@@ -23,7 +23,7 @@ static llx_status nll_at(void *img, size_t size, const llx_quant_opts *o, const 
     llx_engine_opts eo = llx_engine_defaults();
     if (o->threads > 0) eo.threads = o->threads;
     eo.precision = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
-    const int ctx = o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx, win = total < ctx ? total : ctx;
+    const int ctx = llx_quant_window(m, o), win = total < ctx ? total : ctx;
     eo.max_batch = win;
     eo.max_ctx = win;
     llx_engine *e = NULL;

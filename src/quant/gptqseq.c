@@ -61,17 +61,12 @@ static void seen32(void *ud, int layer, llx_obs_point p, const float *x, int tok
     if (watched(w, layer, p, tokens, width)) memcpy(w->x, x, (size_t)tokens * width * sizeof *x);
 }
 
-static int window_of(const llx_model *m, const llx_quant_opts *o)
-{
-    return o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx;
-}
-
 static llx_status make_engine(llx_engine **e, const llx_model *m, const llx_quant_opts *o, llx_precision prec)
 {
     llx_engine_opts eo = llx_engine_defaults();
     if (o->threads > 0) eo.threads = o->threads;
     eo.precision = prec;
-    eo.max_batch = window_of(m, o);
+    eo.max_batch = llx_quant_window(m, o);
     eo.max_ctx = eo.max_batch; /* each window runs from position 0: no KV cache past it */
     return llx_engine_create(e, m, &eo);
 }
@@ -121,7 +116,7 @@ static llx_status stream_bufs(llx_seq_streams *ss, int layer, int take_f, size_t
 llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_quant_opts *o, const int *ids,
                                 int total, int layer, int point, llx_hess *h, llx_seq_streams *ss)
 {
-    const int window = window_of(qm, o), K = h->K, C = qm->cfg.n_embd, from = ss->layer;
+    const int window = llx_quant_window(qm, o), K = h->K, C = qm->cfg.n_embd, from = ss->layer;
     if (layer != from && layer != from + 1)
         return llx_fail(LLX_ERR_INTERNAL, "sequential GPTQ: layer %d after the streams of layer %d", layer, from);
     seq_watch wq = {.layer = layer, .point = point, .width = K}, wf = wq;

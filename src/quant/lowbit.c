@@ -108,13 +108,18 @@ llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_q
     return st;
 }
 
+int llx_quant_window(const llx_model *m, const llx_quant_opts *o)
+{
+    return o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx;
+}
+
 llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_precision prec, const int *ids,
                                int total, const llx_observer *obs, const char *phase)
 {
     llx_engine_opts eo = llx_engine_defaults();
     if (o->threads > 0) eo.threads = o->threads;
     eo.precision = prec;
-    const int window = o->window < m->cfg.n_ctx ? o->window : m->cfg.n_ctx;
+    const int window = llx_quant_window(m, o);
     eo.max_batch = window;
     llx_engine *e = NULL;
     float *logits = malloc((size_t)m->cfg.n_vocab * sizeof *logits);
@@ -153,7 +158,7 @@ static llx_status runs_open(calib_runs *r, const llx_model *fm, const llx_quant_
 {
     memset(r, 0, sizeof *r);
     r->fm = fm, r->o = o;
-    r->window = o->window < fm->cfg.n_ctx ? o->window : fm->cfg.n_ctx;
+    r->window = llx_quant_window(fm, o);
     if (!several) return LLX_OK;
     const size_t n = (size_t)total * fm->cfg.n_embd * sizeof(float);
     r->x_in = malloc(n), r->x_next = malloc(n);

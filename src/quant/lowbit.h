@@ -28,6 +28,9 @@ llx_status llx_quant_write_clip_auto(llx_llx_writer *wr, const llx_quant_opts *o
  * tokenizer_config.json and generation_config.json), added to wr. */
 llx_status llx_quant_add_tokenizer(llx_llx_writer *wr, const llx_config *c, const char *dir);
 
+/* Tokens per calibration window: o->window, at most the model's context. */
+int llx_quant_window(const llx_model *m, const llx_quant_opts *o);
+
 /* Run ids[0 .. total) through model m in windows of o->window tokens (a
  * fresh cache each), reporting activations to obs (progress: phase). */
 llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_precision prec, const int *ids,
