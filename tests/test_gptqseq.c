@@ -77,8 +77,9 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
     }
     llx_hess h;
     REQUIRE(llx_hess_init_cross(&h, K, 64) == LLX_OK);
-    llx_hess_add_cross(&h, llx_kernels_select("auto"), x, xq, T, K);
+    llx_hess_add_cross(&h, llx_kernels_select("auto"), x, xq, T, K, NULL);
     CHECK_EQ_INT(h.n, T);
+    const double *hm = llx_hess_matrix(&h);
     for (int i = 0; i < K; i += 5)
         for (int j = 0; j < K; j += 3) {
             double c = 0.0, hh = 0.0;
@@ -87,7 +88,7 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
                 hh += (double)xq[t * K + i] * xq[t * K + j];
             }
             CHECK_CLOSE(h.c[i * K + j], c, 1e-3, 1e-5);
-            CHECK_CLOSE(h.h[i * K + j], hh, 1e-3, 1e-5);
+            CHECK_CLOSE(hm[i * K + j], hh, 1e-3, 1e-5);
         }
     const llx_wq spec = {4, 0, 0, 0};
     const llx_gptq_opts go = {0.01, 1, 128, 1};
@@ -98,8 +99,8 @@ TEST(gptqseq_asym_target_lowers_output_error, LLX_T_ASAN)
         int8_t *q = malloc((size_t)R * K);
         REQUIRE(wv && hc && q);
         memcpy(wv, w, sizeof(float) * R * K);
-        memcpy(hc, h.h, sizeof(double) * K * K);
-        if (v) REQUIRE(llx_hess_asym_target(wv, R, K, h.h, h.c, 0.01, v == 1 ? 1.0 : 0.25, 1) == LLX_OK);
+        memcpy(hc, hm, sizeof(double) * K * K);
+        if (v) REQUIRE(llx_hess_asym_target(wv, R, K, hm, h.c, 0.01, v == 1 ? 1.0 : 0.25, 1) == LLX_OK);
         REQUIRE(llx_wq_gptq(&spec, &go, wv, R, K, hc, q, s) == LLX_OK);
         err[v] = asym_error(w, q, s, R, K, x, xq, T);
         free(wv), free(hc), free(q);
@@ -264,12 +265,13 @@ TEST(gptqseq_streams_same_hessians, LLX_T_ASAN)
         llx_engine_reset(e);
         w.tokens = 0;
         CHECK(llx_engine_forward(e, ids + done, m, NULL, 0) == LLX_OK && w.tokens == m);
-        llx_hess_add_cross(&hw, k, w.x, w.x, m, K);
+        llx_hess_add_cross(&hw, k, w.x, w.x, m, K, NULL);
     }
     double mag = 0.0;
-    for (int i = 0; i < K; i++) mag += hb.h[(size_t)i * K + i];
+    const double *hbm = llx_hess_matrix(&hb);
+    for (int i = 0; i < K; i++) mag += hbm[(size_t)i * K + i];
     CHECK(hb.n == T && hw.n == T && mag > 0.0);
-    CHECK(!memcmp(hb.h, hw.h, n) && !memcmp(hb.c, hw.c, n));
+    CHECK(!memcmp(hbm, llx_hess_matrix(&hw), n) && !memcmp(hb.c, hw.c, n));
     /* the streams only step forward, one layer at a time */
     const llx_status back = llx_gptq_seq_observe(fm, ref, &o, ids, T, 1, LLX_OBS_LN1, &hs, &ss);
     CHECK(back == LLX_ERR_INTERNAL && strstr(llx_errmsg(), "layer 1 after the streams of layer 2"));

@@ -333,17 +333,99 @@ TEST(wquant_hessian_accumulates, LLX_T_ASAN)
     float *x = randw(T * LD, 21, 1.0f);
     llx_hess h;
     REQUIRE(llx_hess_init(&h, K, 64) == LLX_OK);
-    llx_hess_add(&h, llx_kernels_select("auto"), x, 200, LD);
-    llx_hess_add(&h, &llx_kernels_ref, x + 200 * LD, T - 200, LD);
+    llx_hess_add(&h, llx_kernels_select("auto"), x, 200, LD, NULL);
+    llx_hess_add(&h, &llx_kernels_ref, x + 200 * LD, T - 200, LD, NULL);
     CHECK_EQ_INT(h.n, T);
+    const double *hm = llx_hess_matrix(&h);
     for (int i = 0; i < K; i++)
         for (int j = 0; j < K; j++) {
             double s = 0;
             for (int t = 0; t < T; t++) s += (double)x[t * LD + i] * x[t * LD + j];
-            CHECK_CLOSE(h.h[i * K + j], s, 1e-3, 1e-5);
+            CHECK_CLOSE(hm[i * K + j], s, 1e-3, 1e-5);
         }
     llx_hess_free(&h);
     free(x);
+}
+
+/* The Hessian as it was first written, the specification of llx_hess_add:
+ * every batch's whole K x K fp32 product (the kernel table's GEMM of the
+ * transposed batch with itself) added into H in double, element by
+ * element; with a cross term also C += the product of the reference
+ * batch's and the batch's transposes. */
+static void plain_hessian(double *hh, double *cc, const llx_kernels *k, const float *x, const float *xf, int T, int ldx,
+                          int K, int cap, float clip)
+{
+    float *xt = malloc(sizeof(float) * K * cap), *xft = malloc(sizeof(float) * K * cap);
+    float *tmp = malloc(sizeof(float) * K * K);
+    int8_t *q = malloc((size_t)K);
+    REQUIRE(xt && xft && tmp && q);
+    for (int t0 = 0; t0 < T; t0 += cap) {
+        const int n = T - t0 < cap ? T - t0 : cap;
+        for (int t = 0; t < n; t++) {
+            const float *xr = x + (size_t)(t0 + t) * ldx;
+            float s = 1.0f;
+            int z;
+            if (clip > 0.0f) llx_quantize_a4(xr, K, clip, q, &s, &z);
+            for (int i = 0; i < K; i++) {
+                xt[i * n + t] = clip > 0.0f ? s * (float)q[i] : xr[i];
+                if (xf) xft[i * n + t] = xf[(size_t)(t0 + t) * ldx + i];
+            }
+        }
+        k->matmul_f32(tmp, K, xt, n, xt, n, NULL, K, K, n);
+        for (int i = 0; i < K * K; i++) hh[i] += tmp[i];
+        if (!xf) continue;
+        k->matmul_f32(tmp, K, xft, n, xt, n, NULL, K, K, n);
+        for (int i = 0; i < K * K; i++) cc[i] += tmp[i];
+    }
+    free(xt), free(xft), free(tmp), free(q);
+}
+
+/* Only the lower triangle's products, in blocks of rows shared out to a
+ * pool, mirrored when asked for: the same bits as the whole product, for
+ * odd widths and batches, int4 codes, the cross term, both vector and
+ * reference GEMMs, and 1-3 threads (widths from 128 share the rows out). */
+TEST(wquant_hessian_lower_triangle_same_bits, LLX_T_ASAN | LLX_T_TSAN)
+{
+    static const int widths[] = {1, 5, 16, 37, 130, 203};
+    const llx_kernels *tiers[2] = {llx_kernels_select("auto"), &llx_kernels_ref};
+    enum { T = 150, LD = 210, CAP = 64 };
+    float *x = randw(T * LD, 31, 1.0f), *xf = randw(T * LD, 32, 1.0f);
+    int cases = 0, split = 0;
+    for (int wi = 0; wi < 6; wi++)
+        for (int v = 0; v < 6; v++) {
+            const int K = widths[wi], threads = 1 + v % 3, cross = v >= 3;
+            const llx_kernels *k = tiers[(wi + v) % 2];
+            const float clip = !cross && v == 1 ? 0.9f : 0.0f;
+            double *hh = calloc((size_t)K * K, sizeof *hh), *cc = calloc((size_t)K * K, sizeof *cc);
+            REQUIRE(hh && cc);
+            /* in the same batches as the two calls below */
+            plain_hessian(hh, cc, k, x, cross ? xf : NULL, 100, LD, K, CAP, clip);
+            plain_hessian(hh, cc, k, x + 100 * LD, cross ? xf + 100 * LD : NULL, T - 100, LD, K, CAP, clip);
+            llx_pool *pool = NULL;
+            if (threads > 1) REQUIRE(llx_pool_create(&pool, threads, 0) == LLX_OK);
+            llx_hess h;
+            REQUIRE((cross ? llx_hess_init_cross(&h, K, CAP) : llx_hess_init(&h, K, CAP)) == LLX_OK);
+            h.a4_clip = clip;
+            /* two calls (the first ends inside a batch), the matrix asked for between them */
+            if (cross) llx_hess_add_cross(&h, k, xf, x, 100, LD, pool);
+            else llx_hess_add(&h, k, x, 100, LD, pool);
+            (void)llx_hess_matrix(&h);
+            if (cross) llx_hess_add_cross(&h, k, xf + 100 * LD, x + 100 * LD, T - 100, LD, pool);
+            else llx_hess_add(&h, k, x + 100 * LD, T - 100, LD, pool);
+            const double *hm = llx_hess_matrix(&h);
+            CHECK_MSG(!memcmp(hm, hh, sizeof(double) * K * K), "K %d, %d threads, cross %d, clip %g, %s", K, threads,
+                      cross, clip, k->name);
+            CHECK_MSG(!cross || !memcmp(h.c, cc, sizeof(double) * K * K), "C: K %d, %d threads", K, threads);
+            CHECK(llx_hess_matrix(&h) == hm && h.n == T);
+            cases++;
+            split += threads > 1 && K >= 128;
+            llx_hess_free(&h);
+            llx_pool_free(pool);
+            free(hh), free(cc);
+        }
+    CHECK(split >= 4);
+    llx_test_note("%d cases bit-identical to the whole product (%d shared out to 2-3 threads)", cases, split);
+    free(x), free(xf);
 }
 
 /* --gptq-hessian a4: each token replaced by its int4 code times its scale
@@ -363,15 +445,16 @@ TEST(wquant_hessian_of_int4_inputs, LLX_T_ASAN)
     llx_hess h;
     REQUIRE(llx_hess_init(&h, K, 64) == LLX_OK);
     h.a4_clip = clip;
-    llx_hess_add(&h, llx_kernels_select("auto"), x, T, LD);
+    llx_hess_add(&h, llx_kernels_select("auto"), x, T, LD, NULL);
+    const double *hm = llx_hess_matrix(&h);
     double off = 0.0; /* how far it is from the fp32 inputs' Hessian */
     for (int i = 0; i < K; i++)
         for (int j = 0; j < K; j++) {
             double s = 0, s32 = 0;
             for (int t = 0; t < T; t++) s += (double)xq[t * K + i] * xq[t * K + j];
             for (int t = 0; t < T; t++) s32 += (double)x[t * LD + i] * x[t * LD + j];
-            CHECK_CLOSE(h.h[i * K + j], s, 1e-3, 1e-5);
-            off = fmax(off, fabs(h.h[i * K + j] - s32));
+            CHECK_CLOSE(hm[i * K + j], s, 1e-3, 1e-5);
+            off = fmax(off, fabs(hm[i * K + j] - s32));
         }
     CHECK(off > 0.1); /* int4 codes, not the inputs */
     llx_hess_free(&h);

@@ -126,9 +126,11 @@ llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_
     const llx_precision prec = o->act_mode == LLX_ACT_DYNAMIC ? LLX_PREC_W8A8_DYNAMIC : LLX_PREC_W8A8_STATIC;
     const llx_kernels *k = llx_kernels_select("auto");
     llx_engine *eq = NULL;
+    llx_pool *pool = NULL;
     wq.x = malloc((size_t)window * K * sizeof *wq.x);
     wf.x = ref ? malloc((size_t)window * K * sizeof *wf.x) : NULL;
     llx_status st = wq.x && (!ref || wf.x) ? LLX_OK : llx_fail(LLX_ERR_NOMEM, "out of memory");
+    if (st == LLX_OK) st = llx_quant_hess_pool(&pool, o);
     if (st == LLX_OK) st = make_engine(&eq, qm, o, prec);
     if (st == LLX_OK) llx_engine_set_observer(eq, &oq);
     if (st == LLX_OK && ref) llx_engine_set_observer(ref, &of);
@@ -140,11 +142,12 @@ llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_
         if (o->cancel && *o->cancel) st = llx_fail(LLX_ERR_CANCELLED, "interrupted");
         if (st == LLX_OK) st = pass(eq, &wq, ids, done, n, from, ss->q, cq, C);
         if (st == LLX_OK && ref) st = pass(ref, &wf, ids, done, n, from, ss->f, cf, C);
-        if (st == LLX_OK && ref) llx_hess_add_cross(h, k, wf.x, wq.x, n, K);
-        else if (st == LLX_OK) llx_hess_add(h, k, wq.x, n, K);
+        if (st == LLX_OK && ref) llx_hess_add_cross(h, k, wf.x, wq.x, n, K, pool);
+        else if (st == LLX_OK) llx_hess_add(h, k, wq.x, n, K, pool);
         done += n;
     }
     llx_engine_free(eq);
+    llx_pool_free(pool);
     if (ref) llx_engine_set_observer(ref, NULL); /* of and wf end here; the caller keeps ref */
     if (ref && llx_engine_set_layer_begin(ref, 0, NULL) != LLX_OK) st = st == LLX_OK ? LLX_ERR_INTERNAL : st;
     free(wq.x), free(wf.x);

@@ -1,6 +1,7 @@
 /* quant/hessian.c - accumulating GPTQ Hessians (hessian.h). */
 #include "quant/hessian.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,23 +10,78 @@
 #include "quant/wquant.h"
 #include "util/status.h"
 
+#define GRAM_ROWS 64 /* rows of a block: its fp32 products (GRAM_ROWS x K) are added while in cache */
+
 llx_status llx_hess_init(llx_hess *h, int K, int batch)
 {
     memset(h, 0, sizeof *h);
     h->K = K;
     h->cap = batch > 0 ? batch : 128;
-    h->h = calloc((size_t)K * K, sizeof *h->h);
+    h->lo = calloc((size_t)K * K, sizeof *h->lo);
     h->xt = malloc((size_t)K * h->cap * sizeof *h->xt);
-    h->tmp = malloc((size_t)K * K * sizeof *h->tmp);
     h->q = malloc((size_t)K);
-    if (!h->h || !h->xt || !h->tmp || !h->q) {
+    h->tmp = malloc((size_t)GRAM_ROWS * K * sizeof *h->tmp);
+    h->tmp_members = 1;
+    if (!h->lo || !h->xt || !h->q || !h->tmp) {
         llx_hess_free(h);
         return llx_fail(LLX_ERR_NOMEM, "out of memory for a %d x %d Hessian", K, K);
     }
     return LLX_OK;
 }
 
-void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int ldx)
+/* dst[i][j] += sum_t a[i][t] b[j][t] (a, b: K x n) in blocks of rows; for
+ * the lower triangle (lower: b is a) j <= i only.  Member ith of nth takes
+ * rows [cut(ith), cut(ith + 1)): equal shares of the triangle's area. */
+typedef struct gram_job {
+    const llx_kernels *k;
+    const float *a, *b;
+    double *dst;
+    float *tmp; /* per member GRAM_ROWS x K */
+    int K, n, lower;
+} gram_job;
+
+static int gram_cut(int K, int p, int nth, int lower)
+{
+    if (p >= nth) return K;
+    const double f = lower ? sqrt((double)p / nth) : (double)p / nth;
+    const int r = (int)(f * K) / 16 * 16;
+    return r < K ? r : K;
+}
+
+static void gram_member(void *ctx, int ith, int nth)
+{
+    const gram_job *j = ctx;
+    const int K = j->K, r1 = gram_cut(K, ith + 1, nth, j->lower);
+    float *tmp = j->tmp + (size_t)ith * GRAM_ROWS * K;
+    for (int i0 = gram_cut(K, ith, nth, j->lower); i0 < r1; i0 += GRAM_ROWS) {
+        const int i1 = i0 + GRAM_ROWS < r1 ? i0 + GRAM_ROWS : r1, cols = j->lower ? i1 : K;
+        j->k->matmul_f32(tmp, K, j->a + (size_t)i0 * j->n, j->n, j->b, j->n, NULL, i1 - i0, cols, j->n);
+        for (int i = i0; i < i1; i++) {
+            double *d = j->dst + (size_t)i * K;
+            const float *t = tmp + (size_t)(i - i0) * K;
+            const int e = j->lower ? i + 1 : K;
+            for (int c = 0; c < e; c++) d[c] += t[c];
+        }
+    }
+}
+
+/* The members' scratch, grown to the pool's size; one member's (made by
+ * init) when that fails: the same bits on this thread alone. */
+static void gram(llx_hess *h, const llx_kernels *k, double *dst, const float *a, const float *b, int n, llx_pool *pool)
+{
+    const int K = h->K;
+    int nth = pool && K >= 2 * GRAM_ROWS ? llx_pool_size(pool) : 1;
+    if (nth > h->tmp_members) {
+        float *t = realloc(h->tmp, (size_t)nth * GRAM_ROWS * K * sizeof *t);
+        if (t) h->tmp = t, h->tmp_members = nth;
+        else nth = 1;
+    }
+    gram_job j = {k, a, b, dst, h->tmp, K, n, a == b};
+    if (nth > 1) llx_pool_run(pool, gram_member, &j);
+    else gram_member(&j, 0, 1);
+}
+
+void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int ldx, llx_pool *pool)
 {
     const int K = h->K;
     for (int t0 = 0; t0 < T; t0 += h->cap) {
@@ -41,16 +97,27 @@ void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int 
                 for (int i = 0; i < K; i++) h->xt[(size_t)i * n + t] = xr[i];
             }
         }
-        /* tmp[i][j] = sum_t xt[i][t] xt[j][t] */
-        k->matmul_f32(h->tmp, K, h->xt, n, h->xt, n, NULL, K, K, n);
-        for (size_t i = 0; i < (size_t)K * K; i++) h->h[i] += h->tmp[i];
+        gram(h, k, h->lo, h->xt, h->xt, n, pool);
         h->n += n;
+        h->stale = 1;
     }
+}
+
+const double *llx_hess_matrix(llx_hess *h)
+{
+    const int K = h->K, B = 32; /* tile by tile, so the column walk stays in cache */
+    if (h->stale)
+        for (int i0 = 0; i0 < K; i0 += B)
+            for (int j0 = 0; j0 <= i0; j0 += B)
+                for (int i = i0; i < i0 + B && i < K; i++)
+                    for (int j = j0; j < j0 + B && j < i; j++) h->lo[(size_t)j * K + i] = h->lo[(size_t)i * K + j];
+    h->stale = 0;
+    return h->lo;
 }
 
 void llx_hess_free(llx_hess *h)
 {
-    free(h->h), free(h->xt), free(h->tmp), free(h->q), free(h->c), free(h->xft);
+    free(h->lo), free(h->xt), free(h->tmp), free(h->q), free(h->c), free(h->xft);
     memset(h, 0, sizeof *h);
 }
 
@@ -73,19 +140,18 @@ static void transpose(float *dst, const float *x, int t0, int n, int K, int ldx)
         for (int i = 0; i < K; i++) dst[(size_t)i * n + t] = x[(size_t)(t0 + t) * ldx + i];
 }
 
-void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const float *xq, int T, int ldx)
+void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const float *xq, int T, int ldx,
+                        llx_pool *pool)
 {
     const int K = h->K;
     for (int t0 = 0; t0 < T; t0 += h->cap) {
         const int n = T - t0 < h->cap ? T - t0 : h->cap;
         transpose(h->xt, xq, t0, n, K, ldx);
         transpose(h->xft, x, t0, n, K, ldx);
-        k->matmul_f32(h->tmp, K, h->xt, n, h->xt, n, NULL, K, K, n);
-        for (size_t i = 0; i < (size_t)K * K; i++) h->h[i] += h->tmp[i];
-        /* tmp[i][j] = sum_t x_i(t) xq_j(t) */
-        k->matmul_f32(h->tmp, K, h->xft, n, h->xt, n, NULL, K, K, n);
-        for (size_t i = 0; i < (size_t)K * K; i++) h->c[i] += h->tmp[i];
+        gram(h, k, h->lo, h->xt, h->xt, n, pool);
+        gram(h, k, h->c, h->xft, h->xt, n, pool); /* c[i][j] += sum_t x_i(t) xq_j(t) */
         h->n += n;
+        h->stale = 1;
     }
 }
 

@@ -9,12 +9,16 @@
 
 #include "kernels/kernels.h"
 #include "llx/status.h"
+#include "util/pool.h"
 
 typedef struct llx_hess {
     int K;           /* input width */
     long long n;     /* tokens seen */
-    double *h;       /* K x K */
-    float *xt, *tmp; /* scratch: the batch transposed (K x cap), one batch's K x K */
+    double *lo;      /* K x K, H's lower triangle (j <= i) kept by the adds; llx_hess_matrix gives all of H */
+    int stale;       /* the upper triangle of lo is behind its lower one */
+    float *xt;       /* scratch: the batch transposed (K x cap) */
+    float *tmp;      /* scratch: each pool member's block of fp32 products (64 x K) */
+    int tmp_members; /* members tmp has room for */
     int cap;         /* tokens per batch the scratch holds */
     float a4_clip;   /* > 0: accumulate int4-quantized tokens (set after init) */
     int8_t *q;       /* scratch: one token's int4 code */
@@ -23,8 +27,17 @@ typedef struct llx_hess {
 } llx_hess;
 
 llx_status llx_hess_init(llx_hess *h, int K, int batch);
-/* Add T tokens x[t * ldx + k] (T of any size: split into batches). */
-void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int ldx);
+/* Add T tokens x[t * ldx + k] (T of any size: split into batches).  Each
+ * batch's products are the kernel table's fp32 GEMM of the transposed
+ * batch with itself, taken for H's lower triangle only (the GEMM's x_i.x_j
+ * and x_j.x_i are the same bits: kernels.h) in blocks of rows shared out
+ * to the members of pool (NULL: this thread), each added into lo in
+ * double.  Every element's arithmetic is its own: the same bits for any
+ * pool, and as the full K x K product gave. */
+void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int ldx, llx_pool *pool);
+/* H, whole (K x K, symmetric): the upper triangle copied from the lower
+ * one if an add came since the last call. */
+const double *llx_hess_matrix(llx_hess *h);
 void llx_hess_free(llx_hess *h);
 
 /* Asymmetric calibration (--gptq-calib asym): also keep the cross term
@@ -34,7 +47,8 @@ llx_status llx_hess_init_cross(llx_hess *h, int K, int batch);
 /* H += sum_t xq_t xq_t^T and C += sum_t x_t xq_t^T over T tokens of both
  * (rows of ldx floats; no int4 replacement: xq is already what the
  * quantized model multiplies). */
-void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const float *xq, int T, int ldx);
+void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const float *xq, int T, int ldx,
+                        llx_pool *pool);
 
 /* The target of the asymmetric objective ||W X - Wq Xq||^2 (GPTAQ, Li et
  * al. 2025): w (R x K) becomes W + alpha W D H^-1, D = C - H =

@@ -33,6 +33,7 @@ typedef struct lb_calib {
     llx_hess *h;           /* [L][IN_COUNT] for layers [h0, h1), or NULL */
     int h0, h1;
     const llx_kernels *k;
+    llx_pool *pool;        /* the Hessians' products (NULL: the observing thread) */
     int cap_layer;         /* the layer whose incoming residual stream goes to cap (-1: none) */
     float *cap;            /* this window's rows of it */
     int capped;            /* rows of cap the last pass filled */
@@ -79,7 +80,7 @@ static void observe(void *ud, int layer, llx_obs_point p, const float *x, int to
     if (i < 0) return;
     maxima(c->max[i] + (size_t)layer * width, x, tokens, width);
     if (c->h && layer >= c->h0 && layer < c->h1)
-        llx_hess_add(&c->h[(layer - c->h0) * IN_COUNT + i], c->k, x, tokens, width);
+        llx_hess_add(&c->h[(layer - c->h0) * IN_COUNT + i], c->k, x, tokens, width, c->pool);
 }
 
 static llx_status cancelled(const llx_quant_opts *o)
@@ -106,6 +107,13 @@ llx_status llx_quant_finish_write(llx_llx_writer *wr, llx_status st, const llx_q
     st = llx_llx_write(wr, out);
     llx_quant_progress(o, "write", 1.0);
     return st;
+}
+
+llx_status llx_quant_hess_pool(llx_pool **pool, const llx_quant_opts *o)
+{
+    const int n = o->threads > 0 ? o->threads : llx_cpu_count();
+    *pool = NULL;
+    return n > 1 ? llx_pool_create(pool, n, 0) : LLX_OK; /* no spinning beside the engine's threads */
 }
 
 int llx_quant_window(const llx_model *m, const llx_quant_opts *o)
@@ -226,7 +234,7 @@ static llx_status copy_tensor(llx_llx_writer *wr, const llx_model *fm, const cha
 /* A matrix of the image, rounded (GPTQ with h, else RTN) into the output;
  * with h's cross term, GPTQ rounds the asymmetric target (hessian.h). */
 static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char *pre, int rows, int cols,
-                             const llx_qw_spec *spec, const llx_hess *h, double asym_alpha)
+                             const llx_qw_spec *spec, llx_hess *h, double asym_alpha)
 {
     char name[64];
     snprintf(name, sizeof name, "%s.w", pre);
@@ -239,10 +247,11 @@ static llx_status add_matrix(llx_llx_writer *wr, const llx_model *fm, const char
         return llx_fail(LLX_ERR_NOMEM, "out of memory");
     }
     memcpy(w, src, (size_t)rows * cols * sizeof *w);
-    if (h) memcpy(hc, h->h, (size_t)cols * cols * sizeof *hc); /* GPTQ overwrites it */
+    const double *hm = h ? llx_hess_matrix(h) : NULL;
+    if (h) memcpy(hc, hm, (size_t)cols * cols * sizeof *hc); /* GPTQ overwrites it */
     llx_status st = LLX_OK;
     if (h && h->c)
-        st = llx_hess_asym_target(w, rows, cols, h->h, h->c, spec->gptq.damp, asym_alpha, spec->gptq.threads);
+        st = llx_hess_asym_target(w, rows, cols, hm, h->c, spec->gptq.damp, asym_alpha, spec->gptq.threads);
     if (st == LLX_OK) st = llx_qw_add(wr, pre, w, rows, cols, spec, hc);
     free(w), free(hc);
     return st;
@@ -267,7 +276,7 @@ static llx_status write_layer(llx_llx_writer *wr, const llx_model *fm, const llx
         llx_matrix_shape(c, (llx_matrix)m, &rows, &cols);
         if (!rows) continue;
         /* GPTQ with the Hessians of this pass, else to nearest */
-        const llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + input_of((llx_matrix)m)] : NULL;
+        llx_hess *h = cb->h ? &cb->h[(l - cb->h0) * IN_COUNT + input_of((llx_matrix)m)] : NULL;
         snprintf(name, sizeof name, "h.%d.%s", l, llx_matrix_name((llx_matrix)m));
         LLX_TRY(add_matrix(wr, fm, name, rows, cols, &spec, h, 0.0));
         if (!gpt2) continue;
@@ -386,7 +395,7 @@ static llx_status layers(llx_llx_writer *wr, const llx_model *fm, const llx_quan
 /* Matrix input j's matrices (layer j / IN_COUNT) rounded by GPTQ with h
  * (with a cross term: on the asymmetric target) into wr. */
 static llx_status seq_gptq(llx_llx_writer *wr, const llx_model *fm, const llx_quant_opts *o, const llx_config *c, int j,
-                           const llx_hess *h)
+                           llx_hess *h)
 {
     const llx_qw_spec spec = llx_quant_layer_spec(o);
     char name[64];
@@ -466,7 +475,7 @@ static llx_status quantize_image(const llx_model *m, const llx_model *fm, const 
     const llx_config *c = &m->cfg;
     lb_calib cb = {.c = c, .k = llx_kernels_select("auto")};
     cb.down_point = llx_llx_qinfo(fm->qf)->s.had_down ? LLX_OBS_DOWN_IN : LLX_OBS_GELU;
-    llx_status st = LLX_OK;
+    llx_status st = o->gptq ? llx_quant_hess_pool(&cb.pool, o) : LLX_OK;
     for (int i = 0; i < IN_COUNT && st == LLX_OK; i++)
         if (!(cb.max[i] = calloc((size_t)c->n_layer * in_width(c, i), sizeof(float))))
             st = llx_fail(LLX_ERR_NOMEM, "out of memory");
@@ -486,6 +495,7 @@ static llx_status quantize_image(const llx_model *m, const llx_model *fm, const 
     }
     for (int i = 0; i < IN_COUNT; i++) free(cb.max[i]);
     free(cb.qkv_max);
+    llx_pool_free(cb.pool);
     return st;
 }
 

@@ -28,6 +28,10 @@ llx_status llx_quant_write_clip_auto(llx_llx_writer *wr, const llx_quant_opts *o
  * tokenizer_config.json and generation_config.json), added to wr. */
 llx_status llx_quant_add_tokenizer(llx_llx_writer *wr, const llx_config *c, const char *dir);
 
+/* The threads that share out the GPTQ Hessians' products (hessian.h):
+ * --threads (0: every CPU), members asleep between calls; NULL for one. */
+llx_status llx_quant_hess_pool(llx_pool **pool, const llx_quant_opts *o);
+
 /* Tokens per calibration window: o->window, at most the model's context. */
 int llx_quant_window(const llx_model *m, const llx_quant_opts *o);
 
