@@ -464,7 +464,7 @@ static void check_parts(const char *dir, const char *tag)
     const llx_config *c = &m->cfg;
     const int L = c->n_layer, ctx = llx_slot_width(c, LLX_SLOT_CTX);
     /* one layer's Hessians: three inputs of n_embd (QKV, FC1; Llama: gate/up), CTX, FC2's n_inner */
-    const size_t layer = ((size_t)2 * c->n_embd * c->n_embd + (size_t)ctx * ctx + (size_t)c->n_inner * c->n_inner) * 12;
+    const size_t layer = ((size_t)2 * c->n_embd * c->n_embd + (size_t)ctx * ctx + (size_t)c->n_inner * c->n_inner) * 8;
     llx_model_close(m);
     REQUIRE(L >= 2);
     static const size_t per[3] = {0, 1, 2}; /* layers a run holds (0: the default, all of them) */

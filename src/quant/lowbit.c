@@ -343,11 +343,13 @@ static void free_hess(lb_calib *cb, int n)
     cb->h = NULL;
 }
 
-/* Layers per Hessian pass: as many as the budget holds (at least one). */
+/* Layers per Hessian pass: as many as the budget holds (at least one); a
+ * Hessian is its K x K doubles (hessian.h: the scratch is 64 x K floats a
+ * thread). */
 static int layers_per_pass(const llx_config *c, size_t budget)
 {
     size_t per = 0;
-    for (int i = 0; i < IN_COUNT; i++) per += (size_t)in_width(c, i) * in_width(c, i) * (8 + 4);
+    for (int i = 0; i < IN_COUNT; i++) per += (size_t)in_width(c, i) * in_width(c, i) * 8;
     const size_t n = (budget ? budget : HESS_BUDGET) / (per ? per : 1);
     return n < 1 ? 1 : n > (size_t)c->n_layer ? c->n_layer : (int)n;
 }
