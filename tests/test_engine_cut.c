@@ -1,7 +1,7 @@
 /* tests/test_engine_cut.c - a pass cut after a layer
  * (llx_engine_set_layer_end, what --gptq-calib seq|asym runs): the layers
  * it keeps report exactly what a whole pass reports, the later ones
- * report nothing, it refuses to give logits, and 0 restores whole passes
+ * report only the stream entering the first of them, it refuses to give logits, and 0 restores whole passes
  * with the same logits as an engine that was never cut.  A pass started
  * at a later layer (llx_engine_set_layer_begin) from the residual stream
  * a whole pass reported entering it reports what the whole pass reported
@@ -93,13 +93,18 @@ static void cut_case(const char *path, int nodes, int threads)
     for (int p = 0; p < NPT; p++) {
         if (sw.n[0][p]) same += sc.n[0][p] == sw.n[0][p] && sc.h[0][p] == sw.h[0][p];
         missing += sw.n[0][p] && !sc.n[0][p];
-        for (int l = 1; l < MAXL; l++) extra += sc.n[l][p];
+        for (int l = 1; l < MAXL; l++) extra += p != LLX_OBS_X_IN || l != 1 ? sc.n[l][p] : 0;
     }
     CHECK(same > 0 && missing == 0);
     CHECK_EQ_INT(extra, 0);
+    /* the stream entering layer 1, as the whole pass reports it (what the
+     * Hessian runs of --gptq-calib fp start their next run from) */
+    CHECK(sw.n[1][LLX_OBS_X_IN] > 0 && sc.n[1][LLX_OBS_X_IN] == sw.n[1][LLX_OBS_X_IN] &&
+          sc.h[1][LLX_OBS_X_IN] == sw.h[1][LLX_OBS_X_IN]);
     CHECK(sc.calls > 0 && sc.calls < sw.calls && sw.bad_layer == 0 && sc.bad_layer == 0);
-    llx_test_note("%s, %d node(s) x %d thread(s): layer 0's %d points as a whole pass reports them, none of the "
-                  "later layers (%d of %d reports)", path, nodes, threads, same, sc.calls, sw.calls);
+    llx_test_note("%s, %d node(s) x %d thread(s): layer 0's %d points and the stream entering layer 1 as a whole pass "
+                  "reports them, nothing else of the later layers (%d of %d reports)",
+                  path, nodes, threads, same, sc.calls, sw.calls);
 
     /* 0: whole passes again, the same logits as the engine never cut */
     CHECK(llx_engine_set_layer_end(cut, 0) == LLX_OK);

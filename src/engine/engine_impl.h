@@ -76,7 +76,9 @@ void llx_engine_set_observer(llx_engine *e, const llx_observer *obs);
 /* Cut every later pass after layer layers - 1 (calibration that watches
  * one layer's inputs): the embedding and layers [0, layers) run as in a
  * whole pass, the rest, the final norm and the LM head do not, so such a
- * pass gives no logits (pass NULL).  0: whole passes again.  Threads
+ * pass gives no logits (pass NULL).  An observer still sees the residual
+ * stream entering layer `layers` (LLX_OBS_X_IN, as a whole pass reports
+ * it) when layers < n_layer.  0: whole passes again.  Threads
  * backend only (LLX_ERR_UNSUPPORTED with MPI); LLX_ERR_ARG outside
  * [0, n_layer]. */
 llx_status llx_engine_set_layer_end(llx_engine *e, int layers);

@@ -189,7 +189,11 @@ llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
     nd->wanted0 = last->out == LLX_SLOT_LOGITS && !nd->layer_end ? s->opt.tokens - last->tokens : 0;
     nd->tokens = tokens;
     if (nd->layer_begin) nd->ops->stream_in(nd, nd->x_in, s->opt.tokens); /* checked when set */
-    for (int i = 0; i < s->n_stages; i++)
-        if (stage_runs(nd, &s->stages[i])) LLX_TRY(run_stage(nd, s, i));
+    for (int i = 0; i < s->n_stages; i++) {
+        const llx_stage *st = &s->stages[i];
+        if (stage_runs(nd, st)) LLX_TRY(run_stage(nd, s, i));
+        else if (nd->layer_end && st->layer == nd->layer_end && llx_obs_point_before(st->op) >= 0 && nd->ops->before)
+            nd->ops->before(nd, st); /* a cut pass reports the stream entering the layer it stops before */
+    }
     return LLX_OK;
 }

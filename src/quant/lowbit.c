@@ -150,9 +150,9 @@ llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_
  * fp32) for `layers`.  The run for layers [h0, h1) starts at layer h0
  * from the residual stream the run before it saw entering h0 (x_in; a
  * pass started there reports what a whole pass would from there on, bit
- * for bit: llx_engine_set_layer_begin) and stops once the stream entering
- * h1 has been reported into x_next: after layer h1, or after the last
- * layer (no LM head).  The engine (with its own copy of the weights) is
+ * for bit: llx_engine_set_layer_begin) and is cut after layer h1 - 1 (no
+ * final norm, no LM head); the cut pass still reports the stream entering
+ * h1, which goes into x_next.  The engine (with its own copy of the weights) is
  * made for a run when there is none; `layers` frees it before GPTQ. */
 typedef struct calib_runs {
     const llx_model *fm;
@@ -189,7 +189,7 @@ static llx_status run_calib(calib_runs *r, const llx_quant_opts *o, const int *i
     const llx_observer obs = {observe, NULL, cb};
     llx_engine_set_observer(r->e, &obs);
     cb->cap_layer = h1 < L && r->x_next ? h1 : -1;
-    llx_status st = llx_engine_set_layer_end(r->e, cb->cap_layer >= 0 ? h1 + 1 : L);
+    llx_status st = llx_engine_set_layer_end(r->e, h1); /* h1 < L: the cut pass still reports the stream entering h1 */
     for (int done = 0; st == LLX_OK && done < total;) {
         const int n = total - done < r->window ? total - done : r->window;
         if ((st = cancelled(o)) != LLX_OK) break;
