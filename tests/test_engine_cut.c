@@ -1,8 +1,9 @@
 /* tests/test_engine_cut.c - a pass cut after a layer
- * (llx_engine_set_layer_end, what --gptq-calib seq|asym runs): the layers
- * it keeps report exactly what a whole pass reports, the later ones
- * report only the stream entering the first of them, it refuses to give logits, and 0 restores whole passes
- * with the same logits as an engine that was never cut.  A pass started
+ * (llx_engine_set_layer_end, what GPTQ's calibration runs): the layers it
+ * keeps report exactly what a whole pass reports, of the later ones only
+ * the stream entering the first is reported, it refuses to give logits,
+ * and 0 restores whole passes with the same logits as an engine that was
+ * never cut.  A pass started
  * at a later layer (llx_engine_set_layer_begin) from the residual stream
  * a whole pass reported entering it reports what the whole pass reported
  * from there on and gives the same logits, bit for bit. */

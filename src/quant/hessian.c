@@ -81,22 +81,27 @@ static void gram(llx_hess *h, const llx_kernels *k, double *dst, const float *a,
     else gram_member(&j, 0, 1);
 }
 
+/* dst (K x n) = the rows t0 .. t0+n of x transposed */
+static void transpose(float *dst, const float *x, int t0, int n, int K, int ldx)
+{
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < K; i++) dst[(size_t)i * n + t] = x[(size_t)(t0 + t) * ldx + i];
+}
+
 void llx_hess_add(llx_hess *h, const llx_kernels *k, const float *x, int T, int ldx, llx_pool *pool)
 {
     const int K = h->K;
     for (int t0 = 0; t0 < T; t0 += h->cap) {
         const int n = T - t0 < h->cap ? T - t0 : h->cap;
-        for (int t = 0; t < n; t++) {
-            const float *xr = x + (size_t)(t0 + t) * ldx;
-            if (h->a4_clip > 0.0f) {
+        if (h->a4_clip > 0.0f)
+            for (int t = 0; t < n; t++) {
                 float s;
                 int z;
-                llx_quantize_a4(xr, K, h->a4_clip, h->q, &s, &z);
+                llx_quantize_a4(x + (size_t)(t0 + t) * ldx, K, h->a4_clip, h->q, &s, &z);
                 for (int i = 0; i < K; i++) h->xt[(size_t)i * n + t] = s * (float)h->q[i];
-            } else {
-                for (int i = 0; i < K; i++) h->xt[(size_t)i * n + t] = xr[i];
             }
-        }
+        else
+            transpose(h->xt, x, t0, n, K, ldx);
         gram(h, k, h->lo, h->xt, h->xt, n, pool);
         h->n += n;
         h->stale = 1;
@@ -131,13 +136,6 @@ llx_status llx_hess_init_cross(llx_hess *h, int K, int batch)
         return llx_fail(LLX_ERR_NOMEM, "out of memory for a %d x %d cross term", K, K);
     }
     return LLX_OK;
-}
-
-/* dst (K x n) = the rows t0 .. t0+n of x transposed */
-static void transpose(float *dst, const float *x, int t0, int n, int K, int ldx)
-{
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < K; i++) dst[(size_t)i * n + t] = x[(size_t)(t0 + t) * ldx + i];
 }
 
 void llx_hess_add_cross(llx_hess *h, const llx_kernels *k, const float *x, const float *xq, int T, int ldx,

@@ -152,8 +152,9 @@ llx_status llx_quant_run_calib(const llx_model *m, const llx_quant_opts *o, llx_
  * pass started there reports what a whole pass would from there on, bit
  * for bit: llx_engine_set_layer_begin) and is cut after layer h1 - 1 (no
  * final norm, no LM head); the cut pass still reports the stream entering
- * h1, which goes into x_next.  The engine (with its own copy of the weights) is
- * made for a run when there is none; `layers` frees it before GPTQ. */
+ * h1, which goes into x_next.  The engine (with its own copy of the
+ * weights) is made for a run when there is none; `layers` frees it before
+ * GPTQ. */
 typedef struct calib_runs {
     const llx_model *fm;
     const llx_quant_opts *o;
