@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "quant/linalg.h"
+#include "quant/linalg_tile.h"
 #include "test.h"
 #include "util/pool.h"
 #include "util/rng.h"
@@ -100,19 +101,35 @@ static double *spd(int n, uint64_t seed)
 
 static int same_bits(const double *x, const double *y, size_t n) { return memcmp(x, y, n * sizeof *x) == 0; }
 
-static const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 63, 64, 65, 66, 67, 97, 131};
+/* the register-tile tiers this CPU runs (linalg_tile.h): each must give
+ * the plain loops' bits */
+static int tiers(const llx_la_tier *t[2])
+{
+    int n = 0;
+    t[n++] = llx_la_tier_generic();
+    if (llx_la_tier_avx512()) t[n++] = llx_la_tier_avx512();
+    return n;
+}
+
+static const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 63, 64, 65, 66, 67, 97, 131, 170};
 #define NSIZES ((int)(sizeof sizes / sizeof *sizes))
 
 TEST(linalg_cholesky_matches_plain_loop, LLX_T_ASAN)
 {
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
     for (int t = 0; t < NSIZES; t++) {
         const int n = sizes[t];
-        double *a = spd(n, 11 + (uint64_t)n), *b = malloc((size_t)n * n * sizeof *b);
-        memcpy(b, a, (size_t)n * n * sizeof *b);
-        CHECK(llx_cholesky(a, n) == 1);
+        double *a0 = spd(n, 11 + (uint64_t)n), *a = malloc((size_t)n * n * sizeof *a);
+        double *b = malloc((size_t)n * n * sizeof *b);
+        memcpy(b, a0, (size_t)n * n * sizeof *b);
         CHECK(plain_cholesky(b, n) == 1);
-        CHECK_MSG(same_bits(a, b, (size_t)n * n), "n = %d", n);
-        free(a), free(b);
+        for (int v = 0; v < nt; v++) {
+            memcpy(a, a0, (size_t)n * n * sizeof *a);
+            CHECK(llx_cholesky_pool(a, n, NULL, tv[v]) == 1);
+            CHECK_MSG(same_bits(a, b, (size_t)n * n), "n = %d, %s tiles", n, tv[v]->name);
+        }
+        free(a0), free(a), free(b);
     }
 }
 
@@ -130,16 +147,21 @@ TEST(linalg_cholesky_refuses_where_plain_loop_does, LLX_T_ASAN)
 
 TEST(linalg_inverse_matches_plain_loop, LLX_T_ASAN)
 {
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
     for (int t = 0; t < NSIZES; t++) {
         const int n = sizes[t];
-        double *a = spd(n, 23 + (uint64_t)n);
-        REQUIRE(llx_cholesky(a, n) == 1);
-        double *b = malloc((size_t)n * n * sizeof *b);
-        memcpy(b, a, (size_t)n * n * sizeof *b);
-        CHECK(llx_invert_lower(a, n, NULL) == 0);
+        double *l = spd(n, 23 + (uint64_t)n);
+        REQUIRE(llx_cholesky(l, n) == 1);
+        double *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b);
+        memcpy(b, l, (size_t)n * n * sizeof *b);
         plain_invert_lower(b, n);
-        CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, n = %d", n);
-        free(a), free(b);
+        for (int v = 0; v < nt; v++) {
+            memcpy(a, l, (size_t)n * n * sizeof *a);
+            CHECK(llx_invert_lower(a, n, NULL, tv[v]) == 0);
+            CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, n = %d, %s tiles", n, tv[v]->name);
+        }
+        free(l), free(a), free(b);
     }
 }
 
@@ -166,7 +188,7 @@ TEST(linalg_inverse_upper_factor_is_the_plain_route, LLX_T_ASAN)
         double *h = spd(n, 31 + (uint64_t)n), *h0 = malloc((size_t)n * n * sizeof *h0);
         double *u = malloc((size_t)n * n * sizeof *u);
         memcpy(h0, h, (size_t)n * n * sizeof *h0);
-        REQUIRE(llx_inverse_upper_factor(h, n, u, NULL) == 1);
+        REQUIRE(llx_inverse_upper_factor(h, n, u, NULL, NULL) == 1);
         CHECK_MSG(same_bits(h, h0, (size_t)n * n), "the input changed, n = %d", n);
         double *ref = malloc((size_t)n * n * sizeof *ref), worst = 0.0, top = 0.0;
         plain_inverse_upper_factor(h, n, ref);
@@ -202,36 +224,109 @@ TEST(linalg_inverse_upper_factor_is_the_plain_route, LLX_T_ASAN)
 TEST(linalg_inverse_upper_factor_refuses_and_shares, LLX_T_ASAN | LLX_T_TSAN)
 {
     const int n = 300;
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
     double *h = spd(n, 9), *u = malloc((size_t)n * n * sizeof *u), *u1 = malloc((size_t)n * n * sizeof *u1);
-    REQUIRE(llx_inverse_upper_factor(h, n, u1, NULL) == 1);
-    for (int th = 2; th <= 3; th++) {
+    REQUIRE(llx_inverse_upper_factor(h, n, u1, NULL, tv[0]) == 1);
+    for (int th = 1; th <= 3; th++) {
         llx_pool *pool = NULL;
-        REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
-        CHECK(llx_inverse_upper_factor(h, n, u, pool) == 1);
-        CHECK_MSG(same_bits(u, u1, (size_t)n * n), "%d threads", th);
+        if (th > 1) REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
+        for (int v = 0; v < nt; v++) {
+            CHECK(llx_inverse_upper_factor(h, n, u, pool, tv[v]) == 1);
+            CHECK_MSG(same_bits(u, u1, (size_t)n * n), "%d threads, %s tiles", th, tv[v]->name);
+        }
         llx_pool_free(pool);
     }
     h[(size_t)150 * n + 150] -= 1e6; /* a pivot that is not positive */
-    CHECK(llx_inverse_upper_factor(h, n, u, NULL) == 0);
+    CHECK(llx_inverse_upper_factor(h, n, u, NULL, NULL) == 0);
     free(h), free(u), free(u1);
 }
 
+/* Several rows of W at once (nr), each with the sums of one row. */
 TEST(linalg_lazy_sums_match_plain_loop, LLX_T_ASAN)
 {
     llx_rng g;
     llx_rng_seed(&g, 3);
-    const int ld = 301;
-    double *u = malloc((size_t)ld * 130 * sizeof *u), e[130], d[301], ref[301];
+    const int ld = 301, lde = 131, ldd = 310;
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
+    double *u = malloc((size_t)ld * 130 * sizeof *u), *e = malloc((size_t)19 * lde * sizeof *e);
+    double *d = malloc((size_t)19 * ldd * sizeof *d), ref[301];
     for (int i = 0; i < ld * 130; i++) u[i] = llx_rng_normal(&g);
-    for (int i = 0; i < 130; i++) e[i] = llx_rng_normal(&g);
-    static const int Bs[] = {1, 3, 4, 5, 128, 130}, nks[] = {1, 2, 3, 255, 256, 301};
-    for (int a = 0; a < 6; a++)
-        for (int b = 0; b < 6; b++) {
-            llx_lazy_sums(d, e, u, ld, Bs[a], nks[b]);
-            plain_lazy_sums(ref, e, u, ld, Bs[a], nks[b]);
-            CHECK_MSG(same_bits(d, ref, (size_t)nks[b]), "B %d nk %d", Bs[a], nks[b]);
+    for (int i = 0; i < 19 * lde; i++) e[i] = llx_rng_normal(&g);
+    static const int Bs[] = {1, 3, 4, 5, 128, 130}, nks[] = {1, 2, 3, 17, 255, 256, 301}, nrs[] = {1, 4, 8, 19};
+    for (int v = 0; v < nt; v++)
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 7; b++)
+                for (int c = 0; c < 4; c++) {
+                    const int nr = nrs[c], nk = nks[b];
+                    llx_lazy_sums(d, (size_t)ldd, e, (size_t)lde, u, (size_t)ld, nr, Bs[a], nk, tv[v]);
+                    int bad = 0;
+                    for (int r = 0; r < nr; r++) {
+                        plain_lazy_sums(ref, e + (size_t)r * lde, u, ld, Bs[a], nk);
+                        bad += !same_bits(d + (size_t)r * ldd, ref, (size_t)nk);
+                    }
+                    CHECK_MSG(bad == 0, "%s tiles, B %d nk %d nr %d: %d rows differ", tv[v]->name, Bs[a], nk, nr, bad);
+                }
+    free(u), free(e), free(d);
+}
+
+/* The rectangle driver itself: whole tiles, both edges, k past one block
+ * (128), both layouts of v (GPTQ's row-major errors, the inverse's
+ * transposed multipliers), adding and subtracting; and each tier's float
+ * step; against the scalar loops, bit for bit.  Values of mixed magnitudes, so that a different
+ * order of the sums would round differently. */
+TEST(linalg_tiles_match_scalar_loop, LLX_T_ASAN)
+{
+    llx_rng g;
+    llx_rng_seed(&g, 17);
+    const int ldy = 53, ldx = 61, maxk = 300, maxr = 37;
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
+    double *x = malloc((size_t)maxk * ldx * sizeof *x), *v = malloc((size_t)maxr * maxk * sizeof *v);
+    double *y0 = malloc((size_t)maxr * ldy * sizeof *y0), *y = malloc((size_t)maxr * ldy * sizeof *y);
+    double *ref = malloc((size_t)maxr * ldy * sizeof *ref);
+    for (int i = 0; i < maxk * ldx; i++) x[i] = llx_rng_normal(&g) * (i % 7 == 0 ? 1e6 : 1.0);
+    for (int i = 0; i < maxr * maxk; i++) v[i] = llx_rng_normal(&g) * (i % 5 == 0 ? 1e-5 : 1.0);
+    for (int i = 0; i < maxr * ldy; i++) y0[i] = llx_rng_normal(&g) * 1e3;
+    static const int nrs[] = {1, 4, 8, 9, 16, 37}, ncs[] = {1, 4, 15, 16, 17, 32, 53}, nks[] = {0, 1, 5, 128, 129, 300};
+    int cases = 0;
+    for (int t = 0; t < nt; t++)
+        for (int add = 0; add < 2; add++)
+            for (int lay = 0; lay < 2; lay++)
+                for (int a = 0; a < 6; a++)
+                    for (int b = 0; b < 7; b++)
+                        for (int c = 0; c < 6; c++) {
+                            const int nr = nrs[a], nc = ncs[b], nk = nks[c];
+                            const size_t vr = lay ? 1 : (size_t)maxk, vk = lay ? (size_t)maxr : 1;
+                            memcpy(y, y0, (size_t)maxr * ldy * sizeof *y);
+                            memcpy(ref, y0, (size_t)maxr * ldy * sizeof *ref);
+                            for (int r = 0; r < nr; r++)
+                                for (int j = 0; j < nc; j++) {
+                                    double s = ref[(size_t)r * ldy + j];
+                                    for (int k = 0; k < nk; k++) {
+                                        const double p = v[r * vr + k * vk] * x[(size_t)k * ldx + j];
+                                        s = add ? s + p : s - p;
+                                    }
+                                    ref[(size_t)r * ldy + j] = s;
+                                }
+                            llx_la_update(tv[t], add, y, (size_t)ldy, v, vr, vk, x, (size_t)ldx, nr, nc, nk);
+                            CHECK_MSG(same_bits(y, ref, (size_t)maxr * ldy), "%s tiles, add %d, layout %d, %d x %d, k %d",
+                                      tv[t]->name, add, lay, nr, nc, nk);
+                            cases++;
+                        }
+    CHECK(cases == nt * 2 * 2 * 6 * 7 * 6);
+    /* GPTQ's step inside a block: the product in double, rounded to float */
+    float w[40], wref[40];
+    for (int t = 0; t < nt; t++)
+        for (int n = 0; n <= 37; n++) {
+            const double e = llx_rng_normal(&g) * 1e-3;
+            for (int k = 0; k < 40; k++) w[k] = wref[k] = (float)llx_rng_normal(&g);
+            for (int k = 0; k < n; k++) wref[k + 1] -= (float)(e * x[k]);
+            tv[t]->sub_f32(w + 1, x, e, n);
+            CHECK_MSG(memcmp(w, wref, sizeof w) == 0, "%s sub_f32, n = %d", tv[t]->name, n);
         }
-    free(u);
+    free(x), free(v), free(y0), free(y), free(ref);
 }
 
 /* The inverse over three column tiles (the last a partial one) and a
@@ -240,6 +335,8 @@ TEST(linalg_lazy_sums_match_plain_loop, LLX_T_ASAN)
 TEST(linalg_inverse_tiles_match_plain_loop, LLX_T_ASAN | LLX_T_TSAN)
 {
     const int n = 545;
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
     double *l = spd(n, 77);
     REQUIRE(llx_cholesky(l, n) == 1);
     double *ref = malloc((size_t)n * n * sizeof *ref), *a = malloc((size_t)n * n * sizeof *a);
@@ -248,9 +345,11 @@ TEST(linalg_inverse_tiles_match_plain_loop, LLX_T_ASAN | LLX_T_TSAN)
     for (int th = 1; th <= 3; th++) {
         llx_pool *pool = NULL;
         if (th > 1) REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
-        memcpy(a, l, (size_t)n * n * sizeof *a);
-        CHECK(llx_invert_lower(a, n, pool) == 0);
-        CHECK_MSG(same_bits(a, ref, (size_t)n * n), "inverse, %d threads", th);
+        for (int v = 0; v < nt; v++) {
+            memcpy(a, l, (size_t)n * n * sizeof *a);
+            CHECK(llx_invert_lower(a, n, pool, tv[v]) == 0);
+            CHECK_MSG(same_bits(a, ref, (size_t)n * n), "inverse, %d threads, %s tiles", th, tv[v]->name);
+        }
         llx_pool_free(pool);
     }
     free(l), free(ref), free(a);
@@ -262,19 +361,28 @@ TEST(linalg_inverse_tiles_match_plain_loop, LLX_T_ASAN | LLX_T_TSAN)
 TEST(linalg_pool_matches_plain_loops, LLX_T_ASAN | LLX_T_TSAN)
 {
     static const int ns[] = {67, 300};
+    const llx_la_tier *tv[2];
+    const int nt = tiers(tv);
     for (int th = 2; th <= 3; th++) {
         llx_pool *pool = NULL;
         REQUIRE(llx_pool_create(&pool, th, 1) == LLX_OK);
         for (int t = 0; t < 2; t++) {
             const int n = ns[t];
-            double *a = spd(n, 40 + (uint64_t)n), *b = malloc((size_t)n * n * sizeof *b);
-            memcpy(b, a, (size_t)n * n * sizeof *b);
-            CHECK(llx_cholesky_pool(a, n, pool) == 1 && plain_cholesky(b, n) == 1);
-            CHECK_MSG(same_bits(a, b, (size_t)n * n), "cholesky, %d threads, n = %d", th, n);
-            CHECK(llx_invert_lower(a, n, pool) == 0);
-            plain_invert_lower(b, n);
-            CHECK_MSG(same_bits(a, b, (size_t)n * n), "inverse, %d threads, n = %d", th, n);
-            free(a), free(b);
+            double *a0 = spd(n, 40 + (uint64_t)n), *b = malloc((size_t)n * n * sizeof *b);
+            double *a = malloc((size_t)n * n * sizeof *a);
+            memcpy(b, a0, (size_t)n * n * sizeof *b);
+            CHECK(plain_cholesky(b, n) == 1);
+            double *bi = malloc((size_t)n * n * sizeof *bi);
+            memcpy(bi, b, (size_t)n * n * sizeof *bi);
+            plain_invert_lower(bi, n);
+            for (int v = 0; v < nt; v++) {
+                memcpy(a, a0, (size_t)n * n * sizeof *a);
+                CHECK(llx_cholesky_pool(a, n, pool, tv[v]) == 1);
+                CHECK_MSG(same_bits(a, b, (size_t)n * n), "cholesky, %d threads, n = %d, %s", th, n, tv[v]->name);
+                CHECK(llx_invert_lower(a, n, pool, tv[v]) == 0);
+                CHECK_MSG(same_bits(a, bi, (size_t)n * n), "inverse, %d threads, n = %d, %s", th, n, tv[v]->name);
+            }
+            free(a0), free(a), free(b), free(bi);
         }
         llx_pool_free(pool);
     }

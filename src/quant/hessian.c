@@ -8,6 +8,7 @@
 #include "kernels/q8.h"
 #include "quant/linalg.h"
 #include "quant/wquant.h"
+#include "util/mem.h"
 #include "util/status.h"
 
 #define GRAM_ROWS 64 /* rows of a block: its fp32 products (GRAM_ROWS x K) are added while in cache */
@@ -17,6 +18,8 @@ llx_status llx_hess_init(llx_hess *h, int K, int batch)
     memset(h, 0, sizeof *h);
     h->K = K;
     h->cap = batch > 0 ? batch : 128;
+    /* calloc, not llx_alloc: until llx_hess_matrix mirrors it, the upper
+     * triangle's 4 KiB pages are never touched and cost no memory */
     h->lo = calloc((size_t)K * K, sizeof *h->lo);
     h->xt = malloc((size_t)K * h->cap * sizeof *h->xt);
     h->q = malloc((size_t)K);
@@ -232,7 +235,7 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
     llx_pool *pool = NULL;
     if (threads > 1 && R > ASYM_ROWS && llx_pool_create(&pool, threads, 1) != LLX_OK) pool = NULL;
     const int nth = pool ? llx_pool_size(pool) : 1;
-    double *a = malloc(kk * sizeof *a), *d = malloc(kk * sizeof *d), *lt = malloc(kk * sizeof *lt);
+    double *a = llx_alloc(kk * sizeof *a), *d = llx_alloc(kk * sizeof *d), *lt = llx_alloc(kk * sizeof *lt);
     double *scratch = malloc((size_t)nth * 2 * ASYM_ROWS * K * sizeof *scratch + 1);
     llx_status st = LLX_OK;
     if (!a || !d || !lt || !scratch) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
@@ -245,7 +248,7 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
         }
         mean /= K;
         for (int j = 0; j < K; j++) a[(size_t)j * K + j] += damp * mean;
-        const int ok = llx_cholesky_pool(a, K, pool); /* a = L L^T, L in the lower triangle */
+        const int ok = llx_cholesky_pool(a, K, pool, NULL); /* a = L L^T, L in the lower triangle */
         if (ok == 0) st = llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
         if (ok < 0) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
     }

@@ -64,15 +64,12 @@ static void add1(double *restrict y, const double *restrict x, double v, int j0,
 
 void llx_axpy(double *y, const double *x, double v, int n) { add1(y, x, v, 0, n); }
 
-void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, int nk)
+void llx_lazy_sums(double *d, size_t ldd, const double *e, size_t lde, const double *u, size_t ld, int nr, int B,
+                   int nk, const llx_la_tier *tier)
 {
-    for (int k = 0; k < nk; k++) d[k] = 0.0;
-    int i = 0;
-    for (; i + 4 <= B; i += 4) {
-        const double *u0 = u + (size_t)i * ld;
-        add4(d, u0, u0 + ld, u0 + 2 * (size_t)ld, u0 + 3 * (size_t)ld, e[i], e[i + 1], e[i + 2], e[i + 3], 0, nk);
-    }
-    for (; i < B; i++) add1(d, u + (size_t)i * ld, e[i], 0, nk);
+    for (int r = 0; r < nr; r++)
+        for (int k = 0; k < nk; k++) d[(size_t)r * ldd + k] = 0.0;
+    llx_la_update(tier, 1, d, ldd, e, lde, 1, u, ld, nr, nk, B);
 }
 
 /* Work shared by rows (the inverse: by column tiles): on the pool's members
@@ -81,6 +78,7 @@ void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, i
 typedef struct rows_job {
     double *a;
     const double *p;
+    const llx_la_tier *tier;
     int n, k0, k1, i0;
 } rows_job;
 
@@ -111,27 +109,36 @@ static void panel_column(void *ctx, int ith, int nth) /* column j = i0 of the ro
     }
 }
 
+/* Rows in groups of the tier's tile height, dealt out in turn: a group's
+ * rectangle (columns k1 .. its first row, which every row of the group
+ * reaches) in register tiles, then each later row's few columns past it
+ * with the scalar loop.  Each element takes the panel's k in order. */
 static void trailing(void *ctx, int ith, int nth)
 {
     const rows_job *c = ctx;
-    const int n = c->n, k0 = c->k0, k1 = c->k1, nb = k1 - k0;
-    for (int i = k1 + ith; i < n; i += nth) {
+    const int n = c->n, k0 = c->k0, k1 = c->k1, nb = k1 - k0, R = c->tier->rows;
+    for (int i = k1 + ith * R; i < n; i += nth * R) {
+        const int nr = n - i < R ? n - i : R;
         double *ai = c->a + (size_t)i * n;
-        int k = 0;
-        for (; k + 4 <= nb; k += 4) {
-            const double *q = c->p + (size_t)k * n;
-            sub4(ai, q, q + n, q + 2 * (size_t)n, q + 3 * (size_t)n, ai[k0 + k], ai[k0 + k + 1], ai[k0 + k + 2],
-                 ai[k0 + k + 3], k1, i + 1);
+        llx_la_update(c->tier, 0, ai + k1, (size_t)n, ai + k0, (size_t)n, 1, c->p + k1, (size_t)n, nr, i + 1 - k1, nb);
+        for (int q = 1; q < nr; q++) {
+            double *aq = ai + (size_t)q * n;
+            int k = 0;
+            for (; k + 4 <= nb; k += 4) {
+                const double *p = c->p + (size_t)k * n;
+                sub4(aq, p, p + n, p + 2 * (size_t)n, p + 3 * (size_t)n, aq[k0 + k], aq[k0 + k + 1], aq[k0 + k + 2],
+                     aq[k0 + k + 3], i + 1, i + q + 1);
+            }
+            for (; k < nb; k++) sub1(aq, c->p + (size_t)k * n, aq[k0 + k], i + 1, i + q + 1);
         }
-        for (; k < nb; k++) sub1(ai, c->p + (size_t)k * n, ai[k0 + k], k1, i + 1);
     }
 }
 
-int llx_cholesky_pool(double *a, int n, llx_pool *pool)
+int llx_cholesky_pool(double *a, int n, llx_pool *pool, const llx_la_tier *tier)
 {
     double *p = malloc((size_t)PANEL * (n > 0 ? n : 1) * sizeof *p); /* p[k][j] = a[j][k0 + k] */
     if (!p) return -1;
-    rows_job job = {.a = a, .p = p, .n = n};
+    rows_job job = {.a = a, .p = p, .n = n, .tier = tier ? tier : llx_la_tier_best()};
     for (int k0 = 0; k0 < n; k0 += PANEL) {
         const int k1 = k0 + PANEL < n ? k0 + PANEL : n;
         job.k0 = k0, job.k1 = k1;
@@ -158,7 +165,7 @@ int llx_cholesky_pool(double *a, int n, llx_pool *pool)
     return 1;
 }
 
-int llx_cholesky(double *a, int n) { return llx_cholesky_pool(a, n, NULL); }
+int llx_cholesky(double *a, int n) { return llx_cholesky_pool(a, n, NULL, NULL); }
 
 /* Plain loop, row by row (row i read before it is overwritten):
  *   d = 1 / a[i][i]
@@ -206,6 +213,7 @@ static void tile_sums(double *s, int nr, const double *a, int n, const double *m
 
 typedef struct inv_job {
     double *a, *m, *s; /* the matrix, the block's L entries (m[k][r]), sums per member */
+    const llx_la_tier *tier;
     double d[ROWS];    /* 1 / a[i][i] of the block's rows */
     int n, i0, i1, tiles;
 } inv_job;
@@ -218,7 +226,14 @@ static void inv_tiles(void *ctx, int ith, int nth)
     for (int t = ith; t < c->tiles; t += nth) {
         const int j0 = t * TILE, j1 = j0 + TILE < i1 ? j0 + TILE : i1;
         memset(s, 0, (size_t)ROWS * TILE * sizeof *s);
-        if (j0 < i0) tile_sums(s, i1 - i0, c->a, n, c->m, j0, i0, j0, j1); /* the finished rows above the block */
+        /* the finished rows above the block: those that reach only part of
+         * the tile (k < j1 - 1) here, the rest in register tiles */
+        const int kt = j1 - 1 < i0 ? j1 - 1 : i0;
+        if (j0 < kt) tile_sums(s, i1 - i0, c->a, n, c->m, j0, kt, j0, j1);
+        const int kr = kt > j0 ? kt : j0;
+        if (kr < i0)
+            llx_la_update(c->tier, 1, s, TILE, c->m + (size_t)kr * ROWS, 1, ROWS, c->a + (size_t)kr * n + j0, (size_t)n,
+                          i1 - i0, j1 - j0, i0 - kr);
         for (int i = i0; i < i1; i++) { /* the block's own rows, in order */
             double *si = s + (size_t)(i - i0) * TILE, *ai = c->a + (size_t)i * n;
             const int kb = i0 > j0 ? i0 : j0;
@@ -230,7 +245,7 @@ static void inv_tiles(void *ctx, int ith, int nth)
     }
 }
 
-int llx_invert_lower(double *a, int n, llx_pool *pool)
+int llx_invert_lower(double *a, int n, llx_pool *pool, const llx_la_tier *tier)
 {
     const int nth = pool ? llx_pool_size(pool) : 1;
     double *m = malloc((size_t)ROWS * (n > 0 ? n : 1) * sizeof *m);
@@ -239,7 +254,7 @@ int llx_invert_lower(double *a, int n, llx_pool *pool)
         free(m), free(s);
         return -1;
     }
-    inv_job job = {.a = a, .m = m, .s = s, .n = n};
+    inv_job job = {.a = a, .m = m, .s = s, .n = n, .tier = tier ? tier : llx_la_tier_best()};
     for (int i0 = 0; i0 < n; i0 += ROWS) {
         const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
         for (int i = i0; i < i1; i++) {
@@ -262,7 +277,7 @@ int llx_invert_lower(double *a, int n, llx_pool *pool)
  * H[n-1-j][n-1-i]), in square tiles so both sides stay in cache. */
 #define FLIP 32
 
-int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool)
+int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool, const llx_la_tier *tier)
 {
     const size_t last = (size_t)n * n - 1; /* element e of J X J is element last - e of X */
     for (int i0 = 0; i0 < n; i0 += FLIP)
@@ -270,9 +285,9 @@ int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool)
             for (int i = i0; i < i0 + FLIP && i < n; i++)
                 for (int j = j0; j < j0 + FLIP && j <= i; j++)
                     u[(size_t)i * n + j] = a[(size_t)(n - 1 - j) * n + (n - 1 - i)];
-    const int ok = llx_cholesky_pool(u, n, pool);
+    const int ok = llx_cholesky_pool(u, n, pool, tier);
     if (ok <= 0) return ok;
-    if (llx_invert_lower(u, n, pool) != 0) return -1;
+    if (llx_invert_lower(u, n, pool, tier) != 0) return -1;
     for (int i = 0; i < n; i++) /* U[i][j] = Linv[n-1-i][n-1-j]: above the diagonal from below it */
         for (int j = i + 1; j < n; j++) {
             const size_t up = (size_t)i * n + j, lo = last - up;

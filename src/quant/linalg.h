@@ -8,8 +8,9 @@
  * bit-identical to those loops; tests/test_linalg.c keeps the plain loops
  * as the reference.  What changes is the order in which the elements are
  * visited: blocks that stay in cache and inner loops over contiguous,
- * independent elements, where the plain loops walk columns of an n x n
- * matrix or chain every step on the one before.  For the widths of a
+ * independent elements in register tiles (linalg_tile.h), where the plain
+ * loops walk columns of an n x n matrix or chain every step on the one
+ * before.  For the widths of a
  * real model (Llama-3.2-1B's down_proj: n = 8192) that is the difference
  * between minutes and seconds per matrix.  The upper factor of an inverse
  * is built from the first two on a reordered copy: the same values as the
@@ -17,6 +18,7 @@
 #ifndef LLX_QUANT_LINALG_H
 #define LLX_QUANT_LINALG_H
 
+#include "quant/linalg_tile.h"
 #include "util/pool.h"
 
 /* Cholesky factorisation in place: a (n x n, symmetric positive definite)
@@ -26,13 +28,15 @@
 int llx_cholesky(double *a, int n);
 /* The same with its rows shared by the members of pool (NULL: this
  * thread); each row is computed whole by one member, so the result does
- * not depend on the pool. */
-int llx_cholesky_pool(double *a, int n, llx_pool *pool);
+ * not depend on the pool.  The trailing updates run in the register tiles
+ * of `tier` (NULL: the best this CPU has, linalg_tile.h); every tier gives
+ * the same bits. */
+int llx_cholesky_pool(double *a, int n, llx_pool *pool, const llx_la_tier *tier);
 
 /* L (lower triangle of a) -> L^-1 in place (lower triangle); the upper
  * triangle is left as it was.  Returns -1 when memory runs out (a
  * unchanged), else 0.  Rows shared by pool as above. */
-int llx_invert_lower(double *a, int n, llx_pool *pool);
+int llx_invert_lower(double *a, int n, llx_pool *pool, const llx_la_tier *tier);
 
 /* u = the upper Cholesky factor of a^-1 (u upper triangular with a
  * positive diagonal, u^T u = a^-1, zeros below the diagonal): what GPTQ
@@ -42,14 +46,17 @@ int llx_invert_lower(double *a, int n, llx_pool *pool);
  * triangular inverse, of a with its order reversed, rows shared by pool as
  * above.  Returns 1, 0 when a is not positive definite, -1 when memory
  * runs out. */
-int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool);
+int llx_inverse_upper_factor(const double *a, int n, double *u, llx_pool *pool, const llx_la_tier *tier);
 
 /* y[j] += v x[j] for j < n (each element one product and one sum, as the
  * plain loop; y and x do not overlap). */
 void llx_axpy(double *y, const double *x, double v, int n);
 
-/* d[k] = sum_i e[i] u[i][k] for k < nk (B rows of u, ld apart), each sum
- * from 0 in ascending i: GPTQ's lazy update of the columns after a block. */
-void llx_lazy_sums(double *d, const double *e, const double *u, int ld, int B, int nk);
+/* d[r][k] = sum_i e[r][i] u[i][k] for r < nr, k < nk (B rows of u, ld
+ * apart; d's rows ldd apart, e's lde), each sum from 0 in ascending i:
+ * GPTQ's lazy update of the columns after a block, for nr rows of W at
+ * once (register tiles of `tier`, NULL: the best). */
+void llx_lazy_sums(double *d, size_t ldd, const double *e, size_t lde, const double *u, size_t ld, int nr, int B,
+                   int nk, const llx_la_tier *tier);
 
 #endif

@@ -10,6 +10,7 @@
 #include "kernels/q8.h"
 #include "model/half.h"
 #include "quant/linalg.h"
+#include "util/mem.h"
 #include "util/pool.h"
 #include "util/status.h"
 
@@ -160,6 +161,7 @@ static void set_group_scale(gptq_state *s, int r, int g, const float *wg)
 }
 
 #define LAZY_TILE 256 /* columns of the lazy update per pass over the rows */
+#define LAZY_ROWS 16  /* rows of W sharing each pass over those columns */
 
 /* One block of columns [b0, b1) of rows [r0, r1): round, propagate inside,
  * then onto the later columns.  Rows are independent: any split of them
@@ -167,33 +169,37 @@ static void set_group_scale(gptq_state *s, int r, int g, const float *wg)
 static void gptq_block(gptq_state *s, int b0, int b1, int r0, int r1, double *err)
 {
     const int K = s->K, B = b1 - b0;
-    for (int i = b0; i < b1; i++) {
-        const int col = s->perm[i], g = col / s->G;
-        const double *ui = s->u + (size_t)i * K;
-        for (int r = r0; r < r1; r++) {
-            float *wr = s->w + (size_t)r * K;
+    const llx_la_tier *t = llx_la_tier_best();
+    for (int r = r0; r < r1; r++) { /* a row's columns in order; its block stays in cache */
+        float *wr = s->w + (size_t)r * K;
+        for (int i = b0; i < b1; i++) {
+            const int col = s->perm[i], g = col / s->G;
+            const double *ui = s->u + (size_t)i * K;
             if (!s->static_groups && col % s->G == 0) set_group_scale(s, r, g, wr + i);
             const float sc = s->scales[(size_t)r * s->ng + g];
             const int qv = round_with(s->q, wr[i], sc, s->inv[(size_t)r * s->ng + g]);
             s->out[(size_t)r * K + col] = (int8_t)qv;
             const double e = ((double)wr[i] - (double)qv * sc) / ui[i];
             err[(size_t)r * B + (i - b0)] = e;
-            for (int k = i + 1; k < b1; k++) wr[k] -= (float)(e * ui[k]);
+            t->sub_f32(wr + i + 1, ui + i + 1, e, b1 - i - 1);
         }
     }
     /* the block's errors onto the later columns; plain loop:
      *   for r, k >= b1: d = 0; for i < B: d += err[r][i] u[b0 + i][k]; w[r][k] -= (float)d
      * here a tile of LAZY_TILE columns of the block's rows of u (in cache)
-     * serves every row r, the sums over i in the same order */
-    double d[LAZY_TILE];
+     * serves every row r, LAZY_ROWS rows at a time, the sums over i in the
+     * same order */
+    double d[LAZY_ROWS * LAZY_TILE];
     for (int k0 = b1; k0 < K; k0 += LAZY_TILE) {
         const int nk = K - k0 < LAZY_TILE ? K - k0 : LAZY_TILE;
         const double *u0 = s->u + (size_t)b0 * K + k0;
-        for (int r = r0; r < r1; r++) {
-            float *wr = s->w + (size_t)r * K + k0;
-            const double *er = err + (size_t)r * B;
-            llx_lazy_sums(d, er, u0, K, B, nk);
-            for (int k = 0; k < nk; k++) wr[k] -= (float)d[k];
+        for (int r = r0; r < r1; r += LAZY_ROWS) {
+            const int nr = r1 - r < LAZY_ROWS ? r1 - r : LAZY_ROWS;
+            llx_lazy_sums(d, LAZY_TILE, err + (size_t)r * B, (size_t)B, u0, (size_t)K, nr, B, nk, t);
+            for (int q = 0; q < nr; q++) {
+                float *wr = s->w + (size_t)(r + q) * K + k0;
+                for (int k = 0; k < nk; k++) wr[k] -= (float)d[q * LAZY_TILE + k];
+            }
         }
     }
 }
@@ -220,8 +226,8 @@ static llx_status upper_factor(double *h, int K, double damp, double **u, llx_po
     for (int j = 0; j < K; j++) mean += h[(size_t)j * K + j];
     mean /= K;
     for (int j = 0; j < K; j++) h[(size_t)j * K + j] += damp * mean;
-    *u = malloc((size_t)K * K * sizeof **u);
-    const int ok = *u ? llx_inverse_upper_factor(h, K, *u, pool) : -1;
+    *u = llx_alloc((size_t)K * K * sizeof **u); /* huge pages: 512 MB at K = 8192 */
+    const int ok = *u ? llx_inverse_upper_factor(h, K, *u, pool, NULL) : -1;
     if (ok == 0) return llx_fail(LLX_ERR_ARG, "GPTQ: the damped Hessian is not positive definite (raise the damping)");
     if (ok < 0) return llx_fail(LLX_ERR_NOMEM, "out of memory (GPTQ, %d columns)", K);
     return LLX_OK;
