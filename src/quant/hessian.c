@@ -8,7 +8,6 @@
 #include "kernels/q8.h"
 #include "quant/linalg.h"
 #include "quant/wquant.h"
-#include "util/mem.h"
 #include "util/status.h"
 
 #define GRAM_ROWS 64 /* rows of a block: its fp32 products (GRAM_ROWS x K) are added while in cache */
@@ -235,7 +234,7 @@ llx_status llx_hess_asym_target(float *w, int R, int K, const double *h, const d
     llx_pool *pool = NULL;
     if (threads > 1 && R > ASYM_ROWS && llx_pool_create(&pool, threads, 1) != LLX_OK) pool = NULL;
     const int nth = pool ? llx_pool_size(pool) : 1;
-    double *a = llx_alloc(kk * sizeof *a), *d = llx_alloc(kk * sizeof *d), *lt = llx_alloc(kk * sizeof *lt);
+    double *a = malloc(kk * sizeof *a), *d = malloc(kk * sizeof *d), *lt = malloc(kk * sizeof *lt);
     double *scratch = malloc((size_t)nth * 2 * ASYM_ROWS * K * sizeof *scratch + 1);
     llx_status st = LLX_OK;
     if (!a || !d || !lt || !scratch) st = llx_fail(LLX_ERR_NOMEM, "out of memory (asymmetric target, %d columns)", K);
