@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "quant/linalg.h"
 #include "quant/linalg_tile.h"
 #include "test.h"
@@ -386,4 +387,20 @@ TEST(linalg_pool_matches_plain_loops, LLX_T_ASAN | LLX_T_TSAN)
         }
         llx_pool_free(pool);
     }
+}
+
+/* the tiles follow the engine's kernels: generic for ref and avx2 (and a
+ * name LLX_KERNELS gives that the kernels refuse), avx512 from avx512 up
+ * when the CPU runs it; the process's choice is the one for its kernels */
+TEST(linalg_tile_tier_follows_kernels, LLX_T_ASAN)
+{
+    CHECK(llx_la_tier_for(NULL) == llx_la_tier_generic());
+    CHECK(llx_la_tier_for(llx_kernels_tier(LLX_TIER_REF)) == llx_la_tier_generic());
+    const llx_kernels *avx2 = llx_kernels_tier(LLX_TIER_AVX2);
+    if (avx2) CHECK(llx_la_tier_for(avx2) == llx_la_tier_generic());
+    for (int t = LLX_TIER_AVX512; t < LLX_TIER_COUNT; t++) {
+        const llx_kernels *k = llx_kernels_tier((llx_tier)t);
+        if (k) CHECK_MSG(llx_la_tier_for(k) == llx_la_tier_avx512() && llx_la_tier_avx512(), "%s", llx_tier_name(t));
+    }
+    CHECK(llx_la_tier_best() == llx_la_tier_for(llx_kernels_select(NULL)));
 }

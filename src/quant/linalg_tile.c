@@ -3,10 +3,9 @@
 #include "quant/linalg_tile.h"
 
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "kernels/cpu.h"
+#include "kernels/kernels.h"
 
 #define LA_LANES 2
 #define LA_ROWS 4
@@ -25,13 +24,15 @@ const llx_la_tier *llx_la_tier_avx512(void) { return llx_cpu_get()->avx512 ? &ll
 
 static const llx_la_tier *best;
 
-static void choose(void)
+const llx_la_tier *llx_la_tier_for(const llx_kernels *k)
 {
-    /* the kernels' override: ref and avx2 pin the generic tier, anything else is the best */
-    const char *env = getenv("LLX_KERNELS");
-    best = llx_la_tier_avx512();
-    if (!best || (env && (!strcmp(env, "ref") || !strcmp(env, "avx2")))) best = &generic;
+    const llx_la_tier *t = k && k->tier >= LLX_TIER_AVX512 ? llx_la_tier_avx512() : NULL;
+    return t ? t : &generic;
 }
+
+/* a name LLX_KERNELS gives that the kernels refuse (the engine reports it)
+ * leaves the generic tier */
+static void choose(void) { best = llx_la_tier_for(llx_kernels_select(NULL)); }
 
 const llx_la_tier *llx_la_tier_best(void)
 {

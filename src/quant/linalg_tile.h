@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+struct llx_kernels;
+
 /* One whole tile: rows x cols elements of y (rows ldy apart), v[r][k] at
  * v[r * vr + k * vk], x[k][c] at x[k * ldx + c], k < nk. */
 typedef void (*llx_la_tile_fn)(double *y, size_t ldy, const double *v, size_t vr, size_t vk, const double *x,
@@ -35,9 +37,13 @@ const llx_la_tier *llx_la_tier_generic(void);
 /* Eight-lane vectors (AVX-512 F), tiles of 8 x 16; NULL when this CPU or
  * its OS does not offer AVX-512. */
 const llx_la_tier *llx_la_tier_avx512(void);
-/* The widest tier this machine runs; the generic one when LLX_KERNELS is
- * ref or avx2 (as the kernels and the model layer's load passes do). */
+/* The tier that follows the engine's kernels (llx_kernels_select(NULL),
+ * so LLX_KERNELS too): avx512 when they run avx512, amx or amx-emu, the
+ * generic one otherwise. */
 const llx_la_tier *llx_la_tier_best(void);
+/* The tier for kernels k: avx512 for a table of tier avx512 or above (when
+ * the CPU runs it), generic for ref, avx2 or NULL. */
+const llx_la_tier *llx_la_tier_for(const struct llx_kernels *k);
 
 /* The rectangle of nr x nc elements (any sizes >= 0): whole tiles with
  * the tier, the edges with the scalar loop; k in blocks whose x rows stay
