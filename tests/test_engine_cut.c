@@ -246,3 +246,113 @@ TEST(engine_cut_after_layer_lowbit_llama, LLX_T_ASAN)
 {
     cut_case(llx_fixture_llama_lowbit(2, NULL), 1, 2);
 }
+
+/* A pass stopped at one matrix input (llx_engine_set_stop_after, what the
+ * sequential GPTQ calibration runs): everything it reports, the watched
+ * input included, is what a whole pass reports, bit for bit; nothing of
+ * the later layers; a later stop point reports more; it refuses logits,
+ * a point no stage reports and a start past it; -1 restores whole
+ * passes with the whole pass's logits. */
+static void stop_case(const char *path, int nodes, int threads)
+{
+    llx_model *m = NULL;
+    REQUIRE(path && llx_model_open(&m, path) == LLX_OK);
+    const llx_config *c = llx_model_config(m);
+    REQUIRE(c->n_layer >= 2 && c->n_layer <= MAXL);
+    llx_engine_opts o = llx_engine_defaults();
+    o.nodes = nodes, o.threads = threads;
+    o.precision = LLX_PREC_W8A8_STATIC;
+    llx_engine *whole = NULL, *stop = NULL;
+    REQUIRE(llx_engine_create(&whole, m, &o) == LLX_OK);
+    REQUIRE(llx_engine_create(&stop, m, &o) == LLX_OK);
+    enum { N = 9 };
+    int ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 29 + 3) % c->n_vocab;
+    float *lw = malloc(sizeof(float) * c->n_vocab), *ls = malloc(sizeof(float) * c->n_vocab);
+    seen sw = {.mu = PTHREAD_MUTEX_INITIALIZER}, ss = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    const llx_observer ow = {on32, on8, &sw}, os = {on32, on8, &ss};
+    llx_engine_set_observer(whole, &ow);
+    llx_engine_set_observer(stop, &os);
+    CHECK(llx_engine_forward(whole, ids, N, lw, 0) == LLX_OK);
+    const int last = c->n_layer - 1;
+    const int down = sw.n[last][LLX_OBS_DOWN_IN] ? LLX_OBS_DOWN_IN : LLX_OBS_GELU;
+    const int points[4] = {LLX_OBS_LN1, LLX_OBS_CTX, LLX_OBS_LN2, down};
+
+    /* refused when set: out of range, and nothing was set by them */
+    CHECK(llx_engine_set_stop_after(stop, -1, LLX_OBS_LN1) == LLX_ERR_ARG);
+    CHECK(llx_engine_set_stop_after(stop, c->n_layer, LLX_OBS_LN1) == LLX_ERR_ARG);
+    CHECK(llx_engine_set_stop_after(stop, 0, LLX_OBS_DOWN_IN + 1) == LLX_ERR_ARG && strstr(llx_errmsg(), "point"));
+    for (int layer = 0; layer < c->n_layer; layer += last) {
+        int prev = 0;
+        for (int i = 0; i < 4; i++) {
+            const int P = points[i];
+            REQUIRE(sw.n[layer][P] > 0);
+            CHECK(llx_engine_set_stop_after(stop, layer, P) == LLX_OK);
+            clear(&ss);
+            llx_engine_reset(stop);
+            CHECK(llx_engine_forward(stop, ids, N, NULL, 0) == LLX_OK);
+            int differ = 0, later = 0;
+            for (int l = 0; l < MAXL; l++)
+                for (int p = 0; p < NPT; p++) {
+                    if (!ss.n[l][p]) continue;
+                    if (l > layer) later += ss.n[l][p];
+                    else differ += ss.n[l][p] != sw.n[l][p] || ss.h[l][p] != sw.h[l][p];
+                }
+            CHECK_MSG(ss.n[layer][P] == sw.n[layer][P] && ss.h[layer][P] == sw.h[layer][P], "layer %d point %d",
+                      layer, P);
+            CHECK_MSG(differ == 0 && later == 0 && ss.bad_layer == 0, "layer %d point %d: %d differ, %d later", layer,
+                      P, differ, later);
+            CHECK_MSG(ss.calls > prev && ss.calls < sw.calls, "layer %d point %d: %d reports after %d", layer, P,
+                      ss.calls, prev);
+            if (i == 0) /* stopped at the first input: of its layer only the stream entering it and that input */
+                for (int p = 0; p < NPT; p++)
+                    if (p != LLX_OBS_X_IN && p != LLX_OBS_LN1) CHECK_EQ_INT(ss.n[layer][p], 0);
+            prev = ss.calls;
+        }
+        llx_test_note("%s, %d node(s) x %d thread(s), layer %d: four stop points, %d of %d reports at the last", path,
+                      nodes, threads, layer, prev, sw.calls);
+        if (!last) break;
+    }
+    /* a stopped pass refuses a logits buffer and leaves it alone */
+    memset(ls, 0x7f, sizeof(float) * c->n_vocab);
+    CHECK(llx_engine_forward(stop, ids, N, ls, 0) == LLX_ERR_ARG && strstr(llx_errmsg(), "no logits"));
+    CHECK(((unsigned char *)ls)[0] == 0x7f);
+    /* a point no stage reports (the stream entering a layer is reported before its first stage) */
+    CHECK(llx_engine_set_stop_after(stop, 0, LLX_OBS_X_IN) == LLX_OK);
+    llx_engine_reset(stop);
+    CHECK(llx_engine_forward(stop, ids, N, NULL, 0) == LLX_ERR_ARG && strstr(llx_errmsg(), "no stage"));
+    /* a start past the stop */
+    grab g = {.mu = PTHREAD_MUTEX_INITIALIZER, .layer = 1};
+    const llx_observer og = {grab32, NULL, &g};
+    llx_engine_set_observer(whole, &og);
+    llx_engine_reset(whole);
+    CHECK(llx_engine_forward(whole, ids, N, lw, 0) == LLX_OK);
+    REQUIRE(g.x && g.tokens == N);
+    CHECK(llx_engine_set_stop_after(stop, 0, LLX_OBS_LN2) == LLX_OK);
+    CHECK(llx_engine_set_layer_begin(stop, 1, g.x) == LLX_OK);
+    llx_engine_reset(stop);
+    CHECK(llx_engine_forward(stop, ids, N, NULL, 0) == LLX_ERR_ARG && strstr(llx_errmsg(), "runs no stage"));
+    /* -1: whole passes again, the same logits */
+    CHECK(llx_engine_set_layer_begin(stop, 0, NULL) == LLX_OK);
+    CHECK(llx_engine_set_stop_after(stop, 0, -1) == LLX_OK);
+    llx_engine_set_observer(stop, NULL);
+    llx_engine_reset(stop);
+    const llx_status fin = llx_engine_forward(stop, ids, N, ls, 0);
+    CHECK_MSG(fin == LLX_OK, "%s", llx_errmsg());
+    CHECK(!memcmp(lw, ls, sizeof(float) * c->n_vocab));
+    llx_engine_free(whole);
+    llx_engine_free(stop);
+    llx_model_close(m);
+    free(lw), free(ls), free(g.x);
+}
+
+TEST(engine_stop_at_input_w8a8, LLX_T_ASAN | LLX_T_TSAN)
+{
+    stop_case(llx_fixture_awkward_llx(1), 1, 1);
+    stop_case(llx_fixture_awkward_llx(2), 2, 2);
+}
+
+TEST(engine_stop_at_input_lowbit_llama, LLX_T_ASAN)
+{
+    stop_case(llx_fixture_llama_lowbit(2, NULL), 1, 2);
+}

@@ -224,6 +224,12 @@ llx_status llx_engine_run_pass(llx_engine *e, int n, int all_logits, int logits)
     so.mixed = mixed;
     const llx_schedule *s;
     LLX_TRY(llx_engine_schedule(e, &so, &s));
+    if (n0->stop && llx_node_last_stage(n0, s) < 0)
+        return llx_fail(LLX_ERR_ARG, "a pass stopped in layer %d: no stage of it reports observation point %d",
+                        n0->stop_layer, n0->stop_point);
+    if (n0->stop && n0->layer_begin > n0->stop_layer)
+        return llx_fail(LLX_ERR_ARG, "a pass from layer %d stopped in layer %d runs no stage", n0->layer_begin,
+                        n0->stop_layer);
     llx_status st = e->opt.backend == LLX_BACKEND_MPI ? llx_engine_mpi_pass(e, s, k->tok_ids)
                                                       : llx_engine_run_local(e, 1, s, k->tok_ids);
     if (st == LLX_ERR_RING) e->broken = 1;
@@ -240,6 +246,8 @@ llx_status llx_engine_run_pass_into(llx_engine *e, int n, int all_logits, int lo
     node *n0 = &e->nd[0];
     if (out && n0->layer_end) /* the LM head does not run: out would get an earlier pass's logits */
         return llx_fail(LLX_ERR_ARG, "a pass cut after layer %d gives no logits", n0->layer_end - 1);
+    if (out && n0->stop)
+        return llx_fail(LLX_ERR_ARG, "a pass stopped in layer %d gives no logits", n0->stop_layer);
     n0->logits_out = e->logits_copy ? NULL : out;
     n0->logits_out_rows = rows;
     n0->logits_direct = 0;
@@ -309,6 +317,17 @@ llx_status llx_engine_set_layer_begin(llx_engine *e, int layer, const float *x)
         return llx_fail(LLX_ERR_UNSUPPORTED, "the %s datapath cannot start a pass past the embedding",
                         e->nd[0].ops->name);
     for (int i = 0; i < e->n_local; i++) e->nd[i].layer_begin = layer, e->nd[i].x_in = layer ? x : NULL;
+    return LLX_OK;
+}
+
+llx_status llx_engine_set_stop_after(llx_engine *e, int layer, int point)
+{
+    const int L = llx_model_config(e->model)->n_layer;
+    if (point > LLX_OBS_DOWN_IN) return llx_fail(LLX_ERR_ARG, "observation point %d does not exist", point);
+    if (point >= 0 && (layer < 0 || layer >= L))
+        return llx_fail(LLX_ERR_ARG, "a pass stopped in layer %d: outside [0, %d)", layer, L);
+    if (point >= 0 && e->mpi_link) return llx_fail(LLX_ERR_UNSUPPORTED, "a pass stopped in a layer needs the threads backend");
+    for (int i = 0; i < e->n_local; i++) e->nd[i].stop = point >= 0, e->nd[i].stop_layer = layer, e->nd[i].stop_point = point;
     return LLX_OK;
 }
 

@@ -92,6 +92,15 @@ llx_status llx_engine_set_layer_end(llx_engine *e, int layers);
  * Threads backend and W8A8 datapath only (LLX_ERR_UNSUPPORTED);
  * LLX_ERR_ARG for a layer outside [0, n_layer) or a NULL x past 0. */
 llx_status llx_engine_set_layer_begin(llx_engine *e, int layer, const float *x);
+/* End every later pass right after the stage of layer `layer` that reports
+ * observation point `point` (calibration that watches one matrix input:
+ * the stages after it cannot change what it sees); everything before it
+ * runs as in a whole pass, bit for bit, and such a pass gives no logits.
+ * A point no stage of the layer reports fails the pass (LLX_ERR_ARG).
+ * point < 0: whole passes again.  Threads backend only
+ * (LLX_ERR_UNSUPPORTED with MPI); LLX_ERR_ARG for a layer outside
+ * [0, n_layer) or a point past the last. */
+llx_status llx_engine_set_stop_after(llx_engine *e, int layer, int point);
 
 llx_status llx_engine_mpi_create(llx_engine *e);
 llx_status llx_engine_mpi_pass(llx_engine *e, const llx_schedule *s, const int *tokens);

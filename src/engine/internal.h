@@ -138,6 +138,8 @@ struct node {
     int layer_begin;          /* 0: from the embedding; else from this layer, whose incoming
                                * residual stream is x_in (llx_engine_set_layer_begin) */
     const float *x_in;        /* [pass tokens][n_embd] */
+    int stop, stop_layer, stop_point; /* stop: a pass ends after the stage of layer stop_layer that
+                                       * reports observation point stop_point (llx_engine_set_stop_after) */
     int kv_cap;               /* cache positions: pool blocks * LLX_KV_BLOCK */
     const llx_pass_map *map;  /* where the pass's tokens sit (set by the engine per pass) */
     const int *tokens;        /* ids of the pass (node 0, for the embedding) */
@@ -201,6 +203,10 @@ int llx_norm_token(const node *nd, const llx_stage *st, float *x, const float *i
 /* Run one pass of schedule s on node nd (tokens: the pass's ids, used by
  * node 0 for the embedding). */
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens);
+/* The last stage of s a pass runs: with llx_engine_set_stop_after, the one
+ * of layer stop_layer reporting stop_point (-1: no stage of s does), else
+ * the last of s. */
+int llx_node_last_stage(const node *nd, const llx_schedule *s);
 
 /* The first token row a datapath computes in stage st: nd->wanted0 past
  * the last layer's attention (its queries, the stages after it and the

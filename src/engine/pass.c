@@ -181,15 +181,26 @@ static int stage_runs(const node *nd, const llx_stage *st)
     return st->layer >= nd->layer_begin && (!nd->layer_end || st->layer < nd->layer_end);
 }
 
+int llx_node_last_stage(const node *nd, const llx_schedule *s)
+{
+    if (!nd->stop) return s->n_stages - 1;
+    int last = -1;
+    for (int i = 0; i < s->n_stages; i++)
+        if (s->stages[i].layer == nd->stop_layer && llx_obs_point_at(nd->cfg, &s->stages[i]) == nd->stop_point)
+            last = i;
+    return last;
+}
+
 llx_status llx_node_pass(node *nd, const llx_schedule *s, const int *tokens)
 {
+    const int n = llx_node_last_stage(nd, s); /* >= 0: llx_engine_run_pass checked it */
     nd->pass_tokens = s->opt.tokens;
     const llx_stage *last = &s->stages[s->n_stages - 1];
-    /* the LM head's rows; a cut pass has no LM head, so every row counts */
-    nd->wanted0 = last->out == LLX_SLOT_LOGITS && !nd->layer_end ? s->opt.tokens - last->tokens : 0;
+    /* the LM head's rows; a cut or stopped pass has no LM head, so every row counts */
+    nd->wanted0 = last->out == LLX_SLOT_LOGITS && !nd->layer_end && !nd->stop ? s->opt.tokens - last->tokens : 0;
     nd->tokens = tokens;
     if (nd->layer_begin) nd->ops->stream_in(nd, nd->x_in, s->opt.tokens); /* checked when set */
-    for (int i = 0; i < s->n_stages; i++) {
+    for (int i = 0; i <= n; i++) {
         const llx_stage *st = &s->stages[i];
         if (stage_runs(nd, st)) LLX_TRY(run_stage(nd, s, i));
         else if (nd->layer_end && st->layer == nd->layer_end && llx_obs_point_before(st->op) >= 0 && nd->ops->before)

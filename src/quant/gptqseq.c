@@ -4,7 +4,7 @@
  * runs that model's image (every matrix before this one already rounded
  * as it will be stored, its activations quantized as the engine always
  * quantizes them) over the calibration windows, each pass cut after the
- * watched layer (llx_engine_set_layer_end) and started at the watched
+ * watched input's stage (llx_engine_set_stop_after) and started at the watched
  * layer or the one before from the residual stream a previous pass left
  * there (llx_engine_set_layer_begin), and an observer keeps the
  * watched input exactly as the matrix multiplies it: the int8/int4 codes
@@ -134,9 +134,11 @@ llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_
     if (st == LLX_OK) st = make_engine(&eq, qm, o, prec);
     if (st == LLX_OK) llx_engine_set_observer(eq, &oq);
     if (st == LLX_OK && ref) llx_engine_set_observer(ref, &of);
-    /* the layers after the watched one cannot change what it sees */
+    /* the stages after the watched input cannot change what it sees */
     if (st == LLX_OK) st = llx_engine_set_layer_end(eq, layer + 1);
+    if (st == LLX_OK) st = llx_engine_set_stop_after(eq, layer, point);
     if (st == LLX_OK && ref) st = llx_engine_set_layer_end(ref, layer + 1);
+    if (st == LLX_OK && ref) st = llx_engine_set_stop_after(ref, layer, point);
     for (int done = 0; st == LLX_OK && done < total;) {
         const int n = total - done < window ? total - done : window;
         if (o->cancel && *o->cancel) st = llx_fail(LLX_ERR_CANCELLED, "interrupted");
@@ -150,6 +152,7 @@ llx_status llx_gptq_seq_observe(const llx_model *qm, llx_engine *ref, const llx_
     llx_pool_free(pool);
     if (ref) llx_engine_set_observer(ref, NULL); /* of and wf end here; the caller keeps ref */
     if (ref && llx_engine_set_layer_begin(ref, 0, NULL) != LLX_OK) st = st == LLX_OK ? LLX_ERR_INTERNAL : st;
+    if (ref) llx_engine_set_stop_after(ref, 0, -1); /* whole passes again (cannot fail) */
     free(wq.x), free(wf.x);
     if (st == LLX_OK && cq) { /* the streams entering `layer` are held from now on */
         float *t = ss->q;
